@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Build, cache and locate dsgate's pinned tools.
+#
+#   hack/tools.sh install [TOOL...]   build every missing tool (or the named ones)
+#   hack/tools.sh path TOOL           print the cached binary's path (exit 1 if absent)
+#   hack/tools.sh bindir              print the directory of symlinks for PATH
+#   hack/tools.sh doctor              table of tool, pinned, found, path; exit 1 on any gap
+#
+# Versions come from versions.env only. Binaries are cached outside the repo in
+# $DSGATE_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/dsgate), one directory per
+# tool and version, so every clone of the repo (CI is a fresh clone) reuses them.
+# A binary is built in a temporary directory, checked by running it, and only
+# then renamed into place: a failed build never leaves a file that passes for a
+# good one.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../versions.env
+source "$ROOT/versions.env"
+CACHE=${DSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsgate}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export CGO_ENABLED=0
+
+TOOLS=(helm helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl node_exporter)
+
+die() { echo "dsgate tools: $*" >&2; exit 2; }
+
+version_of() {
+  case "$1" in
+    helm) echo "$HELM_VERSION" ;;
+    helm3) echo "$HELM3_VERSION" ;;
+    opa) echo "$OPA_VERSION" ;;
+    conftest) echo "$CONFTEST_VERSION" ;;
+    kustomize) echo "$KUSTOMIZE_VERSION" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok|kwokctl) echo "$KWOK_VERSION" ;;
+    node_exporter) echo "$NODE_EXPORTER_VERSION" ;;
+    *) die "unknown tool '$1' (known: ${TOOLS[*]})" ;;
+  esac
+}
+
+tool_dir() { echo "$CACHE/tools/$1/$(version_of "$1")"; }
+tool_path() { echo "$(tool_dir "$1")/$1"; }
+
+# The command that prints a tool's version, and the string it must contain.
+version_check() {
+  local tool=$1 bin=$2 v
+  v=$(version_of "$tool")
+  case "$tool" in
+    helm|helm3) "$bin" version --short ;;
+    opa) "$bin" version ;;
+    conftest) "$bin" --version ;;
+    kustomize) "$bin" version ;;
+    kube-*) "$bin" --version ;;
+    etcd) "$bin" --version ;;
+    kwok|kwokctl) "$bin" --version ;;
+    node_exporter) "$bin" --version 2>&1 ;;
+  esac | grep -qF "${v#v}" || die "$tool at $bin does not report version ${v#v}; delete $(dirname "$bin") and run 'make setup'"
+}
+
+go_available() {
+  command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go >= 1.26 (Debian: golang, or /usr/local/go/bin) and retry"
+}
+
+# A throwaway module in which `go build` resolves PKG at VERSION with REPLACES
+# (lines "mod => mod version") applied.
+make_module() {
+  local dir=$1 require=$2 replaces=$3
+  mkdir -p "$dir"
+  { echo "module dsgate.local/build"; echo; echo "go 1.26"; echo
+    echo "require $require"; [ -z "$replaces" ] || printf 'replace (\n%s\n)\n' "$replaces"; } >"$dir/go.mod"
+  printf 'package build\n' >"$dir/doc.go"
+}
+
+# Staging modules a k8s.io/kubernetes release replaces with ./staging: taken
+# from that release's own go.mod, mapped to the published v0.X.Y tags.
+k8s_replaces() {
+  local v=$1 mod staged
+  mod=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$mod" ] || die "cannot download k8s.io/kubernetes@$v through the Go module proxy"
+  staged="v0.${v#v1.}"
+  awk -v s="$staged" '$2 == "=>" && $3 ~ /^\.\/staging\// { print "\t" $1 " => " $1 " " s }' "$mod"
+}
+
+etcd_replaces() {
+  local v=$1
+  for m in go.etcd.io/etcd/api/v3 go.etcd.io/etcd/client/pkg/v3 go.etcd.io/etcd/client/v3 go.etcd.io/etcd/pkg/v3; do
+    printf '\t%s => %s %s\n' "$m" "$m" "$v"
+  done
+}
+
+build() {
+  local tool=$1 v out tmp work ldflags minor
+  v=$(version_of "$tool")
+  out=$(tool_dir "$tool")
+  tmp=$(mktemp -d "$CACHE/tmp/$tool.XXXXXX")
+  trap 'rm -rf "$tmp"' RETURN
+  work="$CACHE/build/$tool-$v"
+  echo "building $tool $v ..." >&2
+  case "$tool" in
+    helm)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+        "helm.sh/helm/v4/cmd/helm@$v" ;;
+    helm3)
+      # chartutil.k8sVersion* set the default .Capabilities.KubeVersion as helm's own Makefile does.
+      minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v \
+        -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+        -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
+        "helm.sh/helm/v3/cmd/helm@$v"
+      mv "$tmp/helm" "$tmp/$tool" ;;
+    opa)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/opa/v1/version.Version=${v#v}" \
+        "github.com/open-policy-agent/opa@$v" ;;
+    conftest)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/conftest/internal/commands.version=${v#v}" \
+        "github.com/open-policy-agent/conftest@$v" ;;
+    kustomize)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$v" \
+        "sigs.k8s.io/kustomize/kustomize/v5@$v" ;;
+    kwok|kwokctl)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
+        "sigs.k8s.io/kwok/cmd/$tool@$v" ;;
+    node_exporter)
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${v#v}" \
+        "github.com/prometheus/node_exporter@$v" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler)
+      minor=${v#v1.}; minor=${minor%%.*}
+      make_module "$work" "k8s.io/kubernetes $v" "$(k8s_replaces "$v")"
+      ldflags="-s -w"
+      for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ldflags="$ldflags -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+      done
+      (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true
+       cd "$work" && go get "k8s.io/kubernetes@$v" >&2 &&
+       go build -trimpath -ldflags "$ldflags" -o "$tmp/" "k8s.io/kubernetes/cmd/$tool") ;;
+    etcd)
+      make_module "$work" "go.etcd.io/etcd/server/v3 $v" "$(etcd_replaces "$v")"
+      (cd "$work" && go get "go.etcd.io/etcd/server/v3@$v" >&2 &&
+       go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3) ;;
+  esac || die "building $tool $v failed (see the go output above); fix the cause and run 'make setup' again"
+  [ -x "$tmp/$tool" ] || die "building $tool $v produced no binary"
+  version_check "$tool" "$tmp/$tool"
+  mkdir -p "$out"
+  mv -f "$tmp/$tool" "$out/$tool.new" && mv -f "$out/$tool.new" "$out/$tool"
+}
+
+ensure() {
+  local tool=$1 bin
+  bin=$(tool_path "$tool")
+  if [ -x "$bin" ] && version_check "$tool" "$bin" 2>/dev/null; then return 0; fi
+  go_available
+  mkdir -p "$CACHE/tmp"
+  build "$tool"
+}
+
+link_all() {
+  local bindir="$CACHE/bin" tool
+  mkdir -p "$bindir"
+  for tool in "${TOOLS[@]}"; do
+    [ -x "$(tool_path "$tool")" ] && ln -sfn "$(tool_path "$tool")" "$bindir/$tool"
+  done
+  return 0
+}
+
+doctor() {
+  local tool bin found rc=0
+  printf '%-24s %-10s %-10s %s\n' TOOL PINNED FOUND PATH
+  for tool in "${TOOLS[@]}"; do
+    bin=$(tool_path "$tool")
+    if [ -x "$bin" ] && version_check "$tool" "$bin" 2>/dev/null; then found=$(version_of "$tool")
+    elif [ -x "$bin" ]; then found=WRONG; rc=1
+    else found=MISSING; bin="-"; rc=1; fi
+    printf '%-24s %-10s %-10s %s\n' "$tool" "$(version_of "$tool")" "$found" "$bin"
+  done
+  return $rc
+}
+
+cmd=${1:-install}; shift || true
+case "$cmd" in
+  install)
+    if [ $# -eq 0 ]; then set -- "${TOOLS[@]}"; fi
+    for t in "$@"; do ensure "$t"; done
+    link_all ;;
+  path) bin=$(tool_path "${1:?tool}"); [ -x "$bin" ] && echo "$bin" ;;
+  bindir) echo "$CACHE/bin" ;;
+  cache) echo "$CACHE" ;;
+  doctor) doctor ;;
+  *) die "unknown command '$cmd' (install, path, bindir, cache, doctor)" ;;
+esac

@@ -1,0 +1,1 @@
+"""dsgate: packaging and a policy gate for node-agent DaemonSets."""

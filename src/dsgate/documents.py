@@ -1,0 +1,120 @@
+"""Kubernetes documents with their provenance, and strict YAML loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class DocumentError(RuntimeError):
+    """Input YAML could not be loaded; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a document came from: the source, and how it was produced."""
+
+    source: str  # chart dir, kustomization dir, or YAML file
+    kind: str  # "chart" | "kustomize" | "file"
+    scenario: str = ""  # values file / scenario name for charts
+    overlay: str = ""  # kustomization path for kustomize sources
+    helm_version: str = ""
+    kube_version: str = ""
+
+    @property
+    def label(self) -> str:
+        """A short human name: source plus scenario or overlay."""
+        extra = self.scenario or ""
+        return f"{self.source}[{extra}]" if extra else self.source
+
+
+@dataclass(frozen=True)
+class Document:
+    """One Kubernetes object plus where it came from."""
+
+    obj: dict[str, Any]
+    provenance: Provenance
+    index: int = 0  # position in its stream
+    line: int = 0  # first line in its stream (1-based), 0 if unknown
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion", ""))
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("namespace") or "")
+
+    @property
+    def ref(self) -> str:
+        """Kind/namespace/name, the resource id used in findings."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass
+class Render:
+    """The documents of one render (one chart scenario, one overlay, or one file set)."""
+
+    provenance: Provenance
+    documents: list[Document] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [d.obj for d in self.documents]
+
+
+def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Document]:
+    """Parse a multi-document YAML stream; empty documents are dropped.
+
+    Raises DocumentError naming ORIGIN and the line on malformed YAML, and on a
+    document that is not a mapping with apiVersion and kind.
+    """
+    docs: list[Document] = []
+    try:
+        loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+        try:
+            index = 0
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    continue
+                line = node.start_mark.line + 1
+                obj = loader.construct_document(node)
+                if obj is None:
+                    continue
+                if not isinstance(obj, dict):
+                    raise DocumentError(f"{origin}:{line}: document is a {type(obj).__name__}, not a Kubernetes object mapping")
+                if not obj.get("apiVersion") or not obj.get("kind"):
+                    raise DocumentError(f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object")
+                docs.append(Document(obj=obj, provenance=provenance, index=index, line=line))
+                index += 1
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        raise DocumentError(f"{where}: malformed YAML: {exc.problem or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"{origin}: malformed YAML: {exc}") from exc
+    return docs
+
+
+def load_file(path: Path, provenance: Provenance | None = None) -> list[Document]:
+    """Load every document of a YAML file."""
+    prov = provenance or Provenance(source=str(path), kind="file")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_stream(text, str(path), prov)
