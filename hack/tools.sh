@@ -18,17 +18,19 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../versions.env
 source "$ROOT/versions.env"
 CACHE=${DSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsgate}
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-$GO_TOOLCHAIN}
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 export CGO_ENABLED=0
 
-TOOLS=(helm helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl node_exporter)
+TOOLS=(helm helm-batch helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl node_exporter)
 
 die() { echo "dsgate tools: $*" >&2; exit 2; }
 
 version_of() {
   case "$1" in
     helm) echo "$HELM_VERSION" ;;
+    # keyed by helm's version and the hash of our source, so an edit rebuilds it
+    helm-batch) echo "$HELM_VERSION-$(cat "$ROOT/hack/helm-batch/main.go" | sha256sum | cut -c1-12)" ;;
     helm3) echo "$HELM3_VERSION" ;;
     opa) echo "$OPA_VERSION" ;;
     conftest) echo "$CONFTEST_VERSION" ;;
@@ -46,10 +48,11 @@ tool_path() { echo "$(tool_dir "$1")/$1"; }
 
 # The command that prints a tool's version, and the string it must contain.
 version_check() {
-  local tool=$1 bin=$2 v
-  v=$(version_of "$tool")
+  local tool=$1 bin=$2 v want
+  v=$(version_of "$tool"); want=${v#v}; want=${want%%-*}
   case "$tool" in
     helm|helm3) "$bin" version --short ;;
+    helm-batch) echo '{"args":["version","--short"]}' | "$bin" ;;
     opa) "$bin" version ;;
     conftest) "$bin" --version ;;
     kustomize) "$bin" version ;;
@@ -57,7 +60,7 @@ version_check() {
     etcd) "$bin" --version ;;
     kwok|kwokctl) "$bin" --version ;;
     node_exporter) "$bin" --version 2>&1 ;;
-  esac | grep -qF "${v#v}" || die "$tool at $bin does not report version ${v#v}; delete $(dirname "$bin") and run 'make setup'"
+  esac | grep -qF "$want" || die "$tool at $bin does not report version $want; delete $(dirname "$bin") and run 'make setup'"
 }
 
 go_available() {
@@ -96,13 +99,19 @@ build() {
   v=$(version_of "$tool")
   out=$(tool_dir "$tool")
   tmp=$(mktemp -d "$CACHE/tmp/$tool.XXXXXX")
-  trap 'rm -rf "$tmp"' RETURN
+  trap 'rm -rf "$tmp"; trap - RETURN' RETURN
   work="$CACHE/build/$tool-$v"
   echo "building $tool $v ..." >&2
   case "$tool" in
     helm)
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
         "helm.sh/helm/v4/cmd/helm@$v" ;;
+    helm-batch)
+      make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" ""
+      rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
+      cp "$ROOT/hack/helm-batch/main.go" "$work/main.go"
+      (cd "$work" && go get "helm.sh/helm/v4@$HELM_VERSION" >&2 && go mod tidy >&2 &&
+       go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$tmp/helm-batch" .) ;;
     helm3)
       # chartutil.k8sVersion* set the default .Capabilities.KubeVersion as helm's own Makefile does.
       minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
@@ -156,6 +165,35 @@ ensure() {
   build "$tool"
 }
 
+# CRD schemas the gate validates against, copied from the Go modules that publish them
+# (files under $CACHE/crds/<name>/<version>/). Never hand-written.
+install_crds() {
+  local name mod v dir src tmp
+  for spec in "prometheus-operator github.com/prometheus-operator/prometheus-operator $PROMETHEUS_OPERATOR_VERSION example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" \
+              "vertical-pod-autoscaler k8s.io/autoscaler/vertical-pod-autoscaler $VPA_VERSION deploy/vpa-v1-crd-gen.yaml"; do
+    read -r name mod v files <<<"$spec"
+    dir="$CACHE/crds/$name/$v"
+    [ -d "$dir" ] && continue
+    go_available
+    src=$(go mod download -json "$mod@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [ -d "$src" ] || die "cannot download $mod@$v through the Go module proxy (needed for CRD schemas)"
+    tmp=$(mktemp -d "$CACHE/tmp/crds.XXXXXX")
+    for f in $files; do cp "$src/$f" "$tmp/" || die "$mod@$v has no $f"; done
+    mkdir -p "$(dirname "$dir")" && mv "$tmp" "$dir"
+  done
+}
+
+# The SARIF 2.1.0 JSON schema, from the npm package that Microsoft ships it in.
+install_sarif_schema() {
+  local dir="$CACHE/schemas/sarif/${SARIF_SCHEMA_NPM##*@}" tmp
+  [ -f "$dir/sarif-2.1.0.json" ] && return 0
+  command -v npm >/dev/null || die "npm is not on PATH; install Node.js/npm (needed for the SARIF schema) and retry"
+  tmp=$(mktemp -d "$CACHE/tmp/sarif.XXXXXX")
+  (cd "$tmp" && npm pack --silent "$SARIF_SCHEMA_NPM" >/dev/null && tar xzf ./*.tgz) || die "npm pack $SARIF_SCHEMA_NPM failed"
+  cp "$tmp"/package/lib/schemas/sarif-2.1.0-*.json "$tmp/sarif-2.1.0.json" || die "$SARIF_SCHEMA_NPM ships no SARIF 2.1.0 schema"
+  mkdir -p "$dir" && mv "$tmp/sarif-2.1.0.json" "$dir/sarif-2.1.0.json" && rm -rf "$tmp"
+}
+
 link_all() {
   local bindir="$CACHE/bin" tool
   mkdir -p "$bindir"
@@ -181,8 +219,8 @@ doctor() {
 cmd=${1:-install}; shift || true
 case "$cmd" in
   install)
-    if [ $# -eq 0 ]; then set -- "${TOOLS[@]}"; fi
-    for t in "$@"; do ensure "$t"; done
+    if [ $# -eq 0 ]; then set -- "${TOOLS[@]}" schemas; fi
+    for t in "$@"; do if [ "$t" = schemas ]; then mkdir -p "$CACHE/tmp"; install_crds; install_sarif_schema; else ensure "$t"; fi; done
     link_all ;;
   path) bin=$(tool_path "${1:?tool}"); [ -x "$bin" ] && echo "$bin" ;;
   bindir) echo "$CACHE/bin" ;;

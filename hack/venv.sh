@@ -9,8 +9,8 @@ CACHE=${DSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsgate}
 UV_HOME="$CACHE/tools/uv/$UV_VERSION"
 export UV_CACHE_DIR="$CACHE/uv-cache"
 PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null || die "python3.11 not found on PATH; install Python 3.11 and retry"
 die() { echo "dsgate venv: $*" >&2; exit 2; }
+command -v "$PY" >/dev/null || die "$PY not found on PATH; install Python 3.11 (or set PYTHON) and retry"
 
 if [ ! -x "$UV_HOME/bin/uv" ]; then
   tmp=$(mktemp -d "$CACHE/uv.XXXXXX" 2>/dev/null || { mkdir -p "$CACHE"; mktemp -d "$CACHE/uv.XXXXXX"; })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from dsgate.versions import pinned
 # tool name -> key of its version in versions.env
 VERSION_KEYS: dict[str, str] = {
     "helm": "HELM_VERSION",
+    "helm-batch": "HELM_VERSION",
     "helm3": "HELM3_VERSION",
     "opa": "OPA_VERSION",
     "conftest": "CONFTEST_VERSION",
@@ -49,6 +51,9 @@ def tool_path(tool: str) -> Path:
             raise ToolMissing(f"{tool}: DSGATE_{tool.upper().replace('-', '_')}={override} is not an executable; fix the variable or unset it")
         return Path(found)
     version = pinned()[VERSION_KEYS[tool]]
+    if tool == "helm-batch":  # keyed by its source too, as hack/tools.sh does
+        source = Path(__file__).resolve().parents[2] / "hack" / "helm-batch" / "main.go"
+        version += "-" + hashlib.sha256(source.read_bytes()).hexdigest()[:12]
     path = cache_dir() / "tools" / tool / version / tool
     if not os.access(path, os.X_OK):
         raise ToolMissing(f"{tool} {version} is not installed at {path}; run 'make setup' (or 'hack/tools.sh install {tool}')")

@@ -1,0 +1,73 @@
+# dsgate — `make help` lists every target. Fast targets: help, env, doctor, lint, test-fast.
+# Slow targets: setup (cold: builds the toolchain), test, gate, bench, cluster-up.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+include versions.env
+# kustomize v5.8.3 needs Go >= 1.27: the toolchain comes through the Go module proxy.
+export GOTOOLCHAIN := $(GO_TOOLCHAIN)
+export DSGATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dsgate
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+# Two workers: the machine has two cores; the cluster tests share one control plane per worker.
+PYTEST_WORKERS ?= 2
+
+.PHONY: help setup tools venv gate test test-fast lint doctor env cluster-up cluster-down bench docs clean
+
+help: ## Print every target with a one-line description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: tools venv ## Build/cache the pinned toolchain and create .venv (idempotent; seconds when cached)
+
+tools: ## Build missing pinned tools into $(DSGATE_CACHE) (kube-*, etcd, helm, opa, ...)
+	@bash hack/tools.sh install
+
+venv: ## Create .venv from pyproject.toml with the pinned uv
+	@bash hack/venv.sh
+
+gate: setup ## Run the gate on this repo: dsgate check (render, validate, evaluate, deploy)
+	$(BIN)/dsgate check $(GATE_ARGS)
+
+test: setup lint ## Run lint, then the whole test suite (unit, render, policy, cluster) — what CI runs
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+test-fast: setup ## Run the tests without the cluster ones
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not cluster" $(PYTEST_ARGS)
+
+lint: setup ## Policies (opa fmt/check/test 100% coverage), generated docs are current, charts lint
+	bash policies/check.sh
+	$(BIN)/python -m dsgate.catalogue --check
+	$(BIN)/python -m dsgate.chartdocs charts/node-exporter --check
+	$(BIN)/python -m dsgate.chartdocs charts/fluentd --check
+
+docs: setup ## Regenerate the chart values tables and the policy catalogue
+	$(BIN)/python -m dsgate.chartdocs charts/node-exporter
+	$(BIN)/python -m dsgate.chartdocs charts/fluentd
+	$(BIN)/python -m dsgate.catalogue
+
+doctor: ## Print every pinned tool with pinned version, found version and path; fail if any is missing
+	@bash hack/tools.sh doctor
+	@test -x $(BIN)/dsgate && echo "venv       ok         $(abspath $(VENV))" || { echo "venv       MISSING    run 'make setup'"; exit 1; }
+
+env: ## Print shell exports: eval "$(make -s env)" puts the pinned tools first on PATH and sets KUBECONFIG
+	@echo 'export PATH="$(DSGATE_CACHE)/bin:$(abspath $(BIN)):$$PATH"'
+	@echo 'export DSGATE_CACHE="$(DSGATE_CACHE)"'
+	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster kubeconfig 2>/dev/null || echo $(DSGATE_CACHE)/clusters/dsgate/kubeconfig)\""
+
+cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topology.yaml)
+	$(BIN)/dsgate cluster up
+
+cluster-down: ## Stop the local cluster and remove everything it wrote
+	$(BIN)/dsgate cluster down
+
+bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start
+	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_policies.py
+	$(BIN)/python bench/bench_cluster.py
+
+clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
+	rm -rf $(VENV) .pytest_cache .hypothesis out
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,75 @@
+// helm-batch runs the official helm v4 command tree in one long-lived process.
+//
+// Each line on stdin is a JSON request {"args": ["template", ...]}; each answer is one JSON line
+// {"stdout": "...", "stderr": "...", "code": N}. The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
+// the code the helm binary's main runs), so the output is helm's; only the process start-up is
+// shared. dsgate's tests compare its output byte for byte with the helm binary on every scenario.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	helmcmd "helm.sh/helm/v4/pkg/cmd"
+	"helm.sh/helm/v4/pkg/kube"
+)
+
+type request struct {
+	Args []string `json:"args"`
+}
+
+type response struct {
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	Code   int    `json:"code"`
+}
+
+func run(args []string) response {
+	var out, errOut bytes.Buffer
+	cmd, err := helmcmd.NewRootCmd(&out, args, helmcmd.SetupLogging)
+	if err != nil {
+		return response{Stderr: err.Error(), Code: 1}
+	}
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		code := 1
+		if cerr, ok := errors.AsType[helmcmd.CommandError](err); ok {
+			code = cerr.ExitCode
+		}
+		if errOut.Len() == 0 {
+			fmt.Fprintf(&errOut, "Error: %s\n", err)
+		}
+		return response{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	}
+	return response{Stdout: out.String(), Stderr: errOut.String()}
+}
+
+func main() {
+	kube.ManagedFieldsManager = "helm"
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	enc := json.NewEncoder(os.Stdout)
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var req request
+			var resp response
+			if jerr := json.Unmarshal(line, &req); jerr != nil {
+				resp = response{Stderr: "helm-batch: bad request: " + jerr.Error(), Code: 2}
+			} else {
+				resp = run(req.Args)
+			}
+			if eerr := enc.Encode(resp); eerr != nil {
+				os.Exit(3)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,139 @@
+"""dsgate command line: `dsgate check`, `dsgate cluster`, `dsgate version`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from dsgate import config as config_mod
+from dsgate import gate, report
+from dsgate.evaluate import default_policy_dir
+from dsgate.render import HELM_TOOLS
+from dsgate.sources import SourceError, discover
+from dsgate.versions import kube_target_versions, pinned
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"dsgate: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="render, validate and evaluate charts, kustomizations and YAML",
+        description="Gate PATHs (charts, kustomize directories, YAML files or directories). Without PATH, "
+        "the sources listed in the nearest dsgate.yaml. Exit 0 clean, 1 policy deny or schema error, 2 usage or infrastructure error.",
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    p.add_argument("-f", "--values", action="append", type=Path, default=[], help="extra values file for every chart (repeatable)")
+    p.add_argument("--format", choices=report.FORMATS, default="text")
+    p.add_argument("-o", "--output", type=Path, help="write the report to a file instead of stdout")
+    p.add_argument("--strict", action="store_true", help="warnings fail the gate too")
+    p.add_argument("--kube-version", action="append", default=[], help="Kubernetes version to validate against (repeatable; default: the last four minors)")
+    p.add_argument("--helm", action="append", choices=sorted(HELM_TOOLS), default=[], help="helm major(s) to render with (repeatable; default v4)")
+    p.add_argument("--policies", type=Path, help="policy library directory (default: dsgate's own)")
+    p.add_argument("--config", type=Path, help="dsgate.yaml to use (default: nearest one above the current directory)")
+    p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
+    p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
+    p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
+    p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
+
+
+def _run_check(args: argparse.Namespace, out: TextIO) -> int:
+    cfg: config_mod.Config | None = None
+    if not args.no_config:
+        path = args.config or config_mod.find(Path.cwd())
+        if args.config and not args.config.is_file():
+            return _fail(f"{args.config}: no such config file")
+        if path is not None:
+            try:
+                cfg = config_mod.load(path)
+            except config_mod.ConfigError as exc:
+                return _fail(str(exc))
+    paths = args.paths or (cfg.sources if cfg else [])
+    if not paths:
+        return _fail("nothing to check: name PATHs or list 'sources' in dsgate.yaml")
+    try:
+        sources = discover(paths, args.values)
+    except SourceError as exc:
+        return _fail(str(exc))
+    kube_versions = [v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else None)
+    helm_versions = args.helm or (cfg.helm_versions if cfg else ["v4"])
+    policy_dir = args.policies or (cfg.policies if cfg and cfg.policies else default_policy_dir())
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+
+    def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
+        return gate.run(
+            sources,
+            policy_dir=policy_dir,
+            policy_data=cfg.policy_data if cfg else {},
+            kube_versions=kube_versions or kube_target_versions(),
+            helm_versions=helm_versions,
+            allow_kinds=[*args.allow_kind, *(cfg.allow_kinds if cfg else [])],
+            workers=args.workers,
+            progress=progress,
+        )
+
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("gating", total=None)
+            result = run(lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        result = run(None)
+
+    deploy_targets = cfg.deploy if cfg and not args.no_deploy and not args.paths else []
+    if deploy_targets and result.exit_code(args.strict) == 0:
+        from dsgate import deploy
+
+        for message in deploy.run_stage(deploy_targets):
+            result.errors.append(message)
+
+    if args.output:
+        with args.output.open("w") as fh:
+            report.render_report(result, args.format, fh, args.strict, color=False)
+        if args.format != "text":
+            report.to_text(result, sys.stderr, args.strict)
+    else:
+        report.render_report(result, args.format, out, args.strict)
+    return result.exit_code(args.strict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dsgate", description="Policy gate for node-agent DaemonSets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _check_parser(sub)
+    cluster = sub.add_parser("cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False)
+    cluster.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("version", help="print dsgate and pinned tool versions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        try:
+            return _run_check(args, sys.stdout)
+        except KeyboardInterrupt:
+            return _fail("interrupted")
+    if args.command == "cluster":
+        from dsgate import cluster
+
+        return cluster.main(list(args.rest))
+    if args.command == "version":
+        for key, value in pinned().items():
+            print(f"{key}={value}")
+        return 0
+    return _fail(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

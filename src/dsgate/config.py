@@ -1,0 +1,91 @@
+"""dsgate.yaml: what a bare `dsgate check` covers in a repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.render import HELM_TOOLS
+from dsgate.versions import kube_target_versions
+
+CONFIG_NAME = "dsgate.yaml"
+KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy"}
+
+
+class ConfigError(RuntimeError):
+    """dsgate.yaml is malformed; the message names the key."""
+
+
+@dataclass
+class Config:
+    root: Path
+    sources: list[Path] = field(default_factory=list)
+    kube_versions: list[str] = field(default_factory=kube_target_versions)
+    helm_versions: list[str] = field(default_factory=lambda: ["v4"])
+    policies: Path | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    exemptions: list[dict[str, Any]] = field(default_factory=list)
+    allow_kinds: list[str] = field(default_factory=list)
+    deploy: list[Path] = field(default_factory=list)
+
+    @property
+    def policy_data(self) -> dict[str, Any]:
+        """What the OPA server gets as data.dsgate."""
+        return {"parameters": self.parameters, "exemptions": self.exemptions}
+
+
+def _list_of_str(raw: dict[str, Any], key: str, path: Path) -> list[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise ConfigError(f"{path}: '{key}' must be a list of strings")
+    return [str(v) for v in value]
+
+
+def load(path: Path) -> Config:
+    """Read and check dsgate.yaml."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: malformed YAML: {exc.problem}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping of {', '.join(sorted(KEYS))}")
+    unknown = set(raw) - KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known keys: {', '.join(sorted(KEYS))}")
+    root = path.parent
+    cfg = Config(root=root)
+    cfg.sources = [root / s for s in _list_of_str(raw, "sources", path)]
+    if "kubeVersions" in raw:
+        cfg.kube_versions = [v.lstrip("v") for v in _list_of_str(raw, "kubeVersions", path)]
+    if "helmVersions" in raw:
+        cfg.helm_versions = _list_of_str(raw, "helmVersions", path)
+        bad = [v for v in cfg.helm_versions if v not in HELM_TOOLS]
+        if bad:
+            raise ConfigError(f"{path}: helmVersions {bad} unknown; use {sorted(HELM_TOOLS)}")
+    if "policies" in raw:
+        cfg.policies = root / str(raw["policies"])
+    for key, attr in (("parameters", "parameters"),):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: '{key}' must be a mapping")
+        setattr(cfg, attr, value)
+    exemptions = raw.get("exemptions", [])
+    if not isinstance(exemptions, list) or not all(isinstance(e, dict) for e in exemptions):
+        raise ConfigError(f"{path}: 'exemptions' must be a list of {{rule, resource, reason, expires}} mappings")
+    cfg.exemptions = exemptions
+    cfg.allow_kinds = _list_of_str(raw, "allowKinds", path)
+    cfg.deploy = [root / s for s in _list_of_str(raw, "deploy", path)]
+    return cfg
+
+
+def find(start: Path) -> Path | None:
+    """The nearest dsgate.yaml at or above START."""
+    for directory in (start, *start.parents):
+        if (directory / CONFIG_NAME).is_file():
+            return directory / CONFIG_NAME
+    return None

@@ -1,0 +1,228 @@
+"""Evaluate rendered documents against the Rego library in a real OPA server.
+
+dsgate starts `opa run --server` on 127.0.0.1 at a free port with the policies (and parameter
+data) loaded, talks to it through opa-python-client, sends one request per render, and stops it.
+Every way this can go wrong (no binary, no start, crash, timeout, an answer that is not the
+contract) raises EvaluationError: the gate fails closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from opa_client.opa import OpaClient
+
+from dsgate.documents import Document
+from dsgate.tools import ToolMissing, tool_path
+
+# The entrypoint of the policy library: a set of finding objects (see policies/README.md).
+ENTRYPOINT_PACKAGE = "main"
+ENTRYPOINT_RULE = "findings"
+FINDING_KEYS = ("rule", "category", "severity", "resource", "message", "remediation", "exempted")
+SEVERITIES = ("deny", "warn")
+IGNORED = ("*_test.rego", "samples", "*.yaml", "*.yml", "*.md", "*.sh")
+
+
+class EvaluationError(RuntimeError):
+    """OPA could not evaluate the documents; the gate must not pass."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    category: str
+    severity: str
+    resource: str
+    source: str
+    message: str
+    remediation: str
+    exempted: bool
+    exemption: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "resource": self.resource,
+            "source": self.source,
+            "message": self.message,
+            "remediation": self.remediation,
+            "exempted": self.exempted,
+            "exemption": self.exemption,
+        }
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def policy_input(documents: Sequence[Document]) -> list[dict[str, Any]]:
+    """The input the library takes: conftest's --combine shape, one entry per document."""
+    return [{"path": f"{d.provenance.label}#{d.index}", "contents": d.obj} for d in documents]
+
+
+class OpaServer:
+    """A managed `opa run --server` process. Use as a context manager."""
+
+    def __init__(
+        self,
+        policy_dir: Path,
+        *,
+        data: Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+        start_timeout: float = 20.0,
+    ) -> None:
+        self.policy_dir = policy_dir
+        self.data = dict(data or {})
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client: OpaClient | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._log: Any = None
+
+    def __enter__(self) -> OpaServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        try:
+            opa = tool_path("opa")
+        except ToolMissing as exc:
+            raise EvaluationError(f"OPA is not available: {exc}") from exc
+        if not self.policy_dir.is_dir():
+            raise EvaluationError(f"policy directory {self.policy_dir} does not exist; pass --policies DIR")
+        self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-opa-")
+        data_file = Path(self._tmp.name) / "data.json"
+        data_file.write_text(json.dumps({"dsgate": self.data}))
+        self._log = open(Path(self._tmp.name) / "opa.log", "w+b")  # noqa: SIM115 - closed in stop()
+        self.port = free_port()
+        cmd = [
+            str(opa), "run", "--server", "--disable-telemetry",
+            "--addr", f"127.0.0.1:{self.port}",
+            "--log-level", "error",
+            # Only the library's .rego modules: tests, samples and docs stay out of the server.
+            *(f"--ignore={pattern}" for pattern in IGNORED),
+            str(self.policy_dir), str(data_file),
+        ]
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
+        self.client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                msg = self._log_tail()
+                self.stop()
+                raise EvaluationError(f"OPA exited with code {self.process.returncode} at start: {msg}")
+            if self.client.check_health({"bundles": True}):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise EvaluationError(f"OPA did not become healthy on 127.0.0.1:{self.port} within {self.start_timeout:.0f}s")
+
+    def _log_tail(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        text = self._log.read().decode(errors="replace").strip()
+        return text[-2000:] or "(no output)"
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close_connection()
+            self.client = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def query(self, input_data: Any) -> Any:
+        """POST input to the entrypoint and return its result; raise EvaluationError otherwise."""
+        if self.client is None or self.process is None:
+            raise EvaluationError("OPA server is not running")
+        if self.process.poll() is not None:
+            raise EvaluationError(f"OPA server died (exit code {self.process.returncode}): {self._log_tail()}")
+        try:
+            answer = self.client.query_rule(input_data, ENTRYPOINT_PACKAGE, ENTRYPOINT_RULE)
+        except requests.Timeout as exc:
+            raise EvaluationError(f"OPA did not answer within {self.timeout:.0f}s") from exc
+        except requests.RequestException as exc:
+            state = "died" if self.process.poll() is not None else "failed"
+            raise EvaluationError(f"OPA request {state}: {exc}") from exc
+        except ValueError as exc:  # body that is not JSON
+            raise EvaluationError(f"OPA answered malformed JSON: {exc}") from exc
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise EvaluationError(
+                f"OPA answered no result for data.{ENTRYPOINT_PACKAGE}.{ENTRYPOINT_RULE}: the entrypoint is undefined; "
+                f"check that {self.policy_dir} is the dsgate policy library"
+            )
+        return answer["result"]
+
+    def evaluate(self, documents: Sequence[Document]) -> list[Finding]:
+        """Evaluate one render's documents in one request."""
+        result = self.query(policy_input(documents))
+        return parse_findings(result, documents)
+
+
+def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
+    """Check the answer against the findings contract and attach each finding's source."""
+    if not isinstance(result, list):
+        raise EvaluationError(f"OPA answered {type(result).__name__} for the findings set, expected a list")
+    by_ref = {d.ref: d.provenance.label for d in documents}
+    findings: list[Finding] = []
+    for raw in result:
+        if not isinstance(raw, dict) or any(k not in raw for k in FINDING_KEYS):
+            raise EvaluationError(f"OPA answered a malformed finding {raw!r}; expected keys {', '.join(FINDING_KEYS)}")
+        if raw["severity"] not in SEVERITIES:
+            raise EvaluationError(f"OPA answered severity {raw['severity']!r} for rule {raw['rule']}; expected deny or warn")
+        source = by_ref.get(raw["resource"]) or (documents[0].provenance.label if documents else "")
+        findings.append(
+            Finding(
+                rule=str(raw["rule"]),
+                category=str(raw["category"]),
+                severity=str(raw["severity"]),
+                resource=str(raw["resource"]),
+                source=source,
+                message=str(raw["message"]),
+                remediation=str(raw["remediation"]),
+                exempted=bool(raw["exempted"]),
+                exemption=str(raw.get("exemption") or ""),
+            )
+        )
+    findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
+    return findings
+
+
+def default_policy_dir() -> Path:
+    env = os.environ.get("DSGATE_POLICIES")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "policies"

@@ -1,0 +1,228 @@
+"""The gate: sources -> renders -> documents -> validate -> evaluate -> result.
+
+Renders run in parallel (helm and kustomize are separate processes); identical render outputs
+(e.g. the same scenario under helm v4 and v3, or under several Kubernetes versions) are validated
+and evaluated once. Policies are evaluated in one persistent OPA server, one request per render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, parse_stream
+from dsgate.evaluate import EvaluationError, Finding, OpaServer
+from dsgate.render import HelmBatch, RenderError, helm_template_text, kustomize_build_text
+from dsgate.sources import Source
+from dsgate.tools import ToolMissing
+from dsgate.validate import SchemaError, Validator, ValidationSetupError
+from dsgate.versions import pinned
+
+
+@dataclass(frozen=True)
+class Job:
+    """One render to perform."""
+
+    source: Source
+    scenario: str = ""
+    values_files: tuple[Path, ...] = ()
+    helm: str = "v4"
+    kube_version: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.source.kind == "chart":
+            return f"{self.source.path}[{self.scenario}]"
+        return str(self.source.path)
+
+
+@dataclass
+class RenderOutcome:
+    job: Job
+    text: str = ""
+    documents: list[Document] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class GateResult:
+    renders: list[RenderOutcome] = field(default_factory=list)
+    schema_errors: list[SchemaError] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # infrastructure / input errors: exit 2
+    mismatches: list[str] = field(default_factory=list)  # helm v4 vs v3 output differs: exit 1
+
+    @property
+    def denies(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "deny" and not f.exempted]
+
+    @property
+    def warns(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warn" and not f.exempted]
+
+    @property
+    def exempted(self) -> list[Finding]:
+        return [f for f in self.findings if f.exempted]
+
+    def exit_code(self, strict: bool = False) -> int:
+        if self.errors:
+            return 2
+        if self.denies or self.schema_errors or self.mismatches or (strict and self.warns):
+            return 1
+        return 0
+
+
+def plan(sources: Sequence[Source], helm_versions: Sequence[str], kube_versions: Sequence[str]) -> list[Job]:
+    """Every render the gate performs for SOURCES."""
+    jobs: list[Job] = []
+    for source in sources:
+        if source.kind == "chart":
+            for scenario, values in source.scenarios():
+                for helm in helm_versions:
+                    for kube in kube_versions:
+                        jobs.append(Job(source, scenario, values, helm, kube))
+        else:
+            jobs.append(Job(source))
+    return jobs
+
+
+def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
+    """Render one job; never raises for input problems (they land in outcome.error)."""
+    out = RenderOutcome(job)
+    src = job.source
+    try:
+        if src.kind == "chart":
+            out.text = helm_template_text(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
+            prov = Provenance(
+                str(src.path), "chart", scenario=job.scenario,
+                helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"], kube_version=job.kube_version,
+            )
+            out.documents = parse_stream(out.text, f"helm template {job.label}", prov)
+        elif src.kind == "kustomize":
+            out.text = kustomize_build_text(src.path)
+            prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])
+            out.documents = parse_stream(out.text, f"kustomize build {src.path}", prov)
+        else:
+            for path in src.files:
+                prov = Provenance(str(src.path), "file")
+                docs = load_file(path, prov)
+                base = len(out.documents)
+                out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line) for d in docs)
+            out.text = "\0".join(str(p) for p in src.files)
+        if not out.documents:
+            out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
+    except (RenderError, DocumentError, ToolMissing) as exc:
+        out.error = str(exc)
+    return out
+
+
+def _helm_batch(jobs: Sequence[Job], workers: int) -> HelmBatch | None:
+    """A helm-batch pool when there are helm v4 renders and the tool is built; else None (plain helm)."""
+    if not any(j.source.kind == "chart" and j.helm == "v4" for j in jobs):
+        return None
+    try:
+        return HelmBatch(size=min(workers, os.cpu_count() or 1))
+    except ToolMissing:
+        return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run(
+    sources: Sequence[Source],
+    *,
+    policy_dir: Path,
+    policy_data: dict[str, object],
+    kube_versions: Sequence[str],
+    helm_versions: Sequence[str] = ("v4",),
+    allow_kinds: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    use_batch: bool = True,
+) -> GateResult:
+    """Run the static gate (no deploy) over SOURCES."""
+    result = GateResult()
+    try:
+        validator = Validator(kube_versions, allow_kinds)
+    except ValidationSetupError as exc:
+        result.errors.append(str(exc))
+        return result
+    jobs = plan(sources, helm_versions, kube_versions)
+    total = len(jobs) * 2  # render + evaluate steps, for the progress bar
+    done = 0
+    workers = workers or max(2, (os.cpu_count() or 1) * 2)
+    batch = _helm_batch(jobs, workers) if use_batch else None
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for outcome in pool.map(lambda job: run_job(job, batch), jobs):
+                result.renders.append(outcome)
+                done += 1
+                if progress:
+                    progress(done, total)
+    finally:
+        if batch is not None:
+            batch.close()
+    result.errors.extend(o.error for o in result.renders if o.error)
+
+    # helm v3 must render exactly what helm v4 renders.
+    by_key: dict[tuple[str, str, str], dict[str, str]] = {}
+    for o in result.renders:
+        if o.job.source.kind == "chart" and not o.error:
+            by_key.setdefault((o.job.label, o.job.kube_version, ""), {})[o.job.helm] = o.text
+    for (label, kube, _), texts in sorted(by_key.items()):
+        if len(set(texts.values())) > 1:
+            result.mismatches.append(f"{label}: helm {' and '.join(sorted(texts))} render different output for Kubernetes {kube}")
+
+    # Validate and evaluate each distinct output once, against every Kubernetes version it was rendered for.
+    unique: dict[tuple[str, str], tuple[RenderOutcome, set[str]]] = {}
+    for o in result.renders:
+        if o.error:
+            continue
+        key = (o.job.label, _digest(o.text))
+        kubes = {o.job.kube_version} if o.job.kube_version else set(kube_versions)
+        if key in unique:
+            unique[key][1].update(kubes)
+        else:
+            unique[key] = (o, kubes)
+    seen_schema: set[tuple[str, str, str, str]] = set()
+    for outcome, kubes in unique.values():
+        versioned = validator if set(kubes) == set(validator.kube_versions) else Validator(sorted(kubes), allow_kinds)
+        for err in versioned.validate_all(outcome.documents):
+            key = (err.document.provenance.label, err.document.ref, err.path, err.message)
+            if key in seen_schema:
+                continue
+            seen_schema.add(key)
+            if err.unknown_kind:
+                result.errors.append(f"{err.document.provenance.label}: {err.document.ref}: {err.message}")
+            else:
+                result.schema_errors.append(err)
+    if result.errors:
+        return result  # fail closed; do not start OPA for a broken input set
+
+    seen: set[tuple[str, str, str, str, str]] = set()
+    try:
+        with OpaServer(policy_dir, data=policy_data) as opa:
+            for outcome, _ in unique.values():
+                for finding in opa.evaluate(outcome.documents):
+                    key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
+                    if key not in seen:
+                        seen.add(key)
+                        result.findings.append(finding)
+                done += 1
+                if progress:
+                    progress(done, total)
+    except EvaluationError as exc:
+        result.errors.append(f"policy evaluation failed: {exc}")
+    result.findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
+    return result
+
+
+def renders_of(result: GateResult) -> list[Render]:
+    """The successful renders, as Render objects (for the deploy stage and tests)."""
+    return [Render(o.documents[0].provenance, o.documents) for o in result.renders if o.documents and not o.error]

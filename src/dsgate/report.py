@@ -1,0 +1,238 @@
+"""Report a gate result: terminal (rich), JSON, JUnit XML, SARIF 2.1.0, GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, TextIO
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.tree import Tree
+
+from dsgate.evaluate import Finding
+from dsgate.gate import GateResult
+
+FORMATS = ("text", "json", "junit", "sarif", "github")
+TOOL_URI = "https://dsgate.io"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
+    return {
+        "renders": len(result.renders),
+        "documents": sum(len(r.documents) for r in result.renders),
+        "deny": len(result.denies),
+        "warn": len(result.warns),
+        "exempted": len(result.exempted),
+        "schema_errors": len(result.schema_errors),
+        "render_mismatches": len(result.mismatches),
+        "errors": len(result.errors),
+        "exit_code": result.exit_code(strict),
+        "passed": result.exit_code(strict) == 0,
+    }
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return f.as_dict()
+
+
+def to_json(result: GateResult, strict: bool = False) -> str:
+    doc = {
+        "findings": [_finding_json(f) for f in result.findings],
+        "schemaErrors": [
+            {"resource": e.document.ref, "source": e.document.provenance.label, "kubeVersion": e.kube_version, "path": e.path, "message": e.message}
+            for e in result.schema_errors
+        ],
+        "renderMismatches": list(result.mismatches),
+        "errors": list(result.errors),
+        "exemptions": [_finding_json(f) for f in result.exempted],
+        "summary": summary(result, strict),
+    }
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def to_junit(result: GateResult, strict: bool = False) -> str:
+    """One testsuite per source; one testcase per resource (plus one per schema/render error)."""
+    suites = ET.Element("testsuites", name="dsgate")
+    by_source: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    resources_by_source: dict[str, set[str]] = defaultdict(set)
+    for r in result.renders:
+        for d in r.documents:
+            resources_by_source[d.provenance.label].add(d.ref)
+    for f in result.findings:
+        by_source[f.source][f.resource].append(f)
+    schema_by_source: dict[str, list[Any]] = defaultdict(list)
+    for e in result.schema_errors:
+        schema_by_source[e.document.provenance.label].append(e)
+    all_sources = sorted(set(resources_by_source) | set(by_source) | set(schema_by_source))
+    total_tests = total_fail = 0
+    for source in all_sources:
+        suite = ET.SubElement(suites, "testsuite", name=source)
+        tests = fails = 0
+        for resource in sorted(resources_by_source[source] | set(by_source[source])):
+            tests += 1
+            case = ET.SubElement(suite, "testcase", classname=source, name=f"policy {resource}")
+            failing = [f for f in by_source[source][resource] if not f.exempted and (f.severity == "deny" or strict)]
+            if failing:
+                fails += 1
+                text = "\n".join(f"[{f.rule}] {f.severity}: {f.message}\n  remediation: {f.remediation}" for f in failing)
+                fail = ET.SubElement(case, "failure", message=failing[0].message, type=failing[0].rule)
+                fail.text = text
+            others = [f for f in by_source[source][resource] if f not in failing]
+            if others:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(f"[{f.rule}] {f.severity}{' (exempted: ' + f.exemption + ')' if f.exempted else ''}: {f.message}" for f in others)
+        if schema_by_source[source]:
+            tests += 1
+            fails += 1
+            case = ET.SubElement(suite, "testcase", classname=source, name="schema")
+            fail = ET.SubElement(case, "failure", message=f"{len(schema_by_source[source])} schema error(s)", type="schema")
+            fail.text = "\n".join(str(e) for e in schema_by_source[source])
+        suite.set("tests", str(tests))
+        suite.set("failures", str(fails))
+        suite.set("errors", "0")
+        total_tests += tests
+        total_fail += fails
+    if result.errors or result.mismatches:
+        suite = ET.SubElement(suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(result.mismatches)), failures=str(len(result.mismatches)), errors=str(len(result.errors)))
+        for i, msg in enumerate(result.errors):
+            case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"error {i + 1}")
+            ET.SubElement(case, "error", message=msg.splitlines()[0] if msg else "error").text = msg
+        for i, msg in enumerate(result.mismatches):
+            case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"helm parity {i + 1}")
+            ET.SubElement(case, "failure", message=msg, type="render-mismatch").text = msg
+        total_tests += len(result.errors) + len(result.mismatches)
+        total_fail += len(result.mismatches)
+    suites.set("tests", str(total_tests))
+    suites.set("failures", str(total_fail))
+    suites.set("errors", str(len(result.errors)))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _sarif_level(f: Finding) -> str:
+    return "error" if f.severity == "deny" else "warning"
+
+
+def _location(uri: str, message: str | None = None) -> dict[str, Any]:
+    loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": uri.split("[")[0]}}}
+    if message:
+        loc["message"] = {"text": message}
+    return loc
+
+
+def to_sarif(result: GateResult, strict: bool = False) -> str:
+    rules: dict[str, dict[str, Any]] = {}
+    for f in result.findings:
+        rules.setdefault(f.rule, {
+            "id": f.rule,
+            "shortDescription": {"text": f"{f.category}: {f.rule}"},
+            "help": {"text": f.remediation},
+            "properties": {"category": f.category, "severity": f.severity},
+            "defaultConfiguration": {"level": _sarif_level(f)},
+        })
+    if result.schema_errors:
+        rules.setdefault("schema", {"id": "schema", "shortDescription": {"text": "Kubernetes schema validation"}, "defaultConfiguration": {"level": "error"}})
+    index = {rule_id: i for i, rule_id in enumerate(rules)}
+    results: list[dict[str, Any]] = []
+    for f in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": _sarif_level(f),
+            "message": {"text": f"{f.resource}: {f.message}"},
+            "locations": [_location(f.source, f.resource)],
+            "properties": {"resource": f.resource, "source": f.source, "category": f.category},
+        }
+        if f.exempted:
+            entry["suppressions"] = [{"kind": "inSource", "justification": f.exemption or "exempted"}]
+        results.append(entry)
+    for e in result.schema_errors:
+        results.append({
+            "ruleId": "schema",
+            "ruleIndex": index["schema"],
+            "level": "error",
+            "message": {"text": str(e)},
+            "locations": [_location(e.document.provenance.label, e.document.ref)],
+        })
+    notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches]
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "dsgate", "informationUri": TOOL_URI, "rules": list(rules.values())}},
+            "results": results,
+            "invocations": [{
+                "executionSuccessful": not result.errors,
+                "exitCode": result.exit_code(strict),
+                "toolExecutionNotifications": notifications,
+            }],
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def to_github(result: GateResult, strict: bool = False) -> str:
+    """GitHub Actions workflow commands: one annotation per problem."""
+    lines = []
+    for msg in result.errors:
+        lines.append(f"::error title=dsgate error::{_gh_escape(msg)}")
+    for msg in result.mismatches:
+        lines.append(f"::error title=helm parity::{_gh_escape(msg)}")
+    for e in result.schema_errors:
+        lines.append(f"::error file={e.document.provenance.source},title=schema {e.document.ref}::{_gh_escape(str(e))}")
+    for f in result.findings:
+        if f.exempted:
+            level = "notice"
+        else:
+            level = "error" if f.severity == "deny" else "warning"
+        lines.append(f"::{level} file={f.source.split('[')[0]},title={f.rule} {f.resource}::{_gh_escape(f.message + ' — ' + f.remediation)}")
+    s = summary(result, strict)
+    lines.append(f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors")
+    return "\n".join(lines) + "\n"
+
+
+def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None) -> None:
+    """Terminal view grouped by source, then resource, then finding."""
+    console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
+    for msg in result.errors:
+        console.print(f"[bold red]error[/]: {msg}", markup=True, soft_wrap=True)
+    for msg in result.mismatches:
+        console.print(f"[bold red]helm parity[/]: {msg}")
+    groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for e in result.schema_errors:
+        groups[e.document.provenance.label][e.document.ref].append(f"[red]schema[/] ({e.kube_version}) {e.path or '<root>'}: {e.message}")
+    for f in result.findings:
+        if f.exempted:
+            tag = f"[dim]exempted[/] [dim]{f.rule}[/]"
+            line = f"{tag} {f.message} [dim](reason: {f.exemption})[/]"
+        else:
+            tag = "[bold red]deny[/]" if f.severity == "deny" else "[yellow]warn[/]"
+            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {f.message}\n    [dim]fix:[/] {f.remediation}"
+        groups[f.source][f.resource].append(line)
+    for source in sorted(groups):
+        tree = Tree(f"[bold]{source}[/]")
+        for resource in sorted(groups[source]):
+            branch = tree.add(resource)
+            for line in groups[source][resource]:
+                branch.add(line)
+        console.print(tree)
+    s = summary(result, strict)
+    verdict = "[bold green]PASS[/]" if s["passed"] else "[bold red]FAIL[/]"
+    console.print(
+        f"{verdict} {s['renders']} renders, {s['documents']} documents: {s['deny']} deny, {s['warn']} warn, "
+        f"{s['exempted']} exempted, {s['schema_errors']} schema errors, {s['render_mismatches']} helm mismatches, {s['errors']} errors"
+    )
+
+
+def render_report(result: GateResult, fmt: str, out: TextIO, strict: bool = False, color: bool | None = None) -> None:
+    if fmt == "text":
+        to_text(result, out, strict, color)
+        return
+    writer = {"json": to_json, "junit": to_junit, "sarif": to_sarif, "github": to_github}[fmt]
+    out.write(writer(result, strict))

@@ -1,0 +1,98 @@
+"""Discover what to gate under the paths a user names: charts, kustomizations, plain YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+YAML_SUFFIXES = (".yaml", ".yml")
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".hypothesis"}
+
+
+class SourceError(RuntimeError):
+    """A path cannot be gated (missing, empty, unreadable)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing to render: a chart, a kustomization, or a set of plain YAML files."""
+
+    kind: str  # "chart" | "kustomize" | "files"
+    path: Path
+    files: tuple[Path, ...] = ()  # for kind == "files"
+    extra_values: tuple[Path, ...] = field(default=())  # -f files for charts
+
+    def scenarios(self) -> list[tuple[str, tuple[Path, ...]]]:
+        """(scenario name, values files) for a chart: its defaults, every ci/*-values.yaml, extra -f files."""
+        if self.kind != "chart":
+            return []
+        out: list[tuple[str, tuple[Path, ...]]] = [("default", ())]
+        for path in sorted((self.path / "ci").glob("*-values.yaml")):
+            name = path.name.removesuffix("-values.yaml")
+            if name != "default":
+                out.append((name, (path,)))
+        if self.extra_values:
+            out.append(("-f " + ",".join(p.name for p in self.extra_values), self.extra_values))
+        return out
+
+
+def _kustomization_file(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def is_component(directory: Path) -> bool:
+    """A kustomize Component cannot be built alone; it is gated through what uses it."""
+    path = _kustomization_file(directory)
+    if path is None:
+        return False
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        return False  # a broken file is reported when the build fails
+    return isinstance(doc, dict) and doc.get("kind") == "Component"
+
+
+def _walk(directory: Path, extra_values: tuple[Path, ...]) -> Iterable[Source]:
+    if (directory / "Chart.yaml").is_file():
+        yield Source("chart", directory, extra_values=extra_values)
+        return
+    if _kustomization_file(directory) is not None:
+        if not is_component(directory):
+            yield Source("kustomize", directory)
+        # overlays may live below a base; keep walking, but never into the chart cache kustomize writes
+        for child in sorted(p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS | {"charts"}):
+            yield from _walk(child, extra_values)
+        return
+    files = tuple(sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".")))
+    if files:
+        yield Source("files", directory, files=files)
+    for child in sorted(p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith(".")):
+        yield from _walk(child, extra_values)
+
+
+def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[Source]:
+    """Every source under PATHS; raises SourceError for a missing path or one that yields nothing."""
+    sources: list[Source] = []
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"{path}: no such file or directory")
+        if path.is_file():
+            if path.suffix not in YAML_SUFFIXES and path.name not in KUSTOMIZATION_FILES:
+                raise SourceError(f"{path}: not a YAML file, chart or kustomization directory")
+            if path.name in KUSTOMIZATION_FILES:
+                found = [Source("kustomize", path.parent)]
+            else:
+                found = [Source("files", path, files=(path,))]
+        else:
+            found = list(_walk(path, tuple(extra_values)))
+        if not found:
+            raise SourceError(f"{path}: holds no chart, kustomization or YAML file; nothing to gate")
+        sources.extend(found)
+    return sources

@@ -1,0 +1,292 @@
+"""Strict schema validation of rendered documents.
+
+Built-in kinds are validated against the strict JSON schemas that kubernetes-validate ships
+(one set per Kubernetes minor); CRD kinds against the `openAPIV3Schema` of the real CRDs that
+set-up copies from the prometheus-operator and autoscaler Go modules. Validators are built once
+per (version, kind) and report every error, not just the first. On top of the schemas come the
+checks they miss: quantities parse, ports are in range, names are DNS-1123.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from dsgate.documents import Document
+from dsgate.tools import cache_dir
+from dsgate.versions import pinned
+
+SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One validation problem of one document."""
+
+    document: Document
+    kube_version: str
+    path: str  # dotted path inside the object, "" for the root
+    message: str
+    unknown_kind: bool = False  # no schema at all: the gate treats this as an input error (exit 2)
+
+    def __str__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.document.ref} ({self.document.provenance.label}) against {self.kube_version}{where}: {self.message}"
+
+
+class ValidationSetupError(RuntimeError):
+    """Schemas are missing (a set-up problem, not a document problem)."""
+
+
+# ---------------------------------------------------------------- built-in kinds
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+@functools.cache
+def _schema_dir(kube_version: str) -> Path:
+    """The strict schema directory for the newest shipped minor not newer than kube_version."""
+    wanted = _minor(kube_version)
+    shipped = sorted(
+        (_minor(p.name[1:].split("-")[0]), p.name)
+        for p in SCHEMA_ROOT.iterdir()
+        if p.name.endswith("-local-strict")
+    )
+    usable = [name for minor, name in shipped if minor <= wanted]
+    if not usable or _minor(usable[-1][1:].split("-")[0]) != wanted:
+        have = ", ".join(f"{a}.{b}" for (a, b), _ in shipped)
+        raise ValidationSetupError(f"no Kubernetes {kube_version} schemas in kubernetes-validate (has {have}); pick a shipped version or upgrade the package")
+    return Path(str(SCHEMA_ROOT / usable[-1]))
+
+
+@functools.cache
+def _registry(kube_version: str) -> Registry:
+    defs = json.loads((_schema_dir(kube_version) / "_definitions.json").read_text())
+    return Resource.from_contents(defs) @ Registry()
+
+
+def _group_file_part(api_version: str) -> str:
+    """apps/v1 -> apps-v1, rbac.authorization.k8s.io/v1 -> rbac-v1, v1 -> v1."""
+    return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+
+
+@functools.cache
+def _builtin_validator(kube_version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+    path = _schema_dir(kube_version) / f"{kind.lower()}-{_group_file_part(api_version)}.json"
+    if not path.exists():
+        return None
+    schema = json.loads(path.read_text())
+    # Only trust the file if it really is this group/version/kind (file names drop the domain).
+    gvks = schema.get("x-kubernetes-group-version-kind", [])
+    group, _, version = api_version.rpartition("/")
+    if gvks and not any(g.get("group", "") == group and g.get("version") == version and g.get("kind") == kind for g in gvks):
+        return None
+    return jsonschema.Draft202012Validator(schema, registry=_registry(kube_version))
+
+
+# ---------------------------------------------------------------- CRD kinds
+
+# CRD files copied into the cache by `hack/tools.sh install crds`, from Go modules pinned in versions.env.
+CRD_SOURCES: dict[str, tuple[str, str]] = {
+    "prometheus-operator": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
+    "vertical-pod-autoscaler": ("k8s.io/autoscaler/vertical-pod-autoscaler", "VPA_VERSION"),
+}
+
+
+def crd_dir() -> Path:
+    return cache_dir() / "crds"
+
+
+def _structural_to_jsonschema(node: Any) -> Any:
+    """Turn a CRD structural schema into strict JSON Schema.
+
+    `nullable` widens the type with null, int-or-string drops the type, and every object with
+    declared properties rejects unknown fields unless x-kubernetes-preserve-unknown-fields says so
+    (the API server's strict field validation does the same).
+    """
+    if isinstance(node, list):
+        return [_structural_to_jsonschema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _structural_to_jsonschema(v) for k, v in node.items()}
+    if out.pop("x-kubernetes-int-or-string", False):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if out.pop("nullable", False) and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.cache
+def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON schema for every served version of every cached CRD."""
+    root = crd_dir()
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, (_, key) in CRD_SOURCES.items():
+        folder = root / name / pinned()[key]
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        if not files:
+            raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
+        for path in files:
+            for crd in yaml.safe_load_all(path.read_text()):
+                if not crd or crd.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = crd["spec"]
+                for ver in spec.get("versions", []):
+                    raw = ver.get("schema", {}).get("openAPIV3Schema")
+                    if not raw or not ver.get("served", True):
+                        continue
+                    schema = _structural_to_jsonschema(copy.deepcopy(raw))
+                    props = schema.setdefault("properties", {})
+                    # metadata is validated as ObjectMeta separately; the CRD says only "object".
+                    props["metadata"] = {"type": "object"}
+                    schemas[(f"{spec['group']}/{ver['name']}", spec["names"]["kind"])] = schema
+    return schemas
+
+
+@functools.cache
+def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+    schema = _crd_schemas().get((api_version, kind))
+    return jsonschema.Draft202012Validator(schema) if schema is not None else None
+
+
+@functools.cache
+def _object_meta_validator(kube_version: str) -> jsonschema.protocols.Validator:
+    ref = {"$ref": "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+    return jsonschema.Draft202012Validator(ref, registry=_registry(kube_version))
+
+
+def crd_kinds() -> set[tuple[str, str]]:
+    return set(_crd_schemas())
+
+
+# ---------------------------------------------------------------- checks the schemas miss
+
+QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kinds whose metadata.name must be a DNS-1123 label rather than a subdomain.
+LABEL_NAMED_KINDS = {"Namespace", "Service"}
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Pod":
+        return spec
+    template = spec.get("template") or {}
+    return template.get("spec") if isinstance(template, dict) else None
+
+
+def _semantic_errors(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(path, message) for what the OpenAPI schemas cannot express."""
+    kind = obj.get("kind", "")
+    name = (obj.get("metadata") or {}).get("name")
+    if isinstance(name, str):
+        pattern, what, limit = (DNS1123_LABEL, "DNS-1123 label", 63) if kind in LABEL_NAMED_KINDS else (DNS1123_SUBDOMAIN, "DNS-1123 subdomain", 253)
+        if len(name) > limit or not pattern.match(name):
+            yield "metadata.name", f"{name!r} is not a valid {what} (lowercase alphanumerics and '-', at most {limit} characters)"
+    pod = _pod_spec(obj)
+    if isinstance(pod, dict):
+        prefix = "spec" if kind == "Pod" else "spec.template.spec"
+        for group in ("initContainers", "containers", "ephemeralContainers"):
+            for i, c in enumerate(pod.get(group) or []):
+                if not isinstance(c, dict):
+                    continue
+                base = f"{prefix}.{group}.{i}"
+                cname = c.get("name")
+                if isinstance(cname, str) and (len(cname) > 63 or not DNS1123_LABEL.match(cname)):
+                    yield f"{base}.name", f"{cname!r} is not a valid DNS-1123 label"
+                for section in ("requests", "limits"):
+                    for res, qty in ((c.get("resources") or {}).get(section) or {}).items():
+                        if not QUANTITY.match(str(qty)):
+                            yield f"{base}.resources.{section}.{res}", f"{qty!r} is not a valid quantity"
+                for j, port in enumerate(c.get("ports") or []):
+                    for field in ("containerPort", "hostPort"):
+                        value = port.get(field)
+                        if isinstance(value, int) and not 1 <= value <= 65535:
+                            yield f"{base}.ports.{j}.{field}", f"{value} is out of range 1-65535"
+                    pname = port.get("name")
+                    if isinstance(pname, str) and (len(pname) > 15 or not IANA_SVC_NAME.match(pname)):
+                        yield f"{base}.ports.{j}.name", f"{pname!r} is not a valid port name (IANA_SVC_NAME, at most 15 characters)"
+    if kind == "Service":
+        for j, port in enumerate((obj.get("spec") or {}).get("ports") or []):
+            for field in ("port", "targetPort", "nodePort"):
+                value = port.get(field)
+                if isinstance(value, int) and not (1 <= value <= 65535 or (field == "nodePort" and value == 0)):
+                    yield f"spec.ports.{j}.{field}", f"{value} is out of range 1-65535"
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _error_path(err: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in err.absolute_path)
+
+
+def _explain(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties" and err.validator_value is False:
+        inner = err.message.split("(", 1)[-1].rstrip(")")
+        return "unknown field(s) " + inner.replace(" were unexpected", "").replace(" was unexpected", "")
+    return err.message
+
+
+class Validator:
+    """Validate documents against the schemas of one or more Kubernetes versions."""
+
+    def __init__(self, kube_versions: Iterable[str], allow_kinds: Iterable[str] = ()) -> None:
+        self.kube_versions = [v.lstrip("v") for v in kube_versions]
+        self.allow_kinds = set(allow_kinds)
+        for version in self.kube_versions:
+            _schema_dir(version)  # fail fast on an unsupported version
+
+    def validate(self, document: Document) -> list[SchemaError]:
+        obj = document.obj
+        api_version, kind = document.api_version, document.kind
+        errors: list[SchemaError] = []
+        for version in self.kube_versions:
+
+            def add(path: str, message: str, version: str = version, unknown: bool = False) -> None:
+                errors.append(SchemaError(document, version, path, message, unknown))
+
+            validator = _builtin_validator(version, api_version, kind)
+            extra: jsonschema.protocols.Validator | None = None
+            if validator is None:
+                validator = _crd_validator(api_version, kind)
+                extra = _object_meta_validator(version) if validator is not None else None
+            if validator is None:
+                if kind in self.allow_kinds or f"{api_version}/{kind}" in self.allow_kinds:
+                    continue
+                add("", f"unknown kind {api_version}/{kind}: neither a Kubernetes {self.kube_versions[0]}+ schema nor a CRD schema; fix apiVersion/kind or allow it with allow_kinds", unknown=True)
+                continue
+            for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+                add(_error_path(err), _explain(err))
+            if extra is not None:
+                for err in extra.iter_errors(obj.get("metadata") or {}):
+                    add("metadata." + _error_path(err) if err.absolute_path else "metadata", _explain(err))
+        for path, message in _semantic_errors(obj):
+            errors.append(SchemaError(document, ",".join(self.kube_versions), path, message))
+        return errors
+
+    def validate_all(self, documents: Iterable[Document]) -> list[SchemaError]:
+        return [e for d in documents for e in self.validate(d)]

@@ -1,0 +1,125 @@
+"""`dsgate check` end to end through the real CLI: every report format, exit codes, fail-closed paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from junitparser import JUnitXml
+
+from dsgate.tools import cache_dir
+from dsgate.versions import pinned
+
+pytestmark = pytest.mark.policy
+
+DATA = Path(__file__).parent / "data"
+BAD = DATA / "community-daemonset.yaml"
+
+
+def dsgate(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", *args],
+        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, check=False, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_json() -> dict[str, Any]:
+    proc = dsgate("--format", "json", str(BAD))
+    assert proc.returncode == 1, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_json_contract(bad_json: dict[str, Any]) -> None:
+    keys = {"rule", "category", "severity", "resource", "source", "message", "remediation", "exempted"}
+    assert bad_json["findings"], "the community-style DaemonSet must produce findings"
+    for finding in bad_json["findings"]:
+        assert keys <= set(finding)
+        assert finding["category"] in {"tolerations", "disruption", "priority", "resources", "rollout", "probes", "host-access", "security", "images", "hygiene"}
+        assert finding["resource"] == "DaemonSet/monitoring/node-exporter"
+        assert finding["source"] == str(BAD)
+    summary = bad_json["summary"]
+    assert summary["deny"] == sum(1 for f in bad_json["findings"] if f["severity"] == "deny" and not f["exempted"])
+    assert summary["exit_code"] == 1 and summary["passed"] is False
+
+
+def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -> None:
+    denied = {f["category"] for f in bad_json["findings"] if f["severity"] == "deny"}
+    # no PDB, empty priority, resources {}, no seccomp (NoSchedule-only tolerations: see the policy samples)
+    assert {"disruption", "priority", "resources", "security"} <= denied
+
+
+def test_sarif_is_valid_sarif_2_1_0() -> None:
+    proc = dsgate("--format", "sarif", str(BAD))
+    assert proc.returncode == 1, proc.stderr
+    schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    schema = json.loads(schema_path.read_text())
+    sarif = json.loads(proc.stdout)
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert results and all(r["ruleId"] for r in results)
+    assert sarif["runs"][0]["invocations"][0]["exitCode"] == 1
+
+
+def test_junit_parses_with_a_real_junit_parser(tmp_path: Path) -> None:
+    out = tmp_path / "report.xml"
+    proc = dsgate("--format", "junit", "--output", str(out), str(BAD))
+    assert proc.returncode == 1, proc.stderr
+    xml = JUnitXml.fromfile(str(out))
+    cases = [case for suite in xml for case in suite]
+    assert cases, "no test cases in the JUnit report"
+    failed = [case for case in cases if not case.is_passed]
+    assert any("DaemonSet/monitoring/node-exporter" in case.name for case in failed)
+
+
+def test_github_annotations() -> None:
+    proc = dsgate("--format", "github", str(BAD))
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith(f"::error file={BAD},title=") for line in lines)
+    assert lines[-1].startswith("dsgate: ")
+
+
+def test_text_report_groups_by_source_and_resource() -> None:
+    proc = dsgate(str(BAD))
+    assert proc.returncode == 1
+    assert proc.stdout.index(str(BAD)) < proc.stdout.index("DaemonSet/monitoring/node-exporter")
+    assert "FAIL" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "env", "expected_message"),
+    [
+        pytest.param({"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   x: 1\n"}, ["m.yaml"], {}, "m.yaml:5", id="malformed-yaml-names-file-and-line"),
+        pytest.param({"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"}, ["c"], {}, "rendered no Kubernetes documents", id="empty-chart"),
+        pytest.param({"m.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"}, ["m.yaml"], {}, "unknown kind example.com/v1/Widget", id="unknown-kind"),
+        pytest.param(
+            {"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "c/templates/x.yaml": "{{ fail \"boom: values.x is required\" }}\n"},
+            ["c"], {}, "boom: values.x is required", id="helm-template-error",
+        ),
+        pytest.param({"m.yaml": BAD.read_text()}, ["m.yaml"], {"DSGATE_OPA": "/nonexistent/opa"}, "OPA is not available", id="opa-binary-missing"),
+        pytest.param({}, ["nothing-here"], {}, "no such file or directory", id="missing-path"),
+        pytest.param({"d/README.md": "x"}, ["d"], {}, "nothing to gate", id="path-with-no-documents"),
+        pytest.param({"m.yaml": BAD.read_text()}, ["--policies", "no-such-dir", "m.yaml"], {}, "policy directory", id="no-policy-dir"),
+    ],
+)
+def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env: dict[str, str], expected_message: str) -> None:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    proc = dsgate(*args, cwd=tmp_path, env=env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert expected_message in proc.stdout + proc.stderr
+    assert "PASS" not in proc.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    proc = dsgate("--format", "yaml", str(BAD))
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr

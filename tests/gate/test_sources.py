@@ -1,0 +1,57 @@
+"""Source discovery: charts, kustomizations (not components) and plain YAML are found, nothing is hard-listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsgate.sources import SourceError, discover
+
+pytestmark = pytest.mark.unit
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param({"c/Chart.yaml": "name: c", "c/templates/a.yaml": "", "c/ci/x-values.yaml": ""}, [("chart", "c")], id="chart-not-descended"),
+        pytest.param(
+            {"k/base/kustomization.yaml": "resources: []", "k/overlays/dev/kustomization.yaml": "resources: []", "k/components/pdb/kustomization.yaml": "kind: Component"},
+            [("kustomize", "k/base"), ("kustomize", "k/overlays/dev")],
+            id="kustomizations-without-components",
+        ),
+        pytest.param({"m/a.yaml": "", "m/b.yml": "", "m/README.md": ""}, [("files", "m")], id="plain-yaml-dir"),
+        pytest.param({"m/a.yaml": "", "m/sub/b.yaml": ""}, [("files", "m"), ("files", "m/sub")], id="nested-dirs"),
+    ],
+)
+def test_discover(tmp_path: Path, files: dict[str, str], expected: list[tuple[str, str]]) -> None:
+    _tree(tmp_path, files)
+    found = discover([tmp_path / expected[0][1].split("/")[0]])
+    assert [(s.kind, str(s.path.relative_to(tmp_path))) for s in found] == expected
+
+
+def test_chart_scenarios(tmp_path: Path) -> None:
+    _tree(tmp_path, {"c/Chart.yaml": "", "c/ci/default-values.yaml": "", "c/ci/b-values.yaml": "", "c/ci/a-values.yaml": "", "c/ci/notes.txt": ""})
+    (source,) = discover([tmp_path / "c"], [tmp_path / "extra.yaml"])
+    assert [name for name, _ in source.scenarios()] == ["default", "a", "b", "-f extra.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("files", "target", "expected_message"),
+    [
+        pytest.param({}, "missing", "no such file or directory", id="missing"),
+        pytest.param({"empty/README.md": "x"}, "empty", "nothing to gate", id="no-documents"),
+        pytest.param({"a.txt": "x"}, "a.txt", "not a YAML file", id="not-yaml"),
+    ],
+)
+def test_discover_rejects(tmp_path: Path, files: dict[str, str], target: str, expected_message: str) -> None:
+    _tree(tmp_path, files)
+    with pytest.raises(SourceError, match=expected_message):
+        discover([tmp_path / target])

@@ -1,0 +1,105 @@
+"""Strict schema validation: built-in kinds, real CRD schemas, and the checks schemas miss."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from dsgate.documents import Document, Provenance
+from dsgate.validate import ValidationSetupError, Validator
+
+pytestmark = pytest.mark.unit
+
+DS: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "agent", "namespace": "mon"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "a"}},
+        "template": {
+            "metadata": {"labels": {"app": "a"}},
+            "spec": {"containers": [{"name": "c", "image": "x:1", "ports": [{"name": "metrics", "containerPort": 9100}],
+                                     "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+        },
+    },
+}
+SM: dict[str, Any] = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "ServiceMonitor",
+    "metadata": {"name": "sm"},
+    "spec": {"selector": {"matchLabels": {"app": "a"}}, "endpoints": [{"port": "metrics", "interval": "30s"}]},
+}
+VPA: dict[str, Any] = {
+    "apiVersion": "autoscaling.k8s.io/v1",
+    "kind": "VerticalPodAutoscaler",
+    "metadata": {"name": "v"},
+    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent"}, "updatePolicy": {"updateMode": "Off"}},
+}
+
+
+def _doc(obj: dict[str, Any]) -> Document:
+    return Document(obj, Provenance("t.yaml", "file"))
+
+
+def _with(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    node = out
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, list):
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+    return out
+
+
+C0 = "spec.template.spec.containers.0"
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected_errors"),
+    [
+        pytest.param(DS, [], id="valid-daemonset"),
+        pytest.param(SM, [], id="valid-servicemonitor-crd"),
+        pytest.param(VPA, [], id="valid-vpa-crd"),
+        pytest.param(_with(DS, "spec.bogus", 1), [("spec", "unknown field(s) 'bogus'")], id="unknown-field"),
+        pytest.param(_with(DS, "spec.minReadySeconds", "ten"), [("spec.minReadySeconds", "'ten' is not of type 'integer'")], id="wrong-type"),
+        pytest.param(_with(DS, f"{C0}.resources.requests.cpu", "1x"), [(f"{C0}.resources.requests.cpu", "'1x' is not a valid quantity")], id="bad-quantity"),
+        pytest.param(_with(DS, f"{C0}.ports.0.containerPort", 70000), [(f"{C0}.ports.0.containerPort", "70000 is out of range 1-65535")], id="port-range"),
+        pytest.param(_with(DS, f"{C0}.ports.0.name", "Metrics_Port_Long"), [(f"{C0}.ports.0.name", "not a valid port name")], id="port-name"),
+        pytest.param(_with(DS, "metadata.name", "Agent_1"), [("metadata.name", "not a valid DNS-1123 subdomain")], id="dns-name"),
+        pytest.param(_with(DS, f"{C0}.name", "C"), [(f"{C0}.name", "not a valid DNS-1123 label")], id="container-name"),
+        pytest.param(_with(SM, "spec.endpoints.0.scrapeTimout", "5s"), [("spec.endpoints.0", "unknown field(s) 'scrapeTimout'")], id="crd-unknown-field"),
+        pytest.param(_with(SM, "metadata.labelz", {}), [("metadata", "unknown field(s) 'labelz'")], id="crd-metadata-strict"),
+        pytest.param(_with(VPA, "spec.updatePolicy.updateMode", "Sometimes"), [("spec.updatePolicy.updateMode", "'Sometimes' is not one of")], id="crd-enum"),
+        pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"),
+        pytest.param({"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}}, [("", "unknown kind apps/v1beta2/DaemonSet")], id="removed-api"),
+    ],
+)
+def test_validate(obj: dict[str, Any], expected_errors: list[tuple[str, str]]) -> None:
+    errors = Validator(["1.36.0"]).validate(_doc(obj))
+    assert len(errors) == len(expected_errors), [str(e) for e in errors]
+    for err, (path, fragment) in zip(errors, expected_errors, strict=True):
+        assert err.path == path
+        assert fragment in err.message
+
+
+def test_every_error_reported_for_every_version() -> None:
+    obj = _with(_with(DS, "spec.bogus", 1), "spec.minReadySeconds", "x")
+    errors = Validator(["1.33.0", "1.34.0", "1.35.0", "1.36.0"]).validate(_doc(obj))
+    assert sorted({e.kube_version for e in errors}) == ["1.33.0", "1.34.0", "1.35.0", "1.36.0"]
+    assert len(errors) == 8
+
+
+def test_allow_kinds() -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    assert Validator(["1.36.0"], allow_kinds=["Widget"]).validate(_doc(widget)) == []
+    assert Validator(["1.36.0"], allow_kinds=["example.com/v1/Widget"]).validate(_doc(widget)) == []
+
+
+def test_unsupported_version() -> None:
+    with pytest.raises(ValidationSetupError, match="no Kubernetes 1.12.0 schemas"):
+        Validator(["1.12.0"])

@@ -1,0 +1,53 @@
+"""helm-batch (helm v4's command tree in one process) is byte-identical to the helm binary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dsgate.render import HelmBatch, RenderError, helm_template_text
+from dsgate.sources import discover
+from tests.conftest import CHARTS
+
+pytestmark = pytest.mark.render
+
+SCENARIOS = [
+    pytest.param(source.path, values, id=f"{source.path.name}-{name}")
+    for source in discover([CHARTS])
+    for name, values in source.scenarios()
+]
+
+
+@pytest.fixture(scope="module")
+def batch() -> Iterator[HelmBatch]:
+    with HelmBatch(size=1) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize(("chart", "values_files"), SCENARIOS)
+@pytest.mark.parametrize("kube_version", ["1.33.0", "1.36.0"])
+def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path, ...], kube_version: str) -> None:
+    binary = helm_template_text(chart, values_files=values_files, kube_version=kube_version)
+    batched = helm_template_text(chart, values_files=values_files, kube_version=kube_version, batch=batch)
+    assert batched == binary
+
+
+def test_values_dict_identical(batch: HelmBatch) -> None:
+    values = {"podAnnotations": {"example.com/a": "b"}}
+    chart = CHARTS / "node-exporter"
+    assert helm_template_text(chart, values=values, batch=batch) == helm_template_text(chart, values=values)
+
+
+def test_errors_identical(batch: HelmBatch, tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (tmp_path / "templates" / "x.yaml").write_text('{{ fail "values.x is required" }}\n')
+    messages = []
+    for runner in (None, batch):
+        with pytest.raises(RenderError) as err:
+            helm_template_text(tmp_path, batch=runner)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "values.x is required" in messages[0]
