@@ -5,7 +5,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 include versions.env
-# kustomize v5.8.3 needs Go >= 1.27: the toolchain comes through the Go module proxy.
+# The Go toolchain for builds, from versions.env (a newer one comes through the Go module proxy).
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 export DSGATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dsgate
 

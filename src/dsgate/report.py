@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from dsgate.evaluate import Finding
@@ -201,24 +202,24 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
     """Terminal view grouped by source, then resource, then finding."""
     console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
     for msg in result.errors:
-        console.print(f"[bold red]error[/]: {msg}", markup=True, soft_wrap=True)
+        console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
     for msg in result.mismatches:
-        console.print(f"[bold red]helm parity[/]: {msg}")
+        console.print(f"[bold red]helm parity[/]: {escape(msg)}")
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in result.schema_errors:
-        groups[e.document.provenance.label][e.document.ref].append(f"[red]schema[/] ({e.kube_version}) {e.path or '<root>'}: {e.message}")
+        groups[e.document.provenance.label][e.document.ref].append(f"[red]schema[/] ({e.kube_version}) {escape(e.path or '<root>')}: {escape(e.message)}")
     for f in result.findings:
         if f.exempted:
             tag = f"[dim]exempted[/] [dim]{f.rule}[/]"
-            line = f"{tag} {f.message} [dim](reason: {f.exemption})[/]"
+            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]"
         else:
             tag = "[bold red]deny[/]" if f.severity == "deny" else "[yellow]warn[/]"
-            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {f.message}\n    [dim]fix:[/] {f.remediation}"
+            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}\n    [dim]fix:[/] {escape(f.remediation)}"
         groups[f.source][f.resource].append(line)
     for source in sorted(groups):
-        tree = Tree(f"[bold]{source}[/]")
+        tree = Tree(f"[bold]{escape(source)}[/]")
         for resource in sorted(groups[source]):
-            branch = tree.add(resource)
+            branch = tree.add(escape(resource))
             for line in groups[source][resource]:
                 branch.add(line)
         console.print(tree)

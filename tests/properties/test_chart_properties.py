@@ -1,0 +1,190 @@
+"""Property-based: value sets generated from each chart's values.schema.json.
+
+Valid sets must render (helm v4, via helm-batch), validate strictly against Kubernetes 1.36 and keep
+the chart invariants. Schema-invalid sets must be rejected by helm with a message naming the key.
+Hypothesis shrinks a failure to a minimal value set and prints it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from dsgate.documents import Provenance, parse_stream
+from dsgate.render import HelmBatch, RenderError, helm_template_text
+from dsgate.validate import Validator
+from tests.conftest import CHARTS
+
+pytestmark = [pytest.mark.render, pytest.mark.slow]
+
+CHART_NAMES = ["node-exporter", "fluentd"]
+EXAMPLES = 500
+VALIDATOR = Validator(["1.36.0"])
+PROPERTY_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture(scope="module")
+def batch() -> Iterator[HelmBatch]:
+    with HelmBatch(size=1) as pool:
+        yield pool
+
+
+def schema_of(chart: str) -> dict[str, Any]:
+    return json.loads((CHARTS / chart / "values.schema.json").read_text())
+
+
+def _labels_match(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, vals = expr["key"], expr["operator"], expr.get("values") or []
+        ok = {"In": key in labels and labels[key] in vals, "NotIn": labels.get(key) not in vals,
+              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
+
+def check_invariants(chart: str, values: dict[str, Any], objs: list[dict[str, Any]]) -> None:
+    daemonsets = [o for o in objs if o["kind"] == "DaemonSet"]
+    assert len(daemonsets) == 1, f"expected exactly one DaemonSet, got {len(daemonsets)}"
+    ds = daemonsets[0]
+    template = ds["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    selector = ds["spec"]["selector"]
+    assert selector.get("matchLabels"), "selector has no matchLabels"
+    assert _labels_match(selector, labels), f"selector {selector} does not select template labels {labels}"
+    pod = template["spec"]
+    for pdb in (o for o in objs if o["kind"] == "PodDisruptionBudget"):
+        assert pdb["metadata"].get("namespace") == ds["metadata"].get("namespace")
+        assert _labels_match(pdb["spec"]["selector"], labels), "PDB does not select the DaemonSet's pods"
+        assert isinstance(pdb["spec"].get("minAvailable"), int) and "maxUnavailable" not in pdb["spec"]
+    pdb_values = values.get("podDisruptionBudget", {})
+    if pdb_values.get("enabled", True):
+        assert any(o["kind"] == "PodDisruptionBudget" for o in objs), "PDB enabled but not rendered"
+    if values.get("priorityClassName", "system-node-critical"):
+        assert pod.get("priorityClassName"), "priorityClassName missing"
+    if values.get("tolerations", None) != []:
+        assert pod.get("tolerations"), "tolerations missing"
+    for container in pod["containers"]:
+        resources = container.get("resources") or {}
+        if values.get("resources", None) != {}:
+            assert resources.get("limits") and resources.get("requests"), f"container {container['name']} lacks requests/limits"
+
+
+def render_objs(batch: HelmBatch, chart: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    text = helm_template_text(CHARTS / chart, values=values, batch=batch)
+    docs = parse_stream(text, f"{chart} generated values", Provenance(chart, "chart"))
+    errors = VALIDATOR.validate_all(docs)
+    assert not errors, "\n".join(str(e) for e in errors)
+    return [d.obj for d in docs]
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_valid_values_render_validate_and_keep_invariants(batch: HelmBatch, chart: str) -> None:
+    schema = schema_of(chart)
+
+    @PROPERTY_SETTINGS
+    @given(values=from_schema(schema))
+    def prop(values: dict[str, Any]) -> None:
+        try:
+            objs = render_objs(batch, chart, values)
+        except RenderError as exc:
+            # cross-field rules the schema cannot express may reject a schema-valid set, but only with a clear message
+            # ("execution error at" is helm's wording for a template's own `fail`; anything else is a crash)
+            assert "execution error at" in str(exc), f"template crash: {exc}"
+            return
+        check_invariants(chart, values, objs)
+
+    prop()
+
+
+def _leaf_paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(node, dict) and node:
+        return [p for k, v in node.items() for p in _leaf_paths(v, (*prefix, k))]
+    return [prefix] if prefix else []
+
+
+def _wrong_type(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "not-a-bool"
+    if isinstance(value, int | float):
+        return "not-a-number"
+    if isinstance(value, str):
+        return {"not": "a string"}
+    if isinstance(value, list):
+        return "not-a-list"
+    return 12345
+
+
+@st.composite
+def invalid_values(draw: st.DrawFn, chart: str) -> tuple[dict[str, Any], str]:
+    """Chart defaults with one key broken: a wrong type, or an unknown key. Returns (values, key)."""
+    import yaml
+
+    defaults = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+    paths = _leaf_paths(defaults)
+    path = draw(st.sampled_from(paths))
+    values: dict[str, Any] = {}
+    node = values
+    src: Any = defaults
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+        src = src[key]
+    if draw(st.booleans()):
+        node[path[-1]] = _wrong_type(src[path[-1]])
+        return values, path[-1]
+    unknown = draw(st.from_regex(r"\A[a-z][a-zA-Z]{2,10}Typo\Z"))
+    node[unknown] = 1
+    return values, unknown
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_schema_invalid_values_rejected_naming_the_key(batch: HelmBatch, chart: str) -> None:
+    schema = schema_of(chart)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    import yaml
+
+    defaults = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=invalid_values(chart))
+    def prop(case: tuple[dict[str, Any], str]) -> None:
+        values, key = case
+        merged = _merge(copy.deepcopy(defaults), values)
+        if validator.is_valid(merged):
+            return  # e.g. a free-form map accepts any key: not an invalid set
+        with pytest.raises(RenderError) as err:
+            helm_template_text(CHARTS / chart, values=values, batch=batch)
+        assert key in str(err.value), f"helm's message does not name {key!r}: {err.value}"
+
+    prop()
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        for k, v in over.items():
+            base[k] = _merge(base.get(k), v) if k in base else v
+        return base
+    return over
+
+
+def test_strategies_see_the_real_schema() -> None:
+    for chart in CHART_NAMES:
+        schema = schema_of(chart)
+        assert schema.get("additionalProperties") is False, f"{chart}: top-level unknown keys must be rejected"
+        assert Path(CHARTS / chart / "values.yaml").is_file()
