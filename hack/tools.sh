@@ -124,7 +124,7 @@ build() {
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/opa/v1/version.Version=${v#v}" \
         "github.com/open-policy-agent/opa@$v" ;;
     conftest)
-      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/conftest/internal/commands.version=${v#v}" \
+      GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/conftest/internal/version.Version=${v#v}" \
         "github.com/open-policy-agent/conftest@$v" ;;
     kustomize)
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$v" \
@@ -220,8 +220,14 @@ cmd=${1:-install}; shift || true
 case "$cmd" in
   install)
     if [ $# -eq 0 ]; then set -- "${TOOLS[@]}" schemas; fi
-    for t in "$@"; do if [ "$t" = schemas ]; then mkdir -p "$CACHE/tmp"; install_crds; install_sarif_schema; else ensure "$t"; fi; done
-    link_all ;;
+    # Each tool in a subshell: one failed build is reported but does not stop the others.
+    failed=()
+    for t in "$@"; do
+      if [ "$t" = schemas ]; then (mkdir -p "$CACHE/tmp"; install_crds; install_sarif_schema) || failed+=("$t")
+      else (ensure "$t") || failed+=("$t"); fi
+    done
+    link_all
+    [ ${#failed[@]} -eq 0 ] || die "not installed: ${failed[*]} (see the errors above)" ;;
   path) bin=$(tool_path "${1:?tool}"); [ -x "$bin" ] && echo "$bin" ;;
   bindir) echo "$CACHE/bin" ;;
   cache) echo "$CACHE" ;;

@@ -147,13 +147,36 @@ def run(
     use_batch: bool = True,
 ) -> GateResult:
     """Run the static gate (no deploy) over SOURCES."""
+    return run_jobs(
+        plan(sources, helm_versions, kube_versions),
+        policy_dir=policy_dir,
+        policy_data=policy_data,
+        kube_versions=kube_versions,
+        allow_kinds=allow_kinds,
+        workers=workers,
+        progress=progress,
+        use_batch=use_batch,
+    )
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    *,
+    policy_dir: Path,
+    policy_data: dict[str, object],
+    kube_versions: Sequence[str],
+    allow_kinds: Sequence[str] = (),
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    use_batch: bool = True,
+) -> GateResult:
+    """Render JOBS, validate and evaluate every distinct output once."""
     result = GateResult()
     try:
         validator = Validator(kube_versions, allow_kinds)
     except ValidationSetupError as exc:
         result.errors.append(str(exc))
         return result
-    jobs = plan(sources, helm_versions, kube_versions)
     total = len(jobs) * 2  # render + evaluate steps, for the progress bar
     done = 0
     workers = workers or max(2, (os.cpu_count() or 1) * 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -251,6 +252,10 @@ def _explain(err: jsonschema.ValidationError) -> str:
     return err.message
 
 
+# (content hash, versions, allowed kinds) -> errors as (version, path, message, unknown_kind)
+_RESULTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple[str, str, str, bool]]] = {}
+
+
 class Validator:
     """Validate documents against the schemas of one or more Kubernetes versions."""
 
@@ -261,13 +266,21 @@ class Validator:
             _schema_dir(version)  # fail fast on an unsupported version
 
     def validate(self, document: Document) -> list[SchemaError]:
-        obj = document.obj
-        api_version, kind = document.api_version, document.kind
-        errors: list[SchemaError] = []
+        """Every error of DOCUMENT against every target version (cached by content: renders repeat objects)."""
+        key = hashlib.sha1(json.dumps(document.obj, sort_keys=True, default=str).encode()).hexdigest()
+        found = _RESULTS.get((key, tuple(self.kube_versions), tuple(sorted(self.allow_kinds))))
+        if found is None:
+            found = self._check(document.obj)
+            _RESULTS[(key, tuple(self.kube_versions), tuple(sorted(self.allow_kinds)))] = found
+        return [SchemaError(document, version, path, message, unknown) for version, path, message, unknown in found]
+
+    def _check(self, obj: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        errors: list[tuple[str, str, str, bool]] = []
         for version in self.kube_versions:
 
             def add(path: str, message: str, version: str = version, unknown: bool = False) -> None:
-                errors.append(SchemaError(document, version, path, message, unknown))
+                errors.append((version, path, message, unknown))
 
             validator = _builtin_validator(version, api_version, kind)
             extra: jsonschema.protocols.Validator | None = None
@@ -285,7 +298,7 @@ class Validator:
                 for err in extra.iter_errors(obj.get("metadata") or {}):
                     add("metadata." + _error_path(err) if err.absolute_path else "metadata", _explain(err))
         for path, message in _semantic_errors(obj):
-            errors.append(SchemaError(document, ",".join(self.kube_versions), path, message))
+            errors.append((",".join(self.kube_versions), path, message, False))
         return errors
 
     def validate_all(self, documents: Iterable[Document]) -> list[SchemaError]:
