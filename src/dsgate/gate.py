@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, parse_stream
 from dsgate.evaluate import EvaluationError, Finding, OpaServer
+from dsgate.patchtargets import unmatched_patch_targets
 from dsgate.render import HelmBatch, RenderError, helm_template_text, kustomize_build_text
 from dsgate.sources import Source
 from dsgate.tools import ToolMissing
@@ -106,6 +107,9 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
             out.text = kustomize_build_text(src.path)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])
             out.documents = parse_stream(out.text, f"kustomize build {src.path}", prov)
+            unmatched = unmatched_patch_targets(src.path, [d.obj for d in out.documents])
+            if unmatched:
+                out.error = "; ".join(f"kustomize build {src.path}: {t} matches no object, so the patch changed nothing" for t in unmatched)
         else:
             for path in src.files:
                 prov = Provenance(str(src.path), "file")
@@ -113,7 +117,7 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
                 base = len(out.documents)
                 out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line) for d in docs)
             out.text = "\0".join(str(p) for p in src.files)
-        if not out.documents:
+        if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
     except (RenderError, DocumentError, ToolMissing) as exc:
         out.error = str(exc)

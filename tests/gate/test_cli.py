@@ -50,9 +50,34 @@ def test_json_contract(bad_json: dict[str, Any]) -> None:
 
 
 def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -> None:
-    denied = {f["category"] for f in bad_json["findings"] if f["severity"] == "deny"}
-    # no PDB, empty priority, resources {}, no seccomp (NoSchedule-only tolerations: see the policy samples)
-    assert {"disruption", "priority", "resources", "security"} <= denied
+    assert sorted({(f["rule"], f["severity"]) for f in bad_json["findings"]}) == [
+        ("DS-HST-002", "deny"),  # hostPath without type
+        ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
+        ("DS-HST-005", "deny"),  # host namespaces, agent not allowlisted (no app.kubernetes.io/name)
+        ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
+        ("DS-IMG-002", "warn"),  # no digest
+        ("DS-PRB-001", "deny"),  # no readinessProbe
+        ("DS-PRB-002", "deny"),  # no livenessProbe
+        ("DS-PRI-001", "deny"),  # empty priorityClassName
+        ("DS-RES-001", "deny"),  # resources: {}
+        ("DS-ROL-001", "deny"),  # no maxUnavailable
+        ("DS-ROL-005", "deny"),  # minReadySeconds 0
+        ("DS-SEC-001", "deny"),  # runs as root
+        ("DS-SEC-002", "deny"),  # privilege escalation allowed
+        ("DS-SEC-003", "deny"),  # capabilities not dropped
+        ("DS-SEC-005", "deny"),  # no seccomp
+        ("DS-SEC-006", "deny"),  # writable root filesystem
+        ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
+        ("DS-TOL-002", "deny"),  # key-less Exists toleration, agent not allowlisted
+    ]
+
+
+def test_node_critical_without_pdb_denied(tmp_path: Path) -> None:
+    text = BAD.read_text().replace("      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true")
+    (tmp_path / "ds.yaml").write_text(text)
+    proc = dsgate("--format", "json", str(tmp_path / "ds.yaml"))
+    rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    assert "DS-PDB-001" in rules and "DS-PRI-001" not in rules
 
 
 def test_sarif_is_valid_sarif_2_1_0() -> None:
@@ -107,6 +132,12 @@ def test_text_report_groups_by_source_and_resource() -> None:
         pytest.param({}, ["nothing-here"], {}, "no such file or directory", id="missing-path"),
         pytest.param({"d/README.md": "x"}, ["d"], {}, "nothing to gate", id="path-with-no-documents"),
         pytest.param({"m.yaml": BAD.read_text()}, ["--policies", "no-such-dir", "m.yaml"], {}, "policy directory", id="no-policy-dir"),
+        pytest.param(
+            {"k/kustomization.yaml": "resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: typo}\n    patch: '[{\"op\": \"add\", \"path\": \"/data/x\", \"value\": \"y\"}]'\n",
+             "k/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: real}\ndata: {a: b}\n"},
+            ["k"], {}, "matches no object", id="kustomize-patch-target-matches-nothing",
+        ),
+        pytest.param({"k/kustomization.yaml": "resources: [missing.yaml]\n"}, ["k"], {}, "missing.yaml", id="kustomize-missing-file"),
     ],
 )
 def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env: dict[str, str], expected_message: str) -> None:
