@@ -8,6 +8,7 @@ finding of the expected rule id with the expected severity. The mutation score m
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -157,6 +158,17 @@ def _exempt_without_reason(objs: Objs) -> None:
     _ds(objs)["metadata"].setdefault("annotations", {})["dsgate.io/exempt.DS-PRI-001"] = ""
 
 
+def _second_heavy_agent(objs: Objs) -> None:
+    """A second, different agent whose requests push the per-node sum over the budget."""
+    twin = copy.deepcopy(_ds(objs))
+    twin["metadata"]["name"] = "heavy-agent"
+    for c in twin["spec"]["template"]["spec"]["containers"]:
+        c["resources"] = {"requests": {"cpu": "950m", "memory": "2000Mi"}, "limits": {"cpu": "950m", "memory": "2000Mi"}}
+        for port in c.get("ports") or []:
+            port.pop("hostPort", None)
+    objs.append(twin)
+
+
 def _toleration_seconds(objs: Objs) -> None:
     _pod(objs)["tolerations"] = [
         {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
@@ -200,7 +212,6 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("liveness-equals-readiness", "node-exporter", _same_probes, "DS-PRB-003", "warn"),
     ("image-latest", "node-exporter", _image("quay.io/prometheus/node-exporter:latest"), "DS-IMG-001", "deny"),
     ("image-no-tag", "fluentd", _image("fluent/fluentd-kubernetes-daemonset"), "DS-IMG-001", "deny"),
-    ("image-no-digest", "node-exporter", _image("quay.io/prometheus/node-exporter:v1.12.1"), "DS-IMG-002", "warn"),
     ("image-registry-not-allowed", "node-exporter", _image("evil.example.com/node-exporter:v1.12.1"), "DS-IMG-004", "deny"),
     ("writable-host-path", "node-exporter", _writable_host_path, "DS-HST-001", "deny"),
     ("host-path-without-type", "node-exporter", _untyped_host_path, "DS-HST-002", "deny"),
@@ -219,6 +230,16 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("selector-mismatch", "node-exporter", _mismatched_selector, "DS-HYG-001", "deny"),
     ("drop-name-label", "fluentd", _drop_name_label, "DS-HYG-002", "deny"),
     ("exemption-without-reason", "node-exporter", _exempt_without_reason, "DS-HYG-003", "deny"),
+    ("second-agent-over-node-budget", "node-exporter", _second_heavy_agent, "DS-RES-004", "deny"),
+]
+
+# Mutants that need policy parameters, on a ci scenario that passes under them:
+# (id, chart, scenario, operator, parameters, expected rule, expected severity)
+PARAM_MUTANTS: list[tuple[str, str, str, Callable[[Objs], None], dict[str, Any], str, str]] = [
+    ("integer-max-unavailable-on-1000-nodes", "node-exporter", "large-cluster", _strategy(maxUnavailable=1, maxSurge=0),
+     {"cluster_nodes": 1000}, "DS-ROL-003", "deny"),
+    ("no-digest-when-required", "fluentd", "hardened", _image("docker.io/fluent/fluentd-kubernetes-daemonset:v1.19.2-debian-forward-1.0"),
+     {"require_digest": True}, "DS-IMG-003", "deny"),
 ]
 
 
@@ -229,8 +250,29 @@ def opa() -> Iterator[OpaServer]:
 
 
 @pytest.fixture(scope="module")
+def opa_with() -> Iterator[Callable[[dict[str, Any]], OpaServer]]:
+    """OPA servers started with the given policy parameters, one per parameter set, stopped at the end."""
+    servers: dict[str, OpaServer] = {}
+
+    def get(parameters: dict[str, Any]) -> OpaServer:
+        key = json.dumps(parameters, sort_keys=True)
+        if key not in servers:
+            servers[key] = OpaServer(default_policy_dir(), data={"parameters": parameters})
+            servers[key].start()
+        return servers[key]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def base_renders() -> dict[str, Objs]:
-    return {chart: render_chart(CHARTS / chart).objects for chart in ("node-exporter", "fluentd")}
+    """Default renders by chart name, and ci scenario renders by "chart/scenario"."""
+    renders = {chart: render_chart(CHARTS / chart).objects for chart in ("node-exporter", "fluentd")}
+    for _, chart, scenario, *_ in PARAM_MUTANTS:
+        renders[f"{chart}/{scenario}"] = render_chart(CHARTS / chart, values_files=[CHARTS / chart / "ci" / f"{scenario}-values.yaml"]).objects
+    return renders
 
 
 def evaluate(opa: OpaServer, objs: Objs, label: str) -> list[Finding]:
@@ -255,14 +297,32 @@ def test_mutant_caught(opa: OpaServer, base_renders: dict[str, Objs], mutant: st
     assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
 
 
-def test_mutation_score(opa: OpaServer, base_renders: dict[str, Objs], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("mutant", "chart", "scenario", "operator", "parameters", "expected_rule", "expected_severity"),
+                         [pytest.param(*m, id=m[0]) for m in PARAM_MUTANTS])
+def test_parameter_mutant_caught(opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs], mutant: str, chart: str,
+                                 scenario: str, operator: Callable[[Objs], None], parameters: dict[str, Any],
+                                 expected_rule: str, expected_severity: str) -> None:
+    server = opa_with(parameters)
+    base = base_renders[f"{chart}/{scenario}"]
+    assert [f for f in evaluate(server, base, chart) if f.severity == "deny"] == [], "the base must pass under these parameters"
+    objs = copy.deepcopy(base)
+    operator(objs)
+    caught = {(f.rule, f.severity) for f in evaluate(server, objs, f"{chart}:{mutant}") if not f.exempted}
+    assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
+
+
+def test_mutation_score(opa: OpaServer, opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs],
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [(m, c, op, {}, r, sev) for m, c, op, r, sev in MUTANTS]
+    cases += [(m, f"{c}/{scenario}", op, params, r, sev) for m, c, scenario, op, params, r, sev in PARAM_MUTANTS]
     caught = 0
-    for mutant, chart, operator, expected_rule, expected_severity in MUTANTS:
-        objs = copy.deepcopy(base_renders[chart])
+    for mutant, base, operator, parameters, expected_rule, expected_severity in cases:
+        objs = copy.deepcopy(base_renders[base])
         operator(objs)
-        if any(f.rule == expected_rule and f.severity == expected_severity for f in evaluate(opa, objs, mutant)):
+        server = opa_with(parameters) if parameters else opa
+        if any(f.rule == expected_rule and f.severity == expected_severity for f in evaluate(server, objs, mutant)):
             caught += 1
-    score = caught / len(MUTANTS)
+    score = caught / len(cases)
     with capsys.disabled():
-        print(f"\nmutation score: {caught}/{len(MUTANTS)} = {score:.0%}")
+        print(f"\nmutation score: {caught}/{len(cases)} = {score:.0%}")
     assert score == 1.0
