@@ -4,10 +4,8 @@ against the rendered DaemonSet's own mounts and env."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
 import subprocess
 from pathlib import Path
 
