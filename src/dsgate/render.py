@@ -51,7 +51,7 @@ def helm_template_text(
     if batch is not None and helm == "v4":
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-") as fh:
             if values is not None:
-                json.dump(values, fh)
+                json.dump(values, fh, ensure_ascii=False)
                 fh.flush()
                 args += ["--values", fh.name]
             code, stdout, stderr = batch.run(args)
@@ -60,7 +60,7 @@ def helm_template_text(
             args += ["--values", "-"]
         proc = subprocess.run(
             [str(tool_path(HELM_TOOLS[helm])), *args],
-            input=json.dumps(values) if values is not None else None,
+            input=json.dumps(values, ensure_ascii=False) if values is not None else None,
             capture_output=True,
             text=True,
             check=False,

@@ -1,0 +1,89 @@
+package dsgate.rules.disruption_test
+
+import data.dsgate.lib.fixtures_test as fx
+import data.dsgate.rules.disruption
+
+test_daemonset_with_integer_min_available_budget_allowed if {
+	count(disruption.findings) == 0 with input as fx.render([fx.daemonset, fx.pdb])
+}
+
+test_node_critical_without_budget_denied if {
+	fx.results(disruption.findings) == {[
+		"DS-PDB-001", "deny",
+		"DaemonSet <monitoring/agent> is node-critical but no PodDisruptionBudget in namespace \"monitoring\" selects its pod template labels",
+	]} with input as fx.render([fx.daemonset])
+}
+
+test_budget_in_other_namespace_denied if {
+	pdb := json.patch(fx.pdb, [fx.put("/metadata/namespace", "other")])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_in_another_file_of_the_set_allowed if {
+	documents := array.concat(fx.render([fx.daemonset]), [{"path": "pdb.yaml", "contents": fx.pdb}])
+	count(disruption.findings) == 0 with input as documents
+}
+
+test_budget_selecting_other_labels_denied if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/selector", {"matchLabels": {"app.kubernetes.io/name": "fluentd"}})])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_null_selector_denied if {
+	pdb := json.patch(fx.pdb, [fx.remove("/spec/selector")])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_empty_selector_selects_everything_allowed if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/selector", {})])
+	count(disruption.findings) == 0 with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_match_expressions_allowed if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/selector", {"matchExpressions": [
+		{"key": "app.kubernetes.io/name", "operator": "In", "values": ["node-exporter", "x"]},
+		{"key": "app.kubernetes.io/instance", "operator": "NotIn", "values": ["b"]},
+		{"key": "app.kubernetes.io/instance", "operator": "Exists"},
+		{"key": "tier", "operator": "DoesNotExist"},
+	]})])
+	count(disruption.findings) == 0 with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_failing_match_expression_denied if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/selector", {"matchExpressions": [
+		{"key": "app.kubernetes.io/instance", "operator": "DoesNotExist"},
+	]})])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_not_node_critical_without_budget_allowed if {
+	ds := fx.ds_with([
+		fx.put("/spec/template/spec/priorityClassName", "other"),
+		fx.put("/spec/template/metadata/labels/app.kubernetes.io~1name", "debug-agent"),
+	])
+	count(disruption.findings) == 0 with input as fx.render([ds])
+}
+
+test_budget_with_max_unavailable_denied if {
+	pdb := json.patch(fx.pdb, [fx.remove("/spec/minAvailable"), fx.put("/spec/maxUnavailable", 1)])
+	fx.results(disruption.findings) == {[
+		"DS-PDB-002", "deny",
+		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> but sets maxUnavailable 1; the disruption controller cannot count DaemonSet pods for it",
+	]} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_percentage_min_available_denied if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/minAvailable", "50%")])
+	fx.results(disruption.findings) == {[
+		"DS-PDB-002", "deny",
+		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> but sets minAvailable \"50%\", which is not an integer; the disruption controller cannot count DaemonSet pods for it",
+	]} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_without_min_available_denied if {
+	pdb := json.patch(fx.pdb, [fx.remove("/spec/minAvailable")])
+	fx.results(disruption.findings) == {[
+		"DS-PDB-002", "deny",
+		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> but sets no minAvailable; the disruption controller cannot count DaemonSet pods for it",
+	]} with input as fx.render([fx.daemonset, pdb])
+}

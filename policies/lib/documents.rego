@@ -1,0 +1,233 @@
+# METADATA
+# title: dsgate library - input, parameters and exemptions
+# description: >-
+#   The input is the shape `conftest test --combine` produces: an array of
+#   `{"path": <string>, "contents": <object or array of objects>}`. Everything a rule needs
+#   about that input (documents, DaemonSets, parameters, exemptions) is derived here once.
+package dsgate.lib
+
+# METADATA
+# title: Parameters with their defaults and descriptions
+# description: >-
+#   The single source of every parameter: its default and what it means. The catalogue in
+#   policies/README.md is generated from this object. Override any key in
+#   `data.dsgate.parameters`; objects are merged key by key, lists and scalars are replaced.
+parameter_docs := {
+	"agent_limit_budget": {
+		"default": {"cpu": "1", "memory": "1Gi"},
+		"description": "Upper bound of one agent pod's effective cpu and memory limits.",
+	},
+	"allowed_capabilities": {
+		"default": [],
+		"description": "Linux capabilities a container may add after dropping ALL.",
+	},
+	"allowed_priority_classes": {
+		"default": ["system-node-critical"],
+		"description": "priorityClassName values a DaemonSet may use.",
+	},
+	"allowed_registries": {
+		"default": ["quay.io", "docker.io", "registry.k8s.io", "ghcr.io"],
+		"description": "Registry hosts images may come from; an image without a host is docker.io.",
+	},
+	"blanket_toleration_agents": {
+		"default": ["node-exporter", "fluentd"],
+		"description": "Agents (app.kubernetes.io/name) allowed a key-less `operator: Exists` toleration.",
+	},
+	"cluster_nodes": {
+		"default": 0,
+		"description": "Number of nodes of the target cluster; 0 means unknown.",
+	},
+	"host_namespace_agents": {
+		"default": ["node-exporter"],
+		"description": "Agents allowed hostNetwork, hostPID and hostIPC.",
+	},
+	"large_cluster_threshold": {
+		"default": 100,
+		"description": "Above this many cluster_nodes, maxUnavailable must be a percentage.",
+	},
+	"max_unavailable_ceiling": {
+		"default": "25%",
+		"description": "Largest rolling-update maxUnavailable (an integer or a percentage).",
+	},
+	"node_critical_agents": {
+		"default": ["node-exporter", "fluentd"],
+		"description": "Agents treated as node-critical even without priorityClassName system-node-critical.",
+	},
+	"node_request_budget": {
+		"default": {"cpu": "1", "memory": "2Gi"},
+		"description": "Upper bound of the sum of all DaemonSets' effective requests on one node.",
+	},
+	"privileged_agents": {
+		"default": [],
+		"description": "Agents allowed privileged containers.",
+	},
+	"require_digest": {
+		"default": false,
+		"description": "When true an image without a digest is denied (DS-IMG-003) instead of warned (DS-IMG-002).",
+	},
+	"root_agents": {
+		"default": ["fluentd"],
+		"description": "Agents allowed to run as root (no runAsNonRoot).",
+	},
+	"writable_host_paths": {
+		"default": ["/var/lib/fluentd"],
+		"description": "hostPath prefixes that may be mounted read-write.",
+	},
+}
+
+# METADATA
+# title: Effective parameters
+# description: The defaults of parameter_docs merged with data.dsgate.parameters.
+parameters := object.union({name: doc.default | some name, doc in parameter_docs}, _given_parameters)
+
+default _given_parameters := {}
+
+_given_parameters := data.dsgate.parameters if is_object(data.dsgate.parameters)
+
+default _given_exemptions := []
+
+_given_exemptions := data.dsgate.exemptions if is_array(data.dsgate.exemptions)
+
+# METADATA
+# title: Every Kubernetes object of the input, as [path, object]
+# description: >-
+#   An input entry's contents is one document (conftest 0.71 --combine, the dsgate gate) or an
+#   array of documents. Null or empty documents and anything without a string kind are ignored.
+entries := array.concat(
+	[[object.get(entry, "path", ""), entry.contents] |
+		some entry in input
+		is_string(entry.contents.kind)
+	],
+	[[object.get(entry, "path", ""), obj] |
+		some entry in input
+		is_array(entry.contents)
+		some obj in entry.contents
+		is_string(obj.kind)
+	],
+)
+
+# METADATA
+# title: One object with the path it came from and its Kind/namespace/name
+document(path, obj) := {
+	"path": path,
+	"object": obj,
+	"kind": obj.kind,
+	"namespace": namespace,
+	"name": name,
+	"ref": concat("/", [obj.kind, namespace, name]),
+	"labels": object.get(obj, ["metadata", "labels"], {}),
+} if {
+	namespace := string_or_empty(object.get(obj, ["metadata", "namespace"], ""))
+	name := string_or_empty(object.get(obj, ["metadata", "name"], ""))
+}
+
+# METADATA
+# title: Every object of the input as a document
+# description: Rules read of_kind instead, which builds documents only for the kinds they need.
+documents := [document(path, obj) | some [path, obj] in entries]
+
+# METADATA
+# title: The documents of one kind among entries
+of_kind(objects, kind) := [document(path, obj) | some [path, obj] in objects; obj.kind == kind]
+
+# METADATA
+# title: Every DaemonSet of the input, with its pod template pulled out
+# description: >-
+#   Everything several rules need (containers, host ports, effective requests and limits,
+#   node-criticality) is computed here once per DaemonSet.
+daemonsets := [object.union(doc, {
+	"spec": object_or_empty(object.get(doc.object, "spec", {})),
+	"pod": pod,
+	"template_labels": template_labels,
+	"agent": agent,
+	"containers": pod_containers,
+	"host_ports": host_ports(pod, pod_containers),
+	"node_critical": count({true | node_critical(pod, agent, parameters)}) > 0,
+	"requests": {resource: pod_amount(pod_containers, "requests", resource) | some resource in ["cpu", "memory"]},
+	"limits": {resource: pod_amount(pod_containers, "limits", resource) | some resource in ["cpu", "memory"]},
+}) |
+	some doc in of_kind(entries, "DaemonSet")
+	pod := object.get(doc.object, ["spec", "template", "spec"], {})
+	template_labels := object.get(doc.object, ["spec", "template", "metadata", "labels"], {})
+	agent := agent_name(doc.labels, template_labels)
+	pod_containers := containers(pod)
+]
+
+# METADATA
+# title: Exemptions declared in annotations and in data.dsgate.exemptions
+# description: >-
+#   Every declared exemption, valid or not. Annotation `dsgate.io/exempt.<rule-id>: "<reason>"`
+#   exempts the annotated resource; a data entry `{rule, resource, reason, expires}` exempts the
+#   resource `Kind/namespace/name` until the end of the day `expires` (YYYY-MM-DD, UTC).
+# scope: document
+exemptions contains exemption if {
+	some [path, obj] in entries
+	some key, reason in object.get(obj, ["metadata", "annotations"], {})
+	startswith(key, annotation_prefix)
+	doc := document(path, obj)
+	exemption := {
+		"source": "annotation",
+		"rule": substring(key, count(annotation_prefix), -1),
+		"resource": doc.ref,
+		"path": path,
+		"reason": trim_space(sprintf("%v", [reason])),
+		"expires": "",
+	}
+}
+
+exemptions contains exemption if {
+	some i, entry in _given_exemptions
+	exemption := {
+		"source": "data",
+		"rule": sprintf("%v", [object.get(entry, "rule", "")]),
+		"resource": sprintf("%v", [object.get(entry, "resource", "")]),
+		"path": sprintf("data.dsgate.exemptions[%d]", [i]),
+		"reason": trim_space(sprintf("%v", [object.get(entry, "reason", "")])),
+		"expires": sprintf("%v", [object.get(entry, "expires", "")]),
+	}
+}
+
+# METADATA
+# title: The annotation key prefix of exemptions
+annotation_prefix := "dsgate.io/exempt."
+
+# METADATA
+# title: Today's date in UTC, YYYY-MM-DD
+today := time.format([time.now_ns(), "UTC", "2006-01-02"])
+
+# METADATA
+# title: Problems of one exemption (no reason, no valid expiry, expired)
+exemption_problems(exemption, day) := union({
+	{"no_reason" | exemption.reason == ""},
+	{"invalid_expiry" | _invalid_expiry(exemption)},
+	{"expired" | _expired(exemption, day)},
+})
+
+_invalid_expiry(exemption) if {
+	exemption.source == "data"
+	not valid_date(exemption.expires)
+}
+
+_expired(exemption, day) if {
+	exemption.source == "data"
+	valid_date(exemption.expires)
+	exemption.expires < day
+}
+
+# METADATA
+# title: Exemptions that suppress findings (a reason, and not expired)
+active_exemptions contains exemption if {
+	some exemption in exemptions
+	count(exemption_problems(exemption, today)) == 0
+}
+
+# METADATA
+# title: A YYYY-MM-DD date that exists in the calendar
+# description: >-
+#   time.parse_ns only reaches the years 1678-2262, so the date is checked on the year in
+#   1700-2099 with the same place in the 400-year leap cycle.
+valid_date(value) if {
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, value)
+	year := 1700 + ((to_number(substring(value, 0, 4)) + 300) % 400)
+	time.parse_ns("2006-01-02", sprintf("%d%s", [year, substring(value, 4, -1)]))
+}

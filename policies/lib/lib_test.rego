@@ -1,0 +1,112 @@
+package dsgate.lib_test
+
+import data.dsgate.lib
+import data.dsgate.lib.fixtures_test as fx
+
+test_documents_keep_path_and_reference if {
+	{[d.path, d.ref] | some d in lib.documents} == {
+		["a.yaml", "DaemonSet/monitoring/agent"],
+		["a.yaml", "PodDisruptionBudget/monitoring/agent"],
+		["b.yaml", "Namespace//monitoring"],
+	} with input as [
+		{"path": "a.yaml", "contents": [fx.daemonset, fx.pdb]},
+		{"path": "b.yaml", "contents": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}},
+	]
+}
+
+test_documents_tolerate_null_metadata_fields if {
+	{d.ref | some d in lib.documents} == {"ConfigMap//"} with input as [{
+		"path": "a.yaml",
+		"contents": {"kind": "ConfigMap", "metadata": {"name": null, "labels": null, "annotations": null}},
+	}]
+}
+
+test_daemonset_with_null_spec_is_still_checked if {
+	ds := {"kind": "DaemonSet", "metadata": {"name": "bare"}, "spec": null}
+	{[d.spec, d.pod, d.containers] | some d in lib.daemonsets} == {[{}, {}, []]} with input as fx.render([ds])
+}
+
+test_daemonset_without_template_has_empty_pod if {
+	{[ds.pod, ds.containers, ds.agent] | some ds in lib.daemonsets} == {[{}, [], ""]} with input as fx.render([{"kind": "DaemonSet", "metadata": {"name": "bare"}}])
+}
+
+test_agent_name_prefers_template_then_object_labels if {
+	lib.agent_name({"app.kubernetes.io/name": "a"}, {"app.kubernetes.io/name": "b"}) == "b"
+	lib.agent_name({"app.kubernetes.io/name": "a"}, {}) == "a"
+	lib.agent_name({}, {}) == ""
+}
+
+test_display_without_namespace if {
+	lib.display({"kind": "DaemonSet", "namespace": "", "name": "agent"}) == "DaemonSet <agent>"
+}
+
+test_parameters_merge_objects_and_replace_lists if {
+	params := lib.parameters with data.dsgate.parameters as {"agent_limit_budget": {"cpu": "2"}, "root_agents": []}
+	params.agent_limit_budget == {"cpu": "2", "memory": "1Gi"}
+	params.root_agents == []
+	params.allowed_priority_classes == ["system-node-critical"]
+}
+
+test_every_parameter_has_a_description if {
+	every name, doc in lib.parameter_docs {
+		object.keys(doc) == {"default", "description"}
+		doc.description != ""
+		regex.match(`^[a-z][a-z_]*$`, name)
+	}
+}
+
+test_quantities if {
+	lib.amount("cpu", "100m") == 100
+	lib.amount("cpu", 2) == 2000
+	lib.amount("cpu", "0.5") == 500
+	lib.amount("memory", "1Gi") == 1073741824
+	lib.amount("memory", "1G") == 1000000000
+	lib.amount("memory", "1e3") == 1000
+	lib.format_amount("cpu", 1500) == "1500m"
+	lib.format_amount("memory", 1073741824) == "1024Mi"
+}
+
+test_tolerations_follow_kubernetes_matching if {
+	taint := {"key": "k", "value": "v", "effect": "NoSchedule"}
+	lib.tolerates({"operator": "Exists"}, taint)
+	lib.tolerates({"key": "k", "operator": "Exists", "effect": "NoSchedule"}, taint)
+	lib.tolerates({"key": "k", "value": "v"}, taint)
+	not lib.tolerates({"key": "k", "value": "w"}, taint)
+	not lib.tolerates({"key": "other", "operator": "Exists"}, taint)
+	not lib.tolerates({"operator": "Exists", "effect": "NoExecute"}, taint)
+}
+
+test_image_references if {
+	lib.image_reference("node-exporter") == {"registry": "docker.io", "tag": "", "digest": ""}
+	lib.image_reference("quay.io/prometheus/node-exporter:v1@sha256:1") == {"registry": "quay.io", "tag": "v1", "digest": "sha256:1"}
+	lib.image_reference("localhost:5000/a/b") == {"registry": "localhost:5000", "tag": "", "digest": ""}
+	lib.image_reference(null) == {"registry": "", "tag": "", "digest": ""}
+}
+
+test_percentages_scale_up if {
+	lib.scaled("10%", 15) == 2
+	lib.scaled(3, 15) == 3
+	not lib.percent(3)
+	not lib.percent("3")
+}
+
+test_path_prefixes if {
+	lib.path_under("/var/lib/fluentd", "/var/lib/fluentd/")
+	lib.path_under("/var/lib/fluentd/pos", "/var/lib/fluentd")
+	lib.path_under("/anything", "/")
+	not lib.path_under("/var/lib/fluentd2", "/var/lib/fluentd")
+}
+
+test_or_empty_helpers_replace_other_types if {
+	lib.object_or_empty(null) == {}
+	lib.string_or_empty(1) == ""
+}
+
+test_dates_are_checked_against_the_calendar if {
+	lib.valid_date("2026-06-01")
+	lib.valid_date("2999-12-31")
+	lib.valid_date("2400-02-29")
+	not lib.valid_date("2100-02-29")
+	not lib.valid_date("2026-13-01")
+	not lib.valid_date("26-06-01")
+}

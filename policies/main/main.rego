@@ -1,0 +1,72 @@
+# METADATA
+# title: dsgate policy library entrypoint
+# description: >-
+#   Evaluates every rule over the whole set of documents (cross-document rules need all of them)
+#   and applies exemptions. `findings` is the structured result for the dsgate gate; `deny` and
+#   `warn` are the same non-exempted findings in the form `conftest test --combine` reads.
+package main
+
+import data.dsgate.lib
+import data.dsgate.rules.disruption
+import data.dsgate.rules.host_access
+import data.dsgate.rules.hygiene
+import data.dsgate.rules.images
+import data.dsgate.rules.priority
+import data.dsgate.rules.probes
+import data.dsgate.rules.resources
+import data.dsgate.rules.rollout
+import data.dsgate.rules.security
+import data.dsgate.rules.tolerations
+
+# METADATA
+# title: Every finding of every rule
+# description: >-
+#   `{rule, category, severity, resource, path, message, remediation, exempted, exemption}`. A
+#   finding matched by an active exemption (same rule id and resource) is still reported, with
+#   exempted true and the exemption reasons joined by "; ".
+# entrypoint: true
+findings contains object.union(finding, {"exempted": count(reasons) > 0, "exemption": concat("; ", reasons)}) if {
+	some finding in _violations
+	reasons := {exemption.reason |
+		some exemption in lib.active_exemptions
+		exemption.rule == finding.rule
+		exemption.resource == finding.resource
+	}
+}
+
+# METADATA
+# title: Non-exempted deny findings, conftest style
+# entrypoint: true
+deny contains _conftest_result(finding) if {
+	some finding in findings
+	finding.severity == "deny"
+	not finding.exempted
+}
+
+# METADATA
+# title: Non-exempted warn findings, conftest style
+# entrypoint: true
+warn contains _conftest_result(finding) if {
+	some finding in findings
+	finding.severity == "warn"
+	not finding.exempted
+}
+
+_violations := union({
+	disruption.findings,
+	host_access.findings,
+	hygiene.findings,
+	images.findings,
+	priority.findings,
+	probes.findings,
+	resources.findings,
+	rollout.findings,
+	security.findings,
+	tolerations.findings,
+})
+
+_conftest_result(finding) := {
+	"msg": sprintf("%s %s: %s", [finding.rule, finding.resource, finding.message]),
+	"rule": finding.rule,
+	"resource": finding.resource,
+}

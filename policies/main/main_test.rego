@@ -1,0 +1,85 @@
+package main_test
+
+import data.dsgate.lib.fixtures_test as fx
+import data.main
+
+_now := time.parse_rfc3339_ns("2026-06-01T12:00:00Z")
+
+_no_priority := fx.ds_with([fx.remove("/spec/template/spec/priorityClassName")])
+
+_exempt(reason) := json.patch(_no_priority, [fx.put("/metadata/annotations", {"dsgate.io/exempt.DS-PRI-001": reason})])
+
+_priority_message := "DaemonSet <monitoring/agent> has priorityClassName \"\", not one of [\"system-node-critical\"]"
+
+test_compliant_set_has_no_findings if {
+	count(main.findings) == 0 with input as fx.render([fx.daemonset, fx.pdb])
+	count(main.deny) == 0 with input as fx.render([fx.daemonset, fx.pdb])
+	count(main.warn) == 0 with input as fx.render([fx.daemonset, fx.pdb])
+}
+
+test_finding_has_the_contract_shape if {
+	main.findings == {{
+		"rule": "DS-PRI-001",
+		"category": "priority",
+		"severity": "deny",
+		"resource": "DaemonSet/monitoring/agent",
+		"path": "render.yaml",
+		"message": _priority_message,
+		"remediation": "Set spec.template.spec.priorityClassName to system-node-critical (or a class listed in the allowed_priority_classes parameter).",
+		"exempted": false,
+		"exemption": "",
+	}} with input as fx.render([_no_priority, fx.pdb])
+}
+
+test_denied_finding_is_a_conftest_deny if {
+	main.deny == {{
+		"msg": concat("", ["DS-PRI-001 DaemonSet/monitoring/agent: ", _priority_message]),
+		"rule": "DS-PRI-001",
+		"resource": "DaemonSet/monitoring/agent",
+	}} with input as fx.render([_no_priority, fx.pdb])
+}
+
+test_warn_finding_is_a_conftest_warn if {
+	ds := fx.ds_with([fx.put("/spec/updateStrategy", {"type": "OnDelete"})])
+	{r.rule | some r in main.warn} == {"DS-ROL-004"} with input as fx.render([ds, fx.pdb])
+	count(main.deny) == 0 with input as fx.render([ds, fx.pdb])
+}
+
+test_annotation_exemption_reported_as_exempted if {
+	{[f.rule, f.exempted, f.exemption] | some f in main.findings} == {["DS-PRI-001", true, "class rolls out next week"]} with input as fx.render([_exempt("class rolls out next week"), fx.pdb])
+	count(main.deny) == 0 with input as fx.render([_exempt("class rolls out next week"), fx.pdb])
+}
+
+test_exemption_reasons_are_joined if {
+	{[f.rule, f.exemption] | some f in main.findings} == {["DS-PRI-001", "a annotation; b data"]} with input as fx.render([_exempt("a annotation"), fx.pdb])
+		with data.dsgate.exemptions as [{"rule": "DS-PRI-001", "resource": "DaemonSet/monitoring/agent", "reason": "b data", "expires": "2026-06-01"}]
+		with time.now_ns as _now
+}
+
+test_exemption_of_other_resource_does_not_apply if {
+	{[f.rule, f.exempted] | some f in main.findings} == {["DS-PRI-001", false]} with input as fx.render([_no_priority, fx.pdb])
+		with data.dsgate.exemptions as [{"rule": "DS-PRI-001", "resource": "DaemonSet/other/agent", "reason": "r", "expires": "2026-06-01"}]
+		with time.now_ns as _now
+}
+
+test_exemption_without_reason_does_not_exempt if {
+	{[f.rule, f.exempted] | some f in main.findings} == {["DS-PRI-001", false], ["DS-HYG-003", false]} with input as fx.render([_exempt(""), fx.pdb])
+}
+
+test_expired_exemption_does_not_exempt if {
+	{[f.rule, f.exempted] | some f in main.findings} == {["DS-PRI-001", false], ["DS-HYG-004", false]} with input as fx.render([_no_priority, fx.pdb])
+		with data.dsgate.exemptions as [{"rule": "DS-PRI-001", "resource": "DaemonSet/monitoring/agent", "reason": "r", "expires": "2026-05-31"}]
+		with time.now_ns as _now
+}
+
+test_single_document_contents_and_missing_path_accepted if {
+	{[f.rule, f.path] | some f in main.findings} == {["DS-PRI-001", ""]} with input as [{"contents": _no_priority}, {"path": "pdb.yaml", "contents": fx.pdb}]
+}
+
+test_null_and_kindless_documents_ignored if {
+	count(main.findings) == 0 with input as [
+		{"path": "a.yaml", "contents": [null, fx.daemonset, {"apiVersion": "v1"}, "text"]},
+		{"path": "b.yaml", "contents": null},
+		{"path": "c.yaml", "contents": [fx.pdb]},
+	]
+}

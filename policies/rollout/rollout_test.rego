@@ -1,0 +1,124 @@
+package dsgate.rules.rollout_test
+
+import data.dsgate.lib.fixtures_test as fx
+import data.dsgate.rules.rollout
+
+_max_unavailable := "/spec/updateStrategy/rollingUpdate/maxUnavailable"
+
+_max_surge := "/spec/updateStrategy/rollingUpdate/maxSurge"
+
+_rules(findings) := {f.rule | some f in findings}
+
+test_percentage_max_unavailable_allowed if {
+	count(rollout.findings) == 0 with input as fx.render([fx.daemonset])
+}
+
+test_no_update_strategy_denied if {
+	ds := fx.ds_with([fx.remove("/spec/updateStrategy")])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-001", "deny",
+		"DaemonSet <monitoring/agent> rolls out without maxUnavailable (Kubernetes defaults it to 1)",
+	]} with input as fx.render([ds])
+}
+
+test_max_unavailable_percentage_above_ceiling_denied if {
+	ds := fx.ds_with([fx.put(_max_unavailable, "30%")])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-002", "deny",
+		"DaemonSet <monitoring/agent> has maxUnavailable 30%, above max_unavailable_ceiling 25%",
+	]} with input as fx.render([ds])
+}
+
+test_integer_max_unavailable_unknown_cluster_size_allowed if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 3)])
+	count(rollout.findings) == 0 with input as fx.render([ds])
+}
+
+test_integer_max_unavailable_above_scaled_ceiling_denied if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 3)])
+	_rules(rollout.findings) == {"DS-ROL-002"} with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 8}
+}
+
+test_integer_max_unavailable_within_scaled_ceiling_allowed if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 2)])
+	count(rollout.findings) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 8}
+}
+
+test_integer_ceiling_integer_value_above_denied if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 3)])
+	_rules(rollout.findings) == {"DS-ROL-002"} with input as fx.render([ds])
+		with data.dsgate.parameters as {"max_unavailable_ceiling": 2}
+}
+
+test_integer_ceiling_percentage_value_above_denied if {
+	ds := fx.ds_with([fx.put(_max_unavailable, "50%")])
+	_rules(rollout.findings) == {"DS-ROL-002"} with input as fx.render([ds])
+		with data.dsgate.parameters as {"max_unavailable_ceiling": 2, "cluster_nodes": 10}
+}
+
+test_large_cluster_integer_max_unavailable_denied if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 1)])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-003", "deny",
+		"DaemonSet <monitoring/agent> has maxUnavailable 1, a fixed number, on a cluster of 500 nodes (above large_cluster_threshold 100)",
+	]} with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 500}
+}
+
+test_large_cluster_percentage_max_unavailable_allowed if {
+	count(rollout.findings) == 0 with input as fx.render([fx.daemonset])
+		with data.dsgate.parameters as {"cluster_nodes": 500}
+}
+
+test_on_delete_warned if {
+	ds := fx.ds_with([fx.put("/spec/updateStrategy", {"type": "OnDelete"})])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-004", "warn",
+		"DaemonSet <monitoring/agent> uses updateStrategy OnDelete; updates reach a node only when its pod is deleted",
+	]} with input as fx.render([ds])
+}
+
+test_missing_min_ready_seconds_denied if {
+	ds := fx.ds_with([fx.remove("/spec/minReadySeconds")])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-005", "deny",
+		"DaemonSet <monitoring/agent> has minReadySeconds 0",
+	]} with input as fx.render([ds])
+}
+
+test_max_surge_with_host_network_denied if {
+	ds := fx.ds_with([
+		fx.put(_max_surge, 1),
+		fx.put("/spec/template/spec/hostNetwork", true),
+	])
+	fx.results(rollout.findings) == {[
+		"DS-ROL-006", "deny",
+		"DaemonSet <monitoring/agent> has maxSurge 1 but binds host ports 9100/TCP",
+	]} with input as fx.render([ds])
+}
+
+test_percentage_max_surge_with_host_port_denied if {
+	ds := fx.ds_with([
+		fx.put(_max_surge, "25%"),
+		fx.put("/spec/template/spec/containers/0/ports/0/hostPort", 9100),
+		fx.put("/spec/template/spec/containers/0/ports/0/protocol", "UDP"),
+	])
+	{f.message | some f in rollout.findings} == {
+		"DaemonSet <monitoring/agent> has maxSurge 25% but binds host ports 9100/UDP",
+	} with input as fx.render([ds])
+}
+
+test_max_surge_without_host_ports_allowed if {
+	ds := fx.ds_with([fx.put(_max_surge, 1)])
+	count(rollout.findings) == 0 with input as fx.render([ds])
+}
+
+test_zero_percent_max_surge_with_host_port_allowed if {
+	ds := fx.ds_with([
+		fx.put(_max_surge, "0%"),
+		fx.put("/spec/template/spec/containers/0/ports/0/hostPort", 9100),
+	])
+	count(rollout.findings) == 0 with input as fx.render([ds])
+}

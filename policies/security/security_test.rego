@@ -1,0 +1,179 @@
+package dsgate.rules.security_test
+
+import data.dsgate.lib.fixtures_test as fx
+import data.dsgate.rules.security
+
+_pod := "/spec/template/spec"
+
+_context := "/spec/template/spec/containers/0/securityContext"
+
+_rules(findings) := {f.rule | some f in findings}
+
+_binding(kind, namespace, subject) := {
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind": kind,
+	"metadata": object.union({"name": "agent"}, {"namespace": namespace | namespace != ""}),
+	"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "agent"},
+	"subjects": [subject],
+}
+
+_token_mounted := fx.ds_with([fx.remove(concat("/", [_pod, "automountServiceAccountToken"]))])
+
+test_restricted_container_allowed if {
+	count(security.findings) == 0 with input as fx.render([fx.daemonset])
+}
+
+test_missing_run_as_non_root_denied if {
+	ds := fx.ds_with([fx.remove(concat("/", [_pod, "securityContext/runAsNonRoot"]))])
+	fx.results(security.findings) == {[
+		"DS-SEC-001", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> does not set runAsNonRoot: true",
+	]} with input as fx.render([ds])
+}
+
+test_container_run_as_non_root_overrides_pod_allowed if {
+	ds := fx.ds_with([
+		fx.put(concat("/", [_pod, "securityContext/runAsNonRoot"]), false),
+		fx.put(concat("/", [_context, "runAsNonRoot"]), true),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+test_run_as_user_zero_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "runAsUser"]), 0)])
+	{f.message | some f in security.findings} == {
+		"DaemonSet <monitoring/agent> container <exporter> runs as user 0",
+	} with input as fx.render([ds])
+}
+
+test_root_allowlisted_agent_allowed if {
+	ds := fx.ds_with([
+		fx.remove(concat("/", [_pod, "securityContext/runAsNonRoot"])),
+		fx.put("/spec/template/metadata/labels/app.kubernetes.io~1name", "fluentd"),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+test_privilege_escalation_not_disabled_denied if {
+	ds := fx.ds_with([fx.remove(concat("/", [_context, "allowPrivilegeEscalation"]))])
+	fx.results(security.findings) == {[
+		"DS-SEC-002", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> does not set allowPrivilegeEscalation: false",
+	]} with input as fx.render([ds])
+}
+
+test_capabilities_not_dropped_denied if {
+	ds := fx.ds_with([fx.remove(concat("/", [_context, "capabilities"]))])
+	fx.results(security.findings) == {[
+		"DS-SEC-003", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> does not drop ALL capabilities",
+	]} with input as fx.render([ds])
+}
+
+test_lower_case_drop_all_allowed if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/drop"]), ["all"])])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+test_added_capability_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/add"]), ["NET_ADMIN", "cap_sys_time"])])
+	fx.results(security.findings) == {
+		["DS-SEC-004", "deny", "DaemonSet <monitoring/agent> container <exporter> adds capability NET_ADMIN, which is not in allowed_capabilities"],
+		["DS-SEC-004", "deny", "DaemonSet <monitoring/agent> container <exporter> adds capability SYS_TIME, which is not in allowed_capabilities"],
+	} with input as fx.render([ds])
+}
+
+test_allowlisted_capability_allowed if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/add"]), ["NET_ADMIN"])])
+	count(security.findings) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"allowed_capabilities": ["CAP_NET_ADMIN"]}
+}
+
+test_missing_seccomp_profile_denied if {
+	ds := fx.ds_with([fx.remove(concat("/", [_pod, "securityContext/seccompProfile"]))])
+	fx.results(security.findings) == {[
+		"DS-SEC-005", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> has seccompProfile type \"\"",
+	]} with input as fx.render([ds])
+}
+
+test_unconfined_pod_seccomp_profile_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_pod, "securityContext/seccompProfile/type"]), "Unconfined")])
+	_rules(security.findings) == {"DS-SEC-005"} with input as fx.render([ds])
+}
+
+test_container_localhost_seccomp_overrides_pod_allowed if {
+	ds := fx.ds_with([
+		fx.put(concat("/", [_pod, "securityContext/seccompProfile/type"]), "Unconfined"),
+		fx.put(concat("/", [_context, "seccompProfile"]), {"type": "Localhost", "localhostProfile": "agent.json"}),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+test_writable_root_filesystem_denied if {
+	ds := fx.ds_with([fx.remove(concat("/", [_context, "readOnlyRootFilesystem"]))])
+	fx.results(security.findings) == {[
+		"DS-SEC-006", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> does not set readOnlyRootFilesystem: true",
+	]} with input as fx.render([ds])
+}
+
+test_privileged_container_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "privileged"]), true)])
+	fx.results(security.findings) == {[
+		"DS-SEC-007", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> is privileged but agent \"node-exporter\" is not in privileged_agents",
+	]} with input as fx.render([ds])
+}
+
+test_privileged_allowlisted_agent_allowed if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "privileged"]), true)])
+	count(security.findings) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"privileged_agents": ["node-exporter"]}
+}
+
+test_unbound_default_service_account_token_denied if {
+	fx.results(security.findings) == {[
+		"DS-SEC-008", "deny",
+		"DaemonSet <monitoring/agent> mounts the token of ServiceAccount \"default\", which no RoleBinding or ClusterRoleBinding in the set binds",
+	]} with input as fx.render([_token_mounted])
+}
+
+test_explicit_token_of_unbound_service_account_denied if {
+	ds := fx.ds_with([
+		fx.put(concat("/", [_pod, "automountServiceAccountToken"]), true),
+		fx.put(concat("/", [_pod, "serviceAccountName"]), "agent"),
+	])
+	{f.message | some f in security.findings} == {
+		"DaemonSet <monitoring/agent> mounts the token of ServiceAccount \"agent\", which no RoleBinding or ClusterRoleBinding in the set binds",
+	} with input as fx.render([ds])
+}
+
+test_service_account_without_token_allowed if {
+	account := {
+		"apiVersion": "v1", "kind": "ServiceAccount",
+		"metadata": {"name": "default", "namespace": "monitoring"},
+		"automountServiceAccountToken": false,
+	}
+	count(security.findings) == 0 with input as fx.render([_token_mounted, account])
+}
+
+test_role_binding_subject_defaults_to_binding_namespace_allowed if {
+	binding := _binding("RoleBinding", "monitoring", {"kind": "ServiceAccount", "name": "default"})
+	count(security.findings) == 0 with input as fx.render([_token_mounted, binding])
+}
+
+test_cluster_role_binding_for_service_account_allowed if {
+	binding := _binding("ClusterRoleBinding", "", {"kind": "ServiceAccount", "name": "default", "namespace": "monitoring"})
+	count(security.findings) == 0 with input as fx.render([_token_mounted, binding])
+}
+
+test_binding_of_same_name_in_other_namespace_denied if {
+	binding := _binding("ClusterRoleBinding", "", {"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"})
+	_rules(security.findings) == {"DS-SEC-008"} with input as fx.render([_token_mounted, binding])
+}
+
+test_binding_of_user_with_same_name_denied if {
+	binding := _binding("RoleBinding", "monitoring", {"kind": "User", "name": "default"})
+	_rules(security.findings) == {"DS-SEC-008"} with input as fx.render([_token_mounted, binding])
+}

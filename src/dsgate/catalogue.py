@@ -1,0 +1,243 @@
+"""The rule catalogue of the policy library, generated from the policies' METADATA.
+
+    python -m dsgate.catalogue            rewrite the generated section of policies/README.md
+    python -m dsgate.catalogue --check    exit 1 when that section is stale (CI)
+
+Every rule's id, title, category, severity, parameters and remediation are read with
+`opa inspect -a` from its `# METADATA` block; parameter defaults and descriptions are read with
+`opa eval` from `data.dsgate.lib.parameter_docs`. Nothing in the catalogue is written by hand.
+The metadata is validated on the way (unique ids, known categories and severities, parameters
+that exist); a violation is an error (exit 2), not a silently odd table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsgate.tools import ToolMissing, tool_path
+
+CATEGORIES = (
+    "tolerations",
+    "disruption",
+    "priority",
+    "resources",
+    "rollout",
+    "probes",
+    "host-access",
+    "security",
+    "images",
+    "hygiene",
+)
+SEVERITIES = ("deny", "warn")
+ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
+BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.catalogue) -->"
+END = "<!-- END GENERATED CATALOGUE -->"
+DEFAULT_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+class CatalogueError(RuntimeError):
+    """The policies' metadata or the README cannot produce a catalogue; the message says why."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    category: str
+    severity: str
+    parameters: tuple[str, ...]
+    remediation: str
+    references: tuple[tuple[str, str], ...]  # (description, url)
+    location: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Any
+    description: str
+
+
+def _library_copy(policy_dir: Path, target: Path) -> None:
+    """Copy the library's non-test .rego modules (no samples, no data) into TARGET."""
+    modules = [p for p in policy_dir.rglob("*.rego") if not p.name.endswith("_test.rego")]
+    if not modules:
+        raise CatalogueError(f"{policy_dir} holds no .rego modules; pass --policies DIR")
+    for module in modules:
+        dest = target / module.relative_to(policy_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(module, dest)
+
+
+def _run(cmd: Sequence[str], what: str) -> str:
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False)  # noqa: S603
+    if proc.returncode != 0:
+        raise CatalogueError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule], list[Parameter]]:
+    """The rules and parameters of the library in POLICY_DIR, validated."""
+    try:
+        opa_bin = opa or tool_path("opa")
+    except ToolMissing as exc:
+        raise CatalogueError(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="dsgate-catalogue-") as tmp:
+        lib = Path(tmp) / "policies"
+        _library_copy(policy_dir, lib)
+        inspected = json.loads(_run([str(opa_bin), "inspect", "-a", "--format", "json", str(lib)], "opa inspect"))
+        evaluated = json.loads(
+            _run(
+                [str(opa_bin), "eval", "--format", "json", "-d", str(lib), "data.dsgate.lib.parameter_docs"],
+                "opa eval data.dsgate.lib.parameter_docs",
+            )
+        )
+    rules = _rules(inspected.get("annotations") or [], lib)
+    parameters = _parameters(evaluated)
+    _validate(rules, parameters)
+    return rules, parameters
+
+
+def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
+    rules = []
+    for entry in annotations:
+        meta = entry.get("annotations") or {}
+        custom = meta.get("custom") or {}
+        if "id" not in custom:
+            continue
+        location = entry.get("location") or {}
+        where = f"{Path(location.get('file', '?')).relative_to(root) if location.get('file') else '?'}:{location.get('row', '?')}"
+        missing = [k for k in ("category", "severity", "remediation") if not custom.get(k)]
+        if not meta.get("title"):
+            missing.insert(0, "title")
+        if missing:
+            raise CatalogueError(f"policies/{where}: rule {custom['id']} has no {', '.join(missing)} in its METADATA")
+        parameters = custom.get("parameters", [])
+        if not isinstance(parameters, list):
+            raise CatalogueError(f"policies/{where}: rule {custom['id']} custom.parameters must be a list")
+        rules.append(
+            Rule(
+                id=str(custom["id"]),
+                title=str(meta["title"]),
+                category=str(custom["category"]),
+                severity=str(custom["severity"]),
+                parameters=tuple(str(p) for p in parameters),
+                remediation=" ".join(str(custom["remediation"]).split()),
+                references=tuple(
+                    (str(r.get("description") or r.get("ref")), str(r.get("ref"))) for r in meta.get("related_resources") or []
+                ),
+                location=f"policies/{where}",
+            )
+        )
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    return sorted(rules, key=lambda r: (order.get(r.category, len(order)), r.id))
+
+
+def _parameters(evaluated: dict[str, Any]) -> list[Parameter]:
+    try:
+        docs = evaluated["result"][0]["expressions"][0]["value"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise CatalogueError("data.dsgate.lib.parameter_docs is undefined; the library must define it") from exc
+    return [Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", ""))) for name, doc in sorted(docs.items())]
+
+
+def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
+    problems = []
+    known = {p.name for p in parameters}
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if not ID_PATTERN.match(rule.id):
+            problems.append(f"{rule.location}: id {rule.id!r} is not of the form DS-XXX-000")
+        if rule.id in seen:
+            problems.append(f"{rule.location}: id {rule.id} is also used at {seen[rule.id]}")
+        seen.setdefault(rule.id, rule.location)
+        if rule.category not in CATEGORIES:
+            problems.append(f"{rule.location}: {rule.id} has category {rule.category!r}, not one of {', '.join(CATEGORIES)}")
+        if rule.severity not in SEVERITIES:
+            problems.append(f"{rule.location}: {rule.id} has severity {rule.severity!r}, not deny or warn")
+        for name in rule.parameters:
+            if name not in known:
+                problems.append(f"{rule.location}: {rule.id} names parameter {name!r}, which parameter_docs does not define")
+    for parameter in parameters:
+        if not parameter.description:
+            problems.append(f"parameter {parameter.name} has no description in parameter_docs")
+    if not rules:
+        problems.append("no rule carries a METADATA custom.id")
+    if problems:
+        raise CatalogueError("invalid policy metadata:\n  " + "\n  ".join(problems))
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render(rules: list[Rule], parameters: list[Parameter]) -> str:
+    """The generated markdown section, markers included."""
+    lines = [BEGIN, "", "### Rules", "", "| ID | Title | Category | Severity | Parameters | Remediation |", "|---|---|---|---|---|---|"]
+    for rule in rules:
+        params = ", ".join(f"`{p}`" for p in rule.parameters) or "-"
+        remediation = _cell(rule.remediation)
+        if rule.references:
+            remediation += " See: " + "; ".join(f"[{_cell(d)}]({u})" for d, u in rule.references) + "."
+        lines.append(f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {params} | {remediation} |")
+    used: dict[str, list[str]] = {}
+    for rule in rules:
+        for name in rule.parameters:
+            used.setdefault(name, []).append(rule.id)
+    lines += ["", "### Parameters", "", "| Parameter | Default | Description | Used by |", "|---|---|---|---|"]
+    for p in parameters:
+        default = json.dumps(p.default, separators=(", ", ": "))
+        lines.append(f"| `{p.name}` | `{_cell(default)}` | {_cell(p.description)} | {', '.join(used.get(p.name, [])) or '-'} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def splice(text: str, section: str, where: str) -> str:
+    """TEXT with the part between the markers replaced by SECTION."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise CatalogueError(f"{where} has no '{BEGIN}' ... '{END}' markers; add them where the catalogue goes")
+    return text[:start] + section + text[end + len(END) :]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dsgate.catalogue", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the catalogue is stale instead of rewriting it")
+    parser.add_argument("--policies", type=Path, default=DEFAULT_POLICIES, help="policy library (default: %(default)s)")
+    parser.add_argument("--readme", type=Path, help="markdown file to update (default: POLICIES/README.md)")
+    args = parser.parse_args(argv)
+    readme: Path = args.readme or args.policies / "README.md"
+    try:
+        rules, parameters = read_library(args.policies)
+        current = readme.read_text()
+        wanted = splice(current, render(rules, parameters), str(readme))
+    except (CatalogueError, OSError) as exc:
+        print(f"dsgate.catalogue: {exc}", file=sys.stderr)
+        return 2
+    if current == wanted:
+        if args.check:
+            print(f"{readme}: catalogue of {len(rules)} rules and {len(parameters)} parameters is current")
+        return 0
+    if args.check:
+        diff = difflib.unified_diff(current.splitlines(), wanted.splitlines(), str(readme), "generated", lineterm="", n=0)
+        print("\n".join(list(diff)[:40]), file=sys.stderr)
+        print(f"{readme}: the rule catalogue is stale; run 'python -m dsgate.catalogue'", file=sys.stderr)
+        return 1
+    readme.write_text(wanted)
+    print(f"{readme}: wrote the catalogue of {len(rules)} rules and {len(parameters)} parameters")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The rule catalogue in policies/README.md is generated from the METADATA and is current."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsgate.catalogue import BEGIN, CATEGORIES, END, CatalogueError, main, read_library
+from tests.policy.helpers import POLICIES, REPO
+
+pytestmark = pytest.mark.policy
+
+
+@pytest.fixture
+def library_copy(tmp_path: Path) -> Path:
+    """A copy of the library's modules and README to break on purpose."""
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES, target, ignore=shutil.ignore_patterns("samples", "*_test.rego"))
+    return target
+
+
+def test_catalogue_is_current() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_every_rule_is_in_the_catalogue_once() -> None:
+    rules, parameters = read_library(POLICIES)
+    section = (POLICIES / "README.md").read_text().split(BEGIN)[1].split(END)[0]
+    assert sorted(line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")) == sorted(
+        r.id for r in rules
+    )
+    assert {r.category for r in rules} == set(CATEGORIES)
+    assert {p.name for p in parameters} == {n for r in rules for n in r.parameters}, "a parameter no rule uses"
+
+
+def test_stale_catalogue_detected(library_copy: Path) -> None:
+    readme = library_copy / "README.md"
+    readme.write_text(readme.read_text().replace("| DS-TOL-001 |", "| DS-TOL-009 |"))
+    assert main(["--check", "--policies", str(library_copy)]) == 1
+    assert main(["--policies", str(library_copy)]) == 0
+    assert main(["--check", "--policies", str(library_copy)]) == 0
+
+
+def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
+    module = library_copy / "priority" / "priority.rego"
+    module.write_text(module.read_text().replace("priorityClassName is system-node-critical", "priority class is node-critical"))
+    assert main(["--check", "--policies", str(library_copy)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected_error"),
+    [
+        # an unknown category
+        ("#   category: priority", "#   category: scheduling", "has category 'scheduling'"),
+        # a severity other than deny/warn
+        ("#   severity: deny", "#   severity: error", "has severity 'error'"),
+        # a parameter that parameter_docs does not define
+        ("#   parameters: [allowed_priority_classes]", "#   parameters: [priority_classes]", "names parameter 'priority_classes'"),
+        # a malformed id
+        ("#   id: DS-PRI-001", "#   id: PRI-1", "is not of the form"),
+        # an id used twice
+        ("#   id: DS-PRI-001", "#   id: DS-TOL-001", "is also used at"),
+    ],
+)
+def test_invalid_metadata_rejected(library_copy: Path, old: str, new: str, expected_error: str) -> None:
+    module = library_copy / "priority" / "priority.rego"
+    assert old in module.read_text()
+    module.write_text(module.read_text().replace(old, new))
+    with pytest.raises(CatalogueError, match=expected_error):
+        read_library(library_copy)
+
+
+def test_readme_without_markers_rejected(library_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (library_copy / "README.md").write_text("# no markers\n")
+    assert main(["--check", "--policies", str(library_copy)]) == 2
+    assert "markers" in capsys.readouterr().err
