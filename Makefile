@@ -46,10 +46,14 @@ lint: setup ## Policies (opa fmt/check/test 100% coverage), generated docs are c
 	$(BIN)/python -m dsgate.catalogue --check
 	$(BIN)/python -m dsgate.chartdocs charts/node-exporter --check
 	$(BIN)/python -m dsgate.chartdocs charts/fluentd --check
+	$(BIN)/python -m dsgate.chartschema charts/node-exporter --check
+	$(BIN)/python -m dsgate.chartschema charts/fluentd --check
 
-docs: setup ## Regenerate the chart values tables and the policy catalogue
+docs: setup ## Regenerate the chart values tables, the Kubernetes types in the chart schemas, the policy catalogue
 	$(BIN)/python -m dsgate.chartdocs charts/node-exporter
 	$(BIN)/python -m dsgate.chartdocs charts/fluentd
+	$(BIN)/python -m dsgate.chartschema charts/node-exporter
+	$(BIN)/python -m dsgate.chartschema charts/fluentd
 	$(BIN)/python -m dsgate.catalogue
 
 doctor: ## Print every pinned tool with pinned version, found version and path; fail if any is missing
