@@ -142,8 +142,8 @@ build() {
       for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         ldflags="$ldflags -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
       done
-      (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true
-       cd "$work" && go get "k8s.io/kubernetes@$v" >&2 &&
+      # `go get` of the command package (not just the module) records every go.sum entry it needs.
+      (cd "$work" && go get "k8s.io/kubernetes/cmd/$tool@$v" >&2 &&
        go build -trimpath -ldflags "$ldflags" -o "$tmp/" "k8s.io/kubernetes/cmd/$tool") ;;
     etcd)
       make_module "$work" "go.etcd.io/etcd/server/v3 $v" "$(etcd_replaces "$v")"

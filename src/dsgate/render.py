@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -21,6 +22,16 @@ HELM_TOOLS = {"v4": "helm", "v3": "helm3"}
 
 class RenderError(RuntimeError):
     """helm or kustomize failed; carries the tool's own stderr."""
+
+
+# Characters YAML forbids raw in a stream (C1 controls, DEL, BOM, non-characters): escaped in values.
+_YAML_FORBIDDEN = re.compile("[\x7f-\x9f\ufeff\ufffe\uffff]")
+
+
+def values_json(values: dict[str, Any]) -> str:
+    """VALUES as JSON that helm's YAML reader accepts: UTF-8 as is (astral characters must not become
+    surrogate escapes, which helm rejects), characters YAML forbids raw as \\u escapes."""
+    return _YAML_FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(values, ensure_ascii=False))
 
 
 def helm_template_text(
@@ -51,7 +62,7 @@ def helm_template_text(
     if batch is not None and helm == "v4":
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-") as fh:
             if values is not None:
-                json.dump(values, fh, ensure_ascii=False)
+                fh.write(values_json(values))
                 fh.flush()
                 args += ["--values", fh.name]
             code, stdout, stderr = batch.run(args)
@@ -60,7 +71,7 @@ def helm_template_text(
             args += ["--values", "-"]
         proc = subprocess.run(
             [str(tool_path(HELM_TOOLS[helm])), *args],
-            input=json.dumps(values, ensure_ascii=False) if values is not None else None,
+            input=values_json(values) if values is not None else None,
             capture_output=True,
             text=True,
             check=False,

@@ -186,7 +186,7 @@ tolerations:
 node-exporter.affinity: .Values.affinity with the virtual-node exclusion added to every required node term.
 */}}
 {{- define "node-exporter.affinity" -}}
-{{- $affinity := deepCopy .Values.affinity }}
+{{- $affinity := deepCopy (.Values.affinity | default dict) }}
 {{- if .Values.excludeVirtualNodes.enabled }}
 {{- $nodeAffinity := get $affinity "nodeAffinity" | default dict }}
 {{- $required := get $nodeAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default dict }}
