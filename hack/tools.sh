@@ -22,7 +22,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-$GO_TOOLCHAIN}
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 export CGO_ENABLED=0
 
-TOOLS=(helm helm-batch helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl node_exporter)
+TOOLS=(helm helm-batch helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl node_exporter)
 
 die() { echo "dsgate tools: $*" >&2; exit 2; }
 
@@ -35,7 +35,7 @@ version_of() {
     opa) echo "$OPA_VERSION" ;;
     conftest) echo "$CONFTEST_VERSION" ;;
     kustomize) echo "$KUSTOMIZE_VERSION" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler) echo "$KUBERNETES_VERSION" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok|kwokctl) echo "$KWOK_VERSION" ;;
     node_exporter) echo "$NODE_EXPORTER_VERSION" ;;
@@ -57,6 +57,7 @@ version_check() {
     conftest) "$bin" --version ;;
     kustomize) "$bin" version ;;
     kube-*) "$bin" --version ;;
+    kubectl) "$bin" version --client ;;
     etcd) "$bin" --version ;;
     kwok|kwokctl) "$bin" --version ;;
     node_exporter) "$bin" --version 2>&1 ;;
@@ -135,7 +136,7 @@ build() {
     node_exporter)
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${v#v}" \
         "github.com/prometheus/node_exporter@$v" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
       minor=${v#v1.}; minor=${minor%%.*}
       make_module "$work" "k8s.io/kubernetes $v" "$(k8s_replaces "$v")"
       ldflags="-s -w"

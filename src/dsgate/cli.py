@@ -92,10 +92,12 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
 
     deploy_targets = cfg.deploy if cfg and not args.no_deploy and not args.paths else []
     if deploy_targets and result.exit_code(args.strict) == 0:
-        from dsgate import deploy
+        from dsgate import deploystage
 
-        for message in deploy.run_stage(deploy_targets):
-            result.errors.append(message)
+        stage = deploystage.run(deploy_targets, say=lambda msg: print(msg, file=sys.stderr))
+        result.deploy_failures.extend(stage.failures)
+        result.deploy_lines.extend(stage.lines)
+        result.errors.extend(stage.errors)
 
     if args.output:
         with args.output.open("w") as fh:

@@ -56,6 +56,8 @@ class GateResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # infrastructure / input errors: exit 2
     mismatches: list[str] = field(default_factory=list)  # helm v4 vs v3 output differs: exit 1
+    deploy_failures: list[str] = field(default_factory=list)  # the deploy stage failed a chart: exit 1
+    deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
 
     @property
     def denies(self) -> list[Finding]:
@@ -72,7 +74,7 @@ class GateResult:
     def exit_code(self, strict: bool = False) -> int:
         if self.errors:
             return 2
-        if self.denies or self.schema_errors or self.mismatches or (strict and self.warns):
+        if self.denies or self.schema_errors or self.mismatches or self.deploy_failures or (strict and self.warns):
             return 1
         return 0
 

@@ -28,6 +28,7 @@ def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
         "exempted": len(result.exempted),
         "schema_errors": len(result.schema_errors),
         "render_mismatches": len(result.mismatches),
+        "deploy_failures": len(result.deploy_failures),
         "errors": len(result.errors),
         "exit_code": result.exit_code(strict),
         "passed": result.exit_code(strict) == 0,
@@ -46,6 +47,7 @@ def to_json(result: GateResult, strict: bool = False) -> str:
             for e in result.schema_errors
         ],
         "renderMismatches": list(result.mismatches),
+        "deploy": {"checked": list(result.deploy_lines), "failures": list(result.deploy_failures)},
         "errors": list(result.errors),
         "exemptions": [_finding_json(f) for f in result.exempted],
         "summary": summary(result, strict),
@@ -95,16 +97,17 @@ def to_junit(result: GateResult, strict: bool = False) -> str:
         suite.set("errors", "0")
         total_tests += tests
         total_fail += fails
-    if result.errors or result.mismatches:
-        suite = ET.SubElement(suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(result.mismatches)), failures=str(len(result.mismatches)), errors=str(len(result.errors)))
+    problems = result.mismatches + result.deploy_failures
+    if result.errors or problems:
+        suite = ET.SubElement(suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(problems)), failures=str(len(problems)), errors=str(len(result.errors)))
         for i, msg in enumerate(result.errors):
             case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"error {i + 1}")
             ET.SubElement(case, "error", message=msg.splitlines()[0] if msg else "error").text = msg
-        for i, msg in enumerate(result.mismatches):
-            case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"helm parity {i + 1}")
-            ET.SubElement(case, "failure", message=msg, type="render-mismatch").text = msg
-        total_tests += len(result.errors) + len(result.mismatches)
-        total_fail += len(result.mismatches)
+        for i, msg in enumerate(problems):
+            case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"{'helm parity' if msg in result.mismatches else 'deploy'} {i + 1}")
+            ET.SubElement(case, "failure", message=msg, type="render-mismatch" if msg in result.mismatches else "deploy").text = msg
+        total_tests += len(result.errors) + len(problems)
+        total_fail += len(problems)
     suites.set("tests", str(total_tests))
     suites.set("failures", str(total_fail))
     suites.set("errors", str(len(result.errors)))
@@ -157,7 +160,7 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
             "message": {"text": str(e)},
             "locations": [_location(e.document.provenance.label, e.document.ref)],
         })
-    notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches]
+    notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -185,6 +188,8 @@ def to_github(result: GateResult, strict: bool = False) -> str:
         lines.append(f"::error title=dsgate error::{_gh_escape(msg)}")
     for msg in result.mismatches:
         lines.append(f"::error title=helm parity::{_gh_escape(msg)}")
+    for msg in result.deploy_failures:
+        lines.append(f"::error title=deploy::{_gh_escape(msg)}")
     for e in result.schema_errors:
         lines.append(f"::error file={e.document.provenance.source},title=schema {e.document.ref}::{_gh_escape(str(e))}")
     for f in result.findings:
@@ -205,6 +210,10 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
     for msg in result.mismatches:
         console.print(f"[bold red]helm parity[/]: {escape(msg)}")
+    for msg in result.deploy_lines:
+        console.print(escape(msg))
+    for msg in result.deploy_failures:
+        console.print(f"[bold red]deploy[/]: {escape(msg)}")
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in result.schema_errors:
         groups[e.document.provenance.label][e.document.ref].append(f"[red]schema[/] ({e.kube_version}) {escape(e.path or '<root>')}: {escape(e.message)}")

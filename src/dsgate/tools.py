@@ -20,6 +20,7 @@ VERSION_KEYS: dict[str, str] = {
     "kube-apiserver": "KUBERNETES_VERSION",
     "kube-controller-manager": "KUBERNETES_VERSION",
     "kube-scheduler": "KUBERNETES_VERSION",
+    "kubectl": "KUBERNETES_VERSION",
     "etcd": "ETCD_VERSION",
     "kwok": "KWOK_VERSION",
     "kwokctl": "KWOK_VERSION",

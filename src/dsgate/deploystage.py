@@ -1,0 +1,50 @@
+"""The gate's deploy stage: install each configured chart's default scenario on the local cluster.
+
+Uses the running local cluster when there is one; otherwise starts a dedicated one for the stage and
+stops it afterwards. A chart whose DaemonSet does not reach every eligible node, or that leaves
+objects behind, is a gate failure (exit 1); a cluster or tool that cannot run is an error (exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STAGE_CLUSTER = "dsgate-gate"
+
+
+@dataclass
+class StageResult:
+    failures: list[str] = field(default_factory=list)  # exit 1
+    errors: list[str] = field(default_factory=list)  # exit 2
+    lines: list[str] = field(default_factory=list)  # one summary line per chart
+
+
+def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> StageResult:
+    from dsgate import cluster, deploy
+
+    out = StageResult()
+    started = False
+    try:
+        try:
+            target = cluster.attach()
+        except cluster.ClusterError:
+            say(f"deploy stage: starting a local cluster ({STAGE_CLUSTER}) for the deploy checks")
+            target = cluster.up(name=STAGE_CLUSTER, quiet=True)
+            started = True
+        for i, chart in enumerate(charts):
+            try:
+                res = deploy.deploy_chart(chart, kubeconfig=target.kubeconfig, namespace=f"dsgate-deploy-{i}", release=f"gate-{chart.name}")
+            except deploy.DeployError as exc:
+                out.errors.append(f"deploy {chart}: {exc}")
+                continue
+            summary = ", ".join(f"{d.name}: {d.available}/{d.desired} available on {len(d.eligible_nodes)} eligible nodes" for d in res.daemonsets)
+            out.lines.append(f"deploy {chart}: {'ok' if res.ok else 'FAILED'} ({summary or 'no DaemonSet'})")
+            out.failures.extend(f"deploy {chart}: {m}" for m in res.messages)
+    except (cluster.ClusterError, OSError) as exc:
+        out.errors.append(f"deploy stage: the local cluster could not run: {exc}")
+    finally:
+        if started:
+            cluster.down(STAGE_CLUSTER, quiet=True)
+    return out
