@@ -48,9 +48,10 @@ tool_path() { echo "$(tool_dir "$1")/$1"; }
 
 # The command that prints a tool's version, and the string it must contain.
 version_check() {
-  local tool=$1 bin=$2 v want
+  local tool=$1 bin=$2 v want out
   v=$(version_of "$tool"); want=${v#v}; want=${want%%-*}
-  case "$tool" in
+  # Capture first: `cmd | grep -q` under pipefail fails at random when grep exits before cmd is done (SIGPIPE).
+  out=$(case "$tool" in
     helm|helm3) "$bin" version --short ;;
     helm-batch) echo '{"args":["version","--short"]}' | "$bin" ;;
     opa) "$bin" version ;;
@@ -61,7 +62,8 @@ version_check() {
     etcd) "$bin" --version ;;
     kwok|kwokctl) "$bin" --version ;;
     node_exporter) "$bin" --version 2>&1 ;;
-  esac | grep -qF "$want" || die "$tool at $bin does not report version $want; delete $(dirname "$bin") and run 'make setup'"
+  esac 2>/dev/null) || true
+  grep -qF "$want" <<<"$out" || die "$tool at $bin does not report version $want; delete $(dirname "$bin") and run 'make setup'"
 }
 
 go_available() {
@@ -160,7 +162,7 @@ build() {
 ensure() {
   local tool=$1 bin
   bin=$(tool_path "$tool")
-  if [ -x "$bin" ] && version_check "$tool" "$bin" 2>/dev/null; then return 0; fi
+  if [ -x "$bin" ] && (version_check "$tool" "$bin") 2>/dev/null; then return 0; fi
   go_available
   mkdir -p "$CACHE/tmp"
   build "$tool"
@@ -209,10 +211,14 @@ doctor() {
   printf '%-24s %-10s %-10s %s\n' TOOL PINNED FOUND PATH
   for tool in "${TOOLS[@]}"; do
     bin=$(tool_path "$tool")
-    if [ -x "$bin" ] && version_check "$tool" "$bin" 2>/dev/null; then found=$(version_of "$tool")
+    if [ -x "$bin" ] && (version_check "$tool" "$bin") 2>/dev/null; then found=$(version_of "$tool")
     elif [ -x "$bin" ]; then found=WRONG; rc=1
     else found=MISSING; bin="-"; rc=1; fi
     printf '%-24s %-10s %-10s %s\n' "$tool" "$(version_of "$tool")" "$found" "$bin"
+  done
+  for f in "$CACHE/crds/prometheus-operator/$PROMETHEUS_OPERATOR_VERSION" "$CACHE/crds/vertical-pod-autoscaler/$VPA_VERSION" \
+           "$CACHE/schemas/sarif/${SARIF_SCHEMA_NPM##*@}/sarif-2.1.0.json"; do
+    if [ -e "$f" ]; then printf '%-24s %-10s %-10s %s\n' schema - ok "$f"; else printf '%-24s %-10s %-10s %s\n' schema - MISSING "$f"; rc=1; fi
   done
   return $rc
 }
