@@ -149,7 +149,7 @@ def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
         if not files:
             raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
         for path in files:
-            for crd in yaml.safe_load_all(path.read_text()):
+            for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
                 if not crd or crd.get("kind") != "CustomResourceDefinition":
                     continue
                 spec = crd["spec"]
