@@ -1,4 +1,18 @@
 {{/*
+fluentd.toYaml: toYaml of a user value, called with (dict "key" "<values path>" "value" <value>). helm's
+toYaml renders nothing, silently, for a string with a character YAML cannot carry (DEL, the C1 controls
+but NEL, U+FFFE, U+FFFF); the chart's own strings exclude them in the schema, the pass-through Kubernetes
+types cannot, so this fails instead of dropping the value.
+*/}}
+{{- define "fluentd.toYaml" -}}
+{{- $out := toYaml .value }}
+{{- if not $out }}
+{{- fail (printf "%s holds a character YAML cannot carry (U+007F-U+0084, U+0086-U+009F, U+FFFE or U+FFFF): remove it." .key) }}
+{{- end }}
+{{- $out }}
+{{- end }}
+
+{{/*
 fluentd.name: the chart name, or nameOverride; value of app.kubernetes.io/name.
 */}}
 {{- define "fluentd.name" -}}
@@ -6,17 +20,18 @@ fluentd.name: the chart name, or nameOverride; value of app.kubernetes.io/name.
 {{- end }}
 
 {{/*
-fluentd.fullname: the base name of every object, truncated to 63 characters (DNS label limit).
+fluentd.fullname: the base name of every object, truncated to 63 characters (DNS label limit) without
+trailing dashes.
 */}}
 {{- define "fluentd.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- regexReplaceAll "-+$" (.Values.fullnameOverride | trunc 63) "" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- regexReplaceAll "-+$" (.Release.Name | trunc 63) "" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- regexReplaceAll "-+$" (printf "%s-%s" .Release.Name $name | trunc 63) "" }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -39,8 +54,8 @@ fluentd.chart: chart name and version, for the helm.sh/chart label (metadata onl
 fluentd.selectorLabels: the immutable selector (name + instance only, never the version).
 */}}
 {{- define "fluentd.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "fluentd.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "fluentd.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -53,7 +68,7 @@ fluentd.labels: standard labels for object metadata plus commonLabels (templated
 {{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
 {{- $_ = set $std "app.kubernetes.io/component" "log-collector" }}
 {{- $_ = set $std "app.kubernetes.io/part-of" (include "fluentd.name" .) }}
-{{- toYaml (merge $std (tpl (toYaml .Values.commonLabels) . | fromYaml)) }}
+{{- toYaml (merge $std (tpl (include "fluentd.toYaml" (dict "key" "commonLabels" "value" .Values.commonLabels)) . | fromYaml)) }}
 {{- end }}
 
 {{/*
@@ -61,7 +76,7 @@ fluentd.podLabels: pod template labels: the standard labels plus podLabels (temp
 */}}
 {{- define "fluentd.podLabels" -}}
 {{- $labels := include "fluentd.labels" . | fromYaml }}
-{{- toYaml (merge $labels (tpl (toYaml .Values.podLabels) . | fromYaml)) }}
+{{- toYaml (merge $labels (tpl (include "fluentd.toYaml" (dict "key" "podLabels" "value" .Values.podLabels)) . | fromYaml)) }}
 {{- end }}
 
 {{/*
@@ -107,7 +122,7 @@ fluentd.imagePullSecrets: global plus chart pull secrets; global entries may be 
 {{- end }}
 {{- with $secrets }}
 imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
+  {{- include "fluentd.toYaml" (dict "key" "imagePullSecrets" "value" .) | nindent 2 }}
 {{- end }}
 {{- end }}
 

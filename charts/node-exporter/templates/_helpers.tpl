@@ -10,13 +10,13 @@ node-exporter.fullname: the base name of every object, truncated to 63 character
 */}}
 {{- define "node-exporter.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 63 | trimAll "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- .Release.Name | trunc 63 | trimAll "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimAll "-" }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -39,8 +39,8 @@ node-exporter.chart: chart name and version, for the helm.sh/chart label (metada
 node-exporter.selectorLabels: the immutable selector (name + instance only, never the version).
 */}}
 {{- define "node-exporter.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "node-exporter.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "node-exporter.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -150,12 +150,20 @@ httpGet:
 httpGet:
   host: 127.0.0.1
   path: /
-  port: {{ .Values.kubeRBACProxy.upstreamPort }}
+  port: {{ .Values.kubeRBACProxy.upstreamPort | int64 }}
   scheme: HTTP
 {{- else }}
 exec:
-  command: ["wget", "-q", "-O", "/dev/null", "-T", "5", "http://127.0.0.1:{{ .Values.kubeRBACProxy.upstreamPort }}/"]
+  command: ["wget", "-q", "-O", "/dev/null", "-T", "5", {{ printf "http://127.0.0.1:%d/" (int64 .Values.kubeRBACProxy.upstreamPort) | quote }}]
 {{- end }}
+{{- end }}
+
+{{/*
+node-exporter.intOrString: an int-or-string value as YAML: a quoted string, or an integer (never a float such
+as 1e+06, which is how helm prints large numbers it read as float64).
+*/}}
+{{- define "node-exporter.intOrString" -}}
+{{- if kindIs "string" . }}{{ quote . }}{{ else }}{{ int64 . }}{{ end }}
 {{- end }}
 
 {{/*
@@ -187,14 +195,23 @@ node-exporter.affinity: .Values.affinity with the virtual-node exclusion added t
 */}}
 {{- define "node-exporter.affinity" -}}
 {{- $affinity := deepCopy (.Values.affinity | default dict) }}
-{{- if .Values.excludeVirtualNodes.enabled }}
+{{- if and .Values.excludeVirtualNodes.enabled .Values.excludeVirtualNodes.matchExpressions }}
 {{- $nodeAffinity := get $affinity "nodeAffinity" | default dict }}
 {{- $required := get $nodeAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default dict }}
-{{- $terms := get $required "nodeSelectorTerms" | default (list (dict)) }}
+{{- $exclusions := .Values.excludeVirtualNodes.matchExpressions | default list }}
 {{- $merged := list }}
-{{- range $terms }}
-{{- $exprs := concat (get . "matchExpressions" | default list) $.Values.excludeVirtualNodes.matchExpressions }}
-{{- $merged = append $merged (merge (dict "matchExpressions" $exprs) .) }}
+{{- range get $required "nodeSelectorTerms" | default list }}
+{{- $term := . | default dict }}
+{{- if or (get $term "matchExpressions") (get $term "matchFields") }}
+{{- $exprs := concat (get $term "matchExpressions" | default list) $exclusions }}
+{{- $merged = append $merged (merge (dict "matchExpressions" $exprs) $term) }}
+{{- else }}
+{{- /* a null or empty term matches no node; adding the exclusions would make it match */}}
+{{- $merged = append $merged $term }}
+{{- end }}
+{{- end }}
+{{- if not $merged }}
+{{- $merged = list (dict "matchExpressions" $exclusions) }}
 {{- end }}
 {{- $_ := set $required "nodeSelectorTerms" $merged }}
 {{- $_ = set $nodeAffinity "requiredDuringSchedulingIgnoredDuringExecution" $required }}
@@ -211,6 +228,11 @@ node-exporter.validate: cross-field rules the schema cannot express; fails with 
 */}}
 {{- define "node-exporter.validate" -}}
 {{- $v := .Values }}
+{{- range $key, $value := $v }}
+{{- if and $value (not (toYaml $value)) }}
+{{- fail (printf "%s contains a character YAML cannot carry (U+007F-U+009F other than U+0085, U+FFFE or U+FFFF), so helm would silently drop the whole value. Remove or escape it." $key) }}
+{{- end }}
+{{- end }}
 {{- range $key, $image := dict "image" $v.image "kubeRBACProxy.image" $v.kubeRBACProxy.image }}
 {{- if and (eq $image.tag "latest") (not $image.digest) }}
 {{- fail (printf "%s.tag=latest is not a pinned version: every node could run a different build and a rollout cannot be reproduced or rolled back. Set %s.tag to a release (e.g. v1.2.3) or set %s.digest." $key $key $key) }}

@@ -160,6 +160,88 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
       ("/verticalPodAutoscaler/maxAllowed/cpu", "pattern", "does not match pattern"), ("/verticalPodAutoscaler/maxAllowed/memory", "pattern", "does not match pattern")]),
     ("vpa-lists", {"verticalPodAutoscaler": {"controlledResources": ["cpu", "cpu"]}}, [("/verticalPodAutoscaler/controlledResources", "uniqueItems", "items at 0 and 1 are equal")]),
     ("vpa-empty", {"verticalPodAutoscaler": {"controlledResources": []}}, [("/verticalPodAutoscaler/controlledResources", "minItems", "minItems: got 0, want 1")]),
+    # Output sections and their required settings: helm merges the defaults first, so only a null (which
+    # deletes the default) leaves a section or setting missing; the schema still requires them so a value
+    # set checked on its own (without the defaults) reads the same.
+    ("output-section-missing", {"output": {"type": "forward", "forward": None}}, [("/output", "then:required", "missing property 'forward'")]),
+    ("output-settings-missing", {"output": {"type": "elasticsearch", "elasticsearch": {"host": None, "user": None, "password": {"secretKeyRef": {"name": "s", "key": "k"}}}}},
+     [("/output/elasticsearch", "then:required", "missing property 'user'"), ("/output/elasticsearch", "then:required", "missing property 'host'")]),
+    ("forward-servers-missing", {"output": {"type": "forward", "forward": {"servers": None}}}, [("/output/forward", "then:required", "missing property 'servers'")]),
+    ("opensearch-settings-missing", {"output": {"type": "opensearch", "opensearch": {"host": None}}}, [("/output/opensearch", "then:required", "missing property 'host'")]),
+    ("http-settings-missing", {"output": {"type": "http", "http": {"endpoint": None}}}, [("/output/http", "then:required", "missing property 'endpoint'")]),
+    # label and annotation maps: keys are qualified names, label values Kubernetes label values
+    ("label-and-annotation-keys", {"annotations": {"bad key a": "x"}, "podAnnotations": {"bad key b": "x"}, "commonLabels": {"bad key c": "x"}, "podLabels": {"bad key d": "x"},
+                                   "nodeSelector": {"bad key e": "x"}, "service": {"annotations": {"bad key f": "x"}, "labels": {"bad key g": "x"}},
+                                   "serviceAccount": {"annotations": {"bad key h": "x"}}, "serviceMonitor": {"labels": {"bad key i": "x"}}},
+     [("/annotations", "propertyNames", "'bad key a' does not match pattern"), ("/podAnnotations", "propertyNames", "'bad key b' does not match pattern"),
+      ("/commonLabels", "propertyNames", "'bad key c' does not match pattern"), ("/podLabels", "propertyNames", "'bad key d' does not match pattern"),
+      ("/nodeSelector", "propertyNames", "'bad key e' does not match pattern"), ("/service/annotations", "propertyNames", "'bad key f' does not match pattern"),
+      ("/service/labels", "propertyNames", "'bad key g' does not match pattern"), ("/serviceAccount/annotations", "propertyNames", "'bad key h' does not match pattern"),
+      ("/serviceMonitor/labels", "propertyNames", "'bad key i' does not match pattern")]),
+    # label values: 63 characters of [-A-Za-z0-9_.], alphanumeric at both ends; commonLabels/podLabels may also use
+    # {{ .Release.Name }}-style references; annotation values and raw config text exclude what toYaml cannot emit
+    ("label-values", {"commonLabels": {"a": "{{ .Values.x }}"}, "podLabels": {"a": "-x"}, "nodeSelector": {"a": "x" * 64}, "service": {"labels": {"a": "a b"}},
+                      "serviceMonitor": {"labels": {"a": "x."}}, "annotations": {"a": "x\u0087"},
+                      "config": {"extraSources": "x\u007f", "extraFilters": "x\ufffe", "extraFiles": {"a.conf": "x\u0090"}}, "output": {"http": {"headers": {"X-A": "\u0099"}}}},
+     [("/commonLabels/a", "pattern", "does not match pattern"), ("/podLabels/a", "pattern", "does not match pattern"), ("/nodeSelector/a", "pattern", "does not match pattern"),
+      ("/service/labels/a", "pattern", "does not match pattern"), ("/serviceMonitor/labels/a", "pattern", "does not match pattern"),
+      ("/annotations/a", "pattern", "does not match pattern"), ("/config/extraSources", "pattern", "does not match pattern"),
+      ("/config/extraFilters", "pattern", "does not match pattern"), ("/config/extraFiles/a.conf", "pattern", "does not match pattern"),
+      ("/output/http/headers/X-A", "pattern", "does not match pattern")]),
+    ("priority-and-names", {"priorityClassName": "High_Priority", "serviceAccount": {"name": LONG}, "imagePullSecrets": [{"name": LONG}],
+                            "output": {"tlsCA": {"secretName": LONG, "key": LONG}}},
+     [("/priorityClassName", "pattern", "does not match pattern"), ("/serviceAccount/name", "maxLength", "maxLength: got 254, want 253"),
+      ("/imagePullSecrets/0/name", "maxLength", "maxLength: got 254, want 253"), ("/output/tlsCA/secretName", "maxLength", "maxLength: got 254, want 253"),
+      ("/output/tlsCA/key", "maxLength", "maxLength: got 254, want 253")]),
+    ("priority-length", {"priorityClassName": LONG}, [("/priorityClassName", "maxLength", "maxLength: got 254, want 253")]),
+    # integers stay within int32, so helm renders them as integers (not floats) and the API takes them;
+    # helm prints the bound as 2.147483648×10⁰⁹
+    ("int32", {"minReadySeconds": 2**31, "revisionHistoryLimit": 2**31, "terminationGracePeriodSeconds": 2**31,
+               "readinessProbe": dict.fromkeys(("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"), 2**31),
+               "livenessProbe": dict.fromkeys(("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"), 2**31),
+               "startupProbe": dict.fromkeys(("periodSeconds", "timeoutSeconds", "failureThreshold"), 2**31),
+               "podSecurityContext": {"fsGroup": 2**31, "supplementalGroups": [2**31]}, "securityContext": {"runAsUser": 2**31, "runAsGroup": 2**31},
+               "tolerations": [{"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2**31}]},
+     [(ptr, "maximum", "maximum: got 2.147483648") for ptr in (
+         "/minReadySeconds", "/revisionHistoryLimit", "/terminationGracePeriodSeconds", "/readinessProbe/initialDelaySeconds", "/readinessProbe/periodSeconds",
+         "/readinessProbe/timeoutSeconds", "/readinessProbe/failureThreshold", "/readinessProbe/successThreshold", "/livenessProbe/initialDelaySeconds",
+         "/livenessProbe/periodSeconds", "/livenessProbe/timeoutSeconds", "/livenessProbe/failureThreshold", "/startupProbe/periodSeconds",
+         "/startupProbe/timeoutSeconds", "/startupProbe/failureThreshold", "/podSecurityContext/fsGroup", "/podSecurityContext/supplementalGroups/0",
+         "/securityContext/runAsUser", "/securityContext/runAsGroup", "/tolerations/0/tolerationSeconds")]),
+    # seccomp: localhostProfile if and only if type Localhost
+    ("seccomp-localhost", {"podSecurityContext": {"seccompProfile": {"type": "Localhost"}}, "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "bad profile"}}},
+     [("/podSecurityContext/seccompProfile", "then:required", "missing property 'localhostProfile'"), ("/securityContext/seccompProfile/localhostProfile", "pattern", "does not match pattern")]),
+    ("seccomp-localhost-container", {"securityContext": {"seccompProfile": {"type": "Localhost"}}, "podSecurityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "bad profile"}}},
+     [("/securityContext/seccompProfile", "then:required", "missing property 'localhostProfile'"), ("/podSecurityContext/seccompProfile/localhostProfile", "pattern", "does not match pattern")]),
+    ("seccomp-profile-length", {"podSecurityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p" * 4097}},
+                                "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p" * 4097}}},
+     [("/podSecurityContext/seccompProfile/localhostProfile", "maxLength", "maxLength: got 4,097, want 4,096"),
+      ("/securityContext/seccompProfile/localhostProfile", "maxLength", "maxLength: got 4,097, want 4,096")]),
+    ("seccomp-profile-only-localhost", {"podSecurityContext": {"seccompProfile": {"localhostProfile": "p"}}, "securityContext": {"seccompProfile": {"localhostProfile": "p"}}},
+     [("/podSecurityContext/seccompProfile", "not", "'not' failed"), ("/securityContext/seccompProfile", "not", "'not' failed")]),
+    # tolerations: the API server's rules (key syntax; empty key needs Exists; Exists takes no value;
+    # tolerationSeconds only with NoExecute)
+    ("toleration-syntax", {"tolerations": [{"key": "bad key", "value": "-v", "operator": "Equal"}, {"key": "k" * 318, "operator": "Exists"}]},
+     [("/tolerations/0/key", "pattern", "does not match pattern"), ("/tolerations/0/value", "pattern", "does not match pattern"),
+      ("/tolerations/1/key", "maxLength", "maxLength: got 318, want 317")]),
+    ("toleration-empty-key", {"tolerations": [{"key": "", "operator": "Equal"}, {"value": "v"}]},
+     [("/tolerations/0/operator", "then:const", "value must be 'Exists'"), ("/tolerations/1", "then:required", "missing property 'operator'")]),
+    ("toleration-exists-value", {"tolerations": [{"operator": "Exists", "value": "v"}, {"operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 10}]},
+     [("/tolerations/0/value", "then:const", "value must be ''"), ("/tolerations/1/effect", "then:const", "value must be 'NoExecute'")]),
+    ("toleration-seconds-effect", {"tolerations": [{"operator": "Exists", "tolerationSeconds": 10}]},
+     [("/tolerations/0", "then:required", "missing property 'effect'")]),
+    # node-selector requirements: key syntax, values per operator
+    ("virtual-node-requirements", {"excludeVirtualNodes": {"matchExpressions": [{"key": "bad key", "operator": "In"}, {"key": "k" * 318, "operator": "NotIn", "values": []}]}},
+     [("/excludeVirtualNodes/matchExpressions/0/key", "pattern", "does not match pattern"), ("/excludeVirtualNodes/matchExpressions/0", "then:required", "missing property 'values'"),
+      ("/excludeVirtualNodes/matchExpressions/1/key", "maxLength", "maxLength: got 318, want 317"), ("/excludeVirtualNodes/matchExpressions/1/values", "then:minItems", "minItems: got 0, want 1")]),
+    ("virtual-node-values", {"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["-x"]}, {"key": "a", "operator": "Gt", "values": ["x"]}]}},
+     [("/excludeVirtualNodes/matchExpressions/0/values/0", "pattern", "does not match pattern"), ("/excludeVirtualNodes/matchExpressions/1/values/0", "then:pattern", "does not match pattern '^-?[0-9]+$'")]),
+    ("virtual-node-exists", {"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}},
+     [("/excludeVirtualNodes/matchExpressions/0/values", "then:maxItems", "maxItems: got 1, want 0")]),
+    # extra containers carry cpu and memory requests and limits, like Fluentd's own
+    ("extra-container-resources", {"extraContainers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x", "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1"}}}]},
+     [("/extraContainers/0", "required", "missing property 'resources'"), ("/extraContainers/1/resources/requests", "required", "missing property 'memory'"),
+      ("/extraContainers/1/resources/limits", "required", "missing property 'cpu'")]),
     # extra* items are the published Kubernetes types (values.schema.json definitions, from dsgate.chartschema)
     ("extras", {"extraEnv": [{}], "extraVolumes": [{}], "extraVolumeMounts": [{"name": "x"}], "extraContainers": [{"image": "x"}], "extraInitContainers": [{"image": "x"}]},
      [("/extraEnv/0", "required", "missing property 'name'"), ("/extraVolumes/0", "required", "missing property 'name'"),
@@ -258,6 +340,23 @@ def test_template_rules_fail_with_the_fix(values: dict[str, Any], expected_messa
 def test_template_rules_are_reported_together() -> None:
     error = render_error({"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}, "podDisruptionBudget": {"minAvailable": "50%"}})
     assert "maxSurge is 1" in error and 'minAvailable is "50%"' in error
+
+
+@pytest.mark.parametrize("helm", ["v4", "v3"])
+@pytest.mark.parametrize(
+    ("values", "expected_key"),
+    [
+        # pass-through Kubernetes types: their generated schemas cannot exclude what helm's toYaml drops silently
+        pytest.param({"extraEnv": [{"name": "A", "value": "x\u0087"}]}, "extraEnv", id="extra-env"),
+        pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n\u009f"]}]}]}}}},
+                     "affinity", id="affinity"),
+        pytest.param({"serviceMonitor": {"enabled": True, "relabelings": [{"action": "replace", "targetLabel": "x", "replacement": "\ufffe"}]}}, "serviceMonitor.relabelings", id="relabelings"),
+    ],
+)
+def test_unyamlable_character_fails_instead_of_dropping_the_value(values: dict[str, Any], expected_key: str, helm: str) -> None:
+    error = render_error(values, helm=helm)
+    assert "execution error at" in error
+    assert f"{expected_key} holds a character YAML cannot carry" in error
 
 
 @pytest.mark.parametrize("tool", ["helm", "helm3"])

@@ -298,8 +298,20 @@ ROWS = [
     row("extra-env", "extraEnv", {"extraEnv": [{"name": "X", "value": "1"}]}, {"container:env[name=X].value": "1"}),
     row("extra-volumes", "extraVolumes extraVolumeMounts", {"extraVolumes": [{"name": "extra", "emptyDir": {}}], "extraVolumeMounts": [{"name": "extra", "mountPath": "/extra"}]},
         {f"{SPEC}.volumes[name=extra]": {"name": "extra", "emptyDir": {}}, "container:volumeMounts[name=extra].mountPath": "/extra"}),
-    row("extra-containers", "extraContainers", {"extraContainers": [{"name": "sidecar", "image": "busybox:1.37"}]}, {f"{SPEC}.containers[name=sidecar].image": "busybox:1.37"}),
+    # every container carries cpu and memory requests and limits (the schema requires them of sidecars too)
+    row("extra-containers", "extraContainers",
+        {"extraContainers": [{"name": "sidecar", "image": "busybox:1.37", "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "50m", "memory": "16Mi"}}}]},
+        {f"{SPEC}.containers[name=sidecar].image": "busybox:1.37", f"{SPEC}.containers[name=sidecar].resources.limits.memory": "16Mi"}),
     row("extra-init-containers", "extraInitContainers", {"extraInitContainers": [{"name": "init", "image": "busybox:1.37"}]}, {f"{SPEC}.initContainers[name=init].image": "busybox:1.37"}),
+    # regressions the property tests found: numeric-looking strings stay strings, a null affinity still gets the
+    # virtual-node rules, no rules leaves the affinity alone, extra files keep their leading whitespace
+    row("numeric-looking-strings", "priorityClassName nameOverride", {"priorityClassName": "0", "nameOverride": "1e3"},
+        {f"{SPEC}.priorityClassName": "0", 'DaemonSet:spec.selector.matchLabels."app.kubernetes.io/name"': "1e3", "Service:metadata.name": "dsgate-1e3"}),
+    row("affinity-null", "affinity", {"affinity": None},
+        {f"{SPEC}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key": "eks.amazonaws.com/compute-type"}),
+    row("no-virtual-node-rules", "excludeVirtualNodes.matchExpressions", {"excludeVirtualNodes": {"matchExpressions": []}}, {f"{SPEC}.affinity": MISSING}),
+    row("extra-file-verbatim", "config.extraFiles", {"config": {"extraFiles": {"raw.conf": "  indented first line\r\n\tlast"}}},
+        {'ConfigMap:data."raw.conf"': "  indented first line\r\n\tlast"}),
     row("extra-manifests", "extraManifests",
         {"extraManifests": [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "{{ .Release.Name }}-extra"}}, "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: lr\n"]},
         {"Secret:metadata.name": "dsgate-extra", "LimitRange:metadata.name": "lr"}),

@@ -43,6 +43,8 @@ def _proxy(**kw: Any) -> dict[str, Any]:
     return {"kubeRBACProxy": {"enabled": True, **kw}}
 
 
+SIDECAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "50m", "memory": "16Mi"}}
+
 ROWS = [
     # --- naming and labels
     pytest.param({"global": {"imageRegistry": "mirror.example.com"}}, {NE + ".image": "mirror.example.com/prometheus/node-exporter:v1.12.1"}, id="global.imageRegistry"),
@@ -136,6 +138,12 @@ ROWS = [
          DS + ".affinity.podAntiAffinity": {}},
         id="affinity-merged-with-exclusion",
     ),
+    # a null or empty term matches no node: it stays empty instead of gaining the exclusions (and no crash on null)
+    pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                     None, {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}]}}}},
+                 {DS + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms": [
+                     {}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}, *EXCLUDE]}]}, id="affinity-null-term-kept-empty"),
+    pytest.param({"excludeVirtualNodes": {"matchExpressions": []}}, {DS + ".affinity": ABSENT}, id="excludeVirtualNodes-no-expressions"),
     pytest.param({"excludeVirtualNodes": {"enabled": False}}, {DS + ".affinity": ABSENT}, id="excludeVirtualNodes.enabled"),
     pytest.param({"excludeVirtualNodes": {"matchExpressions": [{"key": "virtual", "operator": "DoesNotExist"}]}},
                  {DS + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms": [{"matchExpressions": [{"key": "virtual", "operator": "DoesNotExist"}]}]},
@@ -229,7 +237,9 @@ ROWS = [
     pytest.param({"extraEnv": [{"name": "GOMAXPROCS", "value": "1"}]}, {NE + ".env": [{"name": "GOMAXPROCS", "value": "1"}]}, id="extraEnv"),
     pytest.param({"extraVolumes": [{"name": "tf", "emptyDir": {}}], "extraVolumeMounts": [{"name": "tf", "mountPath": "/tf"}]},
                  {DS + ".volumes[name=tf]": {"name": "tf", "emptyDir": {}}, NE + ".volumeMounts[name=tf]": {"name": "tf", "mountPath": "/tf"}}, id="extraVolumes-extraVolumeMounts"),
-    pytest.param({"extraContainers": [{"name": "side", "image": "busybox:1.37"}]}, {DS + ".containers[name=side].image": "busybox:1.37"}, id="extraContainers"),
+    # the schema requires cpu+memory requests and limits on every extra container (as the policy library does)
+    pytest.param({"extraContainers": [{"name": "side", "image": "busybox:1.37", "resources": SIDECAR_RESOURCES}]},
+                 {DS + ".containers[name=side].image": "busybox:1.37", DS + ".containers[name=side].resources": SIDECAR_RESOURCES}, id="extraContainers"),
     pytest.param({"extraInitContainers": [{"name": "init", "image": "busybox:1.37"}]}, {DS + ".initContainers[name=init].image": "busybox:1.37"}, id="extraInitContainers"),
     pytest.param({"extraManifests": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "{{ .Release.Name }}-extra"}},
                                      "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"]},
