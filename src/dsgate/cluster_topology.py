@@ -1,0 +1,326 @@
+"""The local cluster's topology file: node pools, their capacity, and the kwok timing knobs.
+
+`load_topology(path)` parses and validates cluster/topology.yaml (unknown keys are errors,
+quantities must parse); `Topology.nodes()` expands the pools into the Node objects dsgate
+registers with the API server. The nodes look like ordinary linux kubelets: standard
+well-known labels, addresses, nodeInfo and a pod CIDR, and no taint except the one a
+control-plane pool carries (never kwok's `kwok.x-k8s.io/node=fake:NoSchedule`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.versions import kubernetes_version
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_TOPOLOGY = REPO / "cluster" / "topology.yaml"
+STAGES_DIR = REPO / "cluster" / "stages"
+
+CONTROL_PLANE_ROLE = "control-plane"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+CONTROL_PLANE_TAINT = {"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}
+REQUIRED_RESOURCES = ("cpu", "memory", "pods")
+ARCHES = ("amd64", "arm64")
+# A pool gets a /16 of node addresses and pod CIDRs, so names and IPs never collide.
+MAX_POOLS = 100
+MAX_NODES_PER_POOL = 250
+
+_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
+_SUFFIX = {
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate(("k", "M", "G", "T", "P", "E"))},
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+}
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
+_TOP_KEYS = {"apiVersion", "kind", "podReadyDelay", "podReadyJitter", "podDeleteDelay", "zones", "pools"}
+_POOL_KEYS = {"name", "role", "count", "instanceType", "arch", "labels", "taints", "capacity", "allocatable"}
+_TAINT_KEYS = {"key", "value", "effect"}
+_TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+
+class TopologyError(ValueError):
+    """The topology file is invalid; the message names the file and the offending key."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A group of identical simulated nodes."""
+
+    name: str
+    count: int
+    role: str = ""
+    instance_type: str = ""
+    arch: str = "amd64"
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[dict[str, str], ...] = ()
+    capacity: dict[str, str] = field(default_factory=dict)
+    allocatable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Pools of nodes plus the pod timing the kwok stages simulate."""
+
+    pools: tuple[Pool, ...]
+    pod_ready_delay_ms: int = 2000
+    pod_ready_jitter_ms: int = 1000
+    pod_delete_delay_ms: int = 1000
+    zones: tuple[str, ...] = ("zone-a",)
+    source: str = "<inline>"
+
+    @property
+    def node_count(self) -> int:
+        return sum(p.count for p in self.pools)
+
+    def pool(self, name: str) -> Pool:
+        for p in self.pools:
+            if p.name == name:
+                return p
+        raise KeyError(f"topology has no pool {name!r} (pools: {', '.join(p.name for p in self.pools)})")
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every Node object of the topology, in pool order."""
+        out: list[dict[str, Any]] = []
+        for pool_index, pool in enumerate(self.pools):
+            for index in range(pool.count):
+                out.append(node_manifest(self, pool_index, index))
+        return out
+
+
+def node_name(pool: Pool, index: int) -> str:
+    return f"{pool.name}-{index}"
+
+
+def node_manifest(topology: Topology, pool_index: int, index: int) -> dict[str, Any]:
+    """The Node object for node INDEX of pool POOL_INDEX, status included (a kubelet registers it so)."""
+    pool = topology.pools[pool_index]
+    if index >= MAX_NODES_PER_POOL:
+        raise TopologyError(f"pool {pool.name!r}: at most {MAX_NODES_PER_POOL} nodes per pool")
+    name = node_name(pool, index)
+    zone = topology.zones[index % len(topology.zones)]
+    labels = {
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": pool.arch,
+        "kubernetes.io/hostname": name,
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": pool.arch,
+        "node.kubernetes.io/instance-type": pool.instance_type or pool.name,
+        "topology.kubernetes.io/region": "local",
+        "topology.kubernetes.io/zone": zone,
+    }
+    taints = [dict(t) for t in pool.taints]
+    if pool.role == CONTROL_PLANE_ROLE:
+        labels[CONTROL_PLANE_LABEL] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        if not any(t.get("key") == CONTROL_PLANE_LABEL for t in taints):
+            taints.insert(0, dict(CONTROL_PLANE_TAINT))
+    labels.update(pool.labels)
+    ip = f"10.{pool_index}.{index // 250}.{index % 250 + 2}"
+    version = kubernetes_version()
+    spec: dict[str, Any] = {"podCIDR": f"10.{100 + pool_index}.{index}.0/24", "podCIDRs": [f"10.{100 + pool_index}.{index}.0/24"]}
+    if taints:
+        spec["taints"] = taints
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+        "status": {
+            "capacity": dict(pool.capacity),
+            "allocatable": dict(pool.allocatable or pool.capacity),
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "nodeInfo": {
+                "architecture": pool.arch,
+                "operatingSystem": "linux",
+                "osImage": "kwok simulated node",
+                "kernelVersion": "6.8.0",
+                "kubeletVersion": version,
+                "kubeProxyVersion": version,
+                "containerRuntimeVersion": "containerd://2.1.0",
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+            },
+        },
+    }
+
+
+def parse_quantity(text: str) -> Decimal:
+    """A Kubernetes resource quantity ('3800m', '16Gi', '1e3') as a Decimal; ValueError if malformed."""
+    match = _QUANTITY.match(text.strip())
+    if not match:
+        raise ValueError(f"not a quantity: {text!r}")
+    suffix = match.group("suffix") or ""
+    try:
+        number = Decimal(match.group("num"))
+        if suffix[:1] in ("e", "E"):
+            return number * Decimal(10) ** int(suffix[1:])
+    except InvalidOperation as exc:
+        raise ValueError(f"not a quantity: {text!r}") from exc
+    return number * _SUFFIX[suffix]
+
+
+def parse_duration_ms(value: Any, where: str) -> int:
+    """'2s', '500ms', '1.5s', '1m' or a number of seconds -> milliseconds."""
+    if isinstance(value, bool):
+        raise TopologyError(f"{where}: expected a duration like 2s or 500ms, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise TopologyError(f"{where}: duration must be >= 0, got {value!r}")
+        return int(value * 1000)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise TopologyError(f"{where}: expected a duration like 2s or 500ms, got {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    return int(number * {"ms": 1, "s": 1000, "m": 60000}[unit])
+
+
+def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise TopologyError(f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _resources(raw: Any, where: str, required: bool) -> dict[str, str]:
+    if raw is None:
+        if required:
+            raise TopologyError(f"{where}: is required (cpu, memory and pods)")
+        return {}
+    if not isinstance(raw, dict):
+        raise TopologyError(f"{where}: expected a mapping of resource -> quantity")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        text = str(value)
+        try:
+            if parse_quantity(text) < 0:
+                raise ValueError
+        except ValueError:
+            raise TopologyError(f"{where}.{key}: {value!r} is not a valid non-negative quantity") from None
+        out[str(key)] = text
+    missing = [r for r in REQUIRED_RESOURCES if r not in out]
+    if missing:
+        raise TopologyError(f"{where}: missing {', '.join(missing)} (cpu, memory and pods are required)")
+    return out
+
+
+def _pool(raw: Any, where: str) -> Pool:
+    if not isinstance(raw, dict):
+        raise TopologyError(f"{where}: expected a mapping")
+    _unknown(set(raw), _POOL_KEYS, where)
+    name = raw.get("name")
+    if not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 50:
+        raise TopologyError(f"{where}.name: {name!r} is not a DNS-1123 label of at most 50 characters")
+    where = f"{where} ({name})"
+    count = raw.get("count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_NODES_PER_POOL:
+        raise TopologyError(f"{where}.count: expected an integer 0..{MAX_NODES_PER_POOL}, got {count!r}")
+    role = raw.get("role", "") or ""
+    if role not in ("", CONTROL_PLANE_ROLE):
+        raise TopologyError(f"{where}.role: expected {CONTROL_PLANE_ROLE!r} or nothing, got {role!r}")
+    arch = raw.get("arch", "amd64")
+    if arch not in ARCHES:
+        raise TopologyError(f"{where}.arch: expected one of {', '.join(ARCHES)}, got {arch!r}")
+    labels = raw.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise TopologyError(f"{where}.labels: expected a mapping of string -> string (quote values like \"true\")")
+    taints: list[dict[str, str]] = []
+    for i, taint in enumerate(raw.get("taints") or []):
+        if not isinstance(taint, dict):
+            raise TopologyError(f"{where}.taints[{i}]: expected a mapping")
+        _unknown(set(taint), _TAINT_KEYS, f"{where}.taints[{i}]")
+        if not taint.get("key") or taint.get("effect") not in _TAINT_EFFECTS:
+            raise TopologyError(f"{where}.taints[{i}]: needs a key and an effect in {', '.join(sorted(_TAINT_EFFECTS))}")
+        taints.append({k: str(v) for k, v in taint.items()})
+    capacity = _resources(raw.get("capacity"), f"{where}.capacity", required=True)
+    allocatable = _resources(raw.get("allocatable"), f"{where}.allocatable", required=False)
+    for key, value in allocatable.items():
+        if key in capacity and parse_quantity(value) > parse_quantity(capacity[key]):
+            raise TopologyError(f"{where}.allocatable.{key}: {value} exceeds capacity {capacity[key]}")
+    return Pool(
+        name=name,
+        count=count,
+        role=role,
+        instance_type=str(raw.get("instanceType", "") or ""),
+        arch=arch,
+        labels={str(k): v for k, v in labels.items()},
+        taints=tuple(taints),
+        capacity=capacity,
+        allocatable=allocatable,
+    )
+
+
+def parse_topology(data: Any, source: str = "<inline>") -> Topology:
+    """Validate a topology mapping (as read from YAML)."""
+    if not isinstance(data, dict):
+        raise TopologyError(f"{source}: expected a mapping with kind: Topology")
+    _unknown(set(data), _TOP_KEYS, source)
+    if data.get("kind") != "Topology":
+        raise TopologyError(f"{source}: kind must be Topology, got {data.get('kind')!r}")
+    raw_pools = data.get("pools")
+    if not isinstance(raw_pools, list) or not raw_pools:
+        raise TopologyError(f"{source}: pools must be a non-empty list")
+    if len(raw_pools) > MAX_POOLS:
+        raise TopologyError(f"{source}: at most {MAX_POOLS} pools")
+    pools = tuple(_pool(p, f"{source}: pools[{i}]") for i, p in enumerate(raw_pools))
+    names = [p.name for p in pools]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise TopologyError(f"{source}: duplicate pool name(s) {', '.join(dupes)}")
+    if sum(p.count for p in pools) == 0:
+        raise TopologyError(f"{source}: the pools have no nodes (every count is 0)")
+    zones = data.get("zones") or ["zone-a"]
+    if not isinstance(zones, list) or not all(isinstance(z, str) and _DNS1123_LABEL.match(z) for z in zones):
+        raise TopologyError(f"{source}: zones must be a list of DNS-1123 labels")
+    return Topology(
+        pools=pools,
+        pod_ready_delay_ms=parse_duration_ms(data.get("podReadyDelay", "2s"), f"{source}: podReadyDelay"),
+        pod_ready_jitter_ms=parse_duration_ms(data.get("podReadyJitter", "1s"), f"{source}: podReadyJitter"),
+        pod_delete_delay_ms=parse_duration_ms(data.get("podDeleteDelay", "1s"), f"{source}: podDeleteDelay"),
+        zones=tuple(zones),
+        source=source,
+    )
+
+
+def load_topology(path: Path | None = None) -> Topology:
+    """Read and validate a topology file (default: cluster/topology.yaml)."""
+    path = path or DEFAULT_TOPOLOGY
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise TopologyError(f"cannot read topology file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TopologyError(f"{path}: not valid YAML: {exc}") from None
+    return parse_topology(data, str(path))
+
+
+def stage_documents(topology: Topology) -> list[dict[str, Any]]:
+    """The kwok Stage objects from cluster/stages/, with the topology's pod delays applied."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted(STAGES_DIR.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs.append(doc)
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    for required in ("node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"):
+        if required not in by_name:
+            raise TopologyError(f"{STAGES_DIR}: stage {required!r} is missing")
+    ready = topology.pod_ready_delay_ms
+    by_name["pod-ready"]["spec"]["delay"] = {
+        "durationMilliseconds": ready,
+        "jitterDurationMilliseconds": ready + topology.pod_ready_jitter_ms,
+    }
+    by_name["pod-delete"]["spec"]["delay"] = {"durationMilliseconds": topology.pod_delete_delay_ms}
+    return docs

@@ -1,0 +1,353 @@
+"""Deploy stage: install a chart on the local cluster, check its DaemonSet rollout, uninstall, check nothing is left.
+
+`deploy_chart(...)` runs the pinned helm (v4) against a kubeconfig (the local kwok cluster's):
+
+1. `helm install --wait=watcher` (helm's own kstatus readiness: the DaemonSet is Current);
+2. for every DaemonSet in the release's manifest, the nodes it must run on are computed here from
+   the live nodes (node selector, required node affinity, taints vs tolerations, plus the
+   tolerations the DaemonSet controller adds itself), and the DaemonSet must reach
+   desiredNumberScheduled == that number, with updated/ready/available == desired and exactly one
+   Ready pod on each eligible node and none elsewhere;
+3. `helm uninstall --wait=watcher --cascade foreground`, then every object of the manifest must be
+   gone and nothing labelled app.kubernetes.io/instance=<release> may remain (pods and
+   ControllerRevisions included).
+
+A check that fails is a finding: the result has ok=False and `messages` says why (`messages` holds
+failures only; `notes` says what was checked). DeployError is for when the check cannot run at all
+(no helm, no cluster, unreadable chart, release name taken). With no values files the chart's own
+values.yaml is used: its default scenario.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes.dynamic import DynamicClient
+
+from dsgate import cluster_kube as kube
+from dsgate.tools import ToolMissing, tool_path
+
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+LEFTOVER_GRACE = 10.0  # seconds
+# Tolerations the DaemonSet controller adds to every daemon pod (pkg/controller/daemon/util).
+DAEMONSET_TOLERATIONS: tuple[dict[str, str], ...] = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+)
+HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"}
+
+
+class DeployError(RuntimeError):
+    """The deploy check could not run (missing tool or cluster, bad input); the message says how to fix it."""
+
+
+@dataclass
+class DaemonSetReport:
+    name: str
+    eligible_nodes: list[str]
+    desired: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    pods_by_node: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class DeployResult:
+    chart: Path
+    release: str
+    namespace: str
+    ok: bool = True
+    messages: list[str] = field(default_factory=list)  # what failed (empty when ok)
+    notes: list[str] = field(default_factory=list)  # what was checked, for reports
+    timings: dict[str, float] = field(default_factory=dict)
+    daemonsets: list[DaemonSetReport] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.ok = False
+        self.messages.append(message)
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+def _label_expression_matches(expr: dict[str, Any], labels: dict[str, str]) -> bool:
+    key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
+    present = key in labels
+    if op == "In":
+        return present and labels[key] in values
+    if op == "NotIn":
+        return not present or labels[key] not in values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt"):
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except (KeyError, ValueError, IndexError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _field_expression_matches(expr: dict[str, Any], node: dict[str, Any]) -> bool:
+    if expr.get("key") != "metadata.name":
+        return False
+    name, values = node["metadata"]["name"], expr.get("values") or []
+    if expr.get("operator") == "In":
+        return name in values
+    if expr.get("operator") == "NotIn":
+        return name not in values
+    return False
+
+
+def _term_matches(term: dict[str, Any], node: dict[str, Any]) -> bool:
+    exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+    if not exprs and not fields:
+        return False  # an empty term selects nothing
+    labels = node["metadata"].get("labels") or {}
+    return all(_label_expression_matches(e, labels) for e in exprs) and all(_field_expression_matches(f, node) for f in fields)
+
+
+def tolerates(tolerations: Sequence[dict[str, Any]], taint: dict[str, Any]) -> bool:
+    """Whether any toleration tolerates TAINT (the core/v1 ToleratesTaint rules)."""
+    for tol in tolerations:
+        effect = tol.get("effect") or ""
+        if effect and effect != taint.get("effect"):
+            continue
+        op = tol.get("operator") or "Equal"
+        key = tol.get("key") or ""
+        if op == "Exists":
+            if not key or key == taint.get("key"):
+                return True
+        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def ineligibility(node: dict[str, Any], pod_spec: dict[str, Any]) -> str | None:
+    """Why a daemon pod with POD_SPEC does not belong on NODE, or None if it does."""
+    labels = node["metadata"].get("labels") or {}
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return f"nodeSelector {key}={value} does not match"
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required is not None and not any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or []):
+        return "required node affinity does not match"
+    tolerations = [*(pod_spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
+    if pod_spec.get("hostNetwork"):
+        tolerations.append(HOST_NETWORK_TOLERATION)
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
+            return f"taint {taint.get('key')}{'=' + taint['value'] if taint.get('value') else ''}:{taint.get('effect')} is not tolerated"
+    return None
+
+
+def eligible_nodes(nodes: Sequence[dict[str, Any]], pod_spec: dict[str, Any]) -> list[str]:
+    """Names of the nodes a DaemonSet with POD_SPEC must run one pod on."""
+    return sorted(n["metadata"]["name"] for n in nodes if ineligibility(n, pod_spec) is None)
+
+
+# --------------------------------------------------------------------------- helm
+
+
+def _helm(helm: Path, args: Sequence[str], kubeconfig: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    cmd = [str(helm), *args, "--kubeconfig", str(kubeconfig)]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, 124, "", f"helm {args[0]} did not return within {timeout:.0f}s")
+
+
+def _manifest_objects(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+
+
+def _ref(obj: dict[str, Any]) -> str:
+    md = obj.get("metadata") or {}
+    ns = f"{md['namespace']}/" if md.get("namespace") else ""
+    return f"{obj['kind']} {ns}{md.get('name')}"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _daemonset_report(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]) -> tuple[DaemonSetReport, list[str]]:
+    """The DaemonSet's rollout against its eligible nodes; the problems found (empty when done)."""
+    spec = ds["spec"]["template"]["spec"]
+    status = ds.get("status") or {}
+    report = DaemonSetReport(
+        name=ds["metadata"]["name"],
+        eligible_nodes=eligible_nodes(nodes, spec),
+        desired=status.get("desiredNumberScheduled", 0),
+        updated=status.get("updatedNumberScheduled", 0),
+        ready=status.get("numberReady", 0),
+        available=status.get("numberAvailable", 0),
+    )
+    problems: list[str] = []
+    ref = f"DaemonSet {ds['metadata']['namespace']}/{report.name}"
+    want = len(report.eligible_nodes)
+    if status.get("observedGeneration", 0) < ds["metadata"].get("generation", 1):
+        problems.append(f"{ref}: status not observed yet (generation {ds['metadata'].get('generation')})")
+    if report.desired != want:
+        problems.append(f"{ref}: desiredNumberScheduled {report.desired} != {want} eligible nodes")
+    for label, value in (("updatedNumberScheduled", report.updated), ("numberReady", report.ready), ("numberAvailable", report.available)):
+        if value != want:
+            problems.append(f"{ref}: {label} {value} != {want}")
+    if status.get("numberMisscheduled", 0):
+        problems.append(f"{ref}: numberMisscheduled {status['numberMisscheduled']}")
+    selector = ",".join(f"{k}={v}" for k, v in (ds["spec"]["selector"].get("matchLabels") or {}).items())
+    pods = kube.list_items(dyn, "v1", "Pod", ds["metadata"]["namespace"], selector or None)
+    uid = ds["metadata"]["uid"]
+    owned = [p for p in pods if any(o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])]
+    for pod in owned:
+        report.pods_by_node.setdefault(pod["spec"].get("nodeName") or "<unscheduled>", []).append(pod["metadata"]["name"])
+    for node in report.eligible_nodes:
+        on_node = [p for p in owned if p["spec"].get("nodeName") == node]
+        if len(on_node) != 1:
+            problems.append(f"{ref}: {len(on_node)} pods on eligible node {node} (want exactly 1)")
+        elif not kube.pod_ready(on_node[0]):
+            problems.append(f"{ref}: pod {on_node[0]['metadata']['name']} on {node} is not Ready")
+    stray = sorted(n for n in report.pods_by_node if n not in report.eligible_nodes)
+    if stray:
+        problems.append(f"{ref}: pods on nodes it should not run on: {', '.join(stray)}")
+    return report, problems
+
+
+def _leftovers(dyn: DynamicClient, objects: list[dict[str, Any]], release: str, namespace: str) -> list[str]:
+    left: list[str] = []
+    for obj in objects:
+        md = obj.get("metadata") or {}
+        ns = md.get("namespace") or namespace
+        if kube.get_or_none(dyn, obj["apiVersion"], obj["kind"], md["name"], ns) is not None:
+            left.append(_ref({**obj, "metadata": {**md, "namespace": ns}}))
+    selector = f"{INSTANCE_LABEL}={release}"
+    kinds = {(o["apiVersion"], o["kind"]) for o in objects} | {("v1", "Pod"), ("apps/v1", "ControllerRevision")}
+    for api_version, kind in sorted(kinds):
+        try:
+            items = kube.list_items(dyn, api_version, kind, namespace, selector)
+        except Exception:  # kind gone with its CRD: nothing of it can be left
+            continue
+        for item in items:
+            ref = _ref(item)
+            if ref not in left:
+                left.append(ref)
+    return left
+
+
+def deploy_chart(
+    chart: Path,
+    values_files: Sequence[Path] = (),
+    kubeconfig: Path | None = None,
+    namespace: str = "dsgate-deploy",
+    release: str = "dsgate",
+    timeout: float = 120.0,
+) -> DeployResult:
+    """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left."""
+    chart = Path(chart)
+    if kubeconfig is None:
+        from dsgate.cluster import ClusterError, attach
+
+        try:
+            kubeconfig = attach().kubeconfig
+        except ClusterError as exc:
+            raise DeployError(str(exc)) from None
+    kubeconfig = Path(kubeconfig)
+    if not (chart / "Chart.yaml").is_file():
+        raise DeployError(f"{chart} is not a chart (no Chart.yaml)")
+    for vf in values_files:
+        if not Path(vf).is_file():
+            raise DeployError(f"values file {vf} does not exist")
+    if not kubeconfig.is_file():
+        raise DeployError(f"no kubeconfig at {kubeconfig}; start the local cluster with 'dsgate cluster up'")
+    try:
+        helm = tool_path("helm")
+    except ToolMissing as exc:
+        raise DeployError(str(exc)) from None
+    try:
+        dyn = kube.dynamic_client(kubeconfig)
+        nodes = kube.list_items(dyn, "v1", "Node")
+    except Exception as exc:
+        raise DeployError(f"cannot reach the cluster of {kubeconfig} ({type(exc).__name__}); is it running? 'dsgate cluster status'") from None
+    result = DeployResult(chart=chart, release=release, namespace=namespace)
+    status = _helm(helm, ["status", release, "--namespace", namespace], kubeconfig, 30)
+    if status.returncode == 0:
+        raise DeployError(f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name")
+    created_namespace = kube.get_or_none(dyn, "v1", "Namespace", namespace) is None
+
+    install_args = ["install", release, str(chart), "--namespace", namespace, "--create-namespace", "--wait=watcher", "--timeout", f"{int(timeout)}s"]
+    for vf in values_files:
+        install_args += ["--values", str(vf)]
+    start = time.monotonic()
+    proc = _helm(helm, install_args, kubeconfig, timeout + 30)
+    result.timings["install"] = round(time.monotonic() - start, 2)
+    manifest = _helm(helm, ["get", "manifest", release, "--namespace", namespace], kubeconfig, 30)
+    objects = _manifest_objects(manifest.stdout) if manifest.returncode == 0 else []
+    result.objects = [_ref(o) for o in objects]
+    try:
+        if proc.returncode != 0:
+            result.fail(f"helm install {release} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        daemonsets = [o for o in objects if o["kind"] == "DaemonSet" and o["apiVersion"] == "apps/v1"]
+        if proc.returncode == 0 and not daemonsets:
+            result.fail(f"the release rendered no DaemonSet ({', '.join(result.objects) or 'no objects'})")
+        start = time.monotonic()
+        deadline = start + (timeout if proc.returncode == 0 else 0)
+        for ds_obj in daemonsets:
+            ns = ds_obj["metadata"].get("namespace") or namespace
+            while True:
+                live = kube.get_or_none(dyn, "apps/v1", "DaemonSet", ds_obj["metadata"]["name"], ns)
+                if live is None:
+                    problems, report = [f"DaemonSet {ns}/{ds_obj['metadata']['name']} does not exist"], None
+                else:
+                    report, problems = _daemonset_report(dyn, live, nodes)
+                if not problems or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+            if report is not None:
+                result.daemonsets.append(report)
+            for problem in problems:
+                result.fail(problem)
+        result.timings["rollout_check"] = round(time.monotonic() - start, 2)
+    finally:
+        start = time.monotonic()
+        un = _helm(helm, ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"], kubeconfig, timeout + 30)
+        result.timings["uninstall"] = round(time.monotonic() - start, 2)
+        if un.returncode != 0 and "not found" not in un.stderr:
+            result.fail(f"helm uninstall {release} failed: {un.stderr.strip()}")
+        start = time.monotonic()
+        left = _leftovers(dyn, objects, release, namespace)
+        # helm waited for the foreground deletion: give the garbage collector a short grace only,
+        # and none when helm itself says it kept resources (helm.sh/resource-policy: keep).
+        kept = "kept due to the resource policy" in un.stdout
+        while left and not kept and time.monotonic() - start < min(timeout, LEFTOVER_GRACE):
+            time.sleep(0.5)
+            left = _leftovers(dyn, objects, release, namespace)
+        result.timings["cleanup_check"] = round(time.monotonic() - start, 2)
+        if left:
+            result.fail(f"left behind after helm uninstall: {', '.join(left)}")
+        if created_namespace:
+            ns_res = kube.resource(dyn, "v1", "Namespace")
+            try:
+                ns_res.delete(name=namespace)
+            except Exception as exc:
+                result.notes.append(f"could not delete namespace {namespace}: {type(exc).__name__}")
+    for report in result.daemonsets:
+        result.notes.append(
+            f"DaemonSet {namespace}/{report.name}: {report.available}/{report.desired} available, "
+            f"{len(report.eligible_nodes)} eligible of {len(nodes)} nodes"
+        )
+    if result.ok:
+        result.notes.append(f"uninstalled; nothing of release {release!r} left")
+    return result

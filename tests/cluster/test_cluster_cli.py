@@ -1,0 +1,152 @@
+"""`dsgate cluster` bad-input paths that need no control plane: they must fail fast, clearly, and leave nothing."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsgate import cluster
+from dsgate.cluster import main, paths_for
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DSGATE_CLUSTER_ROOT", str(tmp_path))
+    monkeypatch.delenv("DSGATE_CLUSTER_NAME", raising=False)
+    return tmp_path
+
+
+def test_kubeconfig_prints_the_known_path(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kubeconfig", "--name", "demo"]) == 0
+    assert capsys.readouterr().out.strip() == str(root / "clusters" / "demo" / "kubeconfig.yaml")
+
+
+def test_module_entry_point_runs() -> None:
+    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster", "kubeconfig"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("/clusters/dsgate/kubeconfig.yaml")
+
+
+def test_down_when_nothing_runs_is_a_clear_no_op(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["down", "--name", "ghost"]) == 0
+    assert "cluster 'ghost' is not running; nothing to do" in capsys.readouterr().err
+    assert not (root / "clusters" / "ghost").exists()
+
+
+def test_status_when_nothing_runs(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--name", "ghost"]) == 1
+    assert "cluster 'ghost': not running" in capsys.readouterr().out
+
+
+def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["up", "--name", "busy", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "--port" in err  # the fix
+    assert not (root / "clusters" / "busy").exists()
+    assert cluster.component_pids(paths_for("busy", root)) == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected_exit", "expected_message"),
+    [
+        pytest.param(["up", "--name", "Bad_Name"], 1, "invalid cluster name 'Bad_Name'", id="bad-name"),
+        pytest.param(["up", "--name", "x", "--port", "70000"], 1, "--port 70000 is not a TCP port", id="bad-port"),
+        pytest.param(["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"], 2, "cannot read topology file /nonexistent/topo.yaml", id="missing-topology"),
+    ],
+)
+def test_bad_input_exits_with_a_message(root: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected_exit: int, expected_message: str) -> None:
+    assert main(argv) == expected_exit
+    assert expected_message in capsys.readouterr().err
+    assert not (root / "clusters" / "x").exists()
+
+
+def test_missing_binary_fails_before_anything_starts(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DSGATE_KWOKCTL", str(root / "no-such-kwokctl"))
+    assert main(["up", "--name", "nobin"]) == 2
+    err = capsys.readouterr().err
+    assert "kwokctl: DSGATE_KWOKCTL=" in err and "is not an executable" in err
+    assert not (root / "clusters" / "nobin").exists()
+
+
+def _fake_component(paths: cluster.ClusterPaths, component: str) -> subprocess.Popen[bytes]:
+    """A process that looks like one of the cluster's components: started from its bin/ directory."""
+    paths.bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = paths.bin_dir / component
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
+    proc = subprocess.Popen([str(exe), "300"])
+    (paths.dir / "pids").mkdir(exist_ok=True)
+    paths.pid_file(component).write_text(str(proc.pid))
+    return proc
+
+
+def test_stale_directory_is_detected_and_down_cleans_it(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = paths_for("stale", root)
+    survivor = _fake_component(paths, "kube-apiserver")
+    # etcd's pid file points at a process that is gone.
+    paths.pid_file("etcd").write_text("999999")
+    try:
+        st = cluster.inspect(paths)
+        assert st.state == "stale"
+        assert st.pids == {"kube-apiserver": survivor.pid}
+        assert main(["status", "--name", "stale"]) == 1
+        assert "cluster 'stale': stale (an earlier 'up' did not finish)" in capsys.readouterr().out
+        assert main(["down", "--name", "stale"]) == 0
+        err = capsys.readouterr().err
+        assert "stale cluster 'stale' stopped (kube-apiserver)" in err
+        assert survivor.wait(timeout=5) is not None
+        assert not paths.dir.exists()
+    finally:
+        if survivor.poll() is None:
+            survivor.kill()
+            survivor.wait()
+
+
+def test_component_without_pid_file_is_still_found(root: Path) -> None:
+    paths = paths_for("orphan", root)
+    proc = _fake_component(paths, "kube-scheduler")
+    paths.pid_file("kube-scheduler").unlink()
+    try:
+        assert cluster.component_pids(paths) == {"kube-scheduler": proc.pid}
+        assert cluster.down("orphan", root, quiet=True) == ["kube-scheduler"]
+        assert proc.wait(timeout=5) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_process_outside_the_cluster_bin_dir_is_never_touched(root: Path) -> None:
+    paths = paths_for("mine", root)
+    paths.dir.mkdir(parents=True)
+    (paths.dir / "pids").mkdir()
+    other = subprocess.Popen(["sleep", "300"])  # not started from <dir>/bin: not ours to stop
+    paths.pid_file("etcd").write_text(str(other.pid))
+    try:
+        assert cluster.component_pids(paths) == {}
+        cluster.down("mine", root, quiet=True)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_picked_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
+    low, _ = cluster._ephemeral_range()
+    api, others = cluster._pick_ports(0, 5)
+    ports = [api, *others]
+    assert len(set(ports)) == 6
+    assert all(20000 <= p < low for p in ports)
+    assert all(cluster._port_free(p) for p in ports)

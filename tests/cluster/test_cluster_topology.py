@@ -1,0 +1,175 @@
+"""Topology file parsing and the Node objects it expands to (no cluster needed)."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
+
+from dsgate.cluster_topology import (
+    CONTROL_PLANE_LABEL,
+    DEFAULT_TOPOLOGY,
+    TopologyError,
+    load_topology,
+    parse_duration_ms,
+    parse_quantity,
+    parse_topology,
+    stage_documents,
+)
+from dsgate.versions import kubernetes_version
+
+pytestmark = pytest.mark.unit
+
+BASE: dict[str, Any] = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """BASE with the dotted PATH (list indexes as numbers) set to VALUE."""
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[int(last) if last.isdigit() else last] = value
+    return data
+
+
+def test_default_topology_is_one_control_plane_and_ten_workers() -> None:
+    topology = load_topology()
+    nodes = topology.nodes()
+    assert [(p.name, p.count) for p in topology.pools] == [("control-plane", 1), ("worker", 10), ("gpu", 0)]
+    assert len(nodes) == 11
+    assert topology.pod_ready_delay_ms == 2000
+    assert topology.pod_ready_jitter_ms == 1000
+
+
+def test_nodes_look_like_ordinary_linux_kubelets() -> None:
+    nodes = load_topology().nodes()
+    names = [n["metadata"]["name"] for n in nodes]
+    assert len(set(names)) == len(names)
+    ips = [n["status"]["addresses"][0]["address"] for n in nodes]
+    assert len(set(ips)) == len(ips)
+    cidrs = [n["spec"]["podCIDR"] for n in nodes]
+    assert len(set(cidrs)) == len(cidrs)
+    for node in nodes:
+        labels = node["metadata"]["labels"]
+        assert labels["kubernetes.io/os"] == "linux"
+        assert labels["kubernetes.io/arch"] == "amd64"
+        assert labels["kubernetes.io/hostname"] == node["metadata"]["name"]
+        assert labels["node.kubernetes.io/instance-type"]
+        assert labels["topology.kubernetes.io/zone"] in ("zone-a", "zone-b", "zone-c")
+        assert not any(k.startswith("kwok") or "kwok.x-k8s.io" in k for k in labels)
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == kubernetes_version()
+        for resource in ("cpu", "memory", "pods"):
+            assert resource in node["status"]["capacity"] and resource in node["status"]["allocatable"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_taints", "expected_control_plane_label"),
+    [
+        pytest.param("control-plane-0", [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}], True, id="control-plane-tainted"),
+        pytest.param("worker-0", None, False, id="worker-untainted"),
+        pytest.param("worker-9", None, False, id="last-worker-untainted"),
+    ],
+)
+def test_only_control_plane_nodes_are_tainted(name: str, expected_taints: list[dict[str, str]] | None, expected_control_plane_label: bool) -> None:
+    node = next(n for n in load_topology().nodes() if n["metadata"]["name"] == name)
+    assert node["spec"].get("taints") == expected_taints
+    assert (CONTROL_PLANE_LABEL in node["metadata"]["labels"]) is expected_control_plane_label
+
+
+def test_gpu_pool_carries_gpu_label_and_resource() -> None:
+    topology = parse_topology(_with("pools.2.count", 2))
+    gpu = [n for n in topology.nodes() if n["metadata"]["name"].startswith("gpu-")]
+    assert [n["metadata"]["name"] for n in gpu] == ["gpu-0", "gpu-1"]
+    for node in gpu:
+        assert node["metadata"]["labels"]["nvidia.com/gpu.present"] == "true"
+        assert node["status"]["allocatable"]["nvidia.com/gpu"] == "1"
+        assert "taints" not in node["spec"]
+
+
+def test_explicit_allocatable_differs_from_capacity() -> None:
+    worker = next(n for n in load_topology().nodes() if n["metadata"]["name"] == "worker-0")
+    assert worker["status"]["capacity"]["cpu"] == "8"
+    assert worker["status"]["allocatable"]["cpu"] == "7800m"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected_message"),
+    [
+        pytest.param(_with("podReadyDelay", "soon"), "podReadyDelay: expected a duration", id="bad-duration"),
+        pytest.param(_with("colour", "blue"), "unknown key(s) colour", id="unknown-top-key"),
+        pytest.param(_with("pools.1.cout", 3), "unknown key(s) cout", id="unknown-pool-key"),
+        pytest.param(_with("pools.1.capacity.cpu", "lots"), "capacity.cpu: 'lots' is not a valid", id="bad-quantity"),
+        pytest.param(_with("pools.1.capacity", {"memory": "1Gi", "pods": "10"}), "missing cpu", id="missing-cpu"),
+        pytest.param(_with("pools.1.allocatable.cpu", "9"), "allocatable.cpu: 9 exceeds capacity 8", id="allocatable-over-capacity"),
+        pytest.param(_with("pools.1.name", "control-plane"), "duplicate pool name(s) control-plane", id="duplicate-pool"),
+        pytest.param(_with("pools.1.name", "Worker_1"), "is not a DNS-1123 label", id="bad-pool-name"),
+        pytest.param(_with("pools.1.count", -1), "count: expected an integer", id="negative-count"),
+        pytest.param(_with("pools.1.role", "master"), "role: expected 'control-plane'", id="unknown-role"),
+        pytest.param(_with("pools.2.labels", {"nvidia.com/gpu.present": True}), "quote values", id="unquoted-bool-label"),
+        pytest.param(_with("pools.1.taints", [{"key": "x", "effect": "Sometimes"}]), "needs a key and an effect", id="bad-taint-effect"),
+        pytest.param(_with("kind", "Cluster"), "kind must be Topology", id="wrong-kind"),
+        pytest.param(_with("pools", []), "pools must be a non-empty list", id="no-pools"),
+        pytest.param({**_with("pools.0.count", 0), "pools": [{**BASE["pools"][1], "count": 0}]}, "the pools have no nodes", id="zero-nodes"),
+    ],
+)
+def test_invalid_topology_names_the_key(data: dict[str, Any], expected_message: str) -> None:
+    with pytest.raises(TopologyError) as err:
+        parse_topology(data, "topo.yaml")
+    assert expected_message in str(err.value)
+    assert str(err.value).startswith("topo.yaml")
+
+
+def test_missing_topology_file_is_a_clear_error(tmp_path: Any) -> None:
+    with pytest.raises(TopologyError, match=r"cannot read topology file .*nope\.yaml"):
+        load_topology(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_ms"),
+    [
+        pytest.param("2s", 2000, id="seconds"),
+        pytest.param("500ms", 500, id="milliseconds"),
+        pytest.param("1.5s", 1500, id="fractional"),
+        pytest.param("1m", 60000, id="minutes"),
+        pytest.param(3, 3000, id="bare-number-is-seconds"),
+        pytest.param("0s", 0, id="zero"),
+    ],
+)
+def test_parse_duration(value: Any, expected_ms: int) -> None:
+    assert parse_duration_ms(value, "x") == expected_ms
+
+
+def test_stages_are_explicit_and_take_the_topology_delays() -> None:
+    topology = parse_topology({**_with("podReadyDelay", "4s"), "podReadyJitter": "500ms", "podDeleteDelay": "250ms"})
+    stages = {s["metadata"]["name"]: s for s in stage_documents(topology)}
+    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"}
+    assert all(s["apiVersion"] == "kwok.x-k8s.io/v1alpha1" and s["kind"] == "Stage" for s in stages.values())
+    assert stages["pod-ready"]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
+    assert stages["pod-delete"]["spec"]["delay"] == {"durationMilliseconds": 250}
+    assert {s["spec"]["resourceRef"]["kind"] for s in stages.values()} == {"Node", "Pod"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("3800m", Decimal("3.8"), id="milli"),
+        pytest.param("16Gi", Decimal(16 * 1024**3), id="binary-suffix"),
+        pytest.param("1k", Decimal(1000), id="decimal-suffix"),
+        pytest.param("1e3", Decimal(1000), id="exponent"),
+        pytest.param("110", Decimal(110), id="plain"),
+        pytest.param(".5", Decimal("0.5"), id="leading-dot"),
+    ],
+)
+def test_parse_quantity(text: str, expected: Decimal) -> None:
+    assert parse_quantity(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "1GB", "1.2.3", "", "Gi", "1 Gi"])
+def test_parse_quantity_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_quantity(text)
