@@ -9,6 +9,13 @@ from typing import Any
 import yaml
 
 
+class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
+    """The C safe loader, plus YAML 1.1's `=` value tag read as the string "=" (as Kubernetes reads it)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
 class DocumentError(RuntimeError):
     """Input YAML could not be loaded; the message names the file and line."""
 
@@ -82,7 +89,7 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
     """
     docs: list[Document] = []
     try:
-        loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             index = 0
             while loader.check_node():

@@ -159,6 +159,16 @@ exec:
 {{- end }}
 
 {{/*
+node-exporter.quotedMap: a string map (annotations) as `"key": "value"` lines. `quote` escapes every
+character; toYaml would emit some values (a lone "=") plain, which not every YAML reader takes as a string.
+*/}}
+{{- define "node-exporter.quotedMap" -}}
+{{- range $key, $value := . }}
+{{ quote $key }}: {{ quote $value }}
+{{- end }}
+{{- end }}
+
+{{/*
 node-exporter.intOrString: an int-or-string value as YAML: a quoted string, or an integer (never a float such
 as 1e+06, which is how helm prints large numbers it read as float64).
 */}}

@@ -139,6 +139,10 @@ REJECT = [
                  ["affinity contains a character YAML cannot carry"], id="pass-through-C1-control"),
     pytest.param({"serviceMonitor": {"enabled": True, "tlsConfig": {"serverName": "a\u0099"}}},
                  ["serviceMonitor contains a character YAML cannot carry"], id="tlsConfig-C1-control"),
+    pytest.param({"podMonitor": {"tlsConfig": {"caFile": "/etc/ca.crt"}}}, ["/podMonitor/tlsConfig", "invalid propertyName 'caFile'"], id="podMonitor-SafeTLSConfig"),
+    pytest.param({"extraContainers": [None]}, ["/extraContainers/0", "want object"], id="extraContainers-null-item"),
+    pytest.param({"extraEnv": [None]}, ["/extraEnv/0", "want object"], id="extraEnv-null-item"),
+    pytest.param({"nameOverride": "\n"}, ["/nameOverride", "does not match pattern"], id="nameOverride-newline"),
     # --- the PDB in its broken forms (schema lets them through so the chart can say why)
     pytest.param({"podDisruptionBudget": {"maxUnavailable": 1}}, ["podDisruptionBudget.maxUnavailable", "no scale subresource", "integer podDisruptionBudget.minAvailable"], id="pdb-maxUnavailable"),
     pytest.param({"podDisruptionBudget": {"maxUnavailable": "10%"}}, ["podDisruptionBudget.maxUnavailable", "no scale subresource"], id="pdb-maxUnavailable-percent"),

@@ -232,6 +232,9 @@ ROWS = [
     # --- extras
     pytest.param({"annotations": {"a": "b"}}, {"DaemonSet:metadata.annotations": {"a": "b"}}, id="annotations"),
     pytest.param({"podAnnotations": {"a": "b"}}, {"DaemonSet:spec.template.metadata.annotations": {"a": "b"}}, id="podAnnotations"),
+    # annotation values are quoted: a lone "=" stays a string for every YAML reader (PyYAML reads a plain = as a value tag)
+    pytest.param({"podAnnotations": {"a": "=", "b": "0"}, "service": {"annotations": {"c": "="}}},
+                 {"DaemonSet:spec.template.metadata.annotations": {"a": "=", "b": "0"}, "Service:metadata.annotations": {"c": "="}}, id="annotations-quoted"),
     pytest.param({"podLabels": {"pool": "{{ .Release.Namespace }}", "app.kubernetes.io/name": "hijack"}},
                  {"DaemonSet:spec.template.metadata.labels.pool": "dsgate-system", 'DaemonSet:spec.template.metadata.labels["app.kubernetes.io/name"]': "node-exporter"}, id="podLabels"),
     pytest.param({"extraEnv": [{"name": "GOMAXPROCS", "value": "1"}]}, {NE + ".env": [{"name": "GOMAXPROCS", "value": "1"}]}, id="extraEnv"),
