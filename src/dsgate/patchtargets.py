@@ -15,16 +15,9 @@ from typing import Any
 
 import yaml
 
-from dsgate.sources import KUSTOMIZATION_FILES
+from dsgate.sources import kustomization_file
 
 Obj = dict[str, Any]
-
-
-def kustomization_file(directory: Path) -> Path | None:
-    for name in KUSTOMIZATION_FILES:
-        if (directory / name).is_file():
-            return directory / name
-    return None
 
 
 def _split_requirements(selector: str) -> list[str]:

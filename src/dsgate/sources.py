@@ -40,7 +40,8 @@ class Source:
         return out
 
 
-def _kustomization_file(directory: Path) -> Path | None:
+def kustomization_file(directory: Path) -> Path | None:
+    """The kustomization file of DIRECTORY, if it has one."""
     for name in KUSTOMIZATION_FILES:
         if (directory / name).is_file():
             return directory / name
@@ -49,7 +50,7 @@ def _kustomization_file(directory: Path) -> Path | None:
 
 def is_component(directory: Path) -> bool:
     """A kustomize Component cannot be built alone; it is gated through what uses it."""
-    path = _kustomization_file(directory)
+    path = kustomization_file(directory)
     if path is None:
         return False
     try:
@@ -63,7 +64,7 @@ def _walk(directory: Path, extra_values: tuple[Path, ...]) -> Iterable[Source]:
     if (directory / "Chart.yaml").is_file():
         yield Source("chart", directory, extra_values=extra_values)
         return
-    if _kustomization_file(directory) is not None:
+    if kustomization_file(directory) is not None:
         if not is_component(directory):
             yield Source("kustomize", directory)
         # overlays may live below a base; keep walking, but never into the chart cache kustomize writes
