@@ -16,7 +16,8 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Two workers: the machine has two cores; the cluster tests share one control plane per worker.
+# Two workers: the machine has two cores. --dist loadgroup keeps the cluster tests (xdist_group
+# "cluster") on one worker, so a test session starts one control plane, not one per worker.
 PYTEST_WORKERS ?= 2
 
 .PHONY: help setup tools venv gate test test-fast lint doctor env cluster-up cluster-down bench docs clean
@@ -36,10 +37,10 @@ gate: setup ## Run the gate on this repo: dsgate check (render, validate, evalua
 	$(BIN)/dsgate check $(GATE_ARGS)
 
 test: setup lint ## Run lint, then the whole test suite (unit, render, policy, cluster) — what CI runs
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests without the cluster ones
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
 
 lint: setup ## Policies (opa fmt/check/test 100% coverage), generated docs are current, charts lint
 	bash policies/check.sh
@@ -63,7 +64,7 @@ doctor: ## Print every pinned tool with pinned version, found version and path; 
 env: ## Print shell exports: eval "$(make -s env)" puts the pinned tools first on PATH and sets KUBECONFIG
 	@echo 'export PATH="$(DSGATE_CACHE)/bin:$(abspath $(BIN)):$$PATH"'
 	@echo 'export DSGATE_CACHE="$(DSGATE_CACHE)"'
-	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster kubeconfig 2>/dev/null || echo $(DSGATE_CACHE)/clusters/dsgate/kubeconfig)\""
+	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster kubeconfig)\""
 
 cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topology.yaml)
 	$(BIN)/dsgate cluster up

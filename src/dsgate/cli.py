@@ -120,16 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cluster"]:  # its own parser, --help included
+        from dsgate import cluster
+
+        return cluster.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "check":
         try:
             return _run_check(args, sys.stdout)
         except KeyboardInterrupt:
             return _fail("interrupted")
-    if args.command == "cluster":
-        from dsgate import cluster
-
-        return cluster.main(list(args.rest))
     if args.command == "version":
         for key, value in pinned().items():
             print(f"{key}={value}")

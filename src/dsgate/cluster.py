@@ -4,10 +4,13 @@
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the pinned binaries,
 started by kwokctl's binary runtime; kwok simulates the kubelets. Everything listens on
-127.0.0.1 at ports dsgate picks (free ones, or --port for the API server). Admission stays on
-(kwokctl's --kube-admission: the API server's default plugin set, so Priority, PodSecurity and
-ValidatingAdmissionPolicy work). Nodes come from a topology file (cluster/topology.yaml) and the
-kwok stages from cluster/stages/.
+127.0.0.1 at ports dsgate picks (random free ones below the ephemeral range, or --port for the
+API server). Admission stays on (kwokctl's --kube-admission: the API server's default plugin
+set, so Priority, PodSecurity and ValidatingAdmissionPolicy work). Nodes come from a topology
+file (cluster/topology.yaml) and the kwok stages from cluster/stages/ (kwok itself has no
+fallback stages; kwokctl would add its own "fast" ones if we gave none). Nothing is downloaded:
+every binary kwokctl might fetch is given as a local path (kubectl included, which kwokctl runs
+for its own health checks) and its HTTP(S) proxy points at a closed local port.
 
 State lives in one directory per cluster, `$DSGATE_CLUSTER_ROOT/clusters/<name>` (default root
 `<dsgate cache>/kwok`): kwokctl's files (pki, etcd data, logs, pids, kubeconfig.yaml) plus
@@ -185,7 +188,7 @@ def _alive(pid: int) -> bool:
     return _proc_state(pid) not in (None, "Z", "X")
 
 
-def _argv(pid: int) -> list[str]:
+def process_argv(pid: int) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -195,7 +198,7 @@ def _argv(pid: int) -> list[str]:
 
 def _is_component_of(pid: int, paths: ClusterPaths) -> bool:
     """PID runs one of this cluster's component binaries (kwokctl execs them from <dir>/bin)."""
-    argv = _argv(pid)
+    argv = process_argv(pid)
     return bool(argv) and argv[0].startswith(str(paths.bin_dir) + os.sep)
 
 
@@ -220,7 +223,7 @@ def component_pids(paths: ClusterPaths) -> dict[str, int]:
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
-        argv = _argv(pid)  # read once: the process may exit at any moment
+        argv = process_argv(pid)  # read once: the process may exit at any moment
         if pid in known or not argv or not argv[0].startswith(prefix) or argv[1:] in (["--version"], ["version"]) or not _alive(pid):
             continue
         name = Path(argv[0]).name
@@ -750,7 +753,11 @@ def down(name: str = DEFAULT_NAME, root: Path | None = None, quiet: bool = False
 
 def _status(name: str, root: Path | None) -> int:
     paths = paths_for(name, root)
-    st = inspect(paths)
+    with _locked(paths.root, wait=False) as free:
+        if not free:  # an up or down is in progress: its half-made directory is not stale
+            print(f"cluster {name!r}: busy (a 'dsgate cluster up' or 'down' is running under {paths.root})")
+            return 1
+        st = inspect(paths)
     if st.state == "absent":
         print(f"cluster {name!r}: not running")
         print(f"kubeconfig: {paths.kubeconfig} (written by 'dsgate cluster up')")

@@ -7,7 +7,7 @@ server knows works the same way; health endpoints are read raw.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,7 +66,7 @@ def list_items(dyn: DynamicClient, api_version: str, kind: str, namespace: str |
         kwargs["label_selector"] = label_selector
     if res.namespaced and namespace:
         kwargs["namespace"] = namespace
-    return [item.to_dict() if hasattr(item, "to_dict") else dict(item) for item in res.get(**kwargs).to_dict()["items"]]
+    return list(res.get(**kwargs).to_dict()["items"])
 
 
 def create(dyn: DynamicClient, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
@@ -118,7 +118,3 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
                 detail = f"last error: {type(last_error).__name__}: {str(last_error).splitlines()[0] if str(last_error) else ''}"
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({detail})" if detail else ""))
         time.sleep(interval)
-
-
-def names(objs: Iterable[dict[str, Any]]) -> list[str]:
-    return sorted(o["metadata"]["name"] for o in objs)

@@ -41,8 +41,9 @@ def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> 
                 continue
             summary = ", ".join(f"{d.name}: {d.available}/{d.desired} available on {len(d.eligible_nodes)} eligible nodes" for d in res.daemonsets)
             out.lines.append(f"deploy {chart}: {'ok' if res.ok else 'FAILED'} ({summary or 'no DaemonSet'})")
-            out.failures.extend(f"deploy {chart}: {m}" for m in res.messages)
-    except (cluster.ClusterError, OSError) as exc:
+            if not res.ok:
+                out.failures.extend(f"deploy {chart}: {m}" for m in res.messages)
+    except (cluster.ClusterError, OSError, ValueError) as exc:  # ValueError: a bad topology file
         out.errors.append(f"deploy stage: the local cluster could not run: {exc}")
     finally:
         if started:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -150,3 +152,34 @@ def test_picked_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
     assert len(set(ports)) == 6
     assert all(20000 <= p < low for p in ports)
     assert all(cluster._port_free(p) for p in ports)
+
+
+def test_status_while_another_up_or_down_runs_says_busy(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with cluster._locked(root):
+        # flock locks belong to the open file description: a second open() in this process contends like another process would.
+        assert main(["status", "--name", "any"]) == 1
+    assert "cluster 'any': busy" in capsys.readouterr().out
+
+
+def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.cluster.conftest import OWNER_FILE, _start_time, reap_orphan_clusters
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead_root, live_root = tmp_path_factory.mktemp("kwok"), tmp_path_factory.mktemp("kwok")
+    (dead_root / OWNER_FILE).write_text(json.dumps({"pid": gone.pid, "start": "0"}))
+    (live_root / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())}))
+    orphan = _fake_component(paths_for("old", dead_root), "etcd")
+    alive = _fake_component(paths_for("current", live_root), "etcd")
+    try:
+        reaped = reap_orphan_clusters()  # other dead sessions' clusters may be reaped too
+        assert f"{dead_root}/clusters/old" in reaped
+        assert f"{live_root}/clusters/current" not in reaped
+        assert orphan.wait(timeout=5) is not None
+        assert alive.poll() is None
+        assert not paths_for("old", dead_root).dir.exists()
+    finally:
+        for proc in (orphan, alive):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
