@@ -56,6 +56,25 @@ def label_selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     return True
 
 
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics (matchLabels AND matchExpressions); null selects nothing."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
 def target_matches(target: Mapping[str, Any], obj: Obj) -> bool:
     """kustomize's patch-target semantics: exact group/version/kind, anchored regexes for name and
     namespace, label and annotation selectors."""

@@ -30,6 +30,7 @@ from dsgate.patchtargets import (  # noqa: F401 - re-exported for the kustomize 
     kustomization_file,
     label_selector_matches,
     patch_targets,
+    selector_matches,
     target_matches,
     unmatched_patch_targets,
 )
@@ -334,25 +335,6 @@ def agent(obj: Obj) -> str:
 
 def pod_spec(ds: Obj) -> Obj:
     return ds["spec"]["template"]["spec"]
-
-
-def selector_matches(selector: Obj | None, labels: Mapping[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics (matchLabels AND matchExpressions); null selects nothing."""
-    if selector is None:
-        return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        ok = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[op]
-        if not ok:
-            return False
-    return True
 
 
 _UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from dsgate.documents import Provenance, parse_stream
+from dsgate.patchtargets import selector_matches
 from dsgate.render import HelmBatch, RenderError, helm_template_text
 from dsgate.validate import Validator
 from tests.conftest import CHARTS
@@ -56,18 +57,6 @@ def generation_schema(chart: str) -> dict[str, Any]:
     return schema
 
 
-def _labels_match(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, vals = expr["key"], expr["operator"], expr.get("values") or []
-        ok = {"In": key in labels and labels[key] in vals, "NotIn": labels.get(key) not in vals,
-              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
-        if not ok:
-            return False
-    return True
-
-
 def check_invariants(chart: str, values: dict[str, Any], objs: list[dict[str, Any]]) -> None:
     daemonsets = [o for o in objs if o["kind"] == "DaemonSet"]
     assert len(daemonsets) == 1, f"expected exactly one DaemonSet, got {len(daemonsets)}"
@@ -76,11 +65,11 @@ def check_invariants(chart: str, values: dict[str, Any], objs: list[dict[str, An
     labels = template["metadata"]["labels"]
     selector = ds["spec"]["selector"]
     assert selector.get("matchLabels"), "selector has no matchLabels"
-    assert _labels_match(selector, labels), f"selector {selector} does not select template labels {labels}"
+    assert selector_matches(selector, labels), f"selector {selector} does not select template labels {labels}"
     pod = template["spec"]
     for pdb in (o for o in objs if o["kind"] == "PodDisruptionBudget"):
         assert pdb["metadata"].get("namespace") == ds["metadata"].get("namespace")
-        assert _labels_match(pdb["spec"]["selector"], labels), "PDB does not select the DaemonSet's pods"
+        assert selector_matches(pdb["spec"]["selector"], labels), "PDB does not select the DaemonSet's pods"
         assert isinstance(pdb["spec"].get("minAvailable"), int) and "maxUnavailable" not in pdb["spec"]
     pdb_values = values.get("podDisruptionBudget") or {}
     if pdb_values.get("enabled", True):
