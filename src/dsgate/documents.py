@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,22 @@ import yaml
 
 
 class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
-    """The C safe loader, plus YAML 1.1's `=` value tag read as the string "=" (as Kubernetes reads it)."""
+    """The C safe loader, read the way Kubernetes' Go YAML reads these scalars.
+
+    - YAML 1.1's `=` value tag is the string "=".
+    - A float-looking plain scalar that overflows a float64 (`.1E+400`) is a string, as in Go, where
+      the failed ParseFloat leaves it a string (a quantity the API server accepts), not infinity.
+    """
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float | str:
+        value: float = super().construct_yaml_float(node)
+        if math.isinf(value) and not node.value.lower().lstrip("+-").startswith(".inf"):
+            return str(node.value)
+        return value
 
 
 _Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 class DocumentError(RuntimeError):

@@ -53,3 +53,20 @@ def test_parse_stream_rejects(text: str, expected_message: str) -> None:
 def test_load_file_missing(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="cannot read"):
         load_file(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("scalar", "expected_value"),
+    [
+        pytest.param("100m", "100m", id="quantity-string"),
+        pytest.param("1.5", 1.5, id="float"),
+        pytest.param(".1E+400", ".1E+400", id="overflowing-float-stays-a-string-as-in-go"),
+        pytest.param("-1.0e+999", "-1.0e+999", id="overflowing-negative-float"),
+        pytest.param(".inf", float("inf"), id="explicit-infinity"),
+        pytest.param("-.Inf", float("-inf"), id="explicit-negative-infinity"),
+        pytest.param("=", "=", id="value-tag"),
+    ],
+)
+def test_scalars_read_as_kubernetes_reads_them(scalar: str, expected_value: object) -> None:
+    docs = parse_stream(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: {scalar}}}\n", "x.yaml", PROV)
+    assert docs[0].obj["data"]["k"] == expected_value
