@@ -54,8 +54,7 @@ class ChartSchemaError(RuntimeError):
 
 
 def _k8s_definitions() -> dict[str, Any]:
-    folder = validate._schema_dir(kube_target_versions()[0])  # noqa: SLF001 - the same schema files
-    return json.loads((folder / "_definitions.json").read_text())["$defs"]
+    return validate._definitions(kube_target_versions()[0])["$defs"]  # noqa: SLF001 - the validator's own schemas
 
 
 def _crd_definitions() -> dict[str, Any]:

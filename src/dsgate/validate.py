@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import yaml
 from referencing import Registry, Resource
 
@@ -74,10 +74,81 @@ def _schema_dir(kube_version: str) -> Path:
     return Path(str(SCHEMA_ROOT / usable[-1]))
 
 
+NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
+
+
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")  # keyword -> {name: schema}
+
+
+def reject_null_items(schema: Any) -> Any:
+    """SCHEMA with every array item schema refusing null.
+
+    The published schemas let any item be null (`type: [object, null]`), but the API server decodes a
+    null list entry into an empty value: an empty container port, toleration or env var that it then
+    rejects or misreads. A null entry is a templating accident, never an intent.
+    """
+    if isinstance(schema, list):
+        return [reject_null_items(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        k: {name: reject_null_items(s) for name, s in v.items()} if k in SCHEMA_MAPS and isinstance(v, dict) else reject_null_items(v)
+        for k, v in schema.items()
+    }
+    items = out.get("items")
+    if isinstance(items, dict) and items != NOT_NULL and NOT_NULL not in items.get("allOf", []):
+        if isinstance(items.get("type"), list):
+            out["items"] = {**items, "type": [t for t in items["type"] if t != "null"]}
+        elif "type" not in items:
+            out["items"] = {"allOf": [items, NOT_NULL]}
+    return out
+
+
+@functools.cache
+def _definitions(kube_version: str) -> dict[str, Any]:
+    """The shipped `_definitions.json` of KUBE_VERSION, null list entries refused (see reject_null_items)."""
+    document = json.loads((_schema_dir(kube_version) / "_definitions.json").read_text())
+    return reject_null_items(document)
+
+
+DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
+
+
+class _Schema:
+    """One schema behind two engines: jsonschema-rs answers "valid?" in microseconds; only an invalid
+    instance goes to the reference implementation (python-jsonschema), for every error with its path.
+    Almost every rendered document is valid, so the gate pays the Rust price."""
+
+    def __init__(self, schema: dict[str, Any], kube_version: str | None = None) -> None:
+        self.schema = schema
+        self.kube_version = kube_version
+        registry = _rs_registry(kube_version) if kube_version else None
+        self.fast = jsonschema_rs.validator_for(schema, registry=registry) if registry else jsonschema_rs.validator_for(schema)
+
+    @functools.cached_property
+    def full(self) -> jsonschema.protocols.Validator:
+        if self.kube_version:
+            return jsonschema.Draft202012Validator(self.schema, registry=_registry(self.kube_version))
+        return jsonschema.Draft202012Validator(self.schema)
+
+    def errors(self, instance: Any) -> list[tuple[str, str]]:
+        """(dotted path, message) for every error of INSTANCE; [] when valid."""
+        if self.fast.is_valid(instance):
+            return []
+        found = [(_error_path(e), _explain(e)) for e in self.full.iter_errors(instance)]
+        if not found:  # the engines disagree: never drop the fast engine's verdict
+            found = [(".".join(map(str, e.instance_path)), e.message) for e in self.fast.iter_errors(instance)]
+        return sorted(found, key=lambda pm: pm[0].split("."))
+
+
 @functools.cache
 def _registry(kube_version: str) -> Registry:
-    defs = json.loads((_schema_dir(kube_version) / "_definitions.json").read_text())
-    return Resource.from_contents(defs) @ Registry()
+    return Resource.from_contents(_definitions(kube_version)) @ Registry()
+
+
+@functools.cache
+def _rs_registry(kube_version: str) -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(DEFINITIONS_URI, _definitions(kube_version))])
 
 
 def _group_file_part(api_version: str) -> str:
@@ -86,17 +157,17 @@ def _group_file_part(api_version: str) -> str:
 
 
 @functools.cache
-def _builtin_validator(kube_version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema | None:
     path = _schema_dir(kube_version) / f"{kind.lower()}-{_group_file_part(api_version)}.json"
     if not path.exists():
         return None
-    schema = json.loads(path.read_text())
+    schema = reject_null_items(json.loads(path.read_text()))
     # Only trust the file if it really is this group/version/kind (file names drop the domain).
     gvks = schema.get("x-kubernetes-group-version-kind", [])
     group, _, version = api_version.rpartition("/")
     if gvks and not any(g.get("group", "") == group and g.get("version") == version and g.get("kind") == kind for g in gvks):
         return None
-    return jsonschema.Draft202012Validator(schema, registry=_registry(kube_version))
+    return _Schema(schema, kube_version)
 
 
 # ---------------------------------------------------------------- CRD kinds
@@ -166,15 +237,14 @@ def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 @functools.cache
-def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+def _crd_schema(api_version: str, kind: str) -> _Schema | None:
     schema = _crd_schemas().get((api_version, kind))
-    return jsonschema.Draft202012Validator(schema) if schema is not None else None
+    return _Schema(schema) if schema is not None else None
 
 
 @functools.cache
-def _object_meta_validator(kube_version: str) -> jsonschema.protocols.Validator:
-    ref = {"$ref": "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
-    return jsonschema.Draft202012Validator(ref, registry=_registry(kube_version))
+def _object_meta_schema(kube_version: str) -> _Schema:
+    return _Schema({"$ref": f"{DEFINITIONS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}, kube_version)
 
 
 def crd_kinds() -> set[tuple[str, str]]:
@@ -191,47 +261,55 @@ IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_NAMED_KINDS = {"Namespace", "Service"}
 
 
-def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "Pod":
-        return spec
-    template = spec.get("template") or {}
-    return template.get("spec") if isinstance(template, dict) else None
+def _mapping(value: Any) -> dict[str, Any]:
+    """VALUE if it is a mapping, else empty: the schema pass reports wrong shapes, these checks skip them."""
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, item) for the mapping items of a list; other shapes are the schema pass's to report."""
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = _mapping(obj.get("spec"))
+    return spec if obj.get("kind") == "Pod" else _mapping(_mapping(spec.get("template")).get("spec"))
+
+
+def _container_errors(base: str, container: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    cname = container.get("name")
+    if isinstance(cname, str) and (len(cname) > 63 or not DNS1123_LABEL.match(cname)):
+        yield f"{base}.name", f"{cname!r} is not a valid DNS-1123 label"
+    resources = _mapping(container.get("resources"))
+    for section in ("requests", "limits"):
+        for res, qty in _mapping(resources.get(section)).items():
+            if not QUANTITY.match(str(qty)):
+                yield f"{base}.resources.{section}.{res}", f"{qty!r} is not a valid quantity"
+    for j, port in _entries(container.get("ports")):
+        for field in ("containerPort", "hostPort"):
+            value = port.get(field)
+            if isinstance(value, int) and not 1 <= value <= 65535:
+                yield f"{base}.ports.{j}.{field}", f"{value} is out of range 1-65535"
+        pname = port.get("name")
+        if isinstance(pname, str) and (len(pname) > 15 or not IANA_SVC_NAME.match(pname)):
+            yield f"{base}.ports.{j}.name", f"{pname!r} is not a valid port name (IANA_SVC_NAME, at most 15 characters)"
 
 
 def _semantic_errors(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(path, message) for what the OpenAPI schemas cannot express."""
     kind = obj.get("kind", "")
-    name = (obj.get("metadata") or {}).get("name")
+    name = _mapping(obj.get("metadata")).get("name")
     if isinstance(name, str):
         pattern, what, limit = (DNS1123_LABEL, "DNS-1123 label", 63) if kind in LABEL_NAMED_KINDS else (DNS1123_SUBDOMAIN, "DNS-1123 subdomain", 253)
         if len(name) > limit or not pattern.match(name):
             yield "metadata.name", f"{name!r} is not a valid {what} (lowercase alphanumerics and '-', at most {limit} characters)"
     pod = _pod_spec(obj)
-    if isinstance(pod, dict):
-        prefix = "spec" if kind == "Pod" else "spec.template.spec"
-        for group in ("initContainers", "containers", "ephemeralContainers"):
-            for i, c in enumerate(pod.get(group) or []):
-                if not isinstance(c, dict):
-                    continue
-                base = f"{prefix}.{group}.{i}"
-                cname = c.get("name")
-                if isinstance(cname, str) and (len(cname) > 63 or not DNS1123_LABEL.match(cname)):
-                    yield f"{base}.name", f"{cname!r} is not a valid DNS-1123 label"
-                for section in ("requests", "limits"):
-                    for res, qty in ((c.get("resources") or {}).get(section) or {}).items():
-                        if not QUANTITY.match(str(qty)):
-                            yield f"{base}.resources.{section}.{res}", f"{qty!r} is not a valid quantity"
-                for j, port in enumerate(c.get("ports") or []):
-                    for field in ("containerPort", "hostPort"):
-                        value = port.get(field)
-                        if isinstance(value, int) and not 1 <= value <= 65535:
-                            yield f"{base}.ports.{j}.{field}", f"{value} is out of range 1-65535"
-                    pname = port.get("name")
-                    if isinstance(pname, str) and (len(pname) > 15 or not IANA_SVC_NAME.match(pname)):
-                        yield f"{base}.ports.{j}.name", f"{pname!r} is not a valid port name (IANA_SVC_NAME, at most 15 characters)"
+    prefix = "spec" if kind == "Pod" else "spec.template.spec"
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for i, container in _entries(pod.get(group)):
+            yield from _container_errors(f"{prefix}.{group}.{i}", container)
     if kind == "Service":
-        for j, port in enumerate((obj.get("spec") or {}).get("ports") or []):
+        for j, port in _entries(_mapping(obj.get("spec")).get("ports")):
             for field in ("port", "targetPort", "nodePort"):
                 value = port.get(field)
                 if isinstance(value, int) and not (1 <= value <= 65535 or (field == "nodePort" and value == 0)):
@@ -246,14 +324,12 @@ def _error_path(err: jsonschema.ValidationError) -> str:
 
 
 def _explain(err: jsonschema.ValidationError) -> str:
+    if err.validator == "not" and err.validator_value == NOT_NULL["not"]:
+        return "null list entry (the API server turns it into an empty value); remove it"
     if err.validator == "additionalProperties" and err.validator_value is False:
         inner = err.message.split("(", 1)[-1].rstrip(")")
         return "unknown field(s) " + inner.replace(" were unexpected", "").replace(" was unexpected", "")
     return err.message
-
-
-# (content hash, versions, allowed kinds) -> errors as (version, path, message, unknown_kind)
-_RESULTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple[str, str, str, bool]]] = {}
 
 
 class Validator:
@@ -266,37 +342,26 @@ class Validator:
             _schema_dir(version)  # fail fast on an unsupported version
 
     def validate(self, document: Document) -> list[SchemaError]:
-        """Every error of DOCUMENT against every target version (cached by content: renders repeat objects)."""
-        key = hashlib.sha1(json.dumps(document.obj, sort_keys=True, default=str).encode()).hexdigest()
-        found = _RESULTS.get((key, tuple(self.kube_versions), tuple(sorted(self.allow_kinds))))
-        if found is None:
-            found = self._check(document.obj)
-            _RESULTS[(key, tuple(self.kube_versions), tuple(sorted(self.allow_kinds)))] = found
-        return [SchemaError(document, version, path, message, unknown) for version, path, message, unknown in found]
+        """Every error of DOCUMENT against every target version."""
+        return [SchemaError(document, version, path, message, unknown) for version, path, message, unknown in self._check(document.obj)]
 
     def _check(self, obj: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
         errors: list[tuple[str, str, str, bool]] = []
         for version in self.kube_versions:
-
-            def add(path: str, message: str, version: str = version, unknown: bool = False) -> None:
-                errors.append((version, path, message, unknown))
-
-            validator = _builtin_validator(version, api_version, kind)
-            extra: jsonschema.protocols.Validator | None = None
-            if validator is None:
-                validator = _crd_validator(api_version, kind)
-                extra = _object_meta_validator(version) if validator is not None else None
-            if validator is None:
-                if kind in self.allow_kinds or f"{api_version}/{kind}" in self.allow_kinds:
-                    continue
-                add("", f"unknown kind {api_version}/{kind}: neither a Kubernetes {self.kube_versions[0]}+ schema nor a CRD schema; fix apiVersion/kind or allow it with allow_kinds", unknown=True)
+            schema = _builtin_schema(version, api_version, kind)
+            meta: _Schema | None = None
+            if schema is None:
+                schema = _crd_schema(api_version, kind)
+                meta = _object_meta_schema(version) if schema is not None else None
+            if schema is None:
+                if kind not in self.allow_kinds and f"{api_version}/{kind}" not in self.allow_kinds:
+                    message = f"unknown kind {api_version}/{kind}: neither a Kubernetes {self.kube_versions[0]}+ schema nor a CRD schema; fix apiVersion/kind or allow it with allow_kinds"
+                    errors.append((version, "", message, True))
                 continue
-            for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
-                add(_error_path(err), _explain(err))
-            if extra is not None:
-                for err in extra.iter_errors(obj.get("metadata") or {}):
-                    add("metadata." + _error_path(err) if err.absolute_path else "metadata", _explain(err))
+            errors.extend((version, path, message, False) for path, message in schema.errors(obj))
+            if meta is not None:
+                errors.extend((version, f"metadata.{path}".rstrip("."), message, False) for path, message in meta.errors(obj.get("metadata") or {}))
         for path, message in _semantic_errors(obj):
             errors.append((",".join(self.kube_versions), path, message, False))
         return errors

@@ -75,6 +75,17 @@ C0 = "spec.template.spec.containers.0"
         pytest.param(_with(SM, "spec.endpoints.0.scrapeTimout", "5s"), [("spec.endpoints.0", "unknown field(s) 'scrapeTimout'")], id="crd-unknown-field"),
         pytest.param(_with(SM, "metadata.labelz", {}), [("metadata", "unknown field(s) 'labelz'")], id="crd-metadata-strict"),
         pytest.param(_with(VPA, "spec.updatePolicy.updateMode", "Sometimes"), [("spec.updatePolicy.updateMode", "'Sometimes' is not one of")], id="crd-enum"),
+        # null list entries: the API server decodes them into empty values it rejects or misreads
+        pytest.param(_with(DS, f"{C0}.ports", [None]), [(f"{C0}.ports.0", "null list entry")], id="null-port"),
+        pytest.param(_with(DS, f"{C0}.args", ["-v", None]), [(f"{C0}.args.1", "None is not of type 'string'")], id="null-arg"),
+        pytest.param(_with(DS, "spec.template.spec.tolerations", [None]), [("spec.template.spec.tolerations.0", "null list entry")], id="null-toleration"),
+        # wrong shapes: the schema pass names them; the semantic checks must not crash on them
+        pytest.param(_with(DS, f"{C0}.ports", ["9100"]), [(f"{C0}.ports.0", "'9100' is not of type 'object'")], id="string-port"),
+        pytest.param(_with(DS, f"{C0}.resources", "small"), [(f"{C0}.resources", "'small' is not of type 'object'")], id="string-resources"),
+        pytest.param(_with(DS, f"{C0}.resources.limits", ["1"]), [(f"{C0}.resources.limits", "['1'] is not of type 'object'")], id="list-limits"),
+        pytest.param(_with(DS, "spec.template.spec.containers", "c"), [("spec.template.spec.containers", "'c' is not of type 'array'")], id="string-containers"),
+        pytest.param(_with(DS, "spec.template", []), [("spec.template", "[] is not of type 'object'")], id="list-template"),
+        pytest.param({**DS, "metadata": ["agent"]}, [("metadata", "['agent'] is not of type 'object'")], id="list-metadata"),
         pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"),
         pytest.param({"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}}, [("", "unknown kind apps/v1beta2/DaemonSet")], id="removed-api"),
     ],

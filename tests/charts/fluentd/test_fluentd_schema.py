@@ -264,6 +264,8 @@ ISSUE_ROWS = [
     pytest.param({"updateStrategy": {"type": "Foo"}}, "/updateStrategy/type", "value must be one of 'RollingUpdate', 'OnDelete'", id="strategy-foo"),
     pytest.param({"resources": {"limits": {"memory": "lots"}}}, "/resources/limits/memory", "does not match pattern", id="invalid-quantity"),
     pytest.param({"updateStrategy": {"rollingUpdate": {"maxUnavailable": "150%"}}}, "/updateStrategy/rollingUpdate/maxUnavailable", "'150%' does not match pattern", id="max-unavailable-150"),
+    # a null list entry renders as `- null`, which the API server turns into an empty object
+    pytest.param({"extraInitContainers": [{"name": "x", "image": "y", "ports": [None]}]}, "/extraInitContainers/0/ports/0", "'not' failed", id="null-container-port"),
 ]
 
 # Rules the templates enforce (cross-field, or with an explanation the schema cannot carry).

@@ -42,6 +42,10 @@ REJECT = [
     pytest.param({"extraContainers": [{"image": "busybox"}]}, ["/extraContainers/0", "missing property 'name'"], id="extraContainers-name"),
     pytest.param({"extraEnv": [{"value": "1"}]}, ["/extraEnv/0", "missing property 'name'"], id="extraEnv-name"),
     pytest.param({"imagePullSecrets": ["regcred"]}, ["/imagePullSecrets/0", "want object"], id="imagePullSecrets-item-type"),
+    # --- null list entries (the API server would turn each into an empty object)
+    pytest.param({"serviceMonitor": {"relabelings": [None]}}, ["/serviceMonitor/relabelings/0", "got null, want object"], id="null-relabeling"),
+    pytest.param({"extraContainers": [{"name": "x", "image": "y", "resources": {}, "ports": [None]}]}, ["/extraContainers/0/ports/0", "'not' failed"], id="null-container-port"),
+    pytest.param({"extraArgs": [None]}, ["/extraArgs/0", "got null, want string"], id="null-extra-arg"),
     # --- enums
     pytest.param({"updateStrategy": {"type": "Foo"}}, ["/updateStrategy/type", "'RollingUpdate', 'OnDelete'"], id="updateStrategy-Foo"),
     pytest.param({"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy", "must be one of"], id="pullPolicy"),
