@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 # "cluster") on one worker, so a test session starts one control plane, not one per worker.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup tools venv gate test test-fast lint doctor env cluster-up cluster-down bench docs clean
+.PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean
 
 help: ## Print every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ test: setup lint ## Run lint, then the whole test suite (unit, render, policy, c
 
 test-fast: setup ## Run the tests without the cluster ones
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
+
+fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
+	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
 
 lint: setup ## Policies (opa fmt/check/test 100% coverage), generated docs are current, charts lint
 	bash policies/check.sh

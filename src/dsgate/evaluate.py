@@ -13,8 +13,10 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,9 @@ class OpaServer:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.client: OpaClient | None = None
+        self._local = threading.local()  # one HTTP session per thread: requests.Session is not thread-safe
+        self._sessions: list[OpaClient] = []
+        self._sessions_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._log: Any = None
 
@@ -144,7 +149,21 @@ class OpaServer:
         text = self._log.read().decode(errors="replace").strip()
         return text[-2000:] or "(no output)"
 
+    def _thread_client(self) -> OpaClient:
+        client: OpaClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
+            with self._sessions_lock:
+                self._sessions.append(client)
+            self._local.client = client
+        return client
+
     def stop(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close_connection()
+            self._sessions.clear()
+        self._local = threading.local()
         if self.client is not None:
             self.client.close_connection()
             self.client = None
@@ -173,7 +192,7 @@ class OpaServer:
         if self.process.poll() is not None:
             raise EvaluationError(f"OPA server died (exit code {self.process.returncode}): {self._log_tail()}")
         try:
-            answer = self.client.query_rule(input_data, ENTRYPOINT_PACKAGE, ENTRYPOINT_RULE)
+            answer = self._thread_client().query_rule(input_data, ENTRYPOINT_PACKAGE, ENTRYPOINT_RULE)
         except requests.Timeout as exc:
             raise EvaluationError(f"OPA did not answer within {self.timeout:.0f}s") from exc
         except requests.RequestException as exc:
@@ -192,6 +211,11 @@ class OpaServer:
         """Evaluate one render's documents in one request."""
         result = self.query(policy_input(documents))
         return parse_findings(result, documents)
+
+    def evaluate_all(self, renders: Sequence[Sequence[Document]], pool: Executor) -> Iterator[list[Finding]]:
+        """Evaluate each render in its own request, concurrently on POOL (OPA answers on every core).
+        Yields the answers in the order of RENDERS; a failed request raises when its turn comes."""
+        return pool.map(self.evaluate, renders)
 
 
 def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:

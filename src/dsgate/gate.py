@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,24 +187,58 @@ def run_jobs(
     done = 0
     workers = workers or max(2, (os.cpu_count() or 1) * 2)
     batch = _helm_batch(jobs, workers) if use_batch else None
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+    opa = OpaServer(policy_dir, data=policy_data)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        opa_started = pool.submit(opa.start)  # OPA loads the library while the charts render
+        try:
             for outcome in pool.map(lambda job: run_job(job, batch), jobs):
                 result.renders.append(outcome)
                 done += 1
                 if progress:
                     progress(done, total)
-    finally:
-        if batch is not None:
-            batch.close()
+            if batch is not None:
+                batch.close()
+                batch = None
+            unique = _check_renders(result, validator, kube_versions, allow_kinds)
+            if result.errors:
+                return result  # fail closed; do not evaluate a broken input set
+            seen: set[tuple[str, str, str, str, str]] = set()
+            try:
+                opa_started.result()
+                for findings in opa.evaluate_all([outcome.documents for outcome, _ in unique], pool):
+                    for finding in findings:
+                        key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
+                        if key not in seen:
+                            seen.add(key)
+                            result.findings.append(finding)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+            except EvaluationError as exc:
+                result.errors.append(f"policy evaluation failed: {exc}")
+                return result
+        finally:
+            if batch is not None:
+                batch.close()
+            wait([opa_started])
+            opa.stop()
+    result.findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
+    return result
+
+
+def _check_renders(
+    result: GateResult, validator: Validator, kube_versions: Sequence[str], allow_kinds: Sequence[str]
+) -> list[tuple[RenderOutcome, set[str]]]:
+    """Record render errors, helm v4/v3 mismatches and schema errors in RESULT; return the distinct
+    outputs, each once, with the Kubernetes versions it was rendered for."""
     result.errors.extend(o.error for o in result.renders if o.error)
 
     # helm v3 must render exactly what helm v4 renders.
-    by_key: dict[tuple[str, str, str], dict[str, str]] = {}
+    by_key: dict[tuple[str, str], dict[str, str]] = {}
     for o in result.renders:
         if o.job.source.kind == "chart" and not o.error:
-            by_key.setdefault((o.job.label, o.job.kube_version, ""), {})[o.job.helm] = o.text
-    for (label, kube, _), texts in sorted(by_key.items()):
+            by_key.setdefault((o.job.label, o.job.kube_version), {})[o.job.helm] = o.text
+    for (label, kube), texts in sorted(by_key.items()):
         if len(set(texts.values())) > 1:
             result.mismatches.append(f"{label}: helm {' and '.join(sorted(texts))} render different output for Kubernetes {kube}")
 
@@ -231,25 +265,7 @@ def run_jobs(
                 result.errors.append(f"{err.document.provenance.label}: {err.document.ref}: {err.message}")
             else:
                 result.schema_errors.append(err)
-    if result.errors:
-        return result  # fail closed; do not start OPA for a broken input set
-
-    seen: set[tuple[str, str, str, str, str]] = set()
-    try:
-        with OpaServer(policy_dir, data=policy_data) as opa:
-            for outcome, _ in unique.values():
-                for finding in opa.evaluate(outcome.documents):
-                    key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
-                    if key not in seen:
-                        seen.add(key)
-                        result.findings.append(finding)
-                done += 1
-                if progress:
-                    progress(done, total)
-    except EvaluationError as exc:
-        result.errors.append(f"policy evaluation failed: {exc}")
-    result.findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
-    return result
+    return list(unique.values())
 
 
 def renders_of(result: GateResult) -> list[Render]:

@@ -31,11 +31,14 @@ pytestmark = [pytest.mark.render, pytest.mark.slow]
 
 CHART_NAMES = ["node-exporter", "fluentd"]
 EXAMPLES = int(os.environ.get("DSGATE_PROPERTY_EXAMPLES", "500"))
+# CI draws the same examples every run (a red CI means a change broke something, not that the dice
+# found an old bug); DSGATE_PROPERTY_RANDOM=1 explores fresh ones: `make fuzz`.
+DERANDOMIZE = os.environ.get("DSGATE_PROPERTY_RANDOM", "") != "1"
 VALIDATOR = Validator(["1.36.0"])
 PROPERTY_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=False,
+    derandomize=DERANDOMIZE,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
@@ -189,7 +192,7 @@ def test_schema_invalid_values_rejected_naming_the_key(batch: HelmBatch, chart: 
 
     defaults = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow])
     @given(case=invalid_values(chart))
     def prop(case: tuple[dict[str, Any], str]) -> None:
         values, key = case
@@ -198,7 +201,8 @@ def test_schema_invalid_values_rejected_naming_the_key(batch: HelmBatch, chart: 
             return  # e.g. a free-form map accepts any key: not an invalid set
         with pytest.raises(RenderError) as err:
             helm_template_text(CHARTS / chart, values=values, batch=batch)
-        assert key in str(err.value), f"helm's message does not name {key!r}: {err.value}"
+        pointer = key.replace("~", "~0").replace("/", "~1")  # helm names keys in JSON-pointer form
+        assert key in str(err.value) or pointer in str(err.value), f"helm's message does not name {key!r}: {err.value}"
 
     prop()
 

