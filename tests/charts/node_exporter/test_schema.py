@@ -46,6 +46,8 @@ REJECT = [
     pytest.param({"serviceMonitor": {"relabelings": [None]}}, ["/serviceMonitor/relabelings/0", "got null, want object"], id="null-relabeling"),
     pytest.param({"extraContainers": [{"name": "x", "image": "y", "resources": {}, "ports": [None]}]}, ["/extraContainers/0/ports/0", "'not' failed"], id="null-container-port"),
     pytest.param({"extraArgs": [None]}, ["/extraArgs/0", "got null, want string"], id="null-extra-arg"),
+    # the VPA CRD takes int-or-string quantities: a fractional number renders an object the API server refuses
+    pytest.param({"verticalPodAutoscaler": {"maxAllowed": {"cpu": 1.5}}}, ["/verticalPodAutoscaler/maxAllowed/cpu", "got number, want integer or string"], id="vpa-fractional-cpu"),
     pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [None]}}}},
                  ["/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0", "'not' failed"], id="null-node-selector-term"),
     # --- enums
