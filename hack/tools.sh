@@ -30,7 +30,7 @@ version_of() {
   case "$1" in
     helm) echo "$HELM_VERSION" ;;
     # keyed by helm's version and the hash of our source, so an edit rebuilds it
-    helm-batch) echo "$HELM_VERSION-$(cat "$ROOT/hack/helm-batch/main.go" | sha256sum | cut -c1-12)" ;;
+    helm-batch) echo "$HELM_VERSION-$(cat "$ROOT/hack/helm-batch/main.go" "$ROOT/hack/helm-batch/helm-patch/"*.go | sha256sum | cut -c1-12)" ;;
     helm3) echo "$HELM3_VERSION" ;;
     opa) echo "$OPA_VERSION" ;;
     conftest) echo "$CONFTEST_VERSION" ;;
@@ -97,6 +97,23 @@ etcd_replaces() {
   done
 }
 
+# Copy helm's module source to DIR and make ValidateAgainstSingleSchema reuse compiled schemas: the
+# one line that compiles goes through dsgateCompiled (hack/helm-batch/helm-patch). Fails unless that
+# line is found exactly once, so a helm upgrade cannot silently drop the change.
+patch_helm_schema_cache() {
+  local dir=$1 src file=pkg/chart/common/util/jsonschema.go
+  local line='validator, err := compiler.Compile("file:///values.schema.json")'
+  src=$(go mod download -json "helm.sh/helm/v4@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { echo "helm-batch: no module source for helm.sh/helm/v4@$HELM_VERSION" >&2; return 1; }
+  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
+  if [ "$(grep -cF "$line" "$dir/$file")" != 1 ]; then
+    echo "helm-batch: $file of helm $HELM_VERSION no longer has the schema compile line; update patch_helm_schema_cache" >&2
+    return 1
+  fi
+  sed -i "s|$line|validator, err := dsgateCompiled(schemaJSON, func() (*jsonschema.Schema, error) { return compiler.Compile(\"file:///values.schema.json\") })|" "$dir/$file"
+  cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
+}
+
 build() {
   local tool=$1 v out tmp work ldflags minor
   v=$(version_of "$tool")
@@ -110,10 +127,12 @@ build() {
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
         "helm.sh/helm/v4/cmd/helm@$v" ;;
     helm-batch)
-      make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" ""
+      # helm v4's own module with one change: compiled values schemas are cached (hack/helm-batch/helm-patch).
+      make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" "helm.sh/helm/v4 => ./helm"
       rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
       cp "$ROOT/hack/helm-batch/main.go" "$work/main.go"
-      (cd "$work" && go get "helm.sh/helm/v4@$HELM_VERSION" >&2 && go mod tidy >&2 &&
+      patch_helm_schema_cache "$work/helm" || return 1
+      (cd "$work" && go mod tidy >&2 &&
        go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$tmp/helm-batch" .) ;;
     helm3)
       # chartutil.k8sVersion* set the default .Capabilities.KubeVersion as helm's own Makefile does.

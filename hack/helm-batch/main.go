@@ -2,8 +2,10 @@
 //
 // Each line on stdin is a JSON request {"args": ["template", ...]}; each answer is one JSON line
 // {"stdout": "...", "stderr": "...", "code": N}. The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
-// the code the helm binary's main runs), so the output is helm's; only the process start-up is
-// shared. dsgate's tests compare its output byte for byte with the helm binary on every scenario.
+// the code the helm binary's main runs), so the output is helm's; shared are the process start-up
+// and, through the one change hack/tools.sh makes to helm's module (helm-patch/), each chart's
+// compiled values.schema.json. dsgate's tests compare its output and its errors byte for byte with
+// the helm binary on every scenario.
 package main
 
 import (

@@ -51,3 +51,37 @@ def test_errors_identical(batch: HelmBatch, tmp_path: Path) -> None:
         messages.append(str(err.value))
     assert messages[0] == messages[1]
     assert "values.x is required" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_ok"),
+    [
+        pytest.param({}, True, id="valid"),
+        pytest.param({"updateStrategy": {"type": "Foo"}}, False, id="invalid-enum"),
+        pytest.param({"bogus": 1}, False, id="unknown-key"),
+        pytest.param({"podAnnotations": {"a": "b"}}, True, id="valid-again"),
+    ],
+)
+@pytest.mark.parametrize("chart", ["node-exporter", "fluentd"])
+def test_schema_errors_identical_with_cached_schemas(batch: HelmBatch, chart: str, values: dict[str, object], expected_ok: bool) -> None:
+    """helm-batch reuses each chart's compiled values schema: verdicts and messages stay helm's."""
+    outcomes = []
+    for runner in (None, batch):
+        try:
+            outcomes.append(("ok", helm_template_text(CHARTS / chart, values=values, batch=runner)))
+        except RenderError as exc:
+            outcomes.append(("error", str(exc)))
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][0] == "ok") == expected_ok
+
+
+def test_changed_schema_is_not_served_from_the_cache(batch: HelmBatch, tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: schemaed\nversion: 0.1.0\n")
+    (tmp_path / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {size: {{ .Values.size | quote }}}\n")
+    schema = tmp_path / "values.schema.json"
+    schema.write_text('{"type": "object", "properties": {"size": {"type": "integer"}}}')
+    with pytest.raises(RenderError, match="size"):
+        helm_template_text(tmp_path, values={"size": "big"}, batch=batch)
+    schema.write_text('{"type": "object", "properties": {"size": {"type": "string"}}}')
+    assert 'size: "big"' in helm_template_text(tmp_path, values={"size": "big"}, batch=batch)
