@@ -3,8 +3,9 @@
 Built-in kinds are validated against the strict JSON schemas that kubernetes-validate ships
 (one set per Kubernetes minor); CRD kinds against the `openAPIV3Schema` of the real CRDs that
 set-up copies from the prometheus-operator and autoscaler Go modules. Validators are built once
-per (version, kind) and report every error, not just the first. On top of the schemas come the
-checks they miss: quantities parse, ports are in range, names are DNS-1123.
+per (version, kind): jsonschema-rs decides valid or not, python-jsonschema lists every error of an
+invalid document. Null list entries are refused (see reject_null_items). On top of the schemas come
+the checks they miss: quantities parse, ports are in range, names are DNS-1123.
 """
 
 from __future__ import annotations
