@@ -520,7 +520,7 @@ class LocalCluster:
 
     def dynamic(self) -> DynamicClient:
         if self._dyn is None:
-            self._dyn = kube.dynamic_client(self.api())
+            self._dyn = kube.dynamic_client(self.kubeconfig, self.api())
         return self._dyn
 
     def nodes(self) -> list[dict[str, Any]]:

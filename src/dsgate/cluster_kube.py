@@ -25,9 +25,11 @@ def api_client(kubeconfig: Path) -> ApiClient:
     return kube_config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
 
 
-def dynamic_client(kubeconfig: Path | ApiClient) -> DynamicClient:
-    client = kubeconfig if isinstance(kubeconfig, ApiClient) else api_client(kubeconfig)
-    return DynamicClient(client)
+def dynamic_client(kubeconfig: Path, client: ApiClient | None = None) -> DynamicClient:
+    """A DynamicClient for KUBECONFIG (or CLIENT made from it). Its discovery cache is written next to
+    the kubeconfig, so it goes away with the cluster; the library's default, /tmp/osrcp-<host hash>.json,
+    outlives it and would serve a later cluster on the same port a stale API list."""
+    return DynamicClient(client or api_client(kubeconfig), cache_file=str(kubeconfig.with_name(kubeconfig.name + ".discovery.json")))
 
 
 def raw_get(api: ApiClient, path: str, timeout: float = 5.0) -> tuple[int, str]:
