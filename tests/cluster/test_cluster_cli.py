@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,25 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DSGATE_CLUSTER_ROOT", str(tmp_path))
     monkeypatch.delenv("DSGATE_CLUSTER_NAME", raising=False)
     return tmp_path
+
+
+Spawn = Callable[[list[str]], subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start a process; teardown kills it if the test left it running."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str]) -> subprocess.Popen[bytes]:
+        procs.append(subprocess.Popen(argv))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_kubeconfig_prints_the_known_path(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,66 +103,52 @@ def test_missing_binary_fails_before_anything_starts(root: Path, monkeypatch: py
     assert not (root / "clusters" / "nobin").exists()
 
 
-def _fake_component(paths: cluster.ClusterPaths, component: str) -> subprocess.Popen[bytes]:
+def _fake_component(spawn: Spawn, paths: cluster.ClusterPaths, component: str) -> subprocess.Popen[bytes]:
     """A process that looks like one of the cluster's components: started from its bin/ directory."""
     paths.bin_dir.mkdir(parents=True, exist_ok=True)
     exe = paths.bin_dir / component
     shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
-    proc = subprocess.Popen([str(exe), "300"])
+    proc = spawn([str(exe), "300"])
     (paths.dir / "pids").mkdir(exist_ok=True)
     paths.pid_file(component).write_text(str(proc.pid))
     return proc
 
 
-def test_stale_directory_is_detected_and_down_cleans_it(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stale_directory_is_detected_and_down_cleans_it(root: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]) -> None:
     paths = paths_for("stale", root)
-    survivor = _fake_component(paths, "kube-apiserver")
+    survivor = _fake_component(spawn, paths, "kube-apiserver")
     # etcd's pid file points at a process that is gone.
     paths.pid_file("etcd").write_text("999999")
-    try:
-        st = cluster.inspect(paths)
-        assert st.state == "stale"
-        assert st.pids == {"kube-apiserver": survivor.pid}
-        assert main(["status", "--name", "stale"]) == 1
-        assert "cluster 'stale': stale (an earlier 'up' did not finish)" in capsys.readouterr().out
-        assert main(["down", "--name", "stale"]) == 0
-        err = capsys.readouterr().err
-        assert "stale cluster 'stale' stopped (kube-apiserver)" in err
-        assert survivor.wait(timeout=5) is not None
-        assert not paths.dir.exists()
-    finally:
-        if survivor.poll() is None:
-            survivor.kill()
-            survivor.wait()
+    st = cluster.inspect(paths)
+    assert st.state == "stale"
+    assert st.pids == {"kube-apiserver": survivor.pid}
+    assert main(["status", "--name", "stale"]) == 1
+    assert "cluster 'stale': stale (an earlier 'up' did not finish)" in capsys.readouterr().out
+    assert main(["down", "--name", "stale"]) == 0
+    err = capsys.readouterr().err
+    assert "stale cluster 'stale' stopped (kube-apiserver)" in err
+    assert survivor.wait(timeout=5) is not None
+    assert not paths.dir.exists()
 
 
-def test_component_without_pid_file_is_still_found(root: Path) -> None:
+def test_component_without_pid_file_is_still_found(root: Path, spawn: Spawn) -> None:
     paths = paths_for("orphan", root)
-    proc = _fake_component(paths, "kube-scheduler")
+    proc = _fake_component(spawn, paths, "kube-scheduler")
     paths.pid_file("kube-scheduler").unlink()
-    try:
-        assert cluster.component_pids(paths) == {"kube-scheduler": proc.pid}
-        assert cluster.down("orphan", root, quiet=True) == ["kube-scheduler"]
-        assert proc.wait(timeout=5) is not None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    assert cluster.component_pids(paths) == {"kube-scheduler": proc.pid}
+    assert cluster.down("orphan", root, quiet=True) == ["kube-scheduler"]
+    assert proc.wait(timeout=5) is not None
 
 
-def test_a_process_outside_the_cluster_bin_dir_is_never_touched(root: Path) -> None:
+def test_a_process_outside_the_cluster_bin_dir_is_never_touched(root: Path, spawn: Spawn) -> None:
     paths = paths_for("mine", root)
     paths.dir.mkdir(parents=True)
     (paths.dir / "pids").mkdir()
-    other = subprocess.Popen(["sleep", "300"])  # not started from <dir>/bin: not ours to stop
+    other = spawn(["sleep", "300"])  # not started from <dir>/bin: not ours to stop
     paths.pid_file("etcd").write_text(str(other.pid))
-    try:
-        assert cluster.component_pids(paths) == {}
-        cluster.down("mine", root, quiet=True)
-        assert other.poll() is None
-    finally:
-        other.kill()
-        other.wait()
+    assert cluster.component_pids(paths) == {}
+    cluster.down("mine", root, quiet=True)
+    assert other.poll() is None
 
 
 def test_picked_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
@@ -161,7 +167,7 @@ def test_status_while_another_up_or_down_runs_says_busy(root: Path, capsys: pyte
     assert "cluster 'any': busy" in capsys.readouterr().out
 
 
-def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(tmp_path_factory: pytest.TempPathFactory, spawn: Spawn) -> None:
     from tests.cluster.conftest import OWNER_FILE, _start_time, reap_orphan_clusters
 
     gone = subprocess.Popen(["true"])
@@ -169,17 +175,11 @@ def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(tmp_path_factor
     dead_root, live_root = tmp_path_factory.mktemp("kwok"), tmp_path_factory.mktemp("kwok")
     (dead_root / OWNER_FILE).write_text(json.dumps({"pid": gone.pid, "start": "0"}))
     (live_root / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())}))
-    orphan = _fake_component(paths_for("old", dead_root), "etcd")
-    alive = _fake_component(paths_for("current", live_root), "etcd")
-    try:
-        reaped = reap_orphan_clusters()  # other dead sessions' clusters may be reaped too
-        assert f"{dead_root}/clusters/old" in reaped
-        assert f"{live_root}/clusters/current" not in reaped
-        assert orphan.wait(timeout=5) is not None
-        assert alive.poll() is None
-        assert not paths_for("old", dead_root).dir.exists()
-    finally:
-        for proc in (orphan, alive):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    orphan = _fake_component(spawn, paths_for("old", dead_root), "etcd")
+    alive = _fake_component(spawn, paths_for("current", live_root), "etcd")
+    reaped = reap_orphan_clusters()  # other dead sessions' clusters may be reaped too
+    assert f"{dead_root}/clusters/old" in reaped
+    assert f"{live_root}/clusters/current" not in reaped
+    assert orphan.wait(timeout=5) is not None
+    assert alive.poll() is None
+    assert not paths_for("old", dead_root).dir.exists()
