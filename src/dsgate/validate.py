@@ -123,8 +123,7 @@ class _Schema:
     def __init__(self, schema: dict[str, Any], kube_version: str | None = None) -> None:
         self.schema = schema
         self.kube_version = kube_version
-        registry = _rs_registry(kube_version) if kube_version else None
-        self.fast = jsonschema_rs.validator_for(schema, registry=registry) if registry else jsonschema_rs.validator_for(schema)
+        self.fast = jsonschema_rs.validator_for(schema, registry=_rs_registry(kube_version) if kube_version else None)
 
     @functools.cached_property
     def full(self) -> jsonschema.protocols.Validator:
