@@ -97,20 +97,30 @@ etcd_replaces() {
   done
 }
 
-# Copy helm's module source to DIR and make ValidateAgainstSingleSchema reuse compiled schemas: the
-# one line that compiles goes through dsgateCompiled (hack/helm-batch/helm-patch). Fails unless that
-# line is found exactly once, so a helm upgrade cannot silently drop the change.
+# Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal).
+replace_line_once() {
+  local file=$1 old=$2 new=$3
+  if [ "$(grep -cF -- "$old" "$file")" != 1 ]; then
+    echo "helm-batch: $file of helm $HELM_VERSION no longer has the line '$old'; update patch_helm_schema_cache" >&2
+    return 1
+  fi
+  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
+}
+
+# Copy helm's module source to DIR and make ValidateAgainstSingleSchema reuse decoded and compiled
+# schemas: the two lines that decode and compile values.schema.json go through dsgateDecoded and
+# dsgateCompiled (hack/helm-batch/helm-patch). Fails unless each line is found exactly once, so a
+# helm upgrade cannot silently drop the change.
 patch_helm_schema_cache() {
-  local dir=$1 src file=pkg/chart/common/util/jsonschema.go
-  local line='validator, err := compiler.Compile("file:///values.schema.json")'
+  local dir=$1 src file
   src=$(go mod download -json "helm.sh/helm/v4@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$src" ] || { echo "helm-batch: no module source for helm.sh/helm/v4@$HELM_VERSION" >&2; return 1; }
   rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
-  if [ "$(grep -cF "$line" "$dir/$file")" != 1 ]; then
-    echo "helm-batch: $file of helm $HELM_VERSION no longer has the schema compile line; update patch_helm_schema_cache" >&2
-    return 1
-  fi
-  sed -i "s|$line|validator, err := dsgateCompiled(schemaJSON, func() (*jsonschema.Schema, error) { return compiler.Compile(\"file:///values.schema.json\") })|" "$dir/$file"
+  file="$dir/pkg/chart/common/util/jsonschema.go"
+  replace_line_once "$file" 'schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))' \
+    'schema, err := dsgateDecoded(schemaJSON, func() (any, error) { return jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON)) })' || return 1
+  replace_line_once "$file" 'validator, err := compiler.Compile("file:///values.schema.json")' \
+    'validator, err := dsgateCompiled(schemaJSON, func() (*jsonschema.Schema, error) { return compiler.Compile("file:///values.schema.json") })' || return 1
   cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
 }
 

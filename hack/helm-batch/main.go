@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 
 	helmcmd "helm.sh/helm/v4/pkg/cmd"
 	"helm.sh/helm/v4/pkg/kube"
@@ -52,8 +54,25 @@ func run(args []string) response {
 	return response{Stdout: out.String(), Stderr: errOut.String()}
 }
 
+// gcPercent trades memory for CPU: a render allocates a lot of short-lived garbage, and at Go's
+// default (100) the collector took a fifth of helm-batch's CPU on the 400-render benchmark. At 800
+// a process peaks near 270 MB instead of 120 MB. GOGC in the environment still wins.
+const gcPercent = 800
+
 func main() {
 	kube.ManagedFieldsManager = "helm"
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
+	// HELM_BATCH_CPUPROFILE=FILE writes a Go CPU profile of the whole run (go tool pprof FILE).
+	if path := os.Getenv("HELM_BATCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil || pprof.StartCPUProfile(f) != nil {
+			fmt.Fprintf(os.Stderr, "helm-batch: cannot profile to %s\n", path)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	enc := json.NewEncoder(os.Stdout)
 	for {
