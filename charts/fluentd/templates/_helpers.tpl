@@ -68,7 +68,10 @@ fluentd.labels: standard labels for object metadata plus commonLabels (templated
 {{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
 {{- $_ = set $std "app.kubernetes.io/component" "log-collector" }}
 {{- $_ = set $std "app.kubernetes.io/part-of" (include "fluentd.name" .) }}
-{{- toYaml (merge $std (tpl (include "fluentd.toYaml" (dict "key" "commonLabels" "value" .Values.commonLabels)) . | fromYaml)) }}
+{{- with .Values.commonLabels }}{{/* tpl copies every template of the chart: only when there is something to template */}}
+{{- $std = merge $std (tpl (include "fluentd.toYaml" (dict "key" "commonLabels" "value" .)) $ | fromYaml) }}
+{{- end }}
+{{- toYaml $std }}
 {{- end }}
 
 {{/*
@@ -76,7 +79,10 @@ fluentd.podLabels: pod template labels: the standard labels plus podLabels (temp
 */}}
 {{- define "fluentd.podLabels" -}}
 {{- $labels := include "fluentd.labels" . | fromYaml }}
-{{- toYaml (merge $labels (tpl (include "fluentd.toYaml" (dict "key" "podLabels" "value" .Values.podLabels)) . | fromYaml)) }}
+{{- with .Values.podLabels }}
+{{- $labels = merge $labels (tpl (include "fluentd.toYaml" (dict "key" "podLabels" "value" .)) $ | fromYaml) }}
+{{- end }}
+{{- toYaml $labels }}
 {{- end }}
 
 {{/*

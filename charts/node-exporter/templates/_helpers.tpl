@@ -53,7 +53,10 @@ node-exporter.labels: standard labels for object metadata plus commonLabels (tem
 {{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
 {{- $_ = set $std "app.kubernetes.io/component" "metrics" }}
 {{- $_ = set $std "app.kubernetes.io/part-of" (include "node-exporter.name" .) }}
-{{- toYaml (merge $std (tpl (toYaml .Values.commonLabels) . | fromYaml)) }}
+{{- with .Values.commonLabels }}{{/* tpl copies every template of the chart: only when there is something to template */}}
+{{- $std = merge $std (tpl (toYaml .) $ | fromYaml) }}
+{{- end }}
+{{- toYaml $std }}
 {{- end }}
 
 {{/*
@@ -61,7 +64,10 @@ node-exporter.podLabels: pod template labels: the standard labels plus podLabels
 */}}
 {{- define "node-exporter.podLabels" -}}
 {{- $labels := include "node-exporter.labels" . | fromYaml }}
-{{- toYaml (merge $labels (tpl (toYaml .Values.podLabels) . | fromYaml)) }}
+{{- with .Values.podLabels }}
+{{- $labels = merge $labels (tpl (toYaml .) $ | fromYaml) }}
+{{- end }}
+{{- toYaml $labels }}
 {{- end }}
 
 {{/*
