@@ -70,3 +70,15 @@ _conftest_result(finding) := {
 	"rule": finding.rule,
 	"resource": finding.resource,
 }
+
+# METADATA
+# title: The findings of several renders in one query
+# description: >-
+#   Input `{"renders": [R, ...]}`, each R the input `findings` takes (one render's documents); the
+#   answer lists each render's findings, in order. Renders are evaluated independently: a
+#   cross-document rule sees only the documents of its own render.
+# entrypoint: true
+batch := [render_findings |
+	some render in input.renders
+	render_findings := findings with input as render
+]

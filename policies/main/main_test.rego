@@ -83,3 +83,19 @@ test_null_and_kindless_documents_ignored if {
 		{"path": "c.yaml", "contents": [fx.pdb]},
 	]
 }
+
+test_batch_answers_each_render_in_order if {
+	compliant := fx.render([fx.daemonset, fx.pdb])
+	denied := fx.render([_no_priority, fx.pdb])
+	expected := main.findings with input as denied
+	{f.rule | some f in expected} == {"DS-PRI-001"}
+	main.batch == [set(), expected, set()] with input as {"renders": [compliant, denied, compliant]}
+}
+
+test_batch_keeps_renders_apart if {
+	# The PDB in the second render must not cover the first render's DaemonSet.
+	alone := fx.render([fx.daemonset])
+	expected := {f.rule | some f in main.findings} with input as alone
+	count(expected) > 0
+	[{f.rule | some f in r} | some r in main.batch] == [expected, set()] with input as {"renders": [alone, fx.render([fx.daemonset, fx.pdb])]}
+}

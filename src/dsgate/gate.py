@@ -2,7 +2,7 @@
 
 Renders run in parallel (helm and kustomize are separate processes); identical render outputs
 (e.g. the same scenario under helm v4 and v3, or under several Kubernetes versions) are validated
-and evaluated once. Policies are evaluated in one persistent OPA server, one request per render.
+and evaluated once. Policies are evaluated in one persistent OPA server, up to 16 renders per request.
 """
 
 from __future__ import annotations

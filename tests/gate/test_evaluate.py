@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from dsgate.documents import Document, Provenance
-from dsgate.evaluate import EvaluationError, OpaServer, policy_input
+from dsgate.documents import Document, Provenance, load_file
+from dsgate.evaluate import EvaluationError, OpaServer, default_policy_dir, policy_input
 
 pytestmark = pytest.mark.policy
 
@@ -54,6 +55,34 @@ def test_findings_contract(tmp_path: Path, body: str, expected_rules: list[str])
 def test_malformed_answers_fail_closed(tmp_path: Path, body: str, package: str, expected_message: str) -> None:
     with OpaServer(_library(tmp_path, body, package)) as opa, pytest.raises(EvaluationError, match=expected_message):
         opa.evaluate([DOC])
+
+
+@pytest.mark.parametrize(
+    ("body", "renders", "expected_message"),
+    [
+        pytest.param('batch := "nope"', 1, "answered str for a batch of 1 renders", id="not-a-list"),
+        pytest.param("batch := []", 2, "answered 0 answers for a batch of 2 renders", id="too-few"),
+        pytest.param("batch := [[], [], []]", 2, "answered 3 answers for a batch of 2 renders", id="too-many"),
+        pytest.param('batch := [[{"rule": "x"}]]', 1, "malformed finding", id="malformed-finding"),
+        pytest.param("findings := set()", 1, "answered no result for data.main.batch", id="entrypoint-undefined"),
+    ],
+)
+def test_malformed_batch_answers_fail_closed(tmp_path: Path, body: str, renders: int, expected_message: str) -> None:
+    with OpaServer(_library(tmp_path, body)) as opa, pytest.raises(EvaluationError, match=expected_message):
+        opa.evaluate_batch([[DOC]] * renders)
+
+
+def _sample_renders() -> list[list[Document]]:
+    return [load_file(path) for path in sorted(default_policy_dir().glob("*/samples/*/*.yaml"))]
+
+
+@pytest.mark.parametrize("renders", [1, 7, 40, None], ids=lambda n: f"{n or 'all'}-renders")
+def test_batched_findings_equal_one_request_per_render(renders: int | None) -> None:
+    samples = _sample_renders()[:renders]
+    with OpaServer(default_policy_dir()) as opa, ThreadPoolExecutor(4) as pool:
+        expected = [opa.evaluate(documents) for documents in samples]
+        assert list(opa.evaluate_all(samples, pool)) == expected
+    assert sum(map(len, expected)) > 0 or renders == 1
 
 
 def test_policy_that_does_not_compile_fails_at_start(tmp_path: Path) -> None:
