@@ -30,7 +30,7 @@ version_of() {
   case "$1" in
     helm) echo "$HELM_VERSION" ;;
     # keyed by helm's version and the hash of our source, so an edit rebuilds it
-    helm-batch) echo "$HELM_VERSION-$(cat "$ROOT/hack/helm-batch/main.go" "$ROOT/hack/helm-batch/helm-patch/"*.go | sha256sum | cut -c1-12)" ;;
+    helm-batch) echo "$HELM_VERSION-$(cat "$ROOT/hack/helm-batch/main.go" "$ROOT/hack/helm-batch/patch-helm.sh" "$ROOT/hack/helm-batch/helm-patch/"*.go | sha256sum | cut -c1-12)" ;;
     helm3) echo "$HELM3_VERSION" ;;
     opa) echo "$OPA_VERSION" ;;
     conftest) echo "$CONFTEST_VERSION" ;;
@@ -97,33 +97,6 @@ etcd_replaces() {
   done
 }
 
-# Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal).
-replace_line_once() {
-  local file=$1 old=$2 new=$3
-  if [ "$(grep -cF -- "$old" "$file")" != 1 ]; then
-    echo "helm-batch: $file of helm $HELM_VERSION no longer has the line '$old'; update patch_helm_schema_cache" >&2
-    return 1
-  fi
-  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
-}
-
-# Copy helm's module source to DIR and make ValidateAgainstSingleSchema reuse decoded and compiled
-# schemas: the two lines that decode and compile values.schema.json go through dsgateDecoded and
-# dsgateCompiled (hack/helm-batch/helm-patch). Fails unless each line is found exactly once, so a
-# helm upgrade cannot silently drop the change.
-patch_helm_schema_cache() {
-  local dir=$1 src file
-  src=$(go mod download -json "helm.sh/helm/v4@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$src" ] || { echo "helm-batch: no module source for helm.sh/helm/v4@$HELM_VERSION" >&2; return 1; }
-  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
-  file="$dir/pkg/chart/common/util/jsonschema.go"
-  replace_line_once "$file" 'schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))' \
-    'schema, err := dsgateDecoded(schemaJSON, func() (any, error) { return jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON)) })' || return 1
-  replace_line_once "$file" 'validator, err := compiler.Compile("file:///values.schema.json")' \
-    'validator, err := dsgateCompiled(schemaJSON, func() (*jsonschema.Schema, error) { return compiler.Compile("file:///values.schema.json") })' || return 1
-  cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
-}
-
 build() {
   local tool=$1 v out tmp work ldflags minor
   v=$(version_of "$tool")
@@ -141,7 +114,7 @@ build() {
       make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" "helm.sh/helm/v4 => ./helm"
       rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
       cp "$ROOT/hack/helm-batch/main.go" "$work/main.go"
-      patch_helm_schema_cache "$work/helm" || return 1
+      HELM_VERSION=$HELM_VERSION ROOT=$ROOT bash "$ROOT/hack/helm-batch/patch-helm.sh" "$work/helm" || return 1
       (cd "$work" && go mod tidy >&2 &&
        go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$tmp/helm-batch" .) ;;
     helm3)

@@ -1,7 +1,10 @@
 // helm-batch runs the official helm v4 command tree in one long-lived process.
 //
 // Each line on stdin is a JSON request {"args": ["template", ...]}; each answer is one JSON line
-// {"stdout": "...", "stderr": "...", "code": N}. The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
+// {"stdout": "...", "stderr": "...", "code": N}. With "documents": true in the request, a
+// successful answer also carries stdout's YAML documents as JSON, {"line": N, "object": {...}},
+// converted with sigs.k8s.io/yaml as kubectl converts manifests (or "documents_error" when stdout
+// is not a YAML stream that converts). The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
 // the code the helm binary's main runs), so the output is helm's; shared are the process start-up
 // and, through the one change hack/tools.sh makes to helm's module (helm-patch/), each chart's
 // compiled values.schema.json. dsgate's tests compare its output and its errors byte for byte with
@@ -17,19 +20,70 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 
 	helmcmd "helm.sh/helm/v4/pkg/cmd"
 	"helm.sh/helm/v4/pkg/kube"
+	"sigs.k8s.io/yaml"
 )
 
 type request struct {
-	Args []string `json:"args"`
+	Args      []string `json:"args"`
+	Documents bool     `json:"documents"`
+}
+
+type document struct {
+	Line   int             `json:"line"` // 1-based line of the document's first content line in stdout
+	Object json.RawMessage `json:"object"`
 }
 
 type response struct {
-	Stdout string `json:"stdout"`
-	Stderr string `json:"stderr"`
-	Code   int    `json:"code"`
+	Stdout         string     `json:"stdout"`
+	Stderr         string     `json:"stderr"`
+	Code           int        `json:"code"`
+	Documents      []document `json:"documents,omitempty"`
+	DocumentsError string     `json:"documents_error,omitempty"`
+}
+
+// documents splits a YAML stream where kubectl's reader (k8s.io/apimachinery/pkg/util/yaml) does,
+// at lines starting with "---" followed by nothing but spaces or a comment (anything else on such a
+// line is an error, as there), and converts each document to JSON with sigs.k8s.io/yaml. Empty and
+// comment-only documents are dropped.
+func documents(stream string) ([]document, error) {
+	var docs []document
+	var chunk strings.Builder
+	start, first := 1, 0 // the chunk's first line, and its first content line (0: none yet)
+	flush := func() error {
+		defer chunk.Reset()
+		if first == 0 {
+			return nil
+		}
+		out, err := yaml.YAMLToJSON([]byte(chunk.String()))
+		if err != nil {
+			return fmt.Errorf("the document at line %d: %w", start, err)
+		}
+		if !bytes.Equal(out, []byte("null")) {
+			docs = append(docs, document{Line: first, Object: out})
+		}
+		return nil
+	}
+	for n, line := range strings.SplitAfter(stream, "\n") {
+		if rest, ok := strings.CutPrefix(line, "---"); ok {
+			if rest = strings.TrimSpace(rest); rest != "" && !strings.HasPrefix(rest, "#") {
+				return nil, fmt.Errorf("line %d: content after the document separator: %q", n+1, line)
+			}
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			start, first = n+2, 0
+			continue
+		}
+		if trimmed := strings.TrimSpace(line); first == 0 && trimmed != "" && !strings.HasPrefix(trimmed, "#") {
+			first = n + 1
+		}
+		chunk.WriteString(line)
+	}
+	return docs, flush()
 }
 
 func run(args []string) response {
@@ -84,6 +138,13 @@ func main() {
 				resp = response{Stderr: "helm-batch: bad request: " + jerr.Error(), Code: 2}
 			} else {
 				resp = run(req.Args)
+				if req.Documents && resp.Code == 0 {
+					if docs, derr := documents(resp.Stdout); derr != nil {
+						resp.DocumentsError = derr.Error()
+					} else {
+						resp.Documents = docs
+					}
+				}
 			}
 			if eerr := enc.Encode(resp); eerr != nil {
 				os.Exit(3)

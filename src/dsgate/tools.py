@@ -52,9 +52,9 @@ def tool_path(tool: str) -> Path:
             raise ToolMissing(f"{tool}: DSGATE_{tool.upper().replace('-', '_')}={override} is not an executable; fix the variable or unset it")
         return Path(found)
     version = pinned()[VERSION_KEYS[tool]]
-    if tool == "helm-batch":  # keyed by its sources too, as hack/tools.sh does (main.go, then helm-patch/*.go)
+    if tool == "helm-batch":  # keyed by its sources too, as hack/tools.sh does (main.go, patch-helm.sh, helm-patch/*.go)
         folder = Path(__file__).resolve().parents[2] / "hack" / "helm-batch"
-        sources = [folder / "main.go", *sorted((folder / "helm-patch").glob("*.go"))]
+        sources = [folder / "main.go", folder / "patch-helm.sh", *sorted((folder / "helm-patch").glob("*.go"))]
         version += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     path = cache_dir() / "tools" / tool / version / tool
     if not os.access(path, os.X_OK):

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Usage: patch-helm.sh DIR. Called by hack/tools.sh when it builds helm-batch, with HELM_VERSION and
+# ROOT set. This file is part of helm-batch's version key (with main.go and helm-patch/*.go):
+# changing a patch rebuilds the tool.
+set -euo pipefail
+
+# Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal).
+replace_line_once() {
+  local file=$1 old=$2 new=$3
+  if [ "$(grep -cF -- "$old" "$file")" != 1 ]; then
+    echo "helm-batch: $file of helm $HELM_VERSION no longer has the line '$old'; update hack/helm-batch/patch-helm.sh" >&2
+    return 1
+  fi
+  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
+}
+
+# Copy helm's module source to DIR and change three lines, each of which must be found exactly once
+# (so a helm upgrade cannot silently drop a change): ValidateAgainstSingleSchema reuses decoded and
+# compiled schemas (the lines that decode and compile values.schema.json go through dsgateDecoded and
+# dsgateCompiled, hack/helm-batch/helm-patch), and EnvSettings.Namespace returns --namespace without
+# loading the kubeconfig.
+patch_helm() {
+  local dir=$1 src file
+  src=$(go mod download -json "helm.sh/helm/v4@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { echo "helm-batch: no module source for helm.sh/helm/v4@$HELM_VERSION" >&2; return 1; }
+  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
+  file="$dir/pkg/chart/common/util/jsonschema.go"
+  replace_line_once "$file" 'schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))' \
+    'schema, err := dsgateDecoded(schemaJSON, func() (any, error) { return jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON)) })' || return 1
+  replace_line_once "$file" 'validator, err := compiler.Compile("file:///values.schema.json")' \
+    'validator, err := dsgateCompiled(schemaJSON, func() (*jsonschema.Schema, error) { return compiler.Compile("file:///values.schema.json") })' || return 1
+  # EnvSettings.Namespace loads the kubeconfig files on every call (twice a render) only to return
+  # the --namespace override when one is given; return it straight away (same answer).
+  replace_line_once "$dir/pkg/cli/environment.go" '	if s.config != nil {' \
+    '	if s.namespace != "" { return s.namespace }; if s.config != nil {' || return 1
+  cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
+}
+
+patch_helm "$1"
