@@ -94,6 +94,16 @@ class Render:
         return [d.obj for d in self.documents]
 
 
+def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index: int) -> Document:
+    """OBJ, a loaded document starting at LINE of ORIGIN, as a Document; raise DocumentError unless
+    it is a Kubernetes object mapping."""
+    if not isinstance(obj, dict):
+        raise DocumentError(f"{origin}:{line}: document is a {type(obj).__name__}, not a Kubernetes object mapping")
+    if not obj.get("apiVersion") or not obj.get("kind"):
+        raise DocumentError(f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object")
+    return Document(obj=obj, provenance=provenance, index=index, line=line)
+
+
 def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Document]:
     """Parse a multi-document YAML stream; empty documents are dropped.
 
@@ -113,11 +123,7 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
                 obj = loader.construct_document(node)
                 if obj is None:
                     continue
-                if not isinstance(obj, dict):
-                    raise DocumentError(f"{origin}:{line}: document is a {type(obj).__name__}, not a Kubernetes object mapping")
-                if not obj.get("apiVersion") or not obj.get("kind"):
-                    raise DocumentError(f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object")
-                docs.append(Document(obj=obj, provenance=provenance, index=index, line=line))
+                docs.append(to_document(obj, origin, line, provenance, index))
                 index += 1
         finally:
             loader.dispose()

@@ -17,7 +17,7 @@ from pathlib import Path
 from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, parse_stream
 from dsgate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.patchtargets import unmatched_patch_targets
-from dsgate.render import HelmBatch, RenderError, helm_template_text, kustomize_build_text
+from dsgate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
 from dsgate.sources import Source
 from dsgate.tools import ToolMissing
 from dsgate.validate import SchemaError, Validator, ValidationSetupError
@@ -99,12 +99,13 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
     src = job.source
     try:
         if src.kind == "chart":
-            out.text = helm_template_text(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
+            rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
+            out.text = rendered.text
             prov = Provenance(
                 str(src.path), "chart", scenario=job.scenario,
                 helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"], kube_version=job.kube_version,
             )
-            out.documents = parse_stream(out.text, f"helm template {job.label}", prov)
+            out.documents = documents_of(rendered, f"helm template {job.label}", prov)
         elif src.kind == "kustomize":
             out.text = kustomize_build_text(src.path)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])

@@ -7,12 +7,13 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dsgate.documents import Provenance, Render, parse_stream
+from dsgate.documents import Document, Provenance, Render, parse_stream, to_document
 from dsgate.tools import tool_path
 from dsgate.versions import kubernetes_version, pinned
 
@@ -34,7 +35,16 @@ def values_json(values: dict[str, Any]) -> str:
     return _YAML_FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(values, ensure_ascii=False))
 
 
-def helm_template_text(
+@dataclass(frozen=True)
+class Template:
+    """What `helm template` printed, and, from helm-batch, its documents already converted to JSON
+    objects by sigs.k8s.io/yaml (kubectl's conversion) as (first line, object) pairs."""
+
+    text: str
+    objects: list[tuple[int, Any]] | None = None
+
+
+def helm_template(
     chart: Path,
     *,
     values: dict[str, Any] | None = None,
@@ -46,10 +56,11 @@ def helm_template_text(
     helm: str = "v4",
     show_only: Sequence[str] = (),
     batch: HelmBatch | None = None,
-) -> str:
-    """Run `helm template` and return its stdout; raise RenderError with helm's stderr.
+) -> Template:
+    """Run `helm template`; raise RenderError with helm's stderr.
 
-    With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process.
+    With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process, which also
+    converts the output's documents.
     """
     args = ["template", release, str(chart), "--namespace", namespace]
     args += ["--kube-version", kube_version or kubernetes_version()]
@@ -65,21 +76,34 @@ def helm_template_text(
                 fh.write(values_json(values))
                 fh.flush()
                 args += ["--values", fh.name]
-            code, stdout, stderr = batch.run(args)
-    else:
-        if values is not None:
-            args += ["--values", "-"]
-        proc = subprocess.run(
-            [str(tool_path(HELM_TOOLS[helm])), *args],
-            input=values_json(values) if values is not None else None,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
-    if code != 0:
-        raise RenderError(f"helm template {chart} failed: {stderr.strip()}")
-    return stdout
+            answer = batch.run(args)
+        if answer.code != 0:
+            raise RenderError(f"helm template {chart} failed: {answer.stderr.strip()}")
+        return Template(answer.stdout, answer.objects)
+    if values is not None:
+        args += ["--values", "-"]
+    proc = subprocess.run(
+        [str(tool_path(HELM_TOOLS[helm])), *args],
+        input=values_json(values) if values is not None else None,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RenderError(f"helm template {chart} failed: {proc.stderr.strip()}")
+    return Template(proc.stdout)
+
+
+def helm_template_text(chart: Path, **kwargs: Any) -> str:
+    """Run `helm template` (arguments as helm_template) and return its stdout."""
+    return helm_template(chart, **kwargs).text
+
+
+def documents_of(rendered: Template, origin: str, provenance: Provenance) -> list[Document]:
+    """RENDERED's documents: helm-batch's conversion when it made one, else the text parsed here."""
+    if rendered.objects is None:
+        return parse_stream(rendered.text, origin, provenance)
+    return [to_document(obj, origin, line, provenance, index) for index, (line, obj) in enumerate(rendered.objects)]
 
 
 def render_chart(
@@ -93,7 +117,7 @@ def render_chart(
     **kwargs: Any,
 ) -> Render:
     """Render a chart to documents with provenance."""
-    text = helm_template_text(chart, values=values, values_files=values_files, helm=helm, kube_version=kube_version, **kwargs)
+    rendered = helm_template(chart, values=values, values_files=values_files, helm=helm, kube_version=kube_version, **kwargs)
     prov = Provenance(
         source=str(chart),
         kind="chart",
@@ -101,8 +125,7 @@ def render_chart(
         helm_version=pinned()["HELM_VERSION" if helm == "v4" else "HELM3_VERSION"],
         kube_version=kube_version or kubernetes_version(),
     )
-    docs = parse_stream(text, f"helm template {chart} ({prov.scenario})", prov)
-    return Render(provenance=prov, documents=docs)
+    return Render(provenance=prov, documents=documents_of(rendered, f"helm template {chart} ({prov.scenario})", prov))
 
 
 def kustomize_build_text(directory: Path) -> str:
@@ -133,6 +156,14 @@ def dump(objs: Sequence[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(objs, sort_keys=False)
 
 
+@dataclass(frozen=True)
+class BatchAnswer:
+    code: int
+    stdout: str
+    stderr: str
+    objects: list[tuple[int, Any]] | None  # None: no conversion (a failed render, or stdout did not convert)
+
+
 class HelmBatch:
     """A pool of long-lived helm-batch processes (helm v4's own command tree, one process start).
 
@@ -152,19 +183,22 @@ class HelmBatch:
         for proc in self._procs:
             self._free.put(proc)
 
-    def run(self, args: Sequence[str]) -> tuple[int, str, str]:
+    def run(self, args: Sequence[str]) -> BatchAnswer:
         proc = self._free.get()
         try:
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps({"args": list(args)}) + "\n")
+            proc.stdin.write(json.dumps({"args": list(args), "documents": True}) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
             if not line:
                 raise RenderError(f"helm-batch exited with code {proc.wait()} while rendering {' '.join(args)}")
             answer = json.loads(line)
-            return int(answer["code"]), str(answer["stdout"]), str(answer["stderr"])
         finally:
             self._free.put(proc)
+        objects = None
+        if int(answer["code"]) == 0 and not answer.get("documents_error"):
+            objects = [(int(d["line"]), d["object"]) for d in answer.get("documents") or ()]
+        return BatchAnswer(int(answer["code"]), str(answer["stdout"]), str(answer["stderr"]), objects)
 
     def close(self) -> None:
         for proc in self._procs:

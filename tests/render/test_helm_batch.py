@@ -1,4 +1,5 @@
-"""helm-batch (helm v4's command tree in one process) is byte-identical to the helm binary."""
+"""helm-batch (helm v4's command tree in one process) is byte-identical to the helm binary, and
+converts its output's documents as kubectl does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.render import HelmBatch, RenderError, helm_template_text
+from dsgate.documents import Provenance, parse_stream
+from dsgate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
 from dsgate.sources import discover
 from tests.conftest import CHARTS
 
@@ -30,8 +32,59 @@ def batch() -> Iterator[HelmBatch]:
 @pytest.mark.parametrize("kube_version", ["1.33.0", "1.36.0"])
 def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path, ...], kube_version: str) -> None:
     binary = helm_template_text(chart, values_files=values_files, kube_version=kube_version)
-    batched = helm_template_text(chart, values_files=values_files, kube_version=kube_version, batch=batch)
-    assert batched == binary
+    batched = helm_template(chart, values_files=values_files, kube_version=kube_version, batch=batch)
+    assert batched.text == binary
+    # Our charts avoid every YAML 1.1 reading where sigs.k8s.io/yaml and PyYAML differ.
+    parsed = parse_stream(binary, "helm", PROV)
+    assert batched.objects == [(d.line, d.obj) for d in parsed]
+
+
+PROV = Provenance("chart", "chart")
+
+
+@pytest.mark.parametrize(
+    ("template", "expected_objects"),
+    [
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: x\n",
+            [(3, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "x"}})],
+            id="plain",
+        ),
+        pytest.param(
+            "# only a comment\n---\n\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n",
+            [(3, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})],
+            id="comment-only-and-empty-documents-dropped",
+        ),
+        # Where kubectl (sigs.k8s.io/yaml, YAML 1.1) and PyYAML disagree, the gate reads what the
+        # API server would be sent: y/n are booleans (keys become "true"/"false"), 1e3 is a number.
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: y\n  n: 1e3\n  o: on\n  t: 2024-01-01\n",
+            [(3, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": True, "false": 1000, "o": True, "t": "2024-01-01"}})],
+            id="yaml-1.1-as-kubectl-reads-it",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: x\n  k: z\n",
+            [(3, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "z"}})],
+            id="duplicate-key-last-wins",
+        ),
+    ],
+)
+def test_documents_converted_as_kubectl_does(
+    batch: HelmBatch, tmp_path: Path, template: str, expected_objects: list[tuple[int, object]]
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: t\nversion: 0.1.0\n")
+    (tmp_path / "templates" / "t.yaml").write_text(template)
+    rendered = helm_template(tmp_path, batch=batch)
+    # helm prints "---" and a "# Source:" comment before each document: the object starts on line 3.
+    assert rendered.objects == expected_objects
+    docs = documents_of(rendered, "helm", PROV)
+    assert [(d.line, d.obj, d.index) for d in docs] == [(line, obj, i) for i, (line, obj) in enumerate(expected_objects)]
+
+
+def test_without_conversion_the_text_is_parsed_here() -> None:
+    text = "---\n# Source: t\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+    assert [(d.line, d.obj) for d in documents_of(Template(text), "helm", PROV)] == [(3, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})]
 
 
 def test_values_dict_identical(batch: HelmBatch) -> None:
