@@ -45,7 +45,7 @@ test-fast: setup ## Run the tests without the cluster ones
 fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
 	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
 
-lint: setup ## Policies (opa fmt/check/test 100% coverage), generated docs are current, charts lint
+lint: setup ## Policies (opa fmt/check/test 100% coverage, regal lint), generated docs are current, charts lint
 	bash policies/check.sh
 	$(BIN)/python -m dsgate.catalogue --check
 	$(BIN)/python -m dsgate.chartdocs charts/node-exporter --check

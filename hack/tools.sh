@@ -22,7 +22,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-$GO_TOOLCHAIN}
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 export CGO_ENABLED=0
 
-TOOLS=(helm helm-batch helm3 opa conftest kustomize kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl node_exporter)
+TOOLS=(helm helm-batch helm3 opa conftest regal kustomize kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl node_exporter)
 
 die() { echo "dsgate tools: $*" >&2; exit 2; }
 
@@ -34,6 +34,7 @@ version_of() {
     helm3) echo "$HELM3_VERSION" ;;
     opa) echo "$OPA_VERSION" ;;
     conftest) echo "$CONFTEST_VERSION" ;;
+    regal) echo "$REGAL_VERSION" ;;
     kustomize) echo "$KUSTOMIZE_VERSION" ;;
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
@@ -56,6 +57,7 @@ version_check() {
     helm-batch) echo '{"args":["version","--short"]}' | "$bin" ;;
     opa) "$bin" version ;;
     conftest) "$bin" --version ;;
+    regal) "$bin" version ;;
     kustomize) "$bin" version ;;
     kube-*) "$bin" --version ;;
     kubectl) "$bin" version --client ;;
@@ -114,7 +116,8 @@ build() {
       make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" "helm.sh/helm/v4 => ./helm"
       rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
       cp "$ROOT/hack/helm-batch/main.go" "$work/main.go"
-      HELM_VERSION=$HELM_VERSION ROOT=$ROOT bash "$ROOT/hack/helm-batch/patch-helm.sh" "$work/helm" || return 1
+      # shellcheck source=helm-batch/patch-helm.sh
+      (source "$ROOT/hack/helm-batch/patch-helm.sh" && patch_helm "$work/helm") || return 1
       (cd "$work" && go mod tidy >&2 &&
        go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$tmp/helm-batch" .) ;;
     helm3)
@@ -131,6 +134,16 @@ build() {
     conftest)
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/conftest/internal/version.Version=${v#v}" \
         "github.com/open-policy-agent/conftest@$v" ;;
+    regal)
+      # Regal v0.29.2 parses the files it lints with OPA v0.70's default, Rego v0, and has no option
+      # for v1 (later versions do, but the proxy does not serve them). The one change: its parser
+      # options (internal/parse) ask for Rego v1, the syntax of this library and of OPA 1.x.
+      make_module "$work" "github.com/styrainc/regal $REGAL_VERSION" "github.com/styrainc/regal => ./regal"
+      rm -rf "$work/regal"; cp -r "$(go mod download -json "github.com/styrainc/regal@$REGAL_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" "$work/regal"
+      chmod -R u+w "$work/regal"
+      replace_line_once "$work/regal/internal/parse/parse.go" '		ProcessAnnotation: true,' '		ProcessAnnotation: true, RegoVersion: ast.RegoV1,' || return 1
+      (cd "$work" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w -X github.com/styrainc/regal/pkg/version.Version=${REGAL_VERSION#v}" \
+        -o "$tmp/regal" github.com/styrainc/regal) ;;
     kustomize)
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$v" \
         "sigs.k8s.io/kustomize/kustomize/v5@$v" ;;
@@ -168,6 +181,18 @@ ensure() {
   go_available
   mkdir -p "$CACHE/tmp"
   build "$tool"
+}
+
+# Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal): a patch to a
+# pinned module's source fails the build, rather than silently doing nothing, once an upgrade moves
+# the line.
+replace_line_once() {
+  local file=$1 old=$2 new=$3
+  if [ "$(grep -cF -- "$old" "$file")" != 1 ]; then
+    echo "dsgate tools: $file no longer has the line '$old' exactly once; update the patch for this version" >&2
+    return 1
+  fi
+  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
 }
 
 # CRD schemas the gate validates against, copied from the Go modules that publish them

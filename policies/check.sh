@@ -3,10 +3,11 @@
 #   1. opa fmt      - every module is formatted (fails on any reformat)
 #   2. opa check    - the library compiles in strict mode
 #   3. opa test     - every test passes and line coverage is at least $COVERAGE_THRESHOLD (default 100)
+#   4. regal lint   - Regal's rules, configured in policies/.regal/config.yaml
 # Exits non-zero on the first failing step; the coverage step prints every uncovered line range.
 #
-#   policies/check.sh            all three steps
-#   OPA=/path/to/opa policies/check.sh
+#   policies/check.sh            all four steps
+#   OPA=/path/to/opa REGAL=/path/to/regal policies/check.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,6 +16,12 @@ THRESHOLD=${COVERAGE_THRESHOLD:-100}
 if [ -z "${OPA:-}" ]; then
   OPA=$("$ROOT/hack/tools.sh" path opa) || {
     echo "policies/check.sh: opa is not installed; run 'make setup' (or 'hack/tools.sh install opa')" >&2
+    exit 2
+  }
+fi
+if [ -z "${REGAL:-}" ]; then
+  REGAL=$("$ROOT/hack/tools.sh" path regal) || {
+    echo "policies/check.sh: regal is not installed; run 'make setup' (or 'hack/tools.sh install regal')" >&2
     exit 2
   }
 fi
@@ -49,3 +56,6 @@ if [ "$below" != "false" ]; then
     <"$report" >&2
   exit 1
 fi
+
+step "regal lint"
+(cd "$ROOT" && "$REGAL" lint policies)

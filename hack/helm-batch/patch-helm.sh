@@ -1,18 +1,7 @@
-#!/usr/bin/env bash
-# Usage: patch-helm.sh DIR. Called by hack/tools.sh when it builds helm-batch, with HELM_VERSION and
-# ROOT set. This file is part of helm-batch's version key (with main.go and helm-patch/*.go):
-# changing a patch rebuilds the tool.
-set -euo pipefail
-
-# Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal).
-replace_line_once() {
-  local file=$1 old=$2 new=$3
-  if [ "$(grep -cF -- "$old" "$file")" != 1 ]; then
-    echo "helm-batch: $file of helm $HELM_VERSION no longer has the line '$old'; update hack/helm-batch/patch-helm.sh" >&2
-    return 1
-  fi
-  OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
-}
+# shellcheck shell=bash
+# patch_helm DIR: sourced by hack/tools.sh (which defines replace_line_once, HELM_VERSION and ROOT)
+# when it builds helm-batch. This file is part of helm-batch's version key, with main.go and
+# helm-patch/*.go: changing a patch rebuilds the tool.
 
 # Copy helm's module source to DIR and change three lines, each of which must be found exactly once
 # (so a helm upgrade cannot silently drop a change): ValidateAgainstSingleSchema reuses decoded and
@@ -35,5 +24,3 @@ patch_helm() {
     '	if s.namespace != "" { return s.namespace }; if s.config != nil {' || return 1
   cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
 }
-
-patch_helm "$1"

@@ -88,8 +88,8 @@ findings contains finding if {
 	some ds in lib.daemonsets
 	some container in ds.containers
 	registry := container.image.registry
-	image := object.get(container.spec, "image", "")
 	not registry in lib.parameters.allowed_registries
+	image := object.get(container.spec, "image", "")
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		"%s image %q comes from registry %q, not one of %v",
 		[lib.display_container(ds, container), image, registry, lib.parameters.allowed_registries],

@@ -78,7 +78,7 @@ parameter_docs := {
 # METADATA
 # title: Effective parameters
 # description: The defaults of parameter_docs merged with data.dsgate.parameters.
-parameters := object.union({name: doc.default | some name, doc in parameter_docs}, _given_parameters)
+parameters := object.union({name: doc["default"] | some name, doc in parameter_docs}, _given_parameters)
 
 default _given_parameters := {}
 

@@ -163,12 +163,14 @@ blanket_toleration(toleration) if {
 }
 
 # METADATA
+# scope: document
 # title: A DaemonSet is node-critical by priority class or by agent allowlist
 node_critical(pod, _, _) if pod.priorityClassName == "system-node-critical"
 
 node_critical(_, agent, params) if agent in params.node_critical_agents
 
 # METADATA
+# scope: document
 # title: A Kubernetes quantity (number or string like 100m, 1Gi, 1e3) as an integer
 # description: cpu in millicores, memory in bytes.
 amount("cpu", value) := round(units.parse(sprintf("%v", [value])) * 1000)
@@ -176,6 +178,7 @@ amount("cpu", value) := round(units.parse(sprintf("%v", [value])) * 1000)
 amount("memory", value) := round(units.parse(sprintf("%v", [value])))
 
 # METADATA
+# scope: document
 # title: An amount for messages, cpu in millicores and memory in Mi
 format_amount("cpu", value) := sprintf("%dm", [value])
 
@@ -218,6 +221,7 @@ _host_port(declared, false) := sprintf("%v/%s", [declared.hostPort, object.get(d
 }
 
 # METADATA
+# scope: document
 # title: A path equal to or below a prefix directory
 path_under(path, prefix) if trim_suffix(path, "/") == trim_suffix(prefix, "/")
 
@@ -231,6 +235,7 @@ percent(value) := to_number(trim_suffix(value, "%")) if {
 }
 
 # METADATA
+# scope: document
 # title: An int-or-percent resolved against a total, rounding up (as the DaemonSet controller does)
 scaled(value, _) := value if is_number(value)
 

@@ -80,5 +80,7 @@ _conftest_result(finding) := {
 # entrypoint: true
 batch := [render_findings |
 	some render in input.renders
-	render_findings := findings with input as render
+
+	# regal ignore:comprehension-term-assignment
+	render_findings := findings with input as render # a `with` modifier cannot stand in a term
 ]

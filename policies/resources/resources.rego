@@ -48,9 +48,9 @@ findings contains finding if {
 findings contains finding if {
 	some ds in lib.daemonsets
 	some container in ds.containers
+	container.amounts["requests.memory"] != container.amounts["limits.memory"]
 	request := container.spec.resources.requests.memory
 	limit := container.spec.resources.limits.memory
-	container.amounts["requests.memory"] != container.amounts["limits.memory"]
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		"%s requests memory %v but limits it to %v",
 		[lib.display_container(ds, container), request, limit],

@@ -16,6 +16,7 @@ VERSION_KEYS: dict[str, str] = {
     "helm3": "HELM3_VERSION",
     "opa": "OPA_VERSION",
     "conftest": "CONFTEST_VERSION",
+    "regal": "REGAL_VERSION",
     "kustomize": "KUSTOMIZE_VERSION",
     "kube-apiserver": "KUBERNETES_VERSION",
     "kube-controller-manager": "KUBERNETES_VERSION",
