@@ -4,7 +4,9 @@
 // {"stdout": "...", "stderr": "...", "code": N}. With "documents": true in the request, a
 // successful answer also carries stdout's YAML documents as JSON, {"line": N, "object": {...}},
 // converted with sigs.k8s.io/yaml as kubectl converts manifests (or "documents_error" when stdout
-// is not a YAML stream that converts). The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
+// is not a YAML stream that converts). A request {"yaml": "..."} runs no helm command: its answer
+// carries that stream's documents (or "documents_error"), so every manifest the gate reads is read
+// the same way. The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
 // the code the helm binary's main runs), so the output is helm's; shared are the process start-up
 // and, through the one change hack/tools.sh makes to helm's module (helm-patch/), each chart's
 // compiled values.schema.json. dsgate's tests compare its output and its errors byte for byte with
@@ -30,6 +32,7 @@ import (
 type request struct {
 	Args      []string `json:"args"`
 	Documents bool     `json:"documents"`
+	YAML      *string  `json:"yaml"` // set: convert this YAML stream's documents instead of running helm
 }
 
 type document struct {
@@ -43,6 +46,15 @@ type response struct {
 	Code           int        `json:"code"`
 	Documents      []document `json:"documents,omitempty"`
 	DocumentsError string     `json:"documents_error,omitempty"`
+}
+
+// convert sets the documents of STREAM on the response, or the reason they do not convert.
+func (r *response) convert(stream string) {
+	if docs, err := documents(stream); err != nil {
+		r.DocumentsError = err.Error()
+	} else {
+		r.Documents = docs
+	}
 }
 
 // documents splits a YAML stream where kubectl's reader (k8s.io/apimachinery/pkg/util/yaml) does,
@@ -137,12 +149,13 @@ func main() {
 			if jerr := json.Unmarshal(line, &req); jerr != nil {
 				resp = response{Stderr: "helm-batch: bad request: " + jerr.Error(), Code: 2}
 			} else {
-				resp = run(req.Args)
-				if req.Documents && resp.Code == 0 {
-					if docs, derr := documents(resp.Stdout); derr != nil {
-						resp.DocumentsError = derr.Error()
-					} else {
-						resp.Documents = docs
+				switch {
+				case req.YAML != nil:
+					resp.convert(*req.YAML)
+				default:
+					resp = run(req.Args)
+					if req.Documents && resp.Code == 0 {
+						resp.convert(resp.Stdout)
 					}
 				}
 			}

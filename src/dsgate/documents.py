@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,36 @@ def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index:
     return Document(obj=obj, provenance=provenance, index=index, line=line)
 
 
+# A YAML stream -> its documents as (first line, JSON object) pairs, read as kubectl reads them
+# (helm-batch's sigs.k8s.io/yaml), or the reason the stream does not convert.
+Converter = Callable[[str], "list[tuple[int, Any]] | str"]
+
+
+def documents_from(objects: Sequence[tuple[int, Any]], origin: str, provenance: Provenance) -> list[Document]:
+    """Documents from already converted (line, object) pairs."""
+    return [to_document(obj, origin, line, provenance, index) for index, (line, obj) in enumerate(objects)]
+
+
+def unconvertible(text: str, origin: str, provenance: Provenance, reason: str) -> DocumentError:
+    """The error for a stream kubectl's reader rejects: PyYAML's, which names the line and column,
+    when PyYAML rejects it too; else the reader's own REASON."""
+    try:
+        parse_stream(text, origin, provenance)
+    except DocumentError as exc:
+        return exc
+    return DocumentError(f"{origin}: not YAML that kubectl reads: {reason}")
+
+
+def read_stream(text: str, origin: str, provenance: Provenance, convert: Converter | None = None) -> list[Document]:
+    """TEXT's documents: read as kubectl reads them through CONVERT, else parsed here with PyYAML."""
+    if convert is None:
+        return parse_stream(text, origin, provenance)
+    converted = convert(text)
+    if isinstance(converted, str):
+        raise unconvertible(text, origin, provenance, converted)
+    return documents_from(converted, origin, provenance)
+
+
 def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Document]:
     """Parse a multi-document YAML stream; empty documents are dropped.
 
@@ -136,11 +167,11 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
     return docs
 
 
-def load_file(path: Path, provenance: Provenance | None = None) -> list[Document]:
-    """Load every document of a YAML file."""
+def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None) -> list[Document]:
+    """Load every document of a YAML file (through CONVERT when given, as read_stream)."""
     prov = provenance or Provenance(source=str(path), kind="file")
     try:
         text = path.read_text()
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_stream(text, str(path), prov)
+    return read_stream(text, str(path), prov, convert)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, parse_stream
+from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, read_stream
 from dsgate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.patchtargets import unmatched_patch_targets
 from dsgate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
@@ -97,6 +97,7 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
     """Render one job; never raises for input problems (they land in outcome.error)."""
     out = RenderOutcome(job)
     src = job.source
+    convert = batch.convert if batch is not None else None  # kubectl's reading of YAML, as for charts
     try:
         if src.kind == "chart":
             rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
@@ -109,14 +110,14 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
         elif src.kind == "kustomize":
             out.text = kustomize_build_text(src.path)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])
-            out.documents = parse_stream(out.text, f"kustomize build {src.path}", prov)
+            out.documents = read_stream(out.text, f"kustomize build {src.path}", prov, convert)
             unmatched = unmatched_patch_targets(src.path, [d.obj for d in out.documents])
             if unmatched:
                 out.error = "; ".join(f"kustomize build {src.path}: {t} matches no object, so the patch changed nothing" for t in unmatched)
         else:
             for path in src.files:
                 prov = Provenance(str(src.path), "file")
-                docs = load_file(path, prov)
+                docs = load_file(path, prov, convert)
                 base = len(out.documents)
                 out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line) for d in docs)
             out.text = "\0".join(str(p) for p in src.files)
@@ -128,11 +129,12 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
 
 
 def _helm_batch(jobs: Sequence[Job], workers: int) -> HelmBatch | None:
-    """A helm-batch pool when there are helm v4 renders and the tool is built; else None (plain helm)."""
-    if not any(j.source.kind == "chart" and j.helm == "v4" for j in jobs):
+    """A helm-batch pool (helm v4 renders, and every manifest read as kubectl reads it) when the tool
+    is built; else None (the helm binary, and PyYAML)."""
+    if not jobs:
         return None
     try:
-        return HelmBatch(size=min(workers, os.cpu_count() or 1))
+        return HelmBatch(size=min(workers, os.cpu_count() or 1, len(jobs)))
     except ToolMissing:
         return None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.documents import Document, Provenance, Render, parse_stream, to_document
+from dsgate.documents import Document, Provenance, Render, documents_from, parse_stream, unconvertible
 from dsgate.tools import tool_path
 from dsgate.versions import kubernetes_version, pinned
 
@@ -42,6 +42,7 @@ class Template:
 
     text: str
     objects: list[tuple[int, Any]] | None = None
+    conversion_error: str = ""  # helm-batch could not convert the text (objects is None)
 
 
 def helm_template(
@@ -79,7 +80,7 @@ def helm_template(
             answer = batch.run(args)
         if answer.code != 0:
             raise RenderError(f"helm template {chart} failed: {answer.stderr.strip()}")
-        return Template(answer.stdout, answer.objects)
+        return Template(answer.stdout, answer.objects, answer.conversion_error)
     if values is not None:
         args += ["--values", "-"]
     proc = subprocess.run(
@@ -101,9 +102,11 @@ def helm_template_text(chart: Path, **kwargs: Any) -> str:
 
 def documents_of(rendered: Template, origin: str, provenance: Provenance) -> list[Document]:
     """RENDERED's documents: helm-batch's conversion when it made one, else the text parsed here."""
-    if rendered.objects is None:
-        return parse_stream(rendered.text, origin, provenance)
-    return [to_document(obj, origin, line, provenance, index) for index, (line, obj) in enumerate(rendered.objects)]
+    if rendered.objects is not None:
+        return documents_from(rendered.objects, origin, provenance)
+    if rendered.conversion_error:
+        raise unconvertible(rendered.text, origin, provenance, rendered.conversion_error)
+    return parse_stream(rendered.text, origin, provenance)
 
 
 def render_chart(
@@ -162,6 +165,7 @@ class BatchAnswer:
     stdout: str
     stderr: str
     objects: list[tuple[int, Any]] | None  # None: no conversion (a failed render, or stdout did not convert)
+    conversion_error: str = ""
 
 
 class HelmBatch:
@@ -183,22 +187,36 @@ class HelmBatch:
         for proc in self._procs:
             self._free.put(proc)
 
-    def run(self, args: Sequence[str]) -> BatchAnswer:
+    def _ask(self, request: dict[str, Any], what: str) -> dict[str, Any]:
         proc = self._free.get()
         try:
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps({"args": list(args), "documents": True}) + "\n")
+            proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
             if not line:
-                raise RenderError(f"helm-batch exited with code {proc.wait()} while rendering {' '.join(args)}")
-            answer = json.loads(line)
+                raise RenderError(f"helm-batch exited with code {proc.wait()} while {what}")
+            answer: dict[str, Any] = json.loads(line)
+            return answer
         finally:
             self._free.put(proc)
-        objects = None
-        if int(answer["code"]) == 0 and not answer.get("documents_error"):
-            objects = [(int(d["line"]), d["object"]) for d in answer.get("documents") or ()]
-        return BatchAnswer(int(answer["code"]), str(answer["stdout"]), str(answer["stderr"]), objects)
+
+    @staticmethod
+    def _objects(answer: dict[str, Any]) -> list[tuple[int, Any]]:
+        return [(int(d["line"]), d["object"]) for d in answer.get("documents") or ()]
+
+    def run(self, args: Sequence[str]) -> BatchAnswer:
+        """Run one helm command; a successful answer carries stdout's documents as kubectl reads them."""
+        answer = self._ask({"args": list(args), "documents": True}, f"rendering {' '.join(args)}")
+        code, error = int(answer["code"]), str(answer.get("documents_error") or "")
+        objects = self._objects(answer) if code == 0 and not error else None
+        return BatchAnswer(code, str(answer["stdout"]), str(answer["stderr"]), objects, error)
+
+    def convert(self, text: str) -> list[tuple[int, Any]] | str:
+        """TEXT's documents as kubectl reads them (sigs.k8s.io/yaml), or why they do not convert."""
+        answer = self._ask({"yaml": text}, "converting YAML")
+        error = answer.get("documents_error")
+        return str(error) if error else self._objects(answer)
 
     def close(self) -> None:
         for proc in self._procs:

@@ -138,6 +138,10 @@ def test_text_report_groups_by_source_and_resource() -> None:
             ["k"], {}, "matches no object", id="kustomize-patch-target-matches-nothing",
         ),
         pytest.param({"k/kustomization.yaml": "resources: [missing.yaml]\n"}, ["k"], {}, "missing.yaml", id="kustomize-missing-file"),
+        pytest.param(
+            {"m.yaml": "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"}, ["m.yaml"], {},
+            "m.yaml: not YAML that kubectl reads: line 1: content after the document separator", id="yaml-kubectl-does-not-read",
+        ),
     ],
 )
 def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env: dict[str, str], expected_message: str) -> None:
@@ -148,6 +152,21 @@ def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert expected_message in proc.stdout + proc.stderr
     assert "PASS" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected_schema_error"),
+    [
+        # kubectl (sigs.k8s.io/yaml) reads the YAML 1.1 booleans y/n/on/off; PyYAML would keep "y".
+        pytest.param("data:\n  enabled: y\n", "data.enabled: True is not of type 'string'", id="y-is-a-boolean"),
+        pytest.param("data:\n  mode: off\n", "data.mode: False is not of type 'string'", id="off-is-a-boolean"),
+    ],
+)
+def test_manifests_are_read_as_kubectl_reads_them(tmp_path: Path, manifest: str, expected_schema_error: str) -> None:
+    (tmp_path / "m.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ns\n{manifest}")
+    proc = dsgate("m.yaml", cwd=tmp_path)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert expected_schema_error in proc.stdout
 
 
 def test_usage_error_exits_2() -> None:
