@@ -6,11 +6,13 @@
 // converted with sigs.k8s.io/yaml as kubectl converts manifests (or "documents_error" when stdout
 // is not a YAML stream that converts). A request {"yaml": "..."} runs no helm command: its answer
 // carries that stream's documents (or "documents_error"), so every manifest the gate reads is read
-// the same way. The commands are helm's own (helm.sh/helm/v4/pkg/cmd,
-// the code the helm binary's main runs), so the output is helm's; shared are the process start-up
-// and, through the one change hack/tools.sh makes to helm's module (helm-patch/), each chart's
-// compiled values.schema.json. dsgate's tests compare its output and its errors byte for byte with
-// the helm binary on every scenario.
+// the same way.
+//
+// The commands are helm's own (helm.sh/helm/v4/pkg/cmd, the code the helm binary's main runs), so
+// the output is helm's. Shared between requests are the process start-up and, through the three
+// lines patch-helm.sh changes in helm's module, each chart's decoded and compiled values.schema.json;
+// --namespace is also answered without loading the kubeconfig. dsgate's tests compare the output and
+// the errors byte for byte with the helm binary on every scenario.
 package main
 
 import (
@@ -36,7 +38,7 @@ type request struct {
 }
 
 type document struct {
-	Line   int             `json:"line"` // 1-based line of the document's first content line in stdout
+	Line   int             `json:"line"` // 1-based line, in the stream, of the document's first content line
 	Object json.RawMessage `json:"object"`
 }
 
@@ -72,7 +74,7 @@ func documents(stream string) ([]document, error) {
 		}
 		out, err := yaml.YAMLToJSON([]byte(chunk.String()))
 		if err != nil {
-			return fmt.Errorf("the document at line %d: %w", start, err)
+			return fmt.Errorf("the document starting at line %d (line numbers below count from there): %w", start, err)
 		}
 		if !bytes.Equal(out, []byte("null")) {
 			docs = append(docs, document{Line: first, Object: out})

@@ -169,7 +169,8 @@ class BatchAnswer:
 
 
 class HelmBatch:
-    """A pool of long-lived helm-batch processes (helm v4's own command tree, one process start).
+    """A pool of long-lived helm-batch processes (helm v4's own command tree, one process start),
+    which also read YAML streams as kubectl reads them (`convert`).
 
     `run(args)` is thread-safe; each call borrows one process. Output is helm's: tests prove it
     byte-identical to the helm binary on every scenario.
