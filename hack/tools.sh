@@ -112,7 +112,7 @@ build() {
       GOBIN="$tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
         "helm.sh/helm/v4/cmd/helm@$v" ;;
     helm-batch)
-      # helm v4's own module with one change: compiled values schemas are cached (hack/helm-batch/helm-patch).
+      # helm v4's own module with three lines changed (hack/helm-batch/patch-helm.sh).
       make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" "helm.sh/helm/v4 => ./helm"
       rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
       cp "$ROOT/hack/helm-batch/main.go" "$work/main.go"
@@ -139,8 +139,7 @@ build() {
       # for v1 (later versions do, but the proxy does not serve them). The one change: its parser
       # options (internal/parse) ask for Rego v1, the syntax of this library and of OPA 1.x.
       make_module "$work" "github.com/styrainc/regal $REGAL_VERSION" "github.com/styrainc/regal => ./regal"
-      rm -rf "$work/regal"; cp -r "$(go mod download -json "github.com/styrainc/regal@$REGAL_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" "$work/regal"
-      chmod -R u+w "$work/regal"
+      copy_module_source "github.com/styrainc/regal@$REGAL_VERSION" "$work/regal" || return 1
       replace_line_once "$work/regal/internal/parse/parse.go" '		ProcessAnnotation: true,' '		ProcessAnnotation: true, RegoVersion: ast.RegoV1,' || return 1
       (cd "$work" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w -X github.com/styrainc/regal/pkg/version.Version=${REGAL_VERSION#v}" \
         -o "$tmp/regal" github.com/styrainc/regal) ;;
@@ -183,6 +182,21 @@ ensure() {
   build "$tool"
 }
 
+# The directory of MODULE@VERSION's source in the Go module cache, downloaded through the proxy.
+module_dir() {
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || { echo "dsgate tools: cannot download $1 through the Go module proxy" >&2; return 1; }
+  echo "$dir"
+}
+
+# A writable copy of MODULE@VERSION's source at DIR, for a build that patches it.
+copy_module_source() {
+  local src
+  src=$(module_dir "$1") || return 1
+  rm -rf "$2" && cp -r "$src" "$2" && chmod -R u+w "$2"
+}
+
 # Replace the line OLD, which must occur exactly once in FILE, with NEW (both literal): a patch to a
 # pinned module's source fails the build, rather than silently doing nothing, once an upgrade moves
 # the line.
@@ -205,8 +219,7 @@ install_crds() {
     dir="$CACHE/crds/$name/$v"
     [ -d "$dir" ] && continue
     go_available
-    src=$(go mod download -json "$mod@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    [ -d "$src" ] || die "cannot download $mod@$v through the Go module proxy (needed for CRD schemas)"
+    src=$(module_dir "$mod@$v") || die "cannot download $mod@$v through the Go module proxy (needed for CRD schemas)"
     tmp=$(mktemp -d "$CACHE/tmp/crds.XXXXXX")
     for f in $files; do cp "$src/$f" "$tmp/" || die "$mod@$v has no $f"; done
     mkdir -p "$(dirname "$dir")" && mv "$tmp" "$dir"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# patch_helm DIR: sourced by hack/tools.sh (which defines replace_line_once, HELM_VERSION and ROOT)
-# when it builds helm-batch. This file is part of helm-batch's version key, with main.go and
-# helm-patch/*.go: changing a patch rebuilds the tool.
+# patch_helm DIR: sourced by hack/tools.sh when it builds helm-batch (tools.sh defines
+# copy_module_source, replace_line_once, HELM_VERSION and ROOT). This file is part of helm-batch's
+# version key, with main.go and helm-patch/*.go: changing a patch rebuilds the tool.
 
 # Copy helm's module source to DIR and change three lines, each of which must be found exactly once
 # (so a helm upgrade cannot silently drop a change): ValidateAgainstSingleSchema reuses decoded and
@@ -9,10 +9,8 @@
 # dsgateCompiled, hack/helm-batch/helm-patch), and EnvSettings.Namespace returns --namespace without
 # loading the kubeconfig.
 patch_helm() {
-  local dir=$1 src file
-  src=$(go mod download -json "helm.sh/helm/v4@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$src" ] || { echo "helm-batch: no module source for helm.sh/helm/v4@$HELM_VERSION" >&2; return 1; }
-  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
+  local dir=$1 file
+  copy_module_source "helm.sh/helm/v4@$HELM_VERSION" "$dir" || return 1
   file="$dir/pkg/chart/common/util/jsonschema.go"
   replace_line_once "$file" 'schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))' \
     'schema, err := dsgateDecoded(schemaJSON, func() (any, error) { return jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON)) })' || return 1
