@@ -106,7 +106,7 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
                 str(src.path), "chart", scenario=job.scenario,
                 helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"], kube_version=job.kube_version,
             )
-            out.documents = documents_of(rendered, f"helm template {job.label}", prov)
+            out.documents = documents_of(rendered, f"helm template {job.label}", prov, convert)
         elif src.kind == "kustomize":
             out.text = kustomize_build_text(src.path)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])

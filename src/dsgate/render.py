@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.documents import Document, Provenance, Render, documents_from, parse_stream, unconvertible
+from dsgate.documents import Converter, Document, Provenance, Render, documents_from, parse_stream, read_stream, unconvertible
 from dsgate.tools import tool_path
 from dsgate.versions import kubernetes_version, pinned
 
@@ -100,13 +100,14 @@ def helm_template_text(chart: Path, **kwargs: Any) -> str:
     return helm_template(chart, **kwargs).text
 
 
-def documents_of(rendered: Template, origin: str, provenance: Provenance) -> list[Document]:
-    """RENDERED's documents: helm-batch's conversion when it made one, else the text parsed here."""
+def documents_of(rendered: Template, origin: str, provenance: Provenance, convert: Converter | None = None) -> list[Document]:
+    """RENDERED's documents: helm-batch's conversion when it made one, else the text read as
+    read_stream reads it (through CONVERT when given: the helm v3 binary's output too)."""
     if rendered.objects is not None:
         return documents_from(rendered.objects, origin, provenance)
     if rendered.conversion_error:
         raise unconvertible(rendered.text, origin, provenance, rendered.conversion_error)
-    return parse_stream(rendered.text, origin, provenance)
+    return read_stream(rendered.text, origin, provenance, convert)
 
 
 def render_chart(

@@ -169,6 +169,16 @@ def test_manifests_are_read_as_kubectl_reads_them(tmp_path: Path, manifest: str,
     assert expected_schema_error in proc.stdout
 
 
+@pytest.mark.parametrize("helm", ["v4", "v3"])
+def test_chart_renders_are_read_as_kubectl_reads_them_under_either_helm(tmp_path: Path, helm: str) -> None:
+    (tmp_path / "c" / "templates").mkdir(parents=True)
+    (tmp_path / "c" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (tmp_path / "c" / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  enabled: y\n")
+    proc = dsgate("--helm", helm, "c", cwd=tmp_path)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "data.enabled: True is not of type 'string'" in proc.stdout
+
+
 def test_usage_error_exits_2() -> None:
     proc = dsgate("--format", "yaml", str(BAD))
     assert proc.returncode == 2
