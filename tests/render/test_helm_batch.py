@@ -15,6 +15,8 @@ from tests.conftest import CHARTS
 
 pytestmark = pytest.mark.render
 
+PROV = Provenance("chart", "chart")
+
 SCENARIOS = [
     pytest.param(source.path, values, id=f"{source.path.name}-{name}")
     for source in discover([CHARTS])
@@ -37,9 +39,6 @@ def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path,
     # Our charts avoid every YAML 1.1 reading where sigs.k8s.io/yaml and PyYAML differ.
     parsed = parse_stream(binary, "helm", PROV)
     assert batched.objects == [(d.line, d.obj) for d in parsed]
-
-
-PROV = Provenance("chart", "chart")
 
 
 @pytest.mark.parametrize(
