@@ -47,18 +47,18 @@ fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set);
 
 lint: setup ## Policies (opa fmt/check/test 100% coverage, regal lint), generated docs are current, charts lint
 	bash policies/check.sh
-	$(BIN)/python -m dsgate.catalogue --check
-	$(BIN)/python -m dsgate.chartdocs charts/node-exporter --check
-	$(BIN)/python -m dsgate.chartdocs charts/fluentd --check
-	$(BIN)/python -m dsgate.chartschema charts/node-exporter --check
-	$(BIN)/python -m dsgate.chartschema charts/fluentd --check
+	$(BIN)/python -m dsgate.docs.catalogue --check
+	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter --check
+	$(BIN)/python -m dsgate.docs.chartdocs charts/fluentd --check
+	$(BIN)/python -m dsgate.docs.chartschema charts/node-exporter --check
+	$(BIN)/python -m dsgate.docs.chartschema charts/fluentd --check
 
 docs: setup ## Regenerate the chart values tables, the Kubernetes types in the chart schemas, the policy catalogue
-	$(BIN)/python -m dsgate.chartdocs charts/node-exporter
-	$(BIN)/python -m dsgate.chartdocs charts/fluentd
-	$(BIN)/python -m dsgate.chartschema charts/node-exporter
-	$(BIN)/python -m dsgate.chartschema charts/fluentd
-	$(BIN)/python -m dsgate.catalogue
+	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter
+	$(BIN)/python -m dsgate.docs.chartdocs charts/fluentd
+	$(BIN)/python -m dsgate.docs.chartschema charts/node-exporter
+	$(BIN)/python -m dsgate.docs.chartschema charts/fluentd
+	$(BIN)/python -m dsgate.docs.catalogue
 
 doctor: ## Print every pinned tool with pinned version, found version and path; fail if any is missing
 	@bash hack/tools.sh doctor
@@ -67,7 +67,7 @@ doctor: ## Print every pinned tool with pinned version, found version and path; 
 env: ## Print shell exports: eval "$(make -s env)" puts the pinned tools first on PATH and sets KUBECONFIG
 	@echo 'export PATH="$(DSGATE_CACHE)/bin:$(abspath $(BIN)):$$PATH"'
 	@echo 'export DSGATE_CACHE="$(DSGATE_CACHE)"'
-	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster kubeconfig)\""
+	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster.lifecycle kubeconfig)\""
 
 cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topology.yaml)
 	$(BIN)/dsgate cluster up

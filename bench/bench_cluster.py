@@ -20,9 +20,9 @@ import time
 import uuid
 from pathlib import Path
 
-from dsgate import cluster_kube as kube
-from dsgate.cluster import COMPONENTS, component_pids, down, paths_for, up
-from dsgate.cluster_topology import DEFAULT_TOPOLOGY, load_topology
+from dsgate.cluster import kube
+from dsgate.cluster.lifecycle import COMPONENTS, component_pids, down, paths_for, up
+from dsgate.cluster.topology import DEFAULT_TOPOLOGY, load_topology
 
 
 def _rss_kib(pid: int) -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from dsgate import gate
-from dsgate.evaluate import default_policy_dir
-from dsgate.sources import Source
+from dsgate.gate import pipeline as gate
+from dsgate.gate.evaluate import default_policy_dir
+from dsgate.gate.sources import Source
 from dsgate.tools import tool_path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TextIO
 
 from dsgate import config as config_mod
-from dsgate import gate, report
-from dsgate.evaluate import default_policy_dir
-from dsgate.render import HELM_TOOLS
-from dsgate.sources import SourceError, discover
+from dsgate.gate import pipeline as gate
+from dsgate.gate import report
+from dsgate.gate.evaluate import default_policy_dir
+from dsgate.gate.render import HELM_TOOLS
+from dsgate.gate.sources import SourceError, discover
 from dsgate.versions import kube_target_versions, pinned
 
 EXIT_USAGE = 2

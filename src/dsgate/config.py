@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.render import HELM_TOOLS
+from dsgate.gate.render import HELM_TOOLS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"

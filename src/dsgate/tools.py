@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from dsgate.paths import HELM_BATCH_DIR
 from dsgate.versions import pinned
 
 # tool name -> key of its version in versions.env
@@ -54,7 +55,7 @@ def tool_path(tool: str) -> Path:
         return Path(found)
     version = pinned()[VERSION_KEYS[tool]]
     if tool == "helm-batch":  # keyed by its sources too, as hack/tools.sh does (main.go, patch-helm.sh, helm-patch/*.go)
-        folder = Path(__file__).resolve().parents[2] / "hack" / "helm-batch"
+        folder = HELM_BATCH_DIR
         sources = [folder / "main.go", folder / "patch-helm.sh", *sorted((folder / "helm-patch").glob("*.go"))]
         version += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     path = cache_dir() / "tools" / tool / version / tool

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-VERSIONS_FILE = Path(__file__).resolve().parents[2] / "versions.env"
+from dsgate.paths import VERSIONS_FILE
 
 
 @functools.cache

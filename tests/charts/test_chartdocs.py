@@ -1,4 +1,4 @@
-"""dsgate.chartdocs: helm-docs style values.yaml comments -> README values table, and every chart's
+"""dsgate.docs.chartdocs: helm-docs style values.yaml comments -> README values table, and every chart's
 README is current."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.chartdocs import END_MARKER, START_MARKER, ChartDocsError, ValueDoc, main, parse_values, render_table, update_readme
+from dsgate.docs.chartdocs import END_MARKER, START_MARKER, ChartDocsError, ValueDoc, main, parse_values, render_table, update_readme
 
 pytestmark = pytest.mark.render
 
@@ -146,6 +146,6 @@ def test_node_exporter_has_a_table() -> None:
 @pytest.mark.parametrize("chart", CHARTS_WITH_TABLES, ids=lambda p: p.name)
 def test_chart_readme_is_current(chart: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "dsgate.chartdocs", str(chart), "--check"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dsgate.docs.chartdocs", str(chart), "--check"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster import ClusterError, LocalCluster, component_pids, down, process_argv, up
+from dsgate.cluster.lifecycle import ClusterError, LocalCluster, component_pids, down, process_argv, up
 from dsgate.tools import ToolMissing
 
 ClusterFactory = Callable[..., LocalCluster]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kubernetes.dynamic.exceptions import DynamicApiError
 
-from dsgate import cluster_kube as kube
-from dsgate.cluster import LocalCluster
+from dsgate.cluster import kube
+from dsgate.cluster.lifecycle import LocalCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dsgate import cluster
-from dsgate.cluster import main, paths_for
+from dsgate.cluster import lifecycle as cluster
+from dsgate.cluster.lifecycle import main, paths_for
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +51,7 @@ def test_kubeconfig_prints_the_known_path(root: Path, capsys: pytest.CaptureFixt
 
 
 def test_module_entry_point_runs() -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster", "kubeconfig"], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster.lifecycle", "kubeconfig"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("/clusters/dsgate/kubeconfig.yaml")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsgate import cluster
-from dsgate.cluster import COMPONENTS, component_pids, main, paths_for
-from dsgate.cluster_topology import DEFAULT_TOPOLOGY
+from dsgate.cluster import lifecycle as cluster
+from dsgate.cluster.lifecycle import COMPONENTS, component_pids, main, paths_for
+from dsgate.cluster.topology import DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
@@ -136,7 +136,7 @@ def test_interrupted_up_stops_what_it_started(cluster_root: Path, tmp_path: Path
     paths = paths_for(name, cluster_root)
     env = {**os.environ, "DSGATE_CLUSTER_ROOT": str(cluster_root)}
     topo = _small_topology(tmp_path, workers=1)
-    proc = subprocess.Popen([sys.executable, "-m", "dsgate.cluster", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "dsgate.cluster.lifecycle", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while "etcd" not in component_pids(paths) and time.monotonic() < deadline and proc.poll() is None:

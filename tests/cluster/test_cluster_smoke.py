@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from dsgate import cluster_kube as kube
-from dsgate.cluster import LocalCluster
-from dsgate.cluster_topology import CONTROL_PLANE_LABEL
+from dsgate.cluster import kube
+from dsgate.cluster.lifecycle import LocalCluster
+from dsgate.cluster.topology import CONTROL_PLANE_LABEL
 from dsgate.versions import kubernetes_version
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate.cluster_topology import (
+from dsgate.cluster.topology import (
     CONTROL_PLANE_LABEL,
     DEFAULT_TOPOLOGY,
     TopologyError,

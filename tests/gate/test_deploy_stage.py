@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate import deploystage
+from dsgate.gate import deploystage
 from tests.conftest import CHARTS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]

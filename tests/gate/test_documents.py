@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.documents import DocumentError, Provenance, load_file, parse_stream
+from dsgate.gate.documents import DocumentError, Provenance, load_file, parse_stream
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.documents import Document, Provenance, load_file
-from dsgate.evaluate import EvaluationError, OpaServer, default_policy_dir, policy_input
+from dsgate.gate.documents import Document, Provenance, load_file
+from dsgate.gate.evaluate import EvaluationError, OpaServer, default_policy_dir, policy_input
 
 pytestmark = pytest.mark.policy
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dsgate import gate
-from dsgate.evaluate import default_policy_dir
-from dsgate.sources import discover
+from dsgate.gate import pipeline as gate
+from dsgate.gate.evaluate import default_policy_dir
+from dsgate.gate.sources import discover
 
 pytestmark = pytest.mark.policy
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.sources import SourceError, discover
+from dsgate.gate.sources import SourceError, discover
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dsgate.documents import Document, Provenance
-from dsgate.validate import ValidationSetupError, Validator
+from dsgate.gate.documents import Document, Provenance
+from dsgate.gate.validate import ValidationSetupError, Validator
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 """The validator's two engines agree.
 
-`dsgate.validate` asks jsonschema-rs "valid?" and only sends invalid documents to python-jsonschema
+`dsgate.gate.validate` asks jsonschema-rs "valid?" and only sends invalid documents to python-jsonschema
 for the full error list. A document the fast engine passes is never looked at again, so the two must
 give the same verdict. This checks it on every policy sample, every chart's CI scenarios, and on
 mutants of them: each leaf set to null, to a wrong type, and an unknown key added to each mapping.
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from dsgate import validate
-from dsgate.documents import load_file, parse_stream, Provenance
-from dsgate.render import helm_template_text
+from dsgate.gate import validate
+from dsgate.gate.documents import load_file, parse_stream, Provenance
+from dsgate.gate.render import helm_template_text
 from tests.conftest import CHARTS, POLICIES
 
 pytestmark = pytest.mark.render

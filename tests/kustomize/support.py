@@ -2,7 +2,7 @@
 
 Everything the kustomize tests need goes through here:
 - `discover()` finds every kustomization (none is hard-listed);
-- `build()` runs the real `kustomize build --enable-helm` (dsgate.render) once per directory and
+- `build()` runs the real `kustomize build --enable-helm` (dsgate.gate.render) once per directory and
   process, and `check_render()` is the single place a build's documents are checked;
 - `write_kustomization()` writes throw-away stacks (base + components) in a temporary directory;
 - `unmatched_patch_targets()` finds `patches:` whose explicit target selects nothing, which kustomize
@@ -24,8 +24,8 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from dsgate.documents import Document, Provenance, Render, parse_stream
-from dsgate.patchtargets import (  # noqa: F401 - re-exported for the kustomize tests
+from dsgate.gate.documents import Document, Provenance, Render, parse_stream
+from dsgate.gate.patchtargets import (  # noqa: F401 - re-exported for the kustomize tests
     PatchTarget,
     kustomization_file,
     label_selector_matches,
@@ -34,8 +34,8 @@ from dsgate.patchtargets import (  # noqa: F401 - re-exported for the kustomize 
     target_matches,
     unmatched_patch_targets,
 )
-from dsgate.render import kustomize_build_text
-from dsgate.validate import Validator
+from dsgate.gate.render import kustomize_build_text
+from dsgate.gate.validate import Validator
 from dsgate.versions import pinned
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.render import RenderError, render_kustomization
+from dsgate.gate.render import RenderError, render_kustomization
 
 from .support import KUSTOMIZE, REPO, bases, build, check_render, daemonsets, unmatched_patch_targets, write_kustomization
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from dsgate.documents import Document, Provenance
-from dsgate.evaluate import Finding, OpaServer, default_policy_dir
-from dsgate.render import render_chart
+from dsgate.gate.documents import Document, Provenance
+from dsgate.gate.evaluate import Finding, OpaServer, default_policy_dir
+from dsgate.gate.render import render_chart
 from tests.conftest import CHARTS
 
 pytestmark = pytest.mark.policy

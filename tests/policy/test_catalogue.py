@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.catalogue import BEGIN, CATEGORIES, END, CatalogueError, main, read_library
+from dsgate.docs.catalogue import BEGIN, CATEGORIES, END, CatalogueError, main, read_library
 from tests.policy.helpers import POLICIES, REPO
 
 pytestmark = pytest.mark.policy
@@ -25,7 +25,7 @@ def library_copy(tmp_path: Path) -> Path:
 
 def test_catalogue_is_current() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "dsgate.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dsgate.docs.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.catalogue import read_library
+from dsgate.docs.catalogue import read_library
 
 from tests.policy.helpers import POLICIES, Opa, Sample, rule_samples
 

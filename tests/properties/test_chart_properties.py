@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from dsgate.documents import Provenance, parse_stream
-from dsgate.patchtargets import selector_matches
-from dsgate.render import HelmBatch, RenderError, helm_template_text
-from dsgate.validate import Validator
+from dsgate.gate.documents import Provenance, parse_stream
+from dsgate.gate.patchtargets import selector_matches
+from dsgate.gate.render import HelmBatch, RenderError, helm_template_text
+from dsgate.gate.validate import Validator
 from tests.conftest import CHARTS
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.documents import Provenance, parse_stream
-from dsgate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
-from dsgate.sources import discover
+from dsgate.gate.documents import Provenance, parse_stream
+from dsgate.gate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
+from dsgate.gate.sources import discover
 from tests.conftest import CHARTS
 
 pytestmark = pytest.mark.render

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from dsgate import gate
+from dsgate.gate import pipeline as gate
 from dsgate.config import load
-from dsgate.evaluate import default_policy_dir
-from dsgate.sources import Source, discover
+from dsgate.gate.evaluate import default_policy_dir
+from dsgate.gate.sources import Source, discover
 from dsgate.versions import kube_target_versions
 from tests.conftest import CHARTS, KUSTOMIZE, REPO
 

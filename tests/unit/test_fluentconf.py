@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsgate import fluentconf
-from dsgate.fluentconf import FluentConfError, Mount, check, mapping_loader, parse, parse_files
+from tests.charts.fluentd import fluentconf
+from tests.charts.fluentd.fluentconf import FluentConfError, Mount, check, mapping_loader, parse, parse_files
 
 pytestmark = pytest.mark.unit
 

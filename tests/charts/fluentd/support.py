@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dsgate import fluentconf
-from dsgate.render import HELM_TOOLS, RenderError, render_chart
+from tests.charts.fluentd import fluentconf
+from dsgate.gate.render import HELM_TOOLS, RenderError, render_chart
 from dsgate.tools import tool_path
 
 REPO = Path(__file__).resolve().parents[3]

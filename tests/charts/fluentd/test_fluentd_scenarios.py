@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsgate import fluentconf
-from dsgate.documents import Document, Provenance
-from dsgate.render import helm_template_text
+from tests.charts.fluentd import fluentconf
+from dsgate.gate.documents import Document, Provenance
+from dsgate.gate.render import helm_template_text
 from dsgate.tools import tool_path
-from dsgate.validate import Validator
+from dsgate.gate.validate import Validator
 
 from .support import (
     CHART,

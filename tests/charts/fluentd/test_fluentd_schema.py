@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate.chartdocs import parse_values
+from dsgate.docs.chartdocs import parse_values
 from dsgate.tools import tool_path
 
 from .support import CHART, render, render_error
@@ -242,7 +242,7 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ("extra-container-resources", {"extraContainers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x", "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1"}}}]},
      [("/extraContainers/0", "required", "missing property 'resources'"), ("/extraContainers/1/resources/requests", "required", "missing property 'memory'"),
       ("/extraContainers/1/resources/limits", "required", "missing property 'cpu'")]),
-    # extra* items are the published Kubernetes types (values.schema.json definitions, from dsgate.chartschema)
+    # extra* items are the published Kubernetes types (values.schema.json definitions, from dsgate.docs.chartschema)
     ("extras", {"extraEnv": [{}], "extraVolumes": [{}], "extraVolumeMounts": [{"name": "x"}], "extraContainers": [{"image": "x"}], "extraInitContainers": [{"image": "x"}]},
      [("/extraEnv/0", "required", "missing property 'name'"), ("/extraVolumes/0", "required", "missing property 'name'"),
       ("/extraVolumeMounts/0", "required", "missing property 'mountPath'"), ("/extraContainers/0", "required", "missing property 'name'"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.chartdocs import parse_values, update_readme
+from dsgate.docs.chartdocs import parse_values, update_readme
 
 from .support import CHART, MISSING, image_variant, lookup, render
 
@@ -349,8 +349,8 @@ def test_every_value_has_a_row() -> None:
 
 
 def test_readme_values_table_is_current() -> None:
-    """The README table is what `python -m dsgate.chartdocs charts/fluentd` generates (every key documented)."""
-    assert update_readme(CHART, check=True) is False, "README is stale: run 'python -m dsgate.chartdocs charts/fluentd'"
+    """The README table is what `python -m dsgate.docs.chartdocs charts/fluentd` generates (every key documented)."""
+    assert update_readme(CHART, check=True) is False, "README is stale: run 'python -m dsgate.docs.chartdocs charts/fluentd'"
     readme = (CHART / "README.md").read_text()
     rows = parse_values(CHART / "values.yaml")
     assert all(f"| {r.key} |" in readme for r in rows)

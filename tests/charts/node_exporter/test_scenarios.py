@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from dsgate.documents import Document, Provenance
-from dsgate.render import helm_template_text
+from dsgate.gate.documents import Document, Provenance
+from dsgate.gate.render import helm_template_text
 from dsgate.tools import tool_path
-from dsgate.validate import Validator
+from dsgate.gate.validate import Validator
 from dsgate.versions import kube_target_versions
 
 from .support import CHART, REQUIRED_SCENARIOS, SCENARIOS, container, daemonset, find, scenario_file, selector_matches

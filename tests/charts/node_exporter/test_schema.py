@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dsgate.render import RenderError
+from dsgate.gate.render import RenderError
 
 from .support import CHART
 

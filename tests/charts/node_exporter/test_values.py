@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.chartdocs import parse_values
+from dsgate.docs.chartdocs import parse_values
 
 from .support import ABSENT, CHART, dig
 

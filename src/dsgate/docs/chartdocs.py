@@ -16,7 +16,7 @@ Rules:
   ``nodeSelector``); once any child of a map is documented, all its children must be.
 
 The table lives between ``<!-- values-table:start -->`` and ``<!-- values-table:end -->`` in the
-chart's README.md. CLI: ``python -m dsgate.chartdocs CHART_DIR [--check]``.
+chart's README.md. CLI: ``python -m dsgate.docs.chartdocs CHART_DIR [--check]``.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def update_readme(chart_dir: Path, *, check: bool = False) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dsgate.chartdocs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dsgate.docs.chartdocs", description=__doc__.splitlines()[0])
     parser.add_argument("chart_dir", type=Path, help="chart directory (with values.yaml and README.md)")
     parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale; do not write")
     args = parser.parse_args(argv)
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check and changed:
         print(
-            f"chartdocs: {args.chart_dir / 'README.md'} is stale; run 'python -m dsgate.chartdocs {args.chart_dir}'",
+            f"chartdocs: {args.chart_dir / 'README.md'} is stale; run 'python -m dsgate.docs.chartdocs {args.chart_dir}'",
             file=sys.stderr,
         )
         return 1

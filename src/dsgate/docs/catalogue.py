@@ -1,7 +1,7 @@
 """The rule catalogue of the policy library, generated from the policies' METADATA.
 
-    python -m dsgate.catalogue            rewrite the generated section of policies/README.md
-    python -m dsgate.catalogue --check    exit 1 when that section is stale (CI)
+    python -m dsgate.docs.catalogue            rewrite the generated section of policies/README.md
+    python -m dsgate.docs.catalogue --check    exit 1 when that section is stale (CI)
 
 Every rule's id, title, category, severity, parameters and remediation are read with
 `opa inspect -a` from its `# METADATA` block; parameter defaults and descriptions are read with
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dsgate.paths import policies_dir
 from dsgate.tools import ToolMissing, tool_path
 
 CATEGORIES = (
@@ -41,9 +42,8 @@ CATEGORIES = (
 )
 SEVERITIES = ("deny", "warn")
 ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
-BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.catalogue) -->"
+BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.docs.catalogue) -->"
 END = "<!-- END GENERATED CATALOGUE -->"
-DEFAULT_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
 class CatalogueError(RuntimeError):
@@ -212,9 +212,9 @@ def splice(text: str, section: str, where: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dsgate.catalogue", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dsgate.docs.catalogue", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the catalogue is stale instead of rewriting it")
-    parser.add_argument("--policies", type=Path, default=DEFAULT_POLICIES, help="policy library (default: %(default)s)")
+    parser.add_argument("--policies", type=Path, default=policies_dir(), help="policy library (default: %(default)s)")
     parser.add_argument("--readme", type=Path, help="markdown file to update (default: POLICIES/README.md)")
     args = parser.parse_args(argv)
     readme: Path = args.readme or args.policies / "README.md"
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         current = readme.read_text()
         wanted = splice(current, render(rules, parameters), str(readme))
     except (CatalogueError, OSError) as exc:
-        print(f"dsgate.catalogue: {exc}", file=sys.stderr)
+        print(f"dsgate.docs.catalogue: {exc}", file=sys.stderr)
         return 2
     if current == wanted:
         if args.check:
@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         diff = difflib.unified_diff(current.splitlines(), wanted.splitlines(), str(readme), "generated", lineterm="", n=0)
         print("\n".join(list(diff)[:40]), file=sys.stderr)
-        print(f"{readme}: the rule catalogue is stale; run 'python -m dsgate.catalogue'", file=sys.stderr)
+        print(f"{readme}: the rule catalogue is stale; run 'python -m dsgate.docs.catalogue'", file=sys.stderr)
         return 1
     readme.write_text(wanted)
     print(f"{readme}: wrote the catalogue of {len(rules)} rules and {len(parameters)} parameters")

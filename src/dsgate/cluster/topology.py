@@ -17,11 +17,10 @@ from typing import Any
 
 import yaml
 
+from dsgate.paths import CLUSTER_STAGES_DIR, DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_TOPOLOGY = REPO / "cluster" / "topology.yaml"
-STAGES_DIR = REPO / "cluster" / "stages"
+STAGES_DIR = CLUSTER_STAGES_DIR
 
 CONTROL_PLANE_ROLE = "control-plane"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"

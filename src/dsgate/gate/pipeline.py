@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsgate.documents import Document, DocumentError, Provenance, Render, load_file, read_stream
-from dsgate.evaluate import EvaluationError, Finding, OpaServer
-from dsgate.patchtargets import unmatched_patch_targets
-from dsgate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
-from dsgate.sources import Source
+from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_file, read_stream
+from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
+from dsgate.gate.patchtargets import unmatched_patch_targets
+from dsgate.gate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
+from dsgate.gate.sources import Source
 from dsgate.tools import ToolMissing
-from dsgate.validate import SchemaError, Validator, ValidationSetupError
+from dsgate.gate.validate import SchemaError, Validator, ValidationSetupError
 from dsgate.versions import pinned
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.sources import kustomization_file
+from dsgate.gate.sources import kustomization_file
 
 Obj = dict[str, Any]
 

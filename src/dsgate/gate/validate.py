@@ -25,7 +25,7 @@ import jsonschema_rs
 import yaml
 from referencing import Registry, Resource
 
-from dsgate.documents import Document
+from dsgate.gate.documents import Document
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
 

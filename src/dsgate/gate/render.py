@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.documents import Converter, Document, Provenance, Render, documents_from, parse_stream, read_stream, unconvertible
+from dsgate.gate.documents import Converter, Document, Provenance, Render, documents_from, parse_stream, read_stream, unconvertible
 from dsgate.tools import tool_path
 from dsgate.versions import kubernetes_version, pinned
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from dsgate.evaluate import Finding
-from dsgate.gate import GateResult
+from dsgate.gate.evaluate import Finding
+from dsgate.gate.pipeline import GateResult
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 TOOL_URI = "https://dsgate.io"

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from kubernetes.dynamic import DynamicClient
 
-from dsgate import cluster_kube as kube
+from dsgate.cluster import kube
 from dsgate.tools import ToolMissing, tool_path
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -258,7 +258,7 @@ def deploy_chart(
     """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left."""
     chart = Path(chart)
     if kubeconfig is None:
-        from dsgate.cluster import ClusterError, attach
+        from dsgate.cluster.lifecycle import ClusterError, attach
 
         try:
             kubeconfig = attach().kubeconfig

@@ -1,6 +1,6 @@
 """The local Kubernetes cluster: a real control plane with kwok-simulated nodes.
 
-`dsgate cluster up|down|status|kubeconfig` (also `python -m dsgate.cluster ...`).
+`dsgate cluster up|down|status|kubeconfig` (also `python -m dsgate.cluster.lifecycle ...`).
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the pinned binaries,
 started by kwokctl's binary runtime; kwok simulates the kubelets. Everything listens on
@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dsgate.cluster_topology import (
+from dsgate.cluster.topology import (
     DEFAULT_TOPOLOGY,
     Topology,
     TopologyError,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the kubernetes client is slow to import: only the commands 
 
 
 class _LazyKube:
-    """dsgate.cluster_kube, imported on first use (keeps `dsgate cluster kubeconfig` instant)."""
+    """dsgate.cluster.kube, imported on first use (keeps `dsgate cluster kubeconfig` instant)."""
 
     def __getattr__(self, name: str) -> Any:
         from dsgate import cluster_kube

@@ -25,7 +25,8 @@ from typing import Any
 import requests
 from opa_client.opa import OpaClient
 
-from dsgate.documents import Document
+from dsgate.gate.documents import Document
+from dsgate.paths import policies_dir
 from dsgate.tools import ToolMissing, tool_path
 
 # The entrypoint of the policy library: a set of finding objects (see policies/README.md).
@@ -263,5 +264,4 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
 
 
 def default_policy_dir() -> Path:
-    env = os.environ.get("DSGATE_POLICIES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "policies"
+    return policies_dir()

@@ -12,7 +12,7 @@ On top, the checks dsgate's validator adds to the schemas (quantities parse, por
 DNS-1123 container names, IANA port names) are written into the same definitions, from the same
 patterns, so a value set the chart schema accepts renders objects the gate accepts.
 
-    python -m dsgate.chartschema CHART_DIR [--check]
+    python -m dsgate.docs.chartschema CHART_DIR [--check]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from dsgate import validate
+from dsgate.gate import validate
 from dsgate.versions import kube_target_versions, pinned
 
 K8S_PREFIX = "io.k8s."
@@ -149,7 +149,7 @@ def update(chart: Path, check: bool = False) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dsgate.chartschema", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dsgate.docs.chartschema", description=__doc__.split("\n\n")[0])
     parser.add_argument("chart", type=Path)
     parser.add_argument("--check", action="store_true", help="exit 1 when values.schema.json is not current")
     args = parser.parse_args(argv)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsgate chartschema: {exc}", file=sys.stderr)
         return 2
     if not ok:
-        print(f"{args.chart}/values.schema.json is stale: run 'python -m dsgate.chartschema {args.chart}'", file=sys.stderr)
+        print(f"{args.chart}/values.schema.json is stale: run 'python -m dsgate.docs.chartschema {args.chart}'", file=sys.stderr)
         return 1
     return 0
 
