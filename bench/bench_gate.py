@@ -33,8 +33,9 @@ def static_gate(runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run([str(REPO / ".venv/bin/dsgate"), "check", "--no-deploy", "--format", "json"],
-                              cwd=REPO, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [str(REPO / ".venv/bin/dsgate"), "check", "--no-deploy", "--format", "json"], cwd=REPO, capture_output=True, text=True, check=False
+        )
         times.append(time.perf_counter() - start)
         if proc.returncode != 0:
             sys.exit(f"dsgate check failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -70,11 +71,11 @@ def naive(pairs: list[tuple[Path, Path]], workdir: Path) -> float:
     for i, (chart, values) in enumerate(pairs):
         rendered = workdir / f"naive-{i}.yaml"
         with rendered.open("w") as fh:
-            subprocess.run([helm, "template", "dsgate", str(chart), "--namespace", "dsgate-system", "--kube-version", "1.36.0", "-f", str(values)],
-                           stdout=fh, check=True)
+            subprocess.run(
+                [helm, "template", "dsgate", str(chart), "--namespace", "dsgate-system", "--kube-version", "1.36.0", "-f", str(values)], stdout=fh, check=True
+            )
         subprocess.run([kv, "--strict", "--quiet", "-k", "1.36.0", str(rendered)], capture_output=True, check=False)
-        subprocess.run([conftest, "test", "--combine", "--no-color", "--policy", str(default_policy_dir()), str(rendered)],
-                       capture_output=True, check=False)
+        subprocess.run([conftest, "test", "--combine", "--no-color", "--policy", str(default_policy_dir()), str(rendered)], capture_output=True, check=False)
     return time.perf_counter() - start
 
 
@@ -119,10 +120,14 @@ def main() -> None:
         return
     m = report["matrix"]
     assert isinstance(m, dict)
-    print(f"static gate (dsgate check --no-deploy on this repo): median {statistics.median(gate_times):.1f}s over {len(gate_times)} runs {['%.1f' % t for t in gate_times]}")
+    print(
+        f"static gate (dsgate check --no-deploy on this repo): median {statistics.median(gate_times):.1f}s over {len(gate_times)} runs {['%.1f' % t for t in gate_times]}"
+    )
     per_core = ", ".join(f"{x:.1f}" for x in m["ours_runs_ms_per_render_per_core"])
-    print(f"matrix: {args.renders} renders in {ours_s:.1f}s (median of {len(runs)} runs) = {per_render_ms:.1f} ms/render wall, "
-          f"{per_render_ms * cores:.1f} ms/render per core ({cores} cores); per run: {per_core}")
+    print(
+        f"matrix: {args.renders} renders in {ours_s:.1f}s (median of {len(runs)} runs) = {per_render_ms:.1f} ms/render wall, "
+        f"{per_render_ms * cores:.1f} ms/render per core ({cores} cores); per run: {per_core}"
+    )
     print(f"naive: {naive_ms:.0f} ms/render (sample of {len(sample)}) -> dsgate is {naive_ms / per_render_ms:.1f}x faster")
 
 

@@ -112,10 +112,18 @@ def main() -> int:
     body = json.dumps({"input": [{"path": f"bench#{i}", "contents": d} for i, d in enumerate(documents)]})
     port = free_port()
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [
-                str(tool_path("opa")), "run", "--server", "--disable-telemetry", "--log-level", "error",
-                "--addr", f"127.0.0.1:{port}", *(f"--ignore={p}" for p in IGNORE), str(POLICIES),
+                str(tool_path("opa")),
+                "run",
+                "--server",
+                "--disable-telemetry",
+                "--log-level",
+                "error",
+                "--addr",
+                f"127.0.0.1:{port}",
+                *(f"--ignore={p}" for p in IGNORE),
+                str(POLICIES),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -118,7 +118,10 @@ def test_update_and_check_round_trip(tmp_path: Path) -> None:
     assert "old table" in (chart / "README.md").read_text()  # --check never writes
     assert update_readme(chart) is True
     text = (chart / "README.md").read_text()
-    assert text == f"# t\nintro\n{START_MARKER}\n| Key | Type | Default | Description |\n|-----|------|---------|-------------|\n| a | int | `1` | A. |\n{END_MARKER}\nfooter\n"
+    assert (
+        text
+        == f"# t\nintro\n{START_MARKER}\n| Key | Type | Default | Description |\n|-----|------|---------|-------------|\n| a | int | `1` | A. |\n{END_MARKER}\nfooter\n"
+    )
     assert update_readme(chart, check=True) is False
 
 
@@ -145,7 +148,5 @@ def test_node_exporter_has_a_table() -> None:
 
 @pytest.mark.parametrize("chart", CHARTS_WITH_TABLES, ids=lambda p: p.name)
 def test_chart_readme_is_current(chart: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "dsgate.docs.chartdocs", str(chart), "--check"], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "dsgate.docs.chartdocs", str(chart), "--check"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -82,7 +82,9 @@ def test_validating_admission_policy_rejects_an_object(local_cluster: LocalClust
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}]},
-            "validations": [{"expression": "!has(object.data) || !('tag' in object.data) || object.data.tag != 'latest'", "message": "tag latest is not allowed"}],
+            "validations": [
+                {"expression": "!has(object.data) || !('tag' in object.data) || object.data.tag != 'latest'", "message": "tag latest is not allowed"}
+            ],
         },
     }
     binding = {

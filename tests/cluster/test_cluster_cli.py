@@ -86,7 +86,9 @@ def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, 
     [
         pytest.param(["up", "--name", "Bad_Name"], 1, "invalid cluster name 'Bad_Name'", id="bad-name"),
         pytest.param(["up", "--name", "x", "--port", "70000"], 1, "--port 70000 is not a TCP port", id="bad-port"),
-        pytest.param(["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"], 2, "cannot read topology file /nonexistent/topo.yaml", id="missing-topology"),
+        pytest.param(
+            ["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"], 2, "cannot read topology file /nonexistent/topo.yaml", id="missing-topology"
+        ),
     ],
 )
 def test_bad_input_exits_with_a_message(root: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected_exit: int, expected_message: str) -> None:

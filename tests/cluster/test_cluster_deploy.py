@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster.lifecycle import LocalCluster
 from dsgate.cluster.deploy import DeployError, deploy_chart
+from dsgate.cluster.lifecycle import LocalCluster
+
 CHARTS = Path(__file__).resolve().parents[2] / "charts"
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]

@@ -69,7 +69,9 @@ def test_up_twice_stale_and_down_twice(cluster_root: Path, tmp_path: Path, monke
         assert main(["status", "--name", name]) == 0
         status = capsys.readouterr().out
         assert f"cluster {name!r}: running" in status and "nodes: 3/3 Ready" in status
-        gpu_nodes = [n["metadata"]["name"] for n in cluster.attach(name, cluster_root).nodes() if n["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"]
+        gpu_nodes = [
+            n["metadata"]["name"] for n in cluster.attach(name, cluster_root).nodes() if n["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"
+        ]
         assert gpu_nodes == ["gpu-0"]
 
         # Every process dies (a reboot, an OOM kill): the directory is stale.
@@ -112,7 +114,9 @@ def test_a_component_that_dies_during_up_leaves_nothing_behind(
     # Fault injection: an API server that reports the pinned version but exits at start, as one
     # would on a port taken between dsgate's check and its bind. etcd is already running by then.
     broken = tmp_path / "kube-apiserver"
-    broken.write_text(f"#!/bin/sh\n[ \"$1\" = --version ] && echo 'Kubernetes {kubernetes_version()}' && exit 0\necho 'bind: address already in use' >&2\nexit 1\n")
+    broken.write_text(
+        f"#!/bin/sh\n[ \"$1\" = --version ] && echo 'Kubernetes {kubernetes_version()}' && exit 0\necho 'bind: address already in use' >&2\nexit 1\n"
+    )
     broken.chmod(0o755)
     monkeypatch.setenv("DSGATE_KUBE_APISERVER", str(broken))
     monkeypatch.setenv("DSGATE_CLUSTER_ROOT", str(cluster_root))
@@ -136,7 +140,9 @@ def test_interrupted_up_stops_what_it_started(cluster_root: Path, tmp_path: Path
     paths = paths_for(name, cluster_root)
     env = {**os.environ, "DSGATE_CLUSTER_ROOT": str(cluster_root)}
     topo = _small_topology(tmp_path, workers=1)
-    proc = subprocess.Popen([sys.executable, "-m", "dsgate.cluster.lifecycle", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dsgate.cluster.lifecycle", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while "etcd" not in component_pids(paths) and time.monotonic() < deadline and proc.poll() is None:

@@ -39,7 +39,11 @@ def _affinity(*terms: dict[str, Any]) -> dict[str, Any]:
     [
         # No tolerations: tainted nodes are out, PreferNoSchedule and the controller's own tolerations are not.
         pytest.param({}, UNTAINTED, id="no-tolerations"),
-        pytest.param({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}, sorted([*UNTAINTED, "cp-0"]), id="control-plane-toleration"),
+        pytest.param(
+            {"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]},
+            sorted([*UNTAINTED, "cp-0"]),
+            id="control-plane-toleration",
+        ),
         # Toleration without effect covers every effect of that key.
         pytest.param({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db"}]}, sorted([*UNTAINTED, "dedicated-0"]), id="equal-any-effect"),
         pytest.param({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "web"}]}, UNTAINTED, id="equal-wrong-value"),
@@ -61,7 +65,12 @@ def _affinity(*terms: dict[str, Any]) -> dict[str, Any]:
         ),
         # Terms are ORed.
         pytest.param(
-            {"affinity": _affinity({"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["b"]}]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["soft-0"]}]})},
+            {
+                "affinity": _affinity(
+                    {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["b"]}]},
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["soft-0"]}]},
+                )
+            },
             ["soft-0", "worker-1"],
             id="affinity-terms-or",
         ),
@@ -79,7 +88,12 @@ def test_eligible_nodes(pod_spec: dict[str, Any], expected_nodes: list[str]) -> 
         pytest.param(NODES[0], {}, "taint node-role.kubernetes.io/control-plane:NoSchedule is not tolerated", id="taint"),
         pytest.param(NODES[4], {}, "taint dedicated=db:NoExecute is not tolerated", id="taint-with-value"),
         pytest.param(NODES[1], {"nodeSelector": {"disk": "ssd"}}, "nodeSelector disk=ssd does not match", id="selector"),
-        pytest.param(NODES[1], {"affinity": _affinity({"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["worker-0"]}]})}, "required node affinity does not match", id="affinity"),
+        pytest.param(
+            NODES[1],
+            {"affinity": _affinity({"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["worker-0"]}]})},
+            "required node affinity does not match",
+            id="affinity",
+        ),
         pytest.param(NODES[1], {}, None, id="eligible"),
     ],
 )
@@ -90,7 +104,9 @@ def test_ineligibility_says_why(node: dict[str, Any], pod_spec: dict[str, Any], 
 @pytest.mark.parametrize(
     ("toleration", "taint", "expected"),
     [
-        pytest.param({"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, True, id="exact"),
+        pytest.param(
+            {"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, True, id="exact"
+        ),
         pytest.param({"key": "k", "value": "v"}, {"key": "k", "value": "v", "effect": "NoExecute"}, True, id="default-operator-equal"),
         pytest.param({"key": "k", "operator": "Exists"}, {"key": "k", "value": "anything", "effect": "NoSchedule"}, True, id="exists-ignores-value"),
         pytest.param({"key": "k", "operator": "Exists"}, {"key": "other", "effect": "NoSchedule"}, False, id="exists-other-key"),

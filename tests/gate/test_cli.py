@@ -25,7 +25,12 @@ BAD = DATA / "community-daemonset.yaml"
 def dsgate(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dsgate.cli", "check", "--no-config", *args],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=300,
     )
 
 
@@ -41,7 +46,18 @@ def test_json_contract(bad_json: dict[str, Any]) -> None:
     assert bad_json["findings"], "the community-style DaemonSet must produce findings"
     for finding in bad_json["findings"]:
         assert keys <= set(finding)
-        assert finding["category"] in {"tolerations", "disruption", "priority", "resources", "rollout", "probes", "host-access", "security", "images", "hygiene"}
+        assert finding["category"] in {
+            "tolerations",
+            "disruption",
+            "priority",
+            "resources",
+            "rollout",
+            "probes",
+            "host-access",
+            "security",
+            "images",
+            "hygiene",
+        }
         assert finding["resource"] == "DaemonSet/monitoring/node-exporter"
         assert finding["source"] == str(BAD)
     summary = bad_json["summary"]
@@ -121,26 +137,45 @@ def test_text_report_groups_by_source_and_resource() -> None:
 @pytest.mark.parametrize(
     ("files", "args", "env", "expected_message"),
     [
-        pytest.param({"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   x: 1\n"}, ["m.yaml"], {}, "m.yaml:5", id="malformed-yaml-names-file-and-line"),
-        pytest.param({"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"}, ["c"], {}, "rendered no Kubernetes documents", id="empty-chart"),
-        pytest.param({"m.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"}, ["m.yaml"], {}, "unknown kind example.com/v1/Widget", id="unknown-kind"),
         pytest.param(
-            {"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "c/templates/x.yaml": "{{ fail \"boom: values.x is required\" }}\n"},
-            ["c"], {}, "boom: values.x is required", id="helm-template-error",
+            {"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   x: 1\n"}, ["m.yaml"], {}, "m.yaml:5", id="malformed-yaml-names-file-and-line"
+        ),
+        pytest.param({"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"}, ["c"], {}, "rendered no Kubernetes documents", id="empty-chart"),
+        pytest.param(
+            {"m.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"},
+            ["m.yaml"],
+            {},
+            "unknown kind example.com/v1/Widget",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            {"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "c/templates/x.yaml": '{{ fail "boom: values.x is required" }}\n'},
+            ["c"],
+            {},
+            "boom: values.x is required",
+            id="helm-template-error",
         ),
         pytest.param({"m.yaml": BAD.read_text()}, ["m.yaml"], {"DSGATE_OPA": "/nonexistent/opa"}, "OPA is not available", id="opa-binary-missing"),
         pytest.param({}, ["nothing-here"], {}, "no such file or directory", id="missing-path"),
         pytest.param({"d/README.md": "x"}, ["d"], {}, "nothing to gate", id="path-with-no-documents"),
         pytest.param({"m.yaml": BAD.read_text()}, ["--policies", "no-such-dir", "m.yaml"], {}, "policy directory", id="no-policy-dir"),
         pytest.param(
-            {"k/kustomization.yaml": "resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: typo}\n    patch: '[{\"op\": \"add\", \"path\": \"/data/x\", \"value\": \"y\"}]'\n",
-             "k/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: real}\ndata: {a: b}\n"},
-            ["k"], {}, "matches no object", id="kustomize-patch-target-matches-nothing",
+            {
+                "k/kustomization.yaml": 'resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: typo}\n    patch: \'[{"op": "add", "path": "/data/x", "value": "y"}]\'\n',
+                "k/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: real}\ndata: {a: b}\n",
+            },
+            ["k"],
+            {},
+            "matches no object",
+            id="kustomize-patch-target-matches-nothing",
         ),
         pytest.param({"k/kustomization.yaml": "resources: [missing.yaml]\n"}, ["k"], {}, "missing.yaml", id="kustomize-missing-file"),
         pytest.param(
-            {"m.yaml": "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"}, ["m.yaml"], {},
-            "m.yaml: not YAML that kubectl reads: line 1: content after the document separator", id="yaml-kubectl-does-not-read",
+            {"m.yaml": "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"},
+            ["m.yaml"],
+            {},
+            "m.yaml: not YAML that kubectl reads: line 1: content after the document separator",
+            id="yaml-kubectl-does-not-read",
         ),
     ],
 )

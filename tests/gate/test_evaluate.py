@@ -15,10 +15,7 @@ from dsgate.gate.evaluate import EvaluationError, OpaServer, default_policy_dir,
 pytestmark = pytest.mark.policy
 
 DOC = Document({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "a", "namespace": "n"}}, Provenance("src", "file"))
-GOOD_FINDING = (
-    '{"rule": "T-1", "category": "priority", "severity": "deny", "resource": "DaemonSet/n/a", '
-    '"message": "m", "remediation": "r", "exempted": false}'
-)
+GOOD_FINDING = '{"rule": "T-1", "category": "priority", "severity": "deny", "resource": "DaemonSet/n/a", "message": "m", "remediation": "r", "exempted": false}'
 
 
 def _library(tmp_path: Path, body: str, package: str = "main") -> Path:
@@ -31,7 +28,7 @@ def _library(tmp_path: Path, body: str, package: str = "main") -> Path:
 @pytest.mark.parametrize(
     ("body", "expected_rules"),
     [
-        pytest.param(f"findings contains f if {{\n\tsome d in input\n\td.contents.kind == \"DaemonSet\"\n\tf := {GOOD_FINDING}\n}}", ["T-1"], id="one-finding"),
+        pytest.param(f'findings contains f if {{\n\tsome d in input\n\td.contents.kind == "DaemonSet"\n\tf := {GOOD_FINDING}\n}}', ["T-1"], id="one-finding"),
         pytest.param("findings := set()", [], id="no-findings"),
         pytest.param('findings contains object.union(f, {"exempted": data.dsgate.flag}) if {\n\tf := ' + GOOD_FINDING + "\n}", ["T-1"], id="reads-data"),
     ],
@@ -48,7 +45,7 @@ def test_findings_contract(tmp_path: Path, body: str, expected_rules: list[str])
     [
         pytest.param('findings := "nope"', "main", "expected a list", id="not-a-set"),
         pytest.param('findings contains {"rule": "x"}', "main", "malformed finding", id="missing-keys"),
-        pytest.param(f"findings contains object.union({GOOD_FINDING}, {{\"severity\": \"fatal\"}})", "main", "severity 'fatal'", id="bad-severity"),
+        pytest.param(f'findings contains object.union({GOOD_FINDING}, {{"severity": "fatal"}})', "main", "severity 'fatal'", id="bad-severity"),
         pytest.param("findings := set()", "other", "answered no result", id="entrypoint-undefined"),
     ],
 )

@@ -23,7 +23,11 @@ def _tree(root: Path, files: dict[str, str]) -> None:
     [
         pytest.param({"c/Chart.yaml": "name: c", "c/templates/a.yaml": "", "c/ci/x-values.yaml": ""}, [("chart", "c")], id="chart-not-descended"),
         pytest.param(
-            {"k/base/kustomization.yaml": "resources: []", "k/overlays/dev/kustomization.yaml": "resources: []", "k/components/pdb/kustomization.yaml": "kind: Component"},
+            {
+                "k/base/kustomization.yaml": "resources: []",
+                "k/overlays/dev/kustomization.yaml": "resources: []",
+                "k/components/pdb/kustomization.yaml": "kind: Component",
+            },
             [("kustomize", "k/base"), ("kustomize", "k/overlays/dev")],
             id="kustomizations-without-components",
         ),

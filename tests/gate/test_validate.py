@@ -20,8 +20,16 @@ DS: dict[str, Any] = {
         "selector": {"matchLabels": {"app": "a"}},
         "template": {
             "metadata": {"labels": {"app": "a"}},
-            "spec": {"containers": [{"name": "c", "image": "x:1", "ports": [{"name": "metrics", "containerPort": 9100}],
-                                     "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "x:1",
+                        "ports": [{"name": "metrics", "containerPort": 9100}],
+                        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                    }
+                ]
+            },
         },
     },
 }
@@ -83,11 +91,17 @@ C0 = "spec.template.spec.containers.0"
         pytest.param(_with(DS, f"{C0}.ports", ["9100"]), [(f"{C0}.ports.0", "'9100' is not of type 'object'")], id="string-port"),
         pytest.param(_with(DS, f"{C0}.resources", "small"), [(f"{C0}.resources", "'small' is not of type 'object'")], id="string-resources"),
         pytest.param(_with(DS, f"{C0}.resources.limits", ["1"]), [(f"{C0}.resources.limits", "['1'] is not of type 'object'")], id="list-limits"),
-        pytest.param(_with(DS, "spec.template.spec.containers", "c"), [("spec.template.spec.containers", "'c' is not of type 'array'")], id="string-containers"),
+        pytest.param(
+            _with(DS, "spec.template.spec.containers", "c"), [("spec.template.spec.containers", "'c' is not of type 'array'")], id="string-containers"
+        ),
         pytest.param(_with(DS, "spec.template", []), [("spec.template", "[] is not of type 'object'")], id="list-template"),
         pytest.param({**DS, "metadata": ["agent"]}, [("metadata", "['agent'] is not of type 'object'")], id="list-metadata"),
-        pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"),
-        pytest.param({"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}}, [("", "unknown kind apps/v1beta2/DaemonSet")], id="removed-api"),
+        pytest.param(
+            {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"
+        ),
+        pytest.param(
+            {"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}}, [("", "unknown kind apps/v1beta2/DaemonSet")], id="removed-api"
+        ),
     ],
 )
 def test_validate(obj: dict[str, Any], expected_errors: list[tuple[str, str]]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dsgate.gate import validate
-from dsgate.gate.documents import load_file, parse_stream, Provenance
+from dsgate.gate.documents import Provenance, load_file, parse_stream
 from dsgate.gate.render import helm_template_text
 from tests.conftest import CHARTS, POLICIES
 
@@ -67,7 +67,7 @@ def _mutants(obj: dict[str, Any], seen: set[tuple[Any, ...]]) -> Iterator[dict[s
 
 def _schemas_for(obj: dict[str, Any]) -> list[Any]:
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-    schema = validate._builtin_schema("1.36.0", api_version, kind) or validate._crd_schema(api_version, kind)  # noqa: SLF001
+    schema = validate._builtin_schema("1.36.0", api_version, kind) or validate._crd_schema(api_version, kind)
     assert schema is not None, f"no schema for {api_version}/{kind}"
     return [schema]
 

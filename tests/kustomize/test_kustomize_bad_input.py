@@ -29,23 +29,27 @@ SET_MIN_READY = "- op: replace\n  path: /spec/minReadySeconds\n  value: 99\n"
 
 BROKEN = [
     pytest.param(
-        {"resources": [NE_BASE, "missing.yaml"]}, {},
+        {"resources": [NE_BASE, "missing.yaml"]},
+        {},
         ["missing.yaml", "no such file or directory"],
         id="missing-resource-file",
     ),
     pytest.param(
-        {"resources": [NE_BASE], "patches": [{"path": "missing-patch.yaml", "target": {"kind": "DaemonSet"}}]}, {},
+        {"resources": [NE_BASE], "patches": [{"path": "missing-patch.yaml", "target": {"kind": "DaemonSet"}}]},
+        {},
         ["missing-patch.yaml"],
         id="missing-patch-file",
     ),
     pytest.param(
-        {"resources": [NE_BASE], "components": [COMPONENTS / "no-such-component"]}, {},
+        {"resources": [NE_BASE], "components": [COMPONENTS / "no-such-component"]},
+        {},
         ["no-such-component"],
         id="missing-component",
     ),
     pytest.param(
         # Two resource profiles: the second one's `test` operation finds the first one's marker.
-        {"resources": [NE_BASE], "components": [COMPONENTS / "resources-small", COMPONENTS / "resources-large"]}, {},
+        {"resources": [NE_BASE], "components": [COMPONENTS / "resources-small", COMPONENTS / "resources-large"]},
+        {},
         ["resources-large", "testing value /metadata/annotations/dsgate.io~1resources-profile failed"],
         id="conflicting-components",
     ),
@@ -62,7 +66,8 @@ BROKEN = [
         id="json-patch-remove-missing-key",
     ),
     pytest.param(
-        {"resources": [NE_BASE], "commonLabelz": {"a": "b"}}, {},
+        {"resources": [NE_BASE], "commonLabelz": {"a": "b"}},
+        {},
         ["commonLabelz"],
         id="unknown-kustomization-field",
     ),
@@ -105,7 +110,10 @@ def test_gate_exits_2_on_broken_kustomizations(tmp_path: Path) -> None:
     dirs = [_write(tmp_path / p.id, *p.values[:2]) for p in BROKEN]  # type: ignore[arg-type]
     proc = subprocess.run(
         [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--no-deploy", "--no-progress", *map(str, dirs)],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
@@ -122,7 +130,9 @@ def test_gate_exits_2_on_broken_kustomizations(tmp_path: Path) -> None:
             {"target": {"group": "apps", "kind": "Deployment"}, "patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: 3\n"},
             id="strategic-merge-kind-matches-nothing",
         ),
-        pytest.param({"target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name=fluentd"}, "patch": SET_MIN_READY}, id="label-selector-matches-nothing"),
+        pytest.param(
+            {"target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name=fluentd"}, "patch": SET_MIN_READY}, id="label-selector-matches-nothing"
+        ),
     ],
 )
 def test_patch_target_matching_nothing_is_a_silent_noop_in_kustomize(tmp_path: Path, patch: dict[str, Any]) -> None:
@@ -159,8 +169,7 @@ def test_pdb_component_repairs_a_broken_budget(tmp_path: Path) -> None:
     # cannot evaluate for DaemonSets (maxUnavailable percentage); the pdb component restores it.
     breaker = write_kustomization(
         tmp_path / "break-pdb",
-        {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
-         "patches": [{"target": {"kind": "PodDisruptionBudget"}, "path": "p.yaml"}]},
+        {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component", "patches": [{"target": {"kind": "PodDisruptionBudget"}, "path": "p.yaml"}]},
         {"p.yaml": "- op: remove\n  path: /spec/minAvailable\n- op: add\n  path: /spec/maxUnavailable\n  value: 10%\n"},
     )
     broken = _write(tmp_path / "broken", {"resources": [NE_BASE], "components": [breaker]}, {})

@@ -82,7 +82,7 @@ def _requests(ds: Obj) -> tuple[float, float]:
 
 
 def requests_vs_base(ds: Obj, ctx: Ctx) -> str:
-    """"smaller"/"larger" when both cpu and memory requests moved that way from the base's."""
+    """ "smaller"/"larger" when both cpu and memory requests moved that way from the base's."""
     pairs = list(zip(_requests(ds), _requests(ctx.base), strict=True))
     if all(new < old for new, old in pairs):
         return "smaller"

@@ -40,12 +40,14 @@ def _c0(objs: Objs) -> dict[str, Any]:
 def _set_pod(key: str, value: Any) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
         _pod(objs)[key] = value
+
     return op
 
 
 def _drop_kind(kind: str) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
         objs[:] = [o for o in objs if o["kind"] != kind]
+
     return op
 
 
@@ -65,6 +67,7 @@ def _pdb_percentage(objs: Objs) -> None:
 def _strategy(**rolling: Any) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
         _ds(objs)["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
+
     return op
 
 
@@ -75,6 +78,7 @@ def _on_delete(objs: Objs) -> None:
 def _resources(fn: Callable[[dict[str, Any]], None]) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
         fn(_c0(objs).setdefault("resources", {}))
+
     return op
 
 
@@ -84,6 +88,7 @@ def _container(key: str, value: Any) -> Callable[[Objs], None]:
             _c0(objs).pop(key, None)
         else:
             _c0(objs)[key] = value
+
     return op
 
 
@@ -94,6 +99,7 @@ def _sec(key: str, value: Any) -> Callable[[Objs], None]:
             ctx.pop(key, None)
         else:
             ctx[key] = value
+
     return op
 
 
@@ -146,6 +152,7 @@ def _drop_name_label(objs: Objs) -> None:
 def _image(ref: str) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
         _c0(objs)["image"] = ref
+
     return op
 
 
@@ -188,8 +195,13 @@ def _blanket_for_unlisted_agent(objs: Objs) -> None:
 # (id, chart, operator, expected rule, expected severity)
 MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("drop-tolerations", "node-exporter", _set_pod("tolerations", []), "DS-TOL-001", "deny"),
-    ("drop-control-plane-toleration-only", "node-exporter",
-     _set_pod("tolerations", [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]), "DS-TOL-001", "deny"),
+    (
+        "drop-control-plane-toleration-only",
+        "node-exporter",
+        _set_pod("tolerations", [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]),
+        "DS-TOL-001",
+        "deny",
+    ),
     ("noexecute-with-toleration-seconds", "node-exporter", _toleration_seconds, "DS-TOL-003", "deny"),
     ("blanket-toleration-unlisted-agent", "node-exporter", _blanket_for_unlisted_agent, "DS-TOL-002", "deny"),
     ("delete-pdb", "node-exporter", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "deny"),
@@ -201,7 +213,13 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("drop-limits", "node-exporter", _resources(lambda r: r.pop("limits", None)), "DS-RES-001", "deny"),
     ("drop-requests-fluentd", "fluentd", _resources(lambda r: r.pop("requests", None)), "DS-RES-001", "deny"),
     ("memory-limit-ne-request", "node-exporter", _resources(lambda r: r["limits"].__setitem__("memory", "999Mi")), "DS-RES-002", "deny"),
-    ("limits-over-budget", "fluentd", _resources(lambda r: r.update({"limits": {"cpu": "8", "memory": "16Gi"}, "requests": {"cpu": "8", "memory": "16Gi"}})), "DS-RES-003", "deny"),
+    (
+        "limits-over-budget",
+        "fluentd",
+        _resources(lambda r: r.update({"limits": {"cpu": "8", "memory": "16Gi"}, "requests": {"cpu": "8", "memory": "16Gi"}})),
+        "DS-RES-003",
+        "deny",
+    ),
     ("max-unavailable-100pct", "node-exporter", _strategy(maxUnavailable="100%", maxSurge=0), "DS-ROL-002", "deny"),
     ("no-max-unavailable", "fluentd", _strategy(maxSurge=0), "DS-ROL-001", "deny"),
     ("on-delete", "node-exporter", _on_delete, "DS-ROL-004", "warn"),
@@ -236,10 +254,24 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
 # Mutants that need policy parameters, on a ci scenario that passes under them:
 # (id, chart, scenario, operator, parameters, expected rule, expected severity)
 PARAM_MUTANTS: list[tuple[str, str, str, Callable[[Objs], None], dict[str, Any], str, str]] = [
-    ("integer-max-unavailable-on-1000-nodes", "node-exporter", "large-cluster", _strategy(maxUnavailable=1, maxSurge=0),
-     {"cluster_nodes": 1000}, "DS-ROL-003", "deny"),
-    ("no-digest-when-required", "fluentd", "hardened", _image("docker.io/fluent/fluentd-kubernetes-daemonset:v1.19.2-debian-forward-1.0"),
-     {"require_digest": True}, "DS-IMG-003", "deny"),
+    (
+        "integer-max-unavailable-on-1000-nodes",
+        "node-exporter",
+        "large-cluster",
+        _strategy(maxUnavailable=1, maxSurge=0),
+        {"cluster_nodes": 1000},
+        "DS-ROL-003",
+        "deny",
+    ),
+    (
+        "no-digest-when-required",
+        "fluentd",
+        "hardened",
+        _image("docker.io/fluent/fluentd-kubernetes-daemonset:v1.19.2-debian-forward-1.0"),
+        {"require_digest": True},
+        "DS-IMG-003",
+        "deny",
+    ),
 ]
 
 
@@ -287,8 +319,9 @@ def test_base_render_is_clean(opa: OpaServer, base_renders: dict[str, Objs], cha
 
 
 @pytest.mark.parametrize(("mutant", "chart", "operator", "expected_rule", "expected_severity"), [pytest.param(*m, id=m[0]) for m in MUTANTS])
-def test_mutant_caught(opa: OpaServer, base_renders: dict[str, Objs], mutant: str, chart: str,
-                       operator: Callable[[Objs], None], expected_rule: str, expected_severity: str) -> None:
+def test_mutant_caught(
+    opa: OpaServer, base_renders: dict[str, Objs], mutant: str, chart: str, operator: Callable[[Objs], None], expected_rule: str, expected_severity: str
+) -> None:
     objs = copy.deepcopy(base_renders[chart])
     operator(objs)
     assert objs != base_renders[chart], f"operator {mutant} changed nothing"
@@ -297,11 +330,20 @@ def test_mutant_caught(opa: OpaServer, base_renders: dict[str, Objs], mutant: st
     assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
 
 
-@pytest.mark.parametrize(("mutant", "chart", "scenario", "operator", "parameters", "expected_rule", "expected_severity"),
-                         [pytest.param(*m, id=m[0]) for m in PARAM_MUTANTS])
-def test_parameter_mutant_caught(opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs], mutant: str, chart: str,
-                                 scenario: str, operator: Callable[[Objs], None], parameters: dict[str, Any],
-                                 expected_rule: str, expected_severity: str) -> None:
+@pytest.mark.parametrize(
+    ("mutant", "chart", "scenario", "operator", "parameters", "expected_rule", "expected_severity"), [pytest.param(*m, id=m[0]) for m in PARAM_MUTANTS]
+)
+def test_parameter_mutant_caught(
+    opa_with: Callable[[dict[str, Any]], OpaServer],
+    base_renders: dict[str, Objs],
+    mutant: str,
+    chart: str,
+    scenario: str,
+    operator: Callable[[Objs], None],
+    parameters: dict[str, Any],
+    expected_rule: str,
+    expected_severity: str,
+) -> None:
     server = opa_with(parameters)
     base = base_renders[f"{chart}/{scenario}"]
     assert [f for f in evaluate(server, base, chart) if f.severity == "deny"] == [], "the base must pass under these parameters"
@@ -311,8 +353,9 @@ def test_parameter_mutant_caught(opa_with: Callable[[dict[str, Any]], OpaServer]
     assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
 
 
-def test_mutation_score(opa: OpaServer, opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs],
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_mutation_score(
+    opa: OpaServer, opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs], capsys: pytest.CaptureFixture[str]
+) -> None:
     cases = [(m, c, op, {}, r, sev) for m, c, op, r, sev in MUTANTS]
     cases += [(m, f"{c}/{scenario}", op, params, r, sev) for m, c, scenario, op, params, r, sev in PARAM_MUTANTS]
     caught = 0

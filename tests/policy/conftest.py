@@ -34,13 +34,19 @@ def opa(opa_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opa
     port = free_port()
     log = tmp_path_factory.mktemp("opa") / "opa.log"
     cmd = [
-        str(opa_bin), "run", "--server", "--disable-telemetry", "--log-level", "error",
-        "--addr", f"127.0.0.1:{port}",
+        str(opa_bin),
+        "run",
+        "--server",
+        "--disable-telemetry",
+        "--log-level",
+        "error",
+        "--addr",
+        f"127.0.0.1:{port}",
         *(f"--ignore={pattern}" for pattern in OPA_IGNORE),
         str(POLICIES),
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     server = Opa(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30

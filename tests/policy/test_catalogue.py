@@ -24,18 +24,14 @@ def library_copy(tmp_path: Path) -> Path:
 
 
 def test_catalogue_is_current() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "dsgate.docs.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "dsgate.docs.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_every_rule_is_in_the_catalogue_once() -> None:
     rules, parameters = read_library(POLICIES)
     section = (POLICIES / "README.md").read_text().split(BEGIN)[1].split(END)[0]
-    assert sorted(line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")) == sorted(
-        r.id for r in rules
-    )
+    assert sorted(line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")) == sorted(r.id for r in rules)
     assert {r.category for r in rules} == set(CATEGORIES)
     assert {p.name for p in parameters} == {n for r in rules for n in r.parameters}, "a parameter no rule uses"
 

@@ -43,7 +43,7 @@ def run_conftest(conftest: Path, sample: Sample, tmp: Path) -> dict[str, Any]:
         data_file = tmp / (sample.id.replace("/", "_") + ".json")
         data_file.write_text(json.dumps({"dsgate": sample.data}))
         cmd += ["--data", str(data_file)]
-    proc = subprocess.run([*cmd, sample.id], cwd=REPO, capture_output=True, text=True, check=False)  # noqa: S603
+    proc = subprocess.run([*cmd, sample.id], cwd=REPO, capture_output=True, text=True, check=False)
     # conftest exits 1 when there are failures, 0 otherwise (warnings do not fail without --fail-on-warn).
     assert proc.returncode in (0, 1), f"conftest failed on {sample.id} ({proc.returncode}): {proc.stderr}"
     results = json.loads(proc.stdout)
@@ -77,9 +77,7 @@ def test_conftest_gives_the_same_deny_and_warn_sets(opa: Opa, conftest_bin: Path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", [pytest.param(s, id=s.id) for s in SLOW])
-def test_conftest_gives_the_same_deny_and_warn_sets_on_every_sample(
-    opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample
-) -> None:
+def test_conftest_gives_the_same_deny_and_warn_sets_on_every_sample(opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample) -> None:
     assert_same_as_opa(opa, run_conftest(conftest_bin, sample, tmp_path), sample)
 
 
@@ -93,9 +91,7 @@ def test_conftest_reports_rule_metadata(conftest_bin: Path, tmp_path: Path) -> N
     """The non-msg keys of a deny object reach conftest's output as metadata."""
     sample = next(s for s in SAMPLES if s.id == "policies/priority/samples/DS-PRI-001/denied.yaml")
     answer = run_conftest(conftest_bin, sample, tmp_path)
-    assert [(f["metadata"]["rule"], f["metadata"]["resource"]) for f in answer["failures"]] == [
-        ("DS-PRI-001", "DaemonSet/monitoring/node-exporter")
-    ]
+    assert [(f["metadata"]["rule"], f["metadata"]["resource"]) for f in answer["failures"]] == [("DS-PRI-001", "DaemonSet/monitoring/node-exporter")]
 
 
 @pytest.mark.parametrize(
@@ -106,8 +102,7 @@ def test_conftest_reports_rule_metadata(conftest_bin: Path, tmp_path: Path) -> N
         # several documents, one of them empty: conftest 0.71 sends one entry per non-empty document,
         # each with the file's path (earlier conftest versions sent one entry with an array)
         (
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n---\n"
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n",
             ["a", "b"],
         ),
     ],
@@ -116,8 +111,6 @@ def test_combine_input_shape(conftest_bin: Path, tmp_path: Path, text: str, expe
     """The input contract (policies/README.md) matches what the real `conftest parse --combine` produces."""
     manifest = tmp_path / "m.yaml"
     manifest.write_text(text)
-    proc = subprocess.run(  # noqa: S603
-        [str(conftest_bin), "parse", "--combine", str(manifest)], capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run([str(conftest_bin), "parse", "--combine", str(manifest)], capture_output=True, text=True, check=True)
     entries = json.loads(proc.stdout)
     assert [(e["path"], e["contents"]["metadata"]["name"]) for e in entries] == [(str(manifest), n) for n in expected_names]

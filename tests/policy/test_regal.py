@@ -21,7 +21,10 @@ LONG_MESSAGE = "x" * 130
 def regal_lint(policies: Path) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
         [str(tool_path("regal")), "lint", "--format", "json", str(policies)],
-        cwd=policies.parent, capture_output=True, text=True, check=False,
+        cwd=policies.parent,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     try:
         report = json.loads(proc.stdout)

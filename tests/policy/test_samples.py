@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from dsgate.docs.catalogue import read_library
-
 from tests.policy.helpers import POLICIES, Opa, Sample, rule_samples
 
 pytestmark = pytest.mark.policy

@@ -17,11 +17,7 @@ pytestmark = pytest.mark.render
 
 PROV = Provenance("chart", "chart")
 
-SCENARIOS = [
-    pytest.param(source.path, values, id=f"{source.path.name}-{name}")
-    for source in discover([CHARTS])
-    for name, values in source.scenarios()
-]
+SCENARIOS = [pytest.param(source.path, values, id=f"{source.path.name}-{name}") for source in discover([CHARTS]) for name, values in source.scenarios()]
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +64,7 @@ def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path,
         ),
     ],
 )
-def test_documents_converted_as_kubectl_does(
-    batch: HelmBatch, tmp_path: Path, template: str, expected_objects: list[tuple[int, object]]
-) -> None:
+def test_documents_converted_as_kubectl_does(batch: HelmBatch, tmp_path: Path, template: str, expected_objects: list[tuple[int, object]]) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: t\nversion: 0.1.0\n")
     (tmp_path / "templates" / "t.yaml").write_text(template)

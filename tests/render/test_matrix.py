@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from dsgate.gate import pipeline as gate
 from dsgate.config import load
+from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.sources import Source, discover
 from dsgate.versions import kube_target_versions

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.charts.fluentd import fluentconf
 from tests.charts.fluentd.fluentconf import FluentConfError, Mount, check, mapping_loader, parse, parse_files
 
@@ -104,13 +103,18 @@ def test_parses_a_complete_config_into_a_tree() -> None:
         pytest.param("<source>\n  @type\n</source>\n", 2, "empty @type", id="empty-type"),
         pytest.param('<source>\n  @type ""\n</source>\n', 2, "empty @type", id="empty-quoted-type"),
         pytest.param("<source>\n  @type   # nothing\n</source>\n", 2, "empty @type", id="type-only-comment"),
-        pytest.param('<match **>\n  @type http\n  endpoint "http://x\n</match>\n', 3, "unterminated double-quoted string starting on line 3", id="unterminated-double-quote"),
+        pytest.param(
+            '<match **>\n  @type http\n  endpoint "http://x\n</match>\n',
+            3,
+            "unterminated double-quoted string starting on line 3",
+            id="unterminated-double-quote",
+        ),
         pytest.param("<match **>\n  key 'abc\n</match>\n", 2, "unterminated single-quoted string", id="unterminated-single-quote"),
         pytest.param('<match **>\n  key "a" trailing\n</match>\n', 2, "unexpected text 'trailing' after the quoted value of 'key'", id="text-after-quote"),
         pytest.param("<match **>\n  key [1, 2\n</match>\n", 2, "unterminated or invalid JSON array starting on line 2", id="unterminated-json-array"),
         pytest.param("<match **>\n  time_format [%d/%b/%Y]\n</match>\n", 2, "invalid JSON array", id="unquoted-bracket-value"),
         pytest.param('<match **>\n  key "bad \\q escape"\n</match>\n', 2, "unknown escape '\\q'", id="bad-escape"),
-        pytest.param('<match **>\n  key "#{ENV[\'A\']"\n</match>\n', 2, "unterminated embedded code", id="unterminated-embedded-code"),
+        pytest.param("<match **>\n  key \"#{ENV['A']\"\n</match>\n", 2, "unterminated embedded code", id="unterminated-embedded-code"),
         pytest.param("<source\n  @type tail\n</source>\n", 1, "unterminated tag <source: expected '>'", id="tag-without-gt"),
         pytest.param("<source> extra\n</source>\n", 1, "unexpected text 'extra' after <source>", id="text-after-tag"),
         pytest.param("< source>\n</source>\n", 1, "expected a directive name after '<'", id="space-before-name"),
@@ -154,9 +158,17 @@ def test_absolute_include_under_the_config_dir() -> None:
     ("files", "expected_file", "expected_line", "expected_message"),
     [
         pytest.param({"fluent.conf": "@include missing.conf\n"}, "fluent.conf", 1, "@include missing.conf: no such file", id="missing-include"),
-        pytest.param({"fluent.conf": "@include a.conf\n", "a.conf": "@include fluent.conf\n"}, "fluent.conf", 1, "@include cycle: fluent.conf -> a.conf -> fluent.conf", id="include-cycle"),
+        pytest.param(
+            {"fluent.conf": "@include a.conf\n", "a.conf": "@include fluent.conf\n"},
+            "fluent.conf",
+            1,
+            "@include cycle: fluent.conf -> a.conf -> fluent.conf",
+            id="include-cycle",
+        ),
         pytest.param({"fluent.conf": "@include a.conf\n", "a.conf": "<source>\n  @type tail\n"}, "a.conf", 1, "unclosed <source>", id="error-inside-include"),
-        pytest.param({"fluent.conf": "@include a.conf\n", "a.conf": "tag x\n"}, "a.conf", 1, "parameter 'tag' outside any block", id="top-level-param-in-include"),
+        pytest.param(
+            {"fluent.conf": "@include a.conf\n", "a.conf": "tag x\n"}, "a.conf", 1, "parameter 'tag' outside any block", id="top-level-param-in-include"
+        ),
         pytest.param({"other.conf": ""}, "fluent.conf", 0, "no fluent.conf among", id="no-main-file"),
     ],
 )
@@ -226,26 +238,99 @@ def test_a_sound_config_has_no_problems() -> None:
     [
         pytest.param("<source>\n  tag x\n</source>\n", "forward", "fluent.conf:1: <source> has no @type", id="source-without-type"),
         pytest.param("<filter **>\n  key v\n</filter>\n", "forward", "fluent.conf:1: <filter **> has no @type", id="filter-without-type"),
-        pytest.param("<match **>\n  @type stdout\n  <format>\n  </format>\n</match>\n", "forward", "fluent.conf:3: <format> has no @type", id="format-without-type"),
-        pytest.param("<match **>\n  @type file\n  path /tmp/x\n  <buffer>\n    path /tmp/b\n  </buffer>\n</match>\n", "forward", "fluent.conf:4: <buffer> has no @type", id="buffer-without-type"),
-        pytest.param("<source>\n  @type tail\n  path /var/log/x.log\n  pos_file /var/lib/fluentd/pos/x\n  <parse>\n  </parse>\n</source>\n", "forward", "fluent.conf:5: <parse> has no @type", id="parse-without-type"),
-        pytest.param("<match **>\n  @type elasticsearch\n</match>\n", "forward", "uses @type elasticsearch, an output plugin the 'forward' image variant does not ship", id="es-output-on-forward-image"),
-        pytest.param("<match **>\n  @type opensearch\n</match>\n", "elasticsearch8", "uses @type opensearch, an output plugin the 'elasticsearch8'", id="opensearch-on-es-image"),
-        pytest.param("<match **>\n  @type elasticsearch\n</match>\n", "opensearch", "uses @type elasticsearch, an output plugin the 'opensearch'", id="es-on-opensearch-image"),
+        pytest.param(
+            "<match **>\n  @type stdout\n  <format>\n  </format>\n</match>\n", "forward", "fluent.conf:3: <format> has no @type", id="format-without-type"
+        ),
+        pytest.param(
+            "<match **>\n  @type file\n  path /tmp/x\n  <buffer>\n    path /tmp/b\n  </buffer>\n</match>\n",
+            "forward",
+            "fluent.conf:4: <buffer> has no @type",
+            id="buffer-without-type",
+        ),
+        pytest.param(
+            "<source>\n  @type tail\n  path /var/log/x.log\n  pos_file /var/lib/fluentd/pos/x\n  <parse>\n  </parse>\n</source>\n",
+            "forward",
+            "fluent.conf:5: <parse> has no @type",
+            id="parse-without-type",
+        ),
+        pytest.param(
+            "<match **>\n  @type elasticsearch\n</match>\n",
+            "forward",
+            "uses @type elasticsearch, an output plugin the 'forward' image variant does not ship",
+            id="es-output-on-forward-image",
+        ),
+        pytest.param(
+            "<match **>\n  @type opensearch\n</match>\n",
+            "elasticsearch8",
+            "uses @type opensearch, an output plugin the 'elasticsearch8'",
+            id="opensearch-on-es-image",
+        ),
+        pytest.param(
+            "<match **>\n  @type elasticsearch\n</match>\n",
+            "opensearch",
+            "uses @type elasticsearch, an output plugin the 'opensearch'",
+            id="es-on-opensearch-image",
+        ),
         pytest.param("<source>\n  @type stdout\n</source>\n", "forward", "uses @type stdout, an input plugin", id="output-plugin-as-source"),
-        pytest.param("<filter **>\n  @type kubernetes_metadta\n</filter>\n", "forward", "uses @type kubernetes_metadta, a filter plugin", id="misspelled-filter"),
-        pytest.param("<source>\n  @type tail\n  path /var/log/x\n  pos_file /var/lib/fluentd/pos/x\n  <parse>\n    @type crii\n  </parse>\n</source>\n", "forward", "uses @type crii, a parser plugin", id="misspelled-parser"),
-        pytest.param("<match **>\n  @type stdout\n  <format>\n    @type yaml\n  </format>\n</match>\n", "forward", "uses @type yaml, a formatter plugin", id="unknown-formatter"),
-        pytest.param("<match **>\n  @type file\n  path /tmp/x\n  <buffer>\n    @type redis\n  </buffer>\n</match>\n", "forward", "uses @type redis, a buffer plugin", id="unknown-buffer"),
-        pytest.param("<label @X>\n  <source>\n    @type sample\n  </source>\n</label>\n", "forward", "<source> is not allowed inside <label>", id="source-inside-label"),
-        pytest.param("<match **>\n  @type copy\n  <match x>\n    @type null\n  </match>\n</match>\n", "forward", "<match x> is not allowed inside <match>", id="nested-match"),
+        pytest.param(
+            "<filter **>\n  @type kubernetes_metadta\n</filter>\n", "forward", "uses @type kubernetes_metadta, a filter plugin", id="misspelled-filter"
+        ),
+        pytest.param(
+            "<source>\n  @type tail\n  path /var/log/x\n  pos_file /var/lib/fluentd/pos/x\n  <parse>\n    @type crii\n  </parse>\n</source>\n",
+            "forward",
+            "uses @type crii, a parser plugin",
+            id="misspelled-parser",
+        ),
+        pytest.param(
+            "<match **>\n  @type stdout\n  <format>\n    @type yaml\n  </format>\n</match>\n",
+            "forward",
+            "uses @type yaml, a formatter plugin",
+            id="unknown-formatter",
+        ),
+        pytest.param(
+            "<match **>\n  @type file\n  path /tmp/x\n  <buffer>\n    @type redis\n  </buffer>\n</match>\n",
+            "forward",
+            "uses @type redis, a buffer plugin",
+            id="unknown-buffer",
+        ),
+        pytest.param(
+            "<label @X>\n  <source>\n    @type sample\n  </source>\n</label>\n", "forward", "<source> is not allowed inside <label>", id="source-inside-label"
+        ),
+        pytest.param(
+            "<match **>\n  @type copy\n  <match x>\n    @type null\n  </match>\n</match>\n",
+            "forward",
+            "<match x> is not allowed inside <match>",
+            id="nested-match",
+        ),
         pytest.param("<parse>\n  @type json\n</parse>\n", "forward", "<parse> is not a top-level directive", id="parse-at-top-level"),
-        pytest.param("<label OUT>\n  <match **>\n    @type null\n  </match>\n</label>\n", "forward", "label name 'OUT' must start with '@'", id="label-without-at"),
+        pytest.param(
+            "<label OUT>\n  <match **>\n    @type null\n  </match>\n</label>\n", "forward", "label name 'OUT' must start with '@'", id="label-without-at"
+        ),
         pytest.param("<match>\n  @type null\n</match>\n", "forward", "<match> without a tag pattern", id="match-without-pattern"),
-        pytest.param("<source>\n  @type sample\n  @label @MISSING\n</source>\n", "forward", "fluent.conf:3: @label @MISSING refers to no <label @MISSING> block", id="dangling-label"),
-        pytest.param("<match **>\n  @type http\n  endpoint http://x\n  <auth>\n    password hunter2\n  </auth>\n</match>\n", "forward", "password in <auth> is written inline", id="inline-password"),
-        pytest.param("<match **>\n  @type forward\n  <security>\n    shared_key \"abc\"\n  </security>\n</match>\n", "forward", "shared_key in <security> is written inline", id="inline-shared-key"),
-        pytest.param("<match **>\n  @type http\n  <auth>\n    password \"#{ENV['NOPE']}\"\n  </auth>\n</match>\n", "forward", "password reads ENV['NOPE'], which the container does not define", id="undefined-env"),
+        pytest.param(
+            "<source>\n  @type sample\n  @label @MISSING\n</source>\n",
+            "forward",
+            "fluent.conf:3: @label @MISSING refers to no <label @MISSING> block",
+            id="dangling-label",
+        ),
+        pytest.param(
+            "<match **>\n  @type http\n  endpoint http://x\n  <auth>\n    password hunter2\n  </auth>\n</match>\n",
+            "forward",
+            "password in <auth> is written inline",
+            id="inline-password",
+        ),
+        pytest.param(
+            '<match **>\n  @type forward\n  <security>\n    shared_key "abc"\n  </security>\n</match>\n',
+            "forward",
+            "shared_key in <security> is written inline",
+            id="inline-shared-key",
+        ),
+        pytest.param(
+            "<match **>\n  @type http\n  <auth>\n    password \"#{ENV['NOPE']}\"\n  </auth>\n</match>\n",
+            "forward",
+            "password reads ENV['NOPE'], which the container does not define",
+            id="undefined-env",
+        ),
     ],
 )
 def test_structural_problems(text: str, variant: str, expected_problem: str) -> None:
@@ -256,19 +341,55 @@ def test_structural_problems(text: str, variant: str, expected_problem: str) -> 
 @pytest.mark.parametrize(
     ("text", "expected_problem"),
     [
-        pytest.param(OK_TAIL.replace("/var/log/containers/*.log", "/data/logs/*.log"), "<source> reads /data/logs/*.log (path), which is on no volume mounted", id="tail-path-unmounted"),
+        pytest.param(
+            OK_TAIL.replace("/var/log/containers/*.log", "/data/logs/*.log"),
+            "<source> reads /data/logs/*.log (path), which is on no volume mounted",
+            id="tail-path-unmounted",
+        ),
         pytest.param(OK_TAIL.replace("  tag k.*", '  exclude_path ["/opt/x.log"]\n  tag k.*'), "reads /opt/x.log (exclude_path)", id="exclude-path-unmounted"),
-        pytest.param(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/var/log/c.pos"), "pos_file /var/log/c.pos in <source> is on the read-only mount /var/log", id="pos-file-read-only"),
-        pytest.param(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/tmp/c.pos"), "pos_file /tmp/c.pos in <source> is on an emptyDir volume (tmp); it must be on a hostPath", id="pos-file-on-emptydir"),
-        pytest.param(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/srv/c.pos"), "keeps its position in /srv/c.pos (pos_file), which is on no volume", id="pos-file-unmounted"),
+        pytest.param(
+            OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/var/log/c.pos"),
+            "pos_file /var/log/c.pos in <source> is on the read-only mount /var/log",
+            id="pos-file-read-only",
+        ),
+        pytest.param(
+            OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/tmp/c.pos"),
+            "pos_file /tmp/c.pos in <source> is on an emptyDir volume (tmp); it must be on a hostPath",
+            id="pos-file-on-emptydir",
+        ),
+        pytest.param(
+            OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/srv/c.pos"),
+            "keeps its position in /srv/c.pos (pos_file), which is on no volume",
+            id="pos-file-unmounted",
+        ),
         pytest.param(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "c.pos"), "pos_file 'c.pos' in <source> is relative", id="pos-file-relative"),
         pytest.param(OK_TAIL.replace("/var/log/containers/*.log", "\"#{ENV['K8S_NODE_NAME']}\""), "is computed at run time", id="computed-path"),
-        pytest.param("<match **>\n  @type stdout\n  <buffer>\n    @type file\n    path /var/log/buf\n  </buffer>\n</match>\n", "path /var/log/buf in <buffer> is on the read-only mount /var/log", id="buffer-read-only"),
-        pytest.param("<match **>\n  @type stdout\n  <buffer>\n    @type file\n    path /buffers/x\n  </buffer>\n</match>\n", "<buffer> writes /buffers/x (path), which is on no volume", id="buffer-unmounted"),
+        pytest.param(
+            "<match **>\n  @type stdout\n  <buffer>\n    @type file\n    path /var/log/buf\n  </buffer>\n</match>\n",
+            "path /var/log/buf in <buffer> is on the read-only mount /var/log",
+            id="buffer-read-only",
+        ),
+        pytest.param(
+            "<match **>\n  @type stdout\n  <buffer>\n    @type file\n    path /buffers/x\n  </buffer>\n</match>\n",
+            "<buffer> writes /buffers/x (path), which is on no volume",
+            id="buffer-unmounted",
+        ),
         pytest.param("<match **>\n  @type file\n  path /opt/out\n</match>\n", "<match **> writes /opt/out (path)", id="file-output-unmounted"),
-        pytest.param("<match **>\n  @type forward\n  transport tls\n  tls_cert_path /etc/ssl/ca.crt\n</match>\n", "reads /etc/ssl/ca.crt (tls_cert_path)", id="tls-ca-unmounted"),
-        pytest.param("<source>\n  @type systemd\n  path /run/log/journal\n  <storage>\n    @type local\n    path /var/lib/fluentd/pos/j.json\n  </storage>\n</source>\n", "reads /run/log/journal (path)", id="journal-unmounted"),
-        pytest.param("<source>\n  @type systemd\n  path /var/log/journal\n  <storage>\n    @type local\n    path /tmp/j.json\n  </storage>\n</source>\n", "path /tmp/j.json in <storage> is on an emptyDir volume", id="journal-cursor-on-emptydir"),
+        pytest.param(
+            "<match **>\n  @type forward\n  transport tls\n  tls_cert_path /etc/ssl/ca.crt\n</match>\n",
+            "reads /etc/ssl/ca.crt (tls_cert_path)",
+            id="tls-ca-unmounted",
+        ),
+        pytest.param(
+            "<source>\n  @type systemd\n  path /run/log/journal\n  <storage>\n    @type local\n    path /var/lib/fluentd/pos/j.json\n  </storage>\n</source>\n",
+            "reads /run/log/journal (path)",
+            id="journal-unmounted",
+        ),
+        pytest.param(
+            "<source>\n  @type systemd\n  path /var/log/journal\n  <storage>\n    @type local\n    path /tmp/j.json\n  </storage>\n</source>\n",
+            "path /tmp/j.json in <storage> is on an emptyDir volume",
+            id="journal-cursor-on-emptydir",
+        ),
     ],
 )
 def test_path_problems(text: str, expected_problem: str) -> None:

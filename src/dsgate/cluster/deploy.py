@@ -284,7 +284,9 @@ def deploy_chart(
     result = DeployResult(chart=chart, release=release, namespace=namespace)
     status = _helm(helm, ["status", release, "--namespace", namespace], kubeconfig, 30)
     if status.returncode == 0:
-        raise DeployError(f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name")
+        raise DeployError(
+            f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name"
+        )
     created_namespace = kube.get_or_none(dyn, "v1", "Namespace", namespace) is None
 
     install_args = ["install", release, str(chart), "--namespace", namespace, "--create-namespace", "--wait=watcher", "--timeout", f"{int(timeout)}s"]
@@ -322,7 +324,12 @@ def deploy_chart(
         result.timings["rollout_check"] = round(time.monotonic() - start, 2)
     finally:
         start = time.monotonic()
-        un = _helm(helm, ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"], kubeconfig, timeout + 30)
+        un = _helm(
+            helm,
+            ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"],
+            kubeconfig,
+            timeout + 30,
+        )
         result.timings["uninstall"] = round(time.monotonic() - start, 2)
         if un.returncode != 0 and "not found" not in un.stderr:
             result.fail(f"helm uninstall {release} failed: {un.stderr.strip()}")
@@ -345,8 +352,7 @@ def deploy_chart(
                 result.notes.append(f"could not delete namespace {namespace}: {type(exc).__name__}")
     for report in result.daemonsets:
         result.notes.append(
-            f"DaemonSet {namespace}/{report.name}: {report.available}/{report.desired} available, "
-            f"{len(report.eligible_nodes)} eligible of {len(nodes)} nodes"
+            f"DaemonSet {namespace}/{report.name}: {report.available}/{report.desired} available, {len(report.eligible_nodes)} eligible of {len(nodes)} nodes"
         )
     if result.ok:
         result.notes.append(f"uninstalled; nothing of release {release!r} left")

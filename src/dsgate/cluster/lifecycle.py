@@ -279,9 +279,7 @@ def _teardown(paths: ClusterPaths) -> list[str]:
         _stop_pids(pids)
     still = component_pids(paths)
     if still:
-        raise ClusterError(
-            f"could not stop {', '.join(f'{c} (pid {p})' for c, p in still.items())}; kill them and run 'dsgate cluster down' again"
-        )
+        raise ClusterError(f"could not stop {', '.join(f'{c} (pid {p})' for c, p in still.items())}; kill them and run 'dsgate cluster down' again")
     if paths.dir.exists():
         shutil.rmtree(paths.dir)
     return sorted(stopped)
@@ -483,7 +481,7 @@ def _https_ok(port: int, path: str = "/healthz") -> bool:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(f"https://{LOCALHOST}:{port}{path}", context=ctx, timeout=2) as resp:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(f"https://{LOCALHOST}:{port}{path}", context=ctx, timeout=2) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -586,7 +584,10 @@ def _start(paths: ClusterPaths, topology: Topology, topology_raw: dict[str, Any]
         "--kubeconfig", "",
         "--timeout", f"{max(int(deadline - time.monotonic()), 10)}s",
     ]  # fmt: skip
-    _say(f"starting {paths.name!r}: etcd, kube-apiserver {kubernetes_version()}, kube-controller-manager, kube-scheduler, kwok (API server on {LOCALHOST}:{api})", quiet)
+    _say(
+        f"starting {paths.name!r}: etcd, kube-apiserver {kubernetes_version()}, kube-controller-manager, kube-scheduler, kwok (API server on {LOCALHOST}:{api})",
+        quiet,
+    )
     log_path = paths.dir / KWOKCTL_LOG
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_kwokctl_env(paths, tools))
@@ -792,7 +793,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--topology", type=Path, default=None, help=f"topology file (default: {DEFAULT_TOPOLOGY.relative_to(DEFAULT_TOPOLOGY.parents[1])})")
     p_up.add_argument("--port", type=int, default=0, help="API server port on 127.0.0.1 (default 0: any free port)")
     p_up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the cluster to be ready")
-    for cmd, text in (("down", "stop the cluster and remove its files"), ("status", "show whether the cluster runs"), ("kubeconfig", "print the kubeconfig path")):
+    for cmd, text in (
+        ("down", "stop the cluster and remove its files"),
+        ("status", "show whether the cluster runs"),
+        ("kubeconfig", "print the kubeconfig path"),
+    ):
         common(sub.add_parser(cmd, help=text))
     return parser
 

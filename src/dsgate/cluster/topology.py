@@ -232,7 +232,7 @@ def _pool(raw: Any, where: str) -> Pool:
         raise TopologyError(f"{where}.arch: expected one of {', '.join(ARCHES)}, got {arch!r}")
     labels = raw.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise TopologyError(f"{where}.labels: expected a mapping of string -> string (quote values like \"true\")")
+        raise TopologyError(f'{where}.labels: expected a mapping of string -> string (quote values like "true")')
     taints: list[dict[str, str]] = []
     for i, taint in enumerate(raw.get("taints") or []):
         if not isinstance(taint, dict):

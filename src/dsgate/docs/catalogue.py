@@ -81,7 +81,7 @@ def _library_copy(policy_dir: Path, target: Path) -> None:
 
 
 def _run(cmd: Sequence[str], what: str) -> str:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False)  # noqa: S603
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CatalogueError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -134,9 +134,7 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
                 severity=str(custom["severity"]),
                 parameters=tuple(str(p) for p in parameters),
                 remediation=" ".join(str(custom["remediation"]).split()),
-                references=tuple(
-                    (str(r.get("description") or r.get("ref")), str(r.get("ref"))) for r in meta.get("related_resources") or []
-                ),
+                references=tuple((str(r.get("description") or r.get("ref")), str(r.get("ref"))) for r in meta.get("related_resources") or []),
                 location=f"policies/{where}",
             )
         )

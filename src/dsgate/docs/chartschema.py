@@ -54,7 +54,7 @@ class ChartSchemaError(RuntimeError):
 
 
 def _k8s_definitions() -> dict[str, Any]:
-    return validate._definitions(kube_target_versions()[0])["$defs"]  # noqa: SLF001 - the validator's own schemas
+    return validate._definitions(kube_target_versions()[0])["$defs"]
 
 
 def _crd_definitions() -> dict[str, Any]:
@@ -71,7 +71,7 @@ def _crd_definitions() -> dict[str, Any]:
         for part in path_parts[:-1]:
             node = node[part]
         node = node[path_parts[-1]] if path_parts[-1] != "items" else node["items"]
-        out[name] = validate._structural_to_jsonschema(copy.deepcopy(node))  # noqa: SLF001
+        out[name] = validate._structural_to_jsonschema(copy.deepcopy(node))
     return out
 
 

@@ -10,7 +10,6 @@ contract) raises EvaluationError: the gate fails closed.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import tempfile
@@ -124,14 +123,20 @@ class OpaServer:
         self._log = open(Path(self._tmp.name) / "opa.log", "w+b")  # noqa: SIM115 - closed in stop()
         self.port = free_port()
         cmd = [
-            str(opa), "run", "--server", "--disable-telemetry",
-            "--addr", f"127.0.0.1:{self.port}",
-            "--log-level", "error",
+            str(opa),
+            "run",
+            "--server",
+            "--disable-telemetry",
+            "--addr",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "error",
             # Only the library's .rego modules: tests, samples and docs stay out of the server.
             *(f"--ignore={pattern}" for pattern in IGNORED),
-            str(self.policy_dir), str(data_file),
+            str(self.policy_dir),
+            str(data_file),
         ]
-        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         self.client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

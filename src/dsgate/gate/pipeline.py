@@ -19,8 +19,8 @@ from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
 from dsgate.gate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
+from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
 from dsgate.tools import ToolMissing
-from dsgate.gate.validate import SchemaError, Validator, ValidationSetupError
 from dsgate.versions import pinned
 
 
@@ -103,8 +103,11 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
             rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
             out.text = rendered.text
             prov = Provenance(
-                str(src.path), "chart", scenario=job.scenario,
-                helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"], kube_version=job.kube_version,
+                str(src.path),
+                "chart",
+                scenario=job.scenario,
+                helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"],
+                kube_version=job.kube_version,
             )
             out.documents = documents_of(rendered, f"helm template {job.label}", prov, convert)
         elif src.kind == "kustomize":
@@ -229,9 +232,7 @@ def run_jobs(
     return result
 
 
-def _check_renders(
-    result: GateResult, validator: Validator, kube_versions: Sequence[str], allow_kinds: Sequence[str]
-) -> list[tuple[RenderOutcome, set[str]]]:
+def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequence[str], allow_kinds: Sequence[str]) -> list[tuple[RenderOutcome, set[str]]]:
     """Record render errors, helm v4/v3 mismatches and schema errors in RESULT; return the distinct
     outputs, each once, with the Kubernetes versions it was rendered for."""
     result.errors.extend(o.error for o in result.renders if o.error)

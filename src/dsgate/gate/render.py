@@ -182,8 +182,7 @@ class HelmBatch:
 
         binary = str(tool_path("helm-batch"))
         self._procs = [
-            subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-            for _ in range(size)
+            subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1) for _ in range(size)
         ]
         self._free: queue.SimpleQueue[subprocess.Popen[str]] = queue.SimpleQueue()
         for proc in self._procs:

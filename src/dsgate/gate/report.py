@@ -99,7 +99,9 @@ def to_junit(result: GateResult, strict: bool = False) -> str:
         total_fail += fails
     problems = result.mismatches + result.deploy_failures
     if result.errors or problems:
-        suite = ET.SubElement(suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(problems)), failures=str(len(problems)), errors=str(len(result.errors)))
+        suite = ET.SubElement(
+            suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(problems)), failures=str(len(problems)), errors=str(len(result.errors))
+        )
         for i, msg in enumerate(result.errors):
             case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"error {i + 1}")
             ET.SubElement(case, "error", message=msg.splitlines()[0] if msg else "error").text = msg
@@ -129,13 +131,16 @@ def _location(uri: str, message: str | None = None) -> dict[str, Any]:
 def to_sarif(result: GateResult, strict: bool = False) -> str:
     rules: dict[str, dict[str, Any]] = {}
     for f in result.findings:
-        rules.setdefault(f.rule, {
-            "id": f.rule,
-            "shortDescription": {"text": f"{f.category}: {f.rule}"},
-            "help": {"text": f.remediation},
-            "properties": {"category": f.category, "severity": f.severity},
-            "defaultConfiguration": {"level": _sarif_level(f)},
-        })
+        rules.setdefault(
+            f.rule,
+            {
+                "id": f.rule,
+                "shortDescription": {"text": f"{f.category}: {f.rule}"},
+                "help": {"text": f.remediation},
+                "properties": {"category": f.category, "severity": f.severity},
+                "defaultConfiguration": {"level": _sarif_level(f)},
+            },
+        )
     if result.schema_errors:
         rules.setdefault("schema", {"id": "schema", "shortDescription": {"text": "Kubernetes schema validation"}, "defaultConfiguration": {"level": "error"}})
     index = {rule_id: i for i, rule_id in enumerate(rules)}
@@ -153,26 +158,32 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
             entry["suppressions"] = [{"kind": "inSource", "justification": f.exemption or "exempted"}]
         results.append(entry)
     for e in result.schema_errors:
-        results.append({
-            "ruleId": "schema",
-            "ruleIndex": index["schema"],
-            "level": "error",
-            "message": {"text": str(e)},
-            "locations": [_location(e.document.provenance.label, e.document.ref)],
-        })
+        results.append(
+            {
+                "ruleId": "schema",
+                "ruleIndex": index["schema"],
+                "level": "error",
+                "message": {"text": str(e)},
+                "locations": [_location(e.document.provenance.label, e.document.ref)],
+            }
+        )
     notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "dsgate", "informationUri": TOOL_URI, "rules": list(rules.values())}},
-            "results": results,
-            "invocations": [{
-                "executionSuccessful": not result.errors,
-                "exitCode": result.exit_code(strict),
-                "toolExecutionNotifications": notifications,
-            }],
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "dsgate", "informationUri": TOOL_URI, "rules": list(rules.values())}},
+                "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": not result.errors,
+                        "exitCode": result.exit_code(strict),
+                        "toolExecutionNotifications": notifications,
+                    }
+                ],
+            }
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -63,11 +63,7 @@ def _minor(version: str) -> tuple[int, int]:
 def _schema_dir(kube_version: str) -> Path:
     """The strict schema directory for the newest shipped minor not newer than kube_version."""
     wanted = _minor(kube_version)
-    shipped = sorted(
-        (_minor(p.name[1:].split("-")[0]), p.name)
-        for p in SCHEMA_ROOT.iterdir()
-        if p.name.endswith("-local-strict")
-    )
+    shipped = sorted((_minor(p.name[1:].split("-")[0]), p.name) for p in SCHEMA_ROOT.iterdir() if p.name.endswith("-local-strict"))
     usable = [name for minor, name in shipped if minor <= wanted]
     if not usable or _minor(usable[-1][1:].split("-")[0]) != wanted:
         have = ", ".join(f"{a}.{b}" for (a, b), _ in shipped)
@@ -200,11 +196,7 @@ def _structural_to_jsonschema(node: Any) -> Any:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if out.pop("nullable", False) and "type" in out:
         out["type"] = [out["type"], "null"]
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
+    if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
     return out
 

@@ -485,7 +485,9 @@ def parse_files(files: Mapping[str, str], main: str = "fluent.conf", base_dir: s
 # When the chart moves to a new image line, update this table from that line's Gemfiles.
 
 _CORE: dict[str, frozenset[str]] = {
-    "input": frozenset({"debug_agent", "dummy", "exec", "forward", "gc_stat", "http", "monitor_agent", "object_space", "sample", "syslog", "tail", "tcp", "udp", "unix"}),
+    "input": frozenset(
+        {"debug_agent", "dummy", "exec", "forward", "gc_stat", "http", "monitor_agent", "object_space", "sample", "syslog", "tail", "tcp", "udp", "unix"}
+    ),
     "output": frozenset({"buffer", "copy", "exec", "exec_filter", "file", "forward", "http", "null", "relabel", "roundrobin", "secondary_file", "stdout"}),
     "filter": frozenset({"grep", "parser", "record_transformer", "stdout"}),
     "parser": frozenset({"apache", "apache2", "apache_error", "csv", "json", "ltsv", "msgpack", "multiline", "nginx", "none", "regexp", "syslog", "tsv"}),
@@ -516,7 +518,10 @@ _COMMON_GEMS: dict[str, dict[str, frozenset[str]]] = {
 }
 
 _ELASTICSEARCH = {
-    "elasticsearch": {"output": frozenset({"elasticsearch", "elasticsearch_dynamic", "elasticsearch_data_stream"}), "filter": frozenset({"elasticsearch_genid"})},
+    "elasticsearch": {
+        "output": frozenset({"elasticsearch", "elasticsearch_dynamic", "elasticsearch_data_stream"}),
+        "filter": frozenset({"elasticsearch_genid"}),
+    },
     "dedot_filter": {"filter": frozenset({"dedot"})},
 }
 
@@ -801,7 +806,11 @@ def _writable(d: Directive, p: Param, path: str, mounts: Sequence[Mount], state_
         out.append(Problem(p.file, p.line, f"{p.key} {path} in {d.header} is on the read-only mount {m.path} (volume {m.volume})"))
     if must_be_host and m.kind != "hostPath":
         out.append(
-            Problem(p.file, p.line, f"{p.key} {path} in {d.header} is on {_article(m.kind)} {m.kind} volume ({m.volume}); it must be on a hostPath so a replaced pod resumes where the old one stopped")
+            Problem(
+                p.file,
+                p.line,
+                f"{p.key} {path} in {d.header} is on {_article(m.kind)} {m.kind} volume ({m.volume}); it must be on a hostPath so a replaced pod resumes where the old one stopped",
+            )
         )
     if m.kind == "hostPath" and not m.read_only and not _under(m.host_path, state_prefix):
         out.append(Problem(p.file, p.line, f"{p.key} {path} in {d.header} writes to the node at {m.host_path}, outside {state_prefix}"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.charts.fluentd import fluentconf
+
 from dsgate.gate.render import HELM_TOOLS, RenderError, render_chart
 from dsgate.tools import tool_path
 
@@ -21,8 +22,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POLICIES = REPO / "policies"
 SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in CI_DIR.glob("*-values.yaml"))
 REQUIRED_SCENARIOS = {
-    "default", "containerd", "cri-o", "docker", "forward-output", "elasticsearch-output", "http-output",
-    "existing-configmap", "hardened", "gpu-only", "large-cluster", "servicemonitor", "vpa",
+    "default",
+    "containerd",
+    "cri-o",
+    "docker",
+    "forward-output",
+    "elasticsearch-output",
+    "http-output",
+    "existing-configmap",
+    "hardened",
+    "gpu-only",
+    "large-cluster",
+    "servicemonitor",
+    "vpa",
 }
 KUBE_TARGETS = ("1.33.0", "1.34.0", "1.35.0", "1.36.0")
 CONTAINER = "fluentd"
@@ -159,10 +171,7 @@ def conf_lookup(objs: Objects, path: str, *, every: bool = False) -> Any:
         m = re.fullmatch(r"([a-z_]+)(?:\[(.*)\])?", step)
         assert m, f"bad conf path {path!r}"
         name, sel = m.group(1), m.group(2)
-        matches = [
-            d for d in level
-            if d.name == name and (sel is None or sel == d.arg or (sel.startswith("@type=") and d.type == sel[6:]))
-        ]
+        matches = [d for d in level if d.name == name and (sel is None or sel == d.arg or (sel.startswith("@type=") and d.type == sel[6:]))]
         if not matches:
             return MISSING
         if n < len(steps.split("/")) - 1:

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.charts.fluentd import fluentconf
+
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.render import helm_template_text
-from dsgate.tools import tool_path
 from dsgate.gate.validate import Validator
+from dsgate.tools import tool_path
 
 from .support import (
     CHART,
-    POLICIES,
     CONTAINER,
     FIXTURES,
     KUBE_TARGETS,
+    POLICIES,
     REQUIRED_SCENARIOS,
     SCENARIOS,
     conf_files,
@@ -197,9 +197,24 @@ def test_policy_library_has_no_denies(name: str, tmp_path: Path) -> None:
     docs = [{"path": f"charts/fluentd[{name}]", "contents": obj} for obj in scenario(name)]
     (tmp_path / "input.json").write_text(json.dumps(docs))
     proc = subprocess.run(
-        [str(tool_path("opa")), "eval", "--format", "json", "--data", str(POLICIES), "--ignore", "*.yaml", "--ignore", "*.yml",
-         "--input", str(tmp_path / "input.json"), "data.main.findings"],
-        capture_output=True, text=True, check=False,
+        [
+            str(tool_path("opa")),
+            "eval",
+            "--format",
+            "json",
+            "--data",
+            str(POLICIES),
+            "--ignore",
+            "*.yaml",
+            "--ignore",
+            "*.yml",
+            "--input",
+            str(tmp_path / "input.json"),
+            "data.main.findings",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)["result"]
@@ -212,7 +227,12 @@ def test_policy_library_has_no_denies(name: str, tmp_path: Path) -> None:
     ("values", "expected_lines", "unexpected_lines"),
     [
         pytest.param({}, ["runs as the DaemonSet dsgate-system/dsgate-fluentd", "The output is stdout", "helm test dsgate"], ["ConfigMap mine"], id="default"),
-        pytest.param({"existingConfigMap": "mine", "service": {"enabled": False}}, ["The configuration comes from the ConfigMap mine"], ["helm test"], id="existing-configmap"),
+        pytest.param(
+            {"existingConfigMap": "mine", "service": {"enabled": False}},
+            ["The configuration comes from the ConfigMap mine"],
+            ["helm test"],
+            id="existing-configmap",
+        ),
         pytest.param({"buffer": {"type": "hostPath"}}, ["buffers on the node in /var/lib/fluentd/buffer"], ["emptyDir"], id="hostpath-buffer"),
     ],
 )
@@ -220,8 +240,20 @@ def test_notes(values: dict, expected_lines: list[str], unexpected_lines: list[s
     """NOTES.txt, rendered by a client-side dry-run install with the real helm."""
     (tmp_path / "values.json").write_text(json.dumps(values))
     proc = subprocess.run(
-        [str(tool_path("helm")), "install", "dsgate", str(CHART), "--namespace", "dsgate-system", "--dry-run=client", "--values", str(tmp_path / "values.json")],
-        capture_output=True, text=True, check=False,
+        [
+            str(tool_path("helm")),
+            "install",
+            "dsgate",
+            str(CHART),
+            "--namespace",
+            "dsgate-system",
+            "--dry-run=client",
+            "--values",
+            str(tmp_path / "values.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     notes = proc.stdout.split("NOTES:", 1)[1]

@@ -20,8 +20,18 @@ CHART = REPO / "charts" / "node-exporter"
 CI_DIR = CHART / "ci"
 SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in CI_DIR.glob("*-values.yaml"))
 REQUIRED_SCENARIOS = {
-    "default", "minimal", "hardened", "gpu-only", "control-plane-only", "large-cluster", "on-delete",
-    "kube-rbac-proxy", "servicemonitor-podmonitor", "vpa", "networkpolicy", "no-host-network",
+    "default",
+    "minimal",
+    "hardened",
+    "gpu-only",
+    "control-plane-only",
+    "large-cluster",
+    "on-delete",
+    "kube-rbac-proxy",
+    "servicemonitor-podmonitor",
+    "vpa",
+    "networkpolicy",
+    "no-host-network",
 }
 
 Objects = list[dict[str, Any]]

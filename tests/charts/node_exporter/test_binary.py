@@ -33,8 +33,12 @@ def test_binary_is_the_charts_app_version() -> None:
         pytest.param("default", None, "node_cpu_seconds_total", id="default"),
         pytest.param("minimal", None, "node_load1", id="minimal-collector-toggles"),
         pytest.param("hardened", None, "node_memory_MemTotal_bytes", id="hardened-extra-args"),
-        pytest.param("default", {"collectors": {"enabled": ["processes"], "disabled": ["wifi"]}, "extraArgs": ["--web.telemetry-path=/metrics"]},
-                     "node_processes_threads", id="collectors-and-extraArgs"),
+        pytest.param(
+            "default",
+            {"collectors": {"enabled": ["processes"], "disabled": ["wifi"]}, "extraArgs": ["--web.telemetry-path=/metrics"]},
+            "node_processes_threads",
+            id="collectors-and-extraArgs",
+        ),
     ],
 )
 def test_rendered_args_run_and_serve_metrics(render: Any, scenario: str, values: dict[str, Any] | None, expected_metric: str) -> None:
@@ -65,8 +69,7 @@ def test_proxy_mode_args_bind_loopback(render: Any) -> None:
 def test_bad_flags_make_the_binary_fail(render: Any, values: dict[str, Any], expected_error: str) -> None:
     args = container(render(CHART, values))["args"]
     port = free_port()
-    with pytest.raises(NodeExporterFailed) as info:
-        with node_exporter(local_args(args, port), port, timeout=10):
-            pass
+    with pytest.raises(NodeExporterFailed) as info, node_exporter(local_args(args, port), port, timeout=10):
+        pass
     assert "exited with" in str(info.value)
     assert expected_error in str(info.value)

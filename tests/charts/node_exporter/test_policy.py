@@ -23,10 +23,29 @@ def _findings(objs: list[dict[str, Any]], tmp_path: Any) -> list[dict[str, Any]]
     input_file = tmp_path / "input.json"
     input_file.write_text(json.dumps([{"path": "node-exporter.yaml", "contents": objs}]))
     cmd = [
-        str(tool_path("opa")), "eval", "--format", "json", "--data", str(POLICIES),
-        "--ignore", "*_test.rego", "--ignore", "samples", "--ignore", "*.yaml", "--ignore", "*.json",
-        "--ignore", "*.sh", "--ignore", "*.md", "--ignore", "*.py",
-        "--input", str(input_file), "data.main.findings",
+        str(tool_path("opa")),
+        "eval",
+        "--format",
+        "json",
+        "--data",
+        str(POLICIES),
+        "--ignore",
+        "*_test.rego",
+        "--ignore",
+        "samples",
+        "--ignore",
+        "*.yaml",
+        "--ignore",
+        "*.json",
+        "--ignore",
+        "*.sh",
+        "--ignore",
+        "*.md",
+        "--ignore",
+        "*.py",
+        "--input",
+        str(input_file),
+        "data.main.findings",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -44,12 +44,23 @@ REJECT = [
     pytest.param({"imagePullSecrets": ["regcred"]}, ["/imagePullSecrets/0", "want object"], id="imagePullSecrets-item-type"),
     # --- null list entries (the API server would turn each into an empty object)
     pytest.param({"serviceMonitor": {"relabelings": [None]}}, ["/serviceMonitor/relabelings/0", "got null, want object"], id="null-relabeling"),
-    pytest.param({"extraContainers": [{"name": "x", "image": "y", "resources": {}, "ports": [None]}]}, ["/extraContainers/0/ports/0", "'not' failed"], id="null-container-port"),
+    pytest.param(
+        {"extraContainers": [{"name": "x", "image": "y", "resources": {}, "ports": [None]}]},
+        ["/extraContainers/0/ports/0", "'not' failed"],
+        id="null-container-port",
+    ),
     pytest.param({"extraArgs": [None]}, ["/extraArgs/0", "got null, want string"], id="null-extra-arg"),
     # the VPA CRD takes int-or-string quantities: a fractional number renders an object the API server refuses
-    pytest.param({"verticalPodAutoscaler": {"maxAllowed": {"cpu": 1.5}}}, ["/verticalPodAutoscaler/maxAllowed/cpu", "got number, want integer or string"], id="vpa-fractional-cpu"),
-    pytest.param({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [None]}}}},
-                 ["/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0", "'not' failed"], id="null-node-selector-term"),
+    pytest.param(
+        {"verticalPodAutoscaler": {"maxAllowed": {"cpu": 1.5}}},
+        ["/verticalPodAutoscaler/maxAllowed/cpu", "got number, want integer or string"],
+        id="vpa-fractional-cpu",
+    ),
+    pytest.param(
+        {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [None]}}}},
+        ["/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0", "'not' failed"],
+        id="null-node-selector-term",
+    ),
     # --- enums
     pytest.param({"updateStrategy": {"type": "Foo"}}, ["/updateStrategy/type", "'RollingUpdate', 'OnDelete'"], id="updateStrategy-Foo"),
     pytest.param({"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy", "must be one of"], id="pullPolicy"),
@@ -58,30 +69,68 @@ REJECT = [
     pytest.param({"tolerations": [{"operator": "Maybe"}]}, ["/tolerations/0/operator", "must be one of"], id="toleration-operator"),
     pytest.param({"tolerations": [{"operator": "Exists", "effect": "NoRun"}]}, ["/tolerations/0/effect", "must be one of"], id="toleration-effect"),
     pytest.param({"dnsPolicy": "Host"}, ["/dnsPolicy", "must be one of"], id="dnsPolicy"),
-    pytest.param({"hostRootFsMount": {"mountPropagation": "Bidirectional"}}, ["/hostRootFsMount/mountPropagation", "must be one of"], id="rootfs-Bidirectional"),
+    pytest.param(
+        {"hostRootFsMount": {"mountPropagation": "Bidirectional"}}, ["/hostRootFsMount/mountPropagation", "must be one of"], id="rootfs-Bidirectional"
+    ),
     pytest.param({"service": {"internalTrafficPolicy": "Node"}}, ["/service/internalTrafficPolicy", "must be one of"], id="internalTrafficPolicy"),
     pytest.param({"service": {"ipFamilyPolicy": "Dual"}}, ["/service/ipFamilyPolicy", "must be one of"], id="ipFamilyPolicy"),
     pytest.param({"service": {"ipFamilies": ["IPv5"]}}, ["/service/ipFamilies/0", "must be one of"], id="ipFamilies"),
     pytest.param({"service": {"ipFamilies": ["IPv4", "IPv6", "IPv4"]}}, ["/service/ipFamilies", "maxItems: got 3, want 2"], id="ipFamilies-count"),
     pytest.param({"serviceMonitor": {"scheme": "ftp"}}, ["/serviceMonitor/scheme", "must be one of"], id="serviceMonitor-scheme"),
     pytest.param({"podMonitor": {"scheme": "ftp"}}, ["/podMonitor/scheme", "must be one of"], id="podMonitor-scheme"),
-    pytest.param({"podDisruptionBudget": {"unhealthyPodEvictionPolicy": "Never"}}, ["/podDisruptionBudget/unhealthyPodEvictionPolicy", "must be one of"], id="unhealthyPodEvictionPolicy"),
+    pytest.param(
+        {"podDisruptionBudget": {"unhealthyPodEvictionPolicy": "Never"}},
+        ["/podDisruptionBudget/unhealthyPodEvictionPolicy", "must be one of"],
+        id="unhealthyPodEvictionPolicy",
+    ),
     pytest.param({"verticalPodAutoscaler": {"updateMode": "Sometimes"}}, ["/verticalPodAutoscaler/updateMode", "must be one of"], id="vpa-updateMode"),
-    pytest.param({"verticalPodAutoscaler": {"controlledValues": "LimitsOnly"}}, ["/verticalPodAutoscaler/controlledValues", "must be one of"], id="vpa-controlledValues"),
-    pytest.param({"verticalPodAutoscaler": {"controlledResources": ["gpu"]}}, ["/verticalPodAutoscaler/controlledResources/0", "must be one of"], id="vpa-controlledResources"),
+    pytest.param(
+        {"verticalPodAutoscaler": {"controlledValues": "LimitsOnly"}}, ["/verticalPodAutoscaler/controlledValues", "must be one of"], id="vpa-controlledValues"
+    ),
+    pytest.param(
+        {"verticalPodAutoscaler": {"controlledResources": ["gpu"]}},
+        ["/verticalPodAutoscaler/controlledResources/0", "must be one of"],
+        id="vpa-controlledResources",
+    ),
     pytest.param({"podSecurityContext": {"seccompProfile": {"type": 1}}}, ["/podSecurityContext/seccompProfile/type", "got number"], id="seccomp-type"),
-    pytest.param({"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "Is"}]}}, ["/excludeVirtualNodes/matchExpressions/0/operator", "must be one of"], id="exclusion-operator"),
-    pytest.param({"excludeVirtualNodes": {"matchExpressions": [{"operator": "Exists"}]}}, ["/excludeVirtualNodes/matchExpressions/0", "missing property 'key'"], id="exclusion-key"),
+    pytest.param(
+        {"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "Is"}]}},
+        ["/excludeVirtualNodes/matchExpressions/0/operator", "must be one of"],
+        id="exclusion-operator",
+    ),
+    pytest.param(
+        {"excludeVirtualNodes": {"matchExpressions": [{"operator": "Exists"}]}},
+        ["/excludeVirtualNodes/matchExpressions/0", "missing property 'key'"],
+        id="exclusion-key",
+    ),
     # --- quantities, ranges, formats
     pytest.param({"resources": {"requests": {"cpu": "lots"}}}, ["/resources/requests/cpu", "does not match pattern"], id="cpu-quantity"),
     pytest.param({"resources": {"limits": {"memory": "64MB"}}}, ["/resources/limits/memory", "does not match pattern"], id="memory-quantity"),
     pytest.param({"resources": {"limits": {"gpu": "1"}}}, ["/resources/limits", "'gpu' not allowed"], id="resources-unknown"),
-    pytest.param({"kubeRBACProxy": {"resources": {"requests": {"memory": "lots"}}}}, ["/kubeRBACProxy/resources/requests/memory", "does not match pattern"], id="proxy-quantity"),
-    pytest.param({"verticalPodAutoscaler": {"maxAllowed": {"cpu": "x"}}}, ["/verticalPodAutoscaler/maxAllowed/cpu", "does not match pattern"], id="vpa-quantity"),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxUnavailable": "150%"}}}, ["/updateStrategy/rollingUpdate/maxUnavailable", "does not match pattern"], id="maxUnavailable-150%"),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxUnavailable": -1}}}, ["/updateStrategy/rollingUpdate/maxUnavailable", "minimum"], id="maxUnavailable-negative"),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxUnavailable": True}}}, ["/updateStrategy/rollingUpdate/maxUnavailable", "got boolean"], id="maxUnavailable-type"),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxSurge": "1.5%"}}}, ["/updateStrategy/rollingUpdate/maxSurge", "does not match pattern"], id="maxSurge-format"),
+    pytest.param(
+        {"kubeRBACProxy": {"resources": {"requests": {"memory": "lots"}}}},
+        ["/kubeRBACProxy/resources/requests/memory", "does not match pattern"],
+        id="proxy-quantity",
+    ),
+    pytest.param(
+        {"verticalPodAutoscaler": {"maxAllowed": {"cpu": "x"}}}, ["/verticalPodAutoscaler/maxAllowed/cpu", "does not match pattern"], id="vpa-quantity"
+    ),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxUnavailable": "150%"}}},
+        ["/updateStrategy/rollingUpdate/maxUnavailable", "does not match pattern"],
+        id="maxUnavailable-150%",
+    ),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxUnavailable": -1}}}, ["/updateStrategy/rollingUpdate/maxUnavailable", "minimum"], id="maxUnavailable-negative"
+    ),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxUnavailable": True}}},
+        ["/updateStrategy/rollingUpdate/maxUnavailable", "got boolean"],
+        id="maxUnavailable-type",
+    ),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": "1.5%"}}}, ["/updateStrategy/rollingUpdate/maxSurge", "does not match pattern"], id="maxSurge-format"
+    ),
     pytest.param({"minReadySeconds": 0}, ["/minReadySeconds", "minimum"], id="minReadySeconds-0"),
     pytest.param({"revisionHistoryLimit": -1}, ["/revisionHistoryLimit", "minimum"], id="revisionHistoryLimit"),
     pytest.param({"terminationGracePeriodSeconds": -5}, ["/terminationGracePeriodSeconds", "minimum"], id="terminationGracePeriodSeconds"),
@@ -92,7 +141,9 @@ REJECT = [
     pytest.param({"startupProbe": {"failureThreshold": 0}}, ["/startupProbe/failureThreshold", "minimum"], id="startup-threshold"),
     pytest.param({"serviceMonitor": {"sampleLimit": -1}}, ["/serviceMonitor/sampleLimit", "minimum"], id="sampleLimit"),
     pytest.param({"podSecurityContext": {"runAsUser": "root"}}, ["/podSecurityContext/runAsUser", "got string"], id="runAsUser"),
-    pytest.param({"securityContext": {"readOnlyRootFilesystem": "true"}}, ["/securityContext/readOnlyRootFilesystem", "got string"], id="readOnlyRootFilesystem-type"),
+    pytest.param(
+        {"securityContext": {"readOnlyRootFilesystem": "true"}}, ["/securityContext/readOnlyRootFilesystem", "got string"], id="readOnlyRootFilesystem-type"
+    ),
     pytest.param({"image": {"tag": "latest"}}, ["image.tag=latest is not a pinned version"], id="tag-latest"),
     pytest.param({"kubeRBACProxy": {"image": {"tag": "latest"}}}, ["kubeRBACProxy.image.tag=latest is not a pinned version"], id="proxy-tag-latest"),
     pytest.param({"image": {"tag": "v1 2"}}, ["/image/tag", "does not match pattern"], id="tag-format"),
@@ -113,57 +164,133 @@ REJECT = [
     pytest.param({"priorityClassName": "System Critical"}, ["/priorityClassName", "does not match pattern"], id="priorityClassName-dns"),
     pytest.param({"serviceAccount": {"name": "SA"}}, ["/serviceAccount/name", "does not match pattern"], id="serviceAccount-name"),
     pytest.param({"kubeRBACProxy": {"tls": {"secretName": "TLS"}}}, ["/kubeRBACProxy/tls/secretName", "does not match pattern"], id="tls-secret-name"),
-    pytest.param({"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf"}]}, ["/extraHostVolumeMounts/0", "missing property 'type'"], id="hostPath-type-required"),
-    pytest.param({"extraHostVolumeMounts": [{"name": "tf", "hostPath": "x", "mountPath": "/tf", "type": "Directory"}]}, ["/extraHostVolumeMounts/0/hostPath", "does not match pattern"], id="hostPath-absolute"),
-    pytest.param({"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf", "type": ""}]}, ["/extraHostVolumeMounts/0/type", "must be one of"], id="hostPath-type-empty"),
-    pytest.param({"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf", "type": "Directory", "readOnly": False}]},
-                 ["/extraHostVolumeMounts/0", "'readOnly' not allowed"], id="hostPath-always-readOnly"),
+    pytest.param(
+        {"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf"}]},
+        ["/extraHostVolumeMounts/0", "missing property 'type'"],
+        id="hostPath-type-required",
+    ),
+    pytest.param(
+        {"extraHostVolumeMounts": [{"name": "tf", "hostPath": "x", "mountPath": "/tf", "type": "Directory"}]},
+        ["/extraHostVolumeMounts/0/hostPath", "does not match pattern"],
+        id="hostPath-absolute",
+    ),
+    pytest.param(
+        {"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf", "type": ""}]},
+        ["/extraHostVolumeMounts/0/type", "must be one of"],
+        id="hostPath-type-empty",
+    ),
+    pytest.param(
+        {"extraHostVolumeMounts": [{"name": "tf", "hostPath": "/x", "mountPath": "/tf", "type": "Directory", "readOnly": False}]},
+        ["/extraHostVolumeMounts/0", "'readOnly' not allowed"],
+        id="hostPath-always-readOnly",
+    ),
     # --- Kubernetes syntax for free-form strings (property-based tests found these; ASCII classes, as helm's Go regexps)
     pytest.param({"commonLabels": {"team": "a b"}}, ["/commonLabels/team", "does not match pattern"], id="commonLabels-label-value"),
-    pytest.param({"podLabels": {"pool": "{{ .Values.nameOverride }}"}}, ["/podLabels/pool", "does not match pattern"], id="podLabels-template-outside-release-chart"),
+    pytest.param(
+        {"podLabels": {"pool": "{{ .Values.nameOverride }}"}}, ["/podLabels/pool", "does not match pattern"], id="podLabels-template-outside-release-chart"
+    ),
     pytest.param({"service": {"labels": {"a": "-x"}}}, ["/service/labels/a", "does not match pattern"], id="service-label-value"),
     pytest.param({"nodeSelector": {"bad key!": "x"}}, ["invalid propertyName 'bad key!'"], id="nodeSelector-label-key"),
     pytest.param({"podAnnotations": {"a": "x\u0090"}}, ["/podAnnotations/a", "does not match pattern"], id="annotation-C1-control"),
     pytest.param({"tolerations": [{"key": "a b", "operator": "Exists"}]}, ["/tolerations/0/key", "does not match pattern"], id="toleration-key"),
-    pytest.param({"tolerations": [{"key": "a", "operator": "Equal", "value": "x y"}]}, ["/tolerations/0/value", "does not match pattern"], id="toleration-value"),
-    pytest.param({"tolerations": [{"operator": "Exists", "tolerationSeconds": 2147483648}]}, ["/tolerations/0/tolerationSeconds", "maximum"], id="tolerationSeconds-range"),
-    pytest.param({"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["x y"]}]}},
-                 ["/excludeVirtualNodes/matchExpressions/0/values/0", "does not match pattern"], id="exclusion-value"),
+    pytest.param(
+        {"tolerations": [{"key": "a", "operator": "Equal", "value": "x y"}]}, ["/tolerations/0/value", "does not match pattern"], id="toleration-value"
+    ),
+    pytest.param(
+        {"tolerations": [{"operator": "Exists", "tolerationSeconds": 2147483648}]},
+        ["/tolerations/0/tolerationSeconds", "maximum"],
+        id="tolerationSeconds-range",
+    ),
+    pytest.param(
+        {"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["x y"]}]}},
+        ["/excludeVirtualNodes/matchExpressions/0/values/0", "does not match pattern"],
+        id="exclusion-value",
+    ),
     pytest.param({"serviceMonitor": {"jobLabel": "job label"}}, ["/serviceMonitor/jobLabel", "does not match pattern"], id="jobLabel-label-key"),
-    pytest.param({"serviceMonitor": {"bearerTokenFile": "token"}}, ["/serviceMonitor/bearerTokenFile", "does not match pattern"], id="bearerTokenFile-absolute"),
+    pytest.param(
+        {"serviceMonitor": {"bearerTokenFile": "token"}}, ["/serviceMonitor/bearerTokenFile", "does not match pattern"], id="bearerTokenFile-absolute"
+    ),
     pytest.param({"kubeRBACProxy": {"tls": {"certKey": "tls crt"}}}, ["/kubeRBACProxy/tls/certKey", "does not match pattern"], id="tls-certKey-secret-key"),
     pytest.param({"imagePullSecrets": [{"name": "Reg Cred"}]}, ["/imagePullSecrets/0/name", "does not match pattern"], id="imagePullSecret-name"),
-    pytest.param({"global": {"imagePullSecrets": [{"name": "a", "extra": 1}]}}, ["/global/imagePullSecrets/0", "'extra' not allowed"], id="global-pull-secret-unknown-key"),
-    pytest.param({"extraHostVolumeMounts": [{"name": "proc", "hostPath": "/x", "mountPath": "/y", "type": "Directory"}]},
-                 ["/extraHostVolumeMounts/0/name", "'not' failed"], id="hostVolume-name-clashes-with-chart-volume"),
-    pytest.param({"extraContainers": [{"name": "side", "image": "busybox:1.37"}]}, ["/extraContainers/0", "missing property 'resources'"], id="extraContainer-resources-required"),
-    pytest.param({"extraContainers": [{"name": "side", "image": "busybox:1.37", "resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m", "memory": "1Mi"}}}]},
-                 ["/extraContainers/0/resources/requests", "missing property 'memory'"], id="extraContainer-memory-request-required"),
+    pytest.param(
+        {"global": {"imagePullSecrets": [{"name": "a", "extra": 1}]}},
+        ["/global/imagePullSecrets/0", "'extra' not allowed"],
+        id="global-pull-secret-unknown-key",
+    ),
+    pytest.param(
+        {"extraHostVolumeMounts": [{"name": "proc", "hostPath": "/x", "mountPath": "/y", "type": "Directory"}]},
+        ["/extraHostVolumeMounts/0/name", "'not' failed"],
+        id="hostVolume-name-clashes-with-chart-volume",
+    ),
+    pytest.param(
+        {"extraContainers": [{"name": "side", "image": "busybox:1.37"}]},
+        ["/extraContainers/0", "missing property 'resources'"],
+        id="extraContainer-resources-required",
+    ),
+    pytest.param(
+        {"extraContainers": [{"name": "side", "image": "busybox:1.37", "resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m", "memory": "1Mi"}}}]},
+        ["/extraContainers/0/resources/requests", "missing property 'memory'"],
+        id="extraContainer-memory-request-required",
+    ),
     pytest.param({"resources": {"requests": {"cpu": "\u0661"}}}, ["/resources/requests/cpu", "does not match pattern"], id="quantity-ascii-digits-only"),
     pytest.param({"minReadySeconds": 2147483648}, ["/minReadySeconds", "maximum"], id="minReadySeconds-int32"),
     pytest.param({"podDisruptionBudget": {"minAvailable": 2147483648}}, ["/podDisruptionBudget/minAvailable", "maximum"], id="pdb-minAvailable-int32"),
     # helm's toYaml silently returns "" for these characters; the chart refuses instead of dropping the value
-    pytest.param({"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "zone\u0090"}]}}},
-                 ["affinity contains a character YAML cannot carry"], id="pass-through-C1-control"),
-    pytest.param({"serviceMonitor": {"enabled": True, "tlsConfig": {"serverName": "a\u0099"}}},
-                 ["serviceMonitor contains a character YAML cannot carry"], id="tlsConfig-C1-control"),
-    pytest.param({"podMonitor": {"tlsConfig": {"caFile": "/etc/ca.crt"}}}, ["/podMonitor/tlsConfig", "invalid propertyName 'caFile'"], id="podMonitor-SafeTLSConfig"),
+    pytest.param(
+        {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "zone\u0090"}]}}},
+        ["affinity contains a character YAML cannot carry"],
+        id="pass-through-C1-control",
+    ),
+    pytest.param(
+        {"serviceMonitor": {"enabled": True, "tlsConfig": {"serverName": "a\u0099"}}},
+        ["serviceMonitor contains a character YAML cannot carry"],
+        id="tlsConfig-C1-control",
+    ),
+    pytest.param(
+        {"podMonitor": {"tlsConfig": {"caFile": "/etc/ca.crt"}}}, ["/podMonitor/tlsConfig", "invalid propertyName 'caFile'"], id="podMonitor-SafeTLSConfig"
+    ),
     pytest.param({"extraContainers": [None]}, ["/extraContainers/0", "want object"], id="extraContainers-null-item"),
     pytest.param({"extraEnv": [None]}, ["/extraEnv/0", "want object"], id="extraEnv-null-item"),
     pytest.param({"nameOverride": "\n"}, ["/nameOverride", "does not match pattern"], id="nameOverride-newline"),
     # --- the PDB in its broken forms (schema lets them through so the chart can say why)
-    pytest.param({"podDisruptionBudget": {"maxUnavailable": 1}}, ["podDisruptionBudget.maxUnavailable", "no scale subresource", "integer podDisruptionBudget.minAvailable"], id="pdb-maxUnavailable"),
-    pytest.param({"podDisruptionBudget": {"maxUnavailable": "10%"}}, ["podDisruptionBudget.maxUnavailable", "no scale subresource"], id="pdb-maxUnavailable-percent"),
-    pytest.param({"podDisruptionBudget": {"minAvailable": "50%"}}, ["podDisruptionBudget.minAvailable must be an integer", "no scale subresource"], id="pdb-minAvailable-percent"),
+    pytest.param(
+        {"podDisruptionBudget": {"maxUnavailable": 1}},
+        ["podDisruptionBudget.maxUnavailable", "no scale subresource", "integer podDisruptionBudget.minAvailable"],
+        id="pdb-maxUnavailable",
+    ),
+    pytest.param(
+        {"podDisruptionBudget": {"maxUnavailable": "10%"}}, ["podDisruptionBudget.maxUnavailable", "no scale subresource"], id="pdb-maxUnavailable-percent"
+    ),
+    pytest.param(
+        {"podDisruptionBudget": {"minAvailable": "50%"}},
+        ["podDisruptionBudget.minAvailable must be an integer", "no scale subresource"],
+        id="pdb-minAvailable-percent",
+    ),
     pytest.param({"podDisruptionBudget": {"minAvailable": -1}}, ["/podDisruptionBudget/minAvailable", "minimum"], id="pdb-minAvailable-negative"),
     pytest.param({"podDisruptionBudget": {"minAvailable": True}}, ["/podDisruptionBudget/minAvailable", "got boolean"], id="pdb-minAvailable-type"),
     # --- cross-field rules (templates `fail`)
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}}, ["updateStrategy.rollingUpdate.maxSurge=1", "hostPort 9100", "can never bind"], id="maxSurge-with-hostPort"),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}, "port": 9200}, ["maxSurge=25%", "hostPort 9200"], id="maxSurge-percent-with-hostPort"),
-    pytest.param({"hostNetwork": False, "updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}}, ["maxUnavailable and maxSurge are both 0"], id="rollout-both-zero"),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}},
+        ["updateStrategy.rollingUpdate.maxSurge=1", "hostPort 9100", "can never bind"],
+        id="maxSurge-with-hostPort",
+    ),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}, "port": 9200},
+        ["maxSurge=25%", "hostPort 9200"],
+        id="maxSurge-percent-with-hostPort",
+    ),
+    pytest.param(
+        {"hostNetwork": False, "updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}},
+        ["maxUnavailable and maxSurge are both 0"],
+        id="rollout-both-zero",
+    ),
     pytest.param({"dnsPolicy": "ClusterFirst"}, ["dnsPolicy=ClusterFirst with hostNetwork", "ClusterFirstWithHostNet"], id="dnsPolicy-with-hostNetwork"),
     pytest.param({"kubeRBACProxy": {"enabled": True, "upstreamPort": 9100}}, ["kubeRBACProxy.upstreamPort", "must all differ"], id="proxy-port-clash"),
-    pytest.param({"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}, ["serviceMonitor.enabled requires service.enabled"], id="serviceMonitor-without-service"),
+    pytest.param(
+        {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}},
+        ["serviceMonitor.enabled requires service.enabled"],
+        id="serviceMonitor-without-service",
+    ),
 ]
 
 
@@ -231,4 +358,3 @@ def test_objects_with_fixed_keys_reject_unknown_keys() -> None:
 
     walk(SCHEMA, "")
     assert opened == []
-
