@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 from decimal import Decimal
 from typing import Any
 
@@ -12,11 +13,14 @@ import yaml
 from dsgate.cluster.topology import (
     CONTROL_PLANE_LABEL,
     DEFAULT_TOPOLOGY,
+    MAX_NODES_PER_POOL,
+    MAX_POOLS,
     TopologyError,
     load_topology,
     parse_duration_ms,
     parse_quantity,
     parse_topology,
+    pod_cidr,
     stage_documents,
 )
 from dsgate.versions import kubernetes_version
@@ -147,7 +151,7 @@ def test_parse_duration(value: Any, expected_ms: int) -> None:
 def test_stages_are_explicit_and_take_the_topology_delays() -> None:
     topology = parse_topology({**_with("podReadyDelay", "4s"), "podReadyJitter": "500ms", "podDeleteDelay": "250ms"})
     stages = {s["metadata"]["name"]: s for s in stage_documents(topology)}
-    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"}
+    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-never-ready", "pod-complete", "pod-delete"}
     assert all(s["apiVersion"] == "kwok.x-k8s.io/v1alpha1" and s["kind"] == "Stage" for s in stages.values())
     assert stages["pod-ready"]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
     assert stages["pod-delete"]["spec"]["delay"] == {"durationMilliseconds": 250}
@@ -173,3 +177,59 @@ def test_parse_quantity(text: str, expected: Decimal) -> None:
 def test_parse_quantity_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("topology_file", "expected_nodes", "expected_pools"),
+    [
+        pytest.param("small.yaml", 11, 3, id="small"),
+        pytest.param("gpu.yaml", 10, 3, id="gpu"),
+        pytest.param("1000-nodes.yaml", 1000, 4, id="1000-nodes"),
+    ],
+)
+def test_example_topologies_load(topology_file: str, expected_nodes: int, expected_pools: int) -> None:
+    topology = load_topology(DEFAULT_TOPOLOGY.parent / topology_file)
+    nodes = topology.nodes()
+    assert (len(nodes), len(topology.pools)) == (expected_nodes, expected_pools)
+    for key in ("metadata.name", "ip", "podCIDR"):
+        values = [
+            n["metadata"]["name"] if key == "metadata.name" else n["status"]["addresses"][0]["address"] if key == "ip" else n["spec"]["podCIDR"] for n in nodes
+        ]
+        assert len(set(values)) == len(values), f"{key} collides"
+
+
+@pytest.mark.parametrize(
+    ("pool_index", "index", "expected_cidr"),
+    [
+        pytest.param(0, 0, "10.56.0.0/24", id="first"),
+        pytest.param(0, 255, "10.56.255.0/24", id="node-255"),
+        pytest.param(0, 256, "10.57.0.0/24", id="node-256-was-invalid"),
+        pytest.param(1, 0, "10.66.0.0/24", id="second-pool"),
+        pytest.param(MAX_POOLS - 1, MAX_NODES_PER_POOL - 1, "10.255.255.0/24", id="last"),
+    ],
+)
+def test_pod_cidrs_stay_valid_past_255_nodes(pool_index: int, index: int, expected_cidr: str) -> None:
+    assert pod_cidr(pool_index, index) == expected_cidr
+    ipaddress.ip_network(expected_cidr)
+
+
+def test_a_pool_takes_more_than_a_thousand_nodes() -> None:
+    topology = parse_topology(_with("pools.1.count", 1200))
+    nodes = topology.nodes()
+    assert len(nodes) == 1201  # 1 control plane + 1200 workers (the gpu pool has 0)
+    cidrs = {n["spec"]["podCIDR"] for n in nodes}
+    assert len(cidrs) == 1201
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected_message"),
+    [
+        pytest.param(_with("pools.1.count", MAX_NODES_PER_POOL + 1), f"count: expected an integer 0..{MAX_NODES_PER_POOL}", id="pool-too-big"),
+        pytest.param(_with("pools", [{**BASE["pools"][1], "name": f"p{i}"} for i in range(MAX_POOLS + 1)]), f"at most {MAX_POOLS} pools", id="too-many-pools"),
+    ],
+)
+def test_topology_limits(data: dict[str, Any], expected_message: str) -> None:
+    with pytest.raises(TopologyError, match=expected_message):
+        parse_topology(data, "topo.yaml")

@@ -75,7 +75,7 @@ class _LazyKube:
     """dsgate.cluster.kube, imported on first use (keeps `dsgate cluster kubeconfig` instant)."""
 
     def __getattr__(self, name: str) -> Any:
-        from dsgate import cluster_kube
+        from dsgate.cluster import kube as cluster_kube
 
         return getattr(cluster_kube, name)
 

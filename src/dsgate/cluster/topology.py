@@ -27,9 +27,12 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 CONTROL_PLANE_TAINT = {"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}
 REQUIRED_RESOURCES = ("cpu", "memory", "pods")
 ARCHES = ("amd64", "arm64")
-# A pool gets a /16 of node addresses and pod CIDRs, so names and IPs never collide.
-MAX_POOLS = 100
-MAX_NODES_PER_POOL = 250
+# Addresses never collide: node N of pool P has InternalIP 10.P.(N // 250).(N % 250 + 2), and pod
+# CIDR number P * MAX_NODES_PER_POOL + N, a /24 counted up from 10.56.0.0 (the last one of pool 19,
+# node 2559, is 10.255.255.0/24). Nodes past a pool's count (`LocalCluster.add_node`) fit the same way.
+MAX_POOLS = 20
+MAX_NODES_PER_POOL = 2560
+_POD_CIDR_BASE = 56  # second octet of the first pod /24; node addresses use 10.0-19.x.x
 
 _QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
 _SUFFIX = {
@@ -101,6 +104,12 @@ def node_name(pool: Pool, index: int) -> str:
     return f"{pool.name}-{index}"
 
 
+def pod_cidr(pool_index: int, index: int) -> str:
+    """The /24 pod CIDR of node INDEX of pool POOL_INDEX (unique across pools, valid up to the limits)."""
+    block = pool_index * MAX_NODES_PER_POOL + index
+    return f"10.{_POD_CIDR_BASE + block // 256}.{block % 256}.0/24"
+
+
 def node_manifest(topology: Topology, pool_index: int, index: int) -> dict[str, Any]:
     """The Node object for node INDEX of pool POOL_INDEX, status included (a kubelet registers it so)."""
     pool = topology.pools[pool_index]
@@ -127,7 +136,8 @@ def node_manifest(topology: Topology, pool_index: int, index: int) -> dict[str, 
     labels.update(pool.labels)
     ip = f"10.{pool_index}.{index // 250}.{index % 250 + 2}"
     version = kubernetes_version()
-    spec: dict[str, Any] = {"podCIDR": f"10.{100 + pool_index}.{index}.0/24", "podCIDRs": [f"10.{100 + pool_index}.{index}.0/24"]}
+    cidr = pod_cidr(pool_index, index)
+    spec: dict[str, Any] = {"podCIDR": cidr, "podCIDRs": [cidr]}
     if taints:
         spec["taints"] = taints
     return {
