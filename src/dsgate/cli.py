@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from dsgate.gate import report
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.render import HELM_TOOLS
 from dsgate.gate.sources import SourceError, discover
+from dsgate.gate.validate import ValidationSetupError
+from dsgate.tools import ToolMissing
 from dsgate.versions import kube_target_versions, pinned
 
 EXIT_USAGE = 2
@@ -41,6 +44,7 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--policies", type=Path, help="policy library directory (default: dsgate's own)")
     p.add_argument("--config", type=Path, help="dsgate.yaml to use (default: nearest one above the current directory)")
     p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
+    p.add_argument("--crd", action="append", type=Path, default=[], help="CustomResourceDefinition file or directory defining more kinds (repeatable)")
     p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
@@ -80,6 +84,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             allow_kinds=[*args.allow_kind, *(cfg.allow_kinds if cfg else [])],
             workers=args.workers,
             progress=progress,
+            crd_paths=[*args.crd, *(cfg.crds if cfg else [])],
         )
 
     if show_progress:
@@ -132,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run_check(args, sys.stdout)
         except KeyboardInterrupt:
             return _fail("interrupted")
+        except (ToolMissing, ValidationSetupError, OSError) as exc:  # set-up problems: one line, exit 2
+            return _fail(str(exc))
+        except Exception as exc:  # fail closed: never a traceback and never exit 1 for a crash
+            if os.environ.get("DSGATE_DEBUG"):
+                raise
+            return _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it")
     if args.command == "version":
         for key, value in pinned().items():
             print(f"{key}={value}")

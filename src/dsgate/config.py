@@ -12,7 +12,7 @@ from dsgate.gate.render import HELM_TOOLS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
-KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy"}
+KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds"}
 
 
 class ConfigError(RuntimeError):
@@ -30,6 +30,7 @@ class Config:
     exemptions: list[dict[str, Any]] = field(default_factory=list)
     allow_kinds: list[str] = field(default_factory=list)
     deploy: list[Path] = field(default_factory=list)
+    crds: list[Path] = field(default_factory=list)  # CRD files or directories defining more kinds
 
     @property
     def policy_data(self) -> dict[str, Any]:
@@ -80,6 +81,7 @@ def load(path: Path) -> Config:
     cfg.exemptions = exemptions
     cfg.allow_kinds = _list_of_str(raw, "allowKinds", path)
     cfg.deploy = [root / s for s in _list_of_str(raw, "deploy", path)]
+    cfg.crds = [root / s for s in _list_of_str(raw, "crds", path)]
     return cfg
 
 

@@ -14,6 +14,7 @@ HELM_BATCH_DIR = REPO_ROOT / "hack" / "helm-batch"
 DEFAULT_TOPOLOGY = REPO_ROOT / "cluster" / "topology.yaml"
 CLUSTER_STAGES_DIR = REPO_ROOT / "cluster" / "stages"
 _POLICIES = REPO_ROOT / "policies"
+API_VERSIONS_FILE = REPO_ROOT / "src" / "dsgate" / "gate" / "apiversions.yaml"  # removed/deprecated API versions
 
 
 def policies_dir() -> Path:

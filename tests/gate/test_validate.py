@@ -100,7 +100,9 @@ C0 = "spec.template.spec.containers.0"
             {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"
         ),
         pytest.param(
-            {"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}}, [("", "unknown kind apps/v1beta2/DaemonSet")], id="removed-api"
+            {"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}},
+            [("apiVersion", "apps/v1beta2 DaemonSet was removed in Kubernetes v1.16 (deprecated in v1.9); use apps/v1")],
+            id="removed-api",
         ),
     ],
 )

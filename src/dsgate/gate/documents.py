@@ -1,9 +1,10 @@
-"""Kubernetes documents with their provenance, and strict YAML loading."""
+"""Kubernetes documents with their provenance, and strict YAML loading; list objects (`kind: List`,
+DaemonSetList, ...) are expanded into their items, as kubectl does."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,38 @@ def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index:
     return Document(obj=obj, provenance=provenance, index=index, line=line)
 
 
+def is_list(obj: Any) -> bool:
+    """A list object as kubectl writes it (`kind: List`, or a typed list such as DaemonSetList) with its `items`."""
+    return isinstance(obj, dict) and str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list)
+
+
+def expand_lists(obj: Any, origin: str, line: int) -> list[Any]:
+    """OBJ, or the items of a list object (nested lists too), each item given the list's apiVersion and
+    the kind without "List" when it has none, as kubectl's decoder (UnstructuredList) does."""
+    if not is_list(obj):
+        return [obj]
+    item_kind = str(obj["kind"]).removesuffix("List")
+    out: list[Any] = []
+    for i, item in enumerate(obj["items"]):
+        if not isinstance(item, dict):
+            raise DocumentError(f"{origin}:{line}: items[{i}] of the {obj['kind']} is a {type(item).__name__}, not a Kubernetes object mapping")
+        if item_kind and not item.get("kind"):
+            item = {**item, "kind": item_kind}
+        if item_kind and not item.get("apiVersion"):
+            item = {**item, "apiVersion": obj.get("apiVersion")}
+        out.extend(expand_lists(item, origin, line))
+    return out
+
+
+def _documents(objects: Iterable[tuple[int, Any]], origin: str, provenance: Provenance) -> list[Document]:
+    """(line, object) pairs as Documents, list objects expanded into their items."""
+    docs: list[Document] = []
+    for line, obj in objects:
+        for item in expand_lists(obj, origin, line):
+            docs.append(to_document(item, origin, line, provenance, len(docs)))
+    return docs
+
+
 # A YAML stream -> its documents as (first line, JSON object) pairs, read as kubectl reads them
 # (helm-batch's sigs.k8s.io/yaml), or the reason the stream does not convert.
 Converter = Callable[[str], "list[tuple[int, Any]] | str"]
@@ -112,7 +145,7 @@ Converter = Callable[[str], "list[tuple[int, Any]] | str"]
 
 def documents_from(objects: Sequence[tuple[int, Any]], origin: str, provenance: Provenance) -> list[Document]:
     """Documents from already converted (line, object) pairs."""
-    return [to_document(obj, origin, line, provenance, index) for index, (line, obj) in enumerate(objects)]
+    return _documents(objects, origin, provenance)
 
 
 def unconvertible(text: str, origin: str, provenance: Provenance, reason: str) -> DocumentError:
@@ -141,21 +174,17 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
     Raises DocumentError naming ORIGIN and the line on malformed YAML, and on a
     document that is not a mapping with apiVersion and kind.
     """
-    docs: list[Document] = []
+    objects: list[tuple[int, Any]] = []
     try:
         loader = _Loader(text)
         try:
-            index = 0
             while loader.check_node():
                 node = loader.get_node()
                 if node is None:
                     continue
-                line = node.start_mark.line + 1
                 obj = loader.construct_document(node)
-                if obj is None:
-                    continue
-                docs.append(to_document(obj, origin, line, provenance, index))
-                index += 1
+                if obj is not None:
+                    objects.append((node.start_mark.line + 1, obj))
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -164,7 +193,7 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
         raise DocumentError(f"{where}: malformed YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
         raise DocumentError(f"{origin}: malformed YAML: {exc}") from exc
-    return docs
+    return _documents(objects, origin, provenance)
 
 
 def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None) -> list[Document]:
@@ -175,3 +204,24 @@ def load_file(path: Path, provenance: Provenance | None = None, convert: Convert
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
     return read_stream(text, str(path), prov, convert)
+
+
+def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:
+    """The CustomResourceDefinitions of PATHS (files, or directories of YAML files) and of each chart's
+    crds/ folder (helm installs them, `helm template` leaves them out). Raise DocumentError for
+    a path that is missing or holds no CRD."""
+    found: list[Any] = []
+    for chart in charts:
+        for folder in (chart / "crds", *sorted((chart / "charts").glob("*/crds"))):
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+                if path.suffix in (".yaml", ".yml", ".json"):
+                    found.extend(d.obj for d in load_file(path) if d.kind == "CustomResourceDefinition")
+    for root in paths:
+        if not root.exists():
+            raise DocumentError(f"--crd {root}: no such file or directory")
+        files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json")) if root.is_dir() else [root]
+        crds = [d.obj for path in files for d in load_file(path) if d.kind == "CustomResourceDefinition"]
+        if not crds:
+            raise DocumentError(f"--crd {root}: holds no CustomResourceDefinition; name a CRD file or a directory of them")
+        found.extend(crds)
+    return found

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_file, read_stream
+from dsgate.gate.apiversions import deprecation_warnings
+from dsgate.gate.compare import differences
+from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_crds, load_file, read_stream
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
-from dsgate.gate.render import HelmBatch, RenderError, documents_of, helm_template, kustomize_build_text
+from dsgate.gate.render import HelmBatch, RenderError, build_dependencies, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
 from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
 from dsgate.tools import ToolMissing
@@ -157,6 +160,7 @@ def run(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     use_batch: bool = True,
+    crd_paths: Sequence[Path] = (),
 ) -> GateResult:
     """Run the static gate (no deploy) over SOURCES."""
     return run_jobs(
@@ -168,6 +172,7 @@ def run(
         workers=workers,
         progress=progress,
         use_batch=use_batch,
+        crd_paths=crd_paths,
     )
 
 
@@ -181,13 +186,23 @@ def run_jobs(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     use_batch: bool = True,
+    crd_paths: Sequence[Path] = (),
 ) -> GateResult:
     """Render JOBS, validate and evaluate every distinct output once."""
     result = GateResult()
     try:
         validator = Validator(kube_versions, allow_kinds)
-    except ValidationSetupError as exc:
+        charts = list(dict.fromkeys(job.source.path for job in jobs if job.source.kind == "chart"))
+        validator.add_crds(load_crds(crd_paths, charts))
+    except (ValidationSetupError, DocumentError) as exc:
         result.errors.append(str(exc))
+        return result
+    for chart in dict.fromkeys(job.source.path for job in jobs if job.source.kind == "chart"):
+        try:
+            build_dependencies(chart)
+        except (RenderError, ToolMissing) as exc:
+            result.errors.append(str(exc))
+    if result.errors:
         return result
     total = len(jobs) * 2  # render + evaluate steps, for the progress bar
     done = 0
@@ -205,7 +220,12 @@ def run_jobs(
             if batch is not None:
                 batch.close()
                 batch = None
-            unique = _check_renders(result, validator, kube_versions, allow_kinds)
+            validator.add_crds(d.obj for o in result.renders for d in o.documents if d.kind == "CustomResourceDefinition")
+            try:
+                unique = _check_renders(result, validator, kube_versions)
+            except ValidationSetupError as exc:
+                result.errors.append(str(exc))
+                return result
             if result.errors:
                 return result  # fail closed; do not evaluate a broken input set
             seen: set[tuple[str, str, str, str, str]] = set()
@@ -232,19 +252,12 @@ def run_jobs(
     return result
 
 
-def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequence[str], allow_kinds: Sequence[str]) -> list[tuple[RenderOutcome, set[str]]]:
+def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequence[str]) -> list[tuple[RenderOutcome, set[str]]]:
     """Record render errors, helm v4/v3 mismatches and schema errors in RESULT; return the distinct
     outputs, each once, with the Kubernetes versions it was rendered for."""
-    result.errors.extend(o.error for o in result.renders if o.error)
+    result.errors.extend(distinct_errors(o.error for o in result.renders if o.error))
 
-    # helm v3 must render exactly what helm v4 renders.
-    by_key: dict[tuple[str, str], dict[str, str]] = {}
-    for o in result.renders:
-        if o.job.source.kind == "chart" and not o.error:
-            by_key.setdefault((o.job.label, o.job.kube_version), {})[o.job.helm] = o.text
-    for (label, kube), texts in sorted(by_key.items()):
-        if len(set(texts.values())) > 1:
-            result.mismatches.append(f"{label}: helm {' and '.join(sorted(texts))} render different output for Kubernetes {kube}")
+    result.mismatches.extend(helm_mismatches(result.renders))
 
     # Validate and evaluate each distinct output once, against every Kubernetes version it was rendered for.
     unique: dict[tuple[str, str], tuple[RenderOutcome, set[str]]] = {}
@@ -259,7 +272,8 @@ def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequ
             unique[key] = (o, kubes)
     seen_schema: set[tuple[str, str, str, str]] = set()
     for outcome, kubes in unique.values():
-        versioned = validator if set(kubes) == set(validator.kube_versions) else Validator(sorted(kubes), allow_kinds)
+        versioned = validator if set(kubes) == set(validator.kube_versions) else validator.for_versions(sorted(kubes))
+        result.findings.extend(f for f in deprecation_warnings(outcome.documents, sorted(kubes)) if f not in result.findings)
         for err in versioned.validate_all(outcome.documents):
             key = (err.document.provenance.label, err.document.ref, err.path, err.message)
             if key in seen_schema:
@@ -270,6 +284,37 @@ def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequ
             else:
                 result.schema_errors.append(err)
     return list(unique.values())
+
+
+def distinct_errors(errors: Iterable[str]) -> list[str]:
+    """Each distinct error once, in first-seen order, with how many renders it affected (a chart whose
+    dependencies are missing fails every one of its renders with the same message)."""
+    counts = Counter(errors)
+    return [f"{error} ({n} renders)" if n > 1 else error for error, n in counts.items()]
+
+
+def helm_mismatches(renders: Sequence[RenderOutcome]) -> list[str]:
+    """helm v3 must render the same documents as helm v4 (compared parsed, see compare): one line per
+    chart scenario that differs, naming the Kubernetes versions it differs for and the first differences."""
+    by_key: dict[tuple[str, str], dict[str, RenderOutcome]] = {}
+    for o in renders:
+        if o.job.source.kind == "chart" and not o.error:
+            by_key.setdefault((o.job.label, o.job.kube_version), {})[o.job.helm] = o
+    by_label: dict[str, dict[tuple[str, ...], list[str]]] = {}
+    for (label, kube), outcomes in sorted(by_key.items()):
+        helms = sorted(outcomes, reverse=True)  # v4 first
+        first = outcomes[helms[0]]
+        for other in helms[1:]:
+            if outcomes[other].text == first.text:
+                continue
+            lines = differences(first.documents, outcomes[other].documents, helms[0], other)
+            if lines:
+                by_label.setdefault(label, {}).setdefault((helms[0], other, *lines), []).append(kube)
+    out: list[str] = []
+    for label, diffs in by_label.items():
+        for (left, right, *lines), kubes in diffs.items():
+            out.append(f"{label}: helm {left} and {right} render different documents (Kubernetes {', '.join(kubes)}): {' | '.join(lines)}")
+    return out
 
 
 def renders_of(result: GateResult) -> list[Render]:

@@ -19,6 +19,7 @@ from dsgate.versions import kubernetes_version, pinned
 
 # helm binary name per helm major: "helm" is v4 (default), "helm3" the compatibility build.
 HELM_TOOLS = {"v4": "helm", "v3": "helm3"}
+RELEASE_NAMESPACE = "dsgate-system"  # the namespace the gate renders every chart release into
 
 
 class RenderError(RuntimeError):
@@ -51,7 +52,7 @@ def helm_template(
     values: dict[str, Any] | None = None,
     values_files: Sequence[Path] = (),
     release: str = "dsgate",
-    namespace: str = "dsgate-system",
+    namespace: str = RELEASE_NAMESPACE,
     kube_version: str | None = None,
     api_versions: Sequence[str] = (),
     helm: str = "v4",
@@ -93,6 +94,29 @@ def helm_template(
     if proc.returncode != 0:
         raise RenderError(f"helm template {chart} failed: {proc.stderr.strip()}")
     return Template(proc.stdout)
+
+
+def local_dependencies(chart: Path) -> list[str]:
+    """Names of CHART's dependencies that live beside it (`repository: file://...`)."""
+    try:
+        meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []  # helm reports a broken Chart.yaml when it renders
+    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    return [str(d.get("name")) for d in deps or () if isinstance(d, dict) and str(d.get("repository", "")).startswith("file://")]
+
+
+def build_dependencies(chart: Path) -> None:
+    """`helm dependency build --skip-refresh` for a chart with file:// dependencies, as chart-testing
+    does before it lints: packages them into charts/ (offline; no repository is refreshed).
+    Raise RenderError with helm's message when it fails."""
+    if not local_dependencies(chart):
+        return
+    proc = subprocess.run(
+        [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)], capture_output=True, text=True, check=False, timeout=300
+    )
+    if proc.returncode != 0:
+        raise RenderError(f"helm dependency build {chart} failed: {proc.stderr.strip()}; fix the dependencies in {chart / 'Chart.yaml'}")
 
 
 def helm_template_text(chart: Path, **kwargs: Any) -> str:

@@ -25,6 +25,7 @@ import jsonschema_rs
 import yaml
 from referencing import Registry, Resource
 
+from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
@@ -213,18 +214,31 @@ def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
             raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
         for path in files:
             for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
-                if not crd or crd.get("kind") != "CustomResourceDefinition":
-                    continue
-                spec = crd["spec"]
-                for ver in spec.get("versions", []):
-                    raw = ver.get("schema", {}).get("openAPIV3Schema")
-                    if not raw or not ver.get("served", True):
-                        continue
-                    schema = _structural_to_jsonschema(copy.deepcopy(raw))
-                    props = schema.setdefault("properties", {})
-                    # metadata is validated as ObjectMeta separately; the CRD says only "object".
-                    props["metadata"] = {"type": "object"}
-                    schemas[(f"{spec['group']}/{ver['name']}", spec["names"]["kind"])] = schema
+                schemas.update(crd_version_schemas(crd))
+    return schemas
+
+
+def crd_version_schemas(crd: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON schema for every served version of CRD (a CustomResourceDefinition
+    object; anything else, or a CRD without schemas, gives nothing)."""
+    if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+        return {}
+    spec = crd.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("names"), dict):
+        return {}
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for ver in spec.get("versions") or []:
+        raw = (ver.get("schema") or {}).get("openAPIV3Schema") if isinstance(ver, dict) else None
+        if not raw or not ver.get("served", True):
+            continue
+        schema = _structural_to_jsonschema(copy.deepcopy(raw))
+        props = schema.setdefault("properties", {})
+        # metadata is validated as ObjectMeta separately; the CRD says only "object". apiVersion and
+        # kind are always allowed at the root, declared or not (the API server adds them).
+        props["metadata"] = {"type": "object"}
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+        schemas[(f"{spec.get('group')}/{ver.get('name')}", str(spec["names"].get("kind")))] = schema
     return schemas
 
 
@@ -327,11 +341,26 @@ def _explain(err: jsonschema.ValidationError) -> str:
 class Validator:
     """Validate documents against the schemas of one or more Kubernetes versions."""
 
-    def __init__(self, kube_versions: Iterable[str], allow_kinds: Iterable[str] = ()) -> None:
+    def __init__(self, kube_versions: Iterable[str], allow_kinds: Iterable[str] = (), crds: Iterable[Any] = ()) -> None:
         self.kube_versions = [v.lstrip("v") for v in kube_versions]
         self.allow_kinds = set(allow_kinds)
         for version in self.kube_versions:
             _schema_dir(version)  # fail fast on an unsupported version
+        # CRDs of the input (and --crd / dsgate.yaml crds:) define their kinds, as in a cluster
+        self.input_crds: dict[tuple[str, str], _Schema] = {}
+        self.add_crds(crds)
+
+    def add_crds(self, crds: Iterable[Any]) -> None:
+        """Let the CustomResourceDefinitions CRDS define the schemas of their kinds."""
+        for crd in crds:
+            for key, schema in crd_version_schemas(crd).items():
+                self.input_crds[key] = _Schema(schema)
+
+    def for_versions(self, kube_versions: Iterable[str]) -> Validator:
+        """This validator for other Kubernetes versions (same allowed kinds and input CRDs)."""
+        other = Validator(kube_versions, self.allow_kinds)
+        other.input_crds = self.input_crds
+        return other
 
     def validate(self, document: Document) -> list[SchemaError]:
         """Every error of DOCUMENT against every target version."""
@@ -341,14 +370,22 @@ class Validator:
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
         errors: list[tuple[str, str, str, bool]] = []
         for version in self.kube_versions:
+            gone = removed(api_version, kind, version)
+            if gone is not None:
+                errors.append((version, "apiVersion", gone.removed_message(), False))
+                continue
             schema = _builtin_schema(version, api_version, kind)
             meta: _Schema | None = None
             if schema is None:
-                schema = _crd_schema(api_version, kind)
+                schema = self.input_crds.get((api_version, kind)) or _crd_schema(api_version, kind)
                 meta = _object_meta_schema(version) if schema is not None else None
             if schema is None:
                 if kind not in self.allow_kinds and f"{api_version}/{kind}" not in self.allow_kinds:
-                    message = f"unknown kind {api_version}/{kind}: neither a Kubernetes {self.kube_versions[0]}+ schema nor a CRD schema; fix apiVersion/kind or allow it with allow_kinds"
+                    message = (
+                        f"unknown kind {api_version}/{kind}: no Kubernetes {self.kube_versions[0]}+ schema and no CustomResourceDefinition defines it; "
+                        "add its CRD to the input (a CustomResourceDefinition document or a chart's crds/), pass --crd PATH or list it under "
+                        "crds: in dsgate.yaml, or fix apiVersion/kind (allowKinds accepts it unchecked)"
+                    )
                     errors.append((version, "", message, True))
                 continue
             errors.extend((version, path, message, False) for path, message in schema.errors(obj))
