@@ -54,7 +54,10 @@ findings contains finding if {
 
 # METADATA
 # title: Capabilities drop ALL
-# description: Start from no Linux capabilities and add back only what the allowlist permits.
+# description: >-
+#   Start from no Linux capabilities and add back only what the allowlist permits. The drop list
+#   must hold "ALL" exactly, as Pod Security Admission restricted requires: the container runtime
+#   also drops everything for "all", but a restricted namespace rejects such a pod.
 # scope: rule
 # custom:
 #   id: DS-SEC-003
@@ -62,14 +65,15 @@ findings contains finding if {
 #   severity: deny
 #   parameters: []
 #   remediation: >-
-#     Set securityContext.capabilities.drop to ["ALL"] on every container.
+#     Set securityContext.capabilities.drop to ["ALL"] (upper case) on every container.
 findings contains finding if {
 	some ds in lib.daemonsets
 	some container in ds.containers
-	not "ALL" in _capabilities(container, "drop")
+	dropped := object.get(container.spec, ["securityContext", "capabilities", "drop"], [])
+	not "ALL" in dropped
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
-		"%s does not drop ALL capabilities",
-		[lib.display_container(ds, container)],
+		"%s %s",
+		[lib.display_container(ds, container), _drop_problem(dropped)],
 	))
 }
 
@@ -201,6 +205,14 @@ _root_problem(pod, container) := "does not set runAsNonRoot: true" if {
 	pod_user := object.get(pod, ["securityContext", "runAsUser"], null)
 	object.get(container.spec, ["securityContext", "runAsUser"], pod_user) == 0
 }
+
+_drop_problem(dropped) := sprintf(
+	"drops %q, not \"ALL\": Pod Security Admission restricted compares case-sensitively and rejects the pod",
+	[spellings[0]],
+) if {
+	spellings := [name | some name in dropped; _capability(name) == "ALL"]
+	count(spellings) > 0
+} else := "does not drop ALL capabilities"
 
 _capabilities(container, list) := {_capability(name) |
 	some name in object.get(container.spec, ["securityContext", "capabilities", list], [])

@@ -70,8 +70,24 @@ test_capabilities_not_dropped_denied if {
 	]} with input as fx.render([ds])
 }
 
-test_lower_case_drop_all_allowed if {
+test_lower_case_drop_all_denied if {
 	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/drop"]), ["all"])])
+	fx.results(security.findings) == {[
+		"DS-SEC-003", "deny",
+		`DaemonSet <monitoring/agent> container <exporter> drops "all", not "ALL": Pod Security Admission restricted compares case-sensitively and rejects the pod`,
+	]} with input as fx.render([ds])
+}
+
+test_cap_all_spelling_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/drop"]), ["NET_RAW", "CAP_ALL"])])
+	fx.results(security.findings) == {[
+		"DS-SEC-003", "deny",
+		`DaemonSet <monitoring/agent> container <exporter> drops "CAP_ALL", not "ALL": Pod Security Admission restricted compares case-sensitively and rejects the pod`,
+	]} with input as fx.render([ds])
+}
+
+test_upper_case_drop_all_allowed if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/drop"]), ["NET_RAW", "ALL"])])
 	count(security.findings) == 0 with input as fx.render([ds])
 }
 
