@@ -214,7 +214,10 @@ replace_line_once() {
 install_crds() {
   local name mod v dir src tmp
   for spec in "prometheus-operator github.com/prometheus-operator/prometheus-operator $PROMETHEUS_OPERATOR_VERSION example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" \
-              "vertical-pod-autoscaler k8s.io/autoscaler/vertical-pod-autoscaler $VPA_VERSION deploy/vpa-v1-crd-gen.yaml"; do
+              "vertical-pod-autoscaler k8s.io/autoscaler/vertical-pod-autoscaler $VPA_VERSION deploy/vpa-v1-crd-gen.yaml" \
+              "flux-source github.com/fluxcd/source-controller $FLUX_SOURCE_CONTROLLER_VERSION config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml config/crd/bases/source.toolkit.fluxcd.io_helmrepositories.yaml config/crd/bases/source.toolkit.fluxcd.io_ocirepositories.yaml config/crd/bases/source.toolkit.fluxcd.io_helmcharts.yaml config/crd/bases/source.toolkit.fluxcd.io_buckets.yaml" \
+              "flux-kustomize github.com/fluxcd/kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" \
+              "argo-cd github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION manifests/crds/application-crd.yaml manifests/crds/applicationset-crd.yaml"; do
     read -r name mod v files <<<"$spec"
     dir="$CACHE/crds/$name/$v"
     [ -d "$dir" ] && continue
@@ -224,6 +227,27 @@ install_crds() {
     for f in $files; do cp "$src/$f" "$tmp/" || die "$mod@$v has no $f"; done
     mkdir -p "$(dirname "$dir")" && mv "$tmp" "$dir"
   done
+}
+
+# The HelmRelease CRD: the helm-controller module is not served by the Go module proxy (403), its API
+# module is. The CRD is generated from that API module's types with controller-gen, as helm-controller's
+# own build generates it (same markers, same tool).
+install_flux_helm_crd() {
+  local dir="$CACHE/crds/flux-helm/$FLUX_HELM_CONTROLLER_API_VERSION" src tmp gen
+  [ -d "$dir" ] && return 0
+  go_available
+  gen="$CACHE/tmp/controller-gen-$CONTROLLER_TOOLS_VERSION"
+  if [ ! -x "$gen/controller-gen" ]; then
+    GOBIN="$gen" go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION" \
+      || die "cannot build controller-gen $CONTROLLER_TOOLS_VERSION through the Go module proxy (needed for the HelmRelease CRD)"
+  fi
+  tmp=$(mktemp -d "$CACHE/tmp/flux-helm.XXXXXX")
+  copy_module_source "github.com/fluxcd/helm-controller/api@$FLUX_HELM_CONTROLLER_API_VERSION" "$tmp/api" \
+    || die "cannot download github.com/fluxcd/helm-controller/api@$FLUX_HELM_CONTROLLER_API_VERSION through the Go module proxy"
+  (cd "$tmp/api" && "$gen/controller-gen" crd paths=./v2/... output:crd:artifacts:config="$tmp/out") \
+    || die "controller-gen could not generate the HelmRelease CRD from github.com/fluxcd/helm-controller/api@$FLUX_HELM_CONTROLLER_API_VERSION"
+  [ -f "$tmp/out/helm.toolkit.fluxcd.io_helmreleases.yaml" ] || die "controller-gen wrote no helm.toolkit.fluxcd.io_helmreleases.yaml"
+  mkdir -p "$(dirname "$dir")" && mv "$tmp/out" "$dir" && rm -rf "$tmp"
 }
 
 # The SARIF 2.1.0 JSON schema, from the npm package that Microsoft ships it in.
@@ -257,6 +281,8 @@ doctor() {
     printf '%-24s %-10s %-10s %s\n' "$tool" "$(version_of "$tool")" "$found" "$bin"
   done
   for f in "$CACHE/crds/prometheus-operator/$PROMETHEUS_OPERATOR_VERSION" "$CACHE/crds/vertical-pod-autoscaler/$VPA_VERSION" \
+           "$CACHE/crds/flux-source/$FLUX_SOURCE_CONTROLLER_VERSION" "$CACHE/crds/flux-kustomize/$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+           "$CACHE/crds/flux-helm/$FLUX_HELM_CONTROLLER_API_VERSION" "$CACHE/crds/argo-cd/$ARGOCD_VERSION" \
            "$CACHE/schemas/sarif/${SARIF_SCHEMA_NPM##*@}/sarif-2.1.0.json"; do
     if [ -e "$f" ]; then printf '%-24s %-10s %-10s %s\n' schema - ok "$f"; else printf '%-24s %-10s %-10s %s\n' schema - MISSING "$f"; rc=1; fi
   done
@@ -270,7 +296,7 @@ case "$cmd" in
     # Each tool in a subshell: one failed build is reported but does not stop the others.
     failed=()
     for t in "$@"; do
-      if [ "$t" = schemas ]; then (mkdir -p "$CACHE/tmp"; install_crds; install_sarif_schema) || failed+=("$t")
+      if [ "$t" = schemas ]; then (mkdir -p "$CACHE/tmp"; install_crds; install_flux_helm_crd; install_sarif_schema) || failed+=("$t")
       else (ensure "$t") || failed+=("$t"); fi
     done
     link_all

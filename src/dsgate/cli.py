@@ -48,6 +48,10 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
+    p.add_argument(
+        "--charts", action="append", type=Path, default=[], metavar="DIR", help="GitOps: directory of chart packages or unpacked charts (repeatable)"
+    )
+    p.add_argument("--repo", action="append", default=[], metavar="URL=PATH", help="GitOps: a repository URL and its local checkout (repeatable)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
 
 
@@ -69,6 +73,17 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
         sources = discover(paths, args.values)
     except SourceError as exc:
         return _fail(str(exc))
+    if any(s.kind == "gitops" for s in sources):
+        from dsgate.gitops.gate import configure
+        from dsgate.gitops.objects import GitOpsError
+        from dsgate.gitops.repos import parse_mapping
+
+        repos = [*args.repo, *(cfg.repos if cfg else [])]
+        try:
+            parse_mapping(repos)
+        except GitOpsError as exc:
+            return _fail(str(exc))
+        sources = configure(sources, [*args.charts, *(cfg.charts if cfg else [])], repos)
     kube_versions = [v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else None)
     helm_versions = args.helm or (cfg.helm_versions if cfg else ["v4"])
     policy_dir = args.policies or (cfg.policies if cfg and cfg.policies else default_policy_dir())
@@ -121,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_parser(sub)
     cluster = sub.add_parser("cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False)
     cluster.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("diff", help="what a change does to the rendered manifests (--base REF)", add_help=False)
     sub.add_parser("version", help="print dsgate and pinned tool versions")
     return parser
 
@@ -131,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from dsgate import cluster
 
         return cluster.main(argv[1:])
+    if argv[:1] == ["diff"]:  # its own parser: dsgate.gitops.diffcli
+        from dsgate.gitops import diffcli
+
+        return diffcli.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "check":
         try:

@@ -12,7 +12,7 @@ from dsgate.gate.render import HELM_TOOLS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
-KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds"}
+KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos"}
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +31,8 @@ class Config:
     allow_kinds: list[str] = field(default_factory=list)
     deploy: list[Path] = field(default_factory=list)
     crds: list[Path] = field(default_factory=list)  # CRD files or directories defining more kinds
+    charts: list[Path] = field(default_factory=list)  # offline chart store for GitOps sources
+    repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
 
     @property
     def policy_data(self) -> dict[str, Any]:
@@ -82,6 +84,11 @@ def load(path: Path) -> Config:
     cfg.allow_kinds = _list_of_str(raw, "allowKinds", path)
     cfg.deploy = [root / s for s in _list_of_str(raw, "deploy", path)]
     cfg.crds = [root / s for s in _list_of_str(raw, "crds", path)]
+    cfg.charts = [root / s for s in _list_of_str(raw, "charts", path)]
+    repos = raw.get("repos", {})
+    if not isinstance(repos, dict) or not all(isinstance(v, str) for v in repos.values()):
+        raise ConfigError(f"{path}: 'repos' must be a mapping of repository URL to local path")
+    cfg.repos = [f"{url}={root / local}" for url, local in repos.items()]
     return cfg
 
 

@@ -45,6 +45,7 @@ class Provenance:
     overlay: str = ""  # kustomization path for kustomize sources
     helm_version: str = ""
     kube_version: str = ""
+    via: tuple[str, ...] = ()  # GitOps: the objects that produced this one (Kustomization ns/name, ...)
 
     @property
     def label(self) -> str:

@@ -53,8 +53,10 @@ class Finding:
     remediation: str
     exempted: bool
     exemption: str = ""
+    via: tuple[str, ...] = ()  # GitOps: the chain of objects that produced the resource
 
     def as_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"via": list(self.via)} if self.via else {}
         return {
             "rule": self.rule,
             "category": self.category,
@@ -65,6 +67,7 @@ class Finding:
             "remediation": self.remediation,
             "exempted": self.exempted,
             "exemption": self.exemption,
+            **extra,
         }
 
 
@@ -244,6 +247,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
     if not isinstance(result, list):
         raise EvaluationError(f"OPA answered {type(result).__name__} for the findings set, expected a list")
     by_ref = {d.ref: d.provenance.label for d in documents}
+    via_of = {d.ref: d.provenance.via for d in documents}
     findings: list[Finding] = []
     for raw in result:
         if not isinstance(raw, dict) or any(k not in raw for k in FINDING_KEYS):
@@ -262,6 +266,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
                 remediation=str(raw["remediation"]),
                 exempted=bool(raw["exempted"]),
                 exemption=str(raw.get("exemption") or ""),
+                via=via_of.get(str(raw["resource"]), ()),
             )
         )
     findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))

@@ -23,6 +23,7 @@ from dsgate.gate.patchtargets import unmatched_patch_targets
 from dsgate.gate.render import HelmBatch, RenderError, build_dependencies, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
 from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
+from dsgate.gitops.objects import GitOpsError
 from dsgate.tools import ToolMissing
 from dsgate.versions import pinned
 
@@ -113,6 +114,10 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
                 kube_version=job.kube_version,
             )
             out.documents = documents_of(rendered, f"helm template {job.label}", prov, convert)
+        elif src.kind == "gitops":
+            from dsgate.gitops.gate import render as render_gitops
+
+            out.text, out.documents = render_gitops(src, batch, convert)
         elif src.kind == "kustomize":
             out.text = kustomize_build_text(src.path)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])
@@ -129,7 +134,7 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
             out.text = "\0".join(str(p) for p in src.files)
         if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
-    except (RenderError, DocumentError, ToolMissing) as exc:
+    except (RenderError, DocumentError, ToolMissing, GitOpsError) as exc:
         out.error = str(exc)
     return out
 

@@ -58,6 +58,7 @@ def helm_template(
     helm: str = "v4",
     show_only: Sequence[str] = (),
     batch: HelmBatch | None = None,
+    include_crds: bool = False,
 ) -> Template:
     """Run `helm template`; raise RenderError with helm's stderr.
 
@@ -72,6 +73,8 @@ def helm_template(
         args += ["--api-versions", api]
     for tmpl in show_only:
         args += ["--show-only", tmpl]
+    if include_crds:
+        args.append("--include-crds")
     if batch is not None and helm == "v4":
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-") as fh:
             if values is not None:

@@ -44,6 +44,7 @@ def to_json(result: GateResult, strict: bool = False) -> str:
         "findings": [_finding_json(f) for f in result.findings],
         "schemaErrors": [
             {"resource": e.document.ref, "source": e.document.provenance.label, "kubeVersion": e.kube_version, "path": e.path, "message": e.message}
+            | ({"via": list(e.document.provenance.via)} if e.document.provenance.via else {})
             for e in result.schema_errors
         ],
         "renderMismatches": list(result.mismatches),
@@ -152,7 +153,7 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
             "level": _sarif_level(f),
             "message": {"text": f"{f.resource}: {f.message}"},
             "locations": [_location(f.source, f.resource)],
-            "properties": {"resource": f.resource, "source": f.source, "category": f.category},
+            "properties": {"resource": f.resource, "source": f.source, "category": f.category, **({"via": list(f.via)} if f.via else {})},
         }
         if f.exempted:
             entry["suppressions"] = [{"kind": "inSource", "justification": f.exemption or "exempted"}]

@@ -21,7 +21,7 @@ class SourceError(RuntimeError):
 class Source:
     """One thing to render: a chart, a kustomization, or a set of plain YAML files."""
 
-    kind: str  # "chart" | "kustomize" | "files"
+    kind: str  # "chart" | "kustomize" | "files" | "gitops"
     path: Path
     files: tuple[Path, ...] = ()  # for kind == "files"
     extra_values: tuple[Path, ...] = field(default=())  # -f files for charts
@@ -60,7 +60,16 @@ def is_component(directory: Path) -> bool:
     return isinstance(doc, dict) and doc.get("kind") == "Component"
 
 
-def _walk(directory: Path, extra_values: tuple[Path, ...]) -> Iterable[Source]:
+def _gitops(directory: Path, top: bool) -> list[Source]:
+    from dsgate.gitops.detect import entries  # a Flux or Argo CD repository: gated as its clusters apply it
+
+    return [Source("gitops", path) for path in entries(directory, top)]
+
+
+def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False) -> Iterable[Source]:
+    if gitops := _gitops(directory, top):
+        yield from gitops
+        return
     if (directory / "Chart.yaml").is_file():
         yield Source("chart", directory, extra_values=extra_values)
         return
@@ -92,7 +101,7 @@ def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[S
             else:
                 found = [Source("files", path, files=(path,))]
         else:
-            found = list(_walk(path, tuple(extra_values)))
+            found = list(_walk(path, tuple(extra_values), top=True))
         if not found:
             raise SourceError(f"{path}: holds no chart, kustomization or YAML file; nothing to gate")
         sources.extend(found)

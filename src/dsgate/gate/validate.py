@@ -173,6 +173,10 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
 CRD_SOURCES: dict[str, tuple[str, str]] = {
     "prometheus-operator": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
     "vertical-pod-autoscaler": ("k8s.io/autoscaler/vertical-pod-autoscaler", "VPA_VERSION"),
+    "flux-source": ("github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION"),
+    "flux-kustomize": ("github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION"),
+    "flux-helm": ("github.com/fluxcd/helm-controller/api (controller-gen)", "FLUX_HELM_CONTROLLER_API_VERSION"),
+    "argo-cd": ("github.com/argoproj/argo-cd/v3", "ARGOCD_VERSION"),
 }
 
 

@@ -1,0 +1,312 @@
+"""Render Argo CD Applications and ApplicationSets as Argo CD's repo-server would.
+
+- An Application's `spec.source` or `spec.sources`: each is a Helm chart (a `chart` from a Helm
+  repository, found in the chart store, or a path with a Chart.yaml), a kustomization, or a
+  directory of manifests (recurse, include/exclude globs), read from the local checkout of its
+  `repoURL` (`--repo URL=PATH`; the repository being checked maps to itself).
+- Helm: valueFiles (`$ref/...` names a file of the source with that `ref`), then `valuesObject`
+  (or, when it is unset, `values`), then `parameters` (`--set`; forceString as `--set-string`); releaseName defaults to
+  the Application's name; the namespace is the destination's.
+- Kustomize: namePrefix, nameSuffix, namespace, images (`name=new:tag`, `name:tag`, `name@digest`),
+  patches, components, written into a copy of the kustomization as Argo CD does.
+- Objects without a namespace land in `spec.destination.namespace`.
+- ApplicationSet: the list and git-directory generators, templated with fasttemplate `{{param}}` or,
+  with goTemplate, `{{ .param }}`. Applications an Application renders are rendered in turn
+  (app-of-apps); one met again on its own chain is a cycle: an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.gate.render import HelmBatch, RenderError, helm_template
+from dsgate.gate.sources import kustomization_file
+from dsgate.gitops.charts import ChartNotFound, ChartStore
+from dsgate.gitops.flux import Reader
+from dsgate.gitops.helmrelease import CHARTS_HINT, merge, set_path
+from dsgate.gitops.objects import ARGO, CLUSTER_SCOPED, GitOpsError, Item, is_kind, name_of, namespace_of, spec_of, step
+from dsgate.gitops.repos import Repos
+from dsgate.tools import tool_path
+
+
+def _braces(pattern: str) -> list[str]:
+    """`{a,b}` alternatives expanded (Argo CD's globs allow them)."""
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [x for alt in m.group(1).split(",") for x in _braces(pattern[: m.start()] + alt + pattern[m.end() :])]
+
+
+def _matches(rel: str, patterns: str) -> bool:
+    return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(Path(rel).name, p) for p in _braces(patterns))
+
+
+def kustomize_images(images: list[Any]) -> list[dict[str, str]]:
+    """Argo CD's image override strings as kustomize `images` entries."""
+    out: list[dict[str, str]] = []
+    for image in images:
+        if isinstance(image, dict):
+            out.append(image)
+            continue
+        text = str(image)
+        name, _, new = text.partition("=") if "=" in text else ("", "", text)
+        entry: dict[str, str] = {}
+        ref, _, digest = new.partition("@")
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
+        entry["name"] = name or repo
+        if name and repo != name:
+            entry["newName"] = repo
+        if tag:
+            entry["newTag"] = tag
+        if digest:
+            entry["digest"] = digest
+        out.append(entry)
+    return out
+
+
+class ArgoExpander:
+    """Renders Applications (and the Applications they render) and ApplicationSets."""
+
+    def __init__(self, repos: Repos, store: ChartStore, read: Reader, batch: HelmBatch | None) -> None:
+        self.repos, self.store, self.read, self.batch = repos, store, read, batch
+        self.items: list[Item] = []
+
+    def expand(self, roots: list[Item]) -> list[Item]:
+        """Every object ROOTS (Argo CD objects among a cluster's items) lead to."""
+        pending = [r for r in roots if is_kind(r.obj, ARGO, "Application") or is_kind(r.obj, ARGO, "ApplicationSet")]
+        while pending:
+            item = pending.pop(0)
+            if item.obj.get("kind") == "ApplicationSet":
+                produced = [Item(app, (*item.via, step(item.obj))) for app in self.application_set(item.obj)]
+                self.items.extend(produced)
+                pending.extend(produced)
+                continue
+            me = step(item.obj)
+            if me in item.via:
+                raise GitOpsError(f"Application cycle: {' → '.join([*item.via, me])}")
+            chain = (*item.via, me)
+            for obj in self.application(item.obj, chain):
+                new = Item(obj, chain)
+                self.items.append(new)
+                if is_kind(obj, ARGO, "Application") or is_kind(obj, ARGO, "ApplicationSet"):
+                    pending.append(new)
+        return self.items
+
+    # ---------------------------------------------------------------- ApplicationSet
+
+    def application_set(self, appset: dict[str, Any]) -> list[dict[str, Any]]:
+        spec = spec_of(appset)
+        go = bool(spec.get("goTemplate"))
+        out: list[dict[str, Any]] = []
+        for generator in spec.get("generators") or []:
+            for params in self._params(appset, generator):
+                app = _template(copy.deepcopy(spec.get("template") or {}), params, go)
+                app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
+                app.setdefault("metadata", {}).setdefault("namespace", namespace_of(appset))
+                out.append(app)
+        return out
+
+    def _params(self, appset: dict[str, Any], generator: dict[str, Any]) -> list[dict[str, Any]]:
+        if "list" in generator:
+            return [dict(e) for e in (generator["list"] or {}).get("elements") or []]
+        if "git" in generator:
+            git = generator["git"]
+            root = self.repos.git(str(git.get("repoURL", "")))
+            directories = git.get("directories") or []
+
+            def matching(exclude: bool) -> set[str]:
+                return {
+                    str(path.relative_to(root))
+                    for d in directories
+                    if bool(d.get("exclude")) == exclude
+                    for path in root.glob(str(d.get("path", "")))
+                    if path.is_dir()
+                }
+
+            params: list[dict[str, Any]] = []
+            for rel in sorted(matching(False) - matching(True)):  # excludes win, wherever they are listed
+                parts = rel.split("/")
+                base = parts[-1]
+                normalized = re.sub(r"[^a-z0-9-]", "-", base.lower())
+                params.append({"path": {"path": rel, "basename": base, "basenameNormalized": normalized, "segments": parts}})
+            return params
+        raise GitOpsError(f"{step(appset)}: generator {sorted(generator)} is not one dsgate renders (list, git directories)")
+
+    # ---------------------------------------------------------------- Application
+
+    def _checkout(self, app: dict[str, Any], source: dict[str, Any]) -> Path:
+        url = str(source.get("repoURL", ""))
+        local = self.repos.local(url)
+        return (local or self.repos.root).resolve()
+
+    def application(self, app: dict[str, Any], chain: tuple[str, ...]) -> list[dict[str, Any]]:
+        spec = spec_of(app)
+        what = " → ".join(chain)
+        sources = list(spec.get("sources") or ([spec["source"]] if spec.get("source") else []))
+        if not sources:
+            raise GitOpsError(f"{what}: neither spec.source nor spec.sources is set")
+        refs = {str(s["ref"]): self._checkout(app, s) for s in sources if s.get("ref")}
+        namespace = str((spec.get("destination") or {}).get("namespace") or "")
+        objs: list[dict[str, Any]] = []
+        for source in sources:
+            if source.get("ref") and not source.get("path") and not source.get("chart"):
+                continue  # a values-only source
+            objs.extend(self._source(app, source, refs, namespace, what))
+        for obj in objs:
+            if namespace and obj.get("kind") not in CLUSTER_SCOPED and isinstance(obj.get("metadata"), dict) and not obj["metadata"].get("namespace"):
+                obj["metadata"]["namespace"] = namespace
+        return objs
+
+    def _source(self, app: dict[str, Any], source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str) -> list[dict[str, Any]]:
+        if source.get("chart"):
+            chart, constraint = str(source["chart"]), str(source.get("targetRevision") or "*")
+            try:
+                path = self.store.find(chart, constraint)
+            except ChartNotFound as exc:
+                dirs = ", ".join(str(d) for d in self.store.dirs) or "no --charts directory given"
+                raise GitOpsError(
+                    f"{what}: chart {chart!r} version {constraint!r} from {source.get('repoURL')} not found offline ({exc}; searched: {dirs}); {CHARTS_HINT}"
+                ) from exc
+            return self._helm(app, path, source, refs, namespace, what)
+        root = self._checkout(app, source)
+        path = (root / str(source.get("path") or ".")).resolve()
+        if not path.is_dir():
+            raise GitOpsError(
+                f"{what}: path {source.get('path')!r} is not a directory in {root} (the checkout of {source.get('repoURL')}); map it with --repo URL=PATH"
+            )
+        if (path / "Chart.yaml").is_file() or source.get("helm"):
+            return self._helm(app, path, source, refs, namespace, what)
+        if kustomization_file(path) is not None or source.get("kustomize"):
+            return self._kustomize(path, source.get("kustomize") or {}, what)
+        return self._directory(path, source.get("directory") or {}, what)
+
+    def _helm(self, app: dict[str, Any], chart: Path, source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str) -> list[dict[str, Any]]:
+        helm = source.get("helm") or {}
+        files: list[Path] = []
+        for name in helm.get("valueFiles") or []:
+            text = str(name)
+            if text.startswith("$"):
+                ref, _, rest = text[1:].partition("/")
+                if ref not in refs:
+                    raise GitOpsError(f"{what}: valueFiles {text!r} names ${ref}, which no source of this Application declares with ref: {ref}")
+                path = refs[ref] / rest
+            else:
+                path = chart / text
+            if not path.is_file():
+                if helm.get("ignoreMissingValueFiles"):
+                    continue
+                raise GitOpsError(f"{what}: value file {text!r} does not exist ({path})")
+            files.append(path)
+        values: dict[str, Any] = {}
+        for path in files:
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise GitOpsError(f"{what}: value file {path} is not YAML: {exc}") from exc
+            values = merge(values, loaded if isinstance(loaded, dict) else {})
+        # valuesObject, when set, is used instead of values (Argo CD's ValuesYAML)
+        inline = helm.get("valuesObject") or (yaml.safe_load(str(helm["values"])) if isinstance(helm.get("values"), str) else helm.get("values"))
+        if isinstance(inline, dict):
+            values = merge(values, inline)
+        for param in helm.get("parameters") or []:
+            value = str(param.get("value", ""))
+            set_path(values, str(param.get("name", "")), f'"{value}"' if param.get("forceString") else value)
+        try:
+            rendered = helm_template(
+                chart,
+                values=values,
+                release=str(helm.get("releaseName") or name_of(app)),
+                namespace=str(helm.get("namespace") or namespace or "default"),
+                include_crds=not helm.get("skipCrds"),
+                batch=self.batch,
+            )
+        except RenderError as exc:
+            raise GitOpsError(f"{what}: {exc}") from exc
+        if rendered.objects is not None:
+            return [obj for _, obj in rendered.objects if obj is not None]
+        return self.read(rendered.text, f"{what}: rendered chart {chart}")
+
+    def _kustomize(self, path: Path, kust: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        existing = kustomization_file(path)
+        with tempfile.TemporaryDirectory(prefix="dsgate-argo-") as tmp:
+            k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": [os.path.relpath(path, tmp)]}
+            if existing is None:
+                raise GitOpsError(f"{what}: {path} has no kustomization file")
+            for key in ("namePrefix", "nameSuffix", "namespace", "patches"):
+                if kust.get(key):
+                    k[key] = kust[key]
+            if kust.get("images"):
+                k["images"] = kustomize_images(kust["images"])
+            if kust.get("components"):
+                k["components"] = [os.path.relpath((path / c).resolve(), tmp) for c in kust["components"]]
+            if kust.get("commonLabels"):
+                k["labels"] = [{"pairs": kust["commonLabels"], "includeSelectors": True}]
+            if kust.get("commonAnnotations"):
+                k["commonAnnotations"] = kust["commonAnnotations"]
+            Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(k, sort_keys=False))
+            cmd = [str(tool_path("kustomize")), "build", "--load-restrictor", "LoadRestrictionsNone", tmp]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise GitOpsError(f"{what}: kustomize build {path} failed: {proc.stderr.strip()}")
+        return self.read(proc.stdout, f"{what}: kustomize build {path}")
+
+    def _directory(self, path: Path, directory: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        files = sorted(path.rglob("*") if directory.get("recurse") else path.iterdir())
+        objs: list[dict[str, Any]] = []
+        for file in files:
+            rel = str(file.relative_to(path))
+            if not file.is_file() or file.suffix not in (".yaml", ".yml", ".json"):
+                continue
+            if directory.get("include") and not _matches(rel, str(directory["include"])):
+                continue
+            if directory.get("exclude") and _matches(rel, str(directory["exclude"])):
+                continue
+            objs.extend(self.read(file.read_text(), str(file)))
+        return objs
+
+
+_FAST = re.compile(r"\{\{\s*([\w.\[\]-]+)\s*\}\}")
+_GO = re.compile(r"\{\{\s*\.([\w.]+)\s*\}\}")
+
+
+def _lookup(params: dict[str, Any], key: str) -> Any:
+    m = re.fullmatch(r"([\w.]+)\[(\d+)\]", key)
+    if m:  # fasttemplate path[N]: the Nth path segment
+        seq = _lookup(params, m.group(1) + ".segments")
+        return seq[int(m.group(2))] if isinstance(seq, list) and int(m.group(2)) < len(seq) else None
+    current: Any = params
+    for part in key.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        else:
+            return None
+    if isinstance(current, dict) and "path" in current and key == "path":
+        return current["path"]
+    return current
+
+
+def _template(node: Any, params: dict[str, Any], go: bool) -> Any:
+    if isinstance(node, dict):
+        return {k: _template(v, params, go) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_template(v, params, go) for v in node]
+    if isinstance(node, str):
+        pattern = _GO if go else _FAST
+
+        def sub(m: re.Match[str]) -> str:
+            value = _lookup(params, m.group(1))
+            if value is None:
+                return m.group(0) if not go else "<no value>"
+            return str(value)
+
+        return pattern.sub(sub, node)
+    return node

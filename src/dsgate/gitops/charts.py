@@ -1,0 +1,86 @@
+"""The offline chart store: chart packages and unpacked charts in local directories.
+
+`--charts DIR` (repeatable; `charts:` in dsgate.yaml) names directories laid out as `helm pull`
+writes them (`<chart>-<version>.tgz`) or holding unpacked charts (a directory with a Chart.yaml, at
+DIR or one level below). A version constraint picks the highest matching version present.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dsgate.gitops.semver import ConstraintError, highest
+
+_PACKAGE = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)\.tgz$")
+
+
+class ChartNotFound(LookupError):
+    """No chart of that name and version constraint is in the store."""
+
+
+@dataclass
+class ChartStore:
+    dirs: Sequence[Path] = ()
+    _index: dict[str, dict[str, Path]] | None = field(default=None, repr=False)
+
+    def index(self) -> dict[str, dict[str, Path]]:
+        """chart name -> version -> package or chart directory (first directory listed wins)."""
+        if self._index is None:
+            index: dict[str, dict[str, Path]] = {}
+            for root in self.dirs:
+                if not root.is_dir():
+                    continue
+                for path in sorted(root.iterdir()):
+                    m = _PACKAGE.match(path.name)
+                    if m and path.is_file():
+                        index.setdefault(m.group("name"), {}).setdefault(m.group("version").lstrip("v"), path)
+                for chart_yaml in sorted([*root.glob("Chart.yaml"), *root.glob("*/Chart.yaml")]):
+                    meta = chart_metadata(chart_yaml.parent)
+                    if meta:
+                        index.setdefault(meta[0], {}).setdefault(meta[1].lstrip("v"), chart_yaml.parent)
+            self._index = index
+        return self._index
+
+    def find(self, name: str, constraint: str) -> Path:
+        """The highest version of chart NAME that CONSTRAINT allows; raise ChartNotFound."""
+        versions = self.index().get(name, {})
+        try:
+            best = highest(list(versions), constraint or "*")
+        except ConstraintError as exc:
+            raise ChartNotFound(f"version constraint '{constraint}' does not parse: {exc}") from exc
+        if best is None:
+            present = ", ".join(sorted(versions)) or "none"
+            raise ChartNotFound(f"no version matching '{constraint or '*'}' (present: {present})")
+        return versions[best]
+
+
+def chart_metadata(directory: Path) -> tuple[str, str] | None:
+    """(name, version) from DIRECTORY's Chart.yaml, or None when it has none."""
+    try:
+        meta = yaml.safe_load((directory / "Chart.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(meta, dict) or not meta.get("name"):
+        return None
+    return str(meta["name"]), str(meta.get("version", "0.0.0"))
+
+
+def package_metadata(package: Path) -> tuple[str, str] | None:
+    """(name, version) of a chart package, read from its Chart.yaml."""
+    try:
+        with tarfile.open(package) as tar:
+            for member in tar.getmembers():
+                if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
+                    fh = tar.extractfile(member)
+                    meta = yaml.safe_load(fh.read()) if fh else None
+                    if isinstance(meta, dict) and meta.get("name"):
+                        return str(meta["name"]), str(meta.get("version", ""))
+    except (OSError, tarfile.TarError, yaml.YAMLError):
+        return None
+    return None

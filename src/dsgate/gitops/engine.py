@@ -1,0 +1,77 @@
+"""Render a GitOps entry point to the documents its cluster would get, each naming its chain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsgate.gate.documents import Converter, Document, DocumentError, Provenance, read_stream
+from dsgate.gate.render import HelmBatch
+from dsgate.gitops.argocd import ArgoExpander
+from dsgate.gitops.charts import ChartStore
+from dsgate.gitops.flux import FluxExpander, Reader
+from dsgate.gitops.helmrelease import ChartResolver, render_release
+from dsgate.gitops.objects import GitOpsError, Item, is_control, spec_of, step
+from dsgate.gitops.repos import Repos, find_root, parse_mapping
+
+RELEASE_WORKERS = 4  # HelmReleases of one cluster rendered concurrently (helm-batch and kustomize are processes)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where charts and repositories are on this machine."""
+
+    charts: tuple[Path, ...] = ()
+    repos: tuple[str, ...] = ()  # URL=PATH
+
+    def mapping(self) -> dict[str, Path]:
+        return parse_mapping(self.repos)
+
+
+def reader(convert: Converter | None) -> Reader:
+    def read(text: str, origin: str) -> list[dict[str, Any]]:
+        try:
+            return [d.obj for d in read_stream(text, origin, Provenance(origin, "gitops"), convert)]
+        except DocumentError as exc:
+            raise GitOpsError(str(exc)) from exc
+
+    return read
+
+
+def expand(entry: Path, settings: Settings, convert: Converter | None = None, batch: HelmBatch | None = None) -> list[Item]:
+    """Every object ENTRY's cluster would get, with its chain."""
+    read = reader(convert)
+    repos = Repos(find_root(entry), settings.mapping())
+    flux = FluxExpander(entry, repos, read)
+    try:
+        flux.expand()
+    finally:
+        flux.close()
+    items = list(flux.cluster.items)
+    resolver = ChartResolver(ChartStore(settings.charts), repos, flux.cluster)
+    releases = [r for r in flux.releases if not spec_of(r.obj).get("suspend")]
+
+    def one(release: Item) -> list[Item]:
+        chain = (*release.via, step(release.obj))
+        return [Item(obj, chain) for obj in render_release(release.obj, release.via, resolver, read, batch)]
+
+    with ThreadPoolExecutor(max_workers=RELEASE_WORKERS) as pool:
+        for rendered in pool.map(one, releases):
+            items.extend(rendered)
+    items.extend(ArgoExpander(repos, resolver.store, read, batch).expand(items))
+    return items
+
+
+def documents(entry: Path, items: Sequence[Item], with_control: bool = False) -> list[Document]:
+    """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it.
+    GitOps control objects (Flux, Argo CD) are interpreted here and left out unless WITH_CONTROL."""
+    out: list[Document] = []
+    for item in items:
+        if is_control(item.obj) and not with_control:
+            continue
+        prov = Provenance(str(entry), "gitops", scenario=" → ".join(item.via), via=item.via)
+        out.append(Document(item.obj, prov, len(out)))
+    return out

@@ -1,0 +1,192 @@
+"""Expand a Flux cluster the way Flux would apply it.
+
+Starting at an entry path (a `clusters/<name>` directory, built as Flux builds any path), every
+Flux Kustomization found is built from its source (spec.path relative to the source's root, with its
+patches, targetNamespace, namePrefix/nameSuffix, images, components and postBuild substitution) and
+its output expanded in turn; HelmReleases are collected and rendered once every object is known
+(their sources, and the ConfigMaps and Secrets their values come from, may come from any
+Kustomization). A Kustomization whose path is the entry itself is the bootstrap (`flux-system`)
+and is not built again; any other Kustomization met again on its own chain is a cycle: an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.gitops import substitute as subst
+from dsgate.gitops.kbuild import Builder
+from dsgate.gitops.objects import (
+    FLUX_HELM,
+    FLUX_KUSTOMIZE,
+    FLUX_SOURCE,
+    GitOpsError,
+    Item,
+    data_of,
+    is_kind,
+    meta,
+    name_of,
+    namespace_of,
+    spec_of,
+    step,
+)
+from dsgate.gitops.repos import Repos
+
+# A YAML stream -> its objects, read as kubectl reads them (the gate's converter), or why not.
+Reader = Callable[[str, str], list[dict[str, Any]]]
+
+
+class Deferred(Exception):
+    """An object this Kustomization needs is not known yet (another Kustomization may define it)."""
+
+
+class Cluster:
+    """Every object a Flux cluster would get, keyed for lookups by (kind, namespace, name)."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.index: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, obj: dict[str, Any], via: tuple[str, ...]) -> None:
+        self.items.append(Item(obj, via))
+        self.index[(str(obj.get("kind")), namespace_of(obj), name_of(obj))] = obj
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.index.get((kind, namespace, name))
+
+
+def variables(ks: dict[str, Any], cluster: Cluster) -> dict[str, str]:
+    """The postBuild variables of Flux Kustomization KS: substituteFrom in order, then substitute."""
+    post = spec_of(ks).get("postBuild") or {}
+    out: dict[str, str] = {}
+    for ref in post.get("substituteFrom") or []:
+        kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+        if kind not in ("ConfigMap", "Secret"):
+            raise GitOpsError(f"{step(ks)}: postBuild.substituteFrom kind {kind!r} is not ConfigMap or Secret")
+        obj = cluster.get(kind, namespace_of(ks), name)
+        if obj is None:
+            if ref.get("optional"):
+                continue
+            raise Deferred(
+                f"postBuild.substituteFrom {kind} {namespace_of(ks)}/{name} is defined nowhere in the repository (mark it optional: true if it may be absent)"
+            )
+        out.update({k: v.replace("\n", "") for k, v in data_of(obj).items()})
+    out.update({str(k): str(v).replace("\n", "") for k, v in (post.get("substitute") or {}).items()})
+    return out
+
+
+def apply_substitution(objs: list[dict[str, Any]], variables_: dict[str, str], read: Reader, what: str) -> list[dict[str, Any]]:
+    """OBJS with postBuild substitution applied per object, as kustomize-controller does."""
+    if not variables_:
+        return objs
+    try:
+        subst.check_names(variables_)
+    except subst.SubstitutionError as exc:
+        raise GitOpsError(f"{what}: postBuild: {exc}") from exc
+    out: list[dict[str, Any]] = []
+    for obj in objs:
+        m = meta(obj)
+        if subst.DISABLED_KEY in (m.get("labels") or {}) and (m.get("labels") or {}).get(subst.DISABLED_KEY) == "disabled":
+            out.append(obj)
+            continue
+        if (m.get("annotations") or {}).get(subst.DISABLED_KEY) == "disabled":
+            out.append(obj)
+            continue
+        text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=1 << 20)
+        try:
+            text = subst.substitute(text, variables_)
+        except subst.SubstitutionError as exc:
+            raise GitOpsError(f"{what}: variable substitution failed in {step(obj)}: {exc}") from exc
+        out.extend(read(text, f"{what}: {step(obj)} after substitution"))
+    return out
+
+
+class FluxExpander:
+    """Expands one entry path into a Cluster, then hands its HelmReleases to RENDER_RELEASES."""
+
+    def __init__(self, entry: Path, repos: Repos, read: Reader) -> None:
+        self.entry = entry.resolve()
+        self.repos = repos
+        self.read = read
+        self.cluster = Cluster()
+        self.builder = Builder()
+        self.releases: list[Item] = []
+        self.done: set[str] = set()
+
+    def close(self) -> None:
+        self.builder.close()
+
+    def source_root(self, ks: dict[str, Any]) -> Path:
+        ref = spec_of(ks).get("sourceRef") or {}
+        kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+        ns = str(ref.get("namespace") or namespace_of(ks))
+        if kind not in ("GitRepository", "OCIRepository", "Bucket"):
+            raise GitOpsError(f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository or Bucket")
+        source = self.cluster.get(kind, ns, name)
+        if source is None:
+            raise Deferred(f"spec.sourceRef {kind} {ns}/{name} is defined nowhere in the repository")
+        url = str(spec_of(source).get("url") or spec_of(source).get("endpoint") or "")
+        if kind == "GitRepository":
+            return self.repos.git(url).resolve()
+        local = self.repos.local(url)
+        if local is None:
+            raise GitOpsError(f"{step(ks)}: source {kind} {ns}/{name} ({url}) is not on this machine; map it with --repo {url}=PATH (repos: in dsgate.yaml)")
+        return local.resolve()
+
+    def expand(self) -> None:
+        what = str(self.entry)
+        objs = self.read(self.builder.build(self.entry if self.entry.is_dir() else self.entry.parent, self.entry, {}, what), f"build {what}")
+        pending = self._add(objs, ())
+        while pending:
+            waiting: list[tuple[dict[str, Any], tuple[str, ...], str]] = []
+            progress = False
+            for ks, via in pending:
+                try:
+                    new = self._kustomization(ks, via)
+                except Deferred as exc:
+                    waiting.append((ks, via, str(exc)))
+                    continue
+                progress = True
+                waiting.extend((k, v, "") for k, v in new)
+            if not progress and waiting:
+                ks, via, reason = waiting[0]
+                raise GitOpsError(f"{' → '.join([*via, step(ks)])}: {reason}")
+            pending = [(k, v) for k, v, _ in waiting]
+
+    def _add(self, objs: list[dict[str, Any]], via: tuple[str, ...]) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+        found = []
+        for obj in objs:
+            self.cluster.add(obj, via)
+            if is_kind(obj, FLUX_KUSTOMIZE, "Kustomization"):
+                found.append((obj, via))
+            elif is_kind(obj, FLUX_HELM, "HelmRelease"):
+                self.releases.append(Item(obj, via))
+        return found
+
+    def _kustomization(self, ks: dict[str, Any], via: tuple[str, ...]) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+        spec = spec_of(ks)
+        me = step(ks)
+        if spec.get("suspend"):
+            return []
+        root = self.source_root(ks)
+        path = (root / str(spec.get("path") or "./")).resolve()
+        if path == self.entry and root == self.repos.root.resolve():
+            return []  # the bootstrap Kustomization: it applies the entry path itself
+        if me in via:
+            raise GitOpsError(f"Kustomization cycle: {' → '.join([*via, me])}")
+        if me in self.done:
+            return []  # reached again through another Kustomization: applied once
+        self.done.add(me)
+        vars_ = variables(ks, self.cluster)
+        chain = (*via, me)
+        what = " → ".join(chain)
+        objs = self.read(self.builder.build(root, path, spec, what), f"kustomize build {path}")
+        objs = apply_substitution(objs, vars_, self.read, what)
+        return self._add(objs, chain)
+
+
+def is_source(obj: dict[str, Any]) -> bool:
+    return is_kind(obj, FLUX_SOURCE, str(obj.get("kind")))

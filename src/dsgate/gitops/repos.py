@@ -1,0 +1,93 @@
+"""Where a GitOps source's files are on this machine: `--repo URL=PATH` (`repos:` in dsgate.yaml),
+with the repository being checked mapping to itself."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.gitops.objects import FLUX_KUSTOMIZE, GitOpsError
+
+_SCP = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
+
+
+def normalize(url: str) -> str:
+    """URL in a form where https, ssh and scp-style spellings of one repository compare equal."""
+    text = url.strip()
+    scp = _SCP.match(text)
+    if scp and "://" not in text:
+        text = f"{scp.group(1)}/{scp.group(2)}"
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text, flags=re.I)
+    text = re.sub(r"^[^/@]+@", "", text)  # user@
+    text = text.rstrip("/")
+    text = text.removesuffix(".git")
+    host, _, rest = text.partition("/")
+    return f"{host.lower()}/{rest}" if rest else host.lower()
+
+
+def parse_mapping(items: Iterable[str]) -> dict[str, Path]:
+    """`URL=PATH` strings as a mapping; raise GitOpsError on a malformed one."""
+    out: dict[str, Path] = {}
+    for item in items:
+        url, sep, path = item.rpartition("=")
+        if not sep or not url or not path:
+            raise GitOpsError(f"--repo {item!r}: expected URL=PATH (a repository URL and the local checkout that holds it)")
+        out[url] = Path(path)
+    return out
+
+
+@dataclass
+class Repos:
+    """Local checkouts of the repositories GitOps objects name."""
+
+    root: Path  # the repository being checked
+    mapping: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._norm = {normalize(url): path for url, path in self.mapping.items()}
+
+    def local(self, url: str) -> Path | None:
+        """The checkout mapped to URL, if any."""
+        return self._norm.get(normalize(url))
+
+    def git(self, url: str) -> Path:
+        """A Git repository's checkout: its mapping, else the repository being checked."""
+        return self.local(url) or self.root
+
+
+def _flux_paths(entry: Path) -> list[str]:
+    """spec.path of every Flux Kustomization in ENTRY's YAML files (a cheap pre-read)."""
+    paths: list[str] = []
+    files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml") and ".git" not in p.parts)
+    for path in files:
+        try:
+            docs: list[Any] = list(yaml.safe_load_all(path.read_text()))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZE + "/") and doc.get("kind") == "Kustomization":
+                spec = doc.get("spec") or {}
+                if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                    paths.append(spec["path"])
+    return paths
+
+
+def find_root(entry: Path) -> Path:
+    """The root of the repository ENTRY belongs to: the nearest directory at or above ENTRY where the
+    paths of ENTRY's Flux Kustomizations exist (Flux resolves them from the source's root), else the
+    nearest one with a .git, else ENTRY's directory."""
+    start = (entry if entry.is_dir() else entry.parent).resolve()
+    paths = _flux_paths(entry)
+    for test in (all, any) if paths else ():
+        for directory in (start, *start.parents):
+            if test((directory / p).exists() for p in paths):
+                return directory
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
