@@ -125,6 +125,8 @@ PROD_AGENT = (KS + "apps", "HelmRelease agents/agent")
         # substituteFrom a Secret: data (base64) and stringData
         ("DaemonSet agents/agent", "spec.template.spec.containers.0.args", ["--log-level=warn", "--port=9300"]),
         ("DaemonSet agents/agent", "spec.template.spec.containers.0.image", "registry.example.com/agent:1.1.0"),
+        # ${region} is set nowhere: it becomes empty, so the YAML value is null, exactly as Flux renders it
+        ("DaemonSet agents/agent", "spec.template.spec.nodeSelector", {"topology.example.com/region": None}),
     ],
 )
 def test_production_fields(production: dict[tuple[tuple[str, ...], str], dict[str, Any]], resource: str, path: str, expected_value: Any) -> None:
@@ -195,3 +197,67 @@ def test_substitution_disabled_by_annotation(tmp_path: Path) -> None:
     )
     data = {i.obj["metadata"]["name"]: i.obj["data"]["k"] for i in expand(tmp_path / "clusters" / "c", Settings()) if i.obj["kind"] == "ConfigMap"}
     assert data == {"on": "x", "off": "${v}"}
+
+
+HELM_REPO = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: acme, namespace: apps}\nspec: {url: https://charts.example.com}\n"
+
+
+def _hr(spec: str) -> str:
+    return f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: web, namespace: apps}}\nspec:\n{spec}"
+
+
+CHART = "  chart:\n    spec: {chart: agent, version: '1.2.0', sourceRef: {kind: HelmRepository, name: acme}}\n"
+
+
+@pytest.mark.parametrize(
+    ("release", "expected_objects", "expected_args"),
+    [
+        # an unpacked chart in the store; releaseName defaults to <targetNamespace>-<name>
+        (
+            _hr(CHART + "  targetNamespace: edge\n"),
+            ["CustomResourceDefinition probes.agent.example.com", "ServiceAccount edge/edge-web", "DaemonSet edge/edge-web"],
+            ["--log-level=info"],
+        ),
+        (_hr(CHART + "  install: {crds: Skip}\n"), ["ServiceAccount apps/web", "DaemonSet apps/web"], ["--log-level=info"]),
+        (
+            _hr(CHART + "  install: {crds: CreateReplace}\n  releaseName: named\n"),
+            ["CustomResourceDefinition probes.agent.example.com", "ServiceAccount apps/named", "DaemonSet apps/named"],
+            ["--log-level=info"],
+        ),
+        (_hr(CHART + "  suspend: true\n"), [], None),
+        # valuesFiles of the chart, then values
+        (
+            _hr(
+                "  chart:\n    spec: {chart: agent, version: '1.2.0', sourceRef: {kind: HelmRepository, name: acme}, valuesFiles: [values-quiet.yaml]}\n  install: {crds: Skip}\n  values: {port: 1}\n"
+            ),
+            ["ServiceAccount apps/web", "DaemonSet apps/web"],
+            ["--log-level=quiet", "--port=1"],
+        ),
+        # chartRef to a HelmChart, which names the chart and version (a package in the store)
+        (
+            _hr("  chartRef: {kind: HelmChart, name: agent-chart}\n  install: {crds: Skip}\n")
+            + "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\nmetadata: {name: agent-chart, namespace: apps}\n"
+            + "spec: {chart: agent, version: '~1.0', sourceRef: {kind: HelmRepository, name: acme}}\n",
+            ["ServiceAccount apps/web", "DaemonSet apps/web"],
+            ["--log-level=info", "--port=9100"],
+        ),
+    ],
+)
+def test_helmrelease_fields(tmp_path: Path, chart_store: Path, release: str, expected_objects: list[str], expected_args: list[str] | None) -> None:
+    _write(tmp_path, {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/repo.yaml": HELM_REPO, "a/hr.yaml": release})
+    items = expand(tmp_path / "clusters" / "c", Settings(charts=(FLEET.parent / "charts", chart_store)))
+    rendered = [i for i in items if i.via[1:] == ("HelmRelease apps/web",)]
+    assert sorted(_key(i)[1] for i in rendered) == sorted(expected_objects)
+    if expected_args is not None:
+        ds = next(i.obj for i in rendered if i.obj["kind"] == "DaemonSet")
+        assert ds["spec"]["template"]["spec"]["containers"][0]["args"][: len(expected_args)] == expected_args
+
+
+def test_chart_from_unmapped_git_path(tmp_path: Path) -> None:
+    release = _hr("  chart:\n    spec: {chart: ./charts/none, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n")
+    _write(tmp_path, {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/hr.yaml": release})
+    with pytest.raises(
+        GitOpsError,
+        match=r"HelmRelease apps/web: chart path './charts/none' has no Chart.yaml in .* \(the checkout of https://git.example.com/x\); map the repository with --repo",
+    ):
+        expand(tmp_path / "clusters" / "c", Settings())

@@ -14,7 +14,7 @@ from dsgate.gitops.argocd import ArgoExpander
 from dsgate.gitops.charts import ChartStore
 from dsgate.gitops.flux import FluxExpander, Reader
 from dsgate.gitops.helmrelease import ChartResolver, render_release
-from dsgate.gitops.objects import GitOpsError, Item, is_control, spec_of, step
+from dsgate.gitops.objects import GitOpsError, Item, spec_of, step
 from dsgate.gitops.repos import Repos, find_root, parse_mapping
 
 RELEASE_WORKERS = 4  # HelmReleases of one cluster rendered concurrently (helm-batch and kustomize are processes)
@@ -56,7 +56,13 @@ def expand(entry: Path, settings: Settings, convert: Converter | None = None, ba
 
     def one(release: Item) -> list[Item]:
         chain = (*release.via, step(release.obj))
-        return [Item(obj, chain) for obj in render_release(release.obj, release.via, resolver, read, batch)]
+        try:
+            return [Item(obj, chain) for obj in render_release(release.obj, release.via, resolver, read, batch)]
+        except GitOpsError as exc:
+            prefix = " → ".join(release.via)
+            if prefix and not str(exc).startswith(prefix):
+                raise GitOpsError(f"{prefix} → {exc}") from exc  # every error names its whole chain
+            raise
 
     with ThreadPoolExecutor(max_workers=RELEASE_WORKERS) as pool:
         for rendered in pool.map(one, releases):
@@ -65,13 +71,11 @@ def expand(entry: Path, settings: Settings, convert: Converter | None = None, ba
     return items
 
 
-def documents(entry: Path, items: Sequence[Item], with_control: bool = False) -> list[Document]:
-    """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it.
-    GitOps control objects (Flux, Argo CD) are interpreted here and left out unless WITH_CONTROL."""
+def documents(entry: Path, items: Sequence[Item]) -> list[Document]:
+    """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it. The
+    GitOps objects themselves are documents too: the Flux and Argo CD CRD schemas validate them."""
     out: list[Document] = []
     for item in items:
-        if is_control(item.obj) and not with_control:
-            continue
         prov = Provenance(str(entry), "gitops", scenario=" → ".join(item.via), via=item.via)
         out.append(Document(item.obj, prov, len(out)))
     return out

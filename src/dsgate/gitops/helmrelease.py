@@ -232,7 +232,10 @@ def render_release(
     values = release_values(hr, resolver.cluster)
     namespace = str(spec.get("targetNamespace") or namespace_of(hr, "default"))
     crds = str(((spec.get("install") or {}).get("crds")) or "Create")
-    values_files = [chart / f for f in ((spec.get("chart") or {}).get("spec") or {}).get("valuesFiles") or []] if chart.is_dir() else []
+    names = ((spec.get("chart") or {}).get("spec") or {}).get("valuesFiles") or []
+    if names and not chart.is_dir():
+        raise GitOpsError(f"{what}: spec.chart.spec.valuesFiles reads files inside the chart; dsgate reads them from an unpacked chart, not {chart.name}")
+    values_files = [chart / f for f in names]
     try:
         rendered = helm_template(
             chart,

@@ -1,0 +1,88 @@
+"""`dsgate check` on GitOps repositories through the real CLI: the chain in every report format, a missing
+chart, and the examples as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from junitparser import JUnitXml
+
+from .conftest import FLEET
+
+pytestmark = pytest.mark.policy
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "gitops"
+STAGING = FLEET / "clusters" / "staging"
+AGENT_CHAIN = ["Kustomization flux-system/apps", "HelmRelease agents/agent"]
+AGENT_SOURCE = f"{STAGING}[Kustomization flux-system/apps → HelmRelease agents/agent]"
+
+
+def dsgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dsgate.cli", "check", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def staging_json(chart_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("reports")
+    proc = dsgate("--no-config", "--charts", str(chart_store), "--format", "json", "-o", str(out / "r.json"), str(STAGING))
+    assert proc.returncode == 1, proc.stderr  # the test chart has no resources, probes, ...: policy denies
+    doc: dict[str, Any] = json.loads((out / "r.json").read_text())
+    return doc
+
+
+def test_json_via(staging_json: dict[str, Any]) -> None:
+    assert staging_json["errors"] == []
+    agent = [f for f in staging_json["findings"] if f["resource"] == "DaemonSet/agents/agent"]
+    assert agent, "the agent DaemonSet from the HelmRelease must be evaluated"
+    assert {tuple(f["via"]) for f in agent} == {tuple(AGENT_CHAIN)}
+    assert {f["source"] for f in agent} == {AGENT_SOURCE}
+    collector = [f for f in staging_json["findings"] if f["resource"] == "DaemonSet/observability/stg-collector-v1"]
+    assert {tuple(f["via"]) for f in collector} == {("Kustomization flux-system/collector",)}
+
+
+def test_sarif_junit_text_name_the_chain(chart_store: Path, tmp_path: Path) -> None:
+    common = ["--no-config", "--charts", str(chart_store), str(STAGING)]
+    sarif = dsgate(*common, "--format", "sarif", "-o", str(tmp_path / "r.sarif"))
+    assert sarif.returncode == 1, sarif.stderr
+    results = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
+    agent = [r for r in results if r["properties"]["resource"] == "DaemonSet/agents/agent"]
+    assert agent and all(r["properties"]["via"] == AGENT_CHAIN for r in agent)
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in agent} == {str(STAGING)}
+    # the text report went to stderr: its source line names the chain
+    assert f"{STAGING}[Kustomization flux-system/apps → HelmRelease agents/agent]" in sarif.stderr
+    junit = dsgate(*common, "--format", "junit", "-o", str(tmp_path / "r.xml"))
+    assert junit.returncode == 1, junit.stderr
+    suites = {suite.name for suite in JUnitXml.fromfile(str(tmp_path / "r.xml"))}
+    assert AGENT_SOURCE in suites
+
+
+def test_missing_chart_exits_2() -> None:
+    proc = dsgate("--no-config", "--format", "json", str(STAGING))
+    assert proc.returncode == 2
+    errors = json.loads(proc.stdout)["errors"]
+    assert errors == [
+        "Kustomization flux-system/apps → HelmRelease agents/agent: chart 'agent' version '>=1.0.0 <2.0.0' from "
+        "https://charts.example.com/stable/agent not found offline (no version matching '>=1.0.0 <2.0.0' (present: none); "
+        "searched: no --charts directory given); put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked "
+        "chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("example", "expected_resources"),
+    [
+        ("flux", {"DaemonSet/monitoring/node-exporter", "DaemonSet/logging/fluentd"}),
+        ("argocd", {"DaemonSet/monitoring/node-exporter", "DaemonSet/monitoring/gpu-node-exporter", "DaemonSet/logging/fluentd"}),
+    ],
+)
+def test_examples_pass(example: str, expected_resources: set[str], tmp_path: Path) -> None:
+    proc = dsgate("--format", "junit", "-o", str(tmp_path / "r.xml"), cwd=EXAMPLES / example)
+    assert proc.returncode == 0, proc.stderr
+    cases = {case.name.removeprefix("policy ") for suite in JUnitXml.fromfile(str(tmp_path / "r.xml")) for case in suite}
+    assert expected_resources <= cases
