@@ -124,13 +124,19 @@ def _diff(repo: Path, store: Path, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.mark.render
-def test_diff_end_to_end(tmp_path: Path, chart_store: Path) -> None:
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The fleet fixture as a Git repository with one commit on main."""
     repo = tmp_path / "fleet"
     shutil.copytree(FLEET, repo)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
+    return repo
+
+
+@pytest.mark.render
+def test_diff_end_to_end(repo: Path, chart_store: Path) -> None:
     same = _diff(repo, chart_store, "--base", "main", "clusters/staging")
     assert (same.returncode, same.stdout.strip()) == (0, "OK: 0 changed object(s), 0 blocking, against main"), same.stderr
 
@@ -170,12 +176,7 @@ def test_diff_end_to_end(tmp_path: Path, chart_store: Path) -> None:
 
 
 @pytest.mark.render
-def test_diff_bad_ref(tmp_path: Path, chart_store: Path) -> None:
-    repo = tmp_path / "fleet"
-    shutil.copytree(FLEET, repo)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "base")
+def test_diff_bad_ref(repo: Path, chart_store: Path) -> None:
     proc = _diff(repo, chart_store, "--base", "no-such-ref", "clusters/staging")
     assert proc.returncode == 2
     assert proc.stderr.startswith("dsgate: error: git rev-parse --verify --quiet no-such-ref^{commit}")
