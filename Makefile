@@ -79,6 +79,7 @@ bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_policies.py
 	$(BIN)/python bench/bench_cluster.py
+	$(BIN)/python bench/bench_gitops.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
 	rm -rf $(VENV) .pytest_cache .hypothesis out

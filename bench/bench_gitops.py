@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -150,7 +151,7 @@ def measure(args: list[str], cwd: Path) -> tuple[float, int, int]:
     """(wall seconds, peak tree RSS bytes, exit code) of `dsgate check ARGS`."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/dsgate"), "check", "--no-config", "--format", "json", "-o", os.devnull, *args], cwd=cwd, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--format", "json", "-o", os.devnull, *args], cwd=cwd, stderr=subprocess.PIPE, text=True
     )
     peak = 0
     done = threading.Event()

@@ -34,14 +34,16 @@ def holds_gitops(directory: Path, recursive: bool = True) -> bool:
 
 
 def entries(directory: Path, top: bool) -> list[Path]:
-    """The GitOps entry points at DIRECTORY: each `clusters/<name>` of a Flux repository; else, for a
-    path the user named (TOP), DIRECTORY itself when anything below it is a GitOps object; else
-    DIRECTORY when its own YAML files are."""
+    """The GitOps entry points at DIRECTORY: each `clusters/<name>` of a Flux repository; else
+    DIRECTORY itself when its own YAML files are GitOps objects, or, for a path the user named (TOP),
+    when its `flux-system/` is (a cluster directory)."""
     clusters = directory / "clusters"
     if clusters.is_dir():
         found = [d for d in sorted(clusters.iterdir()) if d.is_dir() and holds_gitops(d)]
         if found:
             return found
-    if directory.name != "charts" and holds_gitops(directory, recursive=top):
+    if directory.name == "charts":
+        return []
+    if holds_gitops(directory, recursive=False) or (top and (directory / "flux-system").is_dir() and holds_gitops(directory / "flux-system")):
         return [directory]
     return []
