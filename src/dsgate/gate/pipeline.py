@@ -213,7 +213,8 @@ def run_jobs(
     done = 0
     workers = workers or max(2, (os.cpu_count() or 1) * 2)
     batch = _helm_batch(jobs, workers) if use_batch else None
-    opa = OpaServer(policy_dir, data=policy_data)
+    # a GitOps source is a whole cluster in one request (its policies see every object together): more time
+    opa = OpaServer(policy_dir, data=policy_data, timeout=60.0 if any(j.source.kind == "gitops" for j in jobs) else 10.0)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         opa_started = pool.submit(opa.start)  # OPA loads the library while the charts render
         try:

@@ -170,13 +170,23 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
 # ---------------------------------------------------------------- CRD kinds
 
 # CRD files copied into the cache by `hack/tools.sh install crds`, from Go modules pinned in versions.env.
-CRD_SOURCES: dict[str, tuple[str, str, str]] = {
-    "prometheus-operator": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION", "monitoring.coreos.com"),
-    "vertical-pod-autoscaler": ("k8s.io/autoscaler/vertical-pod-autoscaler", "VPA_VERSION", "autoscaling.k8s.io"),
-    "flux-source": ("github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION", "source.toolkit.fluxcd.io"),
-    "flux-kustomize": ("github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION", "kustomize.toolkit.fluxcd.io"),
-    "flux-helm": ("github.com/fluxcd/helm-controller/api (controller-gen)", "FLUX_HELM_CONTROLLER_API_VERSION", "helm.toolkit.fluxcd.io"),
-    "argo-cd": ("github.com/argoproj/argo-cd/v3", "ARGOCD_VERSION", "argoproj.io"),
+CRD_SOURCES: dict[str, tuple[str, str]] = {
+    "prometheus-operator": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
+    "vertical-pod-autoscaler": ("k8s.io/autoscaler/vertical-pod-autoscaler", "VPA_VERSION"),
+    "flux-source": ("github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION"),
+    "flux-kustomize": ("github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION"),
+    "flux-helm": ("github.com/fluxcd/helm-controller/api (controller-gen)", "FLUX_HELM_CONTROLLER_API_VERSION"),
+    "argo-cd": ("github.com/argoproj/argo-cd/v3", "ARGOCD_VERSION"),
+}
+# The API group each CRD set serves: a set's files are parsed only when a document of its group
+# needs them (the Argo CD CRDs alone are megabytes of YAML).
+CRD_GROUPS: dict[str, str] = {
+    "prometheus-operator": "monitoring.coreos.com",
+    "vertical-pod-autoscaler": "autoscaling.k8s.io",
+    "flux-source": "source.toolkit.fluxcd.io",
+    "flux-kustomize": "kustomize.toolkit.fluxcd.io",
+    "flux-helm": "helm.toolkit.fluxcd.io",
+    "argo-cd": "argoproj.io",
 }
 
 
@@ -207,16 +217,24 @@ def _structural_to_jsonschema(node: Any) -> Any:
 
 
 @functools.cache
+def _crd_files() -> dict[str, list[Path]]:
+    """Every CRD set's files; raise ValidationSetupError when a set is missing (fail closed before any
+    CRD kind is checked, whichever set it needs)."""
+    out: dict[str, list[Path]] = {}
+    for name, (_, key) in CRD_SOURCES.items():
+        folder = crd_dir() / name / pinned()[key]
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        if not files:
+            raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
+        out[name] = files
+    return out
+
+
+@functools.cache
 def _crd_folder_schemas(name: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> JSON schema for every served version of the CRDs of CRD_SOURCES[NAME]
-    (loaded on first use: the Argo CD CRDs alone are megabytes of YAML)."""
-    key = CRD_SOURCES[name][1]
-    folder = crd_dir() / name / pinned()[key]
-    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-    if not files:
-        raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
+    """(apiVersion, kind) -> JSON schema for every served version of the CRDs of CRD set NAME."""
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in files:
+    for path in _crd_files()[name]:
         for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             schemas.update(crd_version_schemas(crd))
     return schemas
@@ -257,8 +275,8 @@ def crd_version_schemas(crd: Any) -> dict[tuple[str, str], dict[str, Any]]:
 @functools.cache
 def _crd_schema(api_version: str, kind: str) -> _Schema | None:
     group = api_version.split("/")[0] if "/" in api_version else ""
-    for name, (_, _, served) in CRD_SOURCES.items():
-        if served == group:
+    for name in _crd_files():
+        if CRD_GROUPS.get(name) == group:
             schema = _crd_folder_schemas(name).get((api_version, kind))
             if schema is not None:
                 return _Schema(schema)
