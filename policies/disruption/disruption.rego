@@ -45,6 +45,7 @@ findings contains finding if {
 #   id: DS-PDB-002
 #   category: disruption
 #   severity: deny
+#   field: spec.minAvailable
 #   parameters: []
 #   remediation: >-
 #     Use an integer `minAvailable` (for example 1) and no `maxUnavailable`. In the Kubernetes disruption

@@ -15,6 +15,7 @@ import data.dsgate.lib
 #   id: DS-HST-001
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.containers[*].volumeMounts
 #   parameters: [writable_host_paths]
 #   remediation: >-
 #     Set `readOnly: true` on the volumeMount, or add the host directory to writable_host_paths if the
@@ -44,6 +45,7 @@ findings contains finding if {
 #   id: DS-HST-002
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.volumes
 #   parameters: []
 #   remediation: >-
 #     Set hostPath.type on the volume, e.g. Directory or File (DirectoryOrCreate only where the agent owns the path).
@@ -67,6 +69,7 @@ findings contains finding if {
 #   id: DS-HST-003
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.containers[*].volumeMounts
 #   parameters: []
 #   remediation: >-
 #     Use `mountPropagation: HostToContainer` (enough to see host mounts), or justify a privileged container.
@@ -92,6 +95,7 @@ findings contains finding if {
 #   id: DS-HST-004
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.dnsPolicy
 #   parameters: []
 #   remediation: >-
 #     Set spec.template.spec.dnsPolicy to ClusterFirstWithHostNet.
@@ -116,6 +120,7 @@ findings contains finding if {
 #   id: DS-HST-005
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.hostNetwork
 #   parameters: [host_namespace_agents]
 #   remediation: >-
 #     Remove hostNetwork, hostPID and hostIPC, or add the agent's app.kubernetes.io/name to
@@ -141,6 +146,7 @@ findings contains finding if {
 #   id: DS-HST-006
 #   category: host-access
 #   severity: deny
+#   field: spec.template.spec.containers[*].ports
 #   parameters: []
 #   remediation: >-
 #     Give each agent its own host port (or drop the hostPort and use a Service).

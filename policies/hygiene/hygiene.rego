@@ -15,6 +15,7 @@ import data.dsgate.lib
 #   id: DS-HYG-001
 #   category: hygiene
 #   severity: deny
+#   field: spec.selector
 #   parameters: []
 #   remediation: >-
 #     Select the pods with a minimal, stable subset of the template labels (app.kubernetes.io/name and
@@ -34,6 +35,7 @@ findings contains finding if {
 #   id: DS-HYG-002
 #   category: hygiene
 #   severity: deny
+#   field: spec.template.metadata.labels
 #   parameters: []
 #   remediation: >-
 #     Label both metadata.labels and spec.template.metadata.labels with app.kubernetes.io/name.
@@ -57,6 +59,7 @@ findings contains finding if {
 #   id: DS-HYG-003
 #   category: hygiene
 #   severity: deny
+#   field: metadata.annotations
 #   parameters: []
 #   remediation: >-
 #     Write why the rule does not apply as the exemption's reason (the annotation value, or `reason:`).

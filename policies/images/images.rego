@@ -13,6 +13,7 @@ import data.dsgate.lib
 #   id: DS-IMG-001
 #   category: images
 #   severity: deny
+#   field: spec.template.spec.containers[*].image
 #   parameters: []
 #   remediation: >-
 #     Pin the image to a release tag (e.g. quay.io/prometheus/node-exporter:v1.12.1), ideally with its digest.
@@ -35,6 +36,7 @@ findings contains finding if {
 #   id: DS-IMG-002
 #   category: images
 #   severity: warn
+#   field: spec.template.spec.containers[*].image
 #   parameters: [require_digest]
 #   remediation: >-
 #     Append the image digest (image@sha256:...) so every node runs the same bytes.
@@ -58,6 +60,7 @@ findings contains finding if {
 #   id: DS-IMG-003
 #   category: images
 #   severity: deny
+#   field: spec.template.spec.containers[*].image
 #   parameters: [require_digest]
 #   remediation: >-
 #     Append the image digest (image@sha256:...) so every node runs the same bytes.
@@ -81,6 +84,7 @@ findings contains finding if {
 #   id: DS-IMG-004
 #   category: images
 #   severity: deny
+#   field: spec.template.spec.containers[*].image
 #   parameters: [allowed_registries]
 #   remediation: >-
 #     Pull the image from an allowed registry (mirror it there), or add the registry to allowed_registries.

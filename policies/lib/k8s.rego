@@ -18,7 +18,10 @@ string_or_empty(value) := value if {
 
 # METADATA
 # title: The one finding object every rule returns
-# description: Identity, category, severity and remediation come from the calling rule's METADATA.
+# description: >-
+#   Identity, category, severity, remediation and `field` (the dotted path of the offending field,
+#   `[*]` for any list item, "" when the resource as a whole is at fault) come from the calling
+#   rule's METADATA.
 finding(metadata, subject, message) := {
 	"rule": metadata.custom.id,
 	"category": metadata.custom.category,
@@ -27,6 +30,7 @@ finding(metadata, subject, message) := {
 	"path": subject.path,
 	"message": message,
 	"remediation": trim_space(metadata.custom.remediation),
+	"field": object.get(metadata.custom, "field", ""),
 }
 
 # METADATA

@@ -26,6 +26,7 @@ test_finding_has_the_contract_shape if {
 		"path": "render.yaml",
 		"message": _priority_message,
 		"remediation": "Set spec.template.spec.priorityClassName to system-node-critical (or a class listed in the allowed_priority_classes parameter).",
+		"field": "spec.template.spec.priorityClassName",
 		"exempted": false,
 		"exemption": "",
 	}} with input as fx.render([_no_priority, fx.pdb])

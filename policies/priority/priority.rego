@@ -15,6 +15,7 @@ import data.dsgate.lib
 #   id: DS-PRI-001
 #   category: priority
 #   severity: deny
+#   field: spec.template.spec.priorityClassName
 #   parameters: [allowed_priority_classes]
 #   remediation: >-
 #     Set spec.template.spec.priorityClassName to system-node-critical (or a class listed in the

@@ -13,6 +13,7 @@ import data.dsgate.lib
 #   id: DS-PRB-001
 #   category: probes
 #   severity: deny
+#   field: spec.template.spec.containers[*].readinessProbe
 #   parameters: []
 #   remediation: >-
 #     Add a readinessProbe (e.g. an httpGet on the agent's metrics or health endpoint) to every container.
@@ -35,6 +36,7 @@ findings contains finding if {
 #   id: DS-PRB-002
 #   category: probes
 #   severity: deny
+#   field: spec.template.spec.containers[*].livenessProbe
 #   parameters: []
 #   remediation: >-
 #     Add a livenessProbe to every container.
@@ -59,6 +61,7 @@ findings contains finding if {
 #   id: DS-PRB-003
 #   category: probes
 #   severity: warn
+#   field: spec.template.spec.containers[*].livenessProbe
 #   parameters: []
 #   remediation: >-
 #     Make the livenessProbe more tolerant than the readinessProbe (a higher failureThreshold or

@@ -15,6 +15,7 @@ import data.dsgate.lib
 #   id: DS-RES-001
 #   category: resources
 #   severity: deny
+#   field: spec.template.spec.containers[*].resources
 #   parameters: []
 #   remediation: >-
 #     Set resources.requests.cpu, resources.requests.memory, resources.limits.cpu and
@@ -42,6 +43,7 @@ findings contains finding if {
 #   id: DS-RES-002
 #   category: resources
 #   severity: deny
+#   field: spec.template.spec.containers[*].resources.limits.memory
 #   parameters: []
 #   remediation: >-
 #     Set resources.requests.memory to the same quantity as resources.limits.memory.
@@ -67,6 +69,7 @@ findings contains finding if {
 #   id: DS-RES-003
 #   category: resources
 #   severity: deny
+#   field: spec.template.spec.containers[*].resources.limits
 #   parameters: [agent_limit_budget]
 #   remediation: >-
 #     Lower the containers' limits, or raise agent_limit_budget for this installation if the agent
@@ -94,6 +97,7 @@ findings contains finding if {
 #   id: DS-RES-004
 #   category: resources
 #   severity: deny
+#   field: spec.template.spec.containers[*].resources.requests
 #   parameters: [node_request_budget]
 #   remediation: >-
 #     Lower the requests of the node agents in this set, or raise node_request_budget if the nodes

@@ -13,6 +13,7 @@ import data.dsgate.lib
 #   id: DS-ROL-001
 #   category: rollout
 #   severity: deny
+#   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: []
 #   remediation: >-
 #     Set spec.updateStrategy.rollingUpdate.maxUnavailable (a percentage such as 10% scales with the
@@ -37,6 +38,7 @@ findings contains finding if {
 #   id: DS-ROL-002
 #   category: rollout
 #   severity: deny
+#   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [max_unavailable_ceiling, cluster_nodes]
 #   remediation: >-
 #     Lower spec.updateStrategy.rollingUpdate.maxUnavailable to at most max_unavailable_ceiling.
@@ -61,6 +63,7 @@ findings contains finding if {
 #   id: DS-ROL-003
 #   category: rollout
 #   severity: deny
+#   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [cluster_nodes, large_cluster_threshold]
 #   remediation: >-
 #     Express spec.updateStrategy.rollingUpdate.maxUnavailable as a percentage, e.g. "10%".
@@ -84,6 +87,7 @@ findings contains finding if {
 #   id: DS-ROL-004
 #   category: rollout
 #   severity: warn
+#   field: spec.updateStrategy.type
 #   parameters: []
 #   remediation: >-
 #     Use `updateStrategy.type: RollingUpdate` unless a manual, node-by-node rollout is intended.
@@ -104,6 +108,7 @@ findings contains finding if {
 #   id: DS-ROL-005
 #   category: rollout
 #   severity: deny
+#   field: spec.minReadySeconds
 #   parameters: []
 #   remediation: >-
 #     Set spec.minReadySeconds, e.g. 10, so a crash-looping version halts the rollout.
@@ -127,6 +132,7 @@ findings contains finding if {
 #   id: DS-ROL-006
 #   category: rollout
 #   severity: deny
+#   field: spec.updateStrategy.rollingUpdate.maxSurge
 #   parameters: []
 #   remediation: >-
 #     Set spec.updateStrategy.rollingUpdate.maxSurge to 0 (and use maxUnavailable) for agents that bind host ports.

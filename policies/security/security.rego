@@ -16,6 +16,7 @@ import data.dsgate.lib
 #   id: DS-SEC-001
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.runAsNonRoot
 #   parameters: [root_agents]
 #   remediation: >-
 #     Set securityContext.runAsNonRoot: true with a non-zero runAsUser, or add the agent's
@@ -39,6 +40,7 @@ findings contains finding if {
 #   id: DS-SEC-002
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.allowPrivilegeEscalation
 #   parameters: []
 #   remediation: >-
 #     Set securityContext.allowPrivilegeEscalation to false on every container.
@@ -63,6 +65,7 @@ findings contains finding if {
 #   id: DS-SEC-003
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.capabilities.drop
 #   parameters: []
 #   remediation: >-
 #     Set securityContext.capabilities.drop to ["ALL"] (upper case) on every container.
@@ -85,6 +88,7 @@ findings contains finding if {
 #   id: DS-SEC-004
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.capabilities.add
 #   parameters: [allowed_capabilities]
 #   remediation: >-
 #     Remove the capability from securityContext.capabilities.add, or add it to allowed_capabilities.
@@ -107,6 +111,7 @@ findings contains finding if {
 #   id: DS-SEC-005
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.securityContext.seccompProfile
 #   parameters: []
 #   remediation: >-
 #     Set spec.template.spec.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with a profile).
@@ -133,6 +138,7 @@ findings contains finding if {
 #   id: DS-SEC-006
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.readOnlyRootFilesystem
 #   parameters: []
 #   remediation: >-
 #     Set securityContext.readOnlyRootFilesystem to true; mount an emptyDir where the agent needs to write.
@@ -154,6 +160,7 @@ findings contains finding if {
 #   id: DS-SEC-007
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.containers[*].securityContext.privileged
 #   parameters: [privileged_agents]
 #   remediation: >-
 #     Remove securityContext.privileged (add only the capabilities needed), or add the agent to privileged_agents.
@@ -180,6 +187,7 @@ findings contains finding if {
 #   id: DS-SEC-008
 #   category: security
 #   severity: deny
+#   field: spec.template.spec.automountServiceAccountToken
 #   parameters: []
 #   remediation: >-
 #     Set spec.template.spec.automountServiceAccountToken: false, or bind the ServiceAccount to the

@@ -16,6 +16,7 @@ import data.dsgate.lib
 #   id: DS-TOL-001
 #   category: tolerations
 #   severity: deny
+#   field: spec.template.spec.tolerations
 #   parameters: [node_critical_agents]
 #   remediation: >-
 #     Add `{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}` to
@@ -41,6 +42,7 @@ findings contains finding if {
 #   id: DS-TOL-002
 #   category: tolerations
 #   severity: deny
+#   field: spec.template.spec.tolerations
 #   parameters: [blanket_toleration_agents]
 #   remediation: >-
 #     Tolerate the taints the agent needs by key (for example node-role.kubernetes.io/control-plane), or add
@@ -66,6 +68,7 @@ findings contains finding if {
 #   id: DS-TOL-003
 #   category: tolerations
 #   severity: deny
+#   field: spec.template.spec.tolerations
 #   parameters: []
 #   remediation: >-
 #     Remove tolerationSeconds from NoExecute tolerations. The DaemonSet controller already adds

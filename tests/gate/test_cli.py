@@ -108,6 +108,27 @@ def test_sarif_is_valid_sarif_2_1_0() -> None:
     assert sarif["runs"][0]["invocations"][0]["exitCode"] == 1
 
 
+def test_sarif_points_at_template_and_values_of_a_chart() -> None:
+    chart = DATA / "locate" / "chart"
+    proc = dsgate("--format", "sarif", str(chart), cwd=DATA)
+    assert proc.returncode == 1, proc.stderr
+    schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    schema = json.loads(schema_path.read_text())
+    sarif = json.loads(proc.stdout)
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    located = {
+        (r["ruleId"], r["properties"]["source"].rsplit("[", 1)[1].rstrip("]")): [
+            (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"]) for loc in r["locations"]
+        ]
+        for r in sarif["runs"][0]["results"]
+    }
+    root = Path(__file__).resolve().parents[2]
+    prefix = chart.resolve().relative_to(root).as_posix()
+    assert located[("DS-PRI-001", "bad")] == [(f"{prefix}/templates/daemonset.yaml", 17), (f"{prefix}/ci/bad-values.yaml", 2)]
+    assert located[("DS-PRI-001", "default")] == [(f"{prefix}/templates/daemonset.yaml", 17), (f"{prefix}/values.yaml", 4)]
+    assert located[("DS-HST-005", "bad")] == [(f"{prefix}/templates/daemonset.yaml", 19), (f"{prefix}/ci/bad-values.yaml", 3)]
+
+
 def test_junit_parses_with_a_real_junit_parser(tmp_path: Path) -> None:
     out = tmp_path / "report.xml"
     proc = dsgate("--format", "junit", "--output", str(out), str(BAD))
@@ -123,7 +144,8 @@ def test_github_annotations() -> None:
     proc = dsgate("--format", "github", str(BAD))
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert any(line.startswith(f"::error file={BAD},title=") for line in lines)
+    relative = BAD.resolve().relative_to(Path(__file__).resolve().parents[2]).as_posix()
+    assert f"::error file={relative},line=18,title=DS-PRI-001 DaemonSet/monitoring/node-exporter::" in "\n".join(lines)
     assert lines[-1].startswith("dsgate: ")
 
 

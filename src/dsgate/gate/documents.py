@@ -62,6 +62,7 @@ class Document:
     provenance: Provenance
     index: int = 0  # position in its stream
     line: int = 0  # first line in its stream (1-based), 0 if unknown
+    file: str = ""  # the YAML file it was read from (plain YAML sources), "" for renders
 
     @property
     def kind(self) -> str:
@@ -204,7 +205,7 @@ def load_file(path: Path, provenance: Provenance | None = None, convert: Convert
         text = path.read_text()
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
-    return read_stream(text, str(path), prov, convert)
+    return [Document(d.obj, d.provenance, d.index, d.line, str(path)) for d in read_stream(text, str(path), prov, convert)]
 
 
 def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:

@@ -54,6 +54,7 @@ class Finding:
     exempted: bool
     exemption: str = ""
     via: tuple[str, ...] = ()  # GitOps: the chain of objects that produced the resource
+    field: str = ""  # dotted path of the offending field (`[*]`: any list item), "" for the whole resource
 
     def as_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"via": list(self.via)} if self.via else {}
@@ -68,6 +69,7 @@ class Finding:
             "exempted": self.exempted,
             "exemption": self.exemption,
             **extra,
+            "field": self.field,
         }
 
 
@@ -267,6 +269,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
                 exempted=bool(raw["exempted"]),
                 exemption=str(raw.get("exemption") or ""),
                 via=via_of.get(str(raw["resource"]), ()),
+                field=str(raw.get("field") or ""),
             )
         )
     findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))

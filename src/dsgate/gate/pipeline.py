@@ -130,7 +130,7 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
                 prov = Provenance(str(src.path), "file")
                 docs = load_file(path, prov, convert)
                 base = len(out.documents)
-                out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line) for d in docs)
+                out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line, d.file) for d in docs)
             out.text = "\0".join(str(p) for p in src.files)
         if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"

@@ -1,9 +1,15 @@
-"""Report a gate result: terminal (rich), JSON, JUnit XML, SARIF 2.1.0, GitHub annotations."""
+"""Report a gate result: terminal (rich), JSON, JUnit XML, SARIF 2.1.0, GitHub annotations.
+
+Every finding and schema error points at a file and line relative to the repository root (see
+dsgate.gate.locate): SARIF `artifactLocation.uri` with `uriBaseId` %SRCROOT%, GitHub `file=`/`line=`,
+text `file:line`.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
@@ -12,11 +18,42 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from dsgate.gate.evaluate import Finding
+from dsgate.gate.locate import Location, Locator, repo_root
 from dsgate.gate.pipeline import GateResult
+from dsgate.gate.validate import SchemaError
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 TOOL_URI = "https://dsgate.io"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+
+
+class Places:
+    """Where each problem of RESULT is, as paths relative to ROOT (absolute outside it)."""
+
+    def __init__(self, result: GateResult, root: Path | None = None) -> None:
+        self.root = (root or repo_root()).resolve()
+        self._locate = Locator(result.renders)
+
+    def relative(self, path: Path) -> str | None:
+        """PATH relative to the root, None when it is outside."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def display(self, location: Location) -> str:
+        name = self.relative(location.file) or str(location.file)
+        return f"{name}:{location.line}" if location.line else name
+
+    def of_finding(self, f: Finding) -> list[Location]:
+        return self._locate(f.source, f.resource, f.field, f.message)
+
+    def of_schema_error(self, e: SchemaError) -> list[Location]:
+        return self._locate(e.document.provenance.label, e.document.ref, e.path)
+
+    def as_json(self, locations: list[Location]) -> list[dict[str, Any]]:
+        return [{"file": self.relative(loc.file) or str(loc.file), "line": loc.line, **({"note": loc.note} if loc.note else {})} for loc in locations]
 
 
 def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
@@ -35,28 +72,32 @@ def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
     }
 
 
-def _finding_json(f: Finding) -> dict[str, Any]:
-    return f.as_dict()
-
-
-def to_json(result: GateResult, strict: bool = False) -> str:
+def to_json(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
+    places = Places(result, root)
     doc = {
-        "findings": [_finding_json(f) for f in result.findings],
+        "findings": [{**f.as_dict(), "locations": places.as_json(places.of_finding(f))} for f in result.findings],
         "schemaErrors": [
-            {"resource": e.document.ref, "source": e.document.provenance.label, "kubeVersion": e.kube_version, "path": e.path, "message": e.message}
+            {
+                "resource": e.document.ref,
+                "source": e.document.provenance.label,
+                "kubeVersion": e.kube_version,
+                "path": e.path,
+                "message": e.message,
+                "locations": places.as_json(places.of_schema_error(e)),
+            }
             | ({"via": list(e.document.provenance.via)} if e.document.provenance.via else {})
             for e in result.schema_errors
         ],
         "renderMismatches": list(result.mismatches),
         "deploy": {"checked": list(result.deploy_lines), "failures": list(result.deploy_failures)},
         "errors": list(result.errors),
-        "exemptions": [_finding_json(f) for f in result.exempted],
+        "exemptions": [f.as_dict() for f in result.exempted],
         "summary": summary(result, strict),
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
-def to_junit(result: GateResult, strict: bool = False) -> str:
+def to_junit(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
     """One testsuite per source; one testcase per resource (plus one per schema/render error)."""
     suites = ET.Element("testsuites", name="dsgate")
     by_source: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
@@ -122,14 +163,22 @@ def _sarif_level(f: Finding) -> str:
     return "error" if f.severity == "deny" else "warning"
 
 
-def _location(uri: str, message: str | None = None) -> dict[str, Any]:
-    loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": uri.split("[")[0]}}}
-    if message:
-        loc["message"] = {"text": message}
-    return loc
+def _sarif_locations(places: Places, locations: list[Location], fallback: str, resource: str) -> list[dict[str, Any]]:
+    """SARIF locations: repository-relative URIs under %SRCROOT% with the start line; a file outside
+    the repository as a file:// URI; the source label's path when nothing was located."""
+    out: list[dict[str, Any]] = []
+    for loc in locations or [Location(Path(fallback.split("[")[0]))]:
+        relative = places.relative(loc.file)
+        artifact: dict[str, Any] = {"uri": relative, "uriBaseId": SRCROOT} if relative is not None else {"uri": loc.file.resolve().as_uri()}
+        physical: dict[str, Any] = {"artifactLocation": artifact}
+        if loc.line:
+            physical["region"] = {"startLine": loc.line}
+        out.append({"physicalLocation": physical, "message": {"text": f"{resource}: {loc.note}" if loc.note else resource}})
+    return out
 
 
-def to_sarif(result: GateResult, strict: bool = False) -> str:
+def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
+    places = Places(result, root)
     rules: dict[str, dict[str, Any]] = {}
     for f in result.findings:
         rules.setdefault(
@@ -152,7 +201,7 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
             "ruleIndex": index[f.rule],
             "level": _sarif_level(f),
             "message": {"text": f"{f.resource}: {f.message}"},
-            "locations": [_location(f.source, f.resource)],
+            "locations": _sarif_locations(places, places.of_finding(f), f.source, f.resource),
             "properties": {"resource": f.resource, "source": f.source, "category": f.category, **({"via": list(f.via)} if f.via else {})},
         }
         if f.exempted:
@@ -165,7 +214,7 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
                 "ruleIndex": index["schema"],
                 "level": "error",
                 "message": {"text": str(e)},
-                "locations": [_location(e.document.provenance.label, e.document.ref)],
+                "locations": _sarif_locations(places, places.of_schema_error(e), e.document.provenance.label, e.document.ref),
             }
         )
     notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
@@ -175,6 +224,7 @@ def to_sarif(result: GateResult, strict: bool = False) -> str:
         "runs": [
             {
                 "tool": {"driver": {"name": "dsgate", "informationUri": TOOL_URI, "rules": list(rules.values())}},
+                "originalUriBaseIds": {SRCROOT: {"uri": places.root.as_uri() + "/"}},
                 "results": results,
                 "invocations": [
                     {
@@ -193,8 +243,22 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def to_github(result: GateResult, strict: bool = False) -> str:
-    """GitHub Actions workflow commands: one annotation per problem."""
+def _gh_property(text: str) -> str:
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh_place(places: Places, locations: list[Location], fallback: str) -> str:
+    """`file=<relative>,line=<n>,` for the first location (the source's path when none)."""
+    if not locations:
+        return f"file={_gh_property(fallback.split('[')[0])},"
+    first = locations[0]
+    name = places.relative(first.file) or str(first.file)
+    return f"file={_gh_property(name)}," + (f"line={first.line}," if first.line else "")
+
+
+def to_github(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
+    """GitHub Actions workflow commands: one annotation per problem, at its file and line."""
+    places = Places(result, root)
     lines = []
     for msg in result.errors:
         lines.append(f"::error title=dsgate error::{_gh_escape(msg)}")
@@ -203,20 +267,30 @@ def to_github(result: GateResult, strict: bool = False) -> str:
     for msg in result.deploy_failures:
         lines.append(f"::error title=deploy::{_gh_escape(msg)}")
     for e in result.schema_errors:
-        lines.append(f"::error file={e.document.provenance.source},title=schema {e.document.ref}::{_gh_escape(str(e))}")
+        where = _gh_place(places, places.of_schema_error(e), e.document.provenance.source)
+        lines.append(f"::error {where}title={_gh_property('schema ' + e.document.ref)}::{_gh_escape(str(e))}")
     for f in result.findings:
         if f.exempted:
             level = "notice"
         else:
             level = "error" if f.severity == "deny" else "warning"
-        lines.append(f"::{level} file={f.source.split('[')[0]},title={f.rule} {f.resource}::{_gh_escape(f.message + ' — ' + f.remediation)}")
+        where = _gh_place(places, places.of_finding(f), f.source)
+        lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + ' — ' + f.remediation)}")
     s = summary(result, strict)
     lines.append(f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors")
     return "\n".join(lines) + "\n"
 
 
-def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None) -> None:
-    """Terminal view grouped by source, then resource, then finding."""
+def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
+    """Terminal view grouped by source, then resource, then finding, each with its file:line."""
+    places = Places(result, root)
+
+    def at(locations: list[Location]) -> str:
+        if not locations:
+            return ""
+        shown = ", ".join(places.display(loc) + (f" ({loc.note})" if loc.note else "") for loc in locations)
+        return f"\n    [dim]at:[/] {escape(shown)}"
+
     console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
     for msg in result.errors:
         console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
@@ -228,14 +302,16 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(f"[bold red]deploy[/]: {escape(msg)}")
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in result.schema_errors:
-        groups[e.document.provenance.label][e.document.ref].append(f"[red]schema[/] ({e.kube_version}) {escape(e.path or '<root>')}: {escape(e.message)}")
+        groups[e.document.provenance.label][e.document.ref].append(
+            f"[red]schema[/] ({e.kube_version}) {escape(e.path or '<root>')}: {escape(e.message)}{at(places.of_schema_error(e))}"
+        )
     for f in result.findings:
         if f.exempted:
             tag = f"[dim]exempted[/] [dim]{f.rule}[/]"
-            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]"
+            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]{at(places.of_finding(f))}"
         else:
             tag = "[bold red]deny[/]" if f.severity == "deny" else "[yellow]warn[/]"
-            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}\n    [dim]fix:[/] {escape(f.remediation)}"
+            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}{at(places.of_finding(f))}\n    [dim]fix:[/] {escape(f.remediation)}"
         groups[f.source][f.resource].append(line)
     for source in sorted(groups):
         tree = Tree(f"[bold]{escape(source)}[/]")
@@ -252,9 +328,10 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
     )
 
 
-def render_report(result: GateResult, fmt: str, out: TextIO, strict: bool = False, color: bool | None = None) -> None:
+def render_report(result: GateResult, fmt: str, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
+    """Write RESULT in FMT; paths are relative to ROOT (default: the repository around the working directory)."""
     if fmt == "text":
-        to_text(result, out, strict, color)
+        to_text(result, out, strict, color, root)
         return
     writer = {"json": to_json, "junit": to_junit, "sarif": to_sarif, "github": to_github}[fmt]
-    out.write(writer(result, strict))
+    out.write(writer(result, strict, root))

@@ -1,0 +1,385 @@
+"""Where a problem is in the repository: the file and line a report points at.
+
+A finding names a resource and, from its rule's METADATA, the dotted path of the offending field
+(`spec.template.spec.containers[*].image`; `[*]` is the list item the message names); a schema error
+names the path of the error (`spec.template.spec.containers.0.image`). They are mapped to lines:
+
+- a plain YAML file: the line of the field in that file (the deepest part of the path the file has:
+  the parent, for a field that is missing), or of the resource when no field applies;
+- a chart render: the template named by helm's `# Source:` comment above the document, at the line
+  of the field's key in the template where it can be found, and, when that line (or the `with`/`if`
+  action just above it) reads `.Values.x.y` and a values file sets `x.y`, a second location at the
+  values file and line that set it (the scenario's values files first, last one wins, then values.yaml);
+- a kustomization: the last patch (strategic merge or JSON 6902) that sets the field on the resource,
+  else the resource file that declares the resource.
+
+Lines come from PyYAML's node positions (a position index of the source text), never from the
+objects the gate evaluated, so they are the lines a reader sees in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsgate.gate.documents import Document
+from dsgate.gate.patchtargets import target_matches
+from dsgate.gate.pipeline import RenderOutcome
+from dsgate.gate.sources import kustomization_file
+
+Part = str | int  # a mapping key, a list index, or "*" (the list item the message names)
+_PART = re.compile(r"\[(\*|\d+)\]|([^.\[\]]+)")
+_SOURCE = re.compile(r"^# Source: (\S+)")
+_VALUES_REF = re.compile(r"\.Values\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+_NAMED = re.compile(r"<([^<>]+)>")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file (absolute) and a 1-based line (0: the file as a whole), with what it shows."""
+
+    file: Path
+    line: int = 0
+    note: str = ""
+
+
+def field_parts(field: str) -> list[Part]:
+    """`a.b[*].c` and `a.b.0.c` as ["a", "b", "*"/0, "c"]."""
+    parts: list[Part] = []
+    for m in _PART.finditer(field):
+        item, key = m.group(1), m.group(2)
+        token = item if item is not None else key
+        parts.append(int(token) if token.isdigit() else token)
+    return parts
+
+
+def _is_null(node: yaml.Node | None) -> bool:
+    return node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"))
+
+
+@lru_cache(maxsize=256)
+def _documents(text: str) -> tuple[yaml.Node, ...]:
+    """The non-empty document nodes of TEXT (positions only; nothing is constructed)."""
+    try:
+        return tuple(node for node in yaml.compose_all(text, Loader=yaml.CSafeLoader) if not _is_null(node))
+    except yaml.YAMLError:
+        return ()
+
+
+@lru_cache(maxsize=256)
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _get(node: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k, v
+    return None
+
+
+def _scalar(node: yaml.Node, *keys: str) -> str:
+    for key in keys:
+        found = _get(node, key)
+        if found is None:
+            return ""
+        node = found[1]
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+
+
+def _pick(items: Sequence[yaml.Node], names: Sequence[str]) -> int:
+    """The list item whose `name` the message names, else the first."""
+    for i, item in enumerate(items):
+        if _scalar(item, "name") in names:
+            return i
+    return 0
+
+
+def walk(node: yaml.Node, parts: Sequence[Part], names: Sequence[str] = ()) -> tuple[int, int]:
+    """(1-based line of the deepest part of PARTS under NODE, how many parts were found)."""
+    line, depth = node.start_mark.line + 1, 0
+    for part in parts:
+        if isinstance(node, yaml.SequenceNode) and node.value and (part == "*" or isinstance(part, int)):
+            index = _pick(node.value, names) if part == "*" else part
+            if index >= len(node.value):
+                break
+            node = node.value[index]
+            line = node.start_mark.line + 1
+        elif isinstance(part, str) and (found := _get(node, part)) is not None:
+            key, node = found
+            line = key.start_mark.line + 1
+        else:
+            break
+        depth += 1
+    return line, depth
+
+
+def _node_of(nodes: Sequence[yaml.Node], document: Document) -> yaml.Node | None:
+    """DOCUMENT's node: the one starting at its line, else the one at its index."""
+    for node in nodes:
+        if node.start_mark.line + 1 == document.line:
+            return node
+    return nodes[document.index] if document.index < len(nodes) else None
+
+
+def _named(message: str) -> list[str]:
+    return _NAMED.findall(message)
+
+
+def file_location(document: Document, field: str, message: str = "") -> list[Location]:
+    """A document read from a plain YAML file: the field's line there."""
+    path = Path(document.file).resolve()
+    node = _node_of(_documents(_read(path)), document)
+    if node is None:
+        return [Location(path, document.line)]
+    line, _ = walk(node, field_parts(field), _named(message))
+    return [Location(path, line)]
+
+
+# ---------------------------------------------------------------------------------------------- charts
+
+
+def source_template(text: str, line: int) -> str:
+    """The template helm's `# Source:` comment names for the document starting at LINE of TEXT."""
+    lines = text.splitlines()
+    i = max(line - 1, 0)
+    for j in range(i, len(lines)):  # the comment may follow the document's first line (`---`)
+        if m := _SOURCE.match(lines[j]):
+            return m.group(1)
+        if lines[j].strip() not in ("---", "") and not lines[j].startswith("#"):
+            break
+    for j in range(i - 1, -1, -1):
+        if m := _SOURCE.match(lines[j]):
+            return m.group(1)
+        if lines[j].strip() == "---":
+            break
+    return ""
+
+
+def template_line(text: str, parts: Sequence[Part]) -> int:
+    """The 0-based line of the deepest key of PARTS found, in order, in a template's text; -1 when none.
+
+    Templates are not YAML, so the keys are looked for as `key:` lines (or `- key:`), each after the
+    previous one; a key the template only produces through `include "chart.key"` is found there.
+    """
+    lines, at, found = text.splitlines(), 0, -1
+    for part in parts:
+        if not isinstance(part, str) or part == "*":
+            continue
+        key = re.compile(rf"^\s*(?:- )?{re.escape(part)}:")
+        include = re.compile(rf"include \"[^\"]*\.{re.escape(part)}\"")
+        hit = next((j for j in range(at, len(lines)) if key.match(lines[j]) or include.search(lines[j])), -1)
+        if hit < 0:
+            break
+        at = found = hit
+    return found
+
+
+def _kind_line(text: str, kind: str) -> int:
+    """The 1-based line of a template's `kind: KIND` (the resource as a whole), else 1."""
+    pattern = re.compile(rf"^kind:\s*[\"']?{re.escape(kind)}[\"']?\s*$")
+    return next((i + 1 for i, line in enumerate(text.splitlines()) if pattern.match(line)), 1)
+
+
+def values_reference(text: str, line: int) -> str:
+    """The `.Values.x.y` that LINE of a template reads (or the `with`/`if` action just above it)."""
+    lines = text.splitlines()
+    for j in range(line, max(line - 3, -1), -1):
+        if j != line and "{{" not in lines[j]:
+            break
+        if m := _VALUES_REF.search(lines[j]):
+            return m.group(1)
+    return ""
+
+
+def _values_line(path: Path, dotted: str) -> int:
+    nodes = _documents(_read(path))
+    if not nodes:
+        return 0
+    parts = dotted.split(".")
+    line, depth = walk(nodes[0], parts)
+    return line if depth == len(parts) else 0
+
+
+def chart_location(document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str) -> list[Location]:
+    """A chart render's document: its template (and line), plus the values file and line that set the field."""
+    chart = chart.resolve()
+    template = source_template(rendered, document.line)
+    if not template:
+        return [Location(chart / "Chart.yaml")]
+    path = chart / template.split("/", 1)[1] if "/" in template else chart / template
+    text = _read(path)
+    parts = field_parts(field)
+    line = template_line(text, parts) if parts else -1
+    locations = [Location(path, line + 1 if line >= 0 else _kind_line(text, document.kind))]
+    keys = [p for p in parts if isinstance(p, str) and p != "*"]
+    reference = values_reference(text, line) if line >= 0 else ""
+    candidates = [c for c in (reference, keys[-1] if keys else "") if c]
+    for dotted in candidates:
+        for values in [*reversed([p.resolve() for p in values_files]), chart / "values.yaml"]:
+            if at := _values_line(values, dotted):
+                return [*locations, Location(values, at, f"set by {dotted}")]
+    return locations
+
+
+# ------------------------------------------------------------------------------------------ kustomize
+
+
+@dataclass(frozen=True)
+class _Patch:
+    path: Path
+    target: dict[str, Any] | None
+
+
+def _kustomization(directory: Path) -> dict[str, Any]:
+    path = kustomization_file(directory)
+    if path is None:
+        return {}
+    try:
+        doc = yaml.load(_read(path), Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _kustomization_lines(directory: Path) -> tuple[Path | None, yaml.Node | None]:
+    path = kustomization_file(directory)
+    nodes = _documents(_read(path)) if path else ()
+    return path, (nodes[0] if nodes else None)
+
+
+def kustomize_inputs(directory: Path, seen: frozenset[Path] = frozenset()) -> tuple[list[Path], list[_Patch], list[Location]]:
+    """The resource files, the patch files (in the order kustomize applies them) and the helmCharts
+    entries (kustomization file and line, note: the chart's name) of a kustomization, recursively."""
+    directory = directory.resolve()
+    if directory in seen:
+        return [], [], []
+    seen = seen | {directory}
+    doc = _kustomization(directory)
+    resources: list[Path] = []
+    patches: list[_Patch] = []
+    charts: list[Location] = []
+    for entry in [*(doc.get("resources") or []), *(doc.get("bases") or [])]:
+        path = directory / str(entry)
+        if path.is_dir():
+            more, more_patches, more_charts = kustomize_inputs(path, seen)
+            resources += more
+            patches += more_patches
+            charts += more_charts
+        elif path.is_file():
+            resources.append(path.resolve())
+    origin, node = _kustomization_lines(directory)
+    listed = _get(node, "helmCharts") if node is not None else None
+    if origin is not None and listed is not None and isinstance(listed[1], yaml.SequenceNode):
+        charts += [Location(origin, item.start_mark.line + 1, _scalar(item, "name")) for item in listed[1].value]
+    own: list[_Patch] = []
+    for key in ("patches", "patchesJson6902"):
+        for entry in doc.get(key) or []:
+            if isinstance(entry, dict) and entry.get("path"):
+                own.append(_Patch((directory / str(entry["path"])).resolve(), entry.get("target")))
+    for entry in doc.get("patchesStrategicMerge") or []:
+        if isinstance(entry, str) and (directory / entry).is_file():
+            own.append(_Patch((directory / entry).resolve(), None))
+    for comp in doc.get("components") or []:
+        more, more_patches, more_charts = kustomize_inputs(directory / str(comp), seen)
+        resources += more
+        own += more_patches
+        charts += more_charts
+    return resources, patches + own, charts
+
+
+def _same_object(node: yaml.Node, obj: dict[str, Any]) -> bool:
+    """NODE declares OBJ, allowing for a namePrefix/nameSuffix added later."""
+    name = str((obj.get("metadata") or {}).get("name", ""))
+    declared = _scalar(node, "metadata", "name")
+    return _scalar(node, "kind") == obj.get("kind") and bool(declared) and declared in name
+
+
+def _json_patch_line(node: yaml.Node, parts: Sequence[Part]) -> int:
+    """The line of the JSON 6902 operation whose path is the field, an ancestor or a descendant of it."""
+    if not isinstance(node, yaml.SequenceNode):
+        return 0
+    for op in node.value:
+        pointer = [p.replace("~1", "/").replace("~0", "~") for p in _scalar(op, "path").split("/")[1:]]
+        common = min(len(pointer), len(parts))
+        if common and all(a == "*" or str(a) == b for a, b in zip(parts[:common], pointer[:common], strict=True)):
+            return op.start_mark.line + 1
+    return 0
+
+
+def kustomize_location(document: Document, directory: Path, field: str, message: str = "") -> list[Location]:
+    """A kustomize build's document: the last patch that sets the field, else the resource file declaring
+    it, else the helmCharts entry that inflates it (the chart named in the resource's name)."""
+    resources, patches, charts = kustomize_inputs(directory)
+    parts, names = field_parts(field), _named(message)
+    found: Location | None = None
+    for patch in patches if parts else ():
+        for node in _documents(_read(patch.path)):
+            if isinstance(node, yaml.SequenceNode):
+                if patch.target and target_matches(patch.target, document.obj) and (line := _json_patch_line(node, parts)):
+                    found = Location(patch.path, line, "patch")
+                continue
+            if patch.target and not target_matches(patch.target, document.obj):
+                continue
+            if not patch.target and not _same_object(node, document.obj):
+                continue
+            line, depth = walk(node, parts, names)
+            if depth == len(parts):
+                found = Location(patch.path, line, "patch")
+    if found is not None:
+        return [found]
+    for path in resources:
+        for node in _documents(_read(path)):
+            if _same_object(node, document.obj):
+                return [Location(path, walk(node, parts, names)[0])]
+    name = str((document.obj.get("metadata") or {}).get("name", ""))
+    for chart in sorted(charts, key=lambda c: -len(c.note)):
+        if chart.note and chart.note in name:
+            return [Location(chart.file, chart.line, f"helmCharts {chart.note}")]
+    origin = kustomization_file(directory.resolve())
+    return [Location(origin or directory.resolve(), 0)]
+
+
+class Locator:
+    """Locations of the problems of a gate result's renders, by (source label, resource ref)."""
+
+    def __init__(self, renders: Sequence[RenderOutcome]) -> None:
+        self._docs: dict[tuple[str, str], tuple[RenderOutcome, Document]] = {}
+        for outcome in renders:
+            for document in outcome.documents:
+                self._docs.setdefault((document.provenance.label, document.ref), (outcome, document))
+
+    def __call__(self, label: str, ref: str, field: str = "", message: str = "") -> list[Location]:
+        """Where the resource REF of source LABEL is at fault (at FIELD when given); [] when unknown."""
+        found = self._docs.get((label, ref))
+        if found is None:
+            return []
+        outcome, document = found
+        source = outcome.job.source
+        if source.kind == "chart":
+            return chart_location(document, source.path, outcome.text, outcome.job.values_files, field)
+        if source.kind == "kustomize":
+            return kustomize_location(document, source.path, field, message)
+        if document.file:
+            return file_location(document, field, message)
+        return []
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root above START (default: the working directory): the nearest directory
+    with a `.git`, else START itself."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here

@@ -1,0 +1,126 @@
+"""Every report format on a constructed GateResult: each problem at its repository-relative file and line.
+
+The result is built by hand from the community-style fixture (read with PyYAML, no tools), so each
+format is checked on exactly known findings, schema errors and lines.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from dsgate.gate import report
+from dsgate.gate.documents import Provenance, load_file
+from dsgate.gate.evaluate import Finding
+from dsgate.gate.pipeline import GateResult, Job, RenderOutcome
+from dsgate.gate.sources import Source
+from dsgate.gate.validate import SchemaError
+from dsgate.tools import cache_dir
+from dsgate.versions import pinned
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMUNITY = ROOT / "tests" / "gate" / "data" / "community-daemonset.yaml"
+RELATIVE = "tests/gate/data/community-daemonset.yaml"
+LABEL = str(COMMUNITY)
+RESOURCE = "DaemonSet/monitoring/node-exporter"
+
+
+def _finding(rule: str, severity: str, field: str, message: str = "m", exempted: bool = False) -> Finding:
+    return Finding(rule, "c", severity, RESOURCE, LABEL, message, "fix it", exempted, "reason" if exempted else "", field=field)
+
+
+@pytest.fixture(scope="module")
+def result() -> GateResult:
+    documents = load_file(COMMUNITY, Provenance(LABEL, "file"))
+    gate = GateResult(renders=[RenderOutcome(Job(Source("files", COMMUNITY, files=(COMMUNITY,))), documents=documents)])
+    gate.findings = [
+        _finding("DS-PRI-001", "deny", "spec.template.spec.priorityClassName"),
+        _finding("DS-IMG-002", "warn", "spec.template.spec.containers[*].image", "container <node-exporter> has no digest"),
+        _finding("DS-TOL-002", "deny", "spec.template.spec.tolerations", exempted=True),
+        _finding("DS-PDB-001", "deny", ""),
+    ]
+    gate.schema_errors = [SchemaError(documents[0], "1.36.0", "spec.template.spec.containers.0.ports.0.hostPort", "bad")]
+    return gate
+
+
+# (rule, expected_line): the line of the offending field, its parent when missing, the resource without a field
+EXPECTED = [("DS-PRI-001", 18), ("DS-IMG-002", 26), ("DS-TOL-002", 21), ("DS-PDB-001", 3), ("schema", 30)]
+
+
+def _sarif_schema() -> dict[str, Any]:
+    path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
+def test_sarif_locations_are_relative_with_lines(result: GateResult) -> None:
+    sarif = json.loads(report.to_sarif(result, root=ROOT))
+    jsonschema.validators.validator_for(_sarif_schema())(_sarif_schema()).validate(sarif)
+    run = sarif["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": ROOT.as_uri() + "/"}}
+    got = [(r["ruleId"], r["locations"][0]["physicalLocation"]) for r in run["results"]]
+    assert got == [
+        (rule, {"artifactLocation": {"uri": RELATIVE, "uriBaseId": "%SRCROOT%"}, "region": {"startLine": line}}) for rule, line in sorted(EXPECTED, key=_order)
+    ]
+
+
+def _order(item: tuple[str, int]) -> int:
+    return [rule for rule, _ in EXPECTED].index(item[0])
+
+
+def test_sarif_file_outside_the_root_is_a_file_uri(result: GateResult, tmp_path: Path) -> None:
+    sarif = json.loads(report.to_sarif(result, root=tmp_path))
+    location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": COMMUNITY.as_uri()}
+    assert location["region"] == {"startLine": 18}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected_prefix"),
+    [
+        ("DS-PRI-001", f"::error file={RELATIVE},line=18,title=DS-PRI-001 {RESOURCE}::m"),
+        ("DS-IMG-002", f"::warning file={RELATIVE},line=26,title=DS-IMG-002 {RESOURCE}::container"),
+        ("DS-TOL-002", f"::notice file={RELATIVE},line=21,title=DS-TOL-002 {RESOURCE}::m"),
+        ("DS-PDB-001", f"::error file={RELATIVE},line=3,title=DS-PDB-001 {RESOURCE}::m"),
+        ("schema", f"::error file={RELATIVE},line=30,title=schema {RESOURCE}::"),
+    ],
+)
+def test_github_annotation_has_file_and_line(result: GateResult, rule: str, expected_prefix: str) -> None:
+    lines = report.to_github(result, root=ROOT).splitlines()
+    assert sum(1 for line in lines if line.startswith(expected_prefix)) == 1, lines
+
+
+def test_github_properties_are_escaped(result: GateResult) -> None:
+    lines = report.to_github(result, root=ROOT).splitlines()
+    schema = next(line for line in lines if "title=schema" in line)
+    assert "title=schema DaemonSet/monitoring/node-exporter::" in schema  # no ':' or ',' inside the properties
+
+
+@pytest.mark.parametrize(("rule", "expected_line"), EXPECTED)
+def test_text_shows_file_and_line(result: GateResult, rule: str, expected_line: int) -> None:
+    out = io.StringIO()
+    report.to_text(result, out, color=False, root=ROOT)
+    blocks = out.getvalue().split("\n")
+    at = [i for i, line in enumerate(blocks) if (rule in line or (rule == "schema" and "schema (1.36.0)" in line))]
+    assert at, out.getvalue()
+    assert f"at: {RELATIVE}:{expected_line}" in blocks[at[0] + 1], out.getvalue()
+
+
+def test_json_carries_locations(result: GateResult) -> None:
+    doc = json.loads(report.to_json(result, root=ROOT))
+    got = [(f["rule"], f["locations"]) for f in doc["findings"]] + [("schema", e["locations"]) for e in doc["schemaErrors"]]
+    assert sorted(got) == sorted((rule, [{"file": RELATIVE, "line": line}]) for rule, line in EXPECTED)
+
+
+def test_unlocatable_finding_falls_back_to_its_source(result: GateResult) -> None:
+    lost = GateResult(findings=[Finding("DS-PRI-001", "c", "deny", "DaemonSet/x/y", "charts/gone[default]", "m", "r", False)])
+    sarif = json.loads(report.to_sarif(lost, root=ROOT))
+    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "charts/gone", "uriBaseId": "%SRCROOT%"}}
+    assert report.to_github(lost, root=ROOT).startswith("::error file=charts/gone,title=")
