@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 # "cluster") on one worker, so a test session starts one control plane, not one per worker.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean
+.PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean package
 
 help: ## Print every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,13 +45,17 @@ test-fast: setup ## Run the tests without the cluster ones
 fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
 	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
 
-lint: setup ## Policies (opa fmt/check/test 100% coverage, regal lint), generated docs are current, charts lint
+lint: setup ## Policies (opa fmt/check/test 100% coverage, regal lint), generated docs are current, chart versions bumped
 	bash policies/check.sh
 	$(BIN)/python -m dsgate.docs.catalogue --check
 	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter --check
 	$(BIN)/python -m dsgate.docs.chartdocs charts/fluentd --check
 	$(BIN)/python -m dsgate.docs.chartschema charts/node-exporter --check
 	$(BIN)/python -m dsgate.docs.chartschema charts/fluentd --check
+	$(BIN)/python -m dsgate.chartrepo check-versions
+
+package: setup ## Package both charts into dist/charts with index.yaml (signed: SIGNING_KEY=name SIGNING_KEYRING=secring.gpg)
+	$(BIN)/python -m dsgate.chartrepo package $(if $(CHART_REPO_URL),--url $(CHART_REPO_URL))
 
 docs: setup ## Regenerate the chart values tables, the Kubernetes types in the chart schemas, the policy catalogue
 	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter
@@ -82,5 +86,5 @@ bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive
 	$(BIN)/python bench/bench_gitops.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
-	rm -rf $(VENV) .pytest_cache .hypothesis out
+	rm -rf $(VENV) .pytest_cache .hypothesis out dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -15,6 +15,8 @@ DEFAULT_TOPOLOGY = REPO_ROOT / "cluster" / "topology.yaml"
 CLUSTER_STAGES_DIR = REPO_ROOT / "cluster" / "stages"
 _POLICIES = REPO_ROOT / "policies"
 API_VERSIONS_FILE = REPO_ROOT / "src" / "dsgate" / "gate" / "apiversions.yaml"  # removed/deprecated API versions
+# The charts this repository publishes (make package, the version-bump check).
+CHARTS = (REPO_ROOT / "charts" / "node-exporter", REPO_ROOT / "charts" / "fluentd")
 
 
 def policies_dir() -> Path:
