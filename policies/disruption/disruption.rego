@@ -15,7 +15,7 @@ import data.dsgate.lib
 #   id: DS-PDB-001
 #   category: disruption
 #   severity: deny
-#   parameters: [node_critical_agents]
+#   parameters: [node_critical_agents, well_known_agents]
 #   remediation: >-
 #     Ship a policy/v1 PodDisruptionBudget next to the DaemonSet, in its namespace, whose selector
 #     matches the pod template labels (normally the DaemonSet's own selector), with an integer minAvailable.

@@ -60,6 +60,7 @@ test_not_node_critical_without_budget_allowed if {
 	ds := fx.ds_with([
 		fx.put("/spec/template/spec/priorityClassName", "other"),
 		fx.put("/spec/template/metadata/labels/app.kubernetes.io~1name", "debug-agent"),
+		fx.unknown_image,
 	])
 	count(disruption.findings) == 0 with input as fx.render([ds])
 }

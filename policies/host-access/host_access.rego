@@ -16,7 +16,7 @@ import data.dsgate.lib
 #   category: host-access
 #   severity: deny
 #   field: spec.template.spec.containers[*].volumeMounts
-#   parameters: [writable_host_paths]
+#   parameters: [writable_host_paths, well_known_agents]
 #   remediation: >-
 #     Set `readOnly: true` on the volumeMount, or add the host directory to writable_host_paths if the
 #     agent must write there.
@@ -28,7 +28,7 @@ findings contains finding if {
 	some volume in object.get(ds.pod, "volumes", [])
 	volume.name == mount.name
 	path := volume.hostPath.path
-	not _writable(path, lib.parameters.writable_host_paths)
+	not _writable(path, ds.writable_host_paths)
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		"%s mounts hostPath %q at %q read-write",
 		[lib.display_container(ds, container), path, object.get(mount, "mountPath", "")],
@@ -121,13 +121,13 @@ findings contains finding if {
 #   category: host-access
 #   severity: deny
 #   field: spec.template.spec.hostNetwork
-#   parameters: [host_namespace_agents]
+#   parameters: [host_namespace_agents, well_known_agents]
 #   remediation: >-
 #     Remove hostNetwork, hostPID and hostIPC, or add the agent's app.kubernetes.io/name to
 #     host_namespace_agents.
 findings contains finding if {
 	some ds in lib.daemonsets
-	not ds.agent in lib.parameters.host_namespace_agents
+	not ds.allowed.host_namespaces
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	ds.pod[field] == true
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(

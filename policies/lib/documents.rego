@@ -69,6 +69,15 @@ parameter_docs := {
 		"default": ["fluentd"],
 		"description": "Agents allowed to run as root (no runAsNonRoot).",
 	},
+	"well_known_agents": {
+		"default": true,
+		"description": concat(" ", [
+			"Use the catalogue of well-known node agents (policies/lib/agents.rego)",
+			"for what an agent legitimately needs; a need's parameter given explicitly",
+			"(host_namespace_agents, root_agents, privileged_agents, blanket_toleration_agents,",
+			"node_critical_agents, writable_host_paths) overrides the catalogue for that need.",
+		]),
+	},
 	"writable_host_paths": {
 		"default": ["/var/lib/fluentd"],
 		"description": "hostPath prefixes that may be mounted read-write.",
@@ -142,7 +151,10 @@ daemonsets := [object.union(doc, {
 	"agent": agent,
 	"containers": pod_containers,
 	"host_ports": host_ports(pod, pod_containers),
-	"node_critical": count({true | node_critical(pod, agent, parameters)}) > 0,
+	"well_known": known,
+	"allowed": allowed,
+	"writable_host_paths": writable_host_paths(known, parameters, object.keys(_given_parameters)),
+	"node_critical": count({true | node_critical(pod, allowed)}) > 0,
 	"requests": {resource: pod_amount(pod_containers, "requests", resource) | some resource in ["cpu", "memory"]},
 	"limits": {resource: pod_amount(pod_containers, "limits", resource) | some resource in ["cpu", "memory"]},
 }) |
@@ -151,7 +163,54 @@ daemonsets := [object.union(doc, {
 	template_labels := object.get(doc.object, ["spec", "template", "metadata", "labels"], {})
 	agent := agent_name(doc.labels, template_labels)
 	pod_containers := containers(pod)
+	known := well_known_agent(agent, pod_containers, _catalogue)
+	allowed := allowed_needs(agent, known, parameters, object.keys(_given_parameters))
 ]
+
+# METADATA
+# title: The CATALOGUE entry of a well-known agent, by name label first, else by image; {} if none
+well_known_agent(agent, pod_containers, catalogue) := array.concat(
+	array.concat(
+		[entry | some entry in catalogue; agent in entry.labels],
+		[entry |
+			some entry in catalogue
+			some c in pod_containers
+			image_path(object.get(c.spec, "image", "")) in entry.images
+		],
+	),
+	[{}],
+)[0]
+
+default _catalogue := []
+
+_catalogue := data.dsgate.agents.catalogue if parameters.well_known_agents == true
+
+# METADATA
+# title: What an agent may do, by parameter or, unless that parameter is GIVEN, by the catalogue
+allowed_needs(agent, known, params, given) := {need: allowed |
+	# need -> the parameter listing the agents allowed it
+	some need, parameter in {
+		"host_namespaces": "host_namespace_agents",
+		"root": "root_agents",
+		"privileged": "privileged_agents",
+		"blanket_tolerations": "blanket_toleration_agents",
+		"node_critical": "node_critical_agents",
+	}
+	allowed := count({true | _allowed(need, parameter, agent, known, params, given)}) > 0
+}
+
+_allowed(_, parameter, agent, _, params, _) if agent in params[parameter]
+
+_allowed(need, parameter, _, known, _, given) if {
+	not parameter in given
+	known.needs[need] == true
+}
+
+# METADATA
+# title: The host path prefixes an agent may write, by parameter plus, unless it is GIVEN, the catalogue's
+writable_host_paths(known, params, given) := params.writable_host_paths if {
+	"writable_host_paths" in given
+} else := array.concat(params.writable_host_paths, object.get(known, ["needs", "writable_host_paths"], []))
 
 # METADATA
 # title: Exemptions declared in annotations and in data.dsgate.exemptions

@@ -84,3 +84,10 @@ remove(path) := {"op": "remove", "path": path}
 # METADATA
 # title: A rule's findings as [rule, severity, message] triples, for exact comparisons
 results(findings) := {[f.rule, f.severity, f.message] | some f in findings}
+
+# METADATA
+# title: A JSON patch operation that gives the fixture's container an image no catalogue entry knows
+# description: >-
+#   With another name label, the fixture is then an agent the well-known agents catalogue does not
+#   recognise (it recognises node-exporter by its image too).
+unknown_image := replace_at("/spec/template/spec/containers/0/image", "quay.io/example/debug-agent:1.0@sha256:0000")

@@ -168,10 +168,10 @@ blanket_toleration(toleration) if {
 
 # METADATA
 # scope: document
-# title: A DaemonSet is node-critical by priority class or by agent allowlist
-node_critical(pod, _, _) if pod.priorityClassName == "system-node-critical"
+# title: A DaemonSet is node-critical by priority class, by agent allowlist or by the catalogue
+node_critical(pod, _) if pod.priorityClassName == "system-node-critical"
 
-node_critical(_, agent, params) if agent in params.node_critical_agents
+node_critical(_, allowed) if allowed.node_critical
 
 # METADATA
 # scope: document
@@ -244,6 +244,15 @@ percent(value) := to_number(trim_suffix(value, "%")) if {
 scaled(value, _) := value if is_number(value)
 
 scaled(value, total) := ceil((percent(value) * total) / 100)
+
+# METADATA
+# title: The repository path of an image, without registry host, tag and digest ("" for a non-string)
+image_path(image) := concat("/", array.concat(array.slice(parts, skip, last), [name])) if {
+	parts := split(split(image, "@")[0], "/")
+	skip := count([true | count(parts) > 1; regex.match(`[.:]|^localhost$`, parts[0])])
+	last := count(parts) - 1
+	name := split(parts[last], ":")[0]
+} else := ""
 
 # METADATA
 # title: An image reference split into registry, tag and digest

@@ -110,3 +110,76 @@ test_dates_are_checked_against_the_calendar if {
 	not lib.valid_date("2026-13-01")
 	not lib.valid_date("26-06-01")
 }
+
+test_image_paths if {
+	lib.image_path("quay.io/prometheus/node-exporter:v1@sha256:1") == "prometheus/node-exporter"
+	lib.image_path("prom/node-exporter") == "prom/node-exporter"
+	lib.image_path("localhost:5000/a/b:1") == "a/b"
+	lib.image_path("registry.k8s.io/kube-proxy:v1.36.3") == "kube-proxy"
+	lib.image_path("busybox") == "busybox"
+	lib.image_path(null) == ""
+}
+
+_community_exporter := fx.ds_with([
+	fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "prometheus-node-exporter"),
+	fx.replace_at("/metadata/labels/app.kubernetes.io~1name", "prometheus-node-exporter"),
+	fx.remove("/spec/template/spec/priorityClassName"),
+])
+
+_unlabelled_cilium := fx.ds_with([
+	fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "my-cni"),
+	fx.replace_at("/metadata/labels/app.kubernetes.io~1name", "my-cni"),
+	fx.replace_at("/spec/template/spec/containers/0/image", "mirror.example.com/cilium/cilium:v1.18.0"),
+])
+
+_known := [[d.agent, object.get(d.well_known, "name", ""), d.allowed, d.node_critical, d.writable_host_paths] |
+	some d in lib.daemonsets
+]
+
+test_well_known_agent_by_name_label if {
+	_known == [[
+		"prometheus-node-exporter", "node-exporter",
+		{"host_namespaces": true, "root": false, "privileged": false, "blanket_tolerations": true, "node_critical": true},
+		true, ["/var/lib/fluentd"],
+	]] with input as fx.render([_community_exporter])
+}
+
+test_well_known_agent_by_image_repository if {
+	[[agent, name, allowed, _, paths]] := _known with input as fx.render([_unlabelled_cilium])
+	[agent, name, allowed.privileged, allowed.host_namespaces] == ["my-cni", "cilium", true, true]
+	"/sys/fs/bpf" in paths
+}
+
+test_unknown_agent_gets_only_the_parameters if {
+	ds := fx.ds_with([
+		fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "mine"),
+		fx.replace_at("/spec/template/spec/containers/0/image", "example.com/me/mine:1"),
+		fx.remove("/spec/template/spec/priorityClassName"),
+	])
+	_known == [[
+		"mine", "",
+		{"host_namespaces": false, "root": false, "privileged": false, "blanket_tolerations": false, "node_critical": false},
+		false, ["/var/lib/fluentd"],
+	]] with input as fx.render([ds])
+}
+
+test_given_parameter_overrides_the_catalogue if {
+	[[_, name, allowed, _, paths]] := _known with input as fx.render([_unlabelled_cilium]) with data.dsgate.parameters as {
+		"privileged_agents": [],
+		"writable_host_paths": ["/opt/mine"],
+	}
+	[name, allowed.privileged, allowed.host_namespaces, paths] == ["cilium", false, true, ["/opt/mine"]]
+}
+
+test_catalogue_can_be_turned_off if {
+	[[_, name, allowed, critical, _]] := _known with input as fx.render([_community_exporter])
+		with data.dsgate.parameters as {"well_known_agents": false}
+	[name, allowed.host_namespaces, critical] == ["", false, false]
+}
+
+test_catalogue_labels_and_images_are_unique if {
+	labels := [l | some e in data.dsgate.agents.catalogue; some l in e.labels]
+	count(labels) == count({l | some l in labels})
+	images := [i | some e in data.dsgate.agents.catalogue; some i in e.images]
+	count(images) == count({i | some i in images})
+}

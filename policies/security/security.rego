@@ -17,13 +17,13 @@ import data.dsgate.lib
 #   category: security
 #   severity: deny
 #   field: spec.template.spec.containers[*].securityContext.runAsNonRoot
-#   parameters: [root_agents]
+#   parameters: [root_agents, well_known_agents]
 #   remediation: >-
 #     Set securityContext.runAsNonRoot: true with a non-zero runAsUser, or add the agent's
 #     app.kubernetes.io/name to root_agents if it must read root-owned host files.
 findings contains finding if {
 	some ds in lib.daemonsets
-	not ds.agent in lib.parameters.root_agents
+	not ds.allowed.root
 	some container in ds.containers
 	problem := _root_problem(ds.pod, container)
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
@@ -161,12 +161,12 @@ findings contains finding if {
 #   category: security
 #   severity: deny
 #   field: spec.template.spec.containers[*].securityContext.privileged
-#   parameters: [privileged_agents]
+#   parameters: [privileged_agents, well_known_agents]
 #   remediation: >-
 #     Remove securityContext.privileged (add only the capabilities needed), or add the agent to privileged_agents.
 findings contains finding if {
 	some ds in lib.daemonsets
-	not ds.agent in lib.parameters.privileged_agents
+	not ds.allowed.privileged
 	some container in ds.containers
 	container.spec.securityContext.privileged == true
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(

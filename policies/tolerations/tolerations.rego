@@ -17,7 +17,7 @@ import data.dsgate.lib
 #   category: tolerations
 #   severity: deny
 #   field: spec.template.spec.tolerations
-#   parameters: [node_critical_agents]
+#   parameters: [node_critical_agents, well_known_agents]
 #   remediation: >-
 #     Add `{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}` to
 #     spec.template.spec.tolerations (an agent in blanket_toleration_agents may instead use a key-less
@@ -43,13 +43,13 @@ findings contains finding if {
 #   category: tolerations
 #   severity: deny
 #   field: spec.template.spec.tolerations
-#   parameters: [blanket_toleration_agents]
+#   parameters: [blanket_toleration_agents, well_known_agents]
 #   remediation: >-
 #     Tolerate the taints the agent needs by key (for example node-role.kubernetes.io/control-plane), or add
 #     the agent's app.kubernetes.io/name to the blanket_toleration_agents parameter.
 findings contains finding if {
 	some ds in lib.daemonsets
-	not ds.agent in lib.parameters.blanket_toleration_agents
+	not ds.allowed.blanket_tolerations
 	some toleration in object.get(ds.pod, "tolerations", [])
 	lib.blanket_toleration(toleration)
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(

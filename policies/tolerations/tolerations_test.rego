@@ -47,6 +47,7 @@ test_not_node_critical_without_control_plane_toleration_allowed if {
 		fx.remove(concat("/", [_tolerations, "0"])),
 		fx.put("/spec/template/spec/priorityClassName", "other"),
 		fx.put("/spec/template/metadata/labels/app.kubernetes.io~1name", "debug-agent"),
+		fx.unknown_image,
 	])
 	count(tolerations.findings) == 0 with input as fx.render([ds])
 }
@@ -68,6 +69,7 @@ test_blanket_toleration_other_agent_denied if {
 	ds := fx.ds_with([
 		fx.put(_tolerations, [{"operator": "Exists", "effect": "NoSchedule"}]),
 		fx.put("/spec/template/metadata/labels/app.kubernetes.io~1name", "debug-agent"),
+		fx.unknown_image,
 	])
 	fx.results(tolerations.findings) == {[
 		"DS-TOL-002", "deny",

@@ -187,6 +187,8 @@ def _blanket_for_unlisted_agent(objs: Objs) -> None:
     ds = _ds(objs)
     for labels in (ds["metadata"]["labels"], ds["spec"]["template"]["metadata"]["labels"], ds["spec"]["selector"]["matchLabels"]):
         labels["app.kubernetes.io/name"] = "custom-agent"
+    for container in ds["spec"]["template"]["spec"]["containers"]:  # else the catalogue knows it by its image
+        container["image"] = "quay.io/example/custom-agent:v1.0.0"
     for o in objs:
         if o["kind"] == "PodDisruptionBudget":
             o["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = "custom-agent"

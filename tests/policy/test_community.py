@@ -22,14 +22,14 @@ CASES = [
         {"DS-PDB-001", "DS-PRI-001", "DS-RES-001", "DS-TOL-001", "DS-SEC-005"},
         id="all-defaults",
     ),
-    # The seed article's manifest: no app.kubernetes.io/name label, so it is in no allowlist and
-    # not node-critical (hence no DS-PDB-001 / DS-TOL-001, but DS-HYG-002, DS-TOL-002, DS-HST-005).
+    # The seed article's manifest: no app.kubernetes.io/name label, but its image (prom/node-exporter)
+    # is node-exporter's in the well-known agents catalogue: host namespaces and the blanket toleration
+    # are allowed, and it is node-critical, so it needs a PodDisruptionBudget (DS-PDB-001).
     pytest.param(
         "seed-article-node-exporter.yaml",
         {
             "DS-HST-002",
             "DS-HST-004",
-            "DS-HST-005",
             "DS-HYG-002",
             "DS-IMG-002",
             "DS-PRB-001",
@@ -43,7 +43,7 @@ CASES = [
             "DS-SEC-005",
             "DS-SEC-006",
             "DS-SEC-008",
-            "DS-TOL-002",
+            "DS-PDB-001",
         },
         id="seed-article",
     ),

@@ -87,26 +87,44 @@ def _run(cmd: Sequence[str], what: str) -> str:
     return proc.stdout
 
 
-def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule], list[Parameter]]:
-    """The rules and parameters of the library in POLICY_DIR, validated."""
+def _opa(opa: Path | None) -> Path:
     try:
-        opa_bin = opa or tool_path("opa")
+        return opa or tool_path("opa")
     except ToolMissing as exc:
         raise CatalogueError(str(exc)) from exc
+
+
+def _evaluate(opa_bin: Path, lib: Path, query: str) -> Any:
+    """The value of QUERY over the library copy LIB; CatalogueError when it is undefined."""
+    evaluated = json.loads(_run([str(opa_bin), "eval", "--format", "json", "-d", str(lib), query], f"opa eval {query}"))
+    try:
+        return evaluated["result"][0]["expressions"][0]["value"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise CatalogueError(f"{query} is undefined; the library must define it") from exc
+
+
+def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule], list[Parameter]]:
+    """The rules and parameters of the library in POLICY_DIR, validated."""
+    opa_bin = _opa(opa)
     with tempfile.TemporaryDirectory(prefix="dsgate-catalogue-") as tmp:
         lib = Path(tmp) / "policies"
         _library_copy(policy_dir, lib)
         inspected = json.loads(_run([str(opa_bin), "inspect", "-a", "--format", "json", str(lib)], "opa inspect"))
-        evaluated = json.loads(
-            _run(
-                [str(opa_bin), "eval", "--format", "json", "-d", str(lib), "data.dsgate.lib.parameter_docs"],
-                "opa eval data.dsgate.lib.parameter_docs",
-            )
-        )
+        docs = _evaluate(opa_bin, lib, "data.dsgate.lib.parameter_docs")
     rules = _rules(inspected.get("annotations") or [], lib)
-    parameters = _parameters(evaluated)
+    parameters = [Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", ""))) for name, doc in sorted(docs.items())]
     _validate(rules, parameters)
     return rules, parameters
+
+
+def read_agents(policy_dir: Path, opa: Path | None = None) -> list[dict[str, Any]]:
+    """The catalogue of well-known node agents (data.dsgate.agents.catalogue, policies/lib/agents.rego)."""
+    opa_bin = _opa(opa)
+    with tempfile.TemporaryDirectory(prefix="dsgate-catalogue-") as tmp:
+        lib = Path(tmp) / "policies"
+        _library_copy(policy_dir, lib)
+        agents: list[dict[str, Any]] = _evaluate(opa_bin, lib, "data.dsgate.agents.catalogue")
+    return agents
 
 
 def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
@@ -142,14 +160,6 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
     return sorted(rules, key=lambda r: (order.get(r.category, len(order)), r.id))
 
 
-def _parameters(evaluated: dict[str, Any]) -> list[Parameter]:
-    try:
-        docs = evaluated["result"][0]["expressions"][0]["value"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise CatalogueError("data.dsgate.lib.parameter_docs is undefined; the library must define it") from exc
-    return [Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", ""))) for name, doc in sorted(docs.items())]
-
-
 def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
     problems = []
     known = {p.name for p in parameters}
@@ -180,7 +190,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render(rules: list[Rule], parameters: list[Parameter]) -> str:
+def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict[str, Any]] = ()) -> str:
     """The generated markdown section, markers included."""
     lines = [BEGIN, "", "### Rules", "", "| ID | Title | Category | Severity | Parameters | Remediation |", "|---|---|---|---|---|---|"]
     for rule in rules:
@@ -197,6 +207,28 @@ def render(rules: list[Rule], parameters: list[Parameter]) -> str:
     for p in parameters:
         default = json.dumps(p.default, separators=(", ", ": "))
         lines.append(f"| `{p.name}` | `{_cell(default)}` | {_cell(p.description)} | {', '.join(used.get(p.name, [])) or '-'} |")
+    if agents:
+        lines += [
+            "",
+            "### Well-known agents",
+            "",
+            "Recognised by `app.kubernetes.io/name` (any label listed), else by an image's repository path without the registry "
+            "host (so a mirrored image is recognised too); the first match wins. What each legitimately needs is allowed without "
+            "configuration; a need's parameter given in `data.dsgate.parameters` overrides the catalogue for that need, and "
+            "`well_known_agents: false` turns it off. Source: `policies/lib/agents.rego`.",
+            "",
+            "| Agent | Name labels | Image repositories | Host namespaces | Root | Privileged | Writable host paths |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for agent in agents:
+            needs = agent["needs"]
+            yes = {True: "yes", False: "-"}
+            paths = ", ".join(f"`{p}`" for p in needs["writable_host_paths"]) or "-"
+            lines.append(
+                f"| {agent['name']} | {', '.join(f'`{x}`' for x in agent['labels'])} | {', '.join(f'`{x}`' for x in agent['images'])} | "
+                f"{yes[needs['host_namespaces']]} | {yes[needs['root']]} | {yes[needs['privileged']]} | {paths} |"
+            )
+        lines += ["", "Every agent in the catalogue may tolerate every taint and counts as node-critical."]
     lines += ["", END]
     return "\n".join(lines)
 
@@ -218,8 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     readme: Path = args.readme or args.policies / "README.md"
     try:
         rules, parameters = read_library(args.policies)
+        agents = read_agents(args.policies)
         current = readme.read_text()
-        wanted = splice(current, render(rules, parameters), str(readme))
+        wanted = splice(current, render(rules, parameters, agents), str(readme))
     except (CatalogueError, OSError) as exc:
         print(f"dsgate.docs.catalogue: {exc}", file=sys.stderr)
         return 2
