@@ -4,7 +4,9 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-include versions.env
+# Every pinned version, from the one file the package ships (dsgate/data/versions.env).
+VERSIONS_FILE := src/dsgate/data/versions.env
+include $(VERSIONS_FILE)
 # The Go toolchain for builds, from versions.env (a newer one comes through the Go module proxy).
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 export DSGATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dsgate
@@ -25,10 +27,10 @@ PYTEST_WORKERS ?= 2
 help: ## Print every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: tools venv ## Build/cache the pinned toolchain and create .venv (idempotent; seconds when cached)
+setup: venv tools ## Create .venv and build/cache the pinned toolchain (idempotent; seconds when cached)
 
-tools: ## Build missing pinned tools into $(DSGATE_CACHE) (kube-*, etcd, helm, opa, ...)
-	@bash hack/tools.sh install
+tools: venv ## Build missing pinned tools into $(DSGATE_CACHE): dsgate tools install (TOOLS_FOR=check|cluster|all)
+	@$(BIN)/dsgate tools install --for $(or $(TOOLS_FOR),all)
 
 venv: ## Create .venv from pyproject.toml with the pinned uv
 	@bash hack/venv.sh
@@ -65,8 +67,8 @@ docs: setup ## Regenerate the chart values tables, the Kubernetes types in the c
 	$(BIN)/python -m dsgate.docs.catalogue
 
 doctor: ## Print every pinned tool with pinned version, found version and path; fail if any is missing
-	@bash hack/tools.sh doctor
 	@test -x $(BIN)/dsgate && echo "venv       ok         $(abspath $(VENV))" || { echo "venv       MISSING    run 'make setup'"; exit 1; }
+	@$(BIN)/dsgate tools doctor
 
 env: ## Print shell exports: eval "$(make -s env)" puts the pinned tools first on PATH and sets KUBECONFIG
 	@echo 'export PATH="$(DSGATE_CACHE)/bin:$(abspath $(BIN)):$$PATH"'

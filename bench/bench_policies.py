@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_policies.py [-n 200] [--json]
 
 Starts `opa run --server` on 127.0.0.1 at a free port with the library loaded (the pinned opa from
-hack/tools.sh), then POSTs /v1/data/main/findings N times with one render of about 15 documents
+dsgate tools install), then POSTs /v1/data/main/findings N times with one render of about 15 documents
 (a node-exporter and a fluentd release: ServiceAccounts, RBAC, ConfigMap, Services, DaemonSets,
 PodDisruptionBudgets) over one keep-alive connection. Prints the median and p95 of the client
 round trip and of OPA's own evaluation time (`?metrics=true`: timer_rego_query_eval_ns), and the

@@ -4,7 +4,9 @@
 # seconds. A stamp holding pyproject.toml's hash makes a second run a no-op.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$ROOT/versions.env"
+VERSIONS="$ROOT/src/dsgate/data/versions.env"  # the pins, shipped inside the package
+# shellcheck source=src/dsgate/data/versions.env
+source "$VERSIONS"
 CACHE=${DSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsgate}
 UV_HOME="$CACHE/tools/uv/$UV_VERSION"
 export UV_CACHE_DIR="$CACHE/uv-cache"
@@ -21,7 +23,7 @@ if [ ! -x "$UV_HOME/bin/uv" ]; then
 fi
 
 stamp="$ROOT/.venv/.dsgate-stamp"
-want=$(cat "$ROOT/pyproject.toml" "$ROOT/versions.env" | sha256sum | cut -c1-16)
+want=$(cat "$ROOT/pyproject.toml" "$VERSIONS" | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$ROOT/.venv/bin/dsgate" ]; then exit 0; fi
 rm -f "$stamp"
 [ -x "$ROOT/.venv/bin/python" ] || "$UV_HOME/bin/uv" venv --quiet --python "$PY" "$ROOT/.venv"

@@ -13,18 +13,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 THRESHOLD=${COVERAGE_THRESHOLD:-100}
-if [ -z "${OPA:-}" ]; then
-  OPA=$("$ROOT/hack/tools.sh" path opa) || {
-    echo "policies/check.sh: opa is not installed; run 'make setup' (or 'hack/tools.sh install opa')" >&2
-    exit 2
-  }
-fi
-if [ -z "${REGAL:-}" ]; then
-  REGAL=$("$ROOT/hack/tools.sh" path regal) || {
-    echo "policies/check.sh: regal is not installed; run 'make setup' (or 'hack/tools.sh install regal')" >&2
-    exit 2
-  }
-fi
+# The pinned binaries, located by dsgate (it names the command that installs a missing one).
+DSGATE=${DSGATE:-$ROOT/.venv/bin/dsgate}
+[ -x "$DSGATE" ] || { echo "policies/check.sh: $DSGATE not found; run 'make setup' (or set DSGATE, OPA and REGAL)" >&2; exit 2; }
+[ -n "${OPA:-}" ] || OPA=$("$DSGATE" tools path opa) || exit 2
+[ -n "${REGAL:-}" ] || REGAL=$("$DSGATE" tools path regal) || exit 2
 # Only the .rego modules are the library: samples, docs and configuration stay out of OPA's data.
 IGNORE=(--ignore samples --ignore '*.yaml' --ignore '*.yml' --ignore '*.json' --ignore '*.md' --ignore '*.sh' --ignore '.*')
 

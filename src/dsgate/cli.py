@@ -1,4 +1,4 @@
-"""dsgate command line: `dsgate check`, `dsgate cluster`, `dsgate version`."""
+"""dsgate command line: `dsgate check`, `dsgate tools`, `dsgate cluster`, `dsgate version`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dsgate import config as config_mod
-from dsgate.gate import pipeline as gate
-from dsgate.gate import report
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.render import HELM_TOOLS
-from dsgate.gate.sources import SourceError, discover
-from dsgate.gate.validate import ValidationSetupError
-from dsgate.tools import ToolMissing
 from dsgate.versions import kube_target_versions, pinned
+
+if TYPE_CHECKING:
+    from dsgate.gate import pipeline as gate
+
+# The gate's modules (OPA client, schema engines, ...) take seconds to import on a loaded machine:
+# they are imported by the `check` command only, so `dsgate tools` and `dsgate cluster` start fast.
 
 EXIT_USAGE = 2
 
@@ -28,6 +27,9 @@ def _fail(message: str) -> int:
 
 
 def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from dsgate.gate import report
+    from dsgate.gate.render import HELM_TOOLS
+
     p = sub.add_parser(
         "check",
         help="render, validate and evaluate charts, kustomizations and YAML",
@@ -56,6 +58,11 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _run_check(args: argparse.Namespace, out: TextIO) -> int:
+    from dsgate.gate import pipeline as gate
+    from dsgate.gate import report
+    from dsgate.gate.evaluate import default_policy_dir
+    from dsgate.gate.sources import SourceError, discover
+
     cfg: config_mod.Config | None = None
     if not args.no_config:
         path = args.config or config_mod.find(Path.cwd())
@@ -113,7 +120,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
 
     deploy_targets = cfg.deploy if cfg and not args.no_deploy and not args.paths else []
     if deploy_targets and result.exit_code(args.strict) == 0:
-        from dsgate import deploystage
+        from dsgate.gate import deploystage
 
         stage = deploystage.run(deploy_targets, say=lambda msg: print(msg, file=sys.stderr))
         result.deploy_failures.extend(stage.failures)
@@ -137,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = sub.add_parser("cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False)
     cluster.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("diff", help="what a change does to the rendered manifests (--base REF)", add_help=False)
+    tools = sub.add_parser("tools", help="build the pinned tools into the cache and check them (install, doctor, path)", add_help=False)
+    tools.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("version", help="print dsgate and pinned tool versions")
     return parser
 
@@ -144,15 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["cluster"]:  # its own parser, --help included
-        from dsgate import cluster
+        from dsgate.cluster import lifecycle
 
-        return cluster.main(argv[1:])
+        return lifecycle.main(argv[1:])
     if argv[:1] == ["diff"]:  # its own parser: dsgate.gitops.diffcli
         from dsgate.gitops import diffcli
 
         return diffcli.main(argv[1:])
+    if argv[:1] == ["tools"]:  # its own parser, --help included
+        from dsgate.toolbuild import install
+
+        return install.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "check":
+        from dsgate.gate.validate import ValidationSetupError
+        from dsgate.tools import ToolMissing
+
         try:
             return _run_check(args, sys.stdout)
         except KeyboardInterrupt:

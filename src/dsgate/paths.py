@@ -1,6 +1,10 @@
 """Where dsgate finds the files it ships beside its code: the one place each location is defined.
 
-dsgate runs from a checkout of its repository (src layout); every other module asks here.
+Everything dsgate reads besides its Python code is package data under dsgate/data, so an installed
+wheel and a checkout of the repository (src layout, editable install) look in the same place:
+versions.env (every pinned version), helm-batch's Go sources and patch, the policy library and the
+local cluster's topology and kwok stages. In the repository, data/policies and data/cluster are
+symlinks to the top-level policies/ and cluster/ (the wheel and sdist carry the files themselves).
 """
 
 from __future__ import annotations
@@ -8,18 +12,31 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VERSIONS_FILE = REPO_ROOT / "versions.env"
-HELM_BATCH_DIR = REPO_ROOT / "hack" / "helm-batch"
-DEFAULT_TOPOLOGY = REPO_ROOT / "cluster" / "topology.yaml"
-CLUSTER_STAGES_DIR = REPO_ROOT / "cluster" / "stages"
-_POLICIES = REPO_ROOT / "policies"
-API_VERSIONS_FILE = REPO_ROOT / "src" / "dsgate" / "gate" / "apiversions.yaml"  # removed/deprecated API versions
-# The charts this repository publishes (make package, the version-bump check).
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+VERSIONS_FILE = DATA_DIR / "versions.env"
+HELM_BATCH_DIR = DATA_DIR / "helm-batch"
+# The per-tool Go build recipes `dsgate tools install` runs.
+TOOL_BUILD_SCRIPT = PACKAGE_DIR / "toolbuild" / "build.sh"
+DEFAULT_TOPOLOGY = DATA_DIR / "cluster" / "topology.yaml"
+CLUSTER_STAGES_DIR = DATA_DIR / "cluster" / "stages"
+API_VERSIONS_FILE = PACKAGE_DIR / "gate" / "apiversions.yaml"  # removed/deprecated API versions
+# The checkout's root: meaningful in a clone of the repository only (an installed wheel has none).
+REPO_ROOT = PACKAGE_DIR.parents[1]
+# The charts this repository publishes (make package, the version-bump check): repository tools.
 CHARTS = (REPO_ROOT / "charts" / "node-exporter", REPO_ROOT / "charts" / "fluentd")
+_POLICIES = (DATA_DIR / "policies").resolve()  # the checkout's policies/ rather than the symlink, in messages
 
 
 def policies_dir() -> Path:
     """The policy library: DSGATE_POLICIES when set, else dsgate's own."""
     env = os.environ.get("DSGATE_POLICIES")
     return Path(env) if env else _POLICIES
+
+
+def cache_dir() -> Path:
+    """Root of dsgate's cache, outside any repository: DSGATE_CACHE, else $XDG_CACHE_HOME/dsgate."""
+    if env := os.environ.get("DSGATE_CACHE"):
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "dsgate"

@@ -1,4 +1,4 @@
-"""Pinned versions, read from the repository's versions.env (the one place they are defined)."""
+"""Pinned versions, read from dsgate/data/versions.env: the one place they are defined, shipped in the package."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Regal, built by hack/tools.sh to read Rego v1, lints the library clean and catches what it should."""
+"""Regal, built by `dsgate tools install` to read Rego v1, lints the library clean and catches what it should."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
-from dsgate.tools import cache_dir
+from dsgate.tools import CRD_SOURCES, cache_dir, install_command
 from dsgate.versions import pinned
 
 SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
@@ -169,15 +169,7 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
 
 # ---------------------------------------------------------------- CRD kinds
 
-# CRD files copied into the cache by `hack/tools.sh install crds`, from Go modules pinned in versions.env.
-CRD_SOURCES: dict[str, tuple[str, str]] = {
-    "prometheus-operator": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
-    "vertical-pod-autoscaler": ("k8s.io/autoscaler/vertical-pod-autoscaler", "VPA_VERSION"),
-    "flux-source": ("github.com/fluxcd/source-controller", "FLUX_SOURCE_CONTROLLER_VERSION"),
-    "flux-kustomize": ("github.com/fluxcd/kustomize-controller", "FLUX_KUSTOMIZE_CONTROLLER_VERSION"),
-    "flux-helm": ("github.com/fluxcd/helm-controller/api (controller-gen)", "FLUX_HELM_CONTROLLER_API_VERSION"),
-    "argo-cd": ("github.com/argoproj/argo-cd/v3", "ARGOCD_VERSION"),
-}
+CRD_TOOL = "crds"  # their name in dsgate.tools.SCHEMA_SETS, which also lists the sets (CRD_SOURCES)
 # The API group each CRD set serves: a set's files are parsed only when a document of its group
 # needs them (the Argo CD CRDs alone are megabytes of YAML).
 CRD_GROUPS: dict[str, str] = {
@@ -225,7 +217,7 @@ def _crd_files() -> dict[str, list[Path]]:
         folder = crd_dir() / name / pinned()[key]
         files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
         if not files:
-            raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run 'make setup' (hack/tools.sh install schemas)")
+            raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run '{install_command(CRD_TOOL)}'")
         out[name] = files
     return out
 

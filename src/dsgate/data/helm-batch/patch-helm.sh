@@ -1,12 +1,12 @@
 # shellcheck shell=bash
-# patch_helm DIR: sourced by hack/tools.sh when it builds helm-batch (tools.sh defines
-# copy_module_source, replace_line_once, HELM_VERSION and ROOT). This file is part of helm-batch's
+# patch_helm DIR: sourced by dsgate/toolbuild/build.sh when it builds helm-batch (build.sh defines
+# copy_module_source, replace_line_once, HELM_VERSION and HELM_BATCH_DIR, this folder). This file is part of helm-batch's
 # version key, with main.go and helm-patch/*.go: changing a patch rebuilds the tool.
 
 # Copy helm's module source to DIR and change three lines, each of which must be found exactly once
 # (so a helm upgrade cannot silently drop a change): ValidateAgainstSingleSchema reuses decoded and
 # compiled schemas (the lines that decode and compile values.schema.json go through dsgateDecoded and
-# dsgateCompiled, hack/helm-batch/helm-patch), and EnvSettings.Namespace returns --namespace without
+# dsgateCompiled, helm-patch/ beside this file), and EnvSettings.Namespace returns --namespace without
 # loading the kubeconfig.
 patch_helm() {
   local dir=$1 file
@@ -20,5 +20,5 @@ patch_helm() {
   # the --namespace override when one is given; return it straight away (same answer).
   replace_line_once "$dir/pkg/cli/environment.go" '	if s.config != nil {' \
     '	if s.namespace != "" { return s.namespace }; if s.config != nil {' || return 1
-  cp "$ROOT/hack/helm-batch/helm-patch/"*.go "$dir/pkg/chart/common/util/"
+  cp "$HELM_BATCH_DIR/helm-patch/"*.go "$dir/pkg/chart/common/util/"
 }

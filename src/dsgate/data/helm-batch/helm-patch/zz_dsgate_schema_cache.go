@@ -1,6 +1,6 @@
 package util
 
-// Added by dsgate's helm-batch build (hack/tools.sh), not part of helm: a long-lived helm-batch
+// Added by dsgate's helm-batch build (dsgate tools install), not part of helm: a long-lived helm-batch
 // process renders the same chart many times, and decoding and compiling its values.schema.json each
 // time is most of a render. Decoded and compiled schemas are never modified after they are built;
 // one of each per distinct schema text is reused.
