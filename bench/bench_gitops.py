@@ -3,7 +3,7 @@ project's two charts, from a GitRepository and as packaged charts from a HelmRep
 ConfigMaps, every third release with a kustomize post-renderer) plus Kustomizations, gated with
 `dsgate check`, first one cluster, then all three.
 
-Prints wall time and the peak resident memory of the whole process tree (dsgate, helm-batch,
+Prints wall time, CPU time (every process of the tree) and the peak resident memory of the whole process tree (dsgate, helm-batch,
 kustomize, OPA; sampled every 50 ms from /proc). Goal: 3 clusters in <= 60 s, <= 1 GiB, linear growth.
 Not a test: nothing here asserts speed.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -147,8 +148,9 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(args: list[str], cwd: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak tree RSS bytes, exit code) of `dsgate check ARGS`."""
+def measure(args: list[str], cwd: Path) -> tuple[float, int, int, float]:
+    """(wall seconds, peak tree RSS bytes, exit code, CPU seconds of the whole tree) of `dsgate check ARGS`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--format", "json", "-o", os.devnull, *args], cwd=cwd, stderr=subprocess.PIPE, text=True
@@ -168,9 +170,11 @@ def measure(args: list[str], cwd: Path) -> tuple[float, int, int]:
     done.set()
     sampler.join()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every descendant, reaped, is counted here
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode == 2:
         raise SystemExit(f"dsgate check {' '.join(args)} failed: {err[-3000:]}")
-    return wall, peak, proc.returncode
+    return wall, peak, proc.returncode, cpu
 
 
 def main() -> None:
@@ -190,9 +194,10 @@ def main() -> None:
         alls = measure([*common, "."], root)
     figures = {
         "releases_per_cluster": args.releases,
-        "one_cluster": {"wall_s": round(one[0], 1), "peak_rss_mib": round(one[1] / 2**20), "exit": one[2]},
-        f"{args.clusters}_clusters": {"wall_s": round(alls[0], 1), "peak_rss_mib": round(alls[1] / 2**20), "exit": alls[2]},
+        "one_cluster": {"wall_s": round(one[0], 1), "cpu_s": round(one[3], 1), "peak_rss_mib": round(one[1] / 2**20), "exit": one[2]},
+        f"{args.clusters}_clusters": {"wall_s": round(alls[0], 1), "cpu_s": round(alls[3], 1), "peak_rss_mib": round(alls[1] / 2**20), "exit": alls[2]},
         "growth_wall": round(alls[0] / one[0], 2),
+        "growth_cpu": round(alls[3] / one[3], 2),
         "growth_rss": round(alls[1] / one[1], 2),
     }
     print(json.dumps(figures, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))

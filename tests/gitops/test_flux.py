@@ -177,6 +177,13 @@ GIT = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {
             },
             "variable substitution failed in ConfigMap c: unsupported substitution",
         ),
+        (
+            {
+                "clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a", "  postBuild:\n    substitute: {v: '[x'}\n"),
+                "a/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: '${v}'}\n",
+            },
+            "Kustomization flux-system/a: ConfigMap c after substitution",
+        ),
     ],
 )
 def test_flux_errors(tmp_path: Path, files: dict[str, str], expected_error: str) -> None:

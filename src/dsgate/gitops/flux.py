@@ -87,20 +87,24 @@ def apply_substitution(objs: list[dict[str, Any]], variables_: dict[str, str], r
     except subst.SubstitutionError as exc:
         raise GitOpsError(f"{what}: postBuild: {exc}") from exc
     out: list[dict[str, Any]] = []
+    texts: list[tuple[str, str]] = []  # (object, its substituted YAML)
     for obj in objs:
         m = meta(obj)
-        if subst.DISABLED_KEY in (m.get("labels") or {}) and (m.get("labels") or {}).get(subst.DISABLED_KEY) == "disabled":
+        if (m.get("labels") or {}).get(subst.DISABLED_KEY) == "disabled" or (m.get("annotations") or {}).get(subst.DISABLED_KEY) == "disabled":
             out.append(obj)
             continue
-        if (m.get("annotations") or {}).get(subst.DISABLED_KEY) == "disabled":
-            out.append(obj)
-            continue
-        text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=1 << 20)
+        text = yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=1 << 20)
         try:
-            text = subst.substitute(text, variables_)
+            texts.append((step(obj), subst.substitute(text, variables_)))
         except subst.SubstitutionError as exc:
             raise GitOpsError(f"{what}: variable substitution failed in {step(obj)}: {exc}") from exc
-        out.extend(read(text, f"{what}: {step(obj)} after substitution"))
+    if texts:  # one read for the whole build; object by object only to name the one that does not read
+        try:
+            out.extend(read("---\n".join(text for _, text in texts), f"{what}: after substitution"))
+        except GitOpsError:
+            for name, text in texts:
+                read(text, f"{what}: {name} after substitution")
+            raise
     return out
 
 
