@@ -1,4 +1,4 @@
-"""dsgate command line: `dsgate check`, `dsgate tools`, `dsgate cluster`, `dsgate version`."""
+"""dsgate command line: `dsgate check`, `dsgate tools`, `dsgate cluster`, `dsgate simulate`, `dsgate version`."""
 
 from __future__ import annotations
 
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     _check_parser(sub)
     cluster = sub.add_parser("cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False)
     cluster.add_argument("rest", nargs=argparse.REMAINDER)
+    simulate = sub.add_parser("simulate", help="coverage and rollout of a chart/kustomization/manifests on a throwaway cluster of a topology", add_help=False)
+    simulate.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("diff", help="what a change does to the rendered manifests (--base REF)", add_help=False)
     tools = sub.add_parser("tools", help="build the pinned tools into the cache and check them (install, doctor, path)", add_help=False)
     tools.add_argument("rest", nargs=argparse.REMAINDER)
@@ -160,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         from dsgate.gitops import diffcli
 
         return diffcli.main(argv[1:])
+    if argv[:1] == ["simulate"]:  # its own parser, --help included
+        from dsgate.cluster import simulate
+
+        return simulate.main(argv[1:])
     if argv[:1] == ["tools"]:  # its own parser, --help included
         from dsgate.toolbuild import install
 

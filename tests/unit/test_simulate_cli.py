@@ -1,0 +1,50 @@
+"""`dsgate simulate` without a cluster: --upgrade-set parsing and the errors that exit 2 before any cluster starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsgate.cluster.simulate import SimulateError, _set_values, main, render
+from dsgate.paths import DEFAULT_TOPOLOGY
+
+GPU_TOPOLOGY = DEFAULT_TOPOLOGY.with_name("gpu.yaml")
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        pytest.param(["image.tag=v2"], {"image": {"tag": "v2"}}, id="nested"),
+        pytest.param(["minReadySeconds=5", "a.b=true"], {"minReadySeconds": 5, "a": {"b": True}}, id="typed"),
+        pytest.param(["a.b=1", "a.c=x"], {"a": {"b": 1, "c": "x"}}, id="merged"),
+        pytest.param(["podAnnotations={x: y}"], {"podAnnotations": {"x": "y"}}, id="yaml-mapping"),
+    ],
+)
+def test_upgrade_set_values(pairs: list[str], expected: dict[str, Any]) -> None:
+    assert _set_values(pairs) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_message"),
+    [
+        pytest.param(["charts/node-exporter", "--topology", "nope.yaml"], "cannot read topology file nope.yaml", id="missing-topology"),
+        pytest.param(["nope", "--topology", str(GPU_TOPOLOGY)], "nope: no such file or directory", id="missing-path"),
+        pytest.param(["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "tag"], "expected KEY=VALUE", id="bad-upgrade-set"),
+        pytest.param(["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "-f", "nope.yaml"], "values file nope.yaml does not exist", id="missing-values"),
+        pytest.param(["kustomize/bases", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "a=b"], "--upgrade-set needs a chart", id="upgrade-set-needs-chart"),
+    ],
+)
+def test_errors_exit_2(args: list[str], expected_message: str, capsys: pytest.CaptureFixture[str], repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo_root)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected_message in err and err.startswith("dsgate simulate: error:") and "Traceback" not in err
+
+
+def test_no_daemonset_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    with pytest.raises(SimulateError, match="renders no DaemonSet"):
+        render(tmp_path / "cm.yaml", [])
