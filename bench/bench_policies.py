@@ -29,15 +29,13 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-POLICIES = REPO / "policies"
-sys.path.insert(0, str(REPO / "src"))
+from dsgate.gate.evaluate import IGNORED
+from dsgate.paths import policies_dir, rules_dir
+from dsgate.tools import tool_path
 
-from dsgate.tools import tool_path  # noqa: E402
-
-IGNORE = ("*_test.rego", "samples", "*.yaml", "*.yml", "*.json", "*.md", "*.sh", ".*")
+POLICIES = policies_dir()
 # A compliant node-exporter + fluentd render (8 documents), padded with the other kinds a chart renders.
-RENDER = POLICIES / "resources" / "samples" / "DS-RES-004" / "allowed.yaml"
+RENDER = rules_dir() / "resources" / "samples" / "DS-RES-004" / "allowed.yaml"
 GOAL_MS = 5.0
 
 
@@ -122,7 +120,7 @@ def main() -> int:
                 "error",
                 "--addr",
                 f"127.0.0.1:{port}",
-                *(f"--ignore={p}" for p in IGNORE),
+                *(f"--ignore={p}" for p in IGNORED),
                 str(POLICIES),
             ],
             stdout=log,

@@ -7,16 +7,6 @@
 package main
 
 import data.dsgate.lib
-import data.dsgate.rules.disruption
-import data.dsgate.rules.host_access
-import data.dsgate.rules.hygiene
-import data.dsgate.rules.images
-import data.dsgate.rules.priority
-import data.dsgate.rules.probes
-import data.dsgate.rules.resources
-import data.dsgate.rules.rollout
-import data.dsgate.rules.security
-import data.dsgate.rules.tolerations
 
 # METADATA
 # title: Every finding of every rule
@@ -52,18 +42,12 @@ warn contains _conftest_result(finding) if {
 	not finding.exempted
 }
 
-_violations := union({
-	disruption.findings,
-	host_access.findings,
-	hygiene.findings,
-	images.findings,
-	priority.findings,
-	probes.findings,
-	resources.findings,
-	rollout.findings,
-	security.findings,
-	tolerations.findings,
-})
+# Every package under dsgate.rules (one per category folder) contributes its `findings`: a new
+# category is a new folder, nothing here changes (as Regal's own main collects data.regal.rules).
+_violations contains finding if {
+	some category
+	some finding in data.dsgate.rules[category].findings
+}
 
 _conftest_result(finding) := {
 	"msg": sprintf("%s %s: %s", [finding.rule, finding.resource, finding.message]),

@@ -40,3 +40,8 @@ def cache_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "dsgate"
+
+
+def rules_dir(policies: Path | None = None) -> Path:
+    """The rule packages of a policy library: one folder per category, package dsgate.rules.<folder>."""
+    return (policies or policies_dir()) / "dsgate" / "rules"

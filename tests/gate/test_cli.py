@@ -13,6 +13,8 @@ import jsonschema
 import pytest
 from junitparser import JUnitXml
 
+from dsgate.docs.catalogue import categories
+from dsgate.paths import policies_dir
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
 
@@ -46,18 +48,7 @@ def test_json_contract(bad_json: dict[str, Any]) -> None:
     assert bad_json["findings"], "the community-style DaemonSet must produce findings"
     for finding in bad_json["findings"]:
         assert keys <= set(finding)
-        assert finding["category"] in {
-            "tolerations",
-            "disruption",
-            "priority",
-            "resources",
-            "rollout",
-            "probes",
-            "host-access",
-            "security",
-            "images",
-            "hygiene",
-        }
+        assert finding["category"] in categories(policies_dir())
         assert finding["resource"] == "DaemonSet/monitoring/node-exporter"
         assert finding["source"] == str(BAD)
     summary = bad_json["summary"]

@@ -11,6 +11,7 @@ import pytest
 
 from dsgate.gate.documents import Document, Provenance, load_file
 from dsgate.gate.evaluate import EvaluationError, OpaServer, default_policy_dir, policy_input
+from tests.policy.helpers import sample_files
 
 pytestmark = pytest.mark.policy
 
@@ -70,7 +71,7 @@ def test_malformed_batch_answers_fail_closed(tmp_path: Path, body: str, renders:
 
 
 def _sample_renders() -> list[list[Document]]:
-    return [load_file(path) for path in sorted(default_policy_dir().glob("*/samples/*/*.yaml"))]
+    return [load_file(path) for path in sample_files()]
 
 
 @pytest.mark.parametrize("renders", [1, 7, 40, None], ids=lambda n: f"{n or 'all'}-renders")
@@ -98,7 +99,8 @@ def test_killed_server_is_an_error(tmp_path: Path) -> None:
         assert opa.evaluate([DOC]) == []
         assert opa.pid is not None
         os.kill(opa.pid, signal.SIGKILL)
-        opa.process.wait()  # type: ignore[union-attr]
+        assert opa.process is not None
+        opa.process.wait()
         with pytest.raises(EvaluationError, match="OPA server died"):
             opa.evaluate([DOC])
 

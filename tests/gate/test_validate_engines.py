@@ -17,13 +17,14 @@ import pytest
 from dsgate.gate import validate
 from dsgate.gate.documents import Provenance, load_file, parse_stream
 from dsgate.gate.render import helm_template_text
-from tests.conftest import CHARTS, POLICIES
+from tests.conftest import CHARTS
+from tests.policy.helpers import sample_files
 
 pytestmark = pytest.mark.render
 
 
 def _corpus() -> list[dict[str, Any]]:
-    objs = [d.obj for path in sorted(POLICIES.glob("*/samples/*/*.yaml")) for d in load_file(path)]
+    objs = [d.obj for path in sample_files() for d in load_file(path)]
     for chart in ("node-exporter", "fluentd"):
         for values in sorted((CHARTS / chart / "ci").glob("*-values.yaml")):
             text = helm_template_text(CHARTS / chart, values_files=(values,))

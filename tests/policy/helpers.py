@@ -11,16 +11,17 @@ from typing import Any
 
 import yaml
 
+from dsgate.docs.catalogue import category_of
+from dsgate.paths import rules_dir
+
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "policies"
 COMMUNITY = Path(__file__).resolve().parent / "community"
-# Only the library's modules go into the server: tests, samples, docs and configuration stay out.
-OPA_IGNORE = ("*_test.rego", "samples", "*.yaml", "*.yml", "*.json", "*.md", "*.sh", ".*")
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One manifest file of policies/<category>/samples/<rule>/ (or tests/policy/community/)."""
+    """One manifest file of policies/dsgate/rules/<category>/samples/<rule>/ (or tests/policy/community/)."""
 
     path: Path
     rule: str  # the rule the sample is about ("" for community samples)
@@ -76,12 +77,17 @@ def load_sample(path: Path, rule: str = "", category: str = "", verdict: str = "
     )
 
 
+def sample_files(policies: Path = POLICIES) -> list[Path]:
+    """The sample manifests of every rule of the library in POLICIES, sorted."""
+    return sorted(rules_dir(policies).glob("*/samples/*/*.yaml"))
+
+
 def rule_samples() -> list[Sample]:
-    """Every policies/<category>/samples/<rule>/{allowed,denied}*.yaml, sorted."""
+    """Every policies/dsgate/rules/<category>/samples/<rule>/{allowed,denied}*.yaml, sorted."""
     samples = []
-    for path in sorted(POLICIES.glob("*/samples/*/*.yaml")):
+    for path in sample_files():
         verdict = path.name.split("-")[0].removesuffix(".yaml")
-        samples.append(load_sample(path, rule=path.parent.name, category=path.parents[2].name, verdict=verdict))
+        samples.append(load_sample(path, rule=path.parent.name, category=category_of(path.parents[2].name), verdict=verdict))
     return samples
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.docs.catalogue import BEGIN, CATEGORIES, END, CatalogueError, main, read_library
-from tests.policy.helpers import POLICIES, REPO
+from dsgate.docs.catalogue import BEGIN, END, CatalogueError, categories, main, read_library
+from dsgate.paths import rules_dir
+from dsgate.tools import tool_path
+from tests.policy.helpers import OPA_IGNORE, POLICIES, REPO
 
 pytestmark = pytest.mark.policy
 
@@ -32,7 +35,7 @@ def test_every_rule_is_in_the_catalogue_once() -> None:
     rules, parameters = read_library(POLICIES)
     section = (POLICIES / "README.md").read_text().split(BEGIN)[1].split(END)[0]
     assert sorted(line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")) == sorted(r.id for r in rules)
-    assert {r.category for r in rules} == set(CATEGORIES)
+    assert {r.category for r in rules} == set(categories(POLICIES))
     assert {p.name for p in parameters} == {n for r in rules for n in r.parameters}, "a parameter no rule uses"
 
 
@@ -45,7 +48,7 @@ def test_stale_catalogue_detected(library_copy: Path) -> None:
 
 
 def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
-    module = library_copy / "priority" / "priority.rego"
+    module = rules_dir(library_copy) / "priority" / "priority.rego"
     module.write_text(module.read_text().replace("priorityClassName is system-node-critical", "priority class is node-critical"))
     assert main(["--check", "--policies", str(library_copy)]) == 1
 
@@ -66,7 +69,7 @@ def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
     ],
 )
 def test_invalid_metadata_rejected(library_copy: Path, old: str, new: str, expected_error: str) -> None:
-    module = library_copy / "priority" / "priority.rego"
+    module = rules_dir(library_copy) / "priority" / "priority.rego"
     assert old in module.read_text()
     module.write_text(module.read_text().replace(old, new))
     with pytest.raises(CatalogueError, match=expected_error):
@@ -77,3 +80,67 @@ def test_readme_without_markers_rejected(library_copy: Path, capsys: pytest.Capt
     (library_copy / "README.md").write_text("# no markers\n")
     assert main(["--check", "--policies", str(library_copy)]) == 2
     assert "markers" in capsys.readouterr().err
+
+
+NEW_CATEGORY = """# METADATA
+# title: Node labels
+# description: A category that only exists in this test.
+package dsgate.rules.node_labels
+
+import data.dsgate.lib
+
+# METADATA
+# title: Every DaemonSet is reported
+# scope: rule
+# custom:
+#   id: DS-NLB-001
+#   category: node-labels
+#   severity: warn
+#   parameters: []
+#   remediation: Nothing to do.
+findings contains lib.finding(rego.metadata.rule(), ds, "reported") if {
+	some ds in lib.daemonsets
+}
+"""
+DAEMONSET = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "monitoring"}, "spec": {}}
+
+
+def test_new_category_is_one_folder(library_copy: Path, tmp_path: Path) -> None:
+    """A package in a new folder of dsgate/rules is a category of the catalogue and main collects its findings."""
+    folder = rules_dir(library_copy) / "node_labels"
+    folder.mkdir()
+    (folder / "node_labels.rego").write_text(NEW_CATEGORY)
+    assert "node-labels" in categories(library_copy)
+    rules, _ = read_library(library_copy)
+    assert [(r.id, r.category) for r in rules if r.id == "DS-NLB-001"] == [("DS-NLB-001", "node-labels")]
+    (tmp_path / "input.json").write_text(json.dumps([{"path": "render.yaml", "contents": DAEMONSET}]))
+    proc = subprocess.run(
+        [
+            str(tool_path("opa")),
+            "eval",
+            "--format",
+            "json",
+            *(f"--ignore={p}" for p in OPA_IGNORE),
+            "-d",
+            str(library_copy),
+            "-i",
+            str(tmp_path / "input.json"),
+            "data.main.findings",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    findings = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    assert [(f["rule"], f["category"], f["resource"]) for f in findings if f["rule"] == "DS-NLB-001"] == [
+        ("DS-NLB-001", "node-labels", "DaemonSet/monitoring/agent")
+    ]
+
+
+def test_rule_outside_its_category_folder_rejected(library_copy: Path) -> None:
+    module = rules_dir(library_copy) / "priority" / "priority.rego"
+    (rules_dir(library_copy) / "images" / "priority.rego").write_text(module.read_text().replace("dsgate.rules.priority", "dsgate.rules.images"))
+    module.unlink()
+    with pytest.raises(CatalogueError, match="has category 'priority', not 'images'"):
+        read_library(library_copy)

@@ -89,7 +89,7 @@ def test_fast_set_covers_every_category_and_community_sample() -> None:
 
 def test_conftest_reports_rule_metadata(conftest_bin: Path, tmp_path: Path) -> None:
     """The non-msg keys of a deny object reach conftest's output as metadata."""
-    sample = next(s for s in SAMPLES if s.id == "policies/priority/samples/DS-PRI-001/denied.yaml")
+    sample = next(s for s in SAMPLES if s.id == "policies/dsgate/rules/priority/samples/DS-PRI-001/denied.yaml")
     answer = run_conftest(conftest_bin, sample, tmp_path)
     assert [(f["metadata"]["rule"], f["metadata"]["resource"]) for f in answer["failures"]] == [("DS-PRI-001", "DaemonSet/monitoring/node-exporter")]
 

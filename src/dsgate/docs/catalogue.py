@@ -6,8 +6,9 @@
 Every rule's id, title, category, severity, parameters and remediation are read with
 `opa inspect -a` from its `# METADATA` block; parameter defaults and descriptions are read with
 `opa eval` from `data.dsgate.lib.parameter_docs`. Nothing in the catalogue is written by hand.
-The metadata is validated on the way (unique ids, known categories and severities, parameters
-that exist); a violation is an error (exit 2), not a silently odd table.
+The metadata is validated on the way (unique ids, severities, parameters that exist, and the
+category of a rule is the one of its folder: the category list is the folders of
+policies/dsgate/rules, see `categories`); a violation is an error (exit 2), not a silently odd table.
 """
 
 from __future__ import annotations
@@ -25,25 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsgate.paths import policies_dir
+from dsgate.paths import policies_dir, rules_dir
 from dsgate.tools import ToolMissing, tool_path
 
-CATEGORIES = (
-    "tolerations",
-    "disruption",
-    "priority",
-    "resources",
-    "rollout",
-    "probes",
-    "host-access",
-    "security",
-    "images",
-    "hygiene",
-)
 SEVERITIES = ("deny", "warn")
 ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
 BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.docs.catalogue) -->"
 END = "<!-- END GENERATED CATALOGUE -->"
+
+
+def category_of(folder: str) -> str:
+    """The category of the rules in policies/dsgate/rules/FOLDER: the folder (a package name) with
+    hyphens for underscores (host_access holds category host-access)."""
+    return folder.replace("_", "-")
+
+
+def categories(policy_dir: Path) -> tuple[str, ...]:
+    """The categories of the library in POLICY_DIR, sorted: one per folder of its dsgate/rules."""
+    return tuple(sorted(category_of(p.name) for p in rules_dir(policy_dir).iterdir() if p.is_dir()))
 
 
 class CatalogueError(RuntimeError):
@@ -114,6 +114,7 @@ def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule],
     rules = _rules(inspected.get("annotations") or [], lib)
     parameters = [Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", ""))) for name, doc in sorted(docs.items())]
     _validate(rules, parameters)
+    _validate_categories(rules, lib)
     return rules, parameters
 
 
@@ -156,8 +157,7 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
                 location=f"policies/{where}",
             )
         )
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    return sorted(rules, key=lambda r: (order.get(r.category, len(order)), r.id))
+    return sorted(rules, key=lambda r: (r.category, r.id))
 
 
 def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
@@ -170,8 +170,6 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
         if rule.id in seen:
             problems.append(f"{rule.location}: id {rule.id} is also used at {seen[rule.id]}")
         seen.setdefault(rule.id, rule.location)
-        if rule.category not in CATEGORIES:
-            problems.append(f"{rule.location}: {rule.id} has category {rule.category!r}, not one of {', '.join(CATEGORIES)}")
         if rule.severity not in SEVERITIES:
             problems.append(f"{rule.location}: {rule.id} has severity {rule.severity!r}, not deny or warn")
         for name in rule.parameters:
@@ -182,6 +180,20 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
             problems.append(f"parameter {parameter.name} has no description in parameter_docs")
     if not rules:
         problems.append("no rule carries a METADATA custom.id")
+    if problems:
+        raise CatalogueError("invalid policy metadata:\n  " + "\n  ".join(problems))
+
+
+def _validate_categories(rules: list[Rule], root: Path) -> None:
+    """Every rule lives in policies/dsgate/rules/<folder>/ and has that folder's category."""
+    rules_root = rules_dir(root).relative_to(root).as_posix()
+    problems = []
+    for rule in rules:
+        folder = rule.location.removeprefix(f"policies/{rules_root}/").split("/")[0]
+        if not rule.location.startswith(f"policies/{rules_root}/"):
+            problems.append(f"{rule.location}: {rule.id} is outside policies/{rules_root}/<category>/")
+        elif rule.category != category_of(folder):
+            problems.append(f"{rule.location}: {rule.id} has category {rule.category!r}, not {category_of(folder)!r}, the category of its folder")
     if problems:
         raise CatalogueError("invalid policy metadata:\n  " + "\n  ".join(problems))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from dsgate.gate.evaluate import IGNORED
 from dsgate.tools import tool_path
 
 from .support import CHART, REPO, SCENARIOS, scenario_file
@@ -29,20 +30,7 @@ def _findings(objs: list[dict[str, Any]], tmp_path: Any) -> list[dict[str, Any]]
         "json",
         "--data",
         str(POLICIES),
-        "--ignore",
-        "*_test.rego",
-        "--ignore",
-        "samples",
-        "--ignore",
-        "*.yaml",
-        "--ignore",
-        "*.json",
-        "--ignore",
-        "*.sh",
-        "--ignore",
-        "*.md",
-        "--ignore",
-        "*.py",
+        *(f"--ignore={pattern}" for pattern in IGNORED),
         "--input",
         str(input_file),
         "data.main.findings",
