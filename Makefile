@@ -47,7 +47,14 @@ test-fast: setup ## Run the tests without the cluster ones
 fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
 	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
 
-lint: setup ## Policies (opa fmt/check/test 100% coverage, regal lint), generated docs are current, chart versions bumped
+# Shell scripts shellcheck reads (.shellcheckrc: sourced files relative to each script).
+SHELL_SCRIPTS := hack/*.sh hack/helm-batch/*.sh policies/check.sh .ci/run
+
+lint: setup ## Python (ruff lint + format check, mypy strict on src/dsgate), shellcheck, policies (opa fmt/check/test 100% coverage, regal), generated docs are current, chart versions bumped
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 	bash policies/check.sh
 	$(BIN)/python -m dsgate.docs.catalogue --check
 	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter --check

@@ -121,7 +121,7 @@ def main() -> None:
     m = report["matrix"]
     assert isinstance(m, dict)
     print(
-        f"static gate (dsgate check --no-deploy on this repo): median {statistics.median(gate_times):.1f}s over {len(gate_times)} runs {['%.1f' % t for t in gate_times]}"
+        f"static gate (dsgate check --no-deploy on this repo): median {statistics.median(gate_times):.1f}s over {len(gate_times)} runs {[f'{t:.1f}' for t in gate_times]}"
     )
     per_core = ", ".join(f"{x:.1f}" for x in m["ours_runs_ms_per_render_per_core"])
     print(

@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VERSIONS="$ROOT/src/dsgate/data/versions.env"  # the pins, shipped inside the package
-# shellcheck source=src/dsgate/data/versions.env
+# shellcheck source=../src/dsgate/data/versions.env
 source "$VERSIONS"
 CACHE=${DSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dsgate}
 UV_HOME="$CACHE/tools/uv/$UV_VERSION"
@@ -18,7 +18,7 @@ if [ ! -x "$UV_HOME/bin/uv" ]; then
   tmp=$(mktemp -d "$CACHE/uv.XXXXXX" 2>/dev/null || { mkdir -p "$CACHE"; mktemp -d "$CACHE/uv.XXXXXX"; })
   "$PY" -m pip install --quiet --disable-pip-version-check --target "$tmp/lib" "uv==$UV_VERSION" \
     || { rm -rf "$tmp"; die "pip could not install uv==$UV_VERSION from PyPI"; }
-  mkdir -p "$tmp/bin" && cp "$tmp/lib/bin/uv" "$tmp/bin/uv" && rm -rf "$tmp/lib"
+  mkdir -p "$tmp/bin" && cp "$tmp/lib/bin/uv" "$tmp/bin/uv" && rm -rf "${tmp:?}/lib"
   mkdir -p "$(dirname "$UV_HOME")" && rm -rf "$UV_HOME" && mv "$tmp" "$UV_HOME"
 fi
 
@@ -27,6 +27,6 @@ want=$(cat "$ROOT/pyproject.toml" "$VERSIONS" | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$ROOT/.venv/bin/dsgate" ]; then exit 0; fi
 rm -f "$stamp"
 [ -x "$ROOT/.venv/bin/python" ] || "$UV_HOME/bin/uv" venv --quiet --python "$PY" "$ROOT/.venv"
-"$UV_HOME/bin/uv" pip install --quiet --python "$ROOT/.venv/bin/python" -e "$ROOT[test]" \
+"$UV_HOME/bin/uv" pip install --quiet --python "$ROOT/.venv/bin/python" -e "${ROOT}[test]" \
   || die "installing Python dependencies failed (see above); check pyproject.toml pins"
 echo "$want" >"$stamp"

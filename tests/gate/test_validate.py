@@ -128,5 +128,5 @@ def test_allow_kinds() -> None:
 
 
 def test_unsupported_version() -> None:
-    with pytest.raises(ValidationSetupError, match="no Kubernetes 1.12.0 schemas"):
+    with pytest.raises(ValidationSetupError, match=r"no Kubernetes 1\.12\.0 schemas"):
         Validator(["1.12.0"])

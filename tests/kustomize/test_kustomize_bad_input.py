@@ -107,7 +107,7 @@ def test_broken_kustomization_fails_with_kustomize_message_and_path(
 def test_gate_exits_2_on_broken_kustomizations(tmp_path: Path) -> None:
     # The same broken kustomizations through `dsgate check`: exit 2 (a build error, not a policy
     # result), each named with kustomize's message; nothing of a broken build is evaluated.
-    dirs = [_write(tmp_path / p.id, *p.values[:2]) for p in BROKEN]  # type: ignore[arg-type]
+    dirs = [_write(tmp_path / p.id, *p.values[:2]) for p in BROKEN]
     proc = subprocess.run(
         [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--no-deploy", "--no-progress", *map(str, dirs)],
         capture_output=True,

@@ -22,7 +22,7 @@ REQUIRED = {
     "components/resources-small", "components/resources-large", "components/pdb", "components/servicemonitor",
     "components/image-mirror",
     "overlays/dev", "overlays/staging", "overlays/production", "overlays/gpu-pool", "overlays/production-1000-nodes",
-}  # fmt: skip
+}  # fmt: skip # one line per kind of deliverable (bases, components, overlays)
 
 # Deprecated kustomization fields and their replacements.
 DEPRECATED = {

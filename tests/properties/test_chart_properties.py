@@ -64,7 +64,7 @@ def _memoise_subschema_strategies() -> None:
             memo[key] = build(schema, alphabet=alphabet, custom_formats=custom_formats)
         return memo[key]
 
-    memoised.dsgate_memoised = True  # type: ignore[attr-defined]
+    memoised.__dict__["dsgate_memoised"] = True
     hjs_internals.__dict__["__from_schema"] = memoised
 
 

@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 def api_client(kubeconfig: Path) -> ApiClient:
     """An ApiClient for KUBECONFIG (never the user's default kubeconfig)."""
-    return kube_config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
+    client: ApiClient = kube_config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
+    return client
 
 
 def dynamic_client(kubeconfig: Path, client: ApiClient | None = None) -> DynamicClient:
@@ -58,7 +59,8 @@ def get_or_none(dyn: DynamicClient, api_version: str, kind: str, name: str, name
         obj = res.get(name=name, namespace=namespace) if res.namespaced else res.get(name=name)
     except NotFoundError:
         return None
-    return obj.to_dict()
+    found: dict[str, Any] = obj.to_dict()
+    return found
 
 
 def list_items(dyn: DynamicClient, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[dict[str, Any]]:
@@ -74,16 +76,16 @@ def list_items(dyn: DynamicClient, api_version: str, kind: str, namespace: str |
 def create(dyn: DynamicClient, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
     res = resource(dyn, obj["apiVersion"], obj["kind"])
     ns = namespace or obj.get("metadata", {}).get("namespace")
-    if res.namespaced:
-        return res.create(body=obj, namespace=ns).to_dict()
-    return res.create(body=obj).to_dict()
+    created = res.create(body=obj, namespace=ns) if res.namespaced else res.create(body=obj)
+    as_dict: dict[str, Any] = created.to_dict()
+    return as_dict
 
 
 def condition(obj: dict[str, Any], kind: str) -> str | None:
     """status of condition KIND ("True"/"False"/"Unknown") or None."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return cond.get("status")
+            return str(cond["status"]) if cond.get("status") is not None else None
     return None
 
 

@@ -55,7 +55,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dsgate.cluster.topology import (
-    DEFAULT_TOPOLOGY,
     Topology,
     TopologyError,
     load_topology,
@@ -63,24 +62,27 @@ from dsgate.cluster.topology import (
     parse_topology,
     stage_documents,
 )
+from dsgate.paths import DEFAULT_TOPOLOGY
 from dsgate.tools import ToolMissing, cache_dir, tool_path
 from dsgate.versions import kubernetes_version, pinned
-
-if TYPE_CHECKING:  # the kubernetes client is slow to import: only the commands that talk to the API load it
-    from kubernetes.client import ApiClient
-    from kubernetes.dynamic import DynamicClient
 
 
 class _LazyKube:
     """dsgate.cluster.kube, imported on first use (keeps `dsgate cluster kubeconfig` instant)."""
 
     def __getattr__(self, name: str) -> Any:
-        from dsgate.cluster import kube as cluster_kube
+        from dsgate.cluster import kube as module
 
-        return getattr(cluster_kube, name)
+        return getattr(module, name)
 
 
-kube: Any = _LazyKube()
+if TYPE_CHECKING:  # the kubernetes client is slow to import: only the commands that talk to the API load it
+    from kubernetes.client import ApiClient
+    from kubernetes.dynamic import DynamicClient
+
+    from dsgate.cluster import kube
+else:
+    kube = _LazyKube()
 
 DEFAULT_NAME = "dsgate"
 # kwokctl component name -> the pinned tool that runs it.
@@ -482,7 +484,8 @@ def _https_ok(port: int, path: str = "/healthz") -> bool:
     ctx.verify_mode = ssl.CERT_NONE
     try:
         with urllib.request.urlopen(f"https://{LOCALHOST}:{port}{path}", context=ctx, timeout=2) as resp:
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except (urllib.error.URLError, OSError):
         return False
 
@@ -535,7 +538,7 @@ class LocalCluster:
             index += 1
         manifest = node_manifest(self.topology, index_of[pool], index)
         kube.create(self.dynamic(), manifest)
-        name = manifest["metadata"]["name"]
+        name: str = manifest["metadata"]["name"]
         if wait:
             kube.wait_for(f"node {name} Ready", lambda: kube.node_ready(kube.get_or_none(self.dynamic(), "v1", "Node", name) or {}), wait)
         return name
@@ -583,7 +586,7 @@ def _start(paths: ClusterPaths, topology: Topology, topology_raw: dict[str, Any]
         "--runtime", "binary",
         "--kubeconfig", "",
         "--timeout", f"{max(int(deadline - time.monotonic()), 10)}s",
-    ]  # fmt: skip
+    ]  # fmt: skip # one flag and its value per line
     _say(
         f"starting {paths.name!r}: etcd, kube-apiserver {kubernetes_version()}, kube-controller-manager, kube-scheduler, kwok (API server on {LOCALHOST}:{api})",
         quiet,

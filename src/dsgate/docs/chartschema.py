@@ -54,7 +54,8 @@ class ChartSchemaError(RuntimeError):
 
 
 def _k8s_definitions() -> dict[str, Any]:
-    return validate._definitions(kube_target_versions()[0])["$defs"]
+    definitions: dict[str, Any] = validate._definitions(kube_target_versions()[0])["$defs"]
+    return definitions
 
 
 def _crd_definitions() -> dict[str, Any]:

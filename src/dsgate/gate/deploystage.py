@@ -22,7 +22,8 @@ class StageResult:
 
 
 def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> StageResult:
-    from dsgate import cluster, deploy
+    from dsgate.cluster import deploy
+    from dsgate.cluster import lifecycle as cluster
 
     out = StageResult()
     started = False

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
+class _Loader(yaml.CSafeLoader):
     """The C safe loader, read the way Kubernetes' Go YAML reads these scalars.
 
     - YAML 1.1's `=` value tag is the string "=".
@@ -20,15 +20,20 @@ class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
       the failed ParseFloat leaves it a string (a quantity the API server accepts), not infinity.
     """
 
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> float | str:
-        value: float = super().construct_yaml_float(node)
-        if math.isinf(value) and not node.value.lower().lstrip("+-").startswith(".inf"):
-            return str(node.value)
-        return value
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float | str:
+    value = loader.construct_yaml_float(node)
+    if math.isinf(value) and not node.value.lower().lstrip("+-").startswith(".inf"):
+        return str(node.value)
+    return value
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 class DocumentError(RuntimeError):

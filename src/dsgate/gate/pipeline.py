@@ -281,10 +281,10 @@ def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequ
         versioned = validator if set(kubes) == set(validator.kube_versions) else validator.for_versions(sorted(kubes))
         result.findings.extend(f for f in deprecation_warnings(outcome.documents, sorted(kubes)) if f not in result.findings)
         for err in versioned.validate_all(outcome.documents):
-            key = (err.document.provenance.label, err.document.ref, err.path, err.message)
-            if key in seen_schema:
+            error_key = (err.document.provenance.label, err.document.ref, err.path, err.message)
+            if error_key in seen_schema:
                 continue
-            seen_schema.add(key)
+            seen_schema.add(error_key)
             if err.unknown_kind:
                 result.errors.append(f"{err.document.provenance.label}: {err.document.ref}: {err.message}")
             else:

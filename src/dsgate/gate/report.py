@@ -270,10 +270,7 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
         where = _gh_place(places, places.of_schema_error(e), e.document.provenance.source)
         lines.append(f"::error {where}title={_gh_property('schema ' + e.document.ref)}::{_gh_escape(str(e))}")
     for f in result.findings:
-        if f.exempted:
-            level = "notice"
-        else:
-            level = "error" if f.severity == "deny" else "warning"
+        level = "notice" if f.exempted else "error" if f.severity == "deny" else "warning"
         where = _gh_place(places, places.of_finding(f), f.source)
         lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + ' — ' + f.remediation)}")
     s = summary(result, strict)

@@ -96,10 +96,7 @@ def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[S
         if path.is_file():
             if path.suffix not in YAML_SUFFIXES and path.name not in KUSTOMIZATION_FILES:
                 raise SourceError(f"{path}: not a YAML file, chart or kustomization directory")
-            if path.name in KUSTOMIZATION_FILES:
-                found = [Source("kustomize", path.parent)]
-            else:
-                found = [Source("files", path, files=(path,))]
+            found = [Source("kustomize", path.parent)] if path.name in KUSTOMIZATION_FILES else [Source("files", path, files=(path,))]
         else:
             found = list(_walk(path, tuple(extra_values), top=True))
         if not found:

@@ -106,7 +106,8 @@ def reject_null_items(schema: Any) -> Any:
 def _definitions(kube_version: str) -> dict[str, Any]:
     """The shipped `_definitions.json` of KUBE_VERSION, null list entries refused (see reject_null_items)."""
     document = json.loads((_schema_dir(kube_version) / "_definitions.json").read_text())
-    return reject_null_items(document)
+    definitions: dict[str, Any] = reject_null_items(document)
+    return definitions
 
 
 DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"

@@ -504,7 +504,7 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ),
     ("priority-length", {"priorityClassName": LONG}, [("/priorityClassName", "maxLength", "maxLength: got 254, want 253")]),
     # integers stay within int32, so helm renders them as integers (not floats) and the API takes them;
-    # helm prints the bound as 2.147483648×10⁰⁹
+    # helm prints the bound in its own scientific notation (2.147483648 times ten to the ninth)
     (
         "int32",
         {
@@ -774,10 +774,7 @@ def _rule_set(node: dict[str, Any], ptr: str = "", prefix: str = "") -> set[tupl
 
 def _line_for(error: str, pointer: str, fragment: str) -> bool:
     """Some line of helm's error names POINTER and carries FRAGMENT (propertyNames: the fragment alone)."""
-    for line in error.splitlines():
-        if fragment in line and (f"at '{pointer}'" in line or "invalid propertyName" in error):
-            return True
-    return False
+    return any(fragment in line and (f"at '{pointer}'" in line or "invalid propertyName" in error) for line in error.splitlines())
 
 
 def test_every_schema_rule_has_a_rejection_row() -> None:

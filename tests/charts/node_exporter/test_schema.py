@@ -348,9 +348,9 @@ def test_objects_with_fixed_keys_reject_unknown_keys() -> None:
     opened: list[str] = []
 
     def walk(node: dict[str, Any], path: str) -> None:
-        if node.get("type") == "object" and "properties" in node and node.get("additionalProperties") is not False:
-            if path not in open_ok and not path.endswith("]"):
-                opened.append(path)
+        closed = node.get("type") != "object" or "properties" not in node or node.get("additionalProperties") is False
+        if not closed and path not in open_ok and not path.endswith("]"):
+            opened.append(path)
         for key, sub in node.get("properties", {}).items():
             walk(sub, f"{path}.{key}" if path else key)
         if isinstance(node.get("items"), dict):
