@@ -22,10 +22,13 @@ import yaml
 from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.sources import Source
+from dsgate.paths import REPO_ROOT
 from dsgate.tools import tool_path
+from dsgate.versions import kube_target_versions
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 CHARTS = REPO / "charts"
+KUBE = kube_target_versions()[-1]  # the newest Kubernetes the gate validates against
 
 
 def static_gate(runs: int) -> list[float]:
@@ -58,9 +61,9 @@ def synthetic_values(n: int, workdir: Path) -> list[tuple[Path, Path]]:
 
 def ours(pairs: list[tuple[Path, Path]], workers: int) -> tuple[float, gate.GateResult]:
     sources = [Source("chart", chart) for chart, _ in pairs]
-    jobs = [gate.Job(src, values.name, (values,), "v4", "1.36.0") for src, (_, values) in zip(sources, pairs, strict=True)]
+    jobs = [gate.Job(src, values.name, (values,), "v4", KUBE) for src, (_, values) in zip(sources, pairs, strict=True)]
     start = time.perf_counter()
-    result = gate.run_jobs(jobs, policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.36.0"], workers=workers)
+    result = gate.run_jobs(jobs, policy_dir=default_policy_dir(), policy_data={}, kube_versions=[KUBE], workers=workers)
     return time.perf_counter() - start, result
 
 
@@ -72,9 +75,9 @@ def naive(pairs: list[tuple[Path, Path]], workdir: Path) -> float:
         rendered = workdir / f"naive-{i}.yaml"
         with rendered.open("w") as fh:
             subprocess.run(
-                [helm, "template", "dsgate", str(chart), "--namespace", "dsgate-system", "--kube-version", "1.36.0", "-f", str(values)], stdout=fh, check=True
+                [helm, "template", "dsgate", str(chart), "--namespace", "dsgate-system", "--kube-version", KUBE, "-f", str(values)], stdout=fh, check=True
             )
-        subprocess.run([kv, "--strict", "--quiet", "-k", "1.36.0", str(rendered)], capture_output=True, check=False)
+        subprocess.run([kv, "--strict", "--quiet", "-k", KUBE, str(rendered)], capture_output=True, check=False)
         subprocess.run([conftest, "test", "--combine", "--no-color", "--policy", str(default_policy_dir()), str(rendered)], capture_output=True, check=False)
     return time.perf_counter() - start
 

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CHARTS = REPO / "charts"
-KUSTOMIZE = REPO / "kustomize"
-POLICIES = REPO / "policies"
+from tests.support import REPO
 
 
 @pytest.fixture(scope="session")

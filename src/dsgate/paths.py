@@ -25,13 +25,13 @@ API_VERSIONS_FILE = PACKAGE_DIR / "gate" / "apiversions.yaml"  # removed/depreca
 REPO_ROOT = PACKAGE_DIR.parents[1]
 # The charts this repository publishes (make package, the version-bump check): repository tools.
 CHARTS = (REPO_ROOT / "charts" / "node-exporter", REPO_ROOT / "charts" / "fluentd")
-_POLICIES = (DATA_DIR / "policies").resolve()  # the checkout's policies/ rather than the symlink, in messages
+POLICIES_DIR = (DATA_DIR / "policies").resolve()  # the checkout's policies/ rather than the symlink, in messages
 
 
 def policies_dir() -> Path:
     """The policy library: DSGATE_POLICIES when set, else dsgate's own."""
     env = os.environ.get("DSGATE_POLICIES")
-    return Path(env) if env else _POLICIES
+    return Path(env) if env else POLICIES_DIR
 
 
 def cache_dir() -> Path:

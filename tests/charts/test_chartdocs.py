@@ -9,13 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.support import CHARTS
 
 from dsgate.docs.chartdocs import END_MARKER, START_MARKER, ChartDocsError, ValueDoc, main, parse_values, render_table, update_readme
 
 pytestmark = pytest.mark.render
 
-REPO = Path(__file__).resolve().parents[2]
-CHARTS_WITH_TABLES = sorted(p.parent for p in (REPO / "charts").glob("*/README.md") if START_MARKER in p.read_text())
+CHARTS_WITH_TABLES = sorted(p.parent for p in CHARTS.glob("*/README.md") if START_MARKER in p.read_text())
 
 
 def _chart(tmp_path: Path, values: str, readme: str | None = None) -> Path:
@@ -143,7 +143,7 @@ def test_missing_markers(tmp_path: Path) -> None:
 
 
 def test_node_exporter_has_a_table() -> None:
-    assert REPO / "charts" / "node-exporter" in CHARTS_WITH_TABLES
+    assert CHARTS / "node-exporter" in CHARTS_WITH_TABLES
 
 
 @pytest.mark.parametrize("chart", CHARTS_WITH_TABLES, ids=lambda p: p.name)

@@ -11,8 +11,7 @@ import pytest
 
 from dsgate.cluster.deploy import DeployError, deploy_chart
 from dsgate.cluster.lifecycle import LocalCluster
-
-CHARTS = Path(__file__).resolve().parents[2] / "charts"
+from tests.support import CHARTS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 

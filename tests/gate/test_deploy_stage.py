@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dsgate.gate import deploystage
-from tests.conftest import CHARTS
+from tests.support import CHARTS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 

@@ -9,6 +9,7 @@ import pytest
 
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.validate import ValidationSetupError, Validator
+from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
 pytestmark = pytest.mark.unit
 
@@ -107,7 +108,7 @@ C0 = "spec.template.spec.containers.0"
     ],
 )
 def test_validate(obj: dict[str, Any], expected_errors: list[tuple[str, str]]) -> None:
-    errors = Validator(["1.36.0"]).validate(_doc(obj))
+    errors = Validator([NEWEST_KUBE]).validate(_doc(obj))
     assert len(errors) == len(expected_errors), [str(e) for e in errors]
     for err, (path, fragment) in zip(errors, expected_errors, strict=True):
         assert err.path == path
@@ -116,15 +117,15 @@ def test_validate(obj: dict[str, Any], expected_errors: list[tuple[str, str]]) -
 
 def test_every_error_reported_for_every_version() -> None:
     obj = _with(_with(DS, "spec.bogus", 1), "spec.minReadySeconds", "x")
-    errors = Validator(["1.33.0", "1.34.0", "1.35.0", "1.36.0"]).validate(_doc(obj))
-    assert sorted({e.kube_version for e in errors}) == ["1.33.0", "1.34.0", "1.35.0", "1.36.0"]
+    errors = Validator(list(KUBE_TARGETS)).validate(_doc(obj))
+    assert sorted({e.kube_version for e in errors}) == sorted(KUBE_TARGETS)
     assert len(errors) == 8
 
 
 def test_allow_kinds() -> None:
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert Validator(["1.36.0"], allow_kinds=["Widget"]).validate(_doc(widget)) == []
-    assert Validator(["1.36.0"], allow_kinds=["example.com/v1/Widget"]).validate(_doc(widget)) == []
+    assert Validator([NEWEST_KUBE], allow_kinds=["Widget"]).validate(_doc(widget)) == []
+    assert Validator([NEWEST_KUBE], allow_kinds=["example.com/v1/Widget"]).validate(_doc(widget)) == []
 
 
 def test_unsupported_version() -> None:

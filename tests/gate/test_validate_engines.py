@@ -17,8 +17,8 @@ import pytest
 from dsgate.gate import validate
 from dsgate.gate.documents import Provenance, load_file, parse_stream
 from dsgate.gate.render import helm_template_text
-from tests.conftest import CHARTS
 from tests.policy.helpers import sample_files
+from tests.support import CHARTS, NEWEST_KUBE
 
 pytestmark = pytest.mark.render
 
@@ -68,7 +68,7 @@ def _mutants(obj: dict[str, Any], seen: set[tuple[Any, ...]]) -> Iterator[dict[s
 
 def _schemas_for(obj: dict[str, Any]) -> list[Any]:
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-    schema = validate._builtin_schema("1.36.0", api_version, kind) or validate._crd_schema(api_version, kind)
+    schema = validate._builtin_schema(NEWEST_KUBE, api_version, kind) or validate._crd_schema(api_version, kind)
     assert schema is not None, f"no schema for {api_version}/{kind}"
     return [schema]
 

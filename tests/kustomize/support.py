@@ -25,24 +25,14 @@ import kubernetes_validate
 import yaml
 
 from dsgate.gate.documents import Document, Provenance, Render, parse_stream
-from dsgate.gate.patchtargets import (  # noqa: F401 - re-exported for the kustomize tests
-    PatchTarget,
-    kustomization_file,
-    label_selector_matches,
-    patch_targets,
-    selector_matches,
-    target_matches,
-    unmatched_patch_targets,
-)
 from dsgate.gate.render import kustomize_build_text
+from dsgate.gate.sources import kustomization_file
 from dsgate.gate.validate import Validator
 from dsgate.versions import pinned
+from tests.support import KUSTOMIZE, NEWEST_KUBE, REPO, by_kind
 
-REPO = Path(__file__).resolve().parents[2]
-KUSTOMIZE = REPO / "kustomize"
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # The Kubernetes version built-in kinds are validated against (strict: unknown fields are errors).
-KUBE_VERSION = "1.36.0"
+KUBE_VERSION = NEWEST_KUBE
 # API groups served by CRDs, not by Kubernetes itself: validated against the cached CRD schemas.
 CRD_GROUPS = frozenset({"monitoring.coreos.com", "autoscaling.k8s.io"})
 # Component annotation naming the base(s) a component needs, space or comma separated.
@@ -320,10 +310,6 @@ def check_render(render: Render) -> list[str]:
 # ---------------------------------------------------------------- inspecting objects
 
 
-def by_kind(objs: list[Obj], kind: str) -> list[Obj]:
-    return [o for o in objs if o.get("kind") == kind]
-
-
 def daemonsets(objs: list[Obj]) -> dict[str, Obj]:
     """namespace/name -> DaemonSet."""
     return {f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}": o for o in by_kind(objs, "DaemonSet")}
@@ -331,21 +317,6 @@ def daemonsets(objs: list[Obj]) -> dict[str, Obj]:
 
 def agent(obj: Obj) -> str:
     return str((obj.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name", ""))
-
-
-def pod_spec(ds: Obj) -> Obj:
-    return ds["spec"]["template"]["spec"]
-
-
-_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
-def quantity(value: str | int | float) -> float:
-    """A resource quantity ("100m", "64Mi", 1) as a number."""
-    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(value))
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"unsupported quantity {value!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 # ---------------------------------------------------------------- patch targets kustomize ignores

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from dsgate.gate.patchtargets import unmatched_patch_targets
 from dsgate.gate.render import RenderError, render_kustomization
 
-from .support import KUSTOMIZE, REPO, bases, build, check_render, daemonsets, unmatched_patch_targets, write_kustomization
+from .support import KUSTOMIZE, REPO, bases, build, check_render, daemonsets, write_kustomization
 
 pytestmark = pytest.mark.render
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dsgate.gate.patchtargets import unmatched_patch_targets
+
 from .support import (
     KUSTOMIZE,
     Kustomization,
@@ -21,7 +23,6 @@ from .support import (
     component_stacks,
     components,
     rebuild_text,
-    unmatched_patch_targets,
 )
 
 pytestmark = pytest.mark.render

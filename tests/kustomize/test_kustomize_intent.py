@@ -14,6 +14,10 @@ from typing import Any
 
 import pytest
 
+from dsgate.k8s import parse_quantity as quantity
+from dsgate.k8s import selector_matches
+from tests.support import by_kind, pod_spec
+
 from .support import (
     Build,
     Kustomization,
@@ -22,14 +26,10 @@ from .support import (
     agent,
     bases,
     build,
-    by_kind,
     component_stacks,
     components,
     daemonsets,
     overlays,
-    pod_spec,
-    quantity,
-    selector_matches,
 )
 
 pytestmark = pytest.mark.render

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import KUSTOMIZE, REPO, Kustomization, discover, kustomization_file, layout_tree
+from dsgate.gate.sources import kustomization_file
+
+from .support import KUSTOMIZE, REPO, Kustomization, discover, layout_tree
 
 pytestmark = pytest.mark.unit
 

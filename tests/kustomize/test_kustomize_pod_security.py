@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from .support import Obj, bases, build, by_kind, daemonsets, pod_spec
+from tests.support import by_kind, pod_spec
+
+from .support import Obj, bases, build, daemonsets
 
 pytestmark = pytest.mark.render
 

@@ -17,20 +17,15 @@ import pytest
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.evaluate import Finding, OpaServer, default_policy_dir
 from dsgate.gate.render import render_chart
-from tests.conftest import CHARTS
+from tests.support import CHARTS, daemonset, pod_spec
 
 pytestmark = pytest.mark.policy
 
 Objs = list[dict[str, Any]]
 
 
-def _ds(objs: Objs) -> dict[str, Any]:
-    (ds,) = [o for o in objs if o["kind"] == "DaemonSet"]
-    return ds
-
-
 def _pod(objs: Objs) -> dict[str, Any]:
-    return _ds(objs)["spec"]["template"]["spec"]
+    return pod_spec(daemonset(objs))
 
 
 def _c0(objs: Objs) -> dict[str, Any]:
@@ -66,13 +61,13 @@ def _pdb_percentage(objs: Objs) -> None:
 
 def _strategy(**rolling: Any) -> Callable[[Objs], None]:
     def op(objs: Objs) -> None:
-        _ds(objs)["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
+        daemonset(objs)["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
 
     return op
 
 
 def _on_delete(objs: Objs) -> None:
-    _ds(objs)["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    daemonset(objs)["spec"]["updateStrategy"] = {"type": "OnDelete"}
 
 
 def _resources(fn: Callable[[dict[str, Any]], None]) -> Callable[[Objs], None]:
@@ -133,17 +128,17 @@ def _bidirectional(objs: Objs) -> None:
 
 
 def _duplicate_daemonset_same_host_port(objs: Objs) -> None:
-    twin = copy.deepcopy(_ds(objs))
+    twin = copy.deepcopy(daemonset(objs))
     twin["metadata"]["name"] += "-twin"
     objs.append(twin)
 
 
 def _mismatched_selector(objs: Objs) -> None:
-    _ds(objs)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] = "someone-else"
+    daemonset(objs)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] = "someone-else"
 
 
 def _drop_name_label(objs: Objs) -> None:
-    ds = _ds(objs)
+    ds = daemonset(objs)
     ds["metadata"]["labels"].pop("app.kubernetes.io/name", None)
     ds["spec"]["template"]["metadata"]["labels"].pop("app.kubernetes.io/name", None)
     ds["spec"]["selector"]["matchLabels"].pop("app.kubernetes.io/name", None)
@@ -162,12 +157,12 @@ def _same_probes(objs: Objs) -> None:
 
 
 def _exempt_without_reason(objs: Objs) -> None:
-    _ds(objs)["metadata"].setdefault("annotations", {})["dsgate.io/exempt.DS-PRI-001"] = ""
+    daemonset(objs)["metadata"].setdefault("annotations", {})["dsgate.io/exempt.DS-PRI-001"] = ""
 
 
 def _second_heavy_agent(objs: Objs) -> None:
     """A second, different agent whose requests push the per-node sum over the budget."""
-    twin = copy.deepcopy(_ds(objs))
+    twin = copy.deepcopy(daemonset(objs))
     twin["metadata"]["name"] = "heavy-agent"
     for c in twin["spec"]["template"]["spec"]["containers"]:
         c["resources"] = {"requests": {"cpu": "950m", "memory": "2000Mi"}, "limits": {"cpu": "950m", "memory": "2000Mi"}}
@@ -184,7 +179,7 @@ def _toleration_seconds(objs: Objs) -> None:
 
 
 def _blanket_for_unlisted_agent(objs: Objs) -> None:
-    ds = _ds(objs)
+    ds = daemonset(objs)
     for labels in (ds["metadata"]["labels"], ds["spec"]["template"]["metadata"]["labels"], ds["spec"]["selector"]["matchLabels"]):
         labels["app.kubernetes.io/name"] = "custom-agent"
     for container in ds["spec"]["template"]["spec"]["containers"]:  # else the catalogue knows it by its image
@@ -225,7 +220,7 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("max-unavailable-100pct", "node-exporter", _strategy(maxUnavailable="100%", maxSurge=0), "DS-ROL-002", "deny"),
     ("no-max-unavailable", "fluentd", _strategy(maxSurge=0), "DS-ROL-001", "deny"),
     ("on-delete", "node-exporter", _on_delete, "DS-ROL-004", "warn"),
-    ("min-ready-seconds-0", "node-exporter", lambda o: _ds(o)["spec"].__setitem__("minReadySeconds", 0), "DS-ROL-005", "deny"),
+    ("min-ready-seconds-0", "node-exporter", lambda o: daemonset(o)["spec"].__setitem__("minReadySeconds", 0), "DS-ROL-005", "deny"),
     ("max-surge-with-host-port", "node-exporter", _strategy(maxUnavailable=0, maxSurge=1), "DS-ROL-006", "deny"),
     ("drop-readiness-probe", "node-exporter", _container("readinessProbe", None), "DS-PRB-001", "deny"),
     ("drop-liveness-probe", "fluentd", _container("livenessProbe", None), "DS-PRB-002", "deny"),

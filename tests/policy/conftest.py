@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from dsgate.gate.evaluate import IGNORED
 from dsgate.tools import tool_path
-from tests.policy.helpers import OPA_IGNORE, POLICIES, Opa, free_port
+from tests.policy.helpers import Opa
+from tests.support import POLICIES, free_port
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,7 @@ def opa(opa_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opa
         "error",
         "--addr",
         f"127.0.0.1:{port}",
-        *(f"--ignore={pattern}" for pattern in OPA_IGNORE),
+        *(f"--ignore={pattern}" for pattern in IGNORED),
         str(POLICIES),
     ]
     with log.open("wb") as out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +12,8 @@ import yaml
 
 from dsgate.docs.catalogue import category_of
 from dsgate.paths import rules_dir
+from tests.support import POLICIES, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-POLICIES = REPO / "policies"
 COMMUNITY = Path(__file__).resolve().parent / "community"
 
 
@@ -89,12 +87,6 @@ def rule_samples() -> list[Sample]:
         verdict = path.name.split("-")[0].removesuffix(".yaml")
         samples.append(load_sample(path, rule=path.parent.name, category=category_of(path.parents[2].name), verdict=verdict))
     return samples
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Opa:

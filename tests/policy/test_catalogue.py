@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from dsgate.docs.catalogue import BEGIN, END, CatalogueError, categories, main, read_library
+from dsgate.gate.evaluate import IGNORED
 from dsgate.paths import rules_dir
 from dsgate.tools import tool_path
-from tests.policy.helpers import OPA_IGNORE, POLICIES, REPO
+from tests.support import POLICIES, REPO
 
 pytestmark = pytest.mark.policy
 
@@ -120,7 +121,7 @@ def test_new_category_is_one_folder(library_copy: Path, tmp_path: Path) -> None:
             "eval",
             "--format",
             "json",
-            *(f"--ignore={p}" for p in OPA_IGNORE),
+            *(f"--ignore={p}" for p in IGNORED),
             "-d",
             str(library_copy),
             "-i",

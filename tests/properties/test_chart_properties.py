@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from dsgate.gate.documents import Provenance, parse_stream
-from dsgate.gate.patchtargets import selector_matches
 from dsgate.gate.render import HelmBatch, RenderError, helm_template_text
 from dsgate.gate.validate import Validator
-from tests.conftest import CHARTS
+from dsgate.k8s import selector_matches
+from tests.support import CHARTS, NEWEST_KUBE
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ EXAMPLES = int(os.environ.get("DSGATE_PROPERTY_EXAMPLES", "500"))
 # CI draws the same examples every run (a red CI means a change broke something, not that the dice
 # found an old bug); DSGATE_PROPERTY_RANDOM=1 explores fresh ones: `make fuzz`.
 DERANDOMIZE = os.environ.get("DSGATE_PROPERTY_RANDOM", "") != "1"
-VALIDATOR = Validator(["1.36.0"])
+VALIDATOR = Validator([NEWEST_KUBE])
 PROPERTY_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,

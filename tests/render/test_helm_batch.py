@@ -11,7 +11,7 @@ import pytest
 from dsgate.gate.documents import Provenance, parse_stream
 from dsgate.gate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
 from dsgate.gate.sources import discover
-from tests.conftest import CHARTS
+from tests.support import CHARTS, KUBE_TARGETS, NEWEST_KUBE
 
 pytestmark = pytest.mark.render
 
@@ -27,7 +27,7 @@ def batch() -> Iterator[HelmBatch]:
 
 
 @pytest.mark.parametrize(("chart", "values_files"), SCENARIOS)
-@pytest.mark.parametrize("kube_version", ["1.33.0", "1.36.0"])
+@pytest.mark.parametrize("kube_version", [KUBE_TARGETS[0], NEWEST_KUBE])
 def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path, ...], kube_version: str) -> None:
     binary = helm_template_text(chart, values_files=values_files, kube_version=kube_version)
     batched = helm_template(chart, values_files=values_files, kube_version=kube_version, batch=batch)

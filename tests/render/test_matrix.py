@@ -14,7 +14,7 @@ from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.sources import Source, discover
 from dsgate.versions import kube_target_versions
-from tests.conftest import CHARTS, KUSTOMIZE, REPO
+from tests.support import CHARTS, KUSTOMIZE, REPO
 
 pytestmark = [pytest.mark.render, pytest.mark.policy]
 

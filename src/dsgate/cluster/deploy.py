@@ -31,6 +31,7 @@ import yaml
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
+from dsgate.k8s import requirement_matches
 from dsgate.tools import ToolMissing, tool_path
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -82,26 +83,6 @@ class DeployResult:
 # --------------------------------------------------------------------------- eligibility
 
 
-def _label_expression_matches(expr: dict[str, Any], labels: dict[str, str]) -> bool:
-    key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
-    present = key in labels
-    if op == "In":
-        return present and labels[key] in values
-    if op == "NotIn":
-        return not present or labels[key] not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        try:
-            have, want = int(labels[key]), int(values[0])
-        except (KeyError, ValueError, IndexError):
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
 def _field_expression_matches(expr: dict[str, Any], node: dict[str, Any]) -> bool:
     if expr.get("key") != "metadata.name":
         return False
@@ -118,7 +99,9 @@ def _term_matches(term: dict[str, Any], node: dict[str, Any]) -> bool:
     if not exprs and not fields:
         return False  # an empty term selects nothing
     labels = node["metadata"].get("labels") or {}
-    return all(_label_expression_matches(e, labels) for e in exprs) and all(_field_expression_matches(f, node) for f in fields)
+    return all(requirement_matches(e.get("key", ""), e.get("operator", ""), e.get("values") or [], labels) for e in exprs) and all(
+        _field_expression_matches(f, node) for f in fields
+    )
 
 
 def tolerates(tolerations: Sequence[dict[str, Any]], taint: dict[str, Any]) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dsgate.k8s import parse_quantity
 from dsgate.paths import CLUSTER_STAGES_DIR, DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version
 
@@ -34,15 +34,6 @@ MAX_POOLS = 20
 MAX_NODES_PER_POOL = 2560
 _POD_CIDR_BASE = 56  # second octet of the first pod /24; node addresses use 10.0-19.x.x
 
-_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
-_SUFFIX = {
-    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
-    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate(("k", "M", "G", "T", "P", "E"))},
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-}
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 _TOP_KEYS = {"apiVersion", "kind", "podReadyDelay", "podReadyJitter", "podDeleteDelay", "zones", "pools"}
@@ -163,21 +154,6 @@ def node_manifest(topology: Topology, pool_index: int, index: int) -> dict[str, 
             },
         },
     }
-
-
-def parse_quantity(text: str) -> Decimal:
-    """A Kubernetes resource quantity ('3800m', '16Gi', '1e3') as a Decimal; ValueError if malformed."""
-    match = _QUANTITY.match(text.strip())
-    if not match:
-        raise ValueError(f"not a quantity: {text!r}")
-    suffix = match.group("suffix") or ""
-    try:
-        number = Decimal(match.group("num"))
-        if suffix[:1] in ("e", "E"):
-            return number * Decimal(10) ** int(suffix[1:])
-    except InvalidOperation as exc:
-        raise ValueError(f"not a quantity: {text!r}") from exc
-    return number * _SUFFIX[suffix]
 
 
 def parse_duration_ms(value: Any, where: str) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from dsgate.gate import validate
+from dsgate.k8s import QUANTITY_PATTERN
 from dsgate.versions import kube_target_versions, pinned
 
 K8S_PREFIX = "io.k8s."
@@ -109,7 +110,7 @@ def _patched(name: str, definition: dict[str, Any]) -> dict[str, Any]:
     for prop, extra in SEMANTIC_PATCHES.get(name, {}).items():
         definition["properties"][prop].update(extra)
     if name == "io.k8s.apimachinery.pkg.api.resource.Quantity":
-        definition = {"oneOf": [{"type": "string", "pattern": validate.QUANTITY.pattern}, {"type": "number"}]}
+        definition = {"oneOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "number"}]}
     return definition
 
 

@@ -16,63 +16,9 @@ from typing import Any
 import yaml
 
 from dsgate.gate.sources import kustomization_file
+from dsgate.k8s import label_selector_matches
 
 Obj = dict[str, Any]
-
-
-def _split_requirements(selector: str) -> list[str]:
-    """Split a label selector on the commas that are not inside `in (...)` sets."""
-    parts, depth, current = [], 0, ""
-    for ch in selector:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def label_selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
-    """The string form of a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`)."""
-    for req in _split_requirements(selector):
-        if m := re.fullmatch(r"(\S+)\s+(in|notin)\s+\((.*)\)", req):
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            ok = (key in labels and labels[key] in values) if op == "in" else (labels.get(key) not in values)
-        elif m := re.fullmatch(r"(\S+?)\s*(!=|==|=)\s*(\S*)", req):
-            key, op, value = m.groups()
-            ok = labels.get(key) == value if op in ("=", "==") else labels.get(key) != value
-        elif req.startswith("!"):
-            ok = req[1:].strip() not in labels
-        else:
-            ok = req in labels
-        if not ok:
-            return False
-    return True
-
-
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics (matchLabels AND matchExpressions); null selects nothing."""
-    if selector is None:
-        return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        ok = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[op]
-        if not ok:
-            return False
-    return True
 
 
 def target_matches(target: Mapping[str, Any], obj: Obj) -> bool:

@@ -28,6 +28,7 @@ from referencing import Registry, Resource
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
 from dsgate.tools import CRD_SOURCES, cache_dir, install_command
+from dsgate.k8s import is_quantity
 from dsgate.versions import pinned
 
 SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
@@ -287,7 +288,6 @@ def crd_kinds() -> set[tuple[str, str]]:
 
 # ---------------------------------------------------------------- checks the schemas miss
 
-QUANTITY = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -317,7 +317,7 @@ def _container_errors(base: str, container: dict[str, Any]) -> Iterator[tuple[st
     resources = _mapping(container.get("resources"))
     for section in ("requests", "limits"):
         for res, qty in _mapping(resources.get(section)).items():
-            if not QUANTITY.match(str(qty)):
+            if not is_quantity(qty):
                 yield f"{base}.resources.{section}.{res}", f"{qty!r} is not a valid quantity"
     for j, port in _entries(container.get("ports")):
         for field in ("containerPort", "hostPort"):

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.charts.fluentd import fluentconf
+from tests.support import CHARTS, Objects, daemonset, find
+from tests.support import pod_spec as ds_pod_spec
 
 from dsgate.gate.render import HELM_TOOLS, RenderError, render_chart
 from dsgate.tools import tool_path
 
-REPO = Path(__file__).resolve().parents[3]
-CHART = REPO / "charts" / "fluentd"
+CHART = CHARTS / "fluentd"
 CI_DIR = CHART / "ci"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-POLICIES = REPO / "policies"
 SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in CI_DIR.glob("*-values.yaml"))
 REQUIRED_SCENARIOS = {
     "default",
@@ -36,10 +36,7 @@ REQUIRED_SCENARIOS = {
     "servicemonitor",
     "vpa",
 }
-KUBE_TARGETS = ("1.33.0", "1.34.0", "1.35.0", "1.36.0")
 CONTAINER = "fluentd"
-
-Objects = list[dict[str, Any]]
 
 _CACHE: dict[str, Objects] = {}
 
@@ -76,21 +73,8 @@ def helm_lint(files: Sequence[Path] = (), helm: str = "v4") -> subprocess.Comple
 # ----------------------------------------------------------------------------- objects
 
 
-def find(objs: Objects, kind: str) -> dict[str, Any] | None:
-    """The one object of KIND, None when absent (several is an error)."""
-    hits = [o for o in objs if o.get("kind") == kind]
-    assert len(hits) <= 1, f"{len(hits)} objects of kind {kind}"
-    return hits[0] if hits else None
-
-
-def daemonset(objs: Objects) -> dict[str, Any]:
-    ds = find(objs, "DaemonSet")
-    assert ds is not None, "no DaemonSet rendered"
-    return ds
-
-
 def pod_spec(objs: Objects) -> dict[str, Any]:
-    return daemonset(objs)["spec"]["template"]["spec"]
+    return ds_pod_spec(daemonset(objs))
 
 
 def container(objs: Objects) -> dict[str, Any]:

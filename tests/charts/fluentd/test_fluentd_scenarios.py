@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.charts.fluentd import fluentconf
+from tests.support import KUBE_TARGETS, POLICIES
 
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.render import helm_template_text
@@ -22,8 +23,6 @@ from .support import (
     CHART,
     CONTAINER,
     FIXTURES,
-    KUBE_TARGETS,
-    POLICIES,
     REQUIRED_SCENARIOS,
     SCENARIOS,
     conf_files,

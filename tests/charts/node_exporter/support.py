@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -13,10 +12,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support import CHARTS, Objects, daemonset, find
+
 from dsgate.tools import tool_path
 
-REPO = Path(__file__).resolve().parents[3]
-CHART = REPO / "charts" / "node-exporter"
+CHART = CHARTS / "node-exporter"
 CI_DIR = CHART / "ci"
 SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in CI_DIR.glob("*-values.yaml"))
 REQUIRED_SCENARIOS = {
@@ -34,8 +34,6 @@ REQUIRED_SCENARIOS = {
     "no-host-network",
 }
 
-Objects = list[dict[str, Any]]
-
 
 class _Absent:
     def __repr__(self) -> str:
@@ -49,13 +47,6 @@ _TOKEN = re.compile(r'\.?([A-Za-z0-9_-]+)|\["([^"]+)"\]|\[([A-Za-z]+)=([^\]]+)\]
 
 def scenario_file(name: str) -> Path:
     return CI_DIR / f"{name}-values.yaml"
-
-
-def find(objs: Objects, kind: str) -> dict[str, Any] | None:
-    """The one object of KIND (None if absent; AssertionError if several)."""
-    hits = [o for o in objs if o.get("kind") == kind]
-    assert len(hits) <= 1, f"{len(hits)} objects of kind {kind}"
-    return hits[0] if hits else None
 
 
 def dig(objs: Objects, path: str) -> Any:
@@ -88,12 +79,6 @@ def dig(objs: Objects, path: str) -> Any:
     return node
 
 
-def daemonset(objs: Objects) -> dict[str, Any]:
-    ds = find(objs, "DaemonSet")
-    assert ds is not None, "no DaemonSet rendered"
-    return ds
-
-
 def container(objs: Objects, name: str = "node-exporter") -> dict[str, Any]:
     for c in daemonset(objs)["spec"]["template"]["spec"]["containers"]:
         if c["name"] == name:
@@ -101,20 +86,10 @@ def container(objs: Objects, name: str = "node-exporter") -> dict[str, Any]:
     raise AssertionError(f"no container {name}")
 
 
-def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 # ---- the real node_exporter binary ----------------------------------------------------------
 
 # Container paths the chart mounts, mapped to the same host paths on the test machine.
 HOST_PATHS = {"/host/proc": "/proc", "/host/sys": "/sys", "/host/root": "/"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def local_args(args: Sequence[str], port: int) -> list[str]:

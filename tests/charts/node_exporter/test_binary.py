@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support import free_port
 
 from dsgate.tools import tool_path
 from dsgate.versions import pinned
 
-from .support import CHART, NodeExporterFailed, container, free_port, local_args, node_exporter, scenario_file, scrape
+from .support import CHART, NodeExporterFailed, container, local_args, node_exporter, scenario_file, scrape
 
 pytestmark = pytest.mark.render
 

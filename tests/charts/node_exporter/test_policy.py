@@ -8,15 +8,14 @@ import subprocess
 from typing import Any
 
 import pytest
+from tests.support import POLICIES
 
 from dsgate.gate.evaluate import IGNORED
 from dsgate.tools import tool_path
 
-from .support import CHART, REPO, SCENARIOS, scenario_file
+from .support import CHART, SCENARIOS, scenario_file
 
 pytestmark = pytest.mark.policy
-
-POLICIES = REPO / "policies"
 
 
 def _findings(objs: list[dict[str, Any]], tmp_path: Any) -> list[dict[str, Any]]:

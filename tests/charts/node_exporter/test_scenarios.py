@@ -7,14 +7,16 @@ import subprocess
 from typing import Any
 
 import pytest
+from tests.support import daemonset, find, pod_spec
 
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.render import helm_template_text
 from dsgate.gate.validate import Validator
+from dsgate.k8s import selector_matches
 from dsgate.tools import tool_path
 from dsgate.versions import kube_target_versions
 
-from .support import CHART, REQUIRED_SCENARIOS, SCENARIOS, container, daemonset, find, scenario_file, selector_matches
+from .support import CHART, REQUIRED_SCENARIOS, SCENARIOS, container, scenario_file
 
 pytestmark = pytest.mark.render
 
@@ -60,21 +62,17 @@ def test_strict_kubernetes_schema(render: Any, scenario: str, kube_version: str)
     assert len(docs) >= 2
 
 
-def _pod_spec(objs: list[dict[str, Any]]) -> dict[str, Any]:
-    return daemonset(objs)["spec"]["template"]["spec"]
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_invariants(render: Any, scenario: str) -> None:
     objs = render(CHART, values_files=[scenario_file(scenario)])
     ds = daemonset(objs)
     selector = ds["spec"]["selector"]["matchLabels"]
     pod_labels = ds["spec"]["template"]["metadata"]["labels"]
-    spec = _pod_spec(objs)
+    spec = pod_spec(daemonset(objs))
 
     # Selector: name + instance only, a subset of the pod labels, never the chart version.
     assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
-    assert selector_matches(selector, pod_labels)
+    assert selector_matches({"matchLabels": selector}, pod_labels)
     for kind in ("Service", "PodDisruptionBudget"):
         obj = find(objs, kind)
         if obj is not None:
@@ -85,7 +83,7 @@ def test_invariants(render: Any, scenario: str) -> None:
     test_pod = find(objs, "Pod")
     if test_pod is not None:
         assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-        assert not selector_matches(selector, test_pod["metadata"]["labels"])
+        assert not selector_matches({"matchLabels": selector}, test_pod["metadata"]["labels"])
 
     # Host access: every hostPath volume typed; every hostPath mount read-only; host network DNS.
     host_volumes = {v["name"] for v in spec["volumes"] if "hostPath" in v}
