@@ -80,7 +80,7 @@ doctor: ## Print every pinned tool with pinned version, found version and path; 
 env: ## Print shell exports: eval "$(make -s env)" puts the pinned tools first on PATH and sets KUBECONFIG
 	@echo 'export PATH="$(DSGATE_CACHE)/bin:$(abspath $(BIN)):$$PATH"'
 	@echo 'export DSGATE_CACHE="$(DSGATE_CACHE)"'
-	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster.lifecycle kubeconfig)\""
+	@echo "export KUBECONFIG=\"$$($(BIN)/python -m dsgate.cluster.cli kubeconfig)\""
 
 cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topology.yaml)
 	$(BIN)/dsgate cluster up

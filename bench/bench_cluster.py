@@ -21,7 +21,9 @@ import uuid
 from pathlib import Path
 
 from dsgate.cluster import kube
-from dsgate.cluster.lifecycle import COMPONENTS, component_pids, down, paths_for, up
+from dsgate.cluster.lifecycle import down, up
+from dsgate.cluster.processes import component_pids
+from dsgate.cluster.state import COMPONENTS, paths_for
 from dsgate.cluster.topology import DEFAULT_TOPOLOGY, load_topology
 
 

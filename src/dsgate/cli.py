@@ -107,6 +107,9 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             workers=args.workers,
             progress=progress,
             crd_paths=[*args.crd, *(cfg.crds if cfg else [])],
+            deploy=cfg.deploy if cfg and not args.no_deploy and not args.paths else [],
+            strict=args.strict,
+            say=lambda msg: print(msg, file=sys.stderr),
         )
 
     if show_progress:
@@ -117,15 +120,6 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             result = run(lambda done, total: bar.update(task, completed=done, total=total))
     else:
         result = run(None)
-
-    deploy_targets = cfg.deploy if cfg and not args.no_deploy and not args.paths else []
-    if deploy_targets and result.exit_code(args.strict) == 0:
-        from dsgate.gate import deploystage
-
-        stage = deploystage.run(deploy_targets, say=lambda msg: print(msg, file=sys.stderr))
-        result.deploy_failures.extend(stage.failures)
-        result.deploy_lines.extend(stage.lines)
-        result.errors.extend(stage.errors)
 
     if args.output:
         with args.output.open("w") as fh:
@@ -155,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["cluster"]:  # its own parser, --help included
-        from dsgate.cluster import lifecycle
+        from dsgate.cluster import cli as cluster_cli
 
-        return lifecycle.main(argv[1:])
+        return cluster_cli.main(argv[1:])
     if argv[:1] == ["diff"]:  # its own parser: dsgate.gitops.diffcli
         from dsgate.gitops import diffcli
 

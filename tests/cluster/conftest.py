@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster.lifecycle import ClusterError, LocalCluster, component_pids, down, process_argv, up
+from dsgate.cluster.lifecycle import ClusterError, LocalCluster, down, up
+from dsgate.cluster.processes import component_pids, process_argv
 from dsgate.tools import ToolMissing
 
 ClusterFactory = Callable[..., LocalCluster]

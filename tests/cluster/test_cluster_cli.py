@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster import lifecycle as cluster
-from dsgate.cluster.lifecycle import main, paths_for
+from dsgate.cluster import lifecycle, processes
+from dsgate.cluster.cli import main
+from dsgate.cluster.state import ClusterPaths, locked, paths_for
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +52,7 @@ def test_kubeconfig_prints_the_known_path(root: Path, capsys: pytest.CaptureFixt
 
 
 def test_module_entry_point_runs() -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster.lifecycle", "kubeconfig"], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster.cli", "kubeconfig"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("/clusters/dsgate/kubeconfig.yaml")
 
@@ -78,7 +79,7 @@ def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, 
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "--port" in err  # the fix
     assert not (root / "clusters" / "busy").exists()
-    assert cluster.component_pids(paths_for("busy", root)) == {}
+    assert processes.component_pids(paths_for("busy", root)) == {}
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_missing_binary_fails_before_anything_starts(root: Path, monkeypatch: py
     assert not (root / "clusters" / "nobin").exists()
 
 
-def _fake_component(spawn: Spawn, paths: cluster.ClusterPaths, component: str) -> subprocess.Popen[bytes]:
+def _fake_component(spawn: Spawn, paths: ClusterPaths, component: str) -> subprocess.Popen[bytes]:
     """A process that looks like one of the cluster's components: started from its bin/ directory."""
     paths.bin_dir.mkdir(parents=True, exist_ok=True)
     exe = paths.bin_dir / component
@@ -121,7 +122,7 @@ def test_stale_directory_is_detected_and_down_cleans_it(root: Path, spawn: Spawn
     survivor = _fake_component(spawn, paths, "kube-apiserver")
     # etcd's pid file points at a process that is gone.
     paths.pid_file("etcd").write_text("999999")
-    st = cluster.inspect(paths)
+    st = processes.inspect(paths)
     assert st.state == "stale"
     assert st.pids == {"kube-apiserver": survivor.pid}
     assert main(["status", "--name", "stale"]) == 1
@@ -137,8 +138,8 @@ def test_component_without_pid_file_is_still_found(root: Path, spawn: Spawn) -> 
     paths = paths_for("orphan", root)
     proc = _fake_component(spawn, paths, "kube-scheduler")
     paths.pid_file("kube-scheduler").unlink()
-    assert cluster.component_pids(paths) == {"kube-scheduler": proc.pid}
-    assert cluster.down("orphan", root, quiet=True) == ["kube-scheduler"]
+    assert processes.component_pids(paths) == {"kube-scheduler": proc.pid}
+    assert lifecycle.down("orphan", root, quiet=True) == ["kube-scheduler"]
     assert proc.wait(timeout=5) is not None
 
 
@@ -148,22 +149,22 @@ def test_a_process_outside_the_cluster_bin_dir_is_never_touched(root: Path, spaw
     (paths.dir / "pids").mkdir()
     other = spawn(["sleep", "300"])  # not started from <dir>/bin: not ours to stop
     paths.pid_file("etcd").write_text(str(other.pid))
-    assert cluster.component_pids(paths) == {}
-    cluster.down("mine", root, quiet=True)
+    assert processes.component_pids(paths) == {}
+    lifecycle.down("mine", root, quiet=True)
     assert other.poll() is None
 
 
 def test_picked_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
-    low, _ = cluster._ephemeral_range()
-    api, others = cluster._pick_ports(0, 5)
+    low, _ = processes.ephemeral_range()
+    api, others = processes.pick_ports(0, 5)
     ports = [api, *others]
     assert len(set(ports)) == 6
     assert all(20000 <= p < low for p in ports)
-    assert all(cluster._port_free(p) for p in ports)
+    assert all(processes.port_free(p) for p in ports)
 
 
 def test_status_while_another_up_or_down_runs_says_busy(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with cluster._locked(root):
+    with locked(root):
         # flock locks belong to the open file description: a second open() in this process contends like another process would.
         assert main(["status", "--name", "any"]) == 1
     assert "cluster 'any': busy" in capsys.readouterr().out

@@ -15,8 +15,10 @@ import pytest
 import yaml
 
 from dsgate.cluster import lifecycle as cluster
-from dsgate.cluster.lifecycle import COMPONENTS, component_pids, main, paths_for
-from dsgate.cluster.topology import DEFAULT_TOPOLOGY
+from dsgate.cluster.cli import main
+from dsgate.cluster.processes import component_pids, inspect
+from dsgate.cluster.state import COMPONENTS, paths_for
+from dsgate.paths import DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
@@ -80,7 +82,7 @@ def test_up_twice_stale_and_down_twice(cluster_root: Path, tmp_path: Path, monke
         deadline = time.monotonic() + 10
         while component_pids(paths) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert cluster.inspect(paths).state == "stale"
+        assert inspect(paths).state == "stale"
         assert main(["status", "--name", name]) == 1
         assert "stale" in capsys.readouterr().out
 
@@ -141,7 +143,7 @@ def test_interrupted_up_stops_what_it_started(cluster_root: Path, tmp_path: Path
     env = {**os.environ, "DSGATE_CLUSTER_ROOT": str(cluster_root)}
     topo = _small_topology(tmp_path, workers=1)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dsgate.cluster.lifecycle", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "dsgate.cluster.cli", "up", "--name", name, "--topology", str(topo)], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 60

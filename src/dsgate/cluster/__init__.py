@@ -1,2 +1,4 @@
-"""The local control plane with kwok nodes: `lifecycle` (up, down, status), `topology` (the nodes),
-`kube` (a small API client), `deploy` (install a chart and wait for its DaemonSets)."""
+"""The local control plane with kwok nodes: `lifecycle` (up, down, attach) built on `state` (where a
+cluster lives, the lock), `processes` (its components and ports) and `kwokctl` (how it is started);
+`cli` (`dsgate cluster ...`), `topology` (the nodes), `kube` (a small API client), `deploy` (install a
+chart and wait for its DaemonSets)."""

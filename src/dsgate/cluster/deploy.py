@@ -230,16 +230,21 @@ def _leftovers(dyn: DynamicClient, objects: list[dict[str, Any]], release: str, 
     return left
 
 
-def deploy_chart(
-    chart: Path,
-    values_files: Sequence[Path] = (),
-    kubeconfig: Path | None = None,
-    namespace: str = "dsgate-deploy",
-    release: str = "dsgate",
-    timeout: float = 120.0,
-) -> DeployResult:
-    """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left."""
-    chart = Path(chart)
+@dataclass
+class _Target:
+    """What every step of a deploy works with: the pinned helm, the cluster and its nodes."""
+
+    helm: Path
+    kubeconfig: Path
+    dyn: DynamicClient
+    nodes: list[dict[str, Any]]
+
+    def helm_run(self, args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        return _helm(self.helm, args, self.kubeconfig, timeout)
+
+
+def _connect(chart: Path, values_files: Sequence[Path], kubeconfig: Path | None) -> _Target:
+    """Step 1: the inputs exist, helm is installed and the cluster answers (DeployError otherwise)."""
     if kubeconfig is None:
         from dsgate.cluster.lifecycle import ClusterError, attach
 
@@ -264,78 +269,107 @@ def deploy_chart(
         nodes = kube.list_items(dyn, "v1", "Node")
     except Exception as exc:
         raise DeployError(f"cannot reach the cluster of {kubeconfig} ({type(exc).__name__}); is it running? 'dsgate cluster status'") from None
-    result = DeployResult(chart=chart, release=release, namespace=namespace)
-    status = _helm(helm, ["status", release, "--namespace", namespace], kubeconfig, 30)
-    if status.returncode == 0:
-        raise DeployError(
-            f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name"
-        )
-    created_namespace = kube.get_or_none(dyn, "v1", "Namespace", namespace) is None
+    return _Target(helm, kubeconfig, dyn, nodes)
 
+
+def _install(target: _Target, chart: Path, values_files: Sequence[Path], result: DeployResult, timeout: float) -> tuple[bool, list[dict[str, Any]]]:
+    """Step 2: `helm install --wait`; whether it succeeded, and the objects of the release's manifest."""
+    release, namespace = result.release, result.namespace
     install_args = ["install", release, str(chart), "--namespace", namespace, "--create-namespace", "--wait=watcher", "--timeout", f"{int(timeout)}s"]
     for vf in values_files:
         install_args += ["--values", str(vf)]
     start = time.monotonic()
-    proc = _helm(helm, install_args, kubeconfig, timeout + 30)
+    proc = target.helm_run(install_args, timeout + 30)
     result.timings["install"] = round(time.monotonic() - start, 2)
-    manifest = _helm(helm, ["get", "manifest", release, "--namespace", namespace], kubeconfig, 30)
+    manifest = target.helm_run(["get", "manifest", release, "--namespace", namespace], 30)
     objects = _manifest_objects(manifest.stdout) if manifest.returncode == 0 else []
     result.objects = [_ref(o) for o in objects]
-    try:
-        if proc.returncode != 0:
-            result.fail(f"helm install {release} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        daemonsets = [o for o in objects if o["kind"] == "DaemonSet" and o["apiVersion"] == "apps/v1"]
-        if proc.returncode == 0 and not daemonsets:
-            result.fail(f"the release rendered no DaemonSet ({', '.join(result.objects) or 'no objects'})")
-        start = time.monotonic()
-        deadline = start + (timeout if proc.returncode == 0 else 0)
-        for ds_obj in daemonsets:
-            ns = ds_obj["metadata"].get("namespace") or namespace
-            while True:
-                live = kube.get_or_none(dyn, "apps/v1", "DaemonSet", ds_obj["metadata"]["name"], ns)
-                if live is None:
-                    problems, report = [f"DaemonSet {ns}/{ds_obj['metadata']['name']} does not exist"], None
-                else:
-                    report, problems = _daemonset_report(dyn, live, nodes)
-                if not problems or time.monotonic() >= deadline:
-                    break
-                time.sleep(0.5)
-            if report is not None:
-                result.daemonsets.append(report)
-            for problem in problems:
-                result.fail(problem)
-        result.timings["rollout_check"] = round(time.monotonic() - start, 2)
-    finally:
-        start = time.monotonic()
-        un = _helm(
-            helm,
-            ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"],
-            kubeconfig,
-            timeout + 30,
-        )
-        result.timings["uninstall"] = round(time.monotonic() - start, 2)
-        if un.returncode != 0 and "not found" not in un.stderr:
-            result.fail(f"helm uninstall {release} failed: {un.stderr.strip()}")
-        start = time.monotonic()
-        left = _leftovers(dyn, objects, release, namespace)
-        # helm waited for the foreground deletion: give the garbage collector a short grace only,
-        # and none when helm itself says it kept resources (helm.sh/resource-policy: keep).
-        kept = "kept due to the resource policy" in un.stdout
-        while left and not kept and time.monotonic() - start < min(timeout, LEFTOVER_GRACE):
+    if proc.returncode != 0:
+        result.fail(f"helm install {release} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.returncode == 0, objects
+
+
+def _check_rollout(target: _Target, objects: list[dict[str, Any]], installed: bool, result: DeployResult, timeout: float) -> None:
+    """Step 3: every DaemonSet of the release runs one Ready pod on each eligible node (polled until TIMEOUT)."""
+    daemonsets = [o for o in objects if o["kind"] == "DaemonSet" and o["apiVersion"] == "apps/v1"]
+    if installed and not daemonsets:
+        result.fail(f"the release rendered no DaemonSet ({', '.join(result.objects) or 'no objects'})")
+    start = time.monotonic()
+    deadline = start + (timeout if installed else 0)
+    for ds_obj in daemonsets:
+        ns = ds_obj["metadata"].get("namespace") or result.namespace
+        while True:
+            live = kube.get_or_none(target.dyn, "apps/v1", "DaemonSet", ds_obj["metadata"]["name"], ns)
+            if live is None:
+                problems, report = [f"DaemonSet {ns}/{ds_obj['metadata']['name']} does not exist"], None
+            else:
+                report, problems = _daemonset_report(target.dyn, live, target.nodes)
+            if not problems or time.monotonic() >= deadline:
+                break
             time.sleep(0.5)
-            left = _leftovers(dyn, objects, release, namespace)
-        result.timings["cleanup_check"] = round(time.monotonic() - start, 2)
-        if left:
-            result.fail(f"left behind after helm uninstall: {', '.join(left)}")
-        if created_namespace:
-            ns_res = kube.resource(dyn, "v1", "Namespace")
-            try:
-                ns_res.delete(name=namespace)
-            except Exception as exc:
-                result.notes.append(f"could not delete namespace {namespace}: {type(exc).__name__}")
+        if report is not None:
+            result.daemonsets.append(report)
+        for problem in problems:
+            result.fail(problem)
+    result.timings["rollout_check"] = round(time.monotonic() - start, 2)
+
+
+def _uninstall(target: _Target, objects: list[dict[str, Any]], created_namespace: bool, result: DeployResult, timeout: float) -> None:
+    """Step 4: `helm uninstall --wait`, then nothing of the release is left (and the namespace we made goes)."""
+    release, namespace = result.release, result.namespace
+    start = time.monotonic()
+    un = target.helm_run(
+        ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"],
+        timeout + 30,
+    )
+    result.timings["uninstall"] = round(time.monotonic() - start, 2)
+    if un.returncode != 0 and "not found" not in un.stderr:
+        result.fail(f"helm uninstall {release} failed: {un.stderr.strip()}")
+    start = time.monotonic()
+    left = _leftovers(target.dyn, objects, release, namespace)
+    # helm waited for the foreground deletion: give the garbage collector a short grace only,
+    # and none when helm itself says it kept resources (helm.sh/resource-policy: keep).
+    kept = "kept due to the resource policy" in un.stdout
+    while left and not kept and time.monotonic() - start < min(timeout, LEFTOVER_GRACE):
+        time.sleep(0.5)
+        left = _leftovers(target.dyn, objects, release, namespace)
+    result.timings["cleanup_check"] = round(time.monotonic() - start, 2)
+    if left:
+        result.fail(f"left behind after helm uninstall: {', '.join(left)}")
+    if created_namespace:
+        ns_res = kube.resource(target.dyn, "v1", "Namespace")
+        try:
+            ns_res.delete(name=namespace)
+        except Exception as exc:
+            result.notes.append(f"could not delete namespace {namespace}: {type(exc).__name__}")
+
+
+def deploy_chart(
+    chart: Path,
+    values_files: Sequence[Path] = (),
+    kubeconfig: Path | None = None,
+    namespace: str = "dsgate-deploy",
+    release: str = "dsgate",
+    timeout: float = 120.0,
+) -> DeployResult:
+    """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left."""
+    chart = Path(chart)
+    target = _connect(chart, values_files, kubeconfig)
+    result = DeployResult(chart=chart, release=release, namespace=namespace)
+    if target.helm_run(["status", release, "--namespace", namespace], 30).returncode == 0:
+        raise DeployError(
+            f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name"
+        )
+    created_namespace = kube.get_or_none(target.dyn, "v1", "Namespace", namespace) is None
+    objects: list[dict[str, Any]] = []
+    try:
+        installed, objects = _install(target, chart, values_files, result, timeout)
+        _check_rollout(target, objects, installed, result, timeout)
+    finally:
+        _uninstall(target, objects, created_namespace, result, timeout)
     for report in result.daemonsets:
         result.notes.append(
-            f"DaemonSet {namespace}/{report.name}: {report.available}/{report.desired} available, {len(report.eligible_nodes)} eligible of {len(nodes)} nodes"
+            f"DaemonSet {namespace}/{report.name}: {report.available}/{report.desired} available, {len(report.eligible_nodes)} eligible of {len(target.nodes)} nodes"
         )
     if result.ok:
         result.notes.append(f"uninstalled; nothing of release {release!r} left")

@@ -166,9 +166,13 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     use_batch: bool = True,
     crd_paths: Sequence[Path] = (),
+    deploy: Sequence[Path] = (),
+    strict: bool = False,
+    say: Callable[[str], None] = lambda _: None,
 ) -> GateResult:
-    """Run the static gate (no deploy) over SOURCES."""
-    return run_jobs(
+    """Run the gate over SOURCES: render, validate and evaluate; then, when DEPLOY names charts and
+    the static gate passed (warnings fail it when STRICT), the deploy stage (SAY reports its progress)."""
+    result = run_jobs(
         plan(sources, helm_versions, kube_versions),
         policy_dir=policy_dir,
         policy_data=policy_data,
@@ -179,6 +183,19 @@ def run(
         use_batch=use_batch,
         crd_paths=crd_paths,
     )
+    if deploy and result.exit_code(strict) == 0:
+        _deploy_stage(result, deploy, say)
+    return result
+
+
+def _deploy_stage(result: GateResult, charts: Sequence[Path], say: Callable[[str], None]) -> None:
+    """Install, check and uninstall CHARTS on a local cluster; its outcome goes into RESULT."""
+    from dsgate.gate import deploystage  # the cluster modules and the kubernetes client load only for a deploy
+
+    stage = deploystage.run(charts, say=say)
+    result.deploy_failures.extend(stage.failures)
+    result.deploy_lines.extend(stage.lines)
+    result.errors.extend(stage.errors)
 
 
 def run_jobs(
