@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from dsgate.cluster.topology import (
     TopologyError,
     load_topology,
     parse_duration_ms,
-    parse_quantity,
     parse_topology,
     pod_cidr,
     stage_documents,
@@ -156,27 +154,6 @@ def test_stages_are_explicit_and_take_the_topology_delays() -> None:
     assert stages["pod-ready"]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
     assert stages["pod-delete"]["spec"]["delay"] == {"durationMilliseconds": 250}
     assert {s["spec"]["resourceRef"]["kind"] for s in stages.values()} == {"Node", "Pod"}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("3800m", Decimal("3.8"), id="milli"),
-        pytest.param("16Gi", Decimal(16 * 1024**3), id="binary-suffix"),
-        pytest.param("1k", Decimal(1000), id="decimal-suffix"),
-        pytest.param("1e3", Decimal(1000), id="exponent"),
-        pytest.param("110", Decimal(110), id="plain"),
-        pytest.param(".5", Decimal("0.5"), id="leading-dot"),
-    ],
-)
-def test_parse_quantity(text: str, expected: Decimal) -> None:
-    assert parse_quantity(text) == expected
-
-
-@pytest.mark.parametrize("text", ["lots", "1GB", "1.2.3", "", "Gi", "1 Gi"])
-def test_parse_quantity_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_quantity(text)
 
 
 @pytest.mark.parametrize(
