@@ -1,15 +1,28 @@
 {{/*
-fluentd.toYaml: toYaml of a user value, called with (dict "key" "<values path>" "value" <value>). helm's
-toYaml renders nothing, silently, for a string with a character YAML cannot carry (DEL, the C1 controls
-but NEL, U+FFFE, U+FFFF); the chart's own strings exclude them in the schema, the pass-through Kubernetes
-types cannot, so this fails instead of dropping the value.
+fluentd.component: the app.kubernetes.io/component of every object of this chart.
 */}}
-{{- define "fluentd.toYaml" -}}
-{{- $out := toYaml .value }}
-{{- if not $out }}
-{{- fail (printf "%s holds a character YAML cannot carry (U+007F-U+0084, U+0086-U+009F, U+FFFE or U+FFFF): remove it." .key) }}
+{{- define "fluentd.component" -}}
+log-collector
 {{- end }}
-{{- $out }}
+
+{{/*
+The helpers between the SHARED markers are the same in charts/node-exporter and charts/fluentd but for
+the chart prefix (tests/charts/test_shared_helpers.py checks it, and renders both for the same input).
+*/}}
+{{- /* BEGIN SHARED HELPERS */}}
+
+{{/*
+fluentd.yamlGuard: fails when a value holds a character YAML cannot carry (DEL, the C1 controls but NEL,
+U+FFFE, U+FFFF). helm's toYaml renders nothing, silently, for such a string: the chart's own strings
+exclude them in the schema, the pass-through Kubernetes types cannot, so every top-level value is
+checked here, once, instead of being dropped where it is used.
+*/}}
+{{- define "fluentd.yamlGuard" -}}
+{{- range $key, $value := .Values }}
+{{- if and $value (not (toYaml $value)) }}
+{{- fail (printf "%s holds a character YAML cannot carry (U+007F-U+0084, U+0086-U+009F, U+FFFE or U+FFFF), so helm would silently drop the whole value: remove it." $key) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -21,17 +34,17 @@ fluentd.name: the chart name, or nameOverride; value of app.kubernetes.io/name.
 
 {{/*
 fluentd.fullname: the base name of every object, truncated to 63 characters (DNS label limit) without
-trailing dashes.
+leading or trailing dashes.
 */}}
 {{- define "fluentd.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- regexReplaceAll "-+$" (.Values.fullnameOverride | trunc 63) "" }}
+{{- .Values.fullnameOverride | trunc 63 | trimAll "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- regexReplaceAll "-+$" (.Release.Name | trunc 63) "" }}
+{{- .Release.Name | trunc 63 | trimAll "-" }}
 {{- else }}
-{{- regexReplaceAll "-+$" (printf "%s-%s" .Release.Name $name | trunc 63) "" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimAll "-" }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -66,10 +79,10 @@ fluentd.labels: standard labels for object metadata plus commonLabels (templated
 {{- $_ := set $std "helm.sh/chart" (include "fluentd.chart" .) }}
 {{- $_ = set $std "app.kubernetes.io/version" .Chart.AppVersion }}
 {{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
-{{- $_ = set $std "app.kubernetes.io/component" "log-collector" }}
+{{- $_ = set $std "app.kubernetes.io/component" (include "fluentd.component" .) }}
 {{- $_ = set $std "app.kubernetes.io/part-of" (include "fluentd.name" .) }}
 {{- with .Values.commonLabels }}{{/* tpl copies every template of the chart: only when there is something to template */}}
-{{- $std = merge $std (tpl (include "fluentd.toYaml" (dict "key" "commonLabels" "value" .)) $ | fromYaml) }}
+{{- $std = merge $std (tpl (toYaml .) $ | fromYaml) }}
 {{- end }}
 {{- toYaml $std }}
 {{- end }}
@@ -80,7 +93,7 @@ fluentd.podLabels: pod template labels: the standard labels plus podLabels (temp
 {{- define "fluentd.podLabels" -}}
 {{- $labels := include "fluentd.labels" . | fromYaml }}
 {{- with .Values.podLabels }}
-{{- $labels = merge $labels (tpl (include "fluentd.toYaml" (dict "key" "podLabels" "value" .)) $ | fromYaml) }}
+{{- $labels = merge $labels (tpl (toYaml .) $ | fromYaml) }}
 {{- end }}
 {{- toYaml $labels }}
 {{- end }}
@@ -97,22 +110,13 @@ fluentd.serviceAccountName: the ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
-fluentd.variant: the image variant: image.variant, else the one whose plugins include the output.
+fluentd.imageRef: registry/repository[:tag][@digest] for an image block; with a digest the tag stays (readable)
+and the kubelet pulls by the digest. Call with (dict "image" <image block> "global" .Values.global "defaultTag" "v1.2.3").
 */}}
-{{- define "fluentd.variant" -}}
-{{- $byOutput := dict "elasticsearch" "elasticsearch8" "opensearch" "opensearch" }}
-{{- .Values.image.variant | default (get $byOutput .Values.output.type) | default "forward" }}
-{{- end }}
-
-{{/*
-fluentd.image: registry/repository:tag[@digest]; the tag defaults to v<appVersion>-debian-<variant>-1.0.
-*/}}
-{{- define "fluentd.image" -}}
-{{- $registry := .Values.global.imageRegistry | default .Values.image.registry }}
-{{- $repo := ternary (printf "%s/%s" $registry .Values.image.repository) .Values.image.repository (ne $registry "") }}
-{{- $tag := .Values.image.tag | default (printf "v%s-debian-%s-1.0" .Chart.AppVersion (include "fluentd.variant" .)) }}
-{{- printf "%s:%s" $repo $tag }}
-{{- with .Values.image.digest }}@{{ . }}{{ end }}
+{{- define "fluentd.imageRef" -}}
+{{- $registry := .global.imageRegistry | default .image.registry }}
+{{- $repo := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
+{{- $repo }}{{ with .image.tag | default .defaultTag }}:{{ . }}{{ end }}{{ with .image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/*
@@ -128,8 +132,25 @@ fluentd.imagePullSecrets: global plus chart pull secrets; global entries may be 
 {{- end }}
 {{- with $secrets }}
 imagePullSecrets:
-  {{- include "fluentd.toYaml" (dict "key" "imagePullSecrets" "value" .) | nindent 2 }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{- /* END SHARED HELPERS */}}
+
+{{/*
+fluentd.variant: the image variant: image.variant, else the one whose plugins include the output.
+*/}}
+{{- define "fluentd.variant" -}}
+{{- $byOutput := dict "elasticsearch" "elasticsearch8" "opensearch" "opensearch" }}
+{{- .Values.image.variant | default (get $byOutput .Values.output.type) | default "forward" }}
+{{- end }}
+
+{{/*
+fluentd.image: the Fluentd image reference; the tag defaults to v<appVersion>-debian-<variant>-1.0.
+*/}}
+{{- define "fluentd.image" -}}
+{{- include "fluentd.imageRef" (dict "image" .Values.image "global" .Values.global "defaultTag" (printf "v%s-debian-%s-1.0" .Chart.AppVersion (include "fluentd.variant" .))) }}
 {{- end }}
 
 {{/*
@@ -194,6 +215,7 @@ fluentd.secretEnv: the env variables that carry output credentials, as a list of
 fluentd.validate: cross-field rules the schema cannot express; fails once with every message and its fix.
 */}}
 {{- define "fluentd.validate" -}}
+{{- include "fluentd.yamlGuard" . }}
 {{- $msgs := list }}
 {{- $ru := .Values.updateStrategy.rollingUpdate }}
 {{- if and (eq .Values.updateStrategy.type "RollingUpdate") (not (has (toString $ru.maxSurge) (list "0" "0%"))) }}

@@ -1,4 +1,31 @@
 {{/*
+node-exporter.component: the app.kubernetes.io/component of every object of this chart.
+*/}}
+{{- define "node-exporter.component" -}}
+metrics
+{{- end }}
+
+{{/*
+The helpers between the SHARED markers are the same in charts/node-exporter and charts/fluentd but for
+the chart prefix (tests/charts/test_shared_helpers.py checks it, and renders both for the same input).
+*/}}
+{{- /* BEGIN SHARED HELPERS */}}
+
+{{/*
+node-exporter.yamlGuard: fails when a value holds a character YAML cannot carry (DEL, the C1 controls but NEL,
+U+FFFE, U+FFFF). helm's toYaml renders nothing, silently, for such a string: the chart's own strings
+exclude them in the schema, the pass-through Kubernetes types cannot, so every top-level value is
+checked here, once, instead of being dropped where it is used.
+*/}}
+{{- define "node-exporter.yamlGuard" -}}
+{{- range $key, $value := .Values }}
+{{- if and $value (not (toYaml $value)) }}
+{{- fail (printf "%s holds a character YAML cannot carry (U+007F-U+0084, U+0086-U+009F, U+FFFE or U+FFFF), so helm would silently drop the whole value: remove it." $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 node-exporter.name: the chart name, or nameOverride; value of app.kubernetes.io/name.
 */}}
 {{- define "node-exporter.name" -}}
@@ -6,7 +33,8 @@ node-exporter.name: the chart name, or nameOverride; value of app.kubernetes.io/
 {{- end }}
 
 {{/*
-node-exporter.fullname: the base name of every object, truncated to 63 characters (DNS label limit).
+node-exporter.fullname: the base name of every object, truncated to 63 characters (DNS label limit) without
+leading or trailing dashes.
 */}}
 {{- define "node-exporter.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -51,7 +79,7 @@ node-exporter.labels: standard labels for object metadata plus commonLabels (tem
 {{- $_ := set $std "helm.sh/chart" (include "node-exporter.chart" .) }}
 {{- $_ = set $std "app.kubernetes.io/version" .Chart.AppVersion }}
 {{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
-{{- $_ = set $std "app.kubernetes.io/component" "metrics" }}
+{{- $_ = set $std "app.kubernetes.io/component" (include "node-exporter.component" .) }}
 {{- $_ = set $std "app.kubernetes.io/part-of" (include "node-exporter.name" .) }}
 {{- with .Values.commonLabels }}{{/* tpl copies every template of the chart: only when there is something to template */}}
 {{- $std = merge $std (tpl (toYaml .) $ | fromYaml) }}
@@ -82,31 +110,13 @@ node-exporter.serviceAccountName: the ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
-node-exporter.imageRef: registry/repository:tag[@digest] for an image block.
-Call with (dict "image" .Values.image "global" .Values.global "defaultTag" "v1.2.3").
+node-exporter.imageRef: registry/repository[:tag][@digest] for an image block; with a digest the tag stays (readable)
+and the kubelet pulls by the digest. Call with (dict "image" <image block> "global" .Values.global "defaultTag" "v1.2.3").
 */}}
 {{- define "node-exporter.imageRef" -}}
 {{- $registry := .global.imageRegistry | default .image.registry }}
 {{- $repo := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
-{{- if .image.digest }}
-{{- printf "%s@%s" $repo .image.digest }}
-{{- else }}
-{{- printf "%s:%s" $repo (.image.tag | default .defaultTag) }}
-{{- end }}
-{{- end }}
-
-{{/*
-node-exporter.image: the node_exporter image reference (tag defaults to v + appVersion).
-*/}}
-{{- define "node-exporter.image" -}}
-{{- include "node-exporter.imageRef" (dict "image" .Values.image "global" .Values.global "defaultTag" (printf "v%s" .Chart.AppVersion)) }}
-{{- end }}
-
-{{/*
-node-exporter.proxyImage: the kube-rbac-proxy image reference.
-*/}}
-{{- define "node-exporter.proxyImage" -}}
-{{- include "node-exporter.imageRef" (dict "image" .Values.kubeRBACProxy.image "global" .Values.global "defaultTag" "") }}
+{{- $repo }}{{ with .image.tag | default .defaultTag }}:{{ . }}{{ end }}{{ with .image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/*
@@ -124,6 +134,22 @@ node-exporter.imagePullSecrets: global plus chart pull secrets; global entries m
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{- /* END SHARED HELPERS */}}
+
+{{/*
+node-exporter.image: the node_exporter image reference (tag defaults to v + appVersion).
+*/}}
+{{- define "node-exporter.image" -}}
+{{- include "node-exporter.imageRef" (dict "image" .Values.image "global" .Values.global "defaultTag" (printf "v%s" .Chart.AppVersion)) }}
+{{- end }}
+
+{{/*
+node-exporter.proxyImage: the kube-rbac-proxy image reference.
+*/}}
+{{- define "node-exporter.proxyImage" -}}
+{{- include "node-exporter.imageRef" (dict "image" .Values.kubeRBACProxy.image "global" .Values.global "defaultTag" "") }}
 {{- end }}
 
 {{/*
@@ -243,12 +269,8 @@ affinity:
 node-exporter.validate: cross-field rules the schema cannot express; fails with the reason and the fix.
 */}}
 {{- define "node-exporter.validate" -}}
+{{- include "node-exporter.yamlGuard" . }}
 {{- $v := .Values }}
-{{- range $key, $value := $v }}
-{{- if and $value (not (toYaml $value)) }}
-{{- fail (printf "%s contains a character YAML cannot carry (U+007F-U+009F other than U+0085, U+FFFE or U+FFFF), so helm would silently drop the whole value. Remove or escape it." $key) }}
-{{- end }}
-{{- end }}
 {{- range $key, $image := dict "image" $v.image "kubeRBACProxy.image" $v.kubeRBACProxy.image }}
 {{- if and (eq $image.tag "latest") (not $image.digest) }}
 {{- fail (printf "%s.tag=latest is not a pinned version: every node could run a different build and a rollout cannot be reproduced or rolled back. Set %s.tag to a release (e.g. v1.2.3) or set %s.digest." $key $key $key) }}

@@ -835,7 +835,7 @@ def test_template_rules_are_reported_together() -> None:
         ),
         pytest.param(
             {"serviceMonitor": {"enabled": True, "relabelings": [{"action": "replace", "targetLabel": "x", "replacement": "\ufffe"}]}},
-            "serviceMonitor.relabelings",
+            "serviceMonitor",
             id="relabelings",
         ),
     ],

@@ -238,12 +238,12 @@ REJECT = [
     # helm's toYaml silently returns "" for these characters; the chart refuses instead of dropping the value
     pytest.param(
         {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "zone\u0090"}]}}},
-        ["affinity contains a character YAML cannot carry"],
+        ["affinity holds a character YAML cannot carry"],
         id="pass-through-C1-control",
     ),
     pytest.param(
         {"serviceMonitor": {"enabled": True, "tlsConfig": {"serverName": "a\u0099"}}},
-        ["serviceMonitor contains a character YAML cannot carry"],
+        ["serviceMonitor holds a character YAML cannot carry"],
         id="tlsConfig-C1-control",
     ),
     pytest.param(

@@ -78,7 +78,7 @@ ROWS = [
     ),
     pytest.param({"image": {"repository": "mirror/node-exporter"}}, {NE + ".image": "quay.io/mirror/node-exporter:v1.12.1"}, id="image.repository"),
     pytest.param({"image": {"tag": "v1.12.0"}}, {NE + ".image": "quay.io/prometheus/node-exporter:v1.12.0"}, id="image.tag"),
-    pytest.param({"image": {"digest": DIGEST}}, {NE + ".image": "quay.io/prometheus/node-exporter@" + DIGEST}, id="image.digest"),
+    pytest.param({"image": {"digest": DIGEST}}, {NE + ".image": "quay.io/prometheus/node-exporter:v1.12.1@" + DIGEST}, id="image.digest"),
     pytest.param({"image": {"pullPolicy": "Always"}}, {NE + ".imagePullPolicy": "Always"}, id="image.pullPolicy"),
     pytest.param({"imagePullSecrets": [{"name": "regcred"}]}, {DS + ".imagePullSecrets": [{"name": "regcred"}]}, id="imagePullSecrets"),
     # --- args
@@ -434,7 +434,7 @@ ROWS = [
         {PROXY + ".image": "r.example.com/x/krp:v0.19.0", PROXY + ".imagePullPolicy": "Always"},
         id="kubeRBACProxy.image",
     ),
-    pytest.param(_proxy(image={"digest": DIGEST}), {PROXY + ".image": "quay.io/brancz/kube-rbac-proxy@" + DIGEST}, id="kubeRBACProxy.image.digest"),
+    pytest.param(_proxy(image={"digest": DIGEST}), {PROXY + ".image": "quay.io/brancz/kube-rbac-proxy:v0.20.0@" + DIGEST}, id="kubeRBACProxy.image.digest"),
     pytest.param(
         _proxy(upstreamPort=8101, healthPort=8889),
         {
