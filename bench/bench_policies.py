@@ -18,20 +18,16 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dsgate.gate.evaluate import IGNORED
+from dsgate.gate.evaluate import EvaluationError, OpaServer
 from dsgate.paths import policies_dir, rules_dir
-from dsgate.tools import tool_path
 
 POLICIES = policies_dir()
 # A compliant node-exporter + fluentd render (8 documents), padded with the other kinds a chart renders.
@@ -82,12 +78,6 @@ def render_documents() -> list[dict[str, Any]]:
     return docs
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cpu_ms(pid: int) -> float:
     """User + system CPU time of a process so far, in ms (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -108,60 +98,36 @@ def main() -> int:
 
     documents = render_documents()
     body = json.dumps({"input": [{"path": f"bench#{i}", "contents": d} for i, d in enumerate(documents)]})
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [
-                str(tool_path("opa")),
-                "run",
-                "--server",
-                "--disable-telemetry",
-                "--log-level",
-                "error",
-                "--addr",
-                f"127.0.0.1:{port}",
-                *(f"--ignore={p}" for p in IGNORED),
-                str(POLICIES),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    conn.request("GET", "/health")
-                    conn.getresponse().read()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        print(f"opa did not start: {log.read().decode(errors='replace')[-2000:]}", file=sys.stderr)
-                        return 2
-                    conn.close()
-                    time.sleep(0.05)
+    server = OpaServer(POLICIES)  # the gate's own server: same flags, same ignore list
+    try:
+        server.start()
+    except EvaluationError as exc:
+        print(f"opa did not start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        assert server.pid is not None
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
 
-            def post() -> tuple[float, dict[str, Any]]:
-                start = time.perf_counter()
-                conn.request("POST", "/v1/data/main/findings?metrics=true", body, {"Content-Type": "application/json"})
-                answer = json.loads(conn.getresponse().read())
-                return (time.perf_counter() - start) * 1000, answer
+        def post() -> tuple[float, dict[str, Any]]:
+            start = time.perf_counter()
+            conn.request("POST", "/v1/data/main/findings?metrics=true", body, {"Content-Type": "application/json"})
+            answer = json.loads(conn.getresponse().read())
+            return (time.perf_counter() - start) * 1000, answer
 
-            for _ in range(args.warmup):
-                post()
-            cpu_before = cpu_ms(process.pid)
-            round_trips: list[float] = []
-            evaluations: list[float] = []
-            answer: dict[str, Any] = {}
-            for _ in range(args.n):
-                elapsed, answer = post()
-                round_trips.append(elapsed)
-                evaluations.append(answer.get("metrics", {}).get("timer_rego_query_eval_ns", 0) / 1e6)
-            cpu_per_request = (cpu_ms(process.pid) - cpu_before) / args.n
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+        for _ in range(args.warmup):
+            post()
+        cpu_before = cpu_ms(server.pid)
+        round_trips: list[float] = []
+        evaluations: list[float] = []
+        answer: dict[str, Any] = {}
+        for _ in range(args.n):
+            elapsed, answer = post()
+            round_trips.append(elapsed)
+            evaluations.append(answer.get("metrics", {}).get("timer_rego_query_eval_ns", 0) / 1e6)
+        cpu_per_request = (cpu_ms(server.pid) - cpu_before) / args.n
+        conn.close()
+    finally:
+        server.stop()
 
     findings = answer.get("result")
     if not isinstance(findings, list):

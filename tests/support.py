@@ -4,13 +4,31 @@ and build on these."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
-from dsgate.gate.evaluate import free_port
+from dsgate.gate.evaluate import IGNORED, free_port
 from dsgate.paths import POLICIES_DIR, REPO_ROOT
+from dsgate.tools import tool_path
 from dsgate.versions import kube_target_versions
 
-__all__ = ["CHARTS", "KUBE_TARGETS", "KUSTOMIZE", "NEWEST_KUBE", "POLICIES", "REPO", "Objects", "by_kind", "daemonset", "find", "free_port", "pod_spec"]
+__all__ = [
+    "CHARTS",
+    "KUBE_TARGETS",
+    "KUSTOMIZE",
+    "NEWEST_KUBE",
+    "POLICIES",
+    "REPO",
+    "Objects",
+    "by_kind",
+    "daemonset",
+    "find",
+    "free_port",
+    "opa_findings",
+    "pod_spec",
+]
 
 REPO = REPO_ROOT
 CHARTS = REPO / "charts"
@@ -46,3 +64,16 @@ def pod_spec(ds: dict[str, Any]) -> dict[str, Any]:
     """The pod template spec of a DaemonSet."""
     spec: dict[str, Any] = ds["spec"]["template"]["spec"]
     return spec
+
+
+def opa_findings(entries: list[dict[str, Any]], tmp_path: Path, policies: Path = POLICIES) -> list[dict[str, Any]]:
+    """data.main.findings of the library in POLICIES (the real opa, `opa eval`, the gate's ignore list)
+    for ENTRIES, the `{"path", "contents"}` input `conftest test --combine` gives."""
+    input_file = tmp_path / "opa-input.json"
+    input_file.write_text(json.dumps(entries))
+    cmd = [str(tool_path("opa")), "eval", "--format", "json", "--data", str(policies), *(f"--ignore={p}" for p in IGNORED)]
+    proc = subprocess.run([*cmd, "--input", str(input_file), "data.main.findings"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)["result"]
+    assert result, f"data.main.findings is undefined: is the policy library loaded? {proc.stdout}"
+    return list(result[0]["expressions"][0]["value"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -11,10 +10,8 @@ from pathlib import Path
 import pytest
 
 from dsgate.docs.catalogue import BEGIN, END, CatalogueError, categories, main, read_library
-from dsgate.gate.evaluate import IGNORED
 from dsgate.paths import rules_dir
-from dsgate.tools import tool_path
-from tests.support import POLICIES, REPO
+from tests.support import POLICIES, REPO, opa_findings
 
 pytestmark = pytest.mark.policy
 
@@ -114,26 +111,7 @@ def test_new_category_is_one_folder(library_copy: Path, tmp_path: Path) -> None:
     assert "node-labels" in categories(library_copy)
     rules, _ = read_library(library_copy)
     assert [(r.id, r.category) for r in rules if r.id == "DS-NLB-001"] == [("DS-NLB-001", "node-labels")]
-    (tmp_path / "input.json").write_text(json.dumps([{"path": "render.yaml", "contents": DAEMONSET}]))
-    proc = subprocess.run(
-        [
-            str(tool_path("opa")),
-            "eval",
-            "--format",
-            "json",
-            *(f"--ignore={p}" for p in IGNORED),
-            "-d",
-            str(library_copy),
-            "-i",
-            str(tmp_path / "input.json"),
-            "data.main.findings",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    findings = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    findings = opa_findings([{"path": "render.yaml", "contents": DAEMONSET}], tmp_path, policies=library_copy)
     assert [(f["rule"], f["category"], f["resource"]) for f in findings if f["rule"] == "DS-NLB-001"] == [
         ("DS-NLB-001", "node-labels", "DaemonSet/monitoring/agent")
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.charts.fluentd import fluentconf
-from tests.support import KUBE_TARGETS, POLICIES
+from tests.support import KUBE_TARGETS, opa_findings
 
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.render import helm_template_text
@@ -193,32 +193,8 @@ def test_checksum_with_existing_configmap_names_it() -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_policy_library_has_no_denies(name: str, tmp_path: Path) -> None:
     """The project's Rego library (policies/, real opa) finds nothing to deny in any scenario."""
-    docs = [{"path": f"charts/fluentd[{name}]", "contents": obj} for obj in scenario(name)]
-    (tmp_path / "input.json").write_text(json.dumps(docs))
-    proc = subprocess.run(
-        [
-            str(tool_path("opa")),
-            "eval",
-            "--format",
-            "json",
-            "--data",
-            str(POLICIES),
-            "--ignore",
-            "*.yaml",
-            "--ignore",
-            "*.yml",
-            "--input",
-            str(tmp_path / "input.json"),
-            "data.main.findings",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)["result"]
-    assert result, "data.main.findings is undefined: is the policy library loaded?"
-    denies = [f"{f['rule']}: {f['message']}" for f in result[0]["expressions"][0]["value"] if f["severity"] == "deny" and not f["exempted"]]
+    findings = opa_findings([{"path": f"charts/fluentd[{name}]", "contents": obj} for obj in scenario(name)], tmp_path)
+    denies = [f"{f['rule']}: {f['message']}" for f in findings if f["severity"] == "deny" and not f["exempted"]]
     assert denies == []
 
 

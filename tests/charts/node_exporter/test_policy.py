@@ -3,15 +3,10 @@ pinned opa. Fix the chart, not the rules."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
-from tests.support import POLICIES
-
-from dsgate.gate.evaluate import IGNORED
-from dsgate.tools import tool_path
+from tests.support import opa_findings
 
 from .support import CHART, SCENARIOS, scenario_file
 
@@ -20,25 +15,7 @@ pytestmark = pytest.mark.policy
 
 def _findings(objs: list[dict[str, Any]], tmp_path: Any) -> list[dict[str, Any]]:
     """data.main.findings for OBJS, given in the `conftest test --combine` input shape."""
-    input_file = tmp_path / "input.json"
-    input_file.write_text(json.dumps([{"path": "node-exporter.yaml", "contents": objs}]))
-    cmd = [
-        str(tool_path("opa")),
-        "eval",
-        "--format",
-        "json",
-        "--data",
-        str(POLICIES),
-        *(f"--ignore={pattern}" for pattern in IGNORED),
-        "--input",
-        str(input_file),
-        "data.main.findings",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)["result"]
-    assert result, f"data.main.findings is undefined: {proc.stdout}"
-    return list(result[0]["expressions"][0]["value"])
+    return opa_findings([{"path": "node-exporter.yaml", "contents": objs}], tmp_path)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
