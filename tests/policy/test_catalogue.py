@@ -119,7 +119,9 @@ def test_new_category_is_one_folder(library_copy: Path, tmp_path: Path) -> None:
 
 def test_rule_outside_its_category_folder_rejected(library_copy: Path) -> None:
     module = rules_dir(library_copy) / "priority" / "priority.rego"
-    (rules_dir(library_copy) / "images" / "priority.rego").write_text(module.read_text().replace("dsgate.rules.priority", "dsgate.rules.images"))
+    # the rules of priority.rego in the images package (without its own package METADATA: one per package)
+    rules = module.read_text().split("package dsgate.rules.priority", 1)[1]
+    (rules_dir(library_copy) / "images" / "priority.rego").write_text("package dsgate.rules.images" + rules)
     module.unlink()
     with pytest.raises(CatalogueError, match="has category 'priority', not 'images'"):
         read_library(library_copy)
