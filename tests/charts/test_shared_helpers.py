@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.support import CHARTS
 
 from dsgate.gate.render import RenderError, render_chart
@@ -25,6 +26,7 @@ SHARED = re.compile(r"\{\{- /\* BEGIN SHARED HELPERS \*/\}\}\n(.*?)\{\{- /\* END
 # Helpers called with the chart's root context, and the one called with an image dict.
 ROOT_HELPERS = ("name", "fullname", "namespace", "chart", "selectorLabels", "labels", "podLabels", "serviceAccountName", "imagePullSecrets")
 DIGEST = "sha256:" + "b" * 64
+COMPONENT = "app.kubernetes.io/component"
 BASE_VALUES: dict[str, Any] = {
     "global": {"imageRegistry": "", "imagePullSecrets": []},
     "imagePullSecrets": [],
@@ -78,7 +80,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         pytest.param({}, "my-probe", "my-probe", "quay.io/org/agent:v1", id="release-contains-name"),
         pytest.param({"nameOverride": "agent"}, "rel", "rel-agent", "quay.io/org/agent:v1", id="nameOverride"),
         pytest.param({"fullnameOverride": "x" * 62 + "-y"}, "rel", "x" * 62, "quay.io/org/agent:v1", id="fullname-truncated-without-dash"),
-        pytest.param({}, "r" * 58, "r" * 58 + "-prob", "quay.io/org/agent:v1", id="release-plus-name-truncated"),
+        pytest.param({"nameOverride": "abcdefgh-ij"}, "r" * 53, "r" * 53 + "-abcdefgh", "quay.io/org/agent:v1", id="release-plus-name-truncated-without-dash"),
         pytest.param({"image": {"tag": "v2", "digest": DIGEST}}, "rel", "rel-probe", f"quay.io/org/agent:v2@{DIGEST}", id="tag-and-digest"),
         pytest.param({"image": {"digest": DIGEST}}, "rel", "rel-probe", f"quay.io/org/agent:v1@{DIGEST}", id="digest-keeps-the-default-tag"),
         pytest.param({"global": {"imageRegistry": "mirror.example.com"}}, "rel", "rel-probe", "mirror.example.com/org/agent:v1", id="global-registry"),
@@ -103,7 +105,12 @@ def test_shared_helpers_render_the_same(probe: Path, values: dict[str, Any], rel
     (configmap,) = render_chart(probe, values=_merge(BASE_VALUES, values), release=release).objects
     data = configmap["data"]
     for helper in (*ROOT_HELPERS, "imageRef", "yamlGuard"):
-        assert data[f"node-exporter.{helper}"] == data[f"fluentd.{helper}"], helper
+        if helper in ("labels", "podLabels"):  # the same but for each chart's own component
+            ne, fd = yaml.safe_load(data[f"node-exporter.{helper}"]), yaml.safe_load(data[f"fluentd.{helper}"])
+            assert (ne.pop(COMPONENT), fd.pop(COMPONENT)) == ("metrics", "log-collector")
+            assert ne == fd, helper
+        else:
+            assert data[f"node-exporter.{helper}"] == data[f"fluentd.{helper}"], helper
     assert data["fluentd.fullname"] == expected_fullname
     assert data["fluentd.imageRef"] == expected_image
 
