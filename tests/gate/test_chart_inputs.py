@@ -10,6 +10,7 @@ import pytest
 from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.sources import discover
+from tests.support import KUBE_TARGETS
 
 pytestmark = pytest.mark.render
 
@@ -17,7 +18,7 @@ CHARTS = Path(__file__).parent / "data" / "charts"
 
 
 def _gate(chart: Path) -> gate.GateResult:
-    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.35.0", "1.36.0"], helm_versions=["v4", "v3"])
+    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]), helm_versions=["v4", "v3"])
 
 
 def test_file_dependency_is_built_before_rendering(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from dsgate.gate.compare import differences
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.sources import discover
+from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
 CHARTS = Path(__file__).parent / "data" / "charts"
 PROV = Provenance("chart", "chart")
@@ -43,7 +44,7 @@ def _reordered(obj: dict[str, Any]) -> dict[str, Any]:
             id="value",
         ),
         pytest.param([_sa("a", x="1")], [_sa("a")], ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 (absent)'], id="key-absent"),
-        pytest.param([_sa("a", x="1")], [_sa("a", x=1)], ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 1'], id="type"),  # type: ignore[arg-type]
+        pytest.param([_sa("a", x="1")], [_sa("a", x=1)], ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 1'], id="type"),
         pytest.param([_sa("a"), _sa("b")], [_sa("a")], ["ServiceAccount/ns/b only in helm v4"], id="resource-missing"),
         pytest.param([_sa("a")], [_sa("a"), _sa("c")], ["ServiceAccount/ns/c only in helm v3"], id="resource-extra"),
         pytest.param(
@@ -59,13 +60,13 @@ def test_differences(left: list[dict[str, Any]], right: list[dict[str, Any]], ex
 
 
 def _gate(chart: Path) -> gate.GateResult:
-    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.35.0", "1.36.0"], helm_versions=["v4", "v3"])
+    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]), helm_versions=["v4", "v3"])
 
 
 @pytest.mark.render
 def test_blank_lines_and_comments_are_no_mismatch() -> None:
     result = _gate(CHARTS / "blank-lines")
-    texts = {o.job.helm: o.text for o in result.renders if o.job.kube_version == "1.36.0"}
+    texts = {o.job.helm: o.text for o in result.renders if o.job.kube_version == NEWEST_KUBE}
     assert texts["v4"] != texts["v3"], "the fixture must print differently under helm v3 and v4, else it tests nothing"
     assert result.errors == []
     assert result.mismatches == []

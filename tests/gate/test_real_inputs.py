@@ -12,10 +12,11 @@ from dsgate.gate import pipeline as gate
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.documents import DocumentError, Provenance, parse_stream
 from dsgate.gate.validate import Validator
+from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
 DATA = Path(__file__).parent / "data"
 PROV = Provenance("in.yaml", "file")
-TARGETS = ["1.33.0", "1.36.0"]
+TARGETS = [KUBE_TARGETS[0], NEWEST_KUBE]  # the oldest and the newest Kubernetes the gate targets
 
 
 def _sa(name: str, **extra: Any) -> dict[str, Any]:
