@@ -45,8 +45,7 @@ warn contains _conftest_result(finding) if {
 # Every package under dsgate.rules (one per category folder) contributes its `findings`: a new
 # category is a new folder, nothing here changes (as Regal's own main collects data.regal.rules).
 _violations contains finding if {
-	some category
-	some finding in data.dsgate.rules[category].findings
+	some finding in data.dsgate.rules[_].findings
 }
 
 _conftest_result(finding) := {
