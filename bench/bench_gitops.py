@@ -23,9 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from dsgate.paths import REPO_ROOT
 from dsgate.tools import tool_path
+from dsgate.versions import kube_target_versions
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 CHARTS = REPO / "charts"
 SELF_URL = "https://git.example.com/bench/fleet"
 DSGATE_URL = "https://github.com/dsgate/dsgate"
@@ -189,7 +191,7 @@ def main() -> None:
         store = Path(tmp) / "charts"
         for chart in SCENARIOS:
             subprocess.run([str(tool_path("helm")), "package", str(CHARTS / chart), "-d", str(store)], check=True, capture_output=True)
-        common = ["--charts", str(store), "--repo", f"{DSGATE_URL}={REPO}", "--kube-version", "1.36.0"]
+        common = ["--charts", str(store), "--repo", f"{DSGATE_URL}={REPO}", "--kube-version", kube_target_versions()[-1]]
         one = measure([*common, "clusters/c1"], root)
         alls = measure([*common, "."], root)
     figures = {

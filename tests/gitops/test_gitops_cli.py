@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml
 
+from tests.support import REPO
+
 from .conftest import FLEET
 
 pytestmark = pytest.mark.policy
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "gitops"
 STAGING = FLEET / "clusters" / "staging"
 AGENT_CHAIN = ["Kustomization flux-system/apps", "HelmRelease agents/agent"]
