@@ -54,7 +54,7 @@ CASES = [
     pytest.param(["--kube-version", "1.20.0", "charts/node-exporter"], {}, "no Kubernetes 1.20.0 schemas in kubernetes-validate", id="kubernetes-schemas"),
     *(
         pytest.param(["SERVICE_MONITOR"], {"DSGATE_CACHE": f"PARTIAL:{name}"}, f"CRD schemas for {name} {pinned()[key]} are missing", id=f"crds-{name}")
-        for name, (_, key, _) in CRD_SOURCES.items()
+        for name, (_, key) in CRD_SOURCES.items()
     ),
 ]
 
