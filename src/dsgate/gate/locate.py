@@ -110,7 +110,7 @@ def walk(node: yaml.Node, parts: Sequence[Part], names: Sequence[str] = ()) -> t
     line, depth = node.start_mark.line + 1, 0
     for part in parts:
         if isinstance(node, yaml.SequenceNode) and node.value and (part == "*" or isinstance(part, int)):
-            index = _pick(node.value, names) if part == "*" else part
+            index = part if isinstance(part, int) else _pick(node.value, names)
             if index >= len(node.value):
                 break
             node = node.value[index]
@@ -313,7 +313,8 @@ def _json_patch_line(node: yaml.Node, parts: Sequence[Part]) -> int:
         pointer = [p.replace("~1", "/").replace("~0", "~") for p in _scalar(op, "path").split("/")[1:]]
         common = min(len(pointer), len(parts))
         if common and all(a == "*" or str(a) == b for a, b in zip(parts[:common], pointer[:common], strict=True)):
-            return op.start_mark.line + 1
+            line: int = op.start_mark.line
+            return line + 1
     return 0
 
 
