@@ -48,7 +48,7 @@ fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set);
 	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
 
 # Shell scripts shellcheck reads (.shellcheckrc: sourced files relative to each script).
-SHELL_SCRIPTS := hack/*.sh hack/helm-batch/*.sh policies/check.sh .ci/run
+SHELL_SCRIPTS := hack/*.sh src/dsgate/toolbuild/build.sh src/dsgate/data/helm-batch/*.sh policies/check.sh .ci/run
 
 lint: setup ## Python (ruff lint + format check, mypy strict on src/dsgate), shellcheck, policies (opa fmt/check/test 100% coverage, regal), generated docs are current, chart versions bumped
 	$(BIN)/ruff check src tests bench

@@ -72,7 +72,7 @@ parameter_docs := {
 	"well_known_agents": {
 		"default": true,
 		"description": concat(" ", [
-			"Use the catalogue of well-known node agents (policies/lib/agents.rego)",
+			"Use the catalogue of well-known node agents (policies/dsgate/agents/agents.rego)",
 			"for what an agent legitimately needs; a need's parameter given explicitly",
 			"(host_namespace_agents, root_agents, privileged_agents, blanket_toleration_agents,",
 			"node_critical_agents, writable_host_paths) overrides the catalogue for that need.",

@@ -119,7 +119,7 @@ def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule],
 
 
 def read_agents(policy_dir: Path, opa: Path | None = None) -> list[dict[str, Any]]:
-    """The catalogue of well-known node agents (data.dsgate.agents.catalogue, policies/lib/agents.rego)."""
+    """The catalogue of well-known node agents (data.dsgate.agents.catalogue, policies/dsgate/agents/agents.rego)."""
     opa_bin = _opa(opa)
     with tempfile.TemporaryDirectory(prefix="dsgate-catalogue-") as tmp:
         lib = Path(tmp) / "policies"
@@ -227,7 +227,7 @@ def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict
             "Recognised by `app.kubernetes.io/name` (any label listed), else by an image's repository path without the registry "
             "host (so a mirrored image is recognised too); the first match wins. What each legitimately needs is allowed without "
             "configuration; a need's parameter given in `data.dsgate.parameters` overrides the catalogue for that need, and "
-            "`well_known_agents: false` turns it off. Source: `policies/lib/agents.rego`.",
+            "`well_known_agents: false` turns it off. Source: `policies/dsgate/agents/agents.rego`.",
             "",
             "| Agent | Name labels | Image repositories | Host namespaces | Root | Privileged | Writable host paths |",
             "|---|---|---|---|---|---|---|",

@@ -27,8 +27,8 @@ from referencing import Registry, Resource
 
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
-from dsgate.tools import CRD_SOURCES, cache_dir, install_command
 from dsgate.k8s import is_quantity
+from dsgate.tools import CRD_SOURCES, cache_dir, install_command
 from dsgate.versions import pinned
 
 SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
