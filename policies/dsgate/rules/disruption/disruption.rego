@@ -22,7 +22,7 @@ import data.dsgate.lib
 findings contains finding if {
 	some ds in lib.daemonsets
 	ds.node_critical
-	not _budgets[ds.ref]
+	not _budget_index[ds.ref]
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		"%s is node-critical but no PodDisruptionBudget in namespace %q selects its pod template labels",
 		[lib.display(ds), ds.namespace],
@@ -58,7 +58,7 @@ findings contains finding if {
 #     for pods of other controllers only an integer `.spec.minAvailable` can be used.
 findings contains finding if {
 	some ds in lib.daemonsets
-	some i in _budgets[ds.ref]
+	some i in _budget_index[ds.ref]
 	pdb := _pdbs[i]
 	problem := _budget_problem(object.get(pdb.object, "spec", {}))
 	finding := lib.finding(rego.metadata.rule(), pdb, sprintf(
@@ -69,12 +69,63 @@ findings contains finding if {
 
 _pdbs := lib.of_kind(lib.entries, "PodDisruptionBudget")
 
-# The PodDisruptionBudgets (their indexes in _pdbs) that select each DaemonSet's pods.
+# Each multi-value rule below is read whole, once, through a complete rule (its full extent is
+# evaluated once and cached); looked up by key, OPA would evaluate its body again for every key.
+_budget_index := _budgets
+
+_match_labels_index := _by_match_labels
+
+_unindexed_index := _unindexed
+
+# The PodDisruptionBudgets (their indexes in _pdbs) that select each DaemonSet's pods. A budget
+# selecting by matchLabels alone is found by its namespace and its exact matchLabels among the
+# subsets of the pod template labels, so the cost grows with the DaemonSets, not with DaemonSets
+# times budgets (500 of each in one input). Budgets with matchExpressions or no matchLabels, and
+# pod templates with more than _max_indexed_labels labels, are compared one by one.
 _budgets[ds.ref] contains i if {
 	some ds in lib.daemonsets
+	count(ds.template_labels) <= _max_indexed_labels
+	some labels in _label_subsets(ds.template_labels)
+	some i in _match_labels_index[[ds.namespace, labels]]
+}
+
+_budgets[ds.ref] contains i if {
+	some ds in lib.daemonsets
+	some i in _compared_one_by_one(ds)
+	lib.selector_matches(object.get(_pdbs[i].object, ["spec", "selector"], null), ds.template_labels)
+}
+
+_compared_one_by_one(ds) := object.get(_unindexed_index, ds.namespace, set()) if {
+	count(ds.template_labels) <= _max_indexed_labels
+} else := {i | some i, pdb in _pdbs; pdb.namespace == ds.namespace}
+
+_max_indexed_labels := 8
+
+_by_match_labels[[pdb.namespace, labels]] contains i if {
 	some i, pdb in _pdbs
-	pdb.namespace == ds.namespace
-	lib.selector_matches(object.get(pdb.object, ["spec", "selector"], null), ds.template_labels)
+	labels := _only_match_labels(pdb)
+}
+
+_unindexed[pdb.namespace] contains i if {
+	some i, pdb in _pdbs
+	not _only_match_labels(pdb)
+}
+
+# The matchLabels of a budget whose selector has nothing else (and at least one label).
+_only_match_labels(pdb) := labels if {
+	selector := object.get(pdb.object, ["spec", "selector"], null)
+	is_object(selector)
+	count(object.get(selector, "matchExpressions", [])) == 0
+	labels := object.get(selector, "matchLabels", {})
+	is_object(labels)
+	count(labels) > 0
+}
+
+# Every non-empty subset of an object's entries.
+_label_subsets(labels) := {subset |
+	names := sort(object.keys(labels))
+	some mask in numbers.range(1, bits.lsh(1, count(names)) - 1)
+	subset := {name: labels[name] | some j, name in names; bits.and(mask, bits.lsh(1, j)) != 0}
 }
 
 _budget_problem(spec) := sprintf("sets maxUnavailable %v", [spec.maxUnavailable]) if {

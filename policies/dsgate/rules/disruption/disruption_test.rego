@@ -88,3 +88,24 @@ test_budget_without_min_available_denied if {
 		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> but sets no minAvailable; the disruption controller cannot count DaemonSet pods for it",
 	]} with input as fx.render([fx.daemonset, pdb])
 }
+
+# A pod template with more labels than the index enumerates is compared with each budget of its
+# namespace: the budget still selects it, and a budget of another namespace still does not.
+test_many_template_labels_compared_one_by_one if {
+	labels := object.union(fx.daemonset.spec.template.metadata.labels, {sprintf("extra/l%d", [n]): "v" | some n in numbers.range(1, 9)})
+	ds := json.patch(fx.daemonset, [fx.put("/spec/template/metadata/labels", labels)])
+	count(disruption.findings) == 0 with input as fx.render([ds, fx.pdb])
+	elsewhere := json.patch(fx.pdb, [fx.put("/metadata/namespace", "other")])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([ds, elsewhere])
+}
+
+# Two budgets select one DaemonSet, one by a subset of its labels (the index) and one by an
+# expression (compared one by one): each is checked, and the one with a percentage is denied.
+test_budgets_found_through_the_index_and_one_by_one if {
+	by_labels := json.patch(fx.pdb, [fx.put("/metadata/name", "by-labels"), fx.put("/spec/minAvailable", "50%")])
+	by_expression := json.patch(fx.pdb, [
+		fx.put("/metadata/name", "by-expression"),
+		fx.put("/spec/selector", {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}),
+	])
+	{[f.rule, f.resource] | some f in disruption.findings} == {["DS-PDB-002", "PodDisruptionBudget/monitoring/by-labels"]} with input as fx.render([fx.daemonset, by_labels, by_expression])
+}

@@ -153,13 +153,17 @@ findings contains finding if {
 findings contains finding if {
 	some ds in lib.daemonsets
 	some port in ds.host_ports
-	others := _port_users[port] - {lib.display(ds)}
+	others := _port_index[port] - {lib.display(ds)}
 	count(others) > 0
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		"%s binds host port %s, also bound by %s",
 		[lib.display(ds), port, concat(", ", others)],
 	))
 }
+
+# The DaemonSets binding each host port; read whole once through _port_index (by key, OPA would
+# evaluate the rule's body again for every port).
+_port_index := _port_users
 
 _port_users[port] contains lib.display(ds) if {
 	some ds in lib.daemonsets
