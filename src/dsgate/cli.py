@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dsgate import config as config_mod
+from dsgate import procs
+from dsgate.limits import Limits
 from dsgate.versions import kube_target_versions, pinned
 
 if TYPE_CHECKING:
@@ -110,6 +112,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             deploy=cfg.deploy if cfg and not args.no_deploy and not args.paths else [],
             strict=args.strict,
             say=lambda msg: print(msg, file=sys.stderr),
+            limits=cfg.limits if cfg else Limits(),
         )
 
     if show_progress:
@@ -169,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         from dsgate.gate.validate import ValidationSetupError
         from dsgate.tools import ToolMissing
 
+        procs.install_handlers()
         try:
             return _run_check(args, sys.stdout)
-        except KeyboardInterrupt:
-            return _fail("interrupted")
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the stages stopped their children
+            procs.stop_all()
+            _fail(f"interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped")
+            return procs.exit_code(exc)
         except (ToolMissing, ValidationSetupError, OSError) as exc:  # set-up problems: one line, exit 2
             return _fail(str(exc))
         except Exception as exc:  # fail closed: never a traceback and never exit 1 for a crash

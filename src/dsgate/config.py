@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate import limits as limits_mod
+from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
-KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos"}
+KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos", "limits"}
 
 
 class ConfigError(RuntimeError):
@@ -33,6 +33,7 @@ class Config:
     crds: list[Path] = field(default_factory=list)  # CRD files or directories defining more kinds
     charts: list[Path] = field(default_factory=list)  # offline chart store for GitOps sources
     repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
+    limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
 
     @property
     def policy_data(self) -> dict[str, Any]:
@@ -50,11 +51,9 @@ def _list_of_str(raw: dict[str, Any], key: str, path: Path) -> list[str]:
 def load(path: Path) -> Config:
     """Read and check dsgate.yaml."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: malformed YAML: {exc.problem}") from exc
+        raw = safe_load(read_text(path), str(path)) or {}
+    except (DocumentError, limits_mod.LimitError) as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping of {', '.join(sorted(KEYS))}")
     unknown = set(raw) - KEYS
@@ -89,6 +88,10 @@ def load(path: Path) -> Config:
     if not isinstance(repos, dict) or not all(isinstance(v, str) for v in repos.values()):
         raise ConfigError(f"{path}: 'repos' must be a mapping of repository URL to local path")
     cfg.repos = [f"{url}={root / local}" for url, local in repos.items()]
+    try:
+        cfg.limits = limits_mod.parse(raw.get("limits"), str(path))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return cfg
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from dsgate import procs
 from dsgate.cluster.lifecycle import DEFAULT_TIMEOUT, attach, down, up
 from dsgate.cluster.processes import inspect
 from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, MissingTool, PortInUse, locked, paths_for
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`dsgate cluster`: SIGINT and SIGTERM during `up` stop everything it started (exit 130, 143)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    procs.install_handlers()
     try:
         if args.command == "kubeconfig":
             print(paths_for(args.name).kubeconfig)
@@ -90,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except ClusterError as exc:
         print(f"dsgate cluster: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("dsgate cluster: interrupted; everything started was stopped", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        procs.stop_all()
+        print(f"dsgate cluster: interrupted ({exc or 'SIGINT'}); everything started was stopped", file=sys.stderr)
+        return procs.exit_code(exc)
     pools = ", ".join(f"{p.count} {p.name}" for p in cluster.topology.pools if p.count)
     if not cluster.already_running:
         print(f"cluster {cluster.name!r} is up in {cluster.up_seconds:.1f}s: {cluster.topology.node_count} nodes Ready ({pools}), server {cluster.server}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import procs
 from dsgate.cluster.processes import dead_component_detail, log_tail, started_then_died
 from dsgate.cluster.state import COMPONENTS, KWOKCTL_CONFIG, KWOKCTL_LOG, LOCALHOST, ClusterError, ClusterPaths
 from dsgate.cluster.topology import Topology, stage_documents
@@ -107,7 +108,7 @@ def run_kwokctl(paths: ClusterPaths, topology: Topology, tools: dict[str, Path],
     )
     log_path = paths.dir / KWOKCTL_LOG
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=kwokctl_env(paths, tools))
+        proc = procs.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=kwokctl_env(paths, tools))
         try:
             # kwokctl waits (up to its timeout) for the API server to serve; a component that
             # dies meanwhile would only show up at the end, so watch the pid files it writes.
@@ -122,8 +123,8 @@ def run_kwokctl(paths: ClusterPaths, topology: Topology, tools: dict[str, Path],
                 time.sleep(0.2)
         finally:
             if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                procs.kill(proc)
+            procs.forget(proc)
     if rc != 0:
         raise ClusterError(f"kwokctl create cluster failed (exit {rc}); see the log below\n{log_tail(log_path)}\n{dead_component_detail(paths)}")
     if not paths.kubeconfig.exists():

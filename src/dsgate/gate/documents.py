@@ -1,5 +1,10 @@
 """Kubernetes documents with their provenance, and strict YAML loading; list objects (`kind: List`,
-DaemonSetList, ...) are expanded into their items, as kubectl does."""
+DaemonSetList, ...) are expanded into their items, as kubectl does.
+
+Input is hostile until read: bytes are decoded as strict UTF-8 (an error names the byte offset),
+files over the size limit are not read, and a document nested deeper than the depth limit is
+refused before anything recursive (PyYAML's constructor, json, jsonschema, OPA) sees it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from dsgate.limits import LimitError, Limits
 
 
 class _Loader(yaml.CSafeLoader):
@@ -145,6 +152,62 @@ def _documents(objects: Iterable[tuple[int, Any]], origin: str, provenance: Prov
     return docs
 
 
+def decode(data: bytes, origin: str) -> str:
+    """DATA as UTF-8; DocumentError naming ORIGIN, the byte offset and the line otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DocumentError(
+            f"{origin}: invalid UTF-8 at byte offset {exc.start} (line {line}): byte 0x{data[exc.start]:02x}; manifests must be UTF-8"
+        ) from None
+
+
+def check_shape(text: str, origin: str, limits: Limits) -> None:
+    """Raise LimitError when TEXT has more documents, or a value nested deeper, than LIMITS allow.
+
+    Walks libyaml's events, which it produces without recursion; composing nodes recurses in C and
+    crashes the process on a few ten thousand nested brackets, so this runs first. Errors of the
+    YAML itself are left to the parse that follows (it names line and column).
+    """
+    depth = documents = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limits.depth:
+                    raise limits.exceeded(f"{origin}:{event.start_mark.line + 1}", "depth", f"a value nested more than {limits.depth} levels deep")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > limits.documents:
+                    raise limits.exceeded(origin, "documents", f"more than {limits.documents} documents")
+    except yaml.YAMLError:
+        return
+
+
+def safe_load(text: str, origin: str, limits: Limits | None = None) -> Any:
+    """The single YAML document of TEXT (a config or kustomization file), depth-checked: never a
+    RecursionError. DocumentError names ORIGIN and the line."""
+    check_shape(text, origin, limits or Limits())
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        raise DocumentError(f"{where}: malformed YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"{origin}: malformed YAML: {exc}") from None
+
+
 # A YAML stream -> its documents as (first line, JSON object) pairs, read as kubectl reads them
 # (helm-batch's sigs.k8s.io/yaml), or the reason the stream does not convert.
 Converter = Callable[[str], "list[tuple[int, Any]] | str"]
@@ -155,32 +218,38 @@ def documents_from(objects: Sequence[tuple[int, Any]], origin: str, provenance: 
     return _documents(objects, origin, provenance)
 
 
-def unconvertible(text: str, origin: str, provenance: Provenance, reason: str) -> DocumentError:
+def unconvertible(text: str, origin: str, provenance: Provenance, reason: str, limits: Limits | None = None) -> DocumentError:
     """The error for a stream kubectl's reader rejects: PyYAML's, which names the line and column,
     when PyYAML rejects it too; else the reader's own REASON."""
     try:
-        parse_stream(text, origin, provenance)
+        parse_stream(text, origin, provenance, limits)
     except DocumentError as exc:
         return exc
     return DocumentError(f"{origin}: not YAML that kubectl reads: {reason}")
 
 
-def read_stream(text: str, origin: str, provenance: Provenance, convert: Converter | None = None) -> list[Document]:
-    """TEXT's documents: read as kubectl reads them through CONVERT, else parsed here with PyYAML."""
+def read_stream(text: str, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
+    """TEXT's documents: read as kubectl reads them through CONVERT (which applies the limits
+    itself), else parsed here with PyYAML."""
     if convert is None:
-        return parse_stream(text, origin, provenance)
-    converted = convert(text)
+        return parse_stream(text, origin, provenance, limits)
+    try:
+        converted = convert(text)
+    except LimitError as exc:  # the converter's message starts at ": "
+        raise LimitError(f"{origin}{exc}") from None
     if isinstance(converted, str):
-        raise unconvertible(text, origin, provenance, converted)
+        raise unconvertible(text, origin, provenance, converted, limits)
     return documents_from(converted, origin, provenance)
 
 
-def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Document]:
+def parse_stream(text: str, origin: str, provenance: Provenance, limits: Limits | None = None) -> list[Document]:
     """Parse a multi-document YAML stream; empty documents are dropped.
 
     Raises DocumentError naming ORIGIN and the line on malformed YAML, and on a
-    document that is not a mapping with apiVersion and kind.
+    document that is not a mapping with apiVersion and kind; LimitError past the
+    documents or depth limit.
     """
+    check_shape(text, origin, limits or Limits())
     objects: list[tuple[int, Any]] = []
     try:
         loader = _Loader(text)
@@ -203,14 +272,23 @@ def parse_stream(text: str, origin: str, provenance: Provenance) -> list[Documen
     return _documents(objects, origin, provenance)
 
 
-def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None) -> list[Document]:
+def read_text(path: Path, limits: Limits | None = None) -> str:
+    """PATH's text: DocumentError when unreadable or not UTF-8, LimitError when over the file size limit."""
+    limits = limits or Limits()
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limits.file_size + 1)
+    except OSError as exc:
+        raise DocumentError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > limits.file_size:
+        raise limits.exceeded(str(path), "file_size", f"a file larger than {limits.file_size} bytes")
+    return decode(data, str(path))
+
+
+def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
     """Load every document of a YAML file (through CONVERT when given, as read_stream)."""
     prov = provenance or Provenance(source=str(path), kind="file")
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DocumentError(f"{path}: cannot read: {exc.strerror}") from exc
-    return [Document(d.obj, d.provenance, d.index, d.line, str(path)) for d in read_stream(text, str(path), prov, convert)]
+    return [Document(d.obj, d.provenance, d.index, d.line, str(path)) for d in read_stream(read_text(path, limits), str(path), prov, convert, limits)]
 
 
 def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:

@@ -10,6 +10,7 @@ contract) raises EvaluationError: the gate fails closed.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any
 import requests
 from opa_client.opa import OpaClient
 
+from dsgate import procs
 from dsgate.gate.documents import Document
 from dsgate.paths import policies_dir
 from dsgate.tools import ToolMissing, tool_path
@@ -92,13 +94,15 @@ class OpaServer:
         policy_dir: Path,
         *,
         data: Mapping[str, Any] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         start_timeout: float = 20.0,
+        memory: int = 0,
     ) -> None:
         self.policy_dir = policy_dir
         self.data = dict(data or {})
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.memory = memory  # address-space limit of the server (0: none)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.client: OpaClient | None = None
@@ -141,7 +145,8 @@ class OpaServer:
             str(self.policy_dir),
             str(data_file),
         ]
-        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "GOMEMLIMIT": str(self.memory)} if self.memory else None
+        self.process = procs.popen(cmd, procs.OsLimits(memory=self.memory), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         self.client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -172,6 +177,11 @@ class OpaServer:
             self._local.client = client
         return client
 
+    def abort(self) -> None:
+        """Kill the server now (cancellation); stop() still cleans up."""
+        if self.process is not None:
+            procs.kill(self.process)
+
     def stop(self) -> None:
         with self._sessions_lock:
             for session in self._sessions:
@@ -186,8 +196,9 @@ class OpaServer:
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                procs.kill(self.process)
+        if self.process is not None:
+            procs.forget(self.process)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -208,10 +219,16 @@ class OpaServer:
         try:
             answer = self._thread_client().query_rule(input_data, ENTRYPOINT_PACKAGE, rule)
         except requests.Timeout as exc:
-            raise EvaluationError(f"OPA did not answer within {self.timeout:.0f}s") from exc
+            raise EvaluationError(
+                f"OPA did not answer within the limit policySeconds={self.timeout:.0f}; raise 'limits: {{policySeconds: N}}' in dsgate.yaml if the input is legitimate"
+            ) from exc
         except requests.RequestException as exc:
-            state = "died" if self.process.poll() is not None else "failed"
-            raise EvaluationError(f"OPA request {state}: {exc}") from exc
+            if self._died_soon():
+                raise EvaluationError(
+                    f"OPA died during the request (exit {self.process.returncode}; its memory limit is policyMemory={self.memory}, "
+                    "raise 'limits: {policyMemory: N}' in dsgate.yaml if the input is legitimate)"
+                ) from exc
+            raise EvaluationError(f"OPA request failed: {exc}") from exc
         except ValueError as exc:  # body that is not JSON
             raise EvaluationError(f"OPA answered malformed JSON: {exc}") from exc
         if not isinstance(answer, dict) or "result" not in answer:
@@ -221,6 +238,15 @@ class OpaServer:
             )
         return answer["result"]
 
+    def _died_soon(self) -> bool:
+        """Whether the server exits within a second (a request failed because it is dying)."""
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def evaluate(self, documents: Sequence[Document]) -> list[Finding]:
         """Evaluate one render's documents in one request."""
         result = self.query(policy_input(documents))
@@ -228,7 +254,11 @@ class OpaServer:
 
     def evaluate_batch(self, renders: Sequence[Sequence[Document]]) -> list[list[Finding]]:
         """Evaluate several renders in one request; each is still evaluated on its own documents."""
-        result = self.query({"renders": [policy_input(documents) for documents in renders]}, BATCH_RULE)
+        try:
+            result = self.query({"renders": [policy_input(documents) for documents in renders]}, BATCH_RULE)
+        except EvaluationError as exc:
+            labels = sorted({documents[0].provenance.label for documents in renders if documents})
+            raise EvaluationError(f"{exc} (evaluating {', '.join(labels)})") from None
         if not isinstance(result, list) or len(result) != len(renders):
             got = f"{len(result)} answers" if isinstance(result, list) else type(result).__name__
             raise EvaluationError(f"OPA answered {got} for a batch of {len(renders)} renders, expected one list of findings per render")

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate.gate.documents import read_text, safe_load
 from dsgate.gate.sources import kustomization_file
 from dsgate.k8s import label_selector_matches
 
@@ -56,7 +55,7 @@ def patch_targets(directory: Path) -> Iterator[PatchTarget]:
     origin = kustomization_file(directory)
     if origin is None:
         return
-    doc = yaml.load(origin.read_text(), Loader=yaml.CSafeLoader) or {}
+    doc = safe_load(read_text(origin), str(origin)) or {}
     if not isinstance(doc, dict):
         return
     for i, patch in enumerate(doc.get("patches") or []):

@@ -15,15 +15,17 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dsgate import procs
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.compare import differences
 from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_crds, load_file, read_stream
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
-from dsgate.gate.render import HelmBatch, RenderError, build_dependencies, documents_of, helm_template, kustomize_build_text
+from dsgate.gate.render import HelmBatch, RenderError, RenderKilled, build_dependencies, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
 from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
 from dsgate.gitops.objects import GitOpsError
+from dsgate.limits import LimitError, Limits
 from dsgate.tools import ToolMissing
 from dsgate.versions import pinned
 
@@ -97,14 +99,15 @@ def plan(sources: Sequence[Source], helm_versions: Sequence[str], kube_versions:
     return jobs
 
 
-def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
+def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = None) -> RenderOutcome:
     """Render one job; never raises for input problems (they land in outcome.error)."""
+    limits = limits or Limits()
     out = RenderOutcome(job)
     src = job.source
     convert = batch.convert if batch is not None else None  # kubectl's reading of YAML, as for charts
     try:
         if src.kind == "chart":
-            rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch)
+            rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch, limits=limits)
             out.text = rendered.text
             prov = Provenance(
                 str(src.path),
@@ -113,39 +116,43 @@ def run_job(job: Job, batch: HelmBatch | None = None) -> RenderOutcome:
                 helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"],
                 kube_version=job.kube_version,
             )
-            out.documents = documents_of(rendered, f"helm template {job.label}", prov, convert)
+            out.documents = documents_of(rendered, f"helm template {job.label}", prov, convert, limits)
         elif src.kind == "gitops":
             from dsgate.gitops.gate import render as render_gitops
 
             out.text, out.documents = render_gitops(src, batch, convert)
         elif src.kind == "kustomize":
-            out.text = kustomize_build_text(src.path)
+            out.text = kustomize_build_text(src.path, limits)
             prov = Provenance(str(src.path), "kustomize", overlay=str(src.path), helm_version=pinned()["HELM_VERSION"])
-            out.documents = read_stream(out.text, f"kustomize build {src.path}", prov, convert)
+            out.documents = read_stream(out.text, f"kustomize build {src.path}", prov, convert, limits)
             unmatched = unmatched_patch_targets(src.path, [d.obj for d in out.documents])
             if unmatched:
                 out.error = "; ".join(f"kustomize build {src.path}: {t} matches no object, so the patch changed nothing" for t in unmatched)
         else:
             for path in src.files:
                 prov = Provenance(str(src.path), "file")
-                docs = load_file(path, prov, convert)
+                docs = load_file(path, prov, convert, limits)
                 base = len(out.documents)
+                if base + len(docs) > limits.documents:
+                    raise limits.exceeded(str(src.path), "documents", f"more than {limits.documents} documents in its YAML files")
                 out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line, d.file) for d in docs)
             out.text = "\0".join(str(p) for p in src.files)
         if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
-    except (RenderError, DocumentError, ToolMissing, GitOpsError) as exc:
+    except RenderKilled as exc:
+        out.error = f"{job.label}: {exc}"  # the chart and scenario; the same for every helm and Kubernetes version
+    except (RenderError, DocumentError, LimitError, ToolMissing, GitOpsError) as exc:
         out.error = str(exc)
     return out
 
 
-def _helm_batch(jobs: Sequence[Job], workers: int) -> HelmBatch | None:
+def _helm_batch(jobs: Sequence[Job], workers: int, limits: Limits) -> HelmBatch | None:
     """A helm-batch pool (helm v4 renders, and every manifest read as kubectl reads it) when the tool
     is built; else None (the helm binary, and PyYAML)."""
     if not jobs:
         return None
     try:
-        return HelmBatch(size=min(workers, os.cpu_count() or 1, len(jobs)))
+        return HelmBatch(size=min(workers, os.cpu_count() or 1, len(jobs)), limits=limits)
     except ToolMissing:
         return None
 
@@ -169,6 +176,7 @@ def run(
     deploy: Sequence[Path] = (),
     strict: bool = False,
     say: Callable[[str], None] = lambda _: None,
+    limits: Limits | None = None,
 ) -> GateResult:
     """Run the gate over SOURCES: render, validate and evaluate; then, when DEPLOY names charts and
     the static gate passed (warnings fail it when STRICT), the deploy stage (SAY reports its progress)."""
@@ -182,6 +190,7 @@ def run(
         progress=progress,
         use_batch=use_batch,
         crd_paths=crd_paths,
+        limits=limits,
     )
     if deploy and result.exit_code(strict) == 0:
         _deploy_stage(result, deploy, say)
@@ -209,8 +218,13 @@ def run_jobs(
     progress: Callable[[int, int], None] | None = None,
     use_batch: bool = True,
     crd_paths: Sequence[Path] = (),
+    limits: Limits | None = None,
 ) -> GateResult:
-    """Render JOBS, validate and evaluate every distinct output once."""
+    """Render JOBS, validate and evaluate every distinct output once.
+
+    Cancelled (SIGINT/SIGTERM as KeyboardInterrupt): queued renders are dropped, helm-batch, OPA and
+    every running render are killed before the exception goes on."""
+    limits = limits or Limits()
     result = GateResult()
     try:
         validator = Validator(kube_versions, allow_kinds)
@@ -229,13 +243,14 @@ def run_jobs(
     total = len(jobs) * 2  # render + evaluate steps, for the progress bar
     done = 0
     workers = workers or max(2, (os.cpu_count() or 1) * 2)
-    batch = _helm_batch(jobs, workers) if use_batch else None
-    # a GitOps source is a whole cluster in one request (its policies see every object together): more time
-    opa = OpaServer(policy_dir, data=policy_data, timeout=60.0 if any(j.source.kind == "gitops" for j in jobs) else 10.0)
+    batch = _helm_batch(jobs, workers, limits) if use_batch else None
+    # a GitOps source is a whole cluster in one request (its policies see every object together): at least 60 s
+    timeout = max(limits.policy_seconds, 60) if any(j.source.kind == "gitops" for j in jobs) else limits.policy_seconds
+    opa = OpaServer(policy_dir, data=policy_data, timeout=timeout, memory=limits.policy_memory)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         opa_started = pool.submit(opa.start)  # OPA loads the library while the charts render
         try:
-            for outcome in pool.map(lambda job: run_job(job, batch), jobs):
+            for outcome in pool.map(lambda job: run_job(job, batch, limits), jobs):
                 result.renders.append(outcome)
                 done += 1
                 if progress:
@@ -266,6 +281,13 @@ def run_jobs(
             except EvaluationError as exc:
                 result.errors.append(f"policy evaluation failed: {exc}")
                 return result
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if batch is not None:
+                batch.abort()
+            opa.abort()
+            procs.stop_all()
+            raise
         finally:
             if batch is not None:
                 batch.close()

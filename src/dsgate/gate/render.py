@@ -1,11 +1,20 @@
-"""Render sources to documents with the real helm and kustomize binaries."""
+"""Render sources to documents with the real helm and kustomize binaries.
+
+Every render runs under the limits (dsgate.limits): a time limit, a memory limit (Go's own limit
+and a watchdog in helm-batch; the kernel's address-space limit for the helm and kustomize
+binaries), and a cap on the bytes it prints. A render that crosses one fails alone, naming the
+chart and scenario; helm-batch is restarted and the other renders go on.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +22,9 @@ from typing import Any
 
 import yaml
 
-from dsgate.gate.documents import Converter, Document, Provenance, Render, documents_from, parse_stream, read_stream, unconvertible
+from dsgate import procs
+from dsgate.gate.documents import Converter, Document, Provenance, Render, decode, documents_from, parse_stream, read_stream, unconvertible
+from dsgate.limits import LimitError, Limits
 from dsgate.tools import tool_path
 from dsgate.versions import kubernetes_version, pinned
 
@@ -24,6 +35,42 @@ RELEASE_NAMESPACE = "dsgate-system"  # the namespace the gate renders every char
 
 class RenderError(RuntimeError):
     """helm or kustomize failed; carries the tool's own stderr."""
+
+
+class RenderKilled(RenderError):
+    """A render crossed a limit and was stopped; the gate names the render (chart and scenario)."""
+
+
+# The kernel's data-segment limit of a render tool: its memory limit plus this much, for what the Go
+# runtime maps besides the heap (helm-batch's own watchdog enforces the limit itself, earlier).
+GO_DATA_SLACK = 256 << 20
+
+
+def killed(what: str, limits: Limits, name: str) -> RenderKilled:
+    """WHAT was stopped for crossing limit NAME (render_seconds or render_memory): one message for
+    helm-batch, helm and kustomize alike."""
+    crossed = {"render_seconds": "ran longer than", "render_memory": "used more memory than"}[name]
+    key = Limits.key(name)
+    return RenderKilled(
+        f"{what} was killed: it {crossed} the limit {key}={getattr(limits, name)}; raise 'limits: {{{key}: N}}' in dsgate.yaml if it is legitimate"
+    )
+
+
+def run_tool(cmd: Sequence[str], what: str, limits: Limits, input: str | None = None) -> str:
+    """Run a render tool under LIMITS; its stdout (UTF-8, at most render_size bytes), else RenderError."""
+    os_limits = procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK)
+    try:
+        proc = procs.run(cmd, input=input.encode() if input is not None else None, timeout=limits.render_seconds, limits=os_limits, offline=True)
+    except procs.Timeout:
+        raise killed(what, limits, "render_seconds") from None
+    stderr = proc.stderr.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        if "out of memory" in stderr or "cannot allocate memory" in stderr:
+            raise killed(what, limits, "render_memory")
+        raise RenderError(f"{what} failed: {stderr}")
+    if len(proc.stdout) > limits.render_size:
+        raise RenderKilled(str(limits.exceeded(what, "render_size", f"{len(proc.stdout)} bytes of output")))
+    return decode(proc.stdout, what)
 
 
 # Characters YAML forbids raw in a stream (C1 controls, DEL, BOM, non-characters): escaped in values.
@@ -59,6 +106,7 @@ def helm_template(
     show_only: Sequence[str] = (),
     batch: HelmBatch | None = None,
     include_crds: bool = False,
+    limits: Limits | None = None,
 ) -> Template:
     """Run `helm template`; raise RenderError with helm's stderr.
 
@@ -87,16 +135,10 @@ def helm_template(
         return Template(answer.stdout, answer.objects, answer.conversion_error)
     if values is not None:
         args += ["--values", "-"]
-    proc = subprocess.run(
-        [str(tool_path(HELM_TOOLS[helm])), *args],
-        input=values_json(values) if values is not None else None,
-        capture_output=True,
-        text=True,
-        check=False,
+    text = run_tool(
+        [str(tool_path(HELM_TOOLS[helm])), *args], f"helm template {chart}", limits or Limits(), values_json(values) if values is not None else None
     )
-    if proc.returncode != 0:
-        raise RenderError(f"helm template {chart} failed: {proc.stderr.strip()}")
-    return Template(proc.stdout)
+    return Template(text)
 
 
 def local_dependencies(chart: Path) -> list[str]:
@@ -115,11 +157,19 @@ def build_dependencies(chart: Path) -> None:
     Raise RenderError with helm's message when it fails."""
     if not local_dependencies(chart):
         return
-    proc = subprocess.run(
-        [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)], capture_output=True, text=True, check=False, timeout=300
-    )
+    limits = Limits()
+    try:  # offline, cancellable and limited like a render
+        proc = procs.run(
+            [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)],
+            timeout=limits.render_seconds,
+            limits=procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK),
+            offline=True,
+        )
+    except procs.Timeout:
+        raise killed(f"helm dependency build {chart}", limits, "render_seconds") from None
     if proc.returncode != 0:
-        raise RenderError(f"helm dependency build {chart} failed: {proc.stderr.strip()}; fix the dependencies in {chart / 'Chart.yaml'}")
+        stderr = proc.stderr.decode(errors="replace").strip()
+        raise RenderError(f"helm dependency build {chart} failed: {stderr}; fix the dependencies in {chart / 'Chart.yaml'}")
 
 
 def helm_template_text(chart: Path, **kwargs: Any) -> str:
@@ -127,14 +177,14 @@ def helm_template_text(chart: Path, **kwargs: Any) -> str:
     return helm_template(chart, **kwargs).text
 
 
-def documents_of(rendered: Template, origin: str, provenance: Provenance, convert: Converter | None = None) -> list[Document]:
+def documents_of(rendered: Template, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
     """RENDERED's documents: helm-batch's conversion when it made one, else the text read as
     read_stream reads it (through CONVERT when given: the helm v3 binary's output too)."""
     if rendered.objects is not None:
         return documents_from(rendered.objects, origin, provenance)
     if rendered.conversion_error:
-        raise unconvertible(rendered.text, origin, provenance, rendered.conversion_error)
-    return read_stream(rendered.text, origin, provenance, convert)
+        raise unconvertible(rendered.text, origin, provenance, rendered.conversion_error, limits)
+    return read_stream(rendered.text, origin, provenance, convert, limits)
 
 
 def render_chart(
@@ -159,8 +209,11 @@ def render_chart(
     return Render(provenance=prov, documents=documents_of(rendered, f"helm template {chart} ({prov.scenario})", prov))
 
 
-def kustomize_build_text(directory: Path) -> str:
-    """Run `kustomize build --enable-helm` with the pinned helm v4; raise RenderError on failure."""
+def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
+    """Run `kustomize build --enable-helm` with the pinned helm v4; raise RenderError on failure.
+
+    Only what kustomize does by default: no --enable-exec, no --enable-alpha-plugins, and the load
+    restrictor stays LoadRestrictionsRootOnly (files outside the kustomization's root are refused)."""
     cmd = [
         str(tool_path("kustomize")),
         "build",
@@ -169,10 +222,7 @@ def kustomize_build_text(directory: Path) -> str:
         str(tool_path("helm")),
         str(directory),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RenderError(f"kustomize build {directory} failed: {proc.stderr.strip()}")
-    return proc.stdout
+    return run_tool(cmd, f"kustomize build {directory}", limits or Limits())
 
 
 def render_kustomization(directory: Path) -> Render:
@@ -201,33 +251,81 @@ class HelmBatch:
     which also read YAML streams as kubectl reads them (`convert`).
 
     `run(args)` is thread-safe; each call borrows one process. Output is helm's: tests prove it
-    byte-identical to the helm binary on every scenario.
+    byte-identical to the helm binary on every scenario. A process that exits during a request
+    (its watchdog ended a render over its time or memory limit) fails that request alone and is
+    replaced, so the other renders go on.
     """
 
-    def __init__(self, size: int = 2) -> None:
+    # helm-batch's watchdog exit codes (hack/helm-batch/main.go)
+    EXIT_TIME, EXIT_MEMORY = 124, 125
+
+    def __init__(self, size: int = 2, limits: Limits | None = None) -> None:
         import queue
 
-        binary = str(tool_path("helm-batch"))
-        self._procs = [
-            subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1) for _ in range(size)
-        ]
+        self.limits = limits or Limits()
+        self._binary = str(tool_path("helm-batch"))
+        self._closing = threading.Event()
+        self._procs: list[subprocess.Popen[str]] = []
+        self._lock = threading.Lock()
         self._free: queue.SimpleQueue[subprocess.Popen[str]] = queue.SimpleQueue()
-        for proc in self._procs:
-            self._free.put(proc)
+        for _ in range(size):
+            self._free.put(self._start())
+
+    def _start(self) -> subprocess.Popen[str]:
+        env = {**os.environ, "HELM_BATCH_MEMORY": str(self.limits.render_memory), "HELM_BATCH_SECONDS": str(self.limits.render_seconds)}
+        proc: subprocess.Popen[str] = procs.popen(
+            [self._binary],
+            procs.OsLimits(memory=self.limits.render_memory + GO_DATA_SLACK),
+            offline=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
+        with self._lock:
+            self._procs.append(proc)
+        return proc
+
+    def _died(self, proc: subprocess.Popen[str], what: str) -> RenderKilled:
+        code = proc.wait()
+        procs.forget(proc)
+        if code == self.EXIT_TIME:
+            return killed(what, self.limits, "render_seconds")
+        if code == self.EXIT_MEMORY or code == 2:  # 2: the Go runtime's own "out of memory" under the kernel's limit
+            return killed(what, self.limits, "render_memory")
+        return RenderKilled(f"{what} was killed: helm-batch exited with code {code}")
 
     def _ask(self, request: dict[str, Any], what: str) -> dict[str, Any]:
+        request["limits"] = {"bytes": self.limits.render_size, "documents": self.limits.documents, "depth": self.limits.depth}
         proc = self._free.get()
         try:
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps(request) + "\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline()
+            try:
+                proc.stdin.write(json.dumps(request) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = ""
             if not line:
-                raise RenderError(f"helm-batch exited with code {proc.wait()} while {what}")
+                error = self._died(proc, what)
+                if not self._closing.is_set():
+                    proc = self._start()  # the run goes on with a fresh process
+                raise error
             answer: dict[str, Any] = json.loads(line)
+            if answer.get("code") == 3 and str(answer.get("stderr", "")).startswith("limit "):
+                raise self._limit(str(answer["stderr"]), what)
             return answer
         finally:
             self._free.put(proc)
+
+    def _limit(self, stderr: str, what: str) -> LimitError:
+        """helm-batch's refusal 'limit NAME: detail' as the gate's limit message (WHAT empty: the
+        caller puts the file name in front)."""
+        name, _, detail = stderr.removeprefix("limit ").partition(": ")
+        field = {"bytes": "render_size", "documents": "documents", "depth": "depth"}.get(name, "render_size")
+        return self.limits.exceeded(what, field, detail.strip())
 
     @staticmethod
     def _objects(answer: dict[str, Any]) -> list[tuple[int, Any]]:
@@ -235,26 +333,40 @@ class HelmBatch:
 
     def run(self, args: Sequence[str]) -> BatchAnswer:
         """Run one helm command; a successful answer carries stdout's documents as kubectl reads them."""
-        answer = self._ask({"args": list(args), "documents": True}, f"rendering {' '.join(args)}")
+        try:
+            answer = self._ask({"args": list(args), "documents": True}, f"helm {args[0]} {args[2] if len(args) > 2 else ''}".strip())
+        except LimitError as exc:
+            raise RenderKilled(str(exc)) from None
         code, error = int(answer["code"]), str(answer.get("documents_error") or "")
         objects = self._objects(answer) if code == 0 and not error else None
         return BatchAnswer(code, str(answer["stdout"]), str(answer["stderr"]), objects, error)
 
     def convert(self, text: str) -> list[tuple[int, Any]] | str:
         """TEXT's documents as kubectl reads them (sigs.k8s.io/yaml), or why they do not convert."""
-        answer = self._ask({"yaml": text}, "converting YAML")
+        answer = self._ask({"yaml": text}, "")
         error = answer.get("documents_error")
         return str(error) if error else self._objects(answer)
 
+    def abort(self) -> None:
+        """Kill every process now (cancellation); no replacement is started."""
+        self._closing.set()
+        with self._lock:
+            for proc in self._procs:
+                procs.kill(proc)
+
     def close(self) -> None:
-        for proc in self._procs:
+        self._closing.set()
+        with self._lock:
+            alive = list(self._procs)
+        for proc in alive:
             if proc.stdin:
-                proc.stdin.close()
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                procs.kill(proc)
+            procs.forget(proc)
 
     def __enter__(self) -> HelmBatch:
         return self

@@ -1,4 +1,10 @@
-"""Discover what to gate under the paths a user names: charts, kustomizations, plain YAML."""
+"""Discover what to gate under the paths a user names: charts, kustomizations, plain YAML.
+
+A symbolic link met while walking a named directory must resolve inside that directory: one that
+leads outside it (to /etc/hostname, or to another checkout) is refused, naming the link, before
+anything reads it. Inside a chart, helm's own rules apply (helm loads the chart); inside a
+kustomization, kustomize's load restrictor does.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from dsgate.gate.documents import DocumentError, read_text, safe_load
+from dsgate.limits import LimitError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -54,8 +61,8 @@ def is_component(directory: Path) -> bool:
     if path is None:
         return False
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
+        doc = safe_load(read_text(path), str(path)) or {}
+    except (DocumentError, LimitError):
         return False  # a broken file is reported when the build fails
     return isinstance(doc, dict) and doc.get("kind") == "Component"
 
@@ -66,7 +73,21 @@ def _gitops(directory: Path, top: bool) -> list[Source]:
     return [Source("gitops", path) for path in entries(directory, top)]
 
 
-def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False) -> Iterable[Source]:
+def _inside(root: Path, entries: Iterable[Path]) -> list[Path]:
+    """ENTRIES, sorted; SourceError for a symbolic link that resolves outside ROOT."""
+    out = sorted(entries)
+    for entry in out:
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            raise SourceError(f"{entry}: symbolic link to {entry.resolve()}, outside the checked directory {root}; refusing to follow it")
+    return out
+
+
+def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, root: Path | None = None, seen: set[Path] | None = None) -> Iterable[Source]:
+    root = root or directory.resolve()
+    seen = set() if seen is None else seen
+    if directory.resolve() in seen:
+        return  # a link back to a directory already walked
+    seen.add(directory.resolve())
     if gitops := _gitops(directory, top):
         yield from gitops
         return
@@ -77,14 +98,14 @@ def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False) ->
         if not is_component(directory):
             yield Source("kustomize", directory)
         # overlays may live below a base; keep walking, but never into the chart cache kustomize writes
-        for child in sorted(p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS | {"charts"}):
-            yield from _walk(child, extra_values)
+        for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS | {"charts"})):
+            yield from _walk(child, extra_values, root=root, seen=seen)
         return
-    files = tuple(sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".")))
+    files = tuple(_inside(root, (p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith("."))))
     if files:
         yield Source("files", directory, files=files)
-    for child in sorted(p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith(".")):
-        yield from _walk(child, extra_values)
+    for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))):
+        yield from _walk(child, extra_values, root=root, seen=seen)
 
 
 def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[Source]:
