@@ -44,8 +44,8 @@ test: setup lint ## Run lint, then the whole test suite (unit, render, policy, c
 test-fast: setup ## Run the tests without the cluster ones
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
 
-fuzz: setup ## Property tests with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
-	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties $(PYTEST_ARGS); done
+fuzz: setup ## Property tests and the CLI fuzzer with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
+	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 DSGATE_FUZZ_EXAMPLES=$${DSGATE_FUZZ_EXAMPLES:-50} $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties tests/hostile/test_fuzz_cli.py $(PYTEST_ARGS); done
 
 # Shell scripts shellcheck reads (.shellcheckrc: sourced files relative to each script).
 SHELL_SCRIPTS := hack/*.sh src/dsgate/toolbuild/build.sh src/dsgate/data/helm-batch/*.sh policies/check.sh .ci/run
@@ -88,11 +88,12 @@ cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topo
 cluster-down: ## Stop the local cluster and remove everything it wrote
 	$(BIN)/dsgate cluster down
 
-bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start
+bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree)
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_policies.py
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_gitops.py
+	$(BIN)/python bench/bench_scale.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
 	rm -rf $(VENV) .pytest_cache .hypothesis out dist
