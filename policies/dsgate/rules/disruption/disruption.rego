@@ -71,10 +71,13 @@ _pdbs := lib.of_kind(lib.entries, "PodDisruptionBudget")
 
 # Each multi-value rule below is read whole, once, through a complete rule (its full extent is
 # evaluated once and cached); looked up by key, OPA would evaluate its body again for every key.
+# regal ignore:pointless-reassignment
 _budget_index := _budgets
 
+# regal ignore:pointless-reassignment
 _match_labels_index := _by_match_labels
 
+# regal ignore:pointless-reassignment
 _unindexed_index := _unindexed
 
 # The PodDisruptionBudgets (their indexes in _pdbs) that select each DaemonSet's pods. A budget
@@ -91,13 +94,13 @@ _budgets[ds.ref] contains i if {
 
 _budgets[ds.ref] contains i if {
 	some ds in lib.daemonsets
-	some i in _compared_one_by_one(ds)
+	some i in _compared_one_by_one(ds, _unindexed_index, _pdbs, _max_indexed_labels)
 	lib.selector_matches(object.get(_pdbs[i].object, ["spec", "selector"], null), ds.template_labels)
 }
 
-_compared_one_by_one(ds) := object.get(_unindexed_index, ds.namespace, set()) if {
-	count(ds.template_labels) <= _max_indexed_labels
-} else := {i | some i, pdb in _pdbs; pdb.namespace == ds.namespace}
+_compared_one_by_one(ds, unindexed, pdbs, max_labels) := object.get(unindexed, ds.namespace, set()) if {
+	count(ds.template_labels) <= max_labels
+} else := {i | some i, pdb in pdbs; pdb.namespace == ds.namespace}
 
 _max_indexed_labels := 8
 
