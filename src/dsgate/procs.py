@@ -183,3 +183,13 @@ def run(
         raise
     forget(proc)
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+
+
+def run_text(cmd: Sequence[str], *, timeout: float, limits: OsLimits | None = None, offline: bool = True) -> subprocess.CompletedProcess[str]:
+    """run() for a render tool whose caller reads text: output decoded (bad UTF-8 replaced), a time-out
+    answered as exit 124 with the reason in stderr."""
+    try:
+        proc = run(cmd, timeout=timeout, limits=limits, offline=offline)
+    except Timeout as exc:
+        return subprocess.CompletedProcess(list(cmd), 124, "", f"{cmd[0]} {exc}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))

@@ -46,6 +46,12 @@ class RenderKilled(RenderError):
 GO_DATA_SLACK = 256 << 20
 
 
+def run_render_tool(cmd: Sequence[str], limits: Limits | None = None) -> subprocess.CompletedProcess[str]:
+    """CMD (kustomize, helm) as a render: offline, under LIMITS' time and memory, cancellable; text output."""
+    limits = limits or Limits()
+    return procs.run_text(cmd, timeout=limits.render_seconds, limits=procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK))
+
+
 def killed(what: str, limits: Limits, name: str) -> RenderKilled:
     """WHAT was stopped for crossing limit NAME (render_seconds or render_memory): one message for
     helm-batch, helm and kustomize alike."""

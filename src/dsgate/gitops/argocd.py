@@ -21,14 +21,13 @@ import copy
 import fnmatch
 import os
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dsgate.gate.render import HelmBatch, RenderError, helm_template
+from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops.charts import ChartNotFound, ChartStore
 from dsgate.gitops.flux import Reader
@@ -254,7 +253,7 @@ class ArgoExpander:
                 k["commonAnnotations"] = kust["commonAnnotations"]
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(k, sort_keys=False))
             cmd = [str(tool_path("kustomize")), "build", "--load-restrictor", "LoadRestrictionsNone", tmp]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            proc = run_render_tool(cmd)
         if proc.returncode != 0:
             raise GitOpsError(f"{what}: kustomize build {path} failed: {proc.stderr.strip()}")
         return self.read(proc.stdout, f"{what}: kustomize build {path}")

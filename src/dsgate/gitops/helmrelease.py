@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.gate.render import HelmBatch, RenderError, helm_template
+from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gitops.charts import ChartNotFound, ChartStore
 from dsgate.gitops.flux import Cluster, Reader
 from dsgate.gitops.objects import CLUSTER_SCOPED, GitOpsError, data_of, name_of, namespace_of, spec_of, step
@@ -210,7 +209,7 @@ def post_render(text: str, renderers: list[dict[str, Any]], what: str) -> str:
             if kust.get("images"):
                 k["images"] = kust["images"]
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(k, sort_keys=False))
-            proc = subprocess.run([str(tool_path("kustomize")), "build", tmp], capture_output=True, text=True, check=False)
+            proc = run_render_tool([str(tool_path("kustomize")), "build", tmp])
             if proc.returncode != 0:
                 raise GitOpsError(f"{what}: postRenderers kustomize failed: {proc.stderr.strip().replace(tmp, '<release>')}")
             text = proc.stdout

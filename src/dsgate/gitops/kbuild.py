@@ -10,13 +10,13 @@ of the source, so the repository is never modified.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dsgate.gate.render import run_render_tool
 from dsgate.gate.sources import KUSTOMIZATION_FILES, SKIP_DIRS, kustomization_file
 from dsgate.gitops.objects import GitOpsError
 from dsgate.tools import tool_path
@@ -109,7 +109,7 @@ class Builder:
                 (target / name).unlink(missing_ok=True)
             (target / "kustomization.yaml").write_text(yaml.safe_dump(new, sort_keys=False))
         cmd = [str(tool_path("kustomize")), "build", "--load-restrictor", "LoadRestrictionsNone", str(target)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = run_render_tool(cmd)
         if existing is None or changes:
             # the copy serves later builds: put the file back as the repository has it
             (target / "kustomization.yaml").unlink()
