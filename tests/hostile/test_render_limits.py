@@ -50,7 +50,7 @@ def test_killed_render_is_named_and_the_others_complete(tmp_path: Path, trap: st
     assert report["errors"] == [
         f"{tmp_path / 'trap'}[default]: helm template {tmp_path / 'trap'} was killed: it "
         + ("used more memory than" if "Memory" in expected_limit else "ran longer than")
-        + f" the limit {expected_limit}; raise 'limits: {{{expected_limit.split('=')[0]}: N}}' in dsgate.yaml if it is legitimate"
+        + f" the limit {expected_limit}; raise 'limits: {{{expected_limit.split('=')[0]}: N}}' in dsgate.yaml if it is legitimate (4 renders)"
     ]
     # the calm scenario rendered under both helm majors and both Kubernetes versions: 4 renders of one ConfigMap
     assert report["summary"]["renders"] == 8
