@@ -32,7 +32,7 @@ from tests.hostile.support import MINIMAL_DS
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
-EXAMPLES = int(os.environ.get("DSGATE_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("DSGATE_FUZZ_EXAMPLES", "4"))
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
