@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from dsgate import procs
 from dsgate.cluster import kube, observe
 from dsgate.cluster import rollout as rollout_mod
 from dsgate.cluster.topology import Topology, TopologyError, load_topology
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    procs.install_handlers()  # SIGTERM too: the throwaway cluster is removed, exit 143
     try:
         result = simulate(
             args.path,
@@ -353,9 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimulateError as exc:
         print(f"dsgate simulate: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("dsgate simulate: interrupted; the cluster was removed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        procs.stop_all()
+        print(f"dsgate simulate: interrupted ({exc or 'SIGINT'}); the cluster was removed", file=sys.stderr)
+        return procs.exit_code(exc)
     out = args.output.open("w") if args.output else sys.stdout
     try:
         if args.format == "json":
