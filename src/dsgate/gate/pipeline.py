@@ -146,7 +146,7 @@ def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = No
     return out
 
 
-def _helm_batch(jobs: Sequence[Job], workers: int, limits: Limits) -> HelmBatch | None:
+def _helm_batch(jobs: Sequence[Job], workers: int, limits: Limits | None = None) -> HelmBatch | None:
     """A helm-batch pool (helm v4 renders, and every manifest read as kubectl reads it) when the tool
     is built; else None (the helm binary, and PyYAML)."""
     if not jobs:
