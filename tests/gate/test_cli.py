@@ -60,9 +60,9 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
     assert sorted({(f["rule"], f["severity"]) for f in bad_json["findings"]}) == [
         ("DS-HST-002", "deny"),  # hostPath without type
         ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
-        ("DS-HST-005", "deny"),  # host namespaces, agent not allowlisted (no app.kubernetes.io/name)
         ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
         ("DS-IMG-002", "warn"),  # no digest
+        ("DS-PDB-001", "deny"),  # node-exporter by its image (well-known agents catalogue): node-critical, no PDB
         ("DS-PRB-001", "deny"),  # no readinessProbe
         ("DS-PRB-002", "deny"),  # no livenessProbe
         ("DS-PRI-001", "deny"),  # empty priorityClassName
@@ -75,8 +75,7 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-SEC-005", "deny"),  # no seccomp
         ("DS-SEC-006", "deny"),  # writable root filesystem
         ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
-        ("DS-TOL-002", "deny"),  # key-less Exists toleration, agent not allowlisted
-    ]
+    ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue
 
 
 def test_node_critical_without_pdb_denied(tmp_path: Path) -> None:
