@@ -1,0 +1,44 @@
+"""Helpers of the packaging tests: the checkout, a sample DaemonSet the policies deny, running commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from dsgate.tools import cache_dir, tool_path
+from dsgate.versions import pinned
+
+REPO = Path(__file__).resolve().parents[2]
+DAEMONSET = REPO / "tests" / "gate" / "data" / "community-daemonset.yaml"
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+
+def uv() -> str:
+    """The pinned uv that hack/venv.sh caches."""
+    path = cache_dir() / "tools" / "uv" / pinned()["UV_VERSION"] / "bin" / "uv"
+    assert path.exists(), f"{path} missing: run 'make setup'"
+    return str(path)
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run CMD; with ok, fail the test (showing its output) unless it exits 0."""
+    full_env = {**os.environ, "UV_CACHE_DIR": str(cache_dir() / "uv-cache"), **GIT_ID, **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    if ok:
+        assert proc.returncode == 0, f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def readme_block(name: str) -> str:
+    """The fenced block after `<!-- quickstart: NAME -->` in README.md."""
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- quickstart: {re.escape(name)} -->\n```\w*\n(.*?)\n```", text, re.S)
+    assert match, f"README.md has no quick-start block {name!r}"
+    return match.group(1) + "\n"
+
+
+def clean_manifests() -> str:
+    """The node-exporter chart's default render: what dsgate's own gate passes."""
+    return run([str(tool_path("helm")), "template", "node-exporter", str(REPO / "charts" / "node-exporter"), "--namespace", "monitoring"]).stdout
