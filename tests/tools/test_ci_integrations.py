@@ -65,7 +65,7 @@ def test_pre_commit_hook_passes_clean_and_refuses_denied(consumer: tuple[Path, d
     out = denied.stdout + denied.stderr
     assert denied.returncode == 1, out
     assert re.search(r"^dsgate check\.+Failed$", out, re.M), out
-    assert "DS-" in out and "agent.yaml" in out
+    assert re.search(r"deny +DS-[A-Z]+-[0-9]+", out), out
     assert run(["git", "rev-parse", "HEAD"], cwd=repo).stdout == head, "the commit was refused"
 
 
