@@ -79,7 +79,7 @@ def test_cli_block_runs_as_written(source_repo: Path, tmp_path: Path) -> None:
     proc = run(["bash", "-euo", "pipefail", "-c", readme_block("cli")], cwd=work, env=env)
     assert "[6/6] crds schemas: cached" in proc.stderr
     sarif = json.loads((work / "dsgate.sarif").read_text())
-    assert sarif["runs"][0]["results"] == []
+    assert [r for r in sarif["runs"][0]["results"] if r["level"] == "error"] == [], "the chart's default render has no deny (warnings may be)"
     # The same install gates a denied DaemonSet: exit 1.
     (work / "deploy" / "agent.yaml").write_text(DAEMONSET.read_text())
     denied = run([str(home / ".local" / "dsgate" / "bin" / "dsgate"), "check", "--no-deploy", "deploy/"], cwd=work, env=env, ok=False)
