@@ -38,7 +38,7 @@ from dsgate.gate.documents import Document, Provenance  # noqa: E402
 from dsgate.gate.evaluate import OpaServer, policy_input  # noqa: E402
 from dsgate.paths import policies_dir  # noqa: E402
 
-SAMPLE = policies_dir() / "resources" / "samples" / "DS-RES-004" / "allowed.yaml"
+SAMPLE = next(policies_dir().rglob("DS-RES-004/allowed.yaml"))  # wherever the rules folder is
 
 
 def _sample(kind: str, name: str = "node-exporter") -> dict[str, Any]:
