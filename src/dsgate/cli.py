@@ -50,6 +50,7 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
     p.add_argument("--crd", action="append", type=Path, default=[], help="CustomResourceDefinition file or directory defining more kinds (repeatable)")
     p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
+    p.add_argument("--no-server-check", action="store_true", help="skip the server-side dry-run on the real kube-apiserver (JSON schemas only)")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
     p.add_argument(
@@ -61,7 +62,7 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     from dsgate.gate import pipeline as gate
-    from dsgate.gate import report
+    from dsgate.gate import report, servercheck
     from dsgate.gate.evaluate import default_policy_dir
     from dsgate.gate.sources import SourceError, discover
 
@@ -113,6 +114,11 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             strict=args.strict,
             say=lambda msg: print(msg, file=sys.stderr),
             limits=cfg.limits if cfg else Limits(),
+            server_check=servercheck.Settings(
+                enabled=not args.no_server_check,
+                default_level=cfg.pod_security_default if cfg else servercheck.DEFAULT_PSA_LEVEL,
+                namespaces=cfg.pod_security_namespaces if cfg else {},
+            ),
         )
 
     if show_progress:

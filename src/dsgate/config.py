@@ -9,10 +9,11 @@ from typing import Any
 from dsgate import limits as limits_mod
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
+from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PSA_LEVELS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
-KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos", "limits"}
+KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos", "limits", "podSecurity"}
 
 
 class ConfigError(RuntimeError):
@@ -34,6 +35,8 @@ class Config:
     charts: list[Path] = field(default_factory=list)  # offline chart store for GitOps sources
     repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
+    pod_security_default: str = DEFAULT_PSA_LEVEL  # the server check's Pod Security level of a namespace
+    pod_security_namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> level
 
     @property
     def policy_data(self) -> dict[str, Any]:
@@ -92,7 +95,24 @@ def load(path: Path) -> Config:
         cfg.limits = limits_mod.parse(raw.get("limits"), str(path))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _pod_security(cfg, raw.get("podSecurity", {}), path)
     return cfg
+
+
+def _pod_security(cfg: Config, raw: Any, path: Path) -> None:
+    """podSecurity: {default: LEVEL, namespaces: {NAME: LEVEL}}, each LEVEL a Pod Security Standard."""
+    where = f"{path}: 'podSecurity'"
+    if not isinstance(raw, dict) or set(raw) - {"default", "namespaces"}:
+        raise ConfigError(f"{where} must be a mapping with 'default' and 'namespaces'")
+    namespaces = raw.get("namespaces", {})
+    if not isinstance(namespaces, dict):
+        raise ConfigError(f"{where}.namespaces must map namespace names to levels")
+    levels = {"default": raw.get("default", DEFAULT_PSA_LEVEL), **{f"namespaces.{k}": v for k, v in namespaces.items()}}
+    for key, level in levels.items():
+        if level not in PSA_LEVELS:
+            raise ConfigError(f"{where}.{key} is {level!r}; use one of {', '.join(PSA_LEVELS)}")
+    cfg.pod_security_default = str(levels["default"])
+    cfg.pod_security_namespaces = {str(k): str(v) for k, v in namespaces.items()}
 
 
 def find(start: Path) -> Path | None:

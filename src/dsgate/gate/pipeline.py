@@ -11,17 +11,18 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsgate import procs
+from dsgate.gate import dryrun, servercheck
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.compare import differences
 from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_crds, load_file, read_stream
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
-from dsgate.gate.render import HelmBatch, RenderError, RenderKilled, build_dependencies, documents_of, helm_template, kustomize_build_text
+from dsgate.gate.render import RELEASE_NAMESPACE, HelmBatch, RenderError, RenderKilled, build_dependencies, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
 from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
 from dsgate.gitops.objects import GitOpsError
@@ -64,6 +65,7 @@ class GateResult:
     mismatches: list[str] = field(default_factory=list)  # helm v4 vs v3 output differs: exit 1
     deploy_failures: list[str] = field(default_factory=list)  # the deploy stage failed a chart: exit 1
     deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
+    server_check: str = ""  # what the server-side dry-run stage did (or that it was skipped)
 
     @property
     def denies(self) -> list[Finding]:
@@ -177,8 +179,10 @@ def run(
     strict: bool = False,
     say: Callable[[str], None] = lambda _: None,
     limits: Limits | None = None,
+    server_check: servercheck.Settings | None = None,
 ) -> GateResult:
-    """Run the gate over SOURCES: render, validate and evaluate; then, when DEPLOY names charts and
+    """Run the gate over SOURCES: render, validate and evaluate (with SERVER_CHECK enabled, every unique
+    document is also dry-run on the real kube-apiserver, see servercheck); then, when DEPLOY names charts and
     the static gate passed (warnings fail it when STRICT), the deploy stage (SAY reports its progress)."""
     result = run_jobs(
         plan(sources, helm_versions, kube_versions),
@@ -191,6 +195,7 @@ def run(
         use_batch=use_batch,
         crd_paths=crd_paths,
         limits=limits,
+        server_check=server_check,
     )
     if deploy and result.exit_code(strict) == 0:
         _deploy_stage(result, deploy, say)
@@ -219,6 +224,7 @@ def run_jobs(
     use_batch: bool = True,
     crd_paths: Sequence[Path] = (),
     limits: Limits | None = None,
+    server_check: servercheck.Settings | None = None,
 ) -> GateResult:
     """Render JOBS, validate and evaluate every distinct output once.
 
@@ -243,12 +249,26 @@ def run_jobs(
     total = len(jobs) * 2  # render + evaluate steps, for the progress bar
     done = 0
     workers = workers or max(2, (os.cpu_count() or 1) * 2)
+    server: servercheck.ApiServer | None = None
+    if server_check is not None and not server_check.enabled:
+        result.server_check = "server check: skipped (--no-server-check); documents were checked against JSON schemas only"
+    elif server_check is not None and not servercheck.serves_any(kube_versions):
+        result.server_check = f"server check: not run, no target is Kubernetes {servercheck.server_minor()} (the server's minor); JSON schemas only"
+    elif server_check is not None:
+        server = servercheck.ApiServer()
+        try:
+            server.start()  # in this thread: the processes die with the thread that started them
+        except servercheck.ServerCheckError as exc:
+            server.stop()
+            result.errors.append(str(exc))
+            return result
     batch = _helm_batch(jobs, workers, limits) if use_batch else None
     # a GitOps source is a whole cluster in one request (its policies see every object together): at least 60 s
     timeout = max(limits.policy_seconds, 60) if any(j.source.kind == "gitops" for j in jobs) else limits.policy_seconds
     opa = OpaServer(policy_dir, data=policy_data, timeout=timeout, memory=limits.policy_memory)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         opa_started = pool.submit(opa.start)  # OPA loads the library while the charts render
+        server_ready = pool.submit(server.wait_ready) if server is not None else None  # the API server starts meanwhile too
         try:
             for outcome in pool.map(lambda job: run_job(job, batch, limits), jobs):
                 result.renders.append(outcome)
@@ -266,6 +286,7 @@ def run_jobs(
                 return result
             if result.errors:
                 return result  # fail closed; do not evaluate a broken input set
+            server_done = pool.submit(_server_check, result, server, server_ready, unique, server_check) if server and server_ready and server_check else None
             seen: set[tuple[str, str, str, str, str]] = set()
             try:
                 opa_started.result()
@@ -281,6 +302,9 @@ def run_jobs(
             except EvaluationError as exc:
                 result.errors.append(f"policy evaluation failed: {exc}")
                 return result
+            finally:
+                if server_done is not None:
+                    server_done.result()
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             if batch is not None:
@@ -291,7 +315,9 @@ def run_jobs(
         finally:
             if batch is not None:
                 batch.close()
-            wait([opa_started])
+            if server is not None:
+                server.stop()  # first: a start still in progress then ends at once
+            wait([opa_started, *([server_ready] if server_ready else [])])
             opa.stop()
     result.findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
     return result
@@ -329,6 +355,48 @@ def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequ
             else:
                 result.schema_errors.append(err)
     return list(unique.values())
+
+
+def _server_check(
+    result: GateResult,
+    server: servercheck.ApiServer,
+    ready: Future[None],
+    unique: Sequence[tuple[RenderOutcome, set[str]]],
+    settings: servercheck.Settings,
+) -> None:
+    """Dry-run the distinct documents rendered for the server's minor on SERVER; rejections become
+    schema errors of their documents, a server that cannot start or dies an error (exit 2)."""
+    minor = servercheck.server_minor()
+    failed = {id(e.document) for e in result.schema_errors}  # already refused by the schemas
+    batches = [
+        (outcome.documents, RELEASE_NAMESPACE if outcome.job.source.kind == "chart" else "default")
+        for outcome, kubes in unique
+        if servercheck.serves_any(kubes)
+    ]
+    docs = dryrun.unique_documents(batches, skip=lambda d: id(d) in failed)
+    crds = [d.obj for d, _ in docs if d.kind == "CustomResourceDefinition" and d.api_version == "apiextensions.k8s.io/v1"]
+    asked: dict[str, list[str]] = {}  # release namespace -> levels the charts rendered into it need
+    for outcome, _ in unique:
+        level = dryrun.chart_level(outcome.job.source.path) if outcome.job.source.kind == "chart" else None
+        if level:
+            asked.setdefault(RELEASE_NAMESPACE, []).append(level)
+    declared = {ns: dryrun.most_permissive(levels) for ns, levels in asked.items()}
+    levels = dryrun.namespace_levels(docs, settings.namespaces, settings.default_level, declared)
+    try:
+        ready.result()
+        unserved: list[Document] = []
+        rejections = dryrun.check(server, docs, crds, levels, unserved=unserved)
+    except servercheck.ServerCheckError as exc:
+        result.errors.append(str(exc))
+        return
+    for r in rejections:
+        result.schema_errors.append(SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message))
+    result.server_check = (
+        f"server check: {len(docs)} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
+        f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(levels.items()))}); "
+        + (f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and " if unserved else "")
+        + "older targets were checked against JSON schemas only"
+    )
 
 
 def distinct_errors(errors: Iterable[str]) -> list[str]:

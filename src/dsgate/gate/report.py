@@ -89,6 +89,7 @@ def to_json(result: GateResult, strict: bool = False, root: Path | None = None) 
             for e in result.schema_errors
         ],
         "renderMismatches": list(result.mismatches),
+        "serverCheck": result.server_check,
         "deploy": {"checked": list(result.deploy_lines), "failures": list(result.deploy_failures)},
         "errors": list(result.errors),
         "exemptions": [f.as_dict() for f in result.exempted],
@@ -293,6 +294,8 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
     for msg in result.mismatches:
         console.print(f"[bold red]helm parity[/]: {escape(msg)}")
+    if result.server_check:
+        console.print(escape(result.server_check))
     for msg in result.deploy_lines:
         console.print(escape(msg))
     for msg in result.deploy_failures:

@@ -1,0 +1,310 @@
+"""Server-side dry-run: every unique rendered document sent to the real kube-apiserver.
+
+JSON schemas miss the API server's own validation (a cpu request above its limit, a rolling update
+that can make no progress, an int-or-string that is neither) and its admission (Pod Security).
+This stage starts the pinned kube-apiserver with an etcd of its own (no controllers), once per gate
+run, on 127.0.0.1 at free ports, while the charts render; then it creates each namespace the
+documents use (with its Pod Security level, enforce and warn), applies the input's CRDs, and POSTs
+every unique document with `dryRun=All` and strict field validation. A rejection, or a Pod Security
+warning on a workload (whose pods the namespace would reject), is a schema error of the document.
+
+The server is the pinned minor only; older target minors keep JSON-schema validation alone. A server
+that cannot start or dies fails the gate closed (exit 2). Both processes run in their own process
+group with PR_SET_PDEATHSIG (util-linux setpriv, the mechanism of dsgate.procs), so they die with the gate even when it is killed. This module is the
+server and its client; dryrun decides what is sent where and what the answers mean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3
+
+from dsgate.gate.documents import Document
+from dsgate.gate.evaluate import free_port
+from dsgate.tools import ToolMissing, tool_path
+from dsgate.versions import kubernetes_version
+
+LOCALHOST = "127.0.0.1"
+PSA_LEVELS = ("privileged", "baseline", "restricted")
+DEFAULT_PSA_LEVEL = "baseline"
+START_TIMEOUT = 120.0  # seconds for etcd + kube-apiserver to become ready on a loaded machine
+REQUEST_TIMEOUT = 30.0
+_WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
+
+
+class ServerCheckError(RuntimeError):
+    """The API server could not be started or died: an infrastructure error (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the stage runs: on or off (--no-server-check), and the Pod Security level of each namespace
+    (dsgate.yaml `podSecurity: {default: LEVEL, namespaces: {NAME: LEVEL}}`)."""
+
+    enabled: bool = True
+    default_level: str = DEFAULT_PSA_LEVEL
+    namespaces: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What the API server refused in one document."""
+
+    document: Document
+    path: str
+    message: str
+
+
+def server_minor() -> str:
+    """The minor the pinned kube-apiserver is, e.g. 1.36."""
+    return ".".join(kubernetes_version().lstrip("v").split(".")[:2])
+
+
+def serves_any(kube_versions: Iterable[str]) -> bool:
+    """One of KUBE_VERSIONS is the server's minor (only those renders are dry-run)."""
+    return any(".".join(v.lstrip("v").split(".")[:2]) == server_minor() for v in kube_versions)
+
+
+def _die_with_gate(argv: list[str]) -> list[str]:
+    """ARGV run through util-linux setpriv, which sets PR_SET_PDEATHSIG=SIGKILL just before it execs
+    the tool (no Python between fork and exec, so safe from the gate's threads). The kernel sends the
+    signal when the thread that started the child exits: the stage starts it from the main thread."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise ServerCheckError(
+            "server check: util-linux setpriv is not on PATH (it ties the API server's life to the gate's); install util-linux or use --no-server-check"
+        )
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+
+
+def _warnings(response: requests.Response) -> list[str]:
+    header = response.headers.get("Warning", "")
+    return [m.group(1).replace('\\"', '"') for m in _WARNING.finditer(header)]
+
+
+class ApiServer:
+    """etcd + kube-apiserver of the pinned version, private to one gate run."""
+
+    def __init__(self) -> None:
+        self.version = kubernetes_version()
+        self._tmp = Path(tempfile.mkdtemp(prefix="dsgate-apiserver-"))
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._token = secrets.token_hex(16)
+        self.port = 0
+        self._local = threading.local()
+        self._resources: dict[str, dict[str, tuple[str, bool]]] = {}  # group/version -> kind -> (plural, namespaced)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ processes
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self._tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it; closed below
+        try:
+            self._procs[name] = subprocess.Popen(_die_with_gate(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0)
+        finally:
+            log.close()
+
+    def start(self) -> None:
+        """Start etcd and kube-apiserver (returns at once; wait_ready waits). Call from the main thread:
+        PR_SET_PDEATHSIG fires when the starting thread exits."""
+        try:
+            etcd, apiserver = tool_path("etcd"), tool_path("kube-apiserver")
+        except ToolMissing as exc:
+            raise ServerCheckError(f"server check: {exc} (or skip the stage with --no-server-check)") from exc
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise ServerCheckError("server check: openssl is not on PATH (it makes the service-account key); install it or use --no-server-check")
+        key = self._tmp / "sa.key"
+        proc = subprocess.run([openssl, "genrsa", "-out", str(key), "2048"], capture_output=True, text=True, check=False, timeout=60)
+        if proc.returncode != 0:
+            raise ServerCheckError(f"server check: openssl genrsa failed: {proc.stderr.strip()}")
+        (self._tmp / "tokens.csv").write_text(f'{self._token},dsgate,dsgate,"system:masters"\n')
+        client, peer = free_port(), free_port()
+        self.port = free_port()
+        self._spawn(
+            "etcd",
+            [
+                str(etcd),
+                "--name=dsgate",
+                f"--data-dir={self._tmp / 'etcd'}",
+                f"--listen-client-urls=http://{LOCALHOST}:{client}",
+                f"--advertise-client-urls=http://{LOCALHOST}:{client}",
+                f"--listen-peer-urls=http://{LOCALHOST}:{peer}",
+                f"--initial-advertise-peer-urls=http://{LOCALHOST}:{peer}",
+                f"--initial-cluster=dsgate=http://{LOCALHOST}:{peer}",
+                "--unsafe-no-fsync",
+                "--log-level=error",
+            ],
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(apiserver),
+                f"--etcd-servers=http://{LOCALHOST}:{client}",
+                f"--bind-address={LOCALHOST}",
+                f"--advertise-address={LOCALHOST}",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self._tmp / 'certs'}",
+                f"--token-auth-file={self._tmp / 'tokens.csv'}",
+                "--authorization-mode=AlwaysAllow",
+                f"--service-account-key-file={key}",
+                f"--service-account-signing-key-file={key}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                # no controllers run: a pod's ServiceAccount is never created, so its lookup is off
+                "--disable-admission-plugins=ServiceAccount",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+                "--v=0",
+            ],
+        )
+
+    def _dead(self) -> str:
+        for name, proc in self._procs.items():
+            if proc.poll() is not None:
+                tail = (self._tmp / f"{name}.log").read_text(errors="replace").strip().splitlines()[-3:]
+                return f"{name} exited with code {proc.returncode}: {' | '.join(tail)}"
+        return ""
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until /readyz answers ok; raise ServerCheckError when a process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = self._dead()
+            if dead:
+                raise ServerCheckError(f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)")
+            with contextlib.suppress(requests.RequestException):
+                if self._session().get(self._url("/readyz"), timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise ServerCheckError(f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)")
+
+    def stop(self) -> None:
+        for name in ("kube-apiserver", "etcd"):  # the API server first: without etcd it retries for long
+            proc = self._procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _url(self, path: str) -> str:
+        return f"https://{LOCALHOST}:{self.port}{path}"
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.verify = False  # the server's self-signed certificate; 127.0.0.1 only
+            session.headers["Authorization"] = f"Bearer {self._token}"
+            self._local.session = session
+        return session
+
+    def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> requests.Response:
+        try:
+            return self._session().request(method, self._url(path), json=body, params=params, timeout=REQUEST_TIMEOUT)
+        except requests.RequestException as exc:
+            dead = self._dead()
+            raise ServerCheckError(f"server check: the API server {'died: ' + dead if dead else f'did not answer: {exc}'}") from exc
+
+    def resource(self, api_version: str, kind: str) -> tuple[str, bool] | None:
+        """(plural, namespaced) of apiVersion/kind as the server serves it; None when it does not."""
+        with self._lock:
+            known = self._resources.get(api_version)
+        if known is None or kind not in known:
+            path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            answer = self.request("GET", path)
+            known = {}
+            if answer.status_code == 200:
+                for res in answer.json().get("resources", []):
+                    if "/" not in res["name"]:
+                        known[res["kind"]] = (res["name"], bool(res["namespaced"]))
+            with self._lock:
+                self._resources[api_version] = known
+        return known.get(kind)
+
+    def _collection(self, api_version: str, plural: str, namespace: str) -> str:
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+
+    def create_namespace(self, name: str, level: str) -> None:
+        labels = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn")}
+        labels |= {f"pod-security.kubernetes.io/{mode}-version": "latest" for mode in ("enforce", "warn")}
+        answer = self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+        if answer.status_code not in (201, 409):
+            raise ServerCheckError(f"server check: creating namespace {name} failed: {answer.status_code} {answer.text[:200]}")
+
+    def apply_crd(self, crd: dict[str, Any]) -> str:
+        """Create CRD for real (its kinds must exist for the dry-runs); '' or the server's refusal."""
+        answer = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, {"fieldValidation": "Strict"})
+        if answer.status_code in (201, 409):
+            name = str((crd.get("metadata") or {}).get("name", ""))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # Established: its kinds are served
+                got = self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+                conditions = (got.json().get("status") or {}).get("conditions") or [] if got.status_code == 200 else []
+                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions) and self._discovered(crd):
+                    return ""
+                time.sleep(0.05)
+            return f"CustomResourceDefinition {name} was not Established within 30s"
+        return _status_message(answer)
+
+    def _discovered(self, crd: dict[str, Any]) -> bool:
+        """Every served version of CRD's kind is in discovery (Established comes a little earlier)."""
+        spec = crd.get("spec") or {}
+        kind = str((spec.get("names") or {}).get("kind", ""))
+        for version in spec.get("versions") or []:
+            if version.get("served", True):
+                api_version = f"{spec.get('group')}/{version.get('name')}"
+                with self._lock:
+                    self._resources.pop(api_version, None)
+                if self.resource(api_version, kind) is None:
+                    return False
+        return True
+
+    def dry_run(self, obj: dict[str, Any], namespace: str) -> tuple[int, dict[str, Any], list[str]] | None:
+        """POST OBJ with dryRun=All; (status code, Status body, warnings), or None when the server does not serve its kind."""
+        served = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
+        if served is None:
+            return None
+        plural, namespaced = served
+        body = obj
+        if namespaced:
+            body = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
+        answer = self.request(
+            "POST", self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else ""), body, {"dryRun": "All", "fieldValidation": "Strict"}
+        )
+        try:
+            status = answer.json() if answer.status_code >= 300 else {}
+        except ValueError:
+            status = {"message": answer.text[:300]}
+        return answer.status_code, status, _warnings(answer)
+
+
+def _status_message(answer: requests.Response) -> str:
+    try:
+        return str(answer.json().get("message", answer.text[:300]))
+    except ValueError:
+        return answer.text[:300]
+
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
