@@ -71,7 +71,7 @@ REJECTED = [
     pytest.param(
         _with(DAEMONSET, ROLLING, {"maxUnavailable": "0%", "maxSurge": 0}),
         "spec.updateStrategy.rollingUpdate.maxUnavailable",
-        "may not be 0 when `maxSurge` is 0",
+        "cannot be 0 when maxSurge is 0",
         id="no-progress",
     ),
     pytest.param(

@@ -187,7 +187,7 @@ class ApiServer:
             if dead:
                 raise ServerCheckError(f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)")
             with contextlib.suppress(requests.RequestException):
-                if self._session().get(self._url("/readyz"), timeout=2).status_code == 200:
+                if self._session().get(self._url("/readyz"), timeout=2, verify=False).status_code == 200:
                     return
             time.sleep(0.1)
         raise ServerCheckError(f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)")
@@ -221,7 +221,8 @@ class ApiServer:
 
     def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> requests.Response:
         try:
-            return self._session().request(method, self._url(path), json=body, params=params, timeout=REQUEST_TIMEOUT)
+            # verify=False per request: a CA bundle in the environment would override the session's
+            return self._session().request(method, self._url(path), json=body, params=params, timeout=REQUEST_TIMEOUT, verify=False)
         except requests.RequestException as exc:
             dead = self._dead()
             raise ServerCheckError(f"server check: the API server {'died: ' + dead if dead else f'did not answer: {exc}'}") from exc
