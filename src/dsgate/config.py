@@ -13,7 +13,21 @@ from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PSA_LEVELS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
-KEYS = {"sources", "kubeVersions", "helmVersions", "policies", "parameters", "exemptions", "allowKinds", "deploy", "crds", "charts", "repos", "limits", "podSecurity"}
+KEYS = {
+    "sources",
+    "kubeVersions",
+    "helmVersions",
+    "policies",
+    "parameters",
+    "exemptions",
+    "allowKinds",
+    "deploy",
+    "crds",
+    "charts",
+    "repos",
+    "limits",
+    "podSecurity",
+}
 
 
 class ConfigError(RuntimeError):

@@ -86,4 +86,4 @@ def test_setup_error_exits_2_with_one_line(tmp_path: Path, args: list[str], env:
     assert "Traceback" not in out
     lines = [line for line in out.splitlines() if expected_line in line]
     assert len(lines) == 1, out
-    assert "make setup" in lines[0] or "DSGATE_" in lines[0] or "pick a shipped version" in lines[0], lines[0]  # the fix is named
+    assert "dsgate tools install" in lines[0] or "DSGATE_" in lines[0] or "pick a shipped version" in lines[0], lines[0]  # the fix is named

@@ -176,7 +176,8 @@ def check_shape(text: str, origin: str, limits: Limits) -> None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > limits.depth:
-                    raise limits.exceeded(f"{origin}:{event.start_mark.line + 1}", "depth", f"a value nested more than {limits.depth} levels deep")
+                    where = f"{origin}:{event.start_mark.line + 1}" if event.start_mark else origin
+                    raise limits.exceeded(where, "depth", f"a value nested more than {limits.depth} levels deep")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             elif isinstance(event, yaml.DocumentStartEvent):

@@ -216,6 +216,7 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
                 "level": "error",
                 "message": {"text": str(e)},
                 "locations": _sarif_locations(places, places.of_schema_error(e), e.document.provenance.label, e.document.ref),
+                "properties": {"resource": e.document.ref, "source": e.document.provenance.label},
             }
         )
     notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
