@@ -3,6 +3,9 @@
 Renders run in parallel (helm and kustomize are separate processes); identical render outputs
 (e.g. the same scenario under helm v4 and v3, or under several Kubernetes versions) are validated
 and evaluated once. Policies are evaluated in one persistent OPA server, up to 16 renders per request.
+
+Over 400 lines on purpose: `run_jobs` owns every long-lived process of a run (helm-batch, OPA, the
+API server of the server check) and their cancellation, and that clean-up stays in one place.
 """
 
 from __future__ import annotations
