@@ -149,6 +149,18 @@ def kill(proc: subprocess.Popen[Any]) -> None:
     forget(proc)
 
 
+def terminate(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM PROC, wait up to GRACE seconds for it to exit, then SIGKILL it; reap it either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    forget(proc)
+
+
 def forget(proc: subprocess.Popen[Any]) -> None:
     with _lock:
         _live.discard(proc)

@@ -188,6 +188,15 @@ def check_shape(text: str, origin: str, limits: Limits) -> None:
         return
 
 
+def malformed(exc: yaml.YAMLError, origin: str) -> DocumentError:
+    """The error for YAML that PyYAML refuses: ORIGIN with the line and column when PyYAML knows them."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        return DocumentError(f"{where}: malformed YAML: {exc.problem or exc}")
+    return DocumentError(f"{origin}: malformed YAML: {exc}")
+
+
 def safe_load(text: str, origin: str, limits: Limits | None = None) -> Any:
     """The single YAML document of TEXT (a config or kustomization file), depth-checked: never a
     RecursionError. DocumentError names ORIGIN and the line."""
@@ -201,12 +210,8 @@ def safe_load(text: str, origin: str, limits: Limits | None = None) -> Any:
             return loader.construct_document(node)
         finally:
             loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        raise DocumentError(f"{where}: malformed YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
-        raise DocumentError(f"{origin}: malformed YAML: {exc}") from None
+        raise malformed(exc, origin) from None
 
 
 # A YAML stream -> its documents as (first line, JSON object) pairs, read as kubectl reads them
@@ -264,12 +269,8 @@ def parse_stream(text: str, origin: str, provenance: Provenance, limits: Limits 
                     objects.append((node.start_mark.line + 1, obj))
         finally:
             loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        raise DocumentError(f"{where}: malformed YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
-        raise DocumentError(f"{origin}: malformed YAML: {exc}") from exc
+        raise malformed(exc, origin) from exc
     return _documents(objects, origin, provenance)
 
 

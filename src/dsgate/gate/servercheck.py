@@ -32,6 +32,7 @@ from typing import Any
 import requests
 import urllib3
 
+from dsgate import procs
 from dsgate.gate.documents import Document
 from dsgate.gate.evaluate import free_port
 from dsgate.tools import ToolMissing, tool_path
@@ -195,14 +196,8 @@ class ApiServer:
     def stop(self) -> None:
         for name in ("kube-apiserver", "etcd"):  # the API server first: without etcd it retries for long
             proc = self._procs.get(name)
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc is not None:
+                procs.terminate(proc)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ HTTP
