@@ -26,6 +26,7 @@ import yaml
 from dsgate.paths import REPO_ROOT
 from dsgate.tools import tool_path
 from dsgate.versions import kube_target_versions
+from proctree import tree_rss
 
 REPO = REPO_ROOT
 CHARTS = REPO / "charts"
@@ -128,28 +129,6 @@ def generate(root: Path, clusters: int, releases: int) -> None:
         _dump(root / "apps" / name / "releases.yaml", app_docs)
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of PID and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        stack.extend(children.get(p, []))
-    return total
-
-
 def measure(args: list[str], cwd: Path) -> tuple[float, int, int, float]:
     """(wall seconds, peak tree RSS bytes, exit code, CPU seconds of the whole tree) of `dsgate check ARGS`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -163,7 +142,7 @@ def measure(args: list[str], cwd: Path) -> tuple[float, int, int, float]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, tree_rss(proc.pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample)

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO / "src"))
 from dsgate.gate.documents import Document, Provenance  # noqa: E402
 from dsgate.gate.evaluate import OpaServer, policy_input  # noqa: E402
 from dsgate.paths import policies_dir  # noqa: E402
+from proctree import tree_rss  # noqa: E402  (bench/ is on sys.path: scripts run as python bench/NAME.py)
 
 SAMPLE = next(policies_dir().rglob("DS-RES-004/allowed.yaml"))  # wherever the rules folder is
 
@@ -115,31 +116,6 @@ def generate_tree(root: Path, documents: int) -> tuple[int, int]:
     return files, daemonsets
 
 
-def _tree_rss(pid: int) -> int:
-    """RSS in bytes of PID and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[int(entry.name)] = int(line.split()[1]) * 1024
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += rss.get(current, 0)
-        todo.extend(children.get(current, []))
-    return total
-
-
 def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
     rows = []
     for n in counts:
@@ -154,7 +130,7 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
             def sample(pid: int = proc.pid, done: threading.Event = done) -> None:
                 nonlocal peak
                 while not done.wait(0.1):
-                    peak = max(peak, _tree_rss(pid))
+                    peak = max(peak, tree_rss(pid))
 
             sampler = threading.Thread(target=sample)
             sampler.start()
