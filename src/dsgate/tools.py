@@ -19,7 +19,8 @@ from dsgate.versions import pinned
 __all__ = ["CRD_FILES", "CRD_SOURCES", "GROUPS", "SCHEMA_SETS", "TOOLS", "Tool", "ToolMissing", "cache_dir", "install_command", "tool_path", "version_of"]
 
 # What each `dsgate tools install --for GROUP` builds: `check` is what `dsgate check --no-deploy`
-# runs, `cluster` the local control plane (and the deploy stage), `all` adds the library's lint and
+# runs (kube-apiserver and etcd for its server check included), `cluster` adds the rest of the local
+# control plane (and the deploy stage), `all` adds the library's lint and
 # test tools (conftest, Regal) and the SARIF schema the tests validate reports against.
 GROUPS: tuple[str, ...] = ("check", "cluster", "all")
 
@@ -44,11 +45,11 @@ TOOLS: dict[str, Tool] = {
         Tool("kustomize", "KUSTOMIZE_VERSION", "check", ("version",)),
         Tool("conftest", "CONFTEST_VERSION", "all", ("--version",)),
         Tool("regal", "REGAL_VERSION", "all", ("version",)),
-        Tool("kube-apiserver", "KUBERNETES_VERSION", "cluster", ("--version",)),
+        Tool("kube-apiserver", "KUBERNETES_VERSION", "check", ("--version",)),  # the server check (dry-run) of dsgate check
         Tool("kube-controller-manager", "KUBERNETES_VERSION", "cluster", ("--version",)),
         Tool("kube-scheduler", "KUBERNETES_VERSION", "cluster", ("--version",)),
         Tool("kubectl", "KUBERNETES_VERSION", "cluster", ("version", "--client")),
-        Tool("etcd", "ETCD_VERSION", "cluster", ("--version",)),
+        Tool("etcd", "ETCD_VERSION", "check", ("--version",)),  # the server check's own etcd
         Tool("kwok", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("kwokctl", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("node_exporter", "NODE_EXPORTER_VERSION", "cluster", ("--version",)),

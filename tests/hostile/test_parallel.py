@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHARTS
 from tests.gate.test_cli import BAD
+from tests.support import CHARTS
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 

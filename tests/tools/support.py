@@ -39,6 +39,18 @@ def readme_block(name: str) -> str:
     return match.group(1) + "\n"
 
 
+PRIVILEGED_NAMESPACE = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: monitoring
+  labels:
+    pod-security.kubernetes.io/enforce: privileged
+---
+"""
+
+
 def clean_manifests() -> str:
-    """The node-exporter chart's default render: what dsgate's own gate passes."""
-    return run([str(tool_path("helm")), "template", "node-exporter", str(REPO / "charts" / "node-exporter"), "--namespace", "monitoring"]).stdout
+    """The node-exporter chart's default render, in a namespace at the Pod Security level the chart
+    needs (privileged): what dsgate's own gate passes."""
+    render = run([str(tool_path("helm")), "template", "node-exporter", str(REPO / "charts" / "node-exporter"), "--namespace", "monitoring"]).stdout
+    return PRIVILEGED_NAMESPACE + render

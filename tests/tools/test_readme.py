@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from dsgate.tools import cache_dir, tool_path
-from tests.tools.support import DAEMONSET, REPO, clean_manifests, readme_block, run
+from tests.tools.support import DAEMONSET, PRIVILEGED_NAMESPACE, REPO, clean_manifests, readme_block, run
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_gitops_helmrelease_points_at_the_chart_and_its_values_pass_the_gate(tmp
         [str(tool_path("helm")), "template", release["metadata"]["name"], str(CHARTS / chart), "-n", release["metadata"]["namespace"], "-f", str(values)]
     ).stdout
     (tmp_path / "deploy").mkdir()
-    (tmp_path / "deploy" / "release.yaml").write_text(rendered)
+    (tmp_path / "deploy" / "release.yaml").write_text(PRIVILEGED_NAMESPACE + rendered)
     gate = run([str(BIN / "dsgate"), "check", "--no-config", "--no-deploy", str(tmp_path / "deploy")], ok=False)
     assert gate.returncode == 0, gate.stdout + gate.stderr
 
@@ -77,7 +77,7 @@ def test_cli_block_runs_as_written(source_repo: Path, tmp_path: Path) -> None:
         "PATH": "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
     }
     proc = run(["bash", "-euo", "pipefail", "-c", readme_block("cli")], cwd=work, env=env)
-    assert "[6/6] crds schemas: cached" in proc.stderr
+    assert "[8/8] crds schemas: cached" in proc.stderr
     sarif = json.loads((work / "dsgate.sarif").read_text())
     assert [r for r in sarif["runs"][0]["results"] if r["level"] == "error"] == [], "the chart's default render has no deny (warnings may be)"
     # The same install gates a denied DaemonSet: exit 1.

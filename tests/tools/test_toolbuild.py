@@ -28,8 +28,28 @@ def dsgate(*args: str, cache: Path, path: str | None = None, cwd: Path | None = 
 @pytest.mark.parametrize(
     ("group", "expected_items"),
     [
-        ("check", ["helm", "helm-batch", "helm3", "opa", "kustomize", "crds"]),
-        ("cluster", ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "kwok", "kwokctl", "node_exporter"]),
+        # the server check needs kube-apiserver and etcd
+        ("check", ["helm", "helm-batch", "helm3", "opa", "kustomize", "kube-apiserver", "etcd", "crds"]),
+        # the cluster is the check group plus the rest of the control plane and kwok
+        (
+            "cluster",
+            [
+                "helm",
+                "helm-batch",
+                "helm3",
+                "opa",
+                "kustomize",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kubectl",
+                "etcd",
+                "kwok",
+                "kwokctl",
+                "node_exporter",
+                "crds",
+            ],
+        ),
         ("all", [*TOOLS, "crds", "sarif-schema"]),
     ],
 )
@@ -44,7 +64,8 @@ def test_groups(group: str, expected_items: list[str]) -> None:
         ("helm", "dsgate tools install --for check"),
         ("opa", "dsgate tools install --for check"),
         ("regal", "dsgate tools install --for all"),
-        ("kube-apiserver", "dsgate tools install --for cluster"),
+        ("kube-apiserver", "dsgate tools install --for check"),
+        ("kwok", "dsgate tools install --for cluster"),
     ],
 )
 def test_missing_tool_names_its_install_command(tool: str, expected_command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,7 +45,7 @@ class InstallError(RuntimeError):
 
 def items_for(group: str) -> list[str]:
     """Every tool and schema set `install --for GROUP` installs, in build order."""
-    wanted = {"check": {"check"}, "cluster": {"cluster"}, "all": set(GROUPS)}[group]
+    wanted = {"check": {"check"}, "cluster": {"check", "cluster"}, "all": set(GROUPS)}[group]  # the cluster runs the check group's kube-apiserver and etcd
     return [t for t, tool in TOOLS.items() if tool.group in wanted] + [s for s, g in SCHEMA_SETS.items() if g in wanted]
 
 
