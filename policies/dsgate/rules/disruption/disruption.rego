@@ -75,38 +75,35 @@ _pdbs := lib.of_kind(lib.entries, "PodDisruptionBudget")
 _budget_index := _budgets
 
 # regal ignore:pointless-reassignment
-_match_labels_index := _by_match_labels
+_first_label_index := _by_first_label
 
 # regal ignore:pointless-reassignment
 _unindexed_index := _unindexed
 
 # The PodDisruptionBudgets (their indexes in _pdbs) that select each DaemonSet's pods. A budget
-# selecting by matchLabels alone is found by its namespace and its exact matchLabels among the
-# subsets of the pod template labels, so the cost grows with the DaemonSets, not with DaemonSets
-# times budgets (500 of each in one input). Budgets with matchExpressions or no matchLabels, and
-# pod templates with more than _max_indexed_labels labels, are compared one by one.
+# selecting by matchLabels alone is indexed under its namespace and the first of its labels (by key):
+# a DaemonSet finds it through one lookup per pod template label, then the whole selector is
+# compared. So the cost grows with DaemonSets plus budgets, not with their product (500 of each in
+# one input). Budgets with matchExpressions or no matchLabels are compared with every DaemonSet of
+# their namespace.
 _budgets[ds.ref] contains i if {
 	some ds in lib.daemonsets
-	count(ds.template_labels) <= _max_indexed_labels
-	some labels in _label_subsets(ds.template_labels)
-	some i in _match_labels_index[[ds.namespace, labels]]
+	some name, value in ds.template_labels
+	some i in _first_label_index[[ds.namespace, name, value]]
+	lib.selector_matches(_pdbs[i].object.spec.selector, ds.template_labels)
 }
 
 _budgets[ds.ref] contains i if {
 	some ds in lib.daemonsets
-	some i in _compared_one_by_one(ds, _unindexed_index, _pdbs, _max_indexed_labels)
+	some i in object.get(_unindexed_index, ds.namespace, set())
 	lib.selector_matches(object.get(_pdbs[i].object, ["spec", "selector"], null), ds.template_labels)
 }
 
-_compared_one_by_one(ds, unindexed, pdbs, max_labels) := object.get(unindexed, ds.namespace, set()) if {
-	count(ds.template_labels) <= max_labels
-} else := {i | some i, pdb in pdbs; pdb.namespace == ds.namespace}
-
-_max_indexed_labels := 8
-
-_by_match_labels[[pdb.namespace, labels]] contains i if {
+_by_first_label[[pdb.namespace, name, value]] contains i if {
 	some i, pdb in _pdbs
 	labels := _only_match_labels(pdb)
+	name := min(object.keys(labels))
+	value := labels[name]
 }
 
 _unindexed[pdb.namespace] contains i if {
@@ -122,13 +119,6 @@ _only_match_labels(pdb) := labels if {
 	labels := object.get(selector, "matchLabels", {})
 	is_object(labels)
 	count(labels) > 0
-}
-
-# Every non-empty subset of an object's entries.
-_label_subsets(labels) := {subset |
-	names := sort(object.keys(labels))
-	some mask in numbers.range(1, bits.lsh(1, count(names)) - 1)
-	subset := {name: labels[name] | some j, name in names; bits.and(mask, bits.lsh(1, j)) != 0}
 }
 
 _budget_problem(spec) := sprintf("sets maxUnavailable %v", [spec.maxUnavailable]) if {

@@ -89,14 +89,16 @@ test_budget_without_min_available_denied if {
 	]} with input as fx.render([fx.daemonset, pdb])
 }
 
-# A pod template with more labels than the index enumerates is compared with each budget of its
-# namespace: the budget still selects it, and a budget of another namespace still does not.
-test_many_template_labels_compared_one_by_one if {
-	labels := object.union(fx.daemonset.spec.template.metadata.labels, {sprintf("extra/l%d", [n]): "v" | some n in numbers.range(1, 9)})
+# A pod template with many labels finds its budget through the index (one lookup per label), and
+# a budget of another namespace, or one whose other labels differ, still does not select it.
+test_many_template_labels_found_through_the_index if {
+	labels := object.union(fx.daemonset.spec.template.metadata.labels, {sprintf("extra/l%d", [n]): "v" | some n in numbers.range(1, 40)})
 	ds := json.patch(fx.daemonset, [fx.put("/spec/template/metadata/labels", labels)])
 	count(disruption.findings) == 0 with input as fx.render([ds, fx.pdb])
 	elsewhere := json.patch(fx.pdb, [fx.put("/metadata/namespace", "other")])
 	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([ds, elsewhere])
+	mismatched := json.patch(fx.pdb, [fx.put("/spec/selector/matchLabels/zzz-other", "x")])
+	{f.rule | some f in disruption.findings} == {"DS-PDB-001"} with input as fx.render([ds, mismatched])
 }
 
 # Two budgets select one DaemonSet, one by a subset of its labels (the index) and one by an
