@@ -106,7 +106,7 @@ def test_json_schemas_let_it_through_and_the_api_server_refuses(
     server: servercheck.ApiServer, obj: dict[str, Any], expected_path: str, expected_text: str
 ) -> None:
     assert Validator(["1.36.0"]).validate(_doc(obj)) == []  # what the gate missed before this stage
-    rejections = dryrun.check(server, [(_doc(obj), "agents")], [], {"agents": "privileged"})
+    rejections = dryrun.check(server, [[(_doc(obj), "agents")]], {"agents": "privileged"}).rejections
     assert [(r.path, expected_text in r.message, r.message.startswith("kube-apiserver: ")) for r in rejections] == [(expected_path, True, True)]
 
 
@@ -122,7 +122,7 @@ def test_json_schemas_let_it_through_and_the_api_server_refuses(
 def test_pod_security_per_namespace(server: servercheck.ApiServer, level: str, host_network: bool, expected_rejected: bool) -> None:
     namespace = f"psa-{level}"
     obj = _with(DAEMONSET, "spec.template.spec.hostNetwork", host_network)
-    rejections = dryrun.check(server, [(_doc(obj), namespace)], [], {namespace: level})
+    rejections = dryrun.check(server, [[(_doc(obj), namespace)]], {namespace: level}).rejections
     assert bool(rejections) == expected_rejected
     for r in rejections:
         assert f"namespace {namespace} at Pod Security level {level!r}" in r.message and "PodSecurity" in r.message
@@ -134,7 +134,7 @@ def test_crd_in_the_input_applied_first(server: servercheck.ApiServer) -> None:
     (widget,) = yaml.safe_load_all((data / "widget.yaml").read_text())
     bad = _with(widget, "spec.size", 0)
     docs = [(_doc(crd), ""), (_doc(widget), "monitoring"), (_doc(bad), "monitoring")]
-    rejections = dryrun.check(server, docs, [crd], {"monitoring": "baseline"})
+    rejections = dryrun.check(server, [docs], {"monitoring": "baseline"}).rejections
     assert [(r.document.obj["spec"]["size"], r.path) for r in rejections] == [(0, "spec.size")]
 
 
@@ -211,6 +211,6 @@ def test_server_that_dies_fails_closed(tmp_path: Path) -> None:
         os.kill(api._procs["kube-apiserver"].pid, signal.SIGKILL)
         api._procs["kube-apiserver"].wait()
         with pytest.raises(servercheck.ServerCheckError, match=r"^server check: the API server died: kube-apiserver exited with code -9"):
-            dryrun.check(api, [(_doc(DAEMONSET), "agents")], [], {"agents": "baseline"})
+            dryrun.check(api, [[(_doc(DAEMONSET), "agents")]], {"agents": "baseline"})
     finally:
         api.stop()

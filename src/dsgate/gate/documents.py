@@ -58,6 +58,7 @@ class Provenance:
     helm_version: str = ""
     kube_version: str = ""
     via: tuple[str, ...] = ()  # GitOps: the objects that produced this one (Kustomization ns/name, ...)
+    cluster: str = ""  # GitOps: the cluster it lands in ("" the entry point's own; an Argo CD destination otherwise)
 
     @property
     def label(self) -> str:

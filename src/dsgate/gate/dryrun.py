@@ -4,21 +4,29 @@ Pod Security level, and what its answers mean (see servercheck for the server it
 A rejection is one error per cause the server gives (its field path and message); a Pod Security
 violation names the namespace and the level. A workload (DaemonSet, Deployment, ...) is never
 rejected by Pod Security itself, only warned about: its pods are what the namespace refuses, so the
-warning is the rejection to report.
+warning is the rejection to report. Likewise the Priority, RuntimeClass, ResourceQuota and
+LimitRanger plugins judge pods, not workloads: an accepted workload's pod (its template, as its
+controller would create it) is dry-run too, and what admission refuses there is the workload's error.
+
+Each evaluation set is checked as its apply would go, with its own prerequisites created for real
+first and deleted after (see prerequisites): one set's PriorityClass or CRD never admits another's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dsgate.gate import prerequisites
 from dsgate.gate.documents import Document
-from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PSA_LEVELS, ApiServer, Rejection
+from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PROBE_NAMESPACE, PSA_LEVELS, ApiServer, Rejection
 
 POD_TEMPLATE_KINDS = {"Pod", "DaemonSet", "Deployment", "StatefulSet", "ReplicaSet", "Job", "CronJob", "ReplicationController", "PodTemplate"}
 
@@ -85,38 +93,136 @@ def verdicts(doc: Document, namespace: str, level: str, answer: tuple[int, dict[
     return out
 
 
-def check(
-    server: ApiServer,
-    documents: Sequence[tuple[Document, str]],
-    crds: Sequence[dict[str, Any]],
-    levels: dict[str, str],
-    workers: int = 4,
-    unserved: list[Document] | None = None,
-) -> list[Rejection]:
-    """Dry-run DOCUMENTS (each with its namespace) on SERVER; CRDs first, namespaces created as needed.
-    Documents of kinds the server does not serve (a CRD kind whose CRD is not in the input) are
-    appended to UNSERVED: JSON schemas alone check them."""
+@dataclass
+class Outcome:
+    """What the server check found and did."""
+
+    rejections: list[Rejection] = field(default_factory=list)
+    unserved: list[Document] = field(default_factory=list)  # kinds the server does not serve: JSON schemas alone check them
+    sent: int = 0  # distinct documents sent (created or dry-run)
+    prepared: int = 0  # contexts whose prerequisites were created first
+
+
+BARRIER = "dsgate-barrier"  # a PriorityClass of the gate's own, see _barrier
+CACHED = ("LimitRange", "ResourceQuota")  # prerequisites admission reads through caches no probe can ask
+_POD_PATHS = {"CronJob": ("spec", "jobTemplate", "spec", "template")}
+_FORBIDDEN_POD = re.compile(r'^pods "[^"]*" is forbidden: ')
+
+
+def probe_pod(doc: Document) -> tuple[str, dict[str, Any]] | None:
+    """(path of the pod spec, the pod) a workload's controller would create from DOC's template."""
+    if doc.kind not in POD_TEMPLATE_KINDS or doc.kind in ("Pod", "PodTemplate"):
+        return None
+    path = _POD_PATHS.get(doc.kind, ("spec", "template"))
+    template: Any = doc.obj
+    for key in path:
+        template = template.get(key) if isinstance(template, dict) else None
+    if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
+        return None
+    meta = template.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    pod_meta = {k: v for k, v in meta.items() if k in ("labels", "annotations")} | {"name": "dsgate-probe"}
+    return ".".join((*path, "spec")), {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template["spec"]}
+
+
+def pod_verdicts(doc: Document, answer: tuple[int, dict[str, Any], list[str]] | None, path: str) -> list[Rejection]:
+    """What admission does to the pods of an accepted workload: the workload controller's pods are
+    refused (a PriorityClass or RuntimeClass that does not exist, the namespace's quota or limits).
+    Pod Security is reported from the workload's own warnings, validation from the workload itself."""
+    if answer is None or answer[0] < 300:
+        return []
+    status = answer[1]
+    message = str(status.get("message", ""))
+    if status.get("reason") != "Forbidden" or "PodSecurity" in message:
+        return []
+    return [Rejection(doc, path, f"kube-apiserver: the pods it would create are refused: {_FORBIDDEN_POD.sub('', message)}")]
+
+
+def _send(server: ApiServer, doc: Document, namespace: str, levels: dict[str, str], unserved: list[Document]) -> list[Rejection]:
+    if doc.kind == "Namespace" and doc.api_version == "v1":
+        answer = server.dry_run(doc.obj, namespace)  # validated and admitted; it exists already (created as needed): 409
+        return [] if answer is None or answer[0] == 409 else verdicts(doc, namespace, "", answer)
+    answer = server.dry_run(doc.obj, namespace)
+    if answer is None:
+        unserved.append(doc)
+        return []
+    out = verdicts(doc, namespace, levels.get(namespace, DEFAULT_PSA_LEVEL), answer)
+    probe = probe_pod(doc) if answer[0] < 300 else None
+    if probe is not None:
+        out.extend(pod_verdicts(doc, server.dry_run(probe[1], namespace), probe[0]))
+    return out
+
+
+def _admitted(server: ApiServer, spec: dict[str, Any], expected: bool) -> Callable[[], bool]:
+    """A condition: a pod with SPEC is admitted (EXPECTED True) or refused (False)."""
+    return lambda: (not server.pod_refusal(spec)) == expected
+
+
+def _barrier(server: ApiServer) -> None:
+    """Wait until admission's caches have caught up with what was just written. The quota and limit
+    plugins read informers (and, while those are empty, a 30 s cache of a live lookup): a PriorityClass
+    written after them and seen by the Priority plugin's informer says they have caught up too."""
+    marker = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": BARRIER}, "value": 0}
+    server.create(marker, "")
+    server.wait_for(_admitted(server, {"priorityClassName": BARRIER}, True), "admission to catch up")
+    server.delete(marker, "")
+    server.wait_for(_admitted(server, {"priorityClassName": BARRIER}, False), "admission to catch up")
+
+
+def _create(server: ApiServer, pre: Sequence[tuple[Document, str]], created: list[tuple[Document, str]]) -> list[Rejection]:
+    """Create the prerequisites PRE for real, in order (a CRD until Established); their refusals."""
     out: list[Rejection] = []
-    for crd in crds:
-        problem = server.apply_crd(crd)
-        if problem:
-            out.extend(Rejection(d, "", f"kube-apiserver: {problem}") for d, _ in documents if d.obj is crd)
-    for namespace, level in sorted(levels.items()):
+    for doc, namespace in pre:
+        if doc.kind == "CustomResourceDefinition":
+            problem = server.apply_crd(doc.obj)
+            if problem:
+                out.append(Rejection(doc, "", f"kube-apiserver: {problem}"))
+            else:
+                created.append((doc, namespace))
+            continue
+        answer = server.create(doc.obj, namespace)
+        if answer is None or answer[0] == 409:  # a kind not served; or the same name twice in one set, the first made
+            continue
+        if answer[0] >= 300:
+            out.extend(verdicts(doc, namespace, "", (answer[0], answer[1], [])))
+            continue
+        created.append((doc, namespace))
+        if doc.kind in prerequisites.PROBED:
+            field_name, name = prerequisites.PROBED[doc.kind], doc.name
+            server.wait_for(_admitted(server, {field_name: name}, True), f"admission to see {doc.kind} {name}")
+    if any(doc.kind in CACHED for doc, _ in created):
+        _barrier(server)
+    return out
+
+
+def _remove(server: ApiServer, created: Sequence[tuple[Document, str]]) -> None:
+    """Delete what _create made, last first; wait until admission no longer sees a probed class."""
+    for doc, namespace in reversed(created):
+        server.delete(doc.obj, namespace)
+        if doc.kind in prerequisites.PROBED:
+            field_name, name = prerequisites.PROBED[doc.kind], doc.name
+            server.wait_for(_admitted(server, {field_name: name}, False), f"admission to forget {doc.kind} {name}")
+    if any(doc.kind in CACHED for doc, _ in created):
+        _barrier(server)
+
+
+def check(server: ApiServer, sets: Sequence[Sequence[tuple[Document, str]]], levels: dict[str, str], workers: int = 4) -> Outcome:
+    """Check the evaluation SETS (each a list of (document, namespace)) on SERVER as an apply of each
+    set would go: every namespace in LEVELS created at its Pod Security level, then per context (see
+    prerequisites) its CRDs, classes, quotas and limits created for real, every other
+    document dry-run (a workload with the pod its controller would make), the prerequisites deleted."""
+    out = Outcome()
+    for namespace, level in sorted({**levels, PROBE_NAMESPACE: "privileged"}.items()):
         server.create_namespace(namespace, level)
-    sendable = [(d, ns) for d, ns in documents if d.kind != "CustomResourceDefinition" and not (d.kind == "Namespace" and d.api_version == "v1")]
-
-    def one(item: tuple[Document, str]) -> list[Rejection]:
-        doc, namespace = item
-        answer = server.dry_run(doc.obj, namespace)
-        if answer is None:
-            if unserved is not None:
-                unserved.append(doc)
-            return []
-        return verdicts(doc, namespace, levels.get(namespace, DEFAULT_PSA_LEVEL), answer)
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for found in pool.map(one, sendable):
-            out.extend(found)
+        for context in prerequisites.contexts(sets):
+            created: list[tuple[Document, str]] = []
+            out.rejections.extend(_create(server, context.prerequisites, created))
+            out.prepared += bool(context.prerequisites)
+            out.sent += len(context.prerequisites) + len(context.rest)
+            for found in pool.map(lambda item: _send(server, item[0], item[1], levels, out.unserved), context.rest):
+                out.rejections.extend(found)
+            _remove(server, created)
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from dsgate import procs
 from dsgate.gate import dryrun, servercheck
@@ -289,18 +290,19 @@ def run_jobs(
                 return result
             if result.errors:
                 return result  # fail closed; do not evaluate a broken input set
-            server_done = pool.submit(_server_check, result, server, server_ready, unique, server_check) if server and server_ready and server_check else None
+            sets = evaluation_sets(unique)
+            server_done = pool.submit(_server_check, result, server, server_ready, sets, server_check) if server and server_ready and server_check else None
             seen: set[tuple[str, str, str, str, str]] = set()
             try:
                 opa_started.result()
-                for findings in opa.evaluate_all([outcome.documents for outcome, _ in unique], pool):
+                for evaluated, findings in zip(sets, opa.evaluate_all([s.documents for s in sets], pool), strict=True):
                     for finding in findings:
                         key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
                         if key not in seen:
                             seen.add(key)
                             result.findings.append(finding)
-                    done += 1
-                    if progress:
+                    done += evaluated.last  # one step per render, however many clusters it lands in
+                    if progress and evaluated.last:
                         progress(done, total)
             except EvaluationError as exc:
                 result.errors.append(f"policy evaluation failed: {exc}")
@@ -360,43 +362,68 @@ def _check_renders(result: GateResult, validator: Validator, kube_versions: Sequ
     return list(unique.values())
 
 
+class EvaluationSet(NamedTuple):
+    """Documents evaluated together: cross-object rules (PDB selection, host ports, per-node budget)
+    and the server check's prerequisites compare only within one."""
+
+    outcome: RenderOutcome
+    kubes: set[str]  # the Kubernetes versions its render was made for
+    documents: list[Document]
+    last: bool  # the last set of its outcome (progress counts renders)
+
+
+def evaluation_sets(unique: Sequence[tuple[RenderOutcome, set[str]]]) -> list[EvaluationSet]:
+    """Each distinct output's documents, split by the cluster they land in (a GitOps source's Argo CD
+    destinations, see gitops.destinations; everything else is one cluster)."""
+    out: list[EvaluationSet] = []
+    for outcome, kubes in unique:
+        by_cluster: dict[str, list[Document]] = {}
+        for doc in outcome.documents:
+            by_cluster.setdefault(doc.provenance.cluster, []).append(doc)
+        parts = list(by_cluster.values()) or [[]]
+        out.extend(EvaluationSet(outcome, kubes, docs, i == len(parts) - 1) for i, docs in enumerate(parts))
+    return out
+
+
 def _server_check(
     result: GateResult,
     server: servercheck.ApiServer,
     ready: Future[None],
-    unique: Sequence[tuple[RenderOutcome, set[str]]],
+    sets: Sequence[EvaluationSet],
     settings: servercheck.Settings,
 ) -> None:
-    """Dry-run the distinct documents rendered for the server's minor on SERVER; rejections become
-    schema errors of their documents, a server that cannot start or dies an error (exit 2)."""
+    """Dry-run the distinct documents rendered for the server's minor on SERVER, each evaluation set
+    with its own prerequisites (see dryrun.check); rejections become schema errors of their
+    documents, a server that cannot start or dies an error (exit 2)."""
     minor = servercheck.server_minor()
     failed = {id(e.document) for e in result.schema_errors}  # already refused by the schemas
-    batches = [
-        (outcome.documents, RELEASE_NAMESPACE if outcome.job.source.kind == "chart" else "default")
-        for outcome, kubes in unique
-        if servercheck.serves_any(kubes)
+    groups = [
+        dryrun.unique_documents([(s.documents, RELEASE_NAMESPACE if s.outcome.job.source.kind == "chart" else "default")], skip=lambda d: id(d) in failed)
+        for s in sets
+        if servercheck.serves_any(s.kubes)
     ]
-    docs = dryrun.unique_documents(batches, skip=lambda d: id(d) in failed)
-    crds = [d.obj for d, _ in docs if d.kind == "CustomResourceDefinition" and d.api_version == "apiextensions.k8s.io/v1"]
+    docs = [item for group in groups for item in group]
     asked: dict[str, list[str]] = {}  # release namespace -> levels the charts rendered into it need
-    for outcome, _ in unique:
-        level = dryrun.chart_level(outcome.job.source.path) if outcome.job.source.kind == "chart" else None
+    for s in sets:
+        level = dryrun.chart_level(s.outcome.job.source.path) if s.outcome.job.source.kind == "chart" else None
         if level:
             asked.setdefault(RELEASE_NAMESPACE, []).append(level)
     declared = {ns: dryrun.most_permissive(levels) for ns, levels in asked.items()}
     levels = dryrun.namespace_levels(docs, settings.namespaces, settings.default_level, declared)
     try:
         ready.result()
-        unserved: list[Document] = []
-        rejections = dryrun.check(server, docs, crds, levels, unserved=unserved)
+        checked = dryrun.check(server, groups, levels)
     except servercheck.ServerCheckError as exc:
         result.errors.append(str(exc))
         return
-    for r in rejections:
+    for r in checked.rejections:
         result.schema_errors.append(SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message))
+    unserved = checked.unserved
     result.server_check = (
-        f"server check: {len(docs)} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
-        f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(levels.items()))}); "
+        f"server check: {checked.sent} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
+        f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(levels.items()))}"
+        + (f"; {checked.prepared} sets with their own prerequisites created first" if checked.prepared else "")
+        + "); "
         + (f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and " if unserved else "")
         + "older targets were checked against JSON schemas only"
     )

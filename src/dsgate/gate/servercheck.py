@@ -4,9 +4,11 @@ JSON schemas miss the API server's own validation (a cpu request above its limit
 that can make no progress, an int-or-string that is neither) and its admission (Pod Security).
 This stage starts the pinned kube-apiserver with an etcd of its own (no controllers), once per gate
 run, on 127.0.0.1 at free ports, while the charts render; then it creates each namespace the
-documents use (with its Pod Security level, enforce and warn), applies the input's CRDs, and POSTs
-every unique document with `dryRun=All` and strict field validation. A rejection, or a Pod Security
-warning on a workload (whose pods the namespace would reject), is a schema error of the document.
+documents use (with its Pod Security level, enforce and warn), creates each evaluation set's
+prerequisites for real (its CRDs, PriorityClasses, quotas, ...; see prerequisites) and POSTs every
+other unique document with `dryRun=All` and strict field validation, then deletes the prerequisites
+before the next set. A rejection, or a Pod Security warning on a workload (whose pods the namespace
+would reject), is a schema error of the document.
 
 The server is the pinned minor only; older target minors keep JSON-schema validation alone. A server
 that cannot start or dies fails the gate closed (exit 2). Both processes run in their own process
@@ -24,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ from dsgate.versions import kubernetes_version
 LOCALHOST = "127.0.0.1"
 PSA_LEVELS = ("privileged", "baseline", "restricted")
 DEFAULT_PSA_LEVEL = "baseline"
+PROBE_NAMESPACE = "dsgate-probes"  # the gate's own namespace (privileged, no quota) for its probe pods
 START_TIMEOUT = 120.0  # seconds for etcd + kube-apiserver to become ready on a loaded machine
 REQUEST_TIMEOUT = 30.0
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
@@ -266,19 +269,24 @@ class ApiServer:
 
     def _discovered(self, crd: dict[str, Any]) -> bool:
         """Every served version of CRD's kind is in discovery (Established comes a little earlier)."""
+        return all(self._served(crd))
+
+    def _served(self, crd: dict[str, Any]) -> list[bool]:
+        """For each version CRD serves: whether discovery lists its kind now (asked afresh)."""
         spec = crd.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
+        out: list[bool] = []
         for version in spec.get("versions") or []:
             if version.get("served", True):
                 api_version = f"{spec.get('group')}/{version.get('name')}"
                 with self._lock:
                     self._resources.pop(api_version, None)
-                if self.resource(api_version, kind) is None:
-                    return False
-        return True
+                out.append(self.resource(api_version, kind) is not None)
+        return out
 
-    def dry_run(self, obj: dict[str, Any], namespace: str) -> tuple[int, dict[str, Any], list[str]] | None:
-        """POST OBJ with dryRun=All; (status code, Status body, warnings), or None when the server does not serve its kind."""
+    def _post(self, obj: dict[str, Any], namespace: str, params: dict[str, str]) -> tuple[int, dict[str, Any], list[str]] | None:
+        """POST OBJ into NAMESPACE (when its kind is namespaced): (status code, body, warnings), or None
+        when the server does not serve its kind."""
         served = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
         if served is None:
             return None
@@ -286,14 +294,70 @@ class ApiServer:
         body = obj
         if namespaced:
             body = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
-        answer = self.request(
-            "POST", self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else ""), body, {"dryRun": "All", "fieldValidation": "Strict"}
-        )
+        answer = self.request("POST", self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else ""), body, params)
         try:
-            status = answer.json() if answer.status_code >= 300 else {}
+            data = answer.json()
         except ValueError:
-            status = {"message": answer.text[:300]}
-        return answer.status_code, status, _warnings(answer)
+            data = {"message": answer.text[:300]}
+        return answer.status_code, data if isinstance(data, dict) else {}, _warnings(answer)
+
+    def dry_run(self, obj: dict[str, Any], namespace: str) -> tuple[int, dict[str, Any], list[str]] | None:
+        """POST OBJ with dryRun=All; (status code, Status body, warnings), or None when the server does not serve its kind."""
+        answer = self._post(obj, namespace, {"dryRun": "All", "fieldValidation": "Strict"})
+        if answer is None:
+            return None
+        code, body, warnings = answer
+        return code, body if code >= 300 else {}, warnings
+
+    def create(self, obj: dict[str, Any], namespace: str) -> tuple[int, dict[str, Any]] | None:
+        """Create OBJ for real (a prerequisite the other documents need): (status code, the object
+        created or the Status), or None when the server does not serve its kind. A ResourceQuota gets
+        the status its controller would give it (nothing used), without which quota admission refuses."""
+        answer = self._post(obj, namespace, {"fieldValidation": "Strict"})
+        if answer is None:
+            return None
+        code, body, _ = answer
+        if code == 201 and obj.get("kind") == "ResourceQuota" and obj.get("apiVersion") == "v1":
+            hard = (body.get("spec") or {}).get("hard") or {}
+            quota = {**body, "status": {"hard": hard, "used": dict.fromkeys(hard, "0")}}
+            path = self._collection("v1", "resourcequotas", namespace) + f"/{(body.get('metadata') or {}).get('name')}/status"
+            status = self.request("PUT", path, quota)
+            if status.status_code != 200:
+                raise ServerCheckError(
+                    f"server check: setting the status of ResourceQuota {namespace}/{quota['metadata'].get('name')} failed: {_status_message(status)}"
+                )
+        return code, body
+
+    def delete(self, obj: dict[str, Any], namespace: str) -> None:
+        """Delete OBJ (created by create); a CRD is waited for until its kinds are no longer served."""
+        served = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        if served is None or not name:
+            return
+        plural, namespaced = served
+        path = self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else "") + f"/{name}"
+        answer = self.request("DELETE", path)
+        if answer.status_code not in (200, 202, 404):
+            raise ServerCheckError(f"server check: deleting {obj.get('kind')} {name} failed: {_status_message(answer)}")
+        if obj.get("kind") == "CustomResourceDefinition":
+            self.wait_for(lambda: self.request("GET", path).status_code == 404 and not any(self._served(obj)), f"CustomResourceDefinition {name} to go")
+
+    def pod_refusal(self, spec: dict[str, Any]) -> str:
+        """The message with which the server refuses a minimal pod with SPEC added (dry-run, in a
+        namespace of the gate's own), '' when it admits it: whether admission sees a PriorityClass or RuntimeClass."""
+        pod_spec = {"containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}], **spec}
+        answer = self.dry_run({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dsgate-probe"}, "spec": pod_spec}, PROBE_NAMESPACE)
+        if answer is None or answer[0] < 300:
+            return ""
+        return str(answer[1].get("message", answer[0]))
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        """Wait until CONDITION holds (the server's caches and controllers catch up); ServerCheckError after TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise ServerCheckError(f"server check: timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.02)
 
 
 def _status_message(answer: requests.Response) -> str:
