@@ -9,7 +9,8 @@
   the Application's name; the namespace is the destination's.
 - Kustomize: namePrefix, nameSuffix, namespace, images (`name=new:tag`, `name:tag`, `name@digest`),
   patches, components, written into a copy of the kustomization as Argo CD does.
-- Objects without a namespace land in `spec.destination.namespace`.
+- Objects without a namespace land in `spec.destination.namespace`, in the cluster of
+  `spec.destination` (server or name, see destinations): each cluster is its own evaluation set.
 - ApplicationSet: the list and git-directory generators, templated with fasttemplate `{{param}}` or,
   with goTemplate, `{{ .param }}`. Applications an Application renders are rendered in turn
   (app-of-apps); one met again on its own chain is a cycle: an error.
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import os
 import re
@@ -29,6 +31,7 @@ import yaml
 
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
+from dsgate.gitops import destinations
 from dsgate.gitops.charts import ChartNotFound, ChartStore
 from dsgate.gitops.flux import Reader
 from dsgate.gitops.helmrelease import CHARTS_HINT, merge, set_path
@@ -80,12 +83,14 @@ class ArgoExpander:
         self.items: list[Item] = []
 
     def expand(self, roots: list[Item]) -> list[Item]:
-        """Every object ROOTS (Argo CD objects among a cluster's items) lead to."""
+        """Every object ROOTS (Argo CD objects among a cluster's items) lead to, each with the cluster
+        it lands in: an Application's objects in its destination, the Applications an ApplicationSet
+        generates where the ApplicationSet is (see destinations)."""
         pending = [r for r in roots if is_kind(r.obj, ARGO, "Application") or is_kind(r.obj, ARGO, "ApplicationSet")]
         while pending:
             item = pending.pop(0)
             if item.obj.get("kind") == "ApplicationSet":
-                produced = [Item(app, (*item.via, step(item.obj))) for app in self.application_set(item.obj)]
+                produced = [Item(app, (*item.via, step(item.obj)), item.cluster) for app in self.application_set(item.obj)]
                 self.items.extend(produced)
                 pending.extend(produced)
                 continue
@@ -93,11 +98,14 @@ class ArgoExpander:
             if me in item.via:
                 raise GitOpsError(f"Application cycle: {' → '.join([*item.via, me])}")
             chain = (*item.via, me)
+            where = destinations.raw(spec_of(item.obj).get("destination"))
             for obj in self.application(item.obj, chain):
-                new = Item(obj, chain)
+                new = Item(obj, chain, where)
                 self.items.append(new)
                 if is_kind(obj, ARGO, "Application") or is_kind(obj, ARGO, "ApplicationSet"):
                     pending.append(new)
+        names = destinations.cluster_names(i.obj for i in [*roots, *self.items])
+        self.items = [dataclasses.replace(i, cluster=destinations.key(i.cluster, names)) for i in self.items]
         return self.items
 
     # ---------------------------------------------------------------- ApplicationSet

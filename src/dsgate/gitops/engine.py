@@ -72,10 +72,11 @@ def expand(entry: Path, settings: Settings, convert: Converter | None = None, ba
 
 
 def documents(entry: Path, items: Sequence[Item]) -> list[Document]:
-    """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it. The
-    GitOps objects themselves are documents too: the Flux and Argo CD CRD schemas validate them."""
+    """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it, and
+    the cluster each lands in its provenance's cluster (the gate evaluates each cluster on its own).
+    The GitOps objects themselves are documents too: the Flux and Argo CD CRD schemas validate them."""
     out: list[Document] = []
     for item in items:
-        prov = Provenance(str(entry), "gitops", scenario=" → ".join(item.via), via=item.via)
+        prov = Provenance(str(entry), "gitops", scenario=" → ".join(item.via), via=item.via, cluster=item.cluster)
         out.append(Document(item.obj, prov, len(out)))
     return out

@@ -33,5 +33,5 @@ def render(source: Source, batch: HelmBatch | None, convert: Converter | None) -
     settings = source.settings if isinstance(source, GitOpsSource) else Settings()
     items = expand(source.path, settings, convert, batch)
     docs = documents(source.path, items)
-    text = json.dumps([[d.provenance.scenario, d.obj] for d in docs], sort_keys=True, default=str)
+    text = json.dumps([[d.provenance.scenario, d.provenance.cluster, d.obj] for d in docs], sort_keys=True, default=str)
     return text, docs

@@ -88,6 +88,7 @@ class Item:
 
     obj: dict[str, Any]
     via: tuple[str, ...] = ()
+    cluster: str = ""  # where it lands: "" for the entry point's own cluster, else an Argo CD destination (see argocd.destinations)
 
 
 def data_of(obj: dict[str, Any]) -> dict[str, str]:
