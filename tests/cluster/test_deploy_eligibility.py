@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.cluster.deploy import eligible_nodes, ineligibility, tolerates
+from dsgate.cluster.eligibility import eligible_nodes, ineligibility, tolerates
 
 pytestmark = pytest.mark.unit
 

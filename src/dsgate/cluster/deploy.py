@@ -3,7 +3,7 @@
 `deploy_chart(...)` runs the pinned helm (v4) against a kubeconfig (the local kwok cluster's):
 
 1. `helm install --wait=watcher` (helm's own kstatus readiness: the DaemonSet is Current);
-2. for every DaemonSet in the release's manifest, the nodes it must run on are computed here from
+2. for every DaemonSet in the release's manifest, the nodes it must run on are computed (eligibility.py) from
    the live nodes (node selector, required node affinity, taints vs tolerations, plus the
    tolerations the DaemonSet controller adds itself), and the DaemonSet must reach
    desiredNumberScheduled == that number, with updated/ready/available == desired and exactly one
@@ -31,21 +31,11 @@ import yaml
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
-from dsgate.k8s import requirement_matches
+from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.tools import ToolMissing, tool_path
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 LEFTOVER_GRACE = 10.0  # seconds
-# Tolerations the DaemonSet controller adds to every daemon pod (pkg/controller/daemon/util).
-DAEMONSET_TOLERATIONS: tuple[dict[str, str], ...] = (
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
-)
-HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"}
 
 
 class DeployError(RuntimeError):
@@ -78,69 +68,6 @@ class DeployResult:
     def fail(self, message: str) -> None:
         self.ok = False
         self.messages.append(message)
-
-
-# --------------------------------------------------------------------------- eligibility
-
-
-def _field_expression_matches(expr: dict[str, Any], node: dict[str, Any]) -> bool:
-    if expr.get("key") != "metadata.name":
-        return False
-    name, values = node["metadata"]["name"], expr.get("values") or []
-    if expr.get("operator") == "In":
-        return name in values
-    if expr.get("operator") == "NotIn":
-        return name not in values
-    return False
-
-
-def _term_matches(term: dict[str, Any], node: dict[str, Any]) -> bool:
-    exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not exprs and not fields:
-        return False  # an empty term selects nothing
-    labels = node["metadata"].get("labels") or {}
-    return all(requirement_matches(e.get("key", ""), e.get("operator", ""), e.get("values") or [], labels) for e in exprs) and all(
-        _field_expression_matches(f, node) for f in fields
-    )
-
-
-def tolerates(tolerations: Sequence[dict[str, Any]], taint: dict[str, Any]) -> bool:
-    """Whether any toleration tolerates TAINT (the core/v1 ToleratesTaint rules)."""
-    for tol in tolerations:
-        effect = tol.get("effect") or ""
-        if effect and effect != taint.get("effect"):
-            continue
-        op = tol.get("operator") or "Equal"
-        key = tol.get("key") or ""
-        if op == "Exists":
-            if not key or key == taint.get("key"):
-                return True
-        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def ineligibility(node: dict[str, Any], pod_spec: dict[str, Any]) -> str | None:
-    """Why a daemon pod with POD_SPEC does not belong on NODE, or None if it does."""
-    labels = node["metadata"].get("labels") or {}
-    for key, value in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(key) != value:
-            return f"nodeSelector {key}={value} does not match"
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-    if required is not None and not any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or []):
-        return "required node affinity does not match"
-    tolerations = [*(pod_spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
-    if pod_spec.get("hostNetwork"):
-        tolerations.append(HOST_NETWORK_TOLERATION)
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
-            return f"taint {taint.get('key')}{'=' + taint['value'] if taint.get('value') else ''}:{taint.get('effect')} is not tolerated"
-    return None
-
-
-def eligible_nodes(nodes: Sequence[dict[str, Any]], pod_spec: dict[str, Any]) -> list[str]:
-    """Names of the nodes a DaemonSet with POD_SPEC must run one pod on."""
-    return sorted(n["metadata"]["name"] for n in nodes if ineligibility(n, pod_spec) is None)
 
 
 # --------------------------------------------------------------------------- helm

@@ -19,7 +19,7 @@ from typing import Any
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
-from dsgate.cluster.deploy import ineligibility
+from dsgate.cluster.eligibility import ineligibility
 
 REVISION_LABEL = "controller-revision-hash"
 
