@@ -21,7 +21,7 @@ __all__ = ["CRD_FILES", "CRD_SOURCES", "GROUPS", "SCHEMA_SETS", "TOOLS", "Tool",
 # What each `dsgate tools install --for GROUP` builds: `check` is what `dsgate check --no-deploy`
 # runs (kube-apiserver and etcd for its server check included), `cluster` adds the rest of the local
 # control plane (and the deploy stage), `all` adds the library's lint and
-# test tools (conftest, Regal) and the SARIF schema the tests validate reports against.
+# test tools (conftest, Regal, the chart tests' OCI registry) and the SARIF schema the tests validate reports against.
 GROUPS: tuple[str, ...] = ("check", "cluster", "all")
 
 
@@ -53,6 +53,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kwok", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("kwokctl", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("node_exporter", "NODE_EXPORTER_VERSION", "cluster", ("--version",)),
+        Tool("registry", "DISTRIBUTION_VERSION", "all", ("--version",)),  # CNCF distribution: the chart tests' OCI registry
     )
 }
 

@@ -1,5 +1,5 @@
 """The README's quick starts, each run: the chart consumer's `helm install` (against the chart in this
-tree: the OCI push and install are the chart-repository tests'), the Flux HelmRelease (its values
+tree; tests/cluster/test_chart_releases.py runs it against a real OCI registry and cluster), the Flux HelmRelease (its values
 rendered through the chart and gated), the plain CLI (run as written, in a fresh HOME), and the
 workflow that uses the Action (valid against SchemaStore's workflow schema, inputs the Action has).
 The pre-commit block is the configuration test_ci_integrations commits with."""

@@ -66,6 +66,7 @@ def test_groups(group: str, expected_items: list[str]) -> None:
         ("regal", "dsgate tools install --for all"),
         ("kube-apiserver", "dsgate tools install --for check"),
         ("kwok", "dsgate tools install --for cluster"),
+        ("registry", "dsgate tools install --for all"),
     ],
 )
 def test_missing_tool_names_its_install_command(tool: str, expected_command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,14 @@
    tolerations the DaemonSet controller adds itself), and the DaemonSet must reach
    desiredNumberScheduled == that number, with updated/ready/available == desired and exactly one
    Ready pod on each eligible node and none elsewhere;
-3. `helm uninstall --wait=watcher --cascade foreground`, then every object of the manifest must be
+3. with `upgrade_to`, `helm upgrade --wait=watcher` to that chart (same values), and step 2 again
+   on the upgraded manifest, within what is left of the same budget;
+4. `helm uninstall --wait=watcher --cascade foreground`, then every object of the manifest must be
    gone and nothing labelled app.kubernetes.io/instance=<release> may remain (pods and
    ControllerRevisions included).
+
+The chart is a chart directory, a packaged `.tgz` or an `oci://` reference (`version` picks the
+version, `plain_http` talks plain http to the registry).
 
 A check that fails is a finding: the result has ok=False and `messages` says why (`messages` holds
 failures only; `notes` says what was checked). DeployError is for when the check cannot run at all
@@ -55,7 +60,7 @@ class DaemonSetReport:
 
 @dataclass
 class DeployResult:
-    chart: Path
+    chart: Path | str
     release: str
     namespace: str
     ok: bool = True
@@ -170,7 +175,19 @@ class _Target:
         return _helm(self.helm, args, self.kubeconfig, timeout)
 
 
-def _connect(chart: Path, values_files: Sequence[Path], kubeconfig: Path | None) -> _Target:
+def _check_chart(chart: Path | str) -> None:
+    """A chart directory has a Chart.yaml, a package exists; an oci:// reference is helm's to resolve."""
+    reference = str(chart)
+    if reference.startswith("oci://"):
+        return
+    if reference.endswith(".tgz"):
+        if not Path(reference).is_file():
+            raise DeployError(f"chart package {reference} does not exist")
+    elif not (Path(reference) / "Chart.yaml").is_file():
+        raise DeployError(f"{reference} is not a chart (no Chart.yaml)")
+
+
+def _connect(charts: Sequence[Path | str], values_files: Sequence[Path], kubeconfig: Path | None) -> _Target:
     """Step 1: the inputs exist, helm is installed and the cluster answers (DeployError otherwise)."""
     if kubeconfig is None:
         from dsgate.cluster.lifecycle import ClusterError, attach
@@ -180,8 +197,8 @@ def _connect(chart: Path, values_files: Sequence[Path], kubeconfig: Path | None)
         except ClusterError as exc:
             raise DeployError(str(exc)) from None
     kubeconfig = Path(kubeconfig)
-    if not (chart / "Chart.yaml").is_file():
-        raise DeployError(f"{chart} is not a chart (no Chart.yaml)")
+    for chart in charts:
+        _check_chart(chart)
     for vf in values_files:
         if not Path(vf).is_file():
             raise DeployError(f"values file {vf} does not exist")
@@ -199,30 +216,31 @@ def _connect(chart: Path, values_files: Sequence[Path], kubeconfig: Path | None)
     return _Target(helm, kubeconfig, dyn, nodes)
 
 
-def _install(target: _Target, chart: Path, values_files: Sequence[Path], result: DeployResult, timeout: float) -> tuple[bool, list[dict[str, Any]]]:
-    """Step 2: `helm install --wait`; whether it succeeded, and the objects of the release's manifest."""
-    release, namespace = result.release, result.namespace
-    install_args = ["install", release, str(chart), "--namespace", namespace, "--create-namespace", "--wait=watcher", "--timeout", f"{int(timeout)}s"]
-    for vf in values_files:
-        install_args += ["--values", str(vf)]
+def _helm_step(target: _Target, args: list[str], result: DeployResult, timeout: float) -> tuple[bool, list[dict[str, Any]]]:
+    """`helm install` or `helm upgrade` ARGS with `--wait`; whether it succeeded, and the objects of
+    the release's manifest afterwards (added to result.objects)."""
+    release, namespace, verb = result.release, result.namespace, args[0]
     start = time.monotonic()
-    proc = target.helm_run(install_args, timeout + 30)
-    result.timings["install"] = round(time.monotonic() - start, 2)
+    proc = target.helm_run([*args, "--namespace", namespace, "--wait=watcher", "--timeout", f"{int(timeout)}s"], timeout + 30)
+    result.timings[verb] = round(time.monotonic() - start, 2)
     manifest = target.helm_run(["get", "manifest", release, "--namespace", namespace], 30)
     objects = _manifest_objects(manifest.stdout) if manifest.returncode == 0 else []
-    result.objects = [_ref(o) for o in objects]
+    result.objects += [ref for ref in map(_ref, objects) if ref not in result.objects]
     if proc.returncode != 0:
-        result.fail(f"helm install {release} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        result.fail(f"helm {verb} {release} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.returncode == 0, objects
 
 
-def _check_rollout(target: _Target, objects: list[dict[str, Any]], installed: bool, result: DeployResult, timeout: float) -> None:
-    """Step 3: every DaemonSet of the release runs one Ready pod on each eligible node (polled until TIMEOUT)."""
+def _check_rollout(target: _Target, objects: list[dict[str, Any]], helm_ok: bool, wait: float, result: DeployResult, upgraded: bool = False) -> None:
+    """Step 2 (again after an upgrade): every DaemonSet of OBJECTS runs one Ready pod on each eligible
+    node, polled for up to WAIT seconds (once when the helm step failed)."""
     daemonsets = [o for o in objects if o["kind"] == "DaemonSet" and o["apiVersion"] == "apps/v1"]
-    if installed and not daemonsets:
-        result.fail(f"the release rendered no DaemonSet ({', '.join(result.objects) or 'no objects'})")
+    prefix = "after the upgrade: " if upgraded else ""
+    if helm_ok and not daemonsets:
+        result.fail(f"{prefix}the release rendered no DaemonSet ({', '.join(result.objects) or 'no objects'})")
     start = time.monotonic()
-    deadline = start + (timeout if installed else 0)
+    deadline = start + (wait if helm_ok else 0)
+    result.daemonsets = []
     for ds_obj in daemonsets:
         ns = ds_obj["metadata"].get("namespace") or result.namespace
         while True:
@@ -237,12 +255,12 @@ def _check_rollout(target: _Target, objects: list[dict[str, Any]], installed: bo
         if report is not None:
             result.daemonsets.append(report)
         for problem in problems:
-            result.fail(problem)
-    result.timings["rollout_check"] = round(time.monotonic() - start, 2)
+            result.fail(prefix + problem)
+    result.timings["upgrade_rollout_check" if upgraded else "rollout_check"] = round(time.monotonic() - start, 2)
 
 
 def _uninstall(target: _Target, objects: list[dict[str, Any]], created_namespace: bool, result: DeployResult, timeout: float) -> None:
-    """Step 4: `helm uninstall --wait`, then nothing of the release is left (and the namespace we made goes)."""
+    """Last step: `helm uninstall --wait`, then nothing of the release is left (and the namespace we made goes)."""
     release, namespace = result.release, result.namespace
     start = time.monotonic()
     un = target.helm_run(
@@ -272,26 +290,41 @@ def _uninstall(target: _Target, objects: list[dict[str, Any]], created_namespace
 
 
 def deploy_chart(
-    chart: Path,
+    chart: Path | str,
     values_files: Sequence[Path] = (),
     kubeconfig: Path | None = None,
     namespace: str = "dsgate-deploy",
     release: str = "dsgate",
     timeout: float = 120.0,
+    *,
+    version: str = "",
+    plain_http: bool = False,
+    upgrade_to: Path | str | None = None,
 ) -> DeployResult:
-    """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left."""
-    chart = Path(chart)
-    target = _connect(chart, values_files, kubeconfig)
+    """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left.
+
+    CHART is a chart directory, a `.tgz` package or an `oci://` reference (VERSION, PLAIN_HTTP).
+    With UPGRADE_TO (a directory or package), the release is upgraded to it after the first rollout
+    check, and checked again within what is left of TIMEOUT.
+    """
+    target = _connect([chart, *([upgrade_to] if upgrade_to is not None else [])], values_files, kubeconfig)
     result = DeployResult(chart=chart, release=release, namespace=namespace)
     if target.helm_run(["status", release, "--namespace", namespace], 30).returncode == 0:
         raise DeployError(
             f"release {release!r} already exists in namespace {namespace}; uninstall it (helm uninstall {release} -n {namespace}) or pick another release name"
         )
     created_namespace = kube.get_or_none(target.dyn, "v1", "Namespace", namespace) is None
+    values_args = [arg for vf in values_files for arg in ("--values", str(vf))]
+    source_args = [*(["--version", version] if version else []), *(["--plain-http"] if plain_http else [])]
     objects: list[dict[str, Any]] = []
     try:
-        installed, objects = _install(target, chart, values_files, result, timeout)
-        _check_rollout(target, objects, installed, result, timeout)
+        installed, objects = _helm_step(target, ["install", release, str(chart), *source_args, "--create-namespace", *values_args], result, timeout)
+        _check_rollout(target, objects, installed, timeout, result)
+        if upgrade_to is not None and result.ok:
+            upgraded, new_objects = _helm_step(target, ["upgrade", release, str(upgrade_to), *values_args], result, timeout)
+            installed_refs = {_ref(o) for o in objects}
+            objects += [o for o in new_objects if _ref(o) not in installed_refs]  # the uninstall checks both versions' objects
+            _check_rollout(target, new_objects, upgraded, max(0.0, timeout - result.timings["upgrade"]), result, upgraded=True)
     finally:
         _uninstall(target, objects, created_namespace, result, timeout)
     for report in result.daemonsets:

@@ -113,6 +113,10 @@ case "$tool" in
   node_exporter)
     GOBIN="$out" go install -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${v#v}" \
       "github.com/prometheus/node_exporter@$v" ;;
+  registry)
+    # CNCF distribution, the OCI registry the chart tests push to and install from.
+    GOBIN="$out" go install -trimpath -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=$v" \
+      "github.com/distribution/distribution/v3/cmd/registry@$v" ;;
   kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
     minor=${v#v1.}; minor=${minor%%.*}
     make_module "$work" "k8s.io/kubernetes $v" "$(k8s_replaces "$v")"
