@@ -6,8 +6,9 @@
   for the test registry's, `--plain-http` added: the test registry speaks plain http).
 - Upgrade: the previous version of each chart, taken from git history (the newest commit whose
   Chart.yaml has another version) and packaged, is installed, then upgraded with `helm upgrade` to
-  the working tree's chart: no error (an immutable-field change would fail it) and the rollout is
-  checked again within the budget.
+  the working tree's chart: no error (an immutable-field change would fail it), the rollout never
+  has more pods unavailable than its maxUnavailable, and it ends within twice the time dsgate's
+  rollout model predicts for it (waves x (pod deletion + ready delay + minReadySeconds)).
 Each install is the deploy stage's full check: every eligible node runs a Ready pod, the uninstall
 leaves nothing behind.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ from kubernetes.dynamic import DynamicClient
 
 from dsgate import procs
 from dsgate.chartrepo import chart_version, package
-from dsgate.cluster import kube
+from dsgate.cluster import kube, rollout
 from dsgate.cluster.deploy import deploy_chart
 from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.cluster.lifecycle import LocalCluster
@@ -144,6 +146,27 @@ def previous_version(chart: str) -> tuple[str, str]:
     raise AssertionError(f"git history has no other version of {chart} than {current}")
 
 
+def _rollout_plan(local_cluster: LocalCluster, chart: str) -> tuple[rollout.Budget, float]:
+    """The working tree's DaemonSet of CHART on the cluster's nodes: its rollout budget, and the
+    seconds dsgate's rollout model predicts for a rollout of every pod."""
+    rendered = subprocess.run([str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart)], capture_output=True, text=True, check=True)
+    (ds,) = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
+    nodes = kube.list_items(kube.dynamic_client(local_cluster.kubeconfig), "v1", "Node")
+    total = len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
+    plan = rollout.budget(ds, total)
+    return plan, rollout.predicted_seconds(total, local_cluster.topology, plan)
+
+
+def _sample_unavailable(dyn: DynamicClient, namespace: str, name: str, stop: threading.Event, seen: list[int]) -> None:
+    """numberUnavailable of the DaemonSet while its second generation (the upgrade) is observed, until STOP."""
+    while not stop.is_set():
+        ds = kube.get_or_none(dyn, "apps/v1", "DaemonSet", name, namespace)
+        status = (ds or {}).get("status") or {}
+        if ds is not None and status.get("observedGeneration", 0) >= 2:
+            seen.append(int(status.get("numberUnavailable", 0)))
+        stop.wait(0.2)
+
+
 @pytest.mark.parametrize("chart", NAMES)
 def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path: Path, chart: str) -> None:
     commit, old = previous_version(chart)
@@ -153,11 +176,21 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
     (old_package,) = package([tmp_path / "charts" / chart], tmp_path / "dist")
     assert old_package.name == f"{chart}-{old}.tgz"
 
+    plan, predicted = _rollout_plan(local_cluster, chart)
+    allowed = max(BUDGET, 2 * predicted)  # twice the model's time: the machine is shared
     namespace = f"upgrade-{uuid.uuid4().hex[:6]}"
-    result = deploy_chart(old_package, [], local_cluster.kubeconfig, namespace, f"up-{chart}", BUDGET, upgrade_to=REPO / "charts" / chart)
+    stop, seen = threading.Event(), list[int]()
+    sampler = threading.Thread(target=_sample_unavailable, args=(kube.dynamic_client(local_cluster.kubeconfig), namespace, f"up-{chart}", stop, seen))
+    sampler.start()
+    try:
+        result = deploy_chart(old_package, [], local_cluster.kubeconfig, namespace, f"up-{chart}", allowed, upgrade_to=REPO / "charts" / chart)
+    finally:
+        stop.set()
+        sampler.join()
     assert result.ok, result.messages
     assert not any("immutable" in m for m in result.messages)
-    assert result.timings["upgrade"] + result.timings["upgrade_rollout_check"] < BUDGET
+    assert result.timings["upgrade"] + result.timings["upgrade_rollout_check"] < allowed
+    assert seen and max(seen) <= plan.max_unavailable, f"unavailable during the upgrade: {sorted(set(seen))}, budget {plan.spec}"
     assert result.daemonsets and all(d.updated == d.available == len(d.eligible_nodes) > 0 for d in result.daemonsets)
 
 
