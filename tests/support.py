@@ -1,11 +1,13 @@
 """Helpers every test area shares: repository locations, the pinned Kubernetes versions, lookups
-in rendered objects, and a free local port. Area-specific helpers live in each area's support module
+in rendered objects, a free local port, and `dsgate check` run as CI runs it. Area-specific helpers live in each area's support module
 and build on these."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ __all__ = [
     "Objects",
     "by_kind",
     "daemonset",
+    "dsgate_check",
     "find",
     "free_port",
     "opa_findings",
@@ -64,6 +67,20 @@ def pod_spec(ds: dict[str, Any]) -> dict[str, Any]:
     """The pod template spec of a DaemonSet."""
     spec: dict[str, Any] = ds["spec"]["template"]["spec"]
     return spec
+
+
+def dsgate_check(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`dsgate check ARGS` in a fresh process (this environment, no colour, plus ENV), output captured
+    and decoded leniently (hostile input may make it print bytes that are not UTF-8); TIMEOUT seconds."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", "check", *map(str, args)],
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        check=False,
+        timeout=timeout,
+    )
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
 def opa_findings(entries: list[dict[str, Any]], tmp_path: Path, policies: Path = POLICIES) -> list[dict[str, Any]]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ from dsgate.docs.catalogue import categories
 from dsgate.paths import policies_dir
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
+from tests.support import dsgate_check
 
 pytestmark = pytest.mark.policy
 
@@ -24,21 +22,9 @@ DATA = Path(__file__).parent / "data"
 BAD = DATA / "community-daemonset.yaml"
 
 
-def dsgate(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def bad_json() -> dict[str, Any]:
-    proc = dsgate("--format", "json", str(BAD))
+    proc = dsgate_check("--no-config", "--format", "json", str(BAD))
     assert proc.returncode == 1, proc.stderr
     return json.loads(proc.stdout)
 
@@ -81,13 +67,13 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
 def test_node_critical_without_pdb_denied(tmp_path: Path) -> None:
     text = BAD.read_text().replace("      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true")
     (tmp_path / "ds.yaml").write_text(text)
-    proc = dsgate("--format", "json", str(tmp_path / "ds.yaml"))
+    proc = dsgate_check("--no-config", "--format", "json", str(tmp_path / "ds.yaml"))
     rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
     assert "DS-PDB-001" in rules and "DS-PRI-001" not in rules
 
 
 def test_sarif_is_valid_sarif_2_1_0() -> None:
-    proc = dsgate("--format", "sarif", str(BAD))
+    proc = dsgate_check("--no-config", "--format", "sarif", str(BAD))
     assert proc.returncode == 1, proc.stderr
     schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
     schema = json.loads(schema_path.read_text())
@@ -100,7 +86,7 @@ def test_sarif_is_valid_sarif_2_1_0() -> None:
 
 def test_sarif_points_at_template_and_values_of_a_chart() -> None:
     chart = DATA / "locate" / "chart"
-    proc = dsgate("--format", "sarif", str(chart), cwd=DATA)
+    proc = dsgate_check("--no-config", "--format", "sarif", str(chart), cwd=DATA)
     assert proc.returncode == 1, proc.stderr
     schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
     schema = json.loads(schema_path.read_text())
@@ -121,7 +107,7 @@ def test_sarif_points_at_template_and_values_of_a_chart() -> None:
 
 def test_junit_parses_with_a_real_junit_parser(tmp_path: Path) -> None:
     out = tmp_path / "report.xml"
-    proc = dsgate("--format", "junit", "--output", str(out), str(BAD))
+    proc = dsgate_check("--no-config", "--format", "junit", "--output", str(out), str(BAD))
     assert proc.returncode == 1, proc.stderr
     xml = JUnitXml.fromfile(str(out))
     cases = [case for suite in xml for case in suite]
@@ -131,7 +117,7 @@ def test_junit_parses_with_a_real_junit_parser(tmp_path: Path) -> None:
 
 
 def test_github_annotations() -> None:
-    proc = dsgate("--format", "github", str(BAD))
+    proc = dsgate_check("--no-config", "--format", "github", str(BAD))
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     relative = BAD.resolve().relative_to(Path(__file__).resolve().parents[2]).as_posix()
@@ -140,7 +126,7 @@ def test_github_annotations() -> None:
 
 
 def test_text_report_groups_by_source_and_resource() -> None:
-    proc = dsgate(str(BAD))
+    proc = dsgate_check("--no-config", str(BAD))
     assert proc.returncode == 1
     assert proc.stdout.index(str(BAD)) < proc.stdout.index("DaemonSet/monitoring/node-exporter")
     assert "FAIL" in proc.stdout
@@ -195,7 +181,7 @@ def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    proc = dsgate(*args, cwd=tmp_path, env=env)
+    proc = dsgate_check("--no-config", *args, cwd=tmp_path, env=env)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert expected_message in proc.stdout + proc.stderr
     assert "PASS" not in proc.stdout
@@ -211,7 +197,7 @@ def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env
 )
 def test_manifests_are_read_as_kubectl_reads_them(tmp_path: Path, manifest: str, expected_schema_error: str) -> None:
     (tmp_path / "m.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ns\n{manifest}")
-    proc = dsgate("m.yaml", cwd=tmp_path)
+    proc = dsgate_check("--no-config", "m.yaml", cwd=tmp_path)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert expected_schema_error in proc.stdout
 
@@ -221,12 +207,12 @@ def test_chart_renders_are_read_as_kubectl_reads_them_under_either_helm(tmp_path
     (tmp_path / "c" / "templates").mkdir(parents=True)
     (tmp_path / "c" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (tmp_path / "c" / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  enabled: y\n")
-    proc = dsgate("--helm", helm, "c", cwd=tmp_path)
+    proc = dsgate_check("--no-config", "--helm", helm, "c", cwd=tmp_path)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "data.enabled: True is not of type 'string'" in proc.stdout
 
 
 def test_usage_error_exits_2() -> None:
-    proc = dsgate("--format", "yaml", str(BAD))
+    proc = dsgate_check("--no-config", "--format", "yaml", str(BAD))
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,19 +20,6 @@ spec:
     spec:
       containers: [{name: agent, image: "registry.example/agent:1.0"}]
 """
-
-
-def dsgate_check(*args: str | Path, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`dsgate check ARGS` in a fresh process, output captured (bytes decoded leniently)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "dsgate.cli", "check", *map(str, args)],
-        capture_output=True,
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-        timeout=timeout,
-    )
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
 def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:

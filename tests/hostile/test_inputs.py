@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.support import MINIMAL_DS, assert_no_traceback, assert_refused, dsgate_check
+from tests.hostile.support import MINIMAL_DS, assert_no_traceback, assert_refused
+from tests.support import dsgate_check
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 

@@ -11,7 +11,8 @@ import pytest
 
 from dsgate.gate.render import HelmBatch, RenderKilled, helm_template
 from dsgate.limits import Limits
-from tests.hostile.support import assert_no_traceback, dsgate_check
+from tests.hostile.support import assert_no_traceback
+from tests.support import dsgate_check
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 

@@ -6,10 +6,7 @@ restrictor keeps every build inside its kustomization's root."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ import pytest
 
 from dsgate.gate.render import HelmBatch, helm_template
 from tests.hostile.support import MINIMAL_DS, assert_no_traceback
+from tests.support import dsgate_check
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
@@ -56,18 +54,6 @@ def listener() -> Iterator[Listener]:
     server.close()
 
 
-def _check(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=240,
-    )
-
-
 def _evil(tmp: Path) -> tuple[Path, Path]:
     marker = tmp / "pwned"
     script = tmp / "evil.sh"
@@ -83,7 +69,7 @@ def test_kustomize_exec_function_never_runs(tmp_path: Path) -> None:
     (tmp_path / "k" / "gen.yaml").write_text(
         f"apiVersion: example.com/v1\nkind: Gen\nmetadata:\n  name: gen\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: {script}\n"
     )
-    proc = _check(tmp_path / "k", cwd=tmp_path)
+    proc = dsgate_check("--no-config", tmp_path / "k", cwd=tmp_path)
     assert_no_traceback(proc)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert not marker.exists(), "kustomize ran an exec function from the checked repo"
@@ -98,7 +84,7 @@ def test_kustomize_legacy_plugin_never_runs(tmp_path: Path) -> None:
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "kustomization.yaml").write_text("generators: [gen.yaml]\n")
     (tmp_path / "k" / "gen.yaml").write_text("apiVersion: example.com/v1\nkind: Gen\nmetadata: {name: gen}\n")
-    proc = _check(tmp_path / "k", cwd=tmp_path, env={"KUSTOMIZE_PLUGIN_HOME": str(tmp_path / "plugins"), "XDG_CONFIG_HOME": str(tmp_path)})
+    proc = dsgate_check("--no-config", tmp_path / "k", cwd=tmp_path, env={"KUSTOMIZE_PLUGIN_HOME": str(tmp_path / "plugins"), "XDG_CONFIG_HOME": str(tmp_path)})
     assert_no_traceback(proc)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert not marker.exists(), "kustomize ran a legacy exec plugin"
@@ -108,7 +94,7 @@ def test_kustomize_load_restrictor_stays_root_only(tmp_path: Path) -> None:
     (tmp_path / "outside.yaml").write_text(MINIMAL_DS.replace("agent", "stolen"))
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "kustomization.yaml").write_text("resources: [../outside.yaml]\n")
-    proc = _check(tmp_path / "k", cwd=tmp_path)
+    proc = dsgate_check("--no-config", tmp_path / "k", cwd=tmp_path)
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert "is not in or below" in proc.stdout + proc.stderr
@@ -123,7 +109,9 @@ def test_no_network_call_even_to_loopback(tmp_path: Path, listener: Listener) ->
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - name: dep\n    version: 1.0.0\n    repository: {url}\n")
     (chart / "templates" / "ds.yaml").write_text(MINIMAL_DS)
-    proc = _check(tmp_path / "k", chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_REPOSITORY_CONFIG": str(tmp_path / "repos.yaml")})
+    proc = dsgate_check(
+        "--no-config", tmp_path / "k", chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_REPOSITORY_CONFIG": str(tmp_path / "repos.yaml")}
+    )
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert listener.accepted == 0
@@ -165,7 +153,7 @@ def test_helm_plugins_never_run(tmp_path: Path) -> None:
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - {name: dep, version: 1.0.0, repository: 'evil://x'}\n")
     (chart / "templates" / "ds.yaml").write_text(MINIMAL_DS)
-    proc = _check(chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_PLUGINS": str(tmp_path / "helm-plugins")})
+    proc = dsgate_check("--no-config", chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_PLUGINS": str(tmp_path / "helm-plugins")})
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert not marker.exists()
