@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,9 @@ def assert_refused(proc: subprocess.CompletedProcess[str], expected: Sequence[st
 
 
 # --------------------------------------------------------------------------- processes
+
+# A chart template of 400 million empty iterations: minutes of CPU, no memory (a render to cancel).
+SLOW_TEMPLATE = "{{- range until 20000 }}{{- range until 20000 }}{{- end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n"
 
 # Starts a command with SIGINT and SIGTERM at their defaults, whatever this test process was started
 # with (a background job of a non-interactive shell inherits SIGINT ignored): dispositions survive exec.
@@ -99,6 +105,53 @@ def still_running(procs: dict[int, tuple[str, int]]) -> dict[int, str]:
         if stat is not None and stat[2] == start and stat[1] not in ("Z", "X"):
             alive[pid] = name
     return alive
+
+
+TAG = "DSGATE_TEST_RUN"  # an environment variable every process a tagged run starts inherits
+
+
+def tagged_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """This environment for a dsgate run whose every process (however deep, reparented or not) can be
+    found by tagged(): TAG set to a fresh value; TMPDIR is TMP/tmp, so its temporary state is in view."""
+    (tmp / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "NO_COLOR": "1", TAG: uuid.uuid4().hex, "TMPDIR": str(tmp / "tmp"), **extra}
+
+
+def tagged(env: dict[str, str]) -> dict[int, str]:
+    """pid -> executable name of every live (not zombie) process whose environment carries ENV's tag, or
+    whose command line names a path in its TMPDIR (a child started with an environment of its own)."""
+    marker, tmpdir = f"{TAG}={env[TAG]}".encode(), env["TMPDIR"].encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        stat = _stat(int(entry.name))
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if stat is not None and stat[1] not in ("Z", "X") and (marker in environ or any(tmpdir in arg for arg in argv)):
+            found[int(entry.name)] = Path(argv[0].decode(errors="replace")).name
+    return found
+
+
+def leftovers(tmp: Path) -> list[Path]:
+    """What a finished run left in TMP/tmp (its TMPDIR), besides the empty runs directory of dsgate.rundir."""
+    return sorted(p for p in (tmp / "tmp").rglob("*") if not (p.is_dir() and p.name.startswith("dsgate-runs-") and not any(p.iterdir())))
+
+
+def assert_cancelled(proc: subprocess.Popen[str], sig: signal.Signals, expected_code: int, env: dict[str, str], tmp: Path) -> str:
+    """Send SIG to PROC (a tagged run, see tagged_env); it must exit EXPECTED_CODE without a traceback,
+    leave no process of its own running and nothing in its TMPDIR. Returns its stderr."""
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == expected_code, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    # killed before dsgate exited; the kernel may need a moment to finish a SIGKILLed process tree
+    wait_for(f"every process of the run to be gone (left: {tagged(env)})", lambda: tagged(env) == {}, 15)
+    assert leftovers(tmp) == []
+    return err
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float, proc: subprocess.Popen[Any] | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Cancelling `dsgate check`: SIGINT and SIGTERM stop every child (helm-batch, helm, OPA) and remove
-temporary state, exit 130 or 143; a SIGKILLed dsgate leaves no child behind either (PDEATHSIG).
+"""Cancelling `dsgate check`: SIGINT and SIGTERM stop every child (helm-batch, helm, OPA, and the server
+check's etcd and kube-apiserver) and remove temporary state, exit 130 or 143; a SIGKILLed dsgate leaves
+no child behind either (PDEATHSIG), and the next dsgate run removes the temporary state it left.
 
 Each test starts dsgate with its signal dispositions set explicitly (support.launched), so the
 result does not depend on how pytest itself was started."""
@@ -13,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.support import descendants, launched, still_running, wait_for
+from tests.hostile.support import MINIMAL_DS, SLOW_TEMPLATE, assert_cancelled, descendants, launched, leftovers, still_running, tagged, tagged_env, wait_for
+from tests.support import dsgate_check
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
-# 400 million empty template iterations: minutes of CPU, no memory.
-SLOW_TEMPLATE = "{{- range until 20000 }}{{- range until 20000 }}{{- end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n"
-CHILDREN = {"helm-batch", "opa", "helm3"}
+CHILDREN = {"helm-batch", "opa", "helm3", "etcd", "kube-apiserver"}
 
 
 def _slow_repo(tmp: Path) -> Path:
@@ -32,10 +32,10 @@ def _slow_repo(tmp: Path) -> Path:
     return config
 
 
-def _start(tmp: Path, sigint: str = "default") -> tuple[subprocess.Popen[str], dict[int, tuple[str, int]]]:
+def _start(tmp: Path, env: dict[str, str], sigint: str = "default") -> tuple[subprocess.Popen[str], dict[int, tuple[str, int]]]:
     config = _slow_repo(tmp)
     cmd = [sys.executable, "-m", "dsgate.cli", "check", "--config", str(config), "--no-deploy"]
-    proc = subprocess.Popen(launched(cmd, sigint), cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(launched(cmd, sigint), cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: dict[int, tuple[str, int]] = {}
 
     def all_children_running() -> bool:
@@ -64,25 +64,29 @@ def _opa_tmp(children: dict[int, tuple[str, int]]) -> list[Path]:
     ],
 )
 def test_signal_stops_every_child(tmp_path: Path, sig: signal.Signals, launched_with: str, expected_code: int) -> None:
-    proc, children = _start(tmp_path, launched_with)
+    env = tagged_env(tmp_path)
+    proc, children = _start(tmp_path, env, launched_with)
     try:
-        temp_dirs = _opa_tmp(children)
-        assert temp_dirs, "OPA's temporary directory not found"
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == expected_code, err
-        assert "Traceback" not in err
+        assert _opa_tmp(children), "OPA's temporary directory not found"
+        err = assert_cancelled(proc, sig, expected_code, env, tmp_path)  # OPA's and the API server's directories included
         assert err.strip().splitlines()[-1].startswith("dsgate: error: interrupted"), err
         assert still_running(children) == {}
-        assert [d for d in temp_dirs if d.exists()] == []
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
 
-def test_sigkill_leaves_no_child(tmp_path: Path) -> None:
-    proc, children = _start(tmp_path)
+def test_sigkill_leaves_no_child_and_the_next_run_removes_its_files(tmp_path: Path) -> None:
+    env = tagged_env(tmp_path)
+    proc, children = _start(tmp_path, env)
+    opa_dirs = _opa_tmp(children)
     proc.kill()
     proc.wait()
-    wait_for("the children of a SIGKILLed dsgate to die", lambda: still_running(children) == {}, 30)
+    wait_for("the children of a SIGKILLed dsgate to die", lambda: still_running(children) == {} and tagged(env) == {}, 30)
+    assert opa_dirs and all(d.is_dir() for d in opa_dirs), "a SIGKILLed dsgate removes nothing itself"
+    (tmp_path / "ds.yaml").write_text(MINIMAL_DS)
+    after = dsgate_check("--no-config", "--no-server-check", tmp_path / "ds.yaml", cwd=tmp_path, env=env)
+    assert after.returncode in (0, 1), after.stderr
+    assert [d for d in opa_dirs if d.exists()] == []
+    assert leftovers(tmp_path) == []  # the killed run's directory (the API server's files too) and the next run's own

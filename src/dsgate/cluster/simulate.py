@@ -19,7 +19,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from dsgate import procs
+from dsgate import procs, rundir
 from dsgate.cluster import kube, observe
 from dsgate.cluster import rollout as rollout_mod
 from dsgate.cluster.topology import Topology, TopologyError, load_topology
@@ -229,7 +228,7 @@ def simulate(
             raise SimulateError(f"values file {vf} does not exist")
     upgraded = render(path, values_files, _set_values(upgrade_set)) if upgrade_set else []
     objects = render(path, values_files)
-    root = Path(tempfile.mkdtemp(prefix="dsgate-sim-"))
+    root = rundir.mkdtemp("dsgate-sim-")
     started = time.monotonic()
     try:
         say(f"starting a throwaway cluster of {topology.node_count} nodes ({topology_file})")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from opa_client.opa import OpaClient
 
-from dsgate import procs
+from dsgate import procs, rundir
 from dsgate.gate.documents import Document
 from dsgate.paths import policies_dir
 from dsgate.tools import ToolMissing, tool_path
@@ -109,7 +109,7 @@ class OpaServer:
         self._local = threading.local()  # one HTTP session per thread: requests.Session is not thread-safe
         self._sessions: list[OpaClient] = []
         self._sessions_lock = threading.Lock()
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._tmp: Path | None = None  # data file and log, in the run's directory (rundir: removed even after a SIGKILL)
         self._log: Any = None
 
     def __enter__(self) -> OpaServer:
@@ -126,10 +126,10 @@ class OpaServer:
             raise EvaluationError(f"OPA is not available: {exc}") from exc
         if not self.policy_dir.is_dir():
             raise EvaluationError(f"policy directory {self.policy_dir} does not exist; pass --policies DIR")
-        self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-opa-")
-        data_file = Path(self._tmp.name) / "data.json"
+        self._tmp = rundir.mkdtemp("dsgate-opa-")
+        data_file = self._tmp / "data.json"
         data_file.write_text(json.dumps({"dsgate": self.data}))
-        self._log = open(Path(self._tmp.name) / "opa.log", "w+b")  # noqa: SIM115 - closed in stop()
+        self._log = open(self._tmp / "opa.log", "w+b")  # noqa: SIM115 - closed in stop()
         self.port = free_port()
         cmd = [
             str(opa),
@@ -203,7 +203,7 @@ class OpaServer:
             self._log.close()
             self._log = None
         if self._tmp is not None:
-            self._tmp.cleanup()
+            shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
     @property

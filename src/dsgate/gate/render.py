@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from dsgate import procs
+from dsgate import procs, rundir
 from dsgate.gate.documents import Converter, Document, Provenance, Render, decode, documents_from, parse_stream, read_stream, unconvertible
 from dsgate.limits import LimitError, Limits
 from dsgate.tools import tool_path
@@ -130,7 +130,7 @@ def helm_template(
     if include_crds:
         args.append("--include-crds")
     if batch is not None and helm == "v4":
-        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-") as fh:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-", dir=rundir.path()) as fh:
             if values is not None:
                 fh.write(values_json(values))
                 fh.flush()

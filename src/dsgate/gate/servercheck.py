@@ -23,18 +23,16 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 import urllib3
 
-from dsgate import procs
+from dsgate import procs, rundir
 from dsgate.gate.documents import Document
 from dsgate.gate.evaluate import free_port
 from dsgate.tools import ToolMissing, tool_path
@@ -104,7 +102,7 @@ class ApiServer:
 
     def __init__(self) -> None:
         self.version = kubernetes_version()
-        self._tmp = Path(tempfile.mkdtemp(prefix="dsgate-apiserver-"))
+        self._tmp = rundir.mkdtemp("dsgate-apiserver-")  # removed by stop(), or by the next run after a SIGKILL
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._token = secrets.token_hex(16)
         self.port = 0

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import destinations
@@ -244,7 +245,7 @@ class ArgoExpander:
 
     def _kustomize(self, path: Path, kust: dict[str, Any], what: str) -> list[dict[str, Any]]:
         existing = kustomization_file(path)
-        with tempfile.TemporaryDirectory(prefix="dsgate-argo-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="dsgate-argo-", dir=rundir.path()) as tmp:
             k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": [os.path.relpath(path, tmp)]}
             if existing is None:
                 raise GitOpsError(f"{what}: {path} has no kustomization file")

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gitops.charts import ChartNotFound, ChartStore
 from dsgate.gitops.flux import Cluster, Reader
@@ -201,7 +202,7 @@ def post_render(text: str, renderers: list[dict[str, Any]], what: str) -> str:
         kust = renderer.get("kustomize") or {}
         if not kust:
             continue
-        with tempfile.TemporaryDirectory(prefix="dsgate-postrender-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="dsgate-postrender-", dir=rundir.path()) as tmp:
             Path(tmp, "release.yaml").write_text(text)
             k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["release.yaml"]}
             if kust.get("patches"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import rundir
 from dsgate.gate.render import run_render_tool
 from dsgate.gate.sources import KUSTOMIZATION_FILES, SKIP_DIRS, kustomization_file
 from dsgate.gitops.objects import GitOpsError
@@ -81,7 +82,7 @@ class Builder:
     def _copy(self, root: Path) -> Path:
         if root not in self._copies:
             if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-flux-")
+                self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-flux-", dir=rundir.path())
             dest = Path(self._tmp.name) / str(len(self._copies))
             shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(*SKIP_DIRS))
             self._copies[root] = dest
