@@ -1,5 +1,7 @@
 """Temporary state of one dsgate run, removed even when dsgate is SIGKILLed.
 
+    python -m dsgate.rundir DIR    kill the processes running from DIR, then remove it (the reaper's job)
+
 Every temporary file and directory a run makes (OPA's data and log, the server check's etcd data and
 certificates, the base tree of `dsgate diff`, the throwaway cluster of `dsgate simulate`, a chart's
 values file) lives in one directory per process: `$TMPDIR/dsgate-runs-<uid>/run-<pid>-<random>`. The
@@ -10,6 +12,11 @@ own directory when it exits normally (cancelled included). Children never hold t
 opens the file close-on-exec. A process still running from a dead run's directory (a component of the
 throwaway cluster of a SIGKILLed `dsgate simulate`: kwokctl starts them as daemons, they do not die
 with dsgate) is killed before the directory is removed.
+
+The run's directory also has a reaper: a shell in a session of its own, reading a pipe from dsgate.
+dsgate writes `done` to it when it exits normally; when dsgate dies without (SIGKILL, OOM killer), the
+pipe closes and the reaper runs `python -m dsgate.rundir DIR` at once. The sweep is for what even the
+reaper missed (it was killed with dsgate's whole session or cgroup).
 
 A run directory is locked before it gets its `run-` name (made as `.new-...`, locked, then renamed),
 so a sweep never sees an unlocked directory of a live run. A `.new-` directory of a run SIGKILLed in
@@ -24,11 +31,14 @@ import fcntl
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 LOCK = "lock"
 STAGING_GRACE = 3600.0  # seconds before a never-renamed .new- directory counts as abandoned
@@ -36,6 +46,9 @@ STAGING_GRACE = 3600.0  # seconds before a never-renamed .new- directory counts 
 _lock = threading.Lock()
 _run: Path | None = None
 _owner = 0  # the pid that made _run: a forked child makes its own
+_reaper: subprocess.Popen[Any] | None = None
+# Reads until dsgate says `done` or dies; in the second case reaps $1 with dsgate's Python ($2).
+REAPER = 'read -r line; [ "$line" = done ] || exec "$2" -m dsgate.rundir "$1"'
 
 
 def runs_root() -> Path:
@@ -90,14 +103,37 @@ def sweep(root: Path) -> list[Path]:
     return removed
 
 
+def reap(directory: Path) -> None:
+    """Kill what runs from DIRECTORY, then remove it."""
+    _kill_processes_under(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _start_reaper(directory: Path) -> subprocess.Popen[Any] | None:
+    sh = shutil.which("sh")
+    if sh is None:
+        return None  # the next run's sweep removes what a killed run leaves
+    return subprocess.Popen(
+        [sh, "-c", REAPER, "dsgate-reaper", str(directory), sys.executable],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C to dsgate's process group does not reach it
+    )
+
+
 def _remove_own() -> None:
     if _run is not None and _owner == os.getpid():
         shutil.rmtree(_run, ignore_errors=True)
+        if _reaper is not None and _reaper.stdin is not None:
+            with contextlib.suppress(OSError):
+                _reaper.stdin.write(b"done\n")
+                _reaper.stdin.close()
 
 
 def path() -> Path:
     """This run's directory (made, locked and the dead runs' swept on first use)."""
-    global _run, _owner
+    global _run, _owner, _reaper
     with _lock:
         if _run is not None and _owner == os.getpid():
             return _run
@@ -108,6 +144,7 @@ def path() -> Path:
         final = root / f"run-{os.getpid()}-{staging.name.removeprefix('.new-')}"
         staging.rename(final)
         _run, _owner = final, os.getpid()
+        _reaper = _start_reaper(final)
         atexit.register(_remove_own)
         sweep(root)
         return final
@@ -123,3 +160,7 @@ def temporary(prefix: str) -> Iterator[Path]:
     """A directory in this run's directory, removed when the block ends."""
     with tempfile.TemporaryDirectory(prefix=prefix, dir=path()) as tmp:
         yield Path(tmp)
+
+
+if __name__ == "__main__":
+    reap(Path(sys.argv[1]))
