@@ -6,6 +6,10 @@
   sends the signal when the *thread* that started the child exits, so children are started by
   threads that outlive them: the main thread, or the gate's pool threads, which live until the pool
   shuts down after every child has been stopped. A SIGKILLed dsgate therefore leaves no child.
+- A child that starts a tree of its own (`dsgate tools install`: bash, go, and go's compile and
+  link processes) runs in a PID namespace of its own (util-linux `unshare --pid --fork
+  --kill-child`, inside a user namespace where only that is allowed): when its first process dies,
+  the kernel kills every process in the namespace, so the whole tree dies with dsgate too.
 - OS limits (data segment, CPU seconds) are set the same way, by util-linux `prlimit`.
 - Render tools (helm, helm-batch, kustomize) run in a network namespace of their own, with no
   interface up (util-linux `unshare --net`, or inside a user namespace where only that is allowed):
@@ -92,6 +96,20 @@ def _netns_prefix() -> tuple[str, ...] | None:
     return None
 
 
+@functools.cache
+def _pidns_prefix() -> tuple[str, ...] | None:
+    """The unshare command that runs a child as the first process of a PID namespace of its own, killed
+    (and the namespace with it) when unshare dies; None when none works here."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    pidns = ("--pid", "--fork", "--kill-child")
+    for prefix in ((unshare, *pidns), (unshare, "--user", "--map-root-user", *pidns)):
+        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
+            return prefix
+    return None
+
+
 def offline_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """ENV (default: this process's) for a render tool: proxies to a closed port, helm's plugins
     directory empty, and, without a network namespace, no git on PATH (kustomize's remote bases)."""
@@ -110,14 +128,20 @@ class Stopping(RuntimeError):
     """popen after stop_all: the command is being cancelled."""
 
 
-def wrap(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False) -> list[str]:
+def wrap(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False, tree: bool = False) -> list[str]:
     """CMD behind unshare (OFFLINE: no network), setpriv (parent-death signal, after unshare, which
-    may change credentials and so clear it) and prlimit (LIMITS), when util-linux has them."""
+    may change credentials and so clear it) and prlimit (LIMITS), when util-linux has them. TREE: CMD
+    and all it starts in a PID namespace; setpriv comes first then, as unshare forks the namespace's
+    first process, which dies with unshare (--kill-child)."""
     prefix: list[str] = []
+    setpriv = shutil.which("setpriv")
+    pidns = _pidns_prefix() if tree else None
     if offline and (netns := _netns_prefix()):
         prefix += netns
-    if setpriv := shutil.which("setpriv"):
+    if setpriv:
         prefix += [setpriv, "--pdeathsig", "KILL"]
+    if pidns:
+        prefix += pidns
     if limits and (limits.memory or limits.cpu_seconds) and (prlimit := shutil.which("prlimit")):
         prefix.append(prlimit)
         if limits.memory:
@@ -128,15 +152,15 @@ def wrap(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = Fal
     return [*prefix, *map(str, cmd)]
 
 
-def popen(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False, **kwargs: Any) -> subprocess.Popen[Any]:
+def popen(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False, tree: bool = False, **kwargs: Any) -> subprocess.Popen[Any]:
     """subprocess.Popen of CMD in its own process group, dying with this thread, registered for
-    stop_all; OFFLINE: a render tool (see wrap and offline_env)."""
+    stop_all; OFFLINE: a render tool; TREE: CMD's own children die with it too (see wrap and offline_env)."""
     if offline:
         kwargs["env"] = offline_env(kwargs.get("env"))
     with _lock:
         if _stopping.is_set():
             raise Stopping(f"not starting {cmd[0]}: dsgate is being cancelled")
-        proc: subprocess.Popen[Any] = subprocess.Popen(wrap(cmd, limits, offline), process_group=0, **kwargs)
+        proc: subprocess.Popen[Any] = subprocess.Popen(wrap(cmd, limits, offline, tree), process_group=0, **kwargs)
         _live.add(proc)
     return proc
 
@@ -173,6 +197,17 @@ def stop_all() -> None:
         procs = list(_live)
     for proc in procs:
         kill(proc)
+
+
+def finish(proc: subprocess.Popen[Any]) -> tuple[Any, Any]:
+    """PROC's (stdout, stderr) once it exits; interrupted (cancellation), its group is killed first."""
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        kill(proc)
+        raise
+    forget(proc)
+    return out, err
 
 
 class Timeout(RuntimeError):

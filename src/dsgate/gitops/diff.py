@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import procs
 from dsgate.gate.documents import Document
 from dsgate.gate.pipeline import _helm_batch, plan, run_job
 from dsgate.gate.sources import Source
@@ -58,7 +59,14 @@ def render_side(sources: Sequence[Source], root: Path, kube_version: str, worker
     batch = _helm_batch(jobs, workers)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(lambda job: run_job(job, batch), jobs))
+            try:
+                outcomes = list(pool.map(lambda job: run_job(job, batch), jobs))
+            except KeyboardInterrupt:  # cancelled: drop queued renders, kill the running ones (see pipeline.run_jobs)
+                pool.shutdown(wait=False, cancel_futures=True)
+                if batch is not None:
+                    batch.abort()
+                procs.stop_all()
+                raise
     finally:
         if batch is not None:
             batch.close()

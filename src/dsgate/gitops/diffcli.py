@@ -1,14 +1,15 @@
 """`dsgate diff --base REF [PATH...]`: the command line of dsgate.gitops.diff. Exit 0 when no change is
-blocking, 1 when one is, 2 on an error."""
+blocking, 1 when one is, 2 on an error; SIGINT or SIGTERM stop every render and remove the base tree
+(exit 130, 143)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from dsgate import config as config_mod
+from dsgate import procs, rundir
 from dsgate.gate.sources import Source, SourceError, discover
 from dsgate.gitops.diff import FORMATS, DiffError, compare, extract, git, render_side, report
 from dsgate.gitops.gate import configure
@@ -45,11 +46,16 @@ def _moved(path: Path, top: Path, base_top: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    procs.install_handlers()
     try:
         return _run(args)
     except (DiffError, SourceError, GitOpsError, config_mod.ConfigError) as exc:
         print(f"dsgate: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: render_side stopped its renders, the base tree is gone
+        procs.stop_all()
+        print(f"dsgate: error: interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped", file=sys.stderr)
+        return procs.exit_code(exc)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,9 +71,9 @@ def _run(args: argparse.Namespace) -> int:
     kube = args.kube_version or kube_target_versions()[-1]
     top = Path(git(cwd, "rev-parse", "--show-toplevel").strip()).resolve()
     head = render_side(_sources(paths, charts, repos, missing_ok=False), top, kube)
-    with tempfile.TemporaryDirectory(prefix="dsgate-diff-") as tmp:
-        extract(cwd, args.base, Path(tmp))
-        base_top = (Path(tmp) / "tree").resolve()
+    with rundir.temporary("dsgate-diff-") as tmp:
+        extract(cwd, args.base, tmp)
+        base_top = (tmp / "tree").resolve()
         base_repos = []
         for item in repos:
             url, _, local = item.rpartition("=")

@@ -9,6 +9,11 @@ A binary is built by build.sh into a temporary directory, checked by running it 
 pinned version), and only then renamed into place: a failed build never leaves a file that passes
 for a good one. One install runs at a time per cache (a file lock); a second one waits, then finds
 the tools built. Go's output goes to <cache>/logs/; a failure prints its tail.
+
+SIGINT and SIGTERM stop the build (bash, go and every compile and link it started: they run in a PID
+namespace of their own, see dsgate.procs, so they die with dsgate even when it is SIGKILLed) and
+remove its temporary directories, Go's work directory included (exit 130, 143). What a killed install
+leaves in <cache>/tmp, the next one removes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from dsgate import procs
 from dsgate.paths import HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
 from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, helm_batch_sources, version_of
 from dsgate.versions import pinned
@@ -88,10 +94,11 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path | None
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
-        done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, check=False, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
+        proc = procs.popen(cmd, tree=True, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+        procs.finish(proc)
+    if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
-        raise InstallError(f"{' '.join(cmd[:2])} failed (exit {done.returncode}); last lines of {log}:\n{tail}")
+        raise InstallError(f"{' '.join(cmd[:2])} failed (exit {proc.returncode}); last lines of {log}:\n{tail}")
 
 
 def build_env() -> dict[str, str]:
@@ -106,9 +113,12 @@ def _build_tool(tool: str, log: Path) -> None:
     version = version_of(tool)
     (cache_dir() / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{tool}.", dir=cache_dir() / "tmp") as tmp:
-        out, work = Path(tmp) / "out", Path(tmp) / "work"
+        out, work, gotmp = Path(tmp) / "out", Path(tmp) / "work", Path(tmp) / "gotmp"
         out.mkdir()
-        _run_logged(["bash", str(TOOL_BUILD_SCRIPT), tool, pinned()[TOOLS[tool].version_key], str(out), str(work)], log, build_env())
+        gotmp.mkdir()  # Go's work directory: removed with this one whatever happens to go
+        _run_logged(
+            ["bash", str(TOOL_BUILD_SCRIPT), tool, pinned()[TOOLS[tool].version_key], str(out), str(work)], log, {**build_env(), "GOTMPDIR": str(gotmp)}
+        )
         binary = out / tool
         if not os.access(binary, os.X_OK):
             raise InstallError(f"building {tool} {version} produced no binary; see {log}")
@@ -122,11 +132,14 @@ def _build_tool(tool: str, log: Path) -> None:
 def _module_dir(module: str, log: Path) -> Path:
     """MODULE@VERSION's source in the Go module cache, downloaded through the proxy."""
     _require("go", "install Go >= 1.26 and retry (the CRD schemas come from Go modules)")
-    done = subprocess.run(["go", "mod", "download", "-json", module], capture_output=True, text=True, env=build_env(), check=False, cwd=cache_dir())
+    proc = procs.popen(
+        ["go", "mod", "download", "-json", module], tree=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=build_env(), cwd=cache_dir()
+    )
+    out, err = procs.finish(proc)
     with log.open("a") as fh:
-        fh.write(done.stdout + done.stderr)
+        fh.write(out + err)
     try:
-        folder = Path(json.loads(done.stdout)["Dir"])
+        folder = Path(json.loads(out)["Dir"])
     except (ValueError, KeyError):
         raise InstallError(f"cannot download {module} through the Go module proxy; see {log}") from None
     return folder
@@ -260,6 +273,7 @@ def install(items: list[str], live: bool | None = None) -> list[str]:
     live = sys.stderr.isatty() if live is None else live
     failures: list[str] = []
     with _Display(len(items), live) as display, _locked(display.say):
+        shutil.rmtree(cache_dir() / "tmp", ignore_errors=True)  # what an install killed mid-build left (the lock is ours)
         with ThreadPoolExecutor(max_workers=4) as pool:  # version checks of cached tools, in parallel
             present = dict(zip(items, pool.map(installed, items), strict=True))
         log_dir = cache_dir() / "logs"
@@ -334,11 +348,16 @@ def main(argv: list[str]) -> int:
         if unknown:
             print(f"dsgate tools: unknown tool {', '.join(unknown)} (known: {', '.join([*TOOLS, *SCHEMA_SETS])})", file=sys.stderr)
             return EXIT_SETUP
+        procs.install_handlers()
         try:
             failures = install(args.items or items_for(args.group), args.progress)
         except (InstallError, OSError) as exc:
             print(f"dsgate tools: {exc}", file=sys.stderr)
             return EXIT_SETUP
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the build's process tree was killed, its temporary directories removed
+            procs.stop_all()
+            print(f"dsgate tools: interrupted ({exc or 'SIGINT'}); the build was stopped and its temporary files removed", file=sys.stderr)
+            return procs.exit_code(exc)
         if failures:
             print(f"dsgate tools: not installed: {', '.join(f.split(':', 1)[0] for f in failures)} (see the errors above)", file=sys.stderr)
             return EXIT_SETUP
