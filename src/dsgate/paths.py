@@ -25,6 +25,10 @@ API_VERSIONS_FILE = PACKAGE_DIR / "gate" / "apiversions.yaml"  # removed/depreca
 REPO_ROOT = PACKAGE_DIR.parents[1]
 # The charts this repository publishes (make package, the version-bump check): repository tools.
 CHARTS = (REPO_ROOT / "charts" / "node-exporter", REPO_ROOT / "charts" / "fluentd")
+# The behaviour experiments (their evidence(...) markers feed the catalogue's Evidence column) and the
+# README with the rules-with-evidence table: repository files.
+BEHAVIOUR_TESTS_DIR = REPO_ROOT / "tests" / "cluster" / "behaviour"
+README = REPO_ROOT / "README.md"
 POLICIES_DIR = (DATA_DIR / "policies").resolve()  # the checkout's policies/ rather than the symlink, in messages
 
 

@@ -20,6 +20,21 @@ from dsgate.cluster.state import COMPONENTS, KWOKCTL_CONFIG, KWOKCTL_LOG, LOCALH
 from dsgate.cluster.topology import Topology, stage_documents
 from dsgate.versions import kubernetes_version, pinned
 
+# Scale: the components' client rate limits are the bottleneck with 1,000 nodes, not CPU. The node
+# lifecycle controller removes the not-ready taint the API server puts on every new node, and the
+# DaemonSet controller creates and deletes a pod per node; at the default 20 requests/s (scheduler:
+# 50) that alone took a minute per 1,000 nodes. kwok plays its stages and renews node leases with
+# 4 workers by default.
+SCALE_PATCHES = [
+    {"name": name, "extraArgs": [{"key": "kube-api-qps", "value": "300"}, {"key": "kube-api-burst", "value": "600"}]}
+    for name in ("kube-controller-manager", "kube-scheduler")
+]
+KWOK_CONFIGURATION = {
+    "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+    "kind": "KwokConfiguration",
+    "options": {"nodePlayStageParallelism": 16, "podPlayStageParallelism": 16, "nodeLeaseParallelism": 16},
+}
+
 
 def say(msg: str, quiet: bool) -> None:
     if not quiet:
@@ -57,8 +72,8 @@ def kwokctl_config(paths: ClusterPaths, topology: Topology, tools: dict[str, Pat
         "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 40000,
         "components": list(COMPONENTS),
     }
-    config = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options}
-    return [config, *stage_documents(topology)]
+    config = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options, "componentsPatches": SCALE_PATCHES}
+    return [config, KWOK_CONFIGURATION, *stage_documents(topology)]
 
 
 def kwokctl_env(paths: ClusterPaths, tools: dict[str, Path]) -> dict[str, str]:

@@ -30,7 +30,6 @@ dsgate's `dsgate-state.json`, written only once the cluster is fully up. Semanti
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import ssl
@@ -137,7 +136,7 @@ class LocalCluster:
         return self._dyn
 
     def nodes(self) -> list[dict[str, Any]]:
-        return kube.list_items(self.dynamic(), "v1", "Node")
+        return list(kube.get_json(self.api(), "/api/v1/nodes")["items"])
 
     def add_node(self, pool: str = "worker", wait: float = 60.0) -> str:
         """Register the next node of POOL (as a new kubelet would); wait until it is Ready."""
@@ -166,7 +165,7 @@ class LocalCluster:
             ready = {n["metadata"]["name"] for n in self.nodes() if kube.node_ready(n)}
             return f"not Ready: {', '.join(sorted(wanted - ready))}"
 
-        kube.wait_for(f"{len(wanted)} nodes to be Ready", probe, timeout, on_timeout=detail)
+        kube.wait_for(f"{len(wanted)} nodes to be Ready", probe, timeout, interval=1.0 if len(wanted) > 100 else 0.25, on_timeout=detail)
 
     def down(self) -> list[str]:
         return down(self.paths.name, self.paths.root, quiet=True)
@@ -211,15 +210,11 @@ def _wait_serving(cluster: LocalCluster, deadline: float, quiet: bool) -> None:
 
 def _register_nodes(cluster: LocalCluster, deadline: float, quiet: bool) -> None:
     """Step 4: the topology's nodes are registered and Ready, the default ServiceAccount exists."""
-    from kubernetes.dynamic.exceptions import ConflictError
-
     paths, topology = cluster.paths, cluster.topology
     dyn = cluster.dynamic()
     nodes = topology.nodes()
     say(f"registering {len(nodes)} simulated nodes ({', '.join(f'{p.count} {p.name}' for p in topology.pools if p.count)})", quiet)
-    for node in nodes:
-        with contextlib.suppress(ConflictError):
-            kube.create(dyn, node)
+    kube.create_all(dyn, nodes, ignore_existing=True)
 
     def default_sa() -> bool:
         _alive_or_fail(paths)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsgate.paths import policies_dir, rules_dir
+from dsgate.docs import evidence as evidence_mod
+from dsgate.paths import README, policies_dir, rules_dir
 from dsgate.tools import ToolMissing, tool_path
 
 SEVERITIES = ("deny", "warn")
@@ -202,15 +203,25 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict[str, Any]] = ()) -> str:
-    """The generated markdown section, markers included."""
-    lines = [BEGIN, "", "### Rules", "", "| ID | Title | Category | Severity | Parameters | Remediation |", "|---|---|---|---|---|---|"]
+def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict[str, Any]] = (), evidence: Sequence[evidence_mod.Evidence] = ()) -> str:
+    """The generated markdown section, markers included. EVIDENCE fills the Evidence column (the
+    behaviour experiment that shows the rule's runtime hazard happening)."""
+    shown = evidence_mod.by_rule(list(evidence))
+    lines = [
+        BEGIN,
+        "",
+        "### Rules",
+        "",
+        "| ID | Title | Category | Severity | Parameters | Remediation | Evidence |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for rule in rules:
         params = ", ".join(f"`{p}`" for p in rule.parameters) or "-"
         remediation = _cell(rule.remediation)
         if rule.references:
             remediation += " See: " + "; ".join(f"[{_cell(d)}]({u})" for d, u in rule.references) + "."
-        lines.append(f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {params} | {remediation} |")
+        proof = evidence_mod.cell(shown.get(rule.id, []), "../")
+        lines.append(f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {params} | {remediation} | {_cell(proof)} |")
     used: dict[str, list[str]] = {}
     for rule in rules:
         for name in rule.parameters:
@@ -245,12 +256,25 @@ def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict
     return "\n".join(lines)
 
 
-def splice(text: str, section: str, where: str) -> str:
+def splice(text: str, section: str, where: str, begin: str = BEGIN, end_marker: str = END) -> str:
     """TEXT with the part between the markers replaced by SECTION."""
-    start, end = text.find(BEGIN), text.find(END)
+    start, end = text.find(begin), text.find(end_marker)
     if start < 0 or end < start:
-        raise CatalogueError(f"{where} has no '{BEGIN}' ... '{END}' markers; add them where the catalogue goes")
-    return text[:start] + section + text[end + len(END) :]
+        raise CatalogueError(f"{where} has no '{begin}' ... '{end_marker}' markers; add them where the generated section goes")
+    return text[:start] + section + text[end + len(end_marker) :]
+
+
+def read_evidence(rules: list[Rule]) -> list[evidence_mod.Evidence]:
+    """The behaviour experiments' evidence markers, each naming a rule of the library."""
+    try:
+        found = evidence_mod.collect()
+    except (ValueError, SyntaxError, OSError) as exc:
+        raise CatalogueError(f"cannot read the evidence markers: {exc}") from None
+    known = {r.id for r in rules}
+    unknown = sorted({f"{e.rule_id} ({e.test})" for e in found if e.rule_id not in known})
+    if unknown:
+        raise CatalogueError(f"evidence markers name rules the library does not have: {', '.join(unknown)}")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,16 +282,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the catalogue is stale instead of rewriting it")
     parser.add_argument("--policies", type=Path, default=policies_dir(), help="policy library (default: %(default)s)")
     parser.add_argument("--readme", type=Path, help="markdown file to update (default: POLICIES/README.md)")
+    parser.add_argument("--evidence-readme", type=Path, default=README, help="markdown file with the rules-with-evidence table (default: %(default)s)")
     args = parser.parse_args(argv)
     readme: Path = args.readme or args.policies / "README.md"
     try:
         rules, parameters = read_library(args.policies)
         agents = read_agents(args.policies)
+        evidence = read_evidence(rules)
         current = readme.read_text()
-        wanted = splice(current, render(rules, parameters, agents), str(readme))
+        wanted = splice(current, render(rules, parameters, agents, evidence), str(readme))
+        top_current = args.evidence_readme.read_text()
+        table = evidence_mod.render_table({r.id: _cell(r.title) for r in rules}, evidence)
+        top_wanted = splice(top_current, table, str(args.evidence_readme), evidence_mod.BEGIN, evidence_mod.END)
     except (CatalogueError, OSError) as exc:
         print(f"dsgate.docs.catalogue: {exc}", file=sys.stderr)
         return 2
+    if top_current != top_wanted:
+        if args.check:
+            print(f"{args.evidence_readme}: the rules-with-evidence table is stale; run 'python -m dsgate.docs.catalogue'", file=sys.stderr)
+            return 1
+        args.evidence_readme.write_text(top_wanted)
+        print(f"{args.evidence_readme}: wrote the rules-with-evidence table ({len(evidence)} experiments)")
     if current == wanted:
         if args.check:
             print(f"{readme}: catalogue of {len(rules)} rules and {len(parameters)} parameters is current")
