@@ -16,7 +16,7 @@ from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube, observe, rollout
 from dsgate.cluster.lifecycle import LocalCluster
-from tests.cluster.behaviour.support import agent, create, new_version, patch, plot, pods_by_node
+from tests.cluster.behaviour.support import agent, create, new_version, plot, pods_by_node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.behaviour, pytest.mark.xdist_group("behaviour")]
 
@@ -89,14 +89,13 @@ def test_bad_version(
     budget = 2
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": budget}}
     timeline = observe.Timeline(title=f"a crashing version, minReadySeconds {min_ready_seconds}, maxUnavailable {budget}")
-    create(dyn, agent(name, strategy=strategy), namespace)
+    # minReadySeconds from the start: set later, it would make every pod Ready for less than that
+    # unavailable at once, and the controller replaces unavailable old pods without counting the budget.
+    create(dyn, agent(name, strategy=strategy, min_ready_seconds=min_ready_seconds), namespace)
     sample = observe.sampler(dyn, namespace, name)
-    installed = observe.poll(timeline, sample, observe.settled, 60, "the agent on every node")
+    installed = observe.poll(timeline, sample, observe.settled, 60 + min_ready_seconds, "the agent on every node")
     desired = installed["desired"]
     timeline.mark("crashing version")
-    # minReadySeconds arrives with the new version (one patch): the install did not have to wait for it.
-    if min_ready_seconds:
-        patch(dyn, "apps/v1", "DaemonSet", name, {"spec": {"minReadySeconds": min_ready_seconds}}, namespace)
     new_version(dyn, namespace, name, annotations=CRASH)
     if expected_fleet_replaced:
         # Each new pod counts as available the moment it is Ready, before it crashes: the rollout
