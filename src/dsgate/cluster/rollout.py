@@ -143,7 +143,13 @@ def watch(
     deadline = time.monotonic() + timeout
     timeline.mark("rollout starts")
     while True:
-        current = timeline.record(sample())
+        raw = sample()
+        if not raw["observed"] and time.monotonic() < deadline:
+            # Until the controller has seen the new spec, status still counts the old generation
+            # (every pod "updated"): not a sample of this rollout.
+            time.sleep(interval)
+            continue
+        current = timeline.record(raw)
         if observe.settled(current):
             break
         now_progress = (current["updated"], current["available"])
