@@ -66,9 +66,11 @@ def poll(
     what: str,
     interval: float = 0.25,
     check: Callable[[dict[str, float]], None] | None = None,
+    on_timeout: Callable[[], str] | None = None,
 ) -> dict[str, float]:
     """Record SAMPLE() into TIMELINE until DONE(sample) or TIMEOUT seconds; CHECK runs on every sample
-    (an invariant: it raises to fail at the first sample that breaks it). Stalled names WHAT."""
+    (an invariant: it raises to fail at the first sample that breaks it). Stalled names WHAT, and
+    ON_TIMEOUT()'s detail (what the objects themselves say) when given."""
     deadline = time.monotonic() + timeout
     while True:
         current = timeline.record(sample())
@@ -78,7 +80,8 @@ def poll(
             return current
         if time.monotonic() >= deadline:
             shown = ", ".join(f"{k}={int(v) if k != 't' else v}" for k, v in current.items())
-            raise Stalled(f"timed out after {timeout:.0f}s waiting for {what} (last sample: {shown})")
+            detail = f"\n{on_timeout()}" if on_timeout is not None else ""
+            raise Stalled(f"timed out after {timeout:.0f}s waiting for {what} (last sample: {shown}){detail}")
         time.sleep(interval)
 
 
@@ -176,6 +179,34 @@ def events(dyn: DynamicClient, namespace: str | None = None, name: str | None = 
     items = kube.list_items(dyn, "v1", "Event", namespace)
     out = [e for e in items if (name is None or (e.get("involvedObject") or {}).get("name") == name) and (reason is None or e.get("reason") == reason)]
     return sorted(out, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+def unready_detail(dyn: DynamicClient, namespace: str, name: str, limit: int = 10) -> str:
+    """Why pods of the DaemonSet NAMESPACE/NAME are not available: for each live pod that is not
+    Ready (up to LIMIT), its node, phase, Ready condition and the node's Ready condition and taints."""
+    ds = daemonset(dyn, namespace, name)
+    pods = [p for p in owned_pods(dyn, ds) if not p["metadata"].get("deletionTimestamp") and not kube.pod_ready(p)]
+    lines = [f"{len(pods)} pods of {namespace}/{name} not Ready:"]
+    for pod in sorted(pods, key=lambda p: str(p["spec"].get("nodeName") or ""))[:limit]:
+        node_name = pod["spec"].get("nodeName") or ""
+        ready = _condition_text(pod, "Ready")
+        node = kube.get_or_none(dyn, "v1", "Node", node_name) if node_name else None
+        where = f"node {node_name}" if node_name else f"unbound ({pod_scheduled_message(pod) or 'not scheduled yet'}, target {_target_node(pod)})"
+        node_text = ""
+        if node is not None:
+            taints = ",".join(f"{t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []) or "none"
+            node_text = f"; node Ready {_condition_text(node, 'Ready')}, taints {taints}"
+        phase = (pod.get("status") or {}).get("phase", "?")
+        lines.append(f"  {pod['metadata']['name']} on {where}: phase {phase}, Ready {ready}{node_text}")
+    return "\n".join(lines)
+
+
+def _condition_text(obj: dict[str, Any], kind: str) -> str:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            why = " ".join(str(cond[k]) for k in ("reason", "message") if cond.get(k))
+            return f"{cond.get('status')} since {cond.get('lastTransitionTime')}" + (f" ({why})" if why else "")
+    return "absent"
 
 
 def pod_scheduled_message(pod: dict[str, Any]) -> str:

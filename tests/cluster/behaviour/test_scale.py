@@ -8,6 +8,7 @@ integer budget.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,15 @@ def fleet(scale_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         timeline = observe.Timeline(title="agent install on 1,000 nodes")
         create(dyn, agent("fleet", strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}}), namespace)
         timeline.mark("created")
-        observe.poll(timeline, observe.sampler(dyn, namespace, "fleet", pods=False), observe.settled, 300, "the agent on 1,000 nodes", interval=0.5)
+        observe.poll(
+            timeline,
+            observe.sampler(dyn, namespace, "fleet", pods=False),
+            observe.settled,
+            300,
+            "the agent on 1,000 nodes",
+            interval=0.5,
+            on_timeout=functools.partial(observe.unready_detail, dyn, namespace, "fleet"),
+        )
         plot(timeline, tmp_path_factory.mktemp("install"), "install-1000", ("desired", "current", "available"))
         yield dyn, namespace, timeline
 
@@ -72,10 +81,13 @@ def test_rolling_update_budget(
     timeline = observe.Timeline(title=f"RollingUpdate of 1,000 pods, maxUnavailable {budget}")
     new_version(dyn, namespace, "fleet", tag=f"b{expected_budget}")
     result = rollout.watch(dyn, namespace, "fleet", scale_cluster.topology, timeline, 600, pods=False, interval=0.5)
-    figures = {**result.as_json(), "samples": len(timeline.samples)}
+    # Pods the node lifecycle controller marked NotReady (their node missed its heartbeats) and the
+    # pod-ready-again stage reported Ready again: how loaded the machine was, and that they recovered.
+    flaps = {reason: len(observe.events(dyn, namespace, reason=reason)) for reason in ("NodeNotReady", "Ready")}
+    figures = {**result.as_json(), "samples": len(timeline.samples), "podEvents": flaps}
     record_property("rollout", json.dumps(figures))
     print(f"\nrollout {budget}: {json.dumps(figures)}")
-    assert result.completed, result.stalled_reason
+    assert result.completed, f"{result.stalled_reason}\n{observe.unready_detail(dyn, namespace, 'fleet')}"
     assert (result.budget, result.waves) == (expected_budget, expected_waves)
     over = [s for s in timeline.samples if s["unavailable"] > expected_budget]
     assert not over, f"{len(over)} samples over the budget, first {over[0]}"
