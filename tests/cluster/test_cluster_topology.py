@@ -149,9 +149,10 @@ def test_parse_duration(value: Any, expected_ms: int) -> None:
 def test_stages_are_explicit_and_take_the_topology_delays() -> None:
     topology = parse_topology({**_with("podReadyDelay", "4s"), "podReadyJitter": "500ms", "podDeleteDelay": "250ms"})
     stages = {s["metadata"]["name"]: s for s in stage_documents(topology)}
-    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-crash", "pod-complete", "pod-delete"}
+    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-ready-again", "pod-crash", "pod-complete", "pod-delete"}
     assert all(s["apiVersion"] == "kwok.x-k8s.io/v1alpha1" and s["kind"] == "Stage" for s in stages.values())
-    assert stages["pod-ready"]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
+    for name in ("pod-ready", "pod-ready-again"):
+        assert stages[name]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
     assert stages["pod-delete"]["spec"]["delay"] == {"durationMilliseconds": 250}
     assert {s["spec"]["resourceRef"]["kind"] for s in stages.values()} == {"Node", "Pod"}
 

@@ -299,13 +299,14 @@ def stage_documents(topology: Topology) -> list[dict[str, Any]]:
             if doc:
                 docs.append(doc)
     by_name = {d["metadata"]["name"]: d for d in docs}
-    for required in ("node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"):
+    for required in ("node-initialize", "node-heartbeat", "pod-ready", "pod-ready-again", "pod-complete", "pod-delete"):
         if required not in by_name:
             raise TopologyError(f"{STAGES_DIR}: stage {required!r} is missing")
     ready = topology.pod_ready_delay_ms
-    by_name["pod-ready"]["spec"]["delay"] = {
-        "durationMilliseconds": ready,
-        "jitterDurationMilliseconds": ready + topology.pod_ready_jitter_ms,
-    }
+    for name in ("pod-ready", "pod-ready-again"):
+        by_name[name]["spec"]["delay"] = {
+            "durationMilliseconds": ready,
+            "jitterDurationMilliseconds": ready + topology.pod_ready_jitter_ms,
+        }
     by_name["pod-delete"]["spec"]["delay"] = {"durationMilliseconds": topology.pod_delete_delay_ms}
     return docs

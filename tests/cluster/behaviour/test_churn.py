@@ -116,3 +116,37 @@ def test_no_execute_taint(
         timeline.mark("untaint")
     observe.poll(timeline, sample, observe.settled, 60, "the agent back on every worker")
     plot(timeline, out, f"noexecute-{'tolerated' if not expected_evicted else 'evicted'}", ("desired", "pods", "available", "on_node", "probe"))
+
+
+def test_pod_marked_not_ready_turns_ready_again(dyn: DynamicClient, namespace: str, out: Path) -> None:
+    """A node that misses its heartbeats has its pods marked NotReady by the node lifecycle
+    controller; once the node is back, its kubelet reports them Ready again. kwok has no kubelet:
+    cluster/stages/pod-ready-again.yaml plays that part, or the pods would stay unavailable for good."""
+    name = "flap"
+    node = "worker-2"
+    create(dyn, agent(name), namespace)
+    timeline = observe.Timeline(title=f"a pod on {node} marked NotReady")
+    sample = observe.sampler(dyn, namespace, name)
+    observe.poll(timeline, sample, observe.settled, 60, "the agent on every worker")
+    pod = pods_by_node(dyn, namespace, name)[node]
+    timeline.mark("marked NotReady")
+    # What MarkPodsNotReady (kube-controller-manager's node lifecycle controller) writes.
+    marked = kube.resource(dyn, "v1", "Pod").status.patch(
+        body={"status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}},
+        name=pod["metadata"]["name"],
+        namespace=namespace,
+        content_type="application/strategic-merge-patch+json",
+    )
+    assert not kube.pod_ready(marked.to_dict())
+    again = observe.poll(
+        timeline,
+        sample,
+        lambda s: kube.pod_ready(pods_by_node(dyn, namespace, name).get(node) or {}),
+        60,
+        f"the pod on {node} Ready again",
+        on_timeout=lambda: observe.unready_detail(dyn, namespace, name),
+    )
+    assert pods_by_node(dyn, namespace, name)[node]["metadata"]["uid"] == pod["metadata"]["uid"], "the pod was replaced, not reported Ready again"
+    assert again["pods"] == again["pods_ready"]
+    assert observe.events(dyn, namespace, pod["metadata"]["name"], "Ready"), "no event of the pod-ready-again stage"
+    plot(timeline, out, "ready-again", ("desired", "available", "pods_ready"))
