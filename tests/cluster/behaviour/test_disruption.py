@@ -19,7 +19,7 @@ from dsgate.cluster.lifecycle import LocalCluster
 from dsgate.cluster.simulate import apply
 from dsgate.gate.render import helm_template
 from tests.cluster.behaviour.support import agent, create, plot, pods_by_node
-from tests.conftest import CHARTS
+from tests.support import CHARTS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.behaviour, pytest.mark.xdist_group("behaviour")]
 

@@ -11,7 +11,7 @@ import yaml
 from dsgate.cluster.simulate import main
 from dsgate.paths import DEFAULT_TOPOLOGY
 from tests.cluster.behaviour.support import agent
-from tests.conftest import CHARTS
+from tests.support import CHARTS
 
 GPU_TOPOLOGY = DEFAULT_TOPOLOGY.with_name("gpu.yaml")
 
