@@ -5,6 +5,7 @@ watched so a component that dies during start-up fails the start at once.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -41,7 +42,22 @@ def say(msg: str, quiet: bool) -> None:
         print(f"dsgate cluster: {msg}", file=sys.stderr, flush=True)
 
 
+# Fleets up to this many nodes keep a kubelet's heartbeat timings (heartbeat_factor).
+HEARTBEAT_NODES = 200
+
+
+def heartbeat_factor(nodes: int) -> int:
+    """How much longer than a kubelet's the node leases and the grace period are for NODES nodes.
+    A kubelet renews its 40 s lease every 10 s: 1,000 kwok nodes make that 100 writes a second, which
+    a loaded 2-core machine's API server does not keep up with; nodes then miss the 40 s grace period
+    and flap NotReady (the node lifecycle controller marks their pods NotReady too). Up to
+    HEARTBEAT_NODES nodes the timings are a kubelet's; above, lease and grace grow with the fleet
+    (1,000 nodes: 5x, kwokctl's own default, 20 renewals a second)."""
+    return max(1, math.ceil(nodes / HEARTBEAT_NODES))
+
+
 def kwokctl_config(paths: ClusterPaths, topology: Topology, tools: dict[str, Path], ports: dict[str, int]) -> list[dict[str, Any]]:
+    factor = heartbeat_factor(topology.node_count)
     options = {
         "runtime": "binary",
         "bindAddress": LOCALHOST,
@@ -65,11 +81,12 @@ def kwokctl_config(paths: ClusterPaths, topology: Topology, tools: dict[str, Pat
         "kubeControllerManagerPort": ports["kube-controller-manager"],
         "kubeSchedulerPort": ports["kube-scheduler"],
         "kwokControllerPort": ports["kwok-controller"],
-        # Real kubelet timings (kwokctl's default multiplies them by 5 to save CPU).
+        # Real kubelet timings (kwokctl's default multiplies them by 5 to save CPU), stretched for
+        # large fleets only (heartbeat_factor).
         "heartbeatFactor": 1,
-        "nodeLeaseDurationSeconds": 40,
+        "nodeLeaseDurationSeconds": 40 * factor,
         "kubeControllerManagerNodeMonitorPeriodMilliseconds": 5000,
-        "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 40000,
+        "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 40000 * factor,
         "components": list(COMPONENTS),
     }
     config = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options, "componentsPatches": SCALE_PATCHES}

@@ -162,8 +162,15 @@ class LocalCluster:
             return wanted <= ready
 
         def detail() -> str:
-            ready = {n["metadata"]["name"] for n in self.nodes() if kube.node_ready(n)}
-            return f"not Ready: {', '.join(sorted(wanted - ready))}"
+            # Why, by kind (Ready condition, unhealthy taint): a slow start and flapping look alike by name.
+            why: dict[str, list[str]] = {}
+            for node in self.nodes():
+                name = node["metadata"]["name"]
+                if name in wanted and not kube.node_ready(node):
+                    taints = sorted(str(t.get("key", "")).rpartition("/")[2] for t in (node.get("spec") or {}).get("taints") or [])
+                    why.setdefault(f"Ready={kube.condition(node, 'Ready') or 'absent'} taints={','.join(taints) or 'none'}", []).append(name)
+            kinds = "; ".join(f"{len(names)} {kind} (e.g. {', '.join(sorted(names)[:5])})" for kind, names in sorted(why.items()))
+            return f"{sum(len(v) for v in why.values())} not Ready: {kinds}"
 
         kube.wait_for(f"{len(wanted)} nodes to be Ready", probe, timeout, interval=1.0 if len(wanted) > 100 else 0.25, on_timeout=detail)
 
