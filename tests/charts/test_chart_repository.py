@@ -133,7 +133,9 @@ def test_artifacthub_images_are_the_rendered_images(chart: Path) -> None:
 def test_artifacthub_metadata_and_changelog(chart: Path) -> None:
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     annotations = meta["annotations"]
-    assert annotations["artifacthub.io/license"]
+    # the repository's own licence, as its LICENSE file states it
+    assert annotations["artifacthub.io/license"] == "Apache-2.0"
+    assert "Apache License\n                           Version 2.0" in (REPO / "LICENSE").read_text()
     assert all(link["name"] and link["url"].startswith("https://") for link in yaml.safe_load(annotations["artifacthub.io/links"]))
     changes = yaml.safe_load(annotations["artifacthub.io/changes"])
     assert changes and all(c["kind"] in CHANGE_KINDS and c["description"] for c in changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,19 @@ def uv() -> str:
     path = cache_dir() / "tools" / "uv" / pinned()["UV_VERSION"] / "bin" / "uv"
     assert path.exists(), f"{path} missing: run 'make setup'"
     return str(path)
+
+
+def python_interpreter(version: str) -> Path:
+    """A working interpreter of Python VERSION ("3.12"): on PATH, else one of pyenv's builds. Fails the
+    test when the machine has none (a pyenv shim that refuses to run does not count)."""
+    candidates = [Path(found)] if (found := shutil.which(f"python{version}")) else []
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += sorted(pyenv.glob(f"{version}.*/bin/python{version}"), reverse=True)
+    for path in candidates:
+        probe = subprocess.run([str(path), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return path
+    raise AssertionError(f"no working Python {version} on this machine (tried {[str(c) for c in candidates]}): install it to test the package on it")
 
 
 def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:

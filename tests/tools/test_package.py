@@ -1,8 +1,9 @@
 """dsgate as a package: `uv build` makes a wheel and an sdist that carry everything dsgate reads, and
-the wheel, installed into a fresh virtualenv, gates a repository from any directory.
+the wheel, installed into a fresh virtualenv on each supported Python (3.11, 3.12, 3.13), gates a
+repository from any directory.
 
-The interpreter is the machine's Python 3.11 (Debian 12 ships no 3.12 or 3.13, and `uv python
-install` downloads from a host this machine cannot reach); requires-python allows >=3.11.
+The interpreters are the machine's own (Debian's 3.11, pyenv's builds of the others; `uv python
+install` downloads from a host this machine cannot reach). A missing one fails the test, naming it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import pytest
 from dsgate.paths import DATA_DIR
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
-from tests.tools.support import DAEMONSET, REPO, run, uv
+from tests.tools.support import DAEMONSET, REPO, python_interpreter, run, uv
 
 pytestmark = pytest.mark.slow
 
-PYTHON = "python3.11"
+# Every minor the classifiers in pyproject.toml name.
+PYTHONS = ["3.11", "3.12", "3.13"]
 
 # Files the installed package must carry (relative to the dsgate package), besides its modules.
 EXPECTED_DATA = [
@@ -34,10 +36,13 @@ EXPECTED_DATA = [
 ]
 
 
-@pytest.fixture(scope="module")
-def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=PYTHONS, ids=lambda v: f"python{v}")
+def venv(request: pytest.FixtureRequest, dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    version: str = request.param
     venv = tmp_path_factory.mktemp("venv") / "venv"
-    run([uv(), "venv", "--quiet", "--python", PYTHON, str(venv)])
+    run([uv(), "venv", "--quiet", "--python", str(python_interpreter(version)), str(venv)])
+    reported = run([str(venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+    assert reported == version
     run([uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(next(dist.glob("*.whl")))])
     return venv
 
