@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dsgate import rundir
 from dsgate.gate import deploystage
 from tests.support import CHARTS
 
@@ -21,4 +22,5 @@ def test_stage_starts_deploys_and_removes_its_cluster(tmp_path: Path, monkeypatc
     assert len(out.lines) == 1 and out.lines[0].startswith(f"deploy {CHARTS / 'node-exporter'}: ok")
     assert "11/11 available on 11 eligible nodes" in out.lines[0]  # tolerates the control-plane taint too
     assert any(deploystage.STAGE_CLUSTER in s for s in said)
-    assert not (tmp_path / "clusters" / deploystage.STAGE_CLUSTER).exists(), "the stage left its cluster behind"
+    assert not list(rundir.path().glob("dsgate-deploy-*")), "the stage left its cluster behind"
+    assert not (tmp_path / "clusters").exists(), "the stage's own cluster lives in the run's directory, not the shared root"

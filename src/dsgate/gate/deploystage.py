@@ -1,15 +1,19 @@
 """The gate's deploy stage: install each configured chart's default scenario on the local cluster.
 
-Uses the running local cluster when there is one; otherwise starts a dedicated one for the stage and
-stops it afterwards. A chart whose DaemonSet does not reach every eligible node, or that leaves
+Uses the running local cluster when there is one; otherwise starts a dedicated one for the stage, in
+the run's temporary directory (dsgate.rundir: a SIGKILLed gate's reaper stops its components and
+removes it), and stops it afterwards. A chart whose DaemonSet does not reach every eligible node, or that leaves
 objects behind, is a gate failure (exit 1); a cluster or tool that cannot run is an error (exit 2).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dsgate import rundir
 
 STAGE_CLUSTER = "dsgate-gate"
 
@@ -26,14 +30,14 @@ def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> 
     from dsgate.cluster import lifecycle as cluster
 
     out = StageResult()
-    started = False
+    root: Path | None = None  # set: the stage started its own cluster there
     try:
         try:
             target = cluster.attach()
         except cluster.ClusterError:
             say(f"deploy stage: starting a local cluster ({STAGE_CLUSTER}) for the deploy checks")
-            target = cluster.up(name=STAGE_CLUSTER, quiet=True)
-            started = True
+            root = rundir.mkdtemp("dsgate-deploy-")
+            target = cluster.up(name=STAGE_CLUSTER, root=root, quiet=True)
         for i, chart in enumerate(charts):
             try:
                 res = deploy.deploy_chart(chart, kubeconfig=target.kubeconfig, namespace=f"dsgate-deploy-{i}", release=f"gate-{chart.name}")
@@ -47,6 +51,7 @@ def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> 
     except (cluster.ClusterError, OSError, ValueError) as exc:  # ValueError: a bad topology file
         out.errors.append(f"deploy stage: the local cluster could not run: {exc}")
     finally:
-        if started:
-            cluster.down(STAGE_CLUSTER, quiet=True)
+        if root is not None:
+            cluster.down(STAGE_CLUSTER, root, quiet=True)
+            shutil.rmtree(root, ignore_errors=True)
     return out
