@@ -6,7 +6,6 @@ and one set's definitions never admit another set's documents."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +60,6 @@ QUOTA = {
     "spec": {"hard": {"pods": "100", "requests.cpu": "4", "limits.memory": "8Gi"}},
 }
 TEAM = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[servercheck.ApiServer]:
-    api = servercheck.ApiServer()
-    try:
-        api.start()
-        api.wait_ready()
-        yield api
-    finally:
-        api.stop()
 
 
 def _set(source: str, *objs: dict[str, Any]) -> list[tuple[Document, str]]:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +83,6 @@ REJECTED = [
         id="over-100-percent",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[servercheck.ApiServer]:
-    api = servercheck.ApiServer()
-    try:
-        api.start()
-        api.wait_ready()
-        yield api
-    finally:
-        api.stop()
 
 
 def _doc(obj: dict[str, Any]) -> Document:
