@@ -31,6 +31,9 @@ from dsgate.paths import README, policies_dir, rules_dir
 from dsgate.tools import ToolMissing, tool_path
 
 SEVERITIES = ("deny", "warn")
+# custom.profile: the smallest profile that includes the rule (minimal ⊂ baseline ⊂ strict); none = baseline.
+PROFILES = ("minimal", "baseline", "strict")
+DEFAULT_PROFILE = "baseline"
 ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
 BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.docs.catalogue) -->"
 END = "<!-- END GENERATED CATALOGUE -->"
@@ -61,6 +64,8 @@ class Rule:
     remediation: str
     references: tuple[tuple[str, str], ...]  # (description, url)
     location: str
+    profile: str = DEFAULT_PROFILE
+    rationale: str = ""  # custom.rationale: what goes wrong in production if the rule is ignored
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,8 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
                 remediation=" ".join(str(custom["remediation"]).split()),
                 references=tuple((str(r.get("description") or r.get("ref")), str(r.get("ref"))) for r in meta.get("related_resources") or []),
                 location=f"policies/{where}",
+                profile=str(custom.get("profile", DEFAULT_PROFILE)),
+                rationale=" ".join(str(custom.get("rationale", "")).split()),
             )
         )
     return sorted(rules, key=lambda r: (r.category, r.id))
@@ -173,6 +180,8 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
         seen.setdefault(rule.id, rule.location)
         if rule.severity not in SEVERITIES:
             problems.append(f"{rule.location}: {rule.id} has severity {rule.severity!r}, not deny or warn")
+        if rule.profile not in PROFILES:
+            problems.append(f"{rule.location}: {rule.id} has profile {rule.profile!r}, not one of {', '.join(PROFILES)}")
         for name in rule.parameters:
             if name not in known:
                 problems.append(f"{rule.location}: {rule.id} names parameter {name!r}, which parameter_docs does not define")
@@ -212,16 +221,19 @@ def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict
         "",
         "### Rules",
         "",
-        "| ID | Title | Category | Severity | Parameters | Remediation | Evidence |",
-        "|---|---|---|---|---|---|---|",
+        "| ID | Title | Category | Severity | Profile | Parameters | Rationale | Remediation | Evidence |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for rule in rules:
         params = ", ".join(f"`{p}`" for p in rule.parameters) or "-"
-        remediation = _cell(rule.remediation)
+        rationale = _cell(rule.rationale) or "-"
         if rule.references:
-            remediation += " See: " + "; ".join(f"[{_cell(d)}]({u})" for d, u in rule.references) + "."
+            rationale += " Sources: " + "; ".join(f"[{_cell(d)}]({u})" for d, u in rule.references) + "."
         proof = evidence_mod.cell(shown.get(rule.id, []), "../")
-        lines.append(f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {params} | {remediation} | {_cell(proof)} |")
+        lines.append(
+            f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {rule.profile} | {params} | {rationale} | "
+            f"{_cell(rule.remediation)} | {_cell(proof)} |"
+        )
     used: dict[str, list[str]] = {}
     for rule in rules:
         for name in rule.parameters:
