@@ -39,7 +39,15 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "the sources listed in the nearest dsgate.yaml. Exit 0 clean, 1 policy deny or schema error, 2 usage or infrastructure error.",
     )
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
-    p.add_argument("-f", "--values", action="append", type=Path, default=[], help="extra values file for every chart (repeatable)")
+    p.add_argument(
+        "-f",
+        "--values",
+        action="append",
+        type=Path,
+        default=[],
+        help="values file layered under every scenario of every chart (repeatable): helm template -f VALUES... -f ci/<scenario>-values.yaml, "
+        "so a ci file wins over VALUES for a key both set; use it to supply a value a chart requires",
+    )
     p.add_argument("--format", choices=report.FORMATS, default="text")
     p.add_argument("-o", "--output", type=Path, help="write the report to a file instead of stdout")
     p.add_argument("--strict", action="store_true", help="warnings fail the gate too")

@@ -44,7 +44,12 @@ def test_discover(tmp_path: Path, files: dict[str, str], expected: list[tuple[st
 def test_chart_scenarios(tmp_path: Path) -> None:
     _tree(tmp_path, {"c/Chart.yaml": "", "c/ci/default-values.yaml": "", "c/ci/b-values.yaml": "", "c/ci/a-values.yaml": "", "c/ci/notes.txt": ""})
     (source,) = discover([tmp_path / "c"], [tmp_path / "extra.yaml"])
-    assert [name for name, _ in source.scenarios()] == ["default", "a", "b", "-f extra.yaml"]
+    # the -f file is layered under every scenario: first, then the ci file on top (helm: last file wins)
+    assert [(name, [p.relative_to(tmp_path).as_posix() for p in files]) for name, files in source.scenarios()] == [
+        ("default", ["extra.yaml"]),
+        ("a", ["extra.yaml", "c/ci/a-values.yaml"]),
+        ("b", ["extra.yaml", "c/ci/b-values.yaml"]),
+    ]
 
 
 @pytest.mark.parametrize(

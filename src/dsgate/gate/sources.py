@@ -31,19 +31,23 @@ class Source:
     kind: str  # "chart" | "kustomize" | "files" | "gitops"
     path: Path
     files: tuple[Path, ...] = ()  # for kind == "files"
-    extra_values: tuple[Path, ...] = field(default=())  # -f files for charts
+    extra_values: tuple[Path, ...] = field(default=())  # -f files for charts, layered under every scenario
 
     def scenarios(self) -> list[tuple[str, tuple[Path, ...]]]:
-        """(scenario name, values files) for a chart: its defaults, every ci/*-values.yaml, extra -f files."""
+        """(scenario name, values files) for a chart: its defaults and every ci/*-values.yaml.
+
+        The -f files are layered under every scenario, in the order given, as `helm template -f A -f B
+        -f ci/x-values.yaml` layers them: the default scenario is values.yaml plus the -f files, and a
+        ci file applies on top (it exists to test the settings it names, so it wins over a -f file
+        that sets the same key). A chart that renders nothing without a required value is gateable
+        with `-f`."""
         if self.kind != "chart":
             return []
-        out: list[tuple[str, tuple[Path, ...]]] = [("default", ())]
+        out: list[tuple[str, tuple[Path, ...]]] = [("default", self.extra_values)]
         for path in sorted((self.path / "ci").glob("*-values.yaml")):
             name = path.name.removesuffix("-values.yaml")
             if name != "default":
-                out.append((name, (path,)))
-        if self.extra_values:
-            out.append(("-f " + ",".join(p.name for p in self.extra_values), self.extra_values))
+                out.append((name, (*self.extra_values, path)))
         return out
 
 
