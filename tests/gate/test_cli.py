@@ -93,7 +93,7 @@ def test_sarif_points_at_template_and_values_of_a_chart() -> None:
     sarif = json.loads(proc.stdout)
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
     located = {
-        (r["ruleId"], r["properties"]["source"].rsplit("[", 1)[1].rstrip("]")): [
+        (r["ruleId"], r["properties"]["scenarios"][0]): [
             (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"]) for loc in r["locations"]
         ]
         for r in sarif["runs"][0]["results"]

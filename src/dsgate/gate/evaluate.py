@@ -57,6 +57,12 @@ class Finding:
     exemption: str = ""
     via: tuple[str, ...] = ()  # GitOps: the chain of objects that produced the resource
     field: str = ""  # dotted path of the offending field (`[*]`: any list item), "" for the whole resource
+    scenarios: tuple[str, ...] = ()  # the chart scenarios it occurs in (see dedup); SOURCE is the first one's label
+
+    @property
+    def origin(self) -> str:
+        """The source without its scenario: the chart for a chart finding, else the source label."""
+        return self.source.removesuffix(f"[{self.scenarios[0]}]") if self.scenarios else self.source
 
     def as_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"via": list(self.via)} if self.via else {}
@@ -72,6 +78,7 @@ class Finding:
             "exemption": self.exemption,
             **extra,
             "field": self.field,
+            "scenarios": list(self.scenarios),
         }
 
 
@@ -279,6 +286,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
     if not isinstance(result, list):
         raise EvaluationError(f"OPA answered {type(result).__name__} for the findings set, expected a list")
     by_ref = {d.ref: d.provenance.label for d in documents}
+    scenario_of = {d.ref: d.provenance.scenario for d in documents if d.provenance.kind == "chart"}  # GitOps labels carry the via chain
     via_of = {d.ref: d.provenance.via for d in documents}
     findings: list[Finding] = []
     for raw in result:
@@ -300,6 +308,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
                 exemption=str(raw.get("exemption") or ""),
                 via=via_of.get(str(raw["resource"]), ()),
                 field=str(raw.get("field") or ""),
+                scenarios=(scenario,) if (scenario := scenario_of.get(str(raw["resource"]), "")) else (),
             )
         )
     findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))

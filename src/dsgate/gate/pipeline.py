@@ -23,6 +23,7 @@ from dsgate import procs
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.compare import differences
+from dsgate.gate.dedup import merge_scenarios
 from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_crds, load_file, read_stream
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
@@ -324,7 +325,8 @@ def run_jobs(
                 server.stop()  # first: a start still in progress then ends at once
             wait([opa_started, *([server_ready] if server_ready else [])])
             opa.stop()
-    result.findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
+    result.findings = merge_scenarios(result.findings)  # one finding per problem, with the scenarios it occurs in
+    result.findings.sort(key=lambda f: (f.origin, f.resource, f.severity, f.rule, f.message))
     return result
 
 

@@ -47,13 +47,47 @@ class Places:
         return f"{name}:{location.line}" if location.line else name
 
     def of_finding(self, f: Finding) -> list[Location]:
-        return self._locate(f.source, f.resource, f.field, f.message)
+        """F's locations; for a finding of several scenarios, those of each, a location that only some of
+        them share (a values file one scenario sets the field in) naming those scenarios."""
+        if len(f.scenarios) <= 1:
+            return self._locate(f.source, f.resource, f.field, f.message)
+        found: dict[Location, list[str]] = {}
+        for scenario in f.scenarios:
+            for loc in self._locate(f"{f.origin}[{scenario}]", f.resource, f.field, f.message):
+                found.setdefault(loc, []).append(scenario)
+        return [
+            loc if len(names) == len(f.scenarios) else Location(loc.file, loc.line, f"{loc.note + ' ' if loc.note else ''}in {', '.join(names)}")
+            for loc, names in found.items()
+        ]
 
     def of_schema_error(self, e: SchemaError) -> list[Location]:
         return self._locate(e.document.provenance.label, e.document.ref, e.path)
 
     def as_json(self, locations: list[Location]) -> list[dict[str, Any]]:
         return [{"file": self.relative(loc.file) or str(loc.file), "line": loc.line, **({"note": loc.note} if loc.note else {})} for loc in locations]
+
+
+def scenario_counts(result: GateResult) -> dict[str, int]:
+    """How many scenarios each chart was rendered in, by chart (a finding's `origin`)."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for r in result.renders:
+        if r.job.scenario:
+            seen[str(r.job.source.path)].add(r.job.scenario)
+    return {chart: len(names) for chart, names in seen.items()}
+
+
+def in_scenarios(f: Finding, counts: dict[str, int]) -> str:
+    """`in all 3 scenarios` / `in 2 of 3 scenarios: default, a`; "" for a chart with one scenario or a non-chart source."""
+    total = max(counts.get(f.origin, 0), len(f.scenarios))
+    if total <= 1:
+        return ""
+    if len(f.scenarios) == total:
+        return f"in all {total} scenarios"
+    return f"in {len(f.scenarios)} of {total} scenarios: {', '.join(f.scenarios)}"
+
+
+def _origin(label: str, scenario: str) -> str:
+    return label.removesuffix(f"[{scenario}]") if scenario else label
 
 
 def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
@@ -105,12 +139,17 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
     resources_by_source: dict[str, set[str]] = defaultdict(set)
     for r in result.renders:
         for d in r.documents:
-            resources_by_source[d.provenance.label].add(d.ref)
+            resources_by_source[_origin(d.provenance.label, d.provenance.scenario)].add(d.ref)
     for f in result.findings:
-        by_source[f.source][f.resource].append(f)
+        by_source[f.origin][f.resource].append(f)
+    counts = scenario_counts(result)
+
+    def note(f: Finding) -> str:
+        return f" ({where})" if (where := in_scenarios(f, counts)) else ""
+
     schema_by_source: dict[str, list[Any]] = defaultdict(list)
     for e in result.schema_errors:
-        schema_by_source[e.document.provenance.label].append(e)
+        schema_by_source[_origin(e.document.provenance.label, e.document.provenance.scenario)].append(e)
     all_sources = sorted(set(resources_by_source) | set(by_source) | set(schema_by_source))
     total_tests = total_fail = 0
     for source in all_sources:
@@ -122,13 +161,13 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
             failing = [f for f in by_source[source][resource] if not f.exempted and (f.severity == "deny" or strict)]
             if failing:
                 fails += 1
-                text = "\n".join(f"[{f.rule}] {f.severity}: {f.message}\n  remediation: {f.remediation}" for f in failing)
+                text = "\n".join(f"[{f.rule}] {f.severity}: {f.message}{note(f)}\n  remediation: {f.remediation}" for f in failing)
                 fail = ET.SubElement(case, "failure", message=failing[0].message, type=failing[0].rule)
                 fail.text = text
             others = [f for f in by_source[source][resource] if f not in failing]
             if others:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"[{f.rule}] {f.severity}{' (exempted: ' + f.exemption + ')' if f.exempted else ''}: {f.message}" for f in others)
+                out.text = "\n".join(f"[{f.rule}] {f.severity}{' (exempted: ' + f.exemption + ')' if f.exempted else ''}: {f.message}{note(f)}" for f in others)
         if schema_by_source[source]:
             tests += 1
             fails += 1
@@ -203,7 +242,13 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
             "level": _sarif_level(f),
             "message": {"text": f"{f.resource}: {f.message}"},
             "locations": _sarif_locations(places, places.of_finding(f), f.source, f.resource),
-            "properties": {"resource": f.resource, "source": f.source, "category": f.category, **({"via": list(f.via)} if f.via else {})},
+            "properties": {
+                "resource": f.resource,
+                "source": f.origin,
+                "category": f.category,
+                **({"via": list(f.via)} if f.via else {}),
+                **({"scenarios": list(f.scenarios)} if f.scenarios else {}),
+            },
         }
         if f.exempted:
             entry["suppressions"] = [{"kind": "inSource", "justification": f.exemption or "exempted"}]
@@ -261,6 +306,7 @@ def _gh_place(places: Places, locations: list[Location], fallback: str) -> str:
 def to_github(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
     """GitHub Actions workflow commands: one annotation per problem, at its file and line."""
     places = Places(result, root)
+    counts = scenario_counts(result)
     lines = []
     for msg in result.errors:
         lines.append(f"::error title=dsgate error::{_gh_escape(msg)}")
@@ -274,7 +320,8 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
     for f in result.findings:
         level = "notice" if f.exempted else "error" if f.severity == "deny" else "warning"
         where = _gh_place(places, places.of_finding(f), f.source)
-        lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + ' — ' + f.remediation)}")
+        scenarios = f" ({w})" if (w := in_scenarios(f, counts)) else ""
+        lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + scenarios + ' — ' + f.remediation)}")
     s = summary(result, strict)
     lines.append(f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors")
     return "\n".join(lines) + "\n"
@@ -289,6 +336,11 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
             return ""
         shown = ", ".join(places.display(loc) + (f" ({loc.note})" if loc.note else "") for loc in locations)
         return f"\n    [dim]at:[/] {escape(shown)}"
+
+    counts = scenario_counts(result)
+
+    def scenarios(f: Finding) -> str:
+        return f"\n    [dim]{escape(where)}[/]" if (where := in_scenarios(f, counts)) else ""
 
     console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
     for msg in result.errors:
@@ -309,11 +361,11 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
     for f in result.findings:
         if f.exempted:
             tag = f"[dim]exempted[/] [dim]{f.rule}[/]"
-            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]{at(places.of_finding(f))}"
+            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]{at(places.of_finding(f))}{scenarios(f)}"
         else:
             tag = "[bold red]deny[/]" if f.severity == "deny" else "[yellow]warn[/]"
-            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}{at(places.of_finding(f))}\n    [dim]fix:[/] {escape(f.remediation)}"
-        groups[f.source][f.resource].append(line)
+            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}{at(places.of_finding(f))}{scenarios(f)}\n    [dim]fix:[/] {escape(f.remediation)}"
+        groups[f.origin][f.resource].append(line)
     for source in sorted(groups):
         tree = Tree(f"[bold]{escape(source)}[/]")
         for resource in sorted(groups[source]):
