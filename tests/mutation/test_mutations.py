@@ -174,7 +174,8 @@ def _second_heavy_agent(objs: Objs) -> None:
 def _toleration_seconds(objs: Objs) -> None:
     _pod(objs)["tolerations"] = [
         {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        # key-less, so the DaemonSet controller's own unreachable toleration does not replace it
+        {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
     ]
 
 
@@ -200,7 +201,8 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
         "deny",
     ),
     ("noexecute-with-toleration-seconds", "node-exporter", _toleration_seconds, "DS-TOL-003", "deny"),
-    ("blanket-toleration-unlisted-agent", "node-exporter", _blanket_for_unlisted_agent, "DS-TOL-002", "deny"),
+    ("blanket-toleration-unlisted-agent", "node-exporter", _blanket_for_unlisted_agent, "DS-TOL-002", "warn"),
+    ("no-schedule-only-tolerations", "fluentd", _set_pod("tolerations", [{"operator": "Exists", "effect": "NoSchedule"}]), "DS-TOL-004", "warn"),
     ("delete-pdb", "node-exporter", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "deny"),
     ("delete-pdb-fluentd", "fluentd", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "deny"),
     ("pdb-max-unavailable", "node-exporter", _pdb_max_unavailable, "DS-PDB-002", "deny"),

@@ -14,17 +14,19 @@ CASES = [
     pytest.param("no-pdb.yaml", {"DS-PDB-001"}, id="no-pdb"),
     pytest.param("empty-priority.yaml", {"DS-PRI-001"}, id="empty-priority"),
     pytest.param("empty-resources.yaml", {"DS-RES-001"}, id="empty-resources"),
-    # Only the legacy node-role.kubernetes.io/master:NoSchedule taint is tolerated.
-    pytest.param("noschedule-only-tolerations.yaml", {"DS-TOL-001"}, id="noschedule-only-tolerations"),
+    # Only the legacy node-role.kubernetes.io/master:NoSchedule taint is tolerated: no control-plane
+    # toleration (DS-TOL-001) and no NoExecute one (DS-TOL-004).
+    pytest.param("noschedule-only-tolerations.yaml", {"DS-TOL-001", "DS-TOL-004"}, id="noschedule-only-tolerations"),
     pytest.param("no-seccomp.yaml", {"DS-SEC-005"}, id="no-seccomp"),
     pytest.param(
         "all-defaults.yaml",
-        {"DS-PDB-001", "DS-PRI-001", "DS-RES-001", "DS-TOL-001", "DS-SEC-005"},
+        {"DS-PDB-001", "DS-PRI-001", "DS-RES-001", "DS-TOL-001", "DS-TOL-004", "DS-SEC-005"},
         id="all-defaults",
     ),
     # The seed article's manifest: no app.kubernetes.io/name label, but its image (prom/node-exporter)
     # is node-exporter's in the well-known agents catalogue: host namespaces and the blanket toleration
-    # are allowed, and it is node-critical, so it needs a PodDisruptionBudget (DS-PDB-001).
+    # are allowed, and it is node-critical, so it needs a PodDisruptionBudget (DS-PDB-001). It tolerates
+    # every NoSchedule taint but no NoExecute one (DS-TOL-004).
     pytest.param(
         "seed-article-node-exporter.yaml",
         {
@@ -44,6 +46,7 @@ CASES = [
             "DS-SEC-006",
             "DS-SEC-008",
             "DS-PDB-001",
+            "DS-TOL-004",
         },
         id="seed-article",
     ),

@@ -113,9 +113,10 @@ _expression_matches(expression, labels) if {
 	labels[expression.key] in expression.values
 }
 
+# NotIn also matches when the label is absent (Kubernetes label selector semantics).
 _expression_matches(expression, labels) if {
 	expression.operator == "NotIn"
-	not labels[expression.key] in expression.values
+	not _label_in(labels, expression.key, expression.values)
 }
 
 _expression_matches(expression, labels) if {
@@ -128,6 +129,8 @@ _expression_matches(expression, labels) if {
 	not expression.key in object.keys(labels)
 }
 
+_label_in(labels, key, values) if labels[key] in values
+
 # METADATA
 # title: A selector that constrains something (matchLabels or matchExpressions not empty)
 non_empty_selector(selector) if {
@@ -136,6 +139,34 @@ non_empty_selector(selector) if {
 		object.get(object_or_empty(selector), "matchExpressions", []),
 	)
 	count(constraints) > 0
+}
+
+# METADATA
+# title: A pod may be placed on a node with these labels (nodeSelector and required node affinity)
+# description: >-
+#   Every nodeSelector label matches, and the required node affinity (if any) has a
+#   nodeSelectorTerm that matches (terms are ORed, a term's expressions ANDed; an empty term or a
+#   term with matchFields, which name particular nodes, matches no node of a model). NotIn and
+#   DoesNotExist match an absent label; Gt and Lt match nothing here (a model node has no numeric
+#   labels).
+selects_node(pod, node_labels) if {
+	every key, value in object_or_empty(object.get(pod, "nodeSelector", {})) {
+		node_labels[key] == value
+	}
+	required := object.get(pod, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], null)
+	_required_affinity_selects(required, node_labels)
+}
+
+_required_affinity_selects(null, _) := true
+
+_required_affinity_selects(required, node_labels) if {
+	some term in object.get(object_or_empty(required), "nodeSelectorTerms", [])
+	expressions := object.get(term, "matchExpressions", [])
+	count(expressions) > 0
+	count(object.get(term, "matchFields", [])) == 0
+	every expression in expressions {
+		_expression_matches(expression, node_labels)
+	}
 }
 
 # METADATA

@@ -183,3 +183,10 @@ test_catalogue_labels_and_images_are_unique if {
 	images := [i | some e in data.dsgate.agents.catalogue; some i in e.images]
 	count(images) == count({i | some i in images})
 }
+
+test_label_selector_not_in_matches_an_absent_label if {
+	not_in := {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["canary"]}]}
+	lib.selector_matches(not_in, {"app": "agent"})
+	lib.selector_matches(not_in, {"tier": "stable"})
+	not lib.selector_matches(not_in, {"tier": "canary"})
+}
