@@ -34,6 +34,13 @@ finding(metadata, subject, message) := {
 }
 
 # METADATA
+# title: The finding object, at a field the finding itself names
+# description: >-
+#   For a rule whose offending field depends on the finding (DS-HST-005: hostNetwork, hostPID or
+#   hostIPC); its METADATA's `field` names the usual one. Reports point at FIELD's line.
+finding_at(metadata, subject, message, field) := object.union(finding(metadata, subject, message), {"field": field})
+
+# METADATA
 # title: How a document is named in messages, e.g. DaemonSet <monitoring/node-exporter>
 display(doc) := sprintf("%s <%s>", [doc.kind, doc.name]) if {
 	doc.namespace == ""

@@ -130,10 +130,8 @@ findings contains finding if {
 	not ds.allowed.host_namespaces
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	ds.pod[field] == true
-	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
-		"%s sets %s but agent %q is not in host_namespace_agents",
-		[lib.display(ds), field, ds.agent],
-	))
+	message := sprintf("%s sets %s but agent %q is not in host_namespace_agents", [lib.display(ds), field, ds.agent])
+	finding := lib.finding_at(rego.metadata.rule(), ds, message, concat(".", ["spec.template.spec", field]))
 }
 
 # METADATA
