@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from dsgate.gate import pipeline as gate
+from dsgate.gate import report, templates
 from dsgate.gate.documents import Provenance, load_file
-from dsgate.gate.locate import Locator, field_parts, file_location, kustomize_inputs, source_template, template_line, values_reference
+from dsgate.gate.evaluate import default_policy_dir
+from dsgate.gate.locate import Locator, field_parts, file_location, kustomize_inputs, source_template
 from dsgate.gate.pipeline import Job, run_job
 from dsgate.gate.render import HelmBatch
-from dsgate.gate.sources import Source
+from dsgate.gate.sources import Source, discover
+from tests.support import KUBE_TARGETS
 
 DATA = Path(__file__).parent / "data"
 COMMUNITY = DATA / "community-daemonset.yaml"
@@ -85,22 +89,26 @@ def test_source_template(line: int, expected_template: str) -> None:
     assert source_template(STREAM, line) == expected_template
 
 
-# field -> (1-based template line, the .Values reference read there), ids in the comments
+# field -> (1-based template line, the values keys claimed there), ids in the comments
 TEMPLATE_LINES = {
-    "spec.template.spec.priorityClassName": (17, "priorityClassName"),  # the `with` action above the key
-    "spec.template.spec.hostNetwork": (19, "hostNetwork"),  # on the line itself
-    "spec.template.spec.containers[*].image": (22, "image.repository"),  # the first reference
-    "spec.template.spec.tolerations": (15, ""),  # absent: the deepest key found
-    "metadata.labels": (5, ""),  # no values
+    "spec.template.spec.priorityClassName": (17, ["priorityClassName"]),  # `{{ . }}` under `with .Values.priorityClassName`
+    "spec.template.spec.hostNetwork": (19, ["hostNetwork"]),  # read on the line itself
+    "spec.template.spec.containers[0].image": (22, ["image.repository", "image.tag"]),  # every reference of the line
+    "spec.template.spec.tolerations": (15, []),  # absent: the deepest key found, nothing claimed
+    "spec.template.spec.containers[0].readinessProbe": (21, []),  # absent: the item, not `hostNetwork` two lines up
+    "metadata.labels": (5, []),  # literal: no values
 }
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize(("field", "expected_line_and_reference"), TEMPLATE_LINES.items(), ids=list(TEMPLATE_LINES))
-def test_template_line_and_values_reference(field: str, expected_line_and_reference: tuple[int, str]) -> None:
-    text = (CHART / "templates" / "daemonset.yaml").read_text()
-    line = template_line(text, field_parts(field))
-    assert (line + 1, values_reference(text, line)) == expected_line_and_reference
+@pytest.mark.parametrize(("field", "expected_line_and_claims"), TEMPLATE_LINES.items(), ids=list(TEMPLATE_LINES))
+def test_template_line_and_claims(field: str, expected_line_and_claims: tuple[int, list[str]]) -> None:
+    path = CHART / "templates" / "daemonset.yaml"
+    walker = templates.Walk(templates.Defines(CHART))
+    walker.names[4], walker.sizes[4] = "agent", 1
+    hit = walker.field(templates.whole_file(path), field_parts(field))
+    assert hit is not None
+    assert (hit.line, [key for key, _ in hit.claims]) == expected_line_and_claims
 
 
 @pytest.mark.unit
@@ -139,7 +147,12 @@ def _rel(path: Path) -> str:
         pytest.param(
             "bad", "spec.template.spec.hostNetwork", [("chart/templates/daemonset.yaml", 19), ("chart/ci/bad-values.yaml", 3)], id="scenario-host-network"
         ),
-        pytest.param("default", "spec.template.spec.containers[*].image", [("chart/templates/daemonset.yaml", 22), ("chart/values.yaml", 2)], id="image"),
+        pytest.param(
+            "default",
+            "spec.template.spec.containers[*].image",
+            [("chart/templates/daemonset.yaml", 22), ("chart/values.yaml", 2), ("chart/values.yaml", 3)],
+            id="image-repository-and-tag",
+        ),
         pytest.param("default", "metadata.labels", [("chart/templates/daemonset.yaml", 5)], id="no-values"),
         pytest.param("default", "", [("chart/templates/daemonset.yaml", 2)], id="resource-is-its-kind-line"),
     ],
@@ -164,3 +177,211 @@ def test_chart_locations(scenario: str, field: str, expected_locations: list[tup
 def test_kustomize_locations(field: str, expected_locations: list[tuple[str, int]]) -> None:
     locate = _locations(Source("kustomize", OVERLAY))
     assert [(_rel(loc.file), loc.line) for loc in locate(str(OVERLAY), "DaemonSet/agents/agent", field)] == expected_locations
+
+
+LIST = DATA / "locate" / "list.yaml"  # a List: a ServiceAccount, a DaemonSet with a privileged init container, a nested List
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("ref", "field", "message", "expected_line"),
+    [
+        pytest.param("ServiceAccount/logging/log-agent", "", "", 5, id="first-item-is-its-own-line"),
+        pytest.param("ServiceAccount/logging/log-agent", "metadata.name", "", 8, id="field-of-first-item"),
+        pytest.param("DaemonSet/logging/log-agent", "", "", 10, id="second-item"),
+        pytest.param(
+            "DaemonSet/logging/log-agent",
+            "spec.template.spec.containers[*].securityContext.privileged",
+            "DaemonSet <logging/log-agent> init container <fix-permissions> is privileged",
+            28,
+            id="init-container-field",
+        ),
+        pytest.param(
+            "DaemonSet/logging/log-agent",
+            "spec.template.spec.containers[*].securityContext.privileged",
+            "DaemonSet <logging/log-agent> container <log-agent> is privileged",
+            32,
+            id="main-container-missing-field-is-its-parent",
+        ),
+        pytest.param(
+            "DaemonSet/logging/log-agent",
+            "spec.template.spec.containers[*].resources",
+            "DaemonSet <logging/log-agent> init container <fix-permissions> has no memory limit",
+            25,
+            id="init-container-missing-field-is-the-item",
+        ),
+        pytest.param("ConfigMap/logging/log-agent-config", "data.level", "", 47, id="item-of-a-nested-list"),
+    ],
+)
+def test_list_items_and_init_containers_in_plain_yaml(ref: str, field: str, message: str, expected_line: int) -> None:
+    (document,) = [d for d in load_file(LIST, Provenance(str(LIST), "file")) if d.ref == ref]
+    (location,) = file_location(document, field, message)
+    assert (location.file, location.line) == (LIST.resolve(), expected_line)
+
+
+AGENT = DATA / "locate" / "agent"  # CNI-style: installer init container and securityContext from _helpers.tpl, a helper-made DaemonSet, a List
+INIT = "DaemonSet <dsgate-agent> init container <install-plugin>"
+MAIN = "DaemonSet <dsgate-agent> container <agent>"
+SC = "spec.template.spec.containers[*].securityContext"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("scenario", "ref", "field", "message", "expected_locations"),
+    [
+        # the init container's own lines, in the helper that writes it; a literal value claims no values key
+        pytest.param("default", "DaemonSet//dsgate-agent", f"{SC}.privileged", INIT, [("agent/templates/_helpers.tpl", 11, "")], id="init-privileged"),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.containers[*].image",
+            INIT,
+            [
+                ("agent/templates/_helpers.tpl", 9, ""),
+                ("agent/values.yaml", 6, "set by installer.repository"),
+                ("agent/values.yaml", 7, "set by installer.tag"),
+            ],
+            id="init-image",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.containers[*].resources",
+            INIT,
+            [("agent/templates/_helpers.tpl", 8, "")],
+            id="init-missing-field",
+        ),
+        # the main container's securityContext: the helper's toYaml line, set by the values key below it
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            f"{SC}.privileged",
+            MAIN,
+            [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")],
+            id="main-privileged-from-values",
+        ),
+        pytest.param(
+            "debug",
+            "DaemonSet//dsgate-agent",
+            f"{SC}.privileged",
+            MAIN,
+            [("agent/templates/_helpers.tpl", 20, ""), ("agent/ci/debug-values.yaml", 2, "set by securityContext.privileged")],
+            id="scenario-file-sets-it",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            f"{SC}.capabilities.drop",
+            MAIN,
+            [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 9, "set by securityContext")],
+            id="missing-under-values-map-is-the-map",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.containers[*].readinessProbe",
+            MAIN,
+            [("agent/templates/daemonset.yaml", 27, "")],
+            id="main-missing-field",
+        ),
+        # pod-level fields: a hard-coded value claims nothing, not the `hostNetwork` value on the line above
+        pytest.param(
+            "default", "DaemonSet//dsgate-agent", "spec.template.spec.hostPID", "", [("agent/templates/daemonset.yaml", 17, "")], id="hard-coded-host-pid"
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.hostNetwork",
+            "",
+            [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")],
+            id="host-network-from-values",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.nodeSelector",
+            "",
+            [("agent/templates/daemonset.yaml", 19, ""), ("agent/values.yaml", 11, "set by nodeSelector")],
+            id="with-dot",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.tolerations",
+            "",
+            [("agent/templates/daemonset.yaml", 22, ""), ("agent/values.yaml", 13, "set by tolerations")],
+            id="to-yaml-block",
+        ),
+        pytest.param(
+            "default", "DaemonSet//dsgate-agent", "spec.template.spec.volumes", "", [("agent/templates/daemonset.yaml", 34, "")], id="literal-host-path"
+        ),
+        pytest.param(
+            "default", "DaemonSet//dsgate-agent", "metadata.labels", "", [("agent/templates/daemonset.yaml", 5, "")], id="labels-from-a-helper-claim-nothing"
+        ),
+        # a DaemonSet written wholly by a helper: its lines in the .tpl file, not line 1 of probe.yaml
+        pytest.param("default", "DaemonSet//dsgate-probe", "", "", [("agent/templates/_probe.tpl", 4, "")], id="helper-resource"),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-probe",
+            "spec.template.spec.containers[*].image",
+            "DaemonSet <dsgate-probe> container <probe>",
+            [("agent/templates/_probe.tpl", 18, "")],
+            id="helper-field",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-probe",
+            "spec.template.spec.priorityClassName",
+            "",
+            [("agent/templates/_probe.tpl", 15, "")],
+            id="helper-missing-field",
+        ),
+        # each item of a List at its own line
+        pytest.param("default", "ServiceAccount//dsgate-agent", "", "", [("agent/templates/accounts.yaml", 4, "")], id="list-first-item"),
+        pytest.param("default", "ServiceAccount//dsgate-probe", "", "", [("agent/templates/accounts.yaml", 8, "")], id="list-second-item"),
+        pytest.param("default", "ServiceAccount//dsgate-probe", "metadata.name", "", [("agent/templates/accounts.yaml", 11, "")], id="list-item-field"),
+    ],
+)
+def test_agent_chart_locations(scenario: str, ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
+    values = () if scenario == "default" else (AGENT / "ci" / f"{scenario}-values.yaml",)
+    locate = _locations(Source("chart", AGENT), scenario, values)
+    assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(f"{AGENT}[{scenario}]", ref, field, message)] == expected_locations
+
+
+@pytest.fixture(scope="module")
+def agent_result() -> gate.GateResult:
+    return gate.run(discover([AGENT]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-1:]))
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("rule", "subject", "expected_locations"),
+    [
+        # the init container's finding at the init container's lines, not the main container's
+        ("DS-SEC-007", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 11, "")]),
+        ("DS-SEC-007", "container <agent> is", [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")]),
+        ("DS-RES-001", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 8, "")]),
+        # DS-HST-005 names the host namespace it found: a hard-coded hostPID is not "set by hostNetwork"
+        ("DS-HST-005", "sets hostPID", [("agent/templates/daemonset.yaml", 17, "")]),
+        ("DS-HST-005", "sets hostNetwork", [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")]),
+        # a DaemonSet a helper writes: the helper's lines
+        ("DS-PRI-001", "<dsgate-probe>", [("agent/templates/_probe.tpl", 15, "")]),
+    ],
+)
+def test_agent_chart_findings_point_at_their_lines(
+    agent_result: gate.GateResult, rule: str, subject: str, expected_locations: list[tuple[str, int, str]]
+) -> None:
+    places = report.Places(agent_result)
+    (finding,) = [f for f in agent_result.findings if f.rule == rule and subject in f.message]
+    assert [(_rel(loc.file), loc.line, loc.note) for loc in places.of_finding(finding)] == expected_locations
+
+
+@pytest.mark.unit
+def test_include_of_a_define_not_in_the_chart_points_at_the_include(tmp_path: Path) -> None:
+    # a library chart packed as a .tgz: its defines are not read, so the include line is named, with a note
+    (tmp_path / "templates").mkdir()
+    path = tmp_path / "templates" / "daemonset.yaml"
+    path.write_text('apiVersion: apps/v1\nkind: DaemonSet\nspec:\n  template:\n    spec:\n      {{- include "common.podSpec" . | nindent 6 }}\n')
+    hit = templates.Walk(templates.Defines(tmp_path)).field(templates.whole_file(path), ["spec", "template", "spec", "containers", 0, "image"])
+    assert hit is not None
+    assert (hit.line, hit.claims, hit.note) == (6, [], 'written by include "common.podSpec", whose define is not in the chart')

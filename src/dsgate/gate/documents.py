@@ -8,6 +8,7 @@ refused before anything recursive (PyYAML's constructor, json, jsonschema, OPA) 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Document:
     index: int = 0  # position in its stream
     line: int = 0  # first line in its stream (1-based), 0 if unknown
     file: str = ""  # the YAML file it was read from (plain YAML sources), "" for renders
+    item: tuple[int, ...] = ()  # an item of a list object (`kind: List`): its index in `items`, per nesting level
 
     @property
     def kind(self) -> str:
@@ -111,14 +113,14 @@ class Render:
         return [d.obj for d in self.documents]
 
 
-def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index: int) -> Document:
-    """OBJ, a loaded document starting at LINE of ORIGIN, as a Document; raise DocumentError unless
-    it is a Kubernetes object mapping."""
+def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index: int, item: tuple[int, ...] = ()) -> Document:
+    """OBJ, a loaded document starting at LINE of ORIGIN (ITEM: the item of a list object there), as a
+    Document; raise DocumentError unless it is a Kubernetes object mapping."""
     if not isinstance(obj, dict):
         raise DocumentError(f"{origin}:{line}: document is a {type(obj).__name__}, not a Kubernetes object mapping")
     if not obj.get("apiVersion") or not obj.get("kind"):
         raise DocumentError(f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object")
-    return Document(obj=obj, provenance=provenance, index=index, line=line)
+    return Document(obj=obj, provenance=provenance, index=index, line=line, item=item)
 
 
 def is_list(obj: Any) -> bool:
@@ -126,13 +128,14 @@ def is_list(obj: Any) -> bool:
     return isinstance(obj, dict) and str(obj.get("kind", "")).endswith("List") and isinstance(obj.get("items"), list)
 
 
-def expand_lists(obj: Any, origin: str, line: int) -> list[Any]:
-    """OBJ, or the items of a list object (nested lists too), each item given the list's apiVersion and
-    the kind without "List" when it has none, as kubectl's decoder (UnstructuredList) does."""
+def expand_items(obj: Any, origin: str, line: int) -> list[tuple[tuple[int, ...], Any]]:
+    """OBJ, or the items of a list object (nested lists too), each with its index path in `items` (()
+    for OBJ itself) and given the list's apiVersion and the kind without "List" when it has none, as
+    kubectl's decoder (UnstructuredList) does."""
     if not is_list(obj):
-        return [obj]
+        return [((), obj)]
     item_kind = str(obj["kind"]).removesuffix("List")
-    out: list[Any] = []
+    out: list[tuple[tuple[int, ...], Any]] = []
     for i, item in enumerate(obj["items"]):
         if not isinstance(item, dict):
             raise DocumentError(f"{origin}:{line}: items[{i}] of the {obj['kind']} is a {type(item).__name__}, not a Kubernetes object mapping")
@@ -140,7 +143,7 @@ def expand_lists(obj: Any, origin: str, line: int) -> list[Any]:
             item = {**item, "kind": item_kind}
         if item_kind and not item.get("apiVersion"):
             item = {**item, "apiVersion": obj.get("apiVersion")}
-        out.extend(expand_lists(item, origin, line))
+        out.extend(((i, *path), inner) for path, inner in expand_items(item, origin, line))
     return out
 
 
@@ -148,8 +151,8 @@ def _documents(objects: Iterable[tuple[int, Any]], origin: str, provenance: Prov
     """(line, object) pairs as Documents, list objects expanded into their items."""
     docs: list[Document] = []
     for line, obj in objects:
-        for item in expand_lists(obj, origin, line):
-            docs.append(to_document(item, origin, line, provenance, len(docs)))
+        for path, item in expand_items(obj, origin, line):
+            docs.append(to_document(item, origin, line, provenance, len(docs), path))
     return docs
 
 
@@ -291,7 +294,7 @@ def read_text(path: Path, limits: Limits | None = None) -> str:
 def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
     """Load every document of a YAML file (through CONVERT when given, as read_stream)."""
     prov = provenance or Provenance(source=str(path), kind="file")
-    return [Document(d.obj, d.provenance, d.index, d.line, str(path)) for d in read_stream(read_text(path, limits), str(path), prov, convert, limits)]
+    return [dataclasses.replace(d, file=str(path)) for d in read_stream(read_text(path, limits), str(path), prov, convert, limits)]
 
 
 def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:

@@ -5,14 +5,17 @@ A finding names a resource and, from its rule's METADATA, the dotted path of the
 names the path of the error (`spec.template.spec.containers.0.image`). They are mapped to lines:
 
 - a plain YAML file: the line of the field in that file (the deepest part of the path the file has:
-  the parent, for a field that is missing), or of the resource when no field applies;
-- a chart render: the template named by helm's `# Source:` comment above the document, at the line
-  of the field's key in the template where it can be found, and, when that line (or the `with`/`if`
-  action just above it) reads `.Values.x.y` and a values file sets `x.y`, a second location at the
-  values file and line that set it (the scenario's values files first, last one wins, then values.yaml);
+  the parent, for a field that is missing), or of the resource when no field applies; an item of a
+  `kind: List` at its own lines;
+- a chart render: the template named by helm's `# Source:` comment above the document, followed into
+  the `define`s it includes (`_helpers.tpl`), at the line that writes the field (see templates), and,
+  for each values key that line certainly reads, the values file and line that set it (the
+  scenario's values files first, last one wins, then values.yaml); no values location when the line
+  writes a literal or a helper computes it;
 - a kustomization: the last patch (strategic merge or JSON 6902) that sets the field on the resource,
   else the resource file that declares the resource.
 
+A `containers[*]` field whose message names an init container is looked for in `initContainers`.
 Lines come from PyYAML's node positions (a position index of the source text), never from the
 objects the gate evaluated, so they are the lines a reader sees in the file.
 """
@@ -28,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from dsgate.gate import templates
 from dsgate.gate.documents import Document
 from dsgate.gate.patchtargets import target_matches
 from dsgate.gate.pipeline import RenderOutcome
@@ -97,21 +101,22 @@ def _scalar(node: yaml.Node, *keys: str) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
 
 
-def _pick(items: Sequence[yaml.Node], names: Sequence[str]) -> int:
-    """The list item whose `name` the message names, else the first."""
+def _pick(items: Sequence[yaml.Node], names: Sequence[str], strict: bool = False) -> int:
+    """The list item whose `name` the message names, else the first (STRICT: else none, -1)."""
     for i, item in enumerate(items):
         if _scalar(item, "name") in names:
             return i
-    return 0
+    return -1 if strict else 0
 
 
-def walk(node: yaml.Node, parts: Sequence[Part], names: Sequence[str] = ()) -> tuple[int, int]:
-    """(1-based line of the deepest part of PARTS under NODE, how many parts were found)."""
+def walk(node: yaml.Node, parts: Sequence[Part], names: Sequence[str] = (), strict: bool = False) -> tuple[int, int]:
+    """(1-based line of the deepest part of PARTS under NODE, how many parts were found); STRICT: a `[*]`
+    item must be the one the message names (a patch's list holds only the items it changes)."""
     line, depth = node.start_mark.line + 1, 0
     for part in parts:
         if isinstance(node, yaml.SequenceNode) and node.value and (part == "*" or isinstance(part, int)):
-            index = part if isinstance(part, int) else _pick(node.value, names)
-            if index >= len(node.value):
+            index = part if isinstance(part, int) else _pick(node.value, names, strict)
+            if index < 0 or index >= len(node.value):
                 break
             node = node.value[index]
             line = node.start_mark.line + 1
@@ -125,24 +130,75 @@ def walk(node: yaml.Node, parts: Sequence[Part], names: Sequence[str] = ()) -> t
 
 
 def _node_of(nodes: Sequence[yaml.Node], document: Document) -> yaml.Node | None:
-    """DOCUMENT's node: the one starting at its line, else the one at its index."""
+    """DOCUMENT's node: the one starting at its line, else the one at its index (not for a list's item)."""
     for node in nodes:
         if node.start_mark.line + 1 == document.line:
             return node
-    return nodes[document.index] if document.index < len(nodes) else None
+    for node in nodes:  # a reader that counts a document's first line differently
+        if node.start_mark.line + 1 <= document.line <= node.end_mark.line:
+            return node
+    return nodes[document.index] if document.index < len(nodes) and not document.item else None
 
 
 def _named(message: str) -> list[str]:
     return _NAMED.findall(message)
 
 
+def _item_node(node: yaml.Node, item: Sequence[int]) -> yaml.Node:
+    """The node of the list item ITEM (index path in `items`) of the list object NODE."""
+    for index in item:
+        found = _get(node, "items")
+        if found is None or not isinstance(found[1], yaml.SequenceNode) or index >= len(found[1].value):
+            break
+        node = found[1].value[index]
+    return node
+
+
+def _objects(node: yaml.Node) -> list[yaml.Node]:
+    """NODE, or the item nodes of a list object (nested lists too)."""
+    found = _get(node, "items")
+    if _scalar(node, "kind").endswith("List") and found is not None and isinstance(found[1], yaml.SequenceNode):
+        return [inner for item in found[1].value for inner in _objects(item)]
+    return [node]
+
+
+def concrete(obj: Any, parts: Sequence[Part], names: Sequence[str], indices: bool = True) -> list[Part]:
+    """PARTS on the rendered object OBJ: `containers[*]` becomes `initContainers[*]` when the container the
+    message names is an init container, and (with INDICES) each `[*]` the index of the item the message
+    names (else of the first item); the path stops at a list the object does not have."""
+    out: list[Part] = []
+    node: Any = obj
+    for i, part in enumerate(parts):
+        if part == "*" or isinstance(part, int):
+            if not isinstance(node, list) or not node:
+                if not indices:
+                    out.append(part)
+                    continue
+                break
+            index = part if isinstance(part, int) else next((k for k, item in enumerate(node) if isinstance(item, dict) and item.get("name") in names), 0)
+            if index >= len(node):
+                break
+            out.append(index if indices else part)
+            node = node[index]
+            continue
+        if part == "containers" and i + 1 < len(parts) and parts[i + 1] == "*" and isinstance(node, dict):
+            init = [c.get("name") for c in node.get("initContainers") or [] if isinstance(c, dict)]
+            main = [c.get("name") for c in node.get("containers") or [] if isinstance(c, dict)]
+            if any(n in init for n in names) and not any(n in main for n in names):
+                part = "initContainers"
+        out.append(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
 def file_location(document: Document, field: str, message: str = "") -> list[Location]:
-    """A document read from a plain YAML file: the field's line there."""
+    """A document read from a plain YAML file: the field's line there (in its item of a `kind: List`)."""
     path = Path(document.file).resolve()
     node = _node_of(_documents(_read(path)), document)
     if node is None:
         return [Location(path, document.line)]
-    line, _ = walk(node, field_parts(field), _named(message))
+    node = _item_node(node, document.item)
+    line, _ = walk(node, concrete(document.obj, field_parts(field), _named(message)), _named(message))
     return [Location(path, line)]
 
 
@@ -166,42 +222,6 @@ def source_template(text: str, line: int) -> str:
     return ""
 
 
-def template_line(text: str, parts: Sequence[Part]) -> int:
-    """The 0-based line of the deepest key of PARTS found, in order, in a template's text; -1 when none.
-
-    Templates are not YAML, so the keys are looked for as `key:` lines (or `- key:`), each after the
-    previous one; a key the template only produces through `include "chart.key"` is found there.
-    """
-    lines, at, found = text.splitlines(), 0, -1
-    for part in parts:
-        if not isinstance(part, str) or part == "*":
-            continue
-        key = re.compile(rf"^\s*(?:- )?{re.escape(part)}:")
-        include = re.compile(rf"include \"[^\"]*\.{re.escape(part)}\"")
-        hit = next((j for j in range(at, len(lines)) if key.match(lines[j]) or include.search(lines[j])), -1)
-        if hit < 0:
-            break
-        at = found = hit
-    return found
-
-
-def _kind_line(text: str, kind: str) -> int:
-    """The 1-based line of a template's `kind: KIND` (the resource as a whole), else 1."""
-    pattern = re.compile(rf"^kind:\s*[\"']?{re.escape(kind)}[\"']?\s*$")
-    return next((i + 1 for i, line in enumerate(text.splitlines()) if pattern.match(line)), 1)
-
-
-def values_reference(text: str, line: int) -> str:
-    """The `.Values.x.y` that LINE of a template reads (or the `with`/`if` action just above it)."""
-    lines = text.splitlines()
-    for j in range(line, max(line - 3, -1), -1):
-        if j != line and "{{" not in lines[j]:
-            break
-        if m := _VALUES_REF.search(lines[j]):
-            return m.group(1)
-    return ""
-
-
 def _values_line(path: Path, dotted: str) -> int:
     nodes = _documents(_read(path))
     if not nodes:
@@ -211,25 +231,78 @@ def _values_line(path: Path, dotted: str) -> int:
     return line if depth == len(parts) else 0
 
 
-def chart_location(document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str) -> list[Location]:
-    """A chart render's document: its template (and line), plus the values file and line that set the field."""
+@lru_cache(maxsize=64)
+def _defines(chart: Path) -> templates.Defines:
+    return templates.Defines(chart)
+
+
+def _document_block(path: Path, kind: str) -> templates.Block:
+    """The part of a template between `---` lines that writes `kind: KIND` (the whole file when none does)."""
+    whole = templates.whole_file(path)
+    lines = whole.text.lines
+    pattern = re.compile(rf"^kind:\s*[\"']?{re.escape(kind)}[\"']?\s*$")
+    at = next((i for i, line in enumerate(lines) if pattern.match(line)), -1)
+    if at < 0:
+        return whole
+    start = next((i + 1 for i in range(at, -1, -1) if lines[i].strip() == "---"), 0)
+    end = next((i for i in range(at, len(lines)) if lines[i].strip() == "---"), len(lines))
+    return templates.Block(whole.text, start, end)
+
+
+def _values_locations(chart: Path, template: Path, values_files: Sequence[Path], claims: Sequence[tuple[str, list[str]]]) -> list[Location]:
+    """The values file and line of each claimed key (the deepest part of it, below the key, that a file
+    sets; the scenario's files first, last one wins, then values.yaml); a subchart's keys under its name."""
+    sub = template.relative_to(chart).parts[1] if template.relative_to(chart).parts[0] == "charts" else ""
+    files = [*(p.resolve() for p in reversed(values_files)), chart / "values.yaml"]
+    out: list[Location] = []
+    for key, below in claims:
+        candidates = [(path, f"{sub}.{key}" if sub else key) for path in files]
+        if sub:
+            candidates.append((chart / "charts" / sub / "values.yaml", key))
+        found = None
+        for depth in range(len(below), -1, -1):
+            dotted = ".".join([key, *below[:depth]])
+            found = next(((path, pre, at) for path, pre in candidates if (at := _values_line(path, ".".join([pre, *below[:depth]])))), None)
+            if found is not None:
+                out.append(Location(found[0], found[2], f"set by {dotted}"))
+                break
+    return list(dict.fromkeys(out))
+
+
+def chart_location(document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str, message: str = "") -> list[Location]:
+    """A chart render's document: where its templates produce the field (see templates), plus the values
+    file and line of each values key that certainly sets it."""
     chart = chart.resolve()
     template = source_template(rendered, document.line)
     if not template:
         return [Location(chart / "Chart.yaml")]
     path = chart / template.split("/", 1)[1] if "/" in template else chart / template
-    text = _read(path)
-    parts = field_parts(field)
-    line = template_line(text, parts) if parts else -1
-    locations = [Location(path, line + 1 if line >= 0 else _kind_line(text, document.kind))]
-    keys = [p for p in parts if isinstance(p, str) and p != "*"]
-    reference = values_reference(text, line) if line >= 0 else ""
-    candidates = [c for c in (reference, keys[-1] if keys else "") if c]
-    for dotted in candidates:
-        for values in [*reversed([p.resolve() for p in values_files]), chart / "values.yaml"]:
-            if at := _values_line(values, dotted):
-                return [*locations, Location(values, at, f"set by {dotted}")]
-    return locations
+    names = _named(message)
+    item: list[Part] = [p for index in document.item for p in ("items", index)]
+    parts = [*item, *concrete(document.obj, field_parts(field), names)]
+    walker = templates.Walk(_defines(chart))
+    node_of_list = _node_of(_documents(rendered), document) if item else None
+    for level, index in enumerate(document.item):  # a `kind: List`'s items: found by their index
+        found = _get(node_of_list, "items") if node_of_list is not None else None
+        if found is None or not isinstance(found[1], yaml.SequenceNode):
+            break
+        walker.sizes[2 * level + 1] = len(found[1].value)
+        node_of_list = found[1].value[index] if index < len(found[1].value) else None
+    node: Any = document.obj
+    for i, part in enumerate(parts[len(item) :], start=len(item)):  # the rendered lists along the path
+        if isinstance(part, int) and isinstance(node, list):
+            walker.sizes[i] = len(node)
+            node = node[part] if part < len(node) else None
+            walker.names[i] = str(node.get("name", "")) if isinstance(node, dict) else ""
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    block = _document_block(path, document.kind)
+    hit = walker.field(block, parts) if parts else None
+    if hit is None:
+        hit = walker.field(block, [*item, "kind"]) if item else walker.field(block, ["kind"])
+    if hit is None:
+        return [Location(path)]
+    return [Location(hit.file, hit.line, hit.note), *_values_locations(chart, path, values_files, hit.claims)]
 
 
 # ------------------------------------------------------------------------------------------ kustomize
@@ -322,7 +395,8 @@ def kustomize_location(document: Document, directory: Path, field: str, message:
     """A kustomize build's document: the last patch that sets the field, else the resource file declaring
     it, else the helmCharts entry that inflates it (the chart named in the resource's name)."""
     resources, patches, charts = kustomize_inputs(directory)
-    parts, names = field_parts(field), _named(message)
+    names = _named(message)
+    parts = concrete(document.obj, field_parts(field), names, indices=False)
     found: Location | None = None
     for patch in patches if parts else ():
         for node in _documents(_read(patch.path)):
@@ -334,13 +408,13 @@ def kustomize_location(document: Document, directory: Path, field: str, message:
                 continue
             if not patch.target and not _same_object(node, document.obj):
                 continue
-            line, depth = walk(node, parts, names)
+            line, depth = walk(node, parts, names, strict=True)
             if depth == len(parts):
                 found = Location(patch.path, line, "patch")
     if found is not None:
         return [found]
     for path in resources:
-        for node in _documents(_read(path)):
+        for node in (item for top in _documents(_read(path)) for item in _objects(top)):
             if _same_object(node, document.obj):
                 return [Location(path, walk(node, parts, names)[0])]
     name = str((document.obj.get("metadata") or {}).get("name", ""))
@@ -368,7 +442,7 @@ class Locator:
         outcome, document = found
         source = outcome.job.source
         if source.kind == "chart":
-            return chart_location(document, source.path, outcome.text, outcome.job.values_files, field)
+            return chart_location(document, source.path, outcome.text, outcome.job.values_files, field, message)
         if source.kind == "kustomize":
             return kustomize_location(document, source.path, field, message)
         if document.file:

@@ -10,6 +10,7 @@ API server of the server check) and their cancellation, and that clean-up stays 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections import Counter
@@ -142,7 +143,7 @@ def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = No
                 base = len(out.documents)
                 if base + len(docs) > limits.documents:
                     raise limits.exceeded(str(src.path), "documents", f"more than {limits.documents} documents in its YAML files")
-                out.documents.extend(Document(d.obj, d.provenance, base + d.index, d.line, d.file) for d in docs)
+                out.documents.extend(dataclasses.replace(d, index=base + d.index) for d in docs)
             out.text = "\0".join(str(p) for p in src.files)
         if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
