@@ -53,6 +53,15 @@ def _pdb_max_unavailable(objs: Objs) -> None:
             o["spec"]["maxUnavailable"] = 1
 
 
+def _pdb_unhealthy_policy(policy: str) -> Callable[[Objs], None]:
+    def op(objs: Objs) -> None:
+        for o in objs:
+            if o["kind"] == "PodDisruptionBudget":
+                o["spec"]["unhealthyPodEvictionPolicy"] = policy
+
+    return op
+
+
 def _pdb_percentage(objs: Objs) -> None:
     for o in objs:
         if o["kind"] == "PodDisruptionBudget":
@@ -203,8 +212,9 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("noexecute-with-toleration-seconds", "node-exporter", _toleration_seconds, "DS-TOL-003", "deny"),
     ("blanket-toleration-unlisted-agent", "node-exporter", _blanket_for_unlisted_agent, "DS-TOL-002", "warn"),
     ("no-schedule-only-tolerations", "fluentd", _set_pod("tolerations", [{"operator": "Exists", "effect": "NoSchedule"}]), "DS-TOL-004", "warn"),
-    ("delete-pdb", "node-exporter", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "deny"),
-    ("delete-pdb-fluentd", "fluentd", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "deny"),
+    ("delete-pdb", "node-exporter", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "warn"),
+    ("delete-pdb-fluentd", "fluentd", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "warn"),
+    ("pdb-if-healthy-budget", "fluentd", _pdb_unhealthy_policy("IfHealthyBudget"), "DS-PDB-003", "warn"),
     ("pdb-max-unavailable", "node-exporter", _pdb_max_unavailable, "DS-PDB-002", "deny"),
     ("pdb-percentage", "fluentd", _pdb_percentage, "DS-PDB-002", "deny"),
     ("clear-priority", "node-exporter", _set_pod("priorityClassName", ""), "DS-PRI-001", "deny"),

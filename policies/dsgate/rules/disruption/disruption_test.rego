@@ -9,7 +9,7 @@ test_daemonset_with_integer_min_available_budget_allowed if {
 
 test_node_critical_without_budget_denied if {
 	fx.results(disruption.findings) == {[
-		"DS-PDB-001", "deny",
+		"DS-PDB-001", "warn",
 		"DaemonSet <monitoring/agent> is node-critical but no PodDisruptionBudget in namespace \"monitoring\" selects its pod template labels",
 	]} with input as fx.render([fx.daemonset])
 }
@@ -110,4 +110,30 @@ test_budgets_found_through_the_index_and_one_by_one if {
 		fx.put("/spec/selector", {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}),
 	])
 	{[f.rule, f.resource] | some f in disruption.findings} == {["DS-PDB-002", "PodDisruptionBudget/monitoring/by-labels"]} with input as fx.render([fx.daemonset, by_labels, by_expression])
+}
+
+test_budget_without_unhealthy_pod_eviction_policy_warned if {
+	pdb := json.patch(fx.pdb, [fx.remove("/spec/unhealthyPodEvictionPolicy")])
+	fx.results(disruption.findings) == {[
+		"DS-PDB-003", "warn",
+		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> with unhealthyPodEvictionPolicy IfHealthyBudget (the default): while fewer of them are healthy than it requires, evictions of the unhealthy ones are refused and node drains hang",
+	]} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_with_if_healthy_budget_policy_warned if {
+	pdb := json.patch(fx.pdb, [fx.put("/spec/unhealthyPodEvictionPolicy", "IfHealthyBudget")])
+	fx.results(disruption.findings) == {[
+		"DS-PDB-003", "warn",
+		"PodDisruptionBudget <monitoring/agent> selects the pods of DaemonSet <monitoring/agent> with unhealthyPodEvictionPolicy \"IfHealthyBudget\": while fewer of them are healthy than it requires, evictions of the unhealthy ones are refused and node drains hang",
+	]} with input as fx.render([fx.daemonset, pdb])
+}
+
+test_budget_of_other_pods_needs_no_unhealthy_pod_eviction_policy if {
+	# a budget that selects no DaemonSet's pods is not the library's business
+	pdb := json.patch(fx.pdb, [
+		fx.remove("/spec/unhealthyPodEvictionPolicy"),
+		fx.put("/spec/selector", {"matchLabels": {"app.kubernetes.io/name": "web"}}),
+		fx.put("/metadata/name", "web"),
+	])
+	{[f.rule, f.resource] | some f in disruption.findings} == set() with input as fx.render([fx.daemonset, fx.pdb, pdb])
 }
