@@ -130,7 +130,10 @@ findings contains finding if {
 	policy := object.get(pdb.object, ["spec", "unhealthyPodEvictionPolicy"], "")
 	policy != "AlwaysAllow"
 	finding := lib.finding(rego.metadata.rule(), pdb, sprintf(
-		"%s selects the pods of %s with unhealthyPodEvictionPolicy %s: while fewer of them are healthy than it requires, evictions of the unhealthy ones are refused and node drains hang",
+		concat(" ", [
+			"%s selects the pods of %s with unhealthyPodEvictionPolicy %s: while fewer of them are healthy",
+			"than it requires, evictions of the unhealthy ones are refused and node drains hang",
+		]),
 		[lib.display(pdb), lib.display(ds), _policy_name(policy)],
 	))
 }
