@@ -65,6 +65,13 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--charts", action="append", type=Path, default=[], metavar="DIR", help="GitOps: directory of chart packages or unpacked charts (repeatable)"
     )
     p.add_argument("--repo", action="append", default=[], metavar="URL=PATH", help="GitOps: a repository URL and its local checkout (repeatable)")
+    p.add_argument(
+        "--argocd-cluster",
+        action="append",
+        default=[],
+        metavar="NAME=SERVER",
+        help="GitOps: a cluster Argo CD knows, for ApplicationSet clusters generators, besides the repository's cluster Secrets (repeatable)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
 
 
@@ -93,15 +100,18 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
         return _fail(str(exc))
     if any(s.kind == "gitops" for s in sources):
         from dsgate.gitops.gate import configure
+        from dsgate.gitops.generators import parse_clusters
         from dsgate.gitops.objects import GitOpsError
         from dsgate.gitops.repos import parse_mapping
 
         repos = [*args.repo, *(cfg.repos if cfg else [])]
+        clusters = [*args.argocd_cluster, *(cfg.argocd_clusters if cfg else [])]
         try:
             parse_mapping(repos)
+            parse_clusters(clusters)
         except GitOpsError as exc:
             return _fail(str(exc))
-        sources = configure(sources, [*args.charts, *(cfg.charts if cfg else [])], repos)
+        sources = configure(sources, [*args.charts, *(cfg.charts if cfg else [])], repos, clusters)
     kube_versions = [v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else None)
     helm_versions = args.helm or (cfg.helm_versions if cfg else ["v4"])
     policy_dir = args.policies or (cfg.policies if cfg and cfg.policies else default_policy_dir())

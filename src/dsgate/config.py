@@ -25,6 +25,7 @@ KEYS = {
     "crds",
     "charts",
     "repos",
+    "argocdClusters",
     "limits",
     "podSecurity",
 }
@@ -48,6 +49,7 @@ class Config:
     crds: list[Path] = field(default_factory=list)  # CRD files or directories defining more kinds
     charts: list[Path] = field(default_factory=list)  # offline chart store for GitOps sources
     repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
+    argocd_clusters: list[str] = field(default_factory=list)  # NAME=SERVER: clusters Argo CD knows (ApplicationSet clusters generator)
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
     pod_security_default: str = DEFAULT_PSA_LEVEL  # the server check's Pod Security level of a namespace
     pod_security_namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> level
@@ -105,6 +107,10 @@ def load(path: Path) -> Config:
     if not isinstance(repos, dict) or not all(isinstance(v, str) for v in repos.values()):
         raise ConfigError(f"{path}: 'repos' must be a mapping of repository URL to local path")
     cfg.repos = [f"{url}={root / local}" for url, local in repos.items()]
+    clusters = raw.get("argocdClusters", {})
+    if not isinstance(clusters, dict) or not all(isinstance(v, str) for v in clusters.values()):
+        raise ConfigError(f"{path}: 'argocdClusters' must be a mapping of Argo CD cluster name to API server URL")
+    cfg.argocd_clusters = [f"{name}={server}" for name, server in clusters.items()]
     try:
         cfg.limits = limits_mod.parse(raw.get("limits"), str(path))
     except ValueError as exc:

@@ -164,7 +164,11 @@ GIT = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {
             {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a", "  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: vars}]\n"), "a/cm.yaml": GIT},
             "Kustomization flux-system/a: postBuild.substituteFrom ConfigMap flux-system/vars is defined nowhere",
         ),
-        ({"clusters/c/sync.yaml": _ks("a", "./a"), "a/x.yaml": GIT}, "spec.sourceRef GitRepository flux-system/flux-system is defined nowhere"),
+        # a source that is not flux bootstrap's own GitRepository must be defined (flux-system's may be absent: test_layouts)
+        (
+            {"clusters/c/sync.yaml": _ks("a", "./a").replace("name: flux-system}", "name: platform}"), "a/x.yaml": GIT},
+            "spec.sourceRef GitRepository flux-system/platform is defined nowhere",
+        ),
         ({"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./missing")}, "Kustomization flux-system/a: spec.path missing is not a directory"),
         (
             {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/kustomization.yaml": "helmCharts: [{name: x}]\n"},

@@ -66,13 +66,16 @@ def test_sarif_junit_text_name_the_chain(chart_store: Path, tmp_path: Path) -> N
 
 
 def test_missing_chart_exits_2() -> None:
+    # both charts the staging cluster needs from the chart store are named, in one error (not the first one only)
     proc = dsgate("--no-config", "--format", "json", str(STAGING))
     assert proc.returncode == 2
     errors = json.loads(proc.stdout)["errors"]
     assert errors == [
-        "Kustomization flux-system/apps → HelmRelease agents/agent: chart 'agent' version '>=1.0.0 <2.0.0' from "
-        "https://charts.example.com/stable/agent not found offline (no version matching '>=1.0.0 <2.0.0' (present: none); "
-        "searched: no --charts directory given); put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked "
+        "2 charts not found offline: [1] Kustomization flux-system/apps → HelmRelease agents/agent: chart 'agent' version '>=1.0.0 <2.0.0' from "
+        "https://charts.example.com/stable/agent not found offline (no version matching '>=1.0.0 <2.0.0' (present: none)); "
+        "[2] Kustomization flux-system/apps → HelmRelease agents/agent-canary: chart 'agent' version '1.0.0' from "
+        "oci://registry.example.com/charts/agent not found offline (no version matching '1.0.0' (present: none)); "
+        "searched: no --charts directory given; put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked "
         "chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
     ]
 

@@ -112,6 +112,25 @@ def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, ro
         yield from _walk(child, extra_values, root=root, seen=seen)
 
 
+def _without_gitops_inputs(top: Path, found: list[Source]) -> list[Source]:
+    """FOUND without the YAML files a GitOps entry under TOP reads as input (Helm value files named by
+    `$ref/...`, git files generator files): they are values, never manifests."""
+    if not any(s.kind == "gitops" for s in found):
+        return found
+    from dsgate.gitops.detect import consumed_files
+
+    consumed = consumed_files(top)
+    out: list[Source] = []
+    for source in found:
+        if source.kind == "files":
+            kept = tuple(f for f in source.files if f.resolve() not in consumed)
+            if not kept:
+                continue
+            source = Source("files", source.path, files=kept)
+        out.append(source)
+    return out
+
+
 def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[Source]:
     """Every source under PATHS; raises SourceError for a missing path or one that yields nothing."""
     sources: list[Source] = []
@@ -123,7 +142,7 @@ def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[S
                 raise SourceError(f"{path}: not a YAML file, chart or kustomization directory")
             found = [Source("kustomize", path.parent)] if path.name in KUSTOMIZATION_FILES else [Source("files", path, files=(path,))]
         else:
-            found = list(_walk(path, tuple(extra_values), top=True))
+            found = _without_gitops_inputs(path, list(_walk(path, tuple(extra_values), top=True)))
         if not found:
             raise SourceError(f"{path}: holds no chart, kustomization or YAML file; nothing to gate")
         sources.extend(found)

@@ -11,8 +11,8 @@
   patches, components, written into a copy of the kustomization as Argo CD does.
 - Objects without a namespace land in `spec.destination.namespace`, in the cluster of
   `spec.destination` (server or name, see destinations): each cluster is its own evaluation set.
-- ApplicationSet: the list and git-directory generators, templated with fasttemplate `{{param}}` or,
-  with goTemplate, `{{ .param }}`. Applications an Application renders are rendered in turn
+- ApplicationSet: the generators of dsgate.gitops.generators (list, clusters, git, matrix, merge),
+  templated with fasttemplate `{{param}}` or, with goTemplate, `{{ .param }}`. Applications an Application renders are rendered in turn
   (app-of-apps); one met again on its own chain is a cycle: an error.
 """
 
@@ -24,6 +24,7 @@ import fnmatch
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,10 @@ from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import destinations
-from dsgate.gitops.charts import ChartNotFound, ChartStore
+from dsgate.gitops.charts import ChartStore, MissingCharts
 from dsgate.gitops.flux import Reader
-from dsgate.gitops.helmrelease import CHARTS_HINT, merge, set_path
+from dsgate.gitops.generators import ArgoCluster, Generators
+from dsgate.gitops.helmrelease import merge, set_path
 from dsgate.gitops.objects import ARGO, CLUSTER_SCOPED, GitOpsError, Item, is_kind, name_of, namespace_of, spec_of, step
 from dsgate.gitops.repos import Repos
 from dsgate.tools import tool_path
@@ -79,14 +81,19 @@ def kustomize_images(images: list[Any]) -> list[dict[str, str]]:
 class ArgoExpander:
     """Renders Applications (and the Applications they render) and ApplicationSets."""
 
-    def __init__(self, repos: Repos, store: ChartStore, read: Reader, batch: HelmBatch | None) -> None:
+    def __init__(self, repos: Repos, store: ChartStore, read: Reader, batch: HelmBatch | None, clusters: Sequence[ArgoCluster] = ()) -> None:
         self.repos, self.store, self.read, self.batch = repos, store, read, batch
+        self.flag_clusters = tuple(clusters)
+        self.roots: list[Item] = []
         self.items: list[Item] = []
+        self.generators = Generators(repos, self.known_clusters, _template)
+        self.missing: list[MissingCharts] = []  # charts not in the store: the caller names them all in one error
 
     def expand(self, roots: list[Item]) -> list[Item]:
         """Every object ROOTS (Argo CD objects among a cluster's items) lead to, each with the cluster
         it lands in: an Application's objects in its destination, the Applications an ApplicationSet
         generates where the ApplicationSet is (see destinations)."""
+        self.roots = roots
         pending = [r for r in roots if is_kind(r.obj, ARGO, "Application") or is_kind(r.obj, ARGO, "ApplicationSet")]
         while pending:
             item = pending.pop(0)
@@ -100,54 +107,42 @@ class ArgoExpander:
                 raise GitOpsError(f"Application cycle: {' → '.join([*item.via, me])}")
             chain = (*item.via, me)
             where = destinations.raw(spec_of(item.obj).get("destination"))
-            for obj in self.application(item.obj, chain):
+            try:
+                objs = self.application(item.obj, chain)
+            except MissingCharts as exc:
+                self.missing.append(exc)
+                continue
+            for obj in objs:
                 new = Item(obj, chain, where)
                 self.items.append(new)
                 if is_kind(obj, ARGO, "Application") or is_kind(obj, ARGO, "ApplicationSet"):
                     pending.append(new)
         names = destinations.cluster_names(i.obj for i in [*roots, *self.items])
+        names.update({c.name: c.server for c in self.flag_clusters})
         self.items = [dataclasses.replace(i, cluster=destinations.key(i.cluster, names)) for i in self.items]
         return self.items
 
     # ---------------------------------------------------------------- ApplicationSet
+
+    def known_clusters(self) -> list[ArgoCluster]:
+        """The clusters Argo CD would know now: every cluster Secret met so far, then the flag's."""
+        out = [
+            ArgoCluster(name, server, labels, annotations, project)
+            for name, server, labels, annotations, project in destinations.cluster_secrets(i.obj for i in [*self.roots, *self.items])
+        ]
+        return [*out, *(c for c in self.flag_clusters if c.name not in {o.name for o in out})]
 
     def application_set(self, appset: dict[str, Any]) -> list[dict[str, Any]]:
         spec = spec_of(appset)
         go = bool(spec.get("goTemplate"))
         out: list[dict[str, Any]] = []
         for generator in spec.get("generators") or []:
-            for params in self._params(appset, generator):
+            for params in self.generators.params(generator, go, step(appset)):
                 app = _template(copy.deepcopy(spec.get("template") or {}), params, go)
                 app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
                 app.setdefault("metadata", {}).setdefault("namespace", namespace_of(appset))
                 out.append(app)
         return out
-
-    def _params(self, appset: dict[str, Any], generator: dict[str, Any]) -> list[dict[str, Any]]:
-        if "list" in generator:
-            return [dict(e) for e in (generator["list"] or {}).get("elements") or []]
-        if "git" in generator:
-            git = generator["git"]
-            root = self.repos.git(str(git.get("repoURL", "")))
-            directories = git.get("directories") or []
-
-            def matching(exclude: bool) -> set[str]:
-                return {
-                    str(path.relative_to(root))
-                    for d in directories
-                    if bool(d.get("exclude")) == exclude
-                    for path in root.glob(str(d.get("path", "")))
-                    if path.is_dir()
-                }
-
-            params: list[dict[str, Any]] = []
-            for rel in sorted(matching(False) - matching(True)):  # excludes win, wherever they are listed
-                parts = rel.split("/")
-                base = parts[-1]
-                normalized = re.sub(r"[^a-z0-9-]", "-", base.lower())
-                params.append({"path": {"path": rel, "basename": base, "basenameNormalized": normalized, "segments": parts}})
-            return params
-        raise GitOpsError(f"{step(appset)}: generator {sorted(generator)} is not one dsgate renders (list, git directories)")
 
     # ---------------------------------------------------------------- Application
 
@@ -177,13 +172,7 @@ class ArgoExpander:
     def _source(self, app: dict[str, Any], source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str) -> list[dict[str, Any]]:
         if source.get("chart"):
             chart, constraint = str(source["chart"]), str(source.get("targetRevision") or "*")
-            try:
-                path = self.store.find(chart, constraint)
-            except ChartNotFound as exc:
-                dirs = ", ".join(str(d) for d in self.store.dirs) or "no --charts directory given"
-                raise GitOpsError(
-                    f"{what}: chart {chart!r} version {constraint!r} from {source.get('repoURL')} not found offline ({exc}; searched: {dirs}); {CHARTS_HINT}"
-                ) from exc
+            path = self.store.require(what, chart, constraint, str(source.get("repoURL")))
             return self._helm(app, path, source, refs, namespace, what)
         root = self._checkout(app, source)
         path = (root / str(source.get("path") or ".")).resolve()
@@ -287,6 +276,8 @@ _GO = re.compile(r"\{\{\s*\.([\w.]+)\s*\}\}")
 
 
 def _lookup(params: dict[str, Any], key: str) -> Any:
+    if key in params:  # a flat (fasttemplate) parameter
+        return params[key]
     m = re.fullmatch(r"([\w.]+)\[(\d+)\]", key)
     if m:  # fasttemplate path[N]: the Nth path segment
         seq = _lookup(params, m.group(1) + ".segments")

@@ -15,13 +15,60 @@ from pathlib import Path
 
 import yaml
 
+from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.semver import ConstraintError, highest
 
 _PACKAGE = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)\.tgz$")
 
 
+CHARTS_HINT = (
+    "put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
+)
+
+
 class ChartNotFound(LookupError):
     """No chart of that name and version constraint is in the store."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One chart a HelmRelease or Application installs that is not in the store."""
+
+    what: str  # the chain naming the HelmRelease or Application
+    chart: str
+    constraint: str
+    url: str
+    reason: str
+
+    def within(self, prefix: str) -> Missing:
+        """This chart, its chain led by PREFIX (the objects that produced the HelmRelease)."""
+        if not prefix or self.what.startswith(prefix):
+            return self
+        return Missing(f"{prefix} → {self.what}", self.chart, self.constraint, self.url, self.reason)
+
+    def text(self) -> str:
+        return f"{self.what}: chart {self.chart!r} version {self.constraint!r} from {self.url} not found offline ({self.reason}"
+
+
+class MissingCharts(GitOpsError):
+    """Charts not in the store: every one a run needs, named in one line."""
+
+    def __init__(self, missing: Sequence[Missing], dirs: Sequence[Path]) -> None:
+        self.missing, self.dirs = tuple(missing), tuple(dirs)
+        searched = ", ".join(str(d) for d in dirs) or "no --charts directory given"
+        if len(self.missing) == 1:
+            text = f"{self.missing[0].text()}; searched: {searched}); {CHARTS_HINT}"
+        else:
+            each = "; ".join(f"[{i}] {m.text()})" for i, m in enumerate(self.missing, 1))
+            text = f"{len(self.missing)} charts not found offline: {each}; searched: {searched}; {CHARTS_HINT}"
+        super().__init__(text)
+
+    def within(self, prefix: str) -> MissingCharts:
+        return MissingCharts([m.within(prefix) for m in self.missing], self.dirs)
+
+    @staticmethod
+    def merged(errors: Sequence[MissingCharts]) -> MissingCharts:
+        return MissingCharts([m for e in errors for m in e.missing], errors[0].dirs)
 
 
 @dataclass
@@ -46,6 +93,13 @@ class ChartStore:
                         index.setdefault(meta[0], {}).setdefault(meta[1].lstrip("v"), chart_yaml.parent)
             self._index = index
         return self._index
+
+    def require(self, what: str, name: str, constraint: str, url: str) -> Path:
+        """find(NAME, CONSTRAINT), or MissingCharts naming WHAT (the HelmRelease or Application) and URL."""
+        try:
+            return self.find(name, constraint)
+        except ChartNotFound as exc:
+            raise MissingCharts([Missing(what, name, constraint or "*", url, str(exc))], self.dirs) from exc
 
     def find(self, name: str, constraint: str) -> Path:
         """The highest version of chart NAME that CONSTRAINT allows; raise ChartNotFound."""

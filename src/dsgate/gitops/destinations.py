@@ -31,15 +31,24 @@ def raw(destination: Any) -> str:
     return ""
 
 
-def cluster_names(objs: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """Cluster name -> server URL, from Argo CD's built-in in-cluster and the cluster Secrets in OBJS."""
-    names = {IN_CLUSTER_NAME: IN_CLUSTER_SERVER}
+def cluster_secrets(objs: Iterable[dict[str, Any]]) -> list[tuple[str, str, dict[str, str], dict[str, str], str]]:
+    """(name, server, labels, annotations, project) of every Argo CD cluster Secret in OBJS."""
+    out: list[tuple[str, str, dict[str, str], dict[str, str], str]] = []
     for obj in objs:
         labels = meta(obj).get("labels")
         if obj.get("kind") == "Secret" and isinstance(labels, dict) and labels.get(SECRET_TYPE_LABEL) == "cluster":
             data = data_of(obj)
             if data.get("name") and data.get("server"):
-                names[data["name"]] = data["server"]
+                annotations = meta(obj).get("annotations")
+                notes = {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+                out.append((data["name"], data["server"], {str(k): str(v) for k, v in labels.items()}, notes, data.get("project", "")))
+    return out
+
+
+def cluster_names(objs: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Cluster name -> server URL, from Argo CD's built-in in-cluster and the cluster Secrets in OBJS."""
+    names = {IN_CLUSTER_NAME: IN_CLUSTER_SERVER}
+    names.update({name: server for name, server, *_ in cluster_secrets(objs)})
     return names
 
 

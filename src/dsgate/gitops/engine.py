@@ -11,8 +11,9 @@ from typing import Any
 from dsgate.gate.documents import Converter, Document, DocumentError, Provenance, read_stream
 from dsgate.gate.render import HelmBatch
 from dsgate.gitops.argocd import ArgoExpander
-from dsgate.gitops.charts import ChartStore
-from dsgate.gitops.flux import FluxExpander, Reader
+from dsgate.gitops.charts import ChartStore, MissingCharts
+from dsgate.gitops.flux import IMPLIED, FluxExpander, Reader
+from dsgate.gitops.generators import parse_clusters
 from dsgate.gitops.helmrelease import ChartResolver, render_release
 from dsgate.gitops.objects import GitOpsError, Item, spec_of, step
 from dsgate.gitops.repos import Repos, find_root, parse_mapping
@@ -26,6 +27,7 @@ class Settings:
 
     charts: tuple[Path, ...] = ()
     repos: tuple[str, ...] = ()  # URL=PATH
+    clusters: tuple[str, ...] = ()  # NAME=SERVER: clusters Argo CD knows besides the repository's cluster Secrets
 
     def mapping(self) -> dict[str, Path]:
         return parse_mapping(self.repos)
@@ -54,20 +56,31 @@ def expand(entry: Path, settings: Settings, convert: Converter | None = None, ba
     resolver = ChartResolver(ChartStore(settings.charts), repos, flux.cluster)
     releases = [r for r in flux.releases if not spec_of(r.obj).get("suspend")]
 
-    def one(release: Item) -> list[Item]:
-        chain = (*release.via, step(release.obj))
+    def one(release: Item) -> list[Item] | MissingCharts:
+        me = step(release.obj)
+        chain = (*release.via, f"{me} ({IMPLIED})" if resolver.implied(release.obj) else me)
+        prefix = " → ".join(release.via)
         try:
             return [Item(obj, chain) for obj in render_release(release.obj, release.via, resolver, read, batch)]
+        except MissingCharts as exc:
+            return exc.within(prefix)  # reported with every other missing chart, in one error
         except GitOpsError as exc:
-            prefix = " → ".join(release.via)
             if prefix and not str(exc).startswith(prefix):
                 raise GitOpsError(f"{prefix} → {exc}") from exc  # every error names its whole chain
             raise
 
+    missing: list[MissingCharts] = []
     with ThreadPoolExecutor(max_workers=RELEASE_WORKERS) as pool:
         for rendered in pool.map(one, releases):
-            items.extend(rendered)
-    items.extend(ArgoExpander(repos, resolver.store, read, batch).expand(items))
+            if isinstance(rendered, MissingCharts):
+                missing.append(rendered)
+            else:
+                items.extend(rendered)
+    argo = ArgoExpander(repos, resolver.store, read, batch, parse_clusters(settings.clusters))
+    items.extend(argo.expand(items))
+    missing.extend(argo.missing)
+    if missing:
+        raise MissingCharts.merged(missing)
     return items
 
 

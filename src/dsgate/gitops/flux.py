@@ -7,6 +7,11 @@ its output expanded in turn; HelmReleases are collected and rendered once every 
 (their sources, and the ConfigMaps and Secrets their values come from, may come from any
 Kustomization). A Kustomization whose path is the entry itself is the bootstrap (`flux-system`)
 and is not built again; any other Kustomization met again on its own chain is a cycle: an error.
+
+`flux bootstrap` writes the GitRepository `flux-system/flux-system` (in gotk-sync.yaml) pointing at
+the repository itself. Repositories that publish their layout keep gotk-sync.yaml as a placeholder
+(or leave it out), so a sourceRef to that GitRepository, when no such object exists, is the
+repository under check; the chain says so (IMPLIED) on every object it leads to.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import substitute as subst
+from dsgate.gitops.detect import argo_entry
 from dsgate.gitops.kbuild import Builder
 from dsgate.gitops.objects import (
     FLUX_HELM,
@@ -34,6 +41,9 @@ from dsgate.gitops.objects import (
     step,
 )
 from dsgate.gitops.repos import Repos
+
+BOOTSTRAP = ("GitRepository", "flux-system", "flux-system")  # (kind, namespace, name) flux bootstrap writes
+IMPLIED = "GitRepository flux-system/flux-system absent: the repository under check, as flux bootstrap points it"
 
 # A YAML stream -> its objects, read as kubectl reads them (the gate's converter), or why not.
 Reader = Callable[[str, str], list[dict[str, Any]]]
@@ -56,6 +66,11 @@ class Cluster:
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.index.get((kind, namespace, name))
+
+    def implied(self, kind: str, namespace: str, name: str) -> bool:
+        """(KIND, NAMESPACE, NAME) is flux bootstrap's own GitRepository and the repository does not
+        define it: it stands for the repository under check."""
+        return (kind, namespace, name) == BOOTSTRAP and self.get(kind, namespace, name) is None
 
 
 def variables(ks: dict[str, Any], cluster: Cluster) -> dict[str, str]:
@@ -129,6 +144,8 @@ class FluxExpander:
         ns = str(ref.get("namespace") or namespace_of(ks))
         if kind not in ("GitRepository", "OCIRepository", "Bucket"):
             raise GitOpsError(f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository or Bucket")
+        if self.cluster.implied(kind, ns, name):
+            return self.repos.root.resolve()
         source = self.cluster.get(kind, ns, name)
         if source is None:
             raise Deferred(f"spec.sourceRef {kind} {ns}/{name} is defined nowhere in the repository")
@@ -142,7 +159,15 @@ class FluxExpander:
 
     def expand(self) -> None:
         what = str(self.entry)
-        objs = self.read(self.builder.build(self.entry if self.entry.is_dir() else self.entry.parent, self.entry, {}, what), f"build {what}")
+        if argo_entry(self.entry) and kustomization_file(self.entry) is None:
+            objs = [
+                obj
+                for path in sorted(self.entry.iterdir())
+                if path.is_file() and path.suffix in (".yaml", ".yml")
+                for obj in self.read(path.read_text(), str(path))
+            ]
+        else:
+            objs = self.read(self.builder.build(self.entry if self.entry.is_dir() else self.entry.parent, self.entry, {}, what), f"build {what}")
         pending = self._add(objs, ())
         while pending:
             waiting: list[tuple[dict[str, Any], tuple[str, ...], str]] = []
@@ -179,13 +204,15 @@ class FluxExpander:
         path = (root / str(spec.get("path") or "./")).resolve()
         if path == self.entry and root == self.repos.root.resolve():
             return []  # the bootstrap Kustomization: it applies the entry path itself
-        if me in via:
+        if me in (v.split(" (", 1)[0] for v in via):
             raise GitOpsError(f"Kustomization cycle: {' → '.join([*via, me])}")
         if me in self.done:
             return []  # reached again through another Kustomization: applied once
         self.done.add(me)
         vars_ = variables(ks, self.cluster)
-        chain = (*via, me)
+        ref = spec.get("sourceRef") or {}
+        implied = self.cluster.implied(str(ref.get("kind", "")), str(ref.get("namespace") or namespace_of(ks)), str(ref.get("name", "")))
+        chain = (*via, f"{me} ({IMPLIED})" if implied else me)
         what = " → ".join(chain)
         objs = self.read(self.builder.build(root, path, spec, what), f"kustomize build {path}")
         objs = apply_substitution(objs, vars_, self.read, what)

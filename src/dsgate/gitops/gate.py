@@ -22,9 +22,9 @@ class GitOpsSource(Source):
     settings: Settings = field(default_factory=Settings)
 
 
-def configure(sources: list[Source], charts: list[Path], repos: list[str]) -> list[Source]:
-    """SOURCES with every GitOps entry given the chart store and repository mapping."""
-    settings = Settings(tuple(charts), tuple(repos))
+def configure(sources: list[Source], charts: list[Path], repos: list[str], clusters: list[str] | None = None) -> list[Source]:
+    """SOURCES with every GitOps entry given the chart store, repository mapping and Argo CD clusters."""
+    settings = Settings(tuple(charts), tuple(repos), tuple(clusters or ()))
     return [GitOpsSource(KIND, s.path, settings=settings) if s.kind == KIND else s for s in sources]
 
 

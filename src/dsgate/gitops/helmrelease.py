@@ -23,15 +23,11 @@ import yaml
 
 from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
-from dsgate.gitops.charts import ChartNotFound, ChartStore
+from dsgate.gitops.charts import ChartStore
 from dsgate.gitops.flux import Cluster, Reader
 from dsgate.gitops.objects import CLUSTER_SCOPED, GitOpsError, data_of, name_of, namespace_of, spec_of, step
 from dsgate.gitops.repos import Repos
 from dsgate.tools import tool_path
-
-CHARTS_HINT = (
-    "put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
-)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -142,19 +138,15 @@ class ChartResolver:
     def _source(self, hr: dict[str, Any], ref: dict[str, Any], field: str) -> dict[str, Any]:
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
         ns = str(ref.get("namespace") or namespace_of(hr, "default"))
+        if self.cluster.implied(kind, ns, name):
+            return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": {"url": ""}}
         obj = self.cluster.get(kind, ns, name)
         if obj is None:
             raise GitOpsError(f"{step(hr)}: {field} {kind} {ns}/{name} is defined nowhere in the repository")
         return obj
 
     def _from_store(self, hr: dict[str, Any], chart: str, constraint: str, url: str) -> Path:
-        try:
-            return self.store.find(chart, constraint)
-        except ChartNotFound as exc:
-            dirs = ", ".join(str(d) for d in self.store.dirs) or "no --charts directory given"
-            raise GitOpsError(
-                f"{step(hr)}: chart {chart!r} version {constraint or '*'!r} from {url} not found offline ({exc}; searched: {dirs}); {CHARTS_HINT}"
-            ) from exc
+        return self.store.require(step(hr), chart, constraint, url)
 
     def _chart_spec(self, hr: dict[str, Any], cs: dict[str, Any]) -> Path:
         chart, constraint = str(cs.get("chart", "")), str(cs.get("version") or "*")
@@ -172,6 +164,12 @@ class ChartResolver:
                 )
             return path
         raise GitOpsError(f"{step(hr)}: chart source kind {source.get('kind')!r} is not supported offline (use HelmRepository, GitRepository or OCIRepository)")
+
+    def implied(self, hr: dict[str, Any]) -> bool:
+        """HR's chart comes from flux bootstrap's GitRepository, absent here (the repository under check)."""
+        ref = ((spec_of(hr).get("chart") or {}).get("spec") or {}).get("sourceRef") or {}
+        ns = str(ref.get("namespace") or namespace_of(hr, "default"))
+        return self.cluster.implied(str(ref.get("kind", "")), ns, str(ref.get("name", "")))
 
     def resolve(self, hr: dict[str, Any]) -> Path:
         spec = spec_of(hr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.gitops.objects import FLUX_KUSTOMIZE, GitOpsError
+from dsgate.gitops.objects import FLUX_HELM, FLUX_KUSTOMIZE, GitOpsError
 
 _SCP = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
@@ -60,8 +60,35 @@ class Repos:
         return self.local(url) or self.root
 
 
+def _argo_paths(doc: dict[str, Any]) -> list[str]:
+    """The repository paths an Argo CD Application or ApplicationSet names (source paths, git
+    generator directories up to their first wildcard), templated ones left out."""
+    out: list[str] = []
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif key == "path" and isinstance(node, str) and "{{" not in node:
+            fixed: list[str] = []
+            for segment in node.split("/"):
+                if any(c in segment for c in "*?["):
+                    break
+                fixed.append(segment)
+            text = "/".join(fixed).strip("/")
+            if text not in ("", "."):
+                out.append(text)
+
+    walk(doc.get("spec"))
+    return out
+
+
 def _flux_paths(entry: Path) -> list[str]:
-    """spec.path of every Flux Kustomization in ENTRY's YAML files (a cheap pre-read)."""
+    """spec.path of every Flux Kustomization, and the chart path of every HelmRelease whose chart is a
+    path in a GitRepository, in ENTRY's YAML files (a cheap pre-read)."""
     paths: list[str] = []
     files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml") and ".git" not in p.parts)
     for path in files:
@@ -74,12 +101,20 @@ def _flux_paths(entry: Path) -> list[str]:
                 spec = doc.get("spec") or {}
                 if isinstance(spec, dict) and isinstance(spec.get("path"), str):
                     paths.append(spec["path"])
+            elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_HELM + "/") and doc.get("kind") == "HelmRelease":
+                chart = ((doc.get("spec") or {}).get("chart") or {}).get("spec") or {}
+                ref = chart.get("sourceRef") if isinstance(chart, dict) else None
+                if isinstance(ref, dict) and ref.get("kind") == "GitRepository" and isinstance(chart.get("chart"), str):
+                    paths.append(chart["chart"])
+            elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith("argoproj.io/"):
+                paths.extend(_argo_paths(doc))
     return paths
 
 
 def find_root(entry: Path) -> Path:
     """The root of the repository ENTRY belongs to: the nearest directory at or above ENTRY where the
-    paths of ENTRY's Flux Kustomizations exist (Flux resolves them from the source's root), else the
+    paths of ENTRY's Flux Kustomizations and GitRepository charts exist (Flux resolves them from the
+    source's root), else the
     nearest one with a .git, else ENTRY's directory."""
     start = (entry if entry.is_dir() else entry.parent).resolve()
     paths = _flux_paths(entry)

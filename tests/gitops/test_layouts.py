@@ -1,0 +1,237 @@
+"""GitOps repositories as people lay them out (issue 22): `flux bootstrap` layouts published without
+their generated gotk-sync.yaml, several charts missing offline, ApplicationSets with clusters, matrix
+and merge generators, Helm values folders next to the Applications that read them.
+
+Fixtures: data/bootstrap (Flux) and data/appsets (Argo CD), both written for these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dsgate.gate.sources import discover
+from dsgate.gitops.argocd import _template
+from dsgate.gitops.charts import MissingCharts
+from dsgate.gitops.engine import Settings, expand
+from dsgate.gitops.flux import IMPLIED
+from dsgate.gitops.generators import ArgoCluster, Generators
+from dsgate.gitops.objects import GitOpsError
+from dsgate.gitops.repos import Repos
+
+from .conftest import DATA
+
+BOOTSTRAP = DATA / "bootstrap"
+APPSETS = DATA / "appsets"
+APPS_KS = f"Kustomization flux-system/apps ({IMPLIED})"
+COLLECTOR_HR = f"HelmRelease flux-system/collector ({IMPLIED})"
+
+
+def _objects(entry: Path, settings: Settings | None = None) -> set[tuple[str, str, str]]:
+    """(cluster, chain, Kind namespace/name) of every object ENTRY's cluster(s) would get."""
+    out = set()
+    for item in expand(entry, settings or Settings()):
+        meta = item.obj.get("metadata") or {}
+        out.add((item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}"))
+    return out
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("cluster", "expected_objects"),
+    [
+        # gotk-sync.yaml is a placeholder comment: the sourceRef flux-system is the repository itself, and the chain says so
+        (
+            "dev",
+            {
+                ("", "", "Kustomization flux-system/apps"),
+                ("", "", "HelmRelease flux-system/collector"),
+                ("", APPS_KS, "DaemonSet agents/node-agent"),
+                ("", COLLECTOR_HR, "DaemonSet observability/observability-collector"),
+            },
+        ),
+        # gotk-sync.yaml is not there at all: the same
+        (
+            "prod",
+            {
+                ("", "", "Kustomization flux-system/apps"),
+                ("", "", "HelmRelease flux-system/collector"),
+                ("", APPS_KS, "DaemonSet agents/node-agent"),
+                ("", COLLECTOR_HR, "DaemonSet observability/observability-collector"),
+            },
+        ),
+    ],
+)
+def test_bootstrap_source_is_the_repository(cluster: str, expected_objects: set[tuple[str, str, str]]) -> None:
+    assert _objects(BOOTSTRAP / "clusters" / cluster) == expected_objects
+
+
+@pytest.mark.render
+def test_missing_charts_named_in_one_error() -> None:
+    with pytest.raises(MissingCharts) as info:
+        expand(BOOTSTRAP / "clusters" / "offline", Settings())
+    message = str(info.value)
+    assert "\n" not in message  # one line
+    assert message.startswith("2 charts not found offline: [1] HelmRelease flux-system/logs: chart 'log-shipper' version '2.x' from https://charts.example.com/vendor/log-shipper")
+    assert "[2] HelmRelease flux-system/metrics: chart 'metrics-agent' version '1.4.0' from https://charts.example.com/vendor/metrics-agent" in message
+    assert message.endswith("searched: no --charts directory given; put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)")
+
+
+PROD = ArgoCluster("prod", "https://prod.example.com", {"env": "prod", "tier": "gold"})
+EDGE = ArgoCluster("edge", "https://edge.example.com", {"env": "edge"})
+IN = {"name": "in-cluster", "server": "https://kubernetes.default.svc"}
+
+
+def _names(params: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
+    return [tuple(p.get(k) for k in keys) for p in params]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("generator", "go", "clusters", "keys", "expected"),
+    [
+        # clusters, no selector, no cluster known: Argo CD's own cluster only
+        ("clusters: {}", False, [], ("name", "server"), [("in-cluster", IN["server"])]),
+        # clusters, no selector: in-cluster first, then every known cluster
+        ("clusters: {}", False, [PROD, EDGE], ("name", "nameNormalized"), [("in-cluster", "in-cluster"), ("prod", "prod"), ("edge", "edge")]),
+        # a selector leaves Argo CD's own cluster out (no Secret declares it) and matches labels
+        ("clusters: {selector: {matchLabels: {env: prod}}}", False, [PROD, EDGE], ("name", "metadata.labels.tier"), [("prod", "gold")]),
+        # matchExpressions NotIn / Exists
+        (
+            "clusters: {selector: {matchExpressions: [{key: env, operator: NotIn, values: [prod]}, {key: env, operator: Exists}]}}",
+            False,
+            [PROD, EDGE],
+            ("name",),
+            [("edge",)],
+        ),
+        # values are templated with the cluster's own parameters (flat without goTemplate)
+        ("clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{name}}'}}", False, [PROD, EDGE], ("values.ns",), [("agents-edge",)]),
+        # with goTemplate the parameters stay nested
+        ("clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{ .name }}'}}", True, [PROD, EDGE], ("name",), [("edge",)]),
+        # matrix: every pair; the second generator sees the first's parameters
+        (
+            "matrix: {generators: [{list: {elements: [{a: '1'}, {a: '2'}]}}, {list: {elements: [{b: 'x-{{a}}'}, {b: y}]}}]}",
+            False,
+            [],
+            ("a", "b"),
+            [("1", "x-1"), ("1", "y"), ("2", "x-2"), ("2", "y")],
+        ),
+        # matrix of clusters x list
+        ("matrix: {generators: [{clusters: {selector: {matchLabels: {env: prod}}}}, {list: {elements: [{app: a}, {app: b}]}}]}", False, [PROD, EDGE], ("name", "app"), [("prod", "a"), ("prod", "b")]),
+        # merge: the list overrides the clusters' value where the server agrees; base sets the list does not name stay
+        (
+            "merge: {mergeKeys: [server], generators: [{clusters: {values: {level: info}}}, {list: {elements: [{server: 'https://prod.example.com', values.level: debug}, {server: 'https://nowhere', values.level: x}]}}]}",
+            False,
+            [PROD, EDGE],
+            ("name", "values.level"),
+            [("in-cluster", "info"), ("prod", "debug"), ("edge", "info")],
+        ),
+        # merge with goTemplate: nested maps merge key by key
+        (
+            "merge: {mergeKeys: [name], generators: [{list: {elements: [{name: a, v: {x: '1', y: '1'}}, {name: b, v: {x: '1'}}]}}, {list: {elements: [{name: a, v: {y: '2'}}]}}]}",
+            True,
+            [],
+            ("name", "v"),
+            [("a", {"x": "1", "y": "2"}), ("b", {"x": "1"})],
+        ),
+    ],
+)
+def test_generators(generator: str, go: bool, clusters: list[ArgoCluster], keys: tuple[str, ...], expected: list[tuple[Any, ...]]) -> None:
+    gens = Generators(Repos(APPSETS), lambda: list(clusters), _template)
+    assert _names(gens.params(yaml.safe_load(generator), go, "ApplicationSet t"), *keys) == expected
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("generator", "expected_error"),
+    [
+        ("pullRequest: {}", r"generator \['pullRequest'\] is not one dsgate renders \(list, clusters, git directories and files, matrix, merge\)"),  # named, not ignored
+        ("matrix: {generators: [{list: {elements: []}}]}", "combines exactly two generators"),  # Argo CD's rule
+        ("matrix: {generators: [{list: {elements: [{a: '1'}]}}, {list: {elements: [{a: '2'}]}}]}", "both generators set a to different values"),
+        ("merge: {generators: [{list: {elements: []}}, {list: {elements: []}}]}", "needs mergeKeys"),
+        ("merge: {mergeKeys: [k], generators: [{list: {elements: [{k: '1'}, {k: '1'}]}}, {list: {elements: []}}]}", "share the mergeKeys values"),
+    ],
+)
+def test_generator_errors(generator: str, expected_error: str) -> None:
+    gens = Generators(Repos(APPSETS), list, _template)
+    with pytest.raises(GitOpsError, match=expected_error):
+        gens.params(yaml.safe_load(generator), False, "ApplicationSet t")
+
+
+PROD_URL = "https://prod.example.com:6443"
+EDGE_URL = "https://edge.example.com:6443"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("expected_cluster", "expected_chain", "expected_object"),
+    [
+        # clusters generator over the repository's cluster Secrets (selector env In prod, edge)
+        (PROD_URL, "ApplicationSet argocd/node-agent → Application argocd/prod-node-agent", "DaemonSet agents/node-agent"),
+        (EDGE_URL, "ApplicationSet argocd/node-agent → Application argocd/edge-node-agent", "DaemonSet agents/node-agent"),
+        # matrix of clusters (prod) x git directories agents/*, destination by name
+        (PROD_URL, "ApplicationSet argocd/agents-matrix → Application argocd/log-agent-prod-matrix", "DaemonSet matrix/log-agent"),
+        (PROD_URL, "ApplicationSet argocd/agents-matrix → Application argocd/node-agent-prod-matrix", "DaemonSet matrix/node-agent"),
+        # merge: a chart with values from values/agent/<cluster>.yaml ($values) and the merged log level
+        (PROD_URL, "ApplicationSet argocd/agent-chart → Application argocd/prod-agent-chart", "DaemonSet agent-chart/prod-agent-chart"),
+        (EDGE_URL, "ApplicationSet argocd/agent-chart → Application argocd/edge-agent-chart", "DaemonSet agent-chart/edge-agent-chart"),
+    ],
+)
+def test_appsets_repository(expected_cluster: str, expected_chain: str, expected_object: str, appsets: dict[tuple[str, str, str], Any]) -> None:
+    assert (expected_cluster, expected_chain, expected_object) in appsets
+
+
+@pytest.fixture(scope="module")
+def appsets() -> dict[tuple[str, str, str], Any]:
+    out = {}
+    for item in expand(APPSETS / "apps", Settings()):
+        meta = item.obj.get("metadata") or {}
+        out[(item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}")] = item.obj
+    return out
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("name", "expected_args"),
+    [
+        ("prod-agent-chart", ["--log-level=debug", "--port=9200"]),  # merge override + values/agent/prod.yaml
+        ("edge-agent-chart", ["--log-level=info", "--port=9300"]),  # clusters value + values/agent/edge.yaml
+    ],
+)
+def test_merged_values_reach_the_chart(name: str, expected_args: list[str], appsets: dict[tuple[str, str, str], Any]) -> None:
+    (obj,) = [o for (_, _, ref), o in appsets.items() if ref == f"DaemonSet agent-chart/{name}"]
+    assert obj["spec"]["template"]["spec"]["containers"][0]["args"] == expected_args
+
+
+@pytest.mark.render
+def test_flag_clusters_join_the_secrets() -> None:
+    # --argocd-cluster adds a cluster the repository does not declare; the selector env In (prod, edge) leaves it out,
+    # the merge generator (every cluster with the secret-type label) too: only the clusters generator without selector would see it
+    objs = _objects(APPSETS / "apps", Settings(clusters=("lab=https://lab.example.com",)))
+    assert not any(cluster == "https://lab.example.com" for cluster, _, _ in objs)
+    assert ("", "", "ApplicationSet argocd/node-agent") in objs
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("top", "expected_files"),
+    [
+        # values/agent/*.yaml are read through '$values/values/agent/{{name}}.yaml': never a files source
+        (APPSETS, {"agents/log-agent/daemonset.yaml", "agents/node-agent/daemonset.yaml"}),
+        # the Argo CD fixture: values/agent/{common,staging}.yaml are named by $values valueFiles
+        (DATA / "argo", {"teams/alpha/config.yaml", "teams/archived/config.yaml", "teams/beta/config.yaml", "workloads/plain/cm.yaml", "workloads/plain/skip/cm3.yaml", "workloads/plain/sub/cm2.yml"}),
+    ],
+)
+def test_values_folders_are_not_manifests(top: Path, expected_files: set[str]) -> None:
+    files = {str(f.relative_to(top)) for s in discover([top]) if s.kind == "files" for f in s.files}
+    assert files == expected_files
+
+
+@pytest.mark.render
+def test_argo_entry_reads_only_its_own_files() -> None:
+    # apps/drafts/daemonset.yaml is a Helm template (not YAML a reader accepts); Argo CD never reads it
+    objs = _objects(APPSETS / "apps")
+    assert not any("drafts" in chain or ref.endswith("/{{ .Release.Name }}") for _, chain, ref in objs)
