@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from dsgate.gate.sources import discover
+from dsgate.gitops import artifacts
 from dsgate.gitops.argocd import _template
 from dsgate.gitops.charts import MissingCharts
 from dsgate.gitops.engine import Settings, expand
@@ -75,9 +76,13 @@ def test_missing_charts_named_in_one_error() -> None:
         expand(BOOTSTRAP / "clusters" / "offline", Settings())
     message = str(info.value)
     assert "\n" not in message  # one line
-    assert message.startswith("2 charts not found offline: [1] HelmRelease flux-system/logs: chart 'log-shipper' version '2.x' from https://charts.example.com/vendor/log-shipper")
+    assert message.startswith(
+        "2 charts not found offline: [1] HelmRelease flux-system/logs: chart 'log-shipper' version '2.x' from https://charts.example.com/vendor/log-shipper"
+    )
     assert "[2] HelmRelease flux-system/metrics: chart 'metrics-agent' version '1.4.0' from https://charts.example.com/vendor/metrics-agent" in message
-    assert message.endswith("searched: no --charts directory given; put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)")
+    assert message.endswith(
+        "searched: no --charts directory given; put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
+    )
 
 
 PROD = ArgoCluster("prod", "https://prod.example.com", {"env": "prod", "tier": "gold"})
@@ -120,7 +125,13 @@ def _names(params: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
             [("1", "x-1"), ("1", "y"), ("2", "x-2"), ("2", "y")],
         ),
         # matrix of clusters x list
-        ("matrix: {generators: [{clusters: {selector: {matchLabels: {env: prod}}}}, {list: {elements: [{app: a}, {app: b}]}}]}", False, [PROD, EDGE], ("name", "app"), [("prod", "a"), ("prod", "b")]),
+        (
+            "matrix: {generators: [{clusters: {selector: {matchLabels: {env: prod}}}}, {list: {elements: [{app: a}, {app: b}]}}]}",
+            False,
+            [PROD, EDGE],
+            ("name", "app"),
+            [("prod", "a"), ("prod", "b")],
+        ),
         # merge: the list overrides the clusters' value where the server agrees; base sets the list does not name stay
         (
             "merge: {mergeKeys: [server], generators: [{clusters: {values: {level: info}}}, {list: {elements: [{server: 'https://prod.example.com', values.level: debug}, {server: 'https://nowhere', values.level: x}]}}]}",
@@ -148,7 +159,10 @@ def test_generators(generator: str, go: bool, clusters: list[ArgoCluster], keys:
 @pytest.mark.parametrize(
     ("generator", "expected_error"),
     [
-        ("pullRequest: {}", r"generator \['pullRequest'\] is not one dsgate renders \(list, clusters, git directories and files, matrix, merge\)"),  # named, not ignored
+        (
+            "pullRequest: {}",
+            r"generator \['pullRequest'\] is not one dsgate renders \(list, clusters, git directories and files, matrix, merge\)",
+        ),  # named, not ignored
         ("matrix: {generators: [{list: {elements: []}}]}", "combines exactly two generators"),  # Argo CD's rule
         ("matrix: {generators: [{list: {elements: [{a: '1'}]}}, {list: {elements: [{a: '2'}]}}]}", "both generators set a to different values"),
         ("merge: {generators: [{list: {elements: []}}, {list: {elements: []}}]}", "needs mergeKeys"),
@@ -222,7 +236,17 @@ def test_flag_clusters_join_the_secrets() -> None:
         # values/agent/*.yaml are read through '$values/values/agent/{{name}}.yaml': never a files source
         (APPSETS, {"agents/log-agent/daemonset.yaml", "agents/node-agent/daemonset.yaml"}),
         # the Argo CD fixture: values/agent/{common,staging}.yaml are named by $values valueFiles
-        (DATA / "argo", {"teams/alpha/config.yaml", "teams/archived/config.yaml", "teams/beta/config.yaml", "workloads/plain/cm.yaml", "workloads/plain/skip/cm3.yaml", "workloads/plain/sub/cm2.yml"}),
+        (
+            DATA / "argo",
+            {
+                "teams/alpha/config.yaml",
+                "teams/archived/config.yaml",
+                "teams/beta/config.yaml",
+                "workloads/plain/cm.yaml",
+                "workloads/plain/skip/cm3.yaml",
+                "workloads/plain/sub/cm2.yml",
+            },
+        ),
     ],
 )
 def test_values_folders_are_not_manifests(top: Path, expected_files: set[str]) -> None:
@@ -235,3 +259,52 @@ def test_argo_entry_reads_only_its_own_files() -> None:
     # apps/drafts/daemonset.yaml is a Helm template (not YAML a reader accepts); Argo CD never reads it
     objs = _objects(APPSETS / "apps")
     assert not any("drafts" in chain or ref.endswith("/{{ .Release.Name }}") for _, chain, ref in objs)
+
+
+@pytest.mark.render
+def test_external_artifact_of_an_artifact_generator() -> None:
+    # clusters/split: the Kustomization's source is an ExternalArtifact the ArtifactGenerator cuts from the repository
+    assert ("", "Kustomization flux-system/apps", "DaemonSet agents/node-agent") in _objects(BOOTSTRAP / "clusters" / "split")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("copy", "expected_files"),
+    [
+        # a glob: the files below its fixed prefix, at their paths below it
+        ([{"from": "@repo/apps/**", "to": "@artifact/"}], {"kustomization.yaml", "agent.yaml", "NOTES.md"}),
+        # exclude leaves files out
+        ([{"from": "@repo/apps/**", "to": "@artifact/base/", "exclude": ["*.md"]}], {"base/kustomization.yaml", "base/agent.yaml"}),
+        # a directory without a glob is copied with its name into a destination ending in /
+        ([{"from": "@repo/charts/collector", "to": "@artifact/charts/"}], {"charts/collector/Chart.yaml", "charts/collector/templates/daemonset.yaml"}),
+        # a file to a path: renamed; a file to a directory: kept by name
+        (
+            [{"from": "@repo/apps/agent.yaml", "to": "@artifact/env.yaml"}, {"from": "@repo/apps/kustomization.yaml", "to": "@artifact/x/"}],
+            {"env.yaml", "x/kustomization.yaml"},
+        ),
+        # a single-level glob does not descend
+        ([{"from": "@repo/charts/collector/*.yaml", "to": "@artifact/"}], {"Chart.yaml"}),
+    ],
+)
+def test_artifact_copy(tmp_path: Path, copy: list[dict[str, Any]], expected_files: set[str]) -> None:
+    generator = {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator", "metadata": {"name": "g", "namespace": "flux-system"}}
+    generator["spec"] = {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}], "artifacts": [{"name": "a", "copy": copy}]}
+    dest = artifacts.assemble(generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out")
+    assert {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()} == expected_files
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("copy", "expected_error"),
+    [
+        ({"from": "@other/apps/**", "to": "@artifact/"}, "names @other, which spec.sources does not declare"),
+        ({"from": "@repo/apps/**", "to": "@artifact/", "strategy": "Merge"}, "copy strategy 'Merge' is not rendered offline"),
+        ({"from": "@repo/nowhere", "to": "@artifact/"}, "nowhere is not in the source"),
+        ({"from": "@repo/../..", "to": "@artifact/"}, "leaves the source"),
+    ],
+)
+def test_artifact_copy_errors(tmp_path: Path, copy: dict[str, Any], expected_error: str) -> None:
+    generator = {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator", "metadata": {"name": "g", "namespace": "flux-system"}}
+    generator["spec"] = {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}], "artifacts": [{"name": "a", "copy": [copy]}]}
+    with pytest.raises(GitOpsError, match=expected_error):
+        artifacts.assemble(generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out")

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from dsgate.gate.sources import kustomization_file
+from dsgate.gitops import artifacts
 from dsgate.gitops import substitute as subst
 from dsgate.gitops.detect import argo_entry
 from dsgate.gitops.kbuild import Builder
@@ -134,6 +135,7 @@ class FluxExpander:
         self.builder = Builder()
         self.releases: list[Item] = []
         self.done: set[str] = set()
+        self.artifacts: dict[str, Path] = {}  # ExternalArtifact namespace/name -> its assembled directory
 
     def close(self) -> None:
         self.builder.close()
@@ -142,10 +144,16 @@ class FluxExpander:
         ref = spec_of(ks).get("sourceRef") or {}
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
         ns = str(ref.get("namespace") or namespace_of(ks))
-        if kind not in ("GitRepository", "OCIRepository", "Bucket"):
-            raise GitOpsError(f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository or Bucket")
+        if kind not in ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"):
+            raise GitOpsError(f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository, Bucket or ExternalArtifact")
+        return self.resolve(kind, ns, name, step(ks))
+
+    def resolve(self, kind: str, ns: str, name: str, what: str) -> Path:
+        """The root on this machine of source KIND NS/NAME (raises Deferred while it is not known yet)."""
         if self.cluster.implied(kind, ns, name):
             return self.repos.root.resolve()
+        if kind == "ExternalArtifact":
+            return self._artifact(ns, name, what)
         source = self.cluster.get(kind, ns, name)
         if source is None:
             raise Deferred(f"spec.sourceRef {kind} {ns}/{name} is defined nowhere in the repository")
@@ -154,8 +162,20 @@ class FluxExpander:
             return self.repos.git(url).resolve()
         local = self.repos.local(url)
         if local is None:
-            raise GitOpsError(f"{step(ks)}: source {kind} {ns}/{name} ({url}) is not on this machine; map it with --repo {url}=PATH (repos: in dsgate.yaml)")
+            raise GitOpsError(f"{what}: source {kind} {ns}/{name} ({url}) is not on this machine; map it with --repo {url}=PATH (repos: in dsgate.yaml)")
         return local.resolve()
+
+    def _artifact(self, ns: str, name: str, what: str) -> Path:
+        """ExternalArtifact NS/NAME assembled from the ArtifactGenerator that makes it (once)."""
+        key = f"{ns}/{name}"
+        if key not in self.artifacts:
+            found = artifacts.generator_of([i.obj for i in self.cluster.items], ns, name)
+            if found is None:
+                raise Deferred(f"spec.sourceRef ExternalArtifact {key}: no ArtifactGenerator in the repository makes it")
+            generator, artifact = found
+            dest = self.builder.scratch() / f"artifact-{len(self.artifacts)}"
+            self.artifacts[key] = artifacts.assemble(generator, artifact, lambda k, n, m: self.resolve(k, n, m, step(generator)), dest).resolve()
+        return self.artifacts[key]
 
     def expand(self) -> None:
         what = str(self.entry)

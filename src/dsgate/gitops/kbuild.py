@@ -79,11 +79,15 @@ class Builder:
             self._tmp.cleanup()
             self._tmp = None
 
+    def scratch(self) -> Path:
+        """A private directory that lives until close()."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-flux-", dir=rundir.path())
+        return Path(self._tmp.name)
+
     def _copy(self, root: Path) -> Path:
         if root not in self._copies:
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="dsgate-flux-", dir=rundir.path())
-            dest = Path(self._tmp.name) / str(len(self._copies))
+            dest = self.scratch() / str(len(self._copies))
             shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(*SKIP_DIRS))
             self._copies[root] = dest
         return self._copies[root]

@@ -60,6 +60,17 @@ class Repos:
         return self.local(url) or self.root
 
 
+def _fixed(path: str) -> str:
+    """PATH up to its first segment with a wildcard; "" when nothing fixed is left."""
+    fixed: list[str] = []
+    for segment in path.split("/"):
+        if any(c in segment for c in "*?["):
+            break
+        fixed.append(segment)
+    text = "/".join(fixed).strip("/")
+    return "" if text in ("", ".") else text
+
+
 def _argo_paths(doc: dict[str, Any]) -> list[str]:
     """The repository paths an Argo CD Application or ApplicationSet names (source paths, git
     generator directories up to their first wildcard), templated ones left out."""
@@ -72,15 +83,8 @@ def _argo_paths(doc: dict[str, Any]) -> list[str]:
         elif isinstance(node, list):
             for v in node:
                 walk(v, key)
-        elif key == "path" and isinstance(node, str) and "{{" not in node:
-            fixed: list[str] = []
-            for segment in node.split("/"):
-                if any(c in segment for c in "*?["):
-                    break
-                fixed.append(segment)
-            text = "/".join(fixed).strip("/")
-            if text not in ("", "."):
-                out.append(text)
+        elif key == "path" and isinstance(node, str) and "{{" not in node and _fixed(node):
+            out.append(_fixed(node))
 
     walk(doc.get("spec"))
     return out
@@ -99,8 +103,16 @@ def _flux_paths(entry: Path) -> list[str]:
         for doc in docs:
             if isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZE + "/") and doc.get("kind") == "Kustomization":
                 spec = doc.get("spec") or {}
-                if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                external = isinstance(spec, dict) and isinstance(spec.get("sourceRef"), dict) and spec["sourceRef"].get("kind") == "ExternalArtifact"
+                if isinstance(spec, dict) and isinstance(spec.get("path"), str) and not external:  # an artifact's paths are not the repository's
                     paths.append(spec["path"])
+            elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith("source.extensions.fluxcd.io/") and doc.get("kind") == "ArtifactGenerator":
+                for artifact in (doc.get("spec") or {}).get("artifacts") or []:
+                    for op in artifact.get("copy") or [] if isinstance(artifact, dict) else []:
+                        source = str(op.get("from", "")) if isinstance(op, dict) else ""
+                        fixed = _fixed(source.split("/", 1)[1]) if source.startswith("@") and "/" in source else ""
+                        if fixed:
+                            paths.append(fixed)
             elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_HELM + "/") and doc.get("kind") == "HelmRelease":
                 chart = ((doc.get("spec") or {}).get("chart") or {}).get("spec") or {}
                 ref = chart.get("sourceRef") if isinstance(chart, dict) else None
@@ -114,7 +126,7 @@ def _flux_paths(entry: Path) -> list[str]:
 def find_root(entry: Path) -> Path:
     """The root of the repository ENTRY belongs to: the nearest directory at or above ENTRY where the
     paths of ENTRY's Flux Kustomizations and GitRepository charts exist (Flux resolves them from the
-    source's root), else the
+    source's root), else the directory holding `clusters/` for a `clusters/<name>` entry, else the
     nearest one with a .git, else ENTRY's directory."""
     start = (entry if entry.is_dir() else entry.parent).resolve()
     paths = _flux_paths(entry)
@@ -122,6 +134,8 @@ def find_root(entry: Path) -> Path:
         for directory in (start, *start.parents):
             if test((directory / p).exists() for p in paths):
                 return directory
+    if start.parent.name == "clusters":  # clusters/<name>: flux bootstrap's layout, the repository is above clusters/
+        return start.parent.parent
     for directory in (start, *start.parents):
         if (directory / ".git").exists():
             return directory
