@@ -308,3 +308,34 @@ def test_artifact_copy_errors(tmp_path: Path, copy: dict[str, Any], expected_err
     generator["spec"] = {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}], "artifacts": [{"name": "a", "copy": [copy]}]}
     with pytest.raises(GitOpsError, match=expected_error):
         artifacts.assemble(generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out")
+
+
+GAPS = DATA / "gaps"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("entry", "expected_type", "expected_parts"),
+    [
+        # a chart from a Helm repository and a chart path whose dependency is not vendored: both named, one line
+        (
+            "missing",
+            MissingCharts,
+            [
+                "2 charts not found offline: [1] Application argocd/exporter: chart 'exporter' version '3.x' from https://charts.example.com/stable",
+                "[2] Application argocd/needs-dep: chart 'common' version '1.x' from https://charts.example.com/library not found offline "
+                "(a dependency of chart needs-dep, not in its charts/ directory; helm dependency build",
+            ],
+        ),
+        # Jsonnet is not evaluated: an error, not an Application that silently renders nothing
+        ("jsonnet", GitOpsError, ["Application argocd/jsonnet-agent: ", "holds Jsonnet (agent.jsonnet), which dsgate does not evaluate"]),
+        # a config management plugin is not run: an error naming it
+        ("plugin", GitOpsError, ["Application argocd/plugin-agent: source 'jsonnet-app' uses config management plugin 'kasane', which dsgate does not run"]),
+    ],
+)
+def test_what_cannot_render_offline_is_named(entry: str, expected_type: type[Exception], expected_parts: list[str]) -> None:
+    with pytest.raises(expected_type) as info:
+        expand(GAPS / entry, Settings())
+    assert "\n" not in str(info.value)
+    for part in expected_parts:
+        assert part in str(info.value)

@@ -34,7 +34,7 @@ from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import destinations
-from dsgate.gitops.charts import ChartStore, MissingCharts
+from dsgate.gitops.charts import ChartStore, MissingCharts, missing_dependencies
 from dsgate.gitops.flux import Reader
 from dsgate.gitops.generators import ArgoCluster, Generators
 from dsgate.gitops.helmrelease import merge, set_path
@@ -180,6 +180,10 @@ class ArgoExpander:
             raise GitOpsError(
                 f"{what}: path {source.get('path')!r} is not a directory in {root} (the checkout of {source.get('repoURL')}); map it with --repo URL=PATH"
             )
+        if source.get("plugin"):
+            raise GitOpsError(
+                f"{what}: source {source.get('path')!r} uses config management plugin {(source['plugin'] or {}).get('name')!r}, which dsgate does not run"
+            )
         if (path / "Chart.yaml").is_file() or source.get("helm"):
             return self._helm(app, path, source, refs, namespace, what)
         if kustomization_file(path) is not None or source.get("kustomize"):
@@ -227,7 +231,7 @@ class ArgoExpander:
                 batch=self.batch,
             )
         except RenderError as exc:
-            raise GitOpsError(f"{what}: {exc}") from exc
+            raise missing_dependencies(what, chart, str(exc), self.store.dirs) or GitOpsError(f"{what}: {exc}") from exc
         if rendered.objects is not None:
             return [obj for _, obj in rendered.objects if obj is not None]
         return self.read(rendered.text, f"{what}: rendered chart {chart}")
@@ -258,6 +262,9 @@ class ArgoExpander:
 
     def _directory(self, path: Path, directory: dict[str, Any], what: str) -> list[dict[str, Any]]:
         files = sorted(path.rglob("*") if directory.get("recurse") else path.iterdir())
+        jsonnet = [f for f in files if f.is_file() and f.suffix in (".jsonnet", ".libsonnet")]
+        if jsonnet:  # Argo CD evaluates them; leaving them out would gate less than it applies
+            raise GitOpsError(f"{what}: {path} holds Jsonnet ({jsonnet[0].name}), which dsgate does not evaluate; render it to YAML or exclude the Application")
         objs: list[dict[str, Any]] = []
         for file in files:
             rel = str(file.relative_to(path))

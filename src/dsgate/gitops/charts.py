@@ -114,6 +114,31 @@ class ChartStore:
         return versions[best]
 
 
+_MISSING_DEPS = re.compile(r"found in Chart\.yaml, but missing in charts/ directory: ([^\n]+)")
+
+
+def missing_dependencies(what: str, chart: Path, error: str, dirs: Sequence[Path]) -> MissingCharts | None:
+    """The dependencies helm's ERROR says CHART lacks (Argo CD and helm-controller fetch them online),
+    as missing charts naming WHAT; None when ERROR is about something else."""
+    m = _MISSING_DEPS.search(error)
+    if m is None:
+        return None
+    deps: dict[str, dict[str, object]] = {}
+    for name in ("requirements.yaml", "Chart.yaml"):  # apiVersion v1 charts list them in requirements.yaml
+        try:
+            meta = yaml.safe_load((chart / name).read_text()) if chart.is_dir() else {}
+        except (OSError, yaml.YAMLError):
+            meta = {}
+        listed = meta.get("dependencies") if isinstance(meta, dict) else None
+        deps.update({str(d.get("name")): d for d in listed or [] if isinstance(d, dict)})
+    out: list[Missing] = []
+    for name in (n.strip() for n in m.group(1).split(",")):
+        dep = deps.get(name, {})
+        reason = f"a dependency of chart {chart.name}, not in its charts/ directory; helm dependency build {chart} fetches it"
+        out.append(Missing(what, name, str(dep.get("version") or "*"), str(dep.get("repository") or "its repository"), reason))
+    return MissingCharts(out, dirs) if out else None
+
+
 def chart_metadata(directory: Path) -> tuple[str, str] | None:
     """(name, version) from DIRECTORY's Chart.yaml, or None when it has none."""
     try:

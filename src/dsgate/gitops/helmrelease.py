@@ -23,7 +23,7 @@ import yaml
 
 from dsgate import rundir
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
-from dsgate.gitops.charts import ChartStore
+from dsgate.gitops.charts import ChartStore, missing_dependencies
 from dsgate.gitops.flux import Cluster, Reader
 from dsgate.gitops.objects import CLUSTER_SCOPED, GitOpsError, data_of, name_of, namespace_of, spec_of, step
 from dsgate.gitops.repos import Repos
@@ -246,7 +246,8 @@ def render_release(
             batch=batch,
         )
     except RenderError as exc:
-        raise GitOpsError(f"{what}: {exc}") from exc
+        missing = missing_dependencies(step(hr), chart, str(exc), resolver.store.dirs) if chart.is_dir() else None
+        raise missing or GitOpsError(f"{what}: {exc}") from exc
     renderers = [r for r in spec.get("postRenderers") or [] if r.get("kustomize")]
     if renderers or rendered.objects is None:
         objs = read(post_render(rendered.text, renderers, what), f"{what}: rendered chart {chart.name}")
