@@ -45,7 +45,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[str
         ("agent", "1", "many", "0", "0"),  # a privileged DaemonSet without resources: denies, exit 1
         ("broken-chart", "2", "0", "0", "1"),  # a chart whose template fails: one render error, exit 2
         ("configmap.yaml", "0", "0", "0", "0"),  # a single YAML file is an input; nothing to report
-        ("unknown-kind.yaml", "1", "0", "1", "0"),  # a kind without schema: one schema error
+        ("unknown-kind.yaml", "2", "0", "0", "1"),  # a kind without schema: fail closed, one error
         ("unknown-kind-allowed.yaml", "0", "0", "0", "0"),  # same file, its .args adds --allow-kind: the args are applied
     ],
 )

@@ -10,12 +10,13 @@ from typing import Any
 
 from dsgate.gate.documents import Converter, Document, DocumentError, Provenance, read_stream
 from dsgate.gate.render import HelmBatch
+from dsgate.gitops import artifacts
 from dsgate.gitops.argocd import ArgoExpander
 from dsgate.gitops.charts import ChartStore, MissingCharts
 from dsgate.gitops.flux import IMPLIED, FluxExpander, Reader
 from dsgate.gitops.generators import parse_clusters
 from dsgate.gitops.helmrelease import ChartResolver, render_release
-from dsgate.gitops.objects import GitOpsError, Item, spec_of, step
+from dsgate.gitops.objects import GitOpsError, Item, group, spec_of, step
 from dsgate.gitops.repos import Repos, find_root, parse_mapping
 
 RELEASE_WORKERS = 4  # HelmReleases of one cluster rendered concurrently (helm-batch and kustomize are processes)
@@ -87,9 +88,12 @@ def expand(entry: Path, settings: Settings, convert: Converter | None = None, ba
 def documents(entry: Path, items: Sequence[Item]) -> list[Document]:
     """ITEMS as gate documents; the chain is the provenance's scenario, so every report names it, and
     the cluster each lands in its provenance's cluster (the gate evaluates each cluster on its own).
-    The GitOps objects themselves are documents too: the Flux and Argo CD CRD schemas validate them."""
+    The GitOps objects themselves are documents too: the Flux and Argo CD CRD schemas validate them
+    (not ArtifactGenerators, whose CRD dsgate does not pin: their effect, the artifact, is gated)."""
     out: list[Document] = []
     for item in items:
+        if group(item.obj) == artifacts.GROUP:
+            continue  # source-watcher's ArtifactGenerator: rendered (artifacts.assemble reads it), no pinned schema to validate it
         prov = Provenance(str(entry), "gitops", scenario=" → ".join(item.via), via=item.via, cluster=item.cluster)
         out.append(Document(item.obj, prov, len(out)))
     return out
