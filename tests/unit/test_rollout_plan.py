@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from dsgate.cluster.rollout import budget, predicted_seconds, scaled, waves
+from dsgate.cluster.rollout import budget, budget_for, duration, predict, scaled, waves
 from dsgate.cluster.topology import parse_topology
 
 pytestmark = pytest.mark.unit
@@ -46,12 +47,28 @@ def test_scaled_rejects_garbage() -> None:
         scaled("ten", 10)
 
 
+# Pod timings of TOPOLOGY: delete 0.5 s + mean ready 1.25 s (+ minReadySeconds) a wave; the controllers
+# add 1.1 s + 25 ms per replaced pod a wave (rollout.WAVE_OVERHEAD), half that to twice that for the range.
 @pytest.mark.parametrize(
-    ("strategy", "min_ready", "total", "expected_budget", "expected_waves", "expected_seconds", "expected_spec"),
+    ("strategy", "min_ready", "total", "expected_budget", "expected_waves", "expected_pods", "expected_prediction", "expected_spec"),
     [
-        pytest.param({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}}, 0, 1000, 100, 10, 17.5, "maxUnavailable=10%", id="ten-percent"),
-        pytest.param({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 250}}, 0, 1000, 250, 4, 7.0, "maxUnavailable=250", id="integer"),
-        pytest.param({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}, 10, 10, 1, 10, 117.5, "maxUnavailable=1", id="min-ready"),
+        pytest.param(
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+            0,
+            1000,
+            100,
+            10,
+            17.5,
+            (53.5, 35.5, 89.5),  # 10 x (1.1 + 2.5) s of overhead: the 52.8 s measured at 1,000 nodes
+            "maxUnavailable=10%",
+            id="ten-percent",
+        ),
+        pytest.param(
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 250}}, 0, 1000, 250, 4, 7.0, (36.4, 21.7, 65.8), "maxUnavailable=250", id="integer"
+        ),
+        pytest.param(
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}, 10, 10, 1, 10, 117.5, (128.8, 123.1, 140.0), "maxUnavailable=1", id="min-ready"
+        ),
         pytest.param(
             {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "20%"}},
             0,
@@ -59,19 +76,59 @@ def test_scaled_rejects_garbage() -> None:
             0,
             5,
             8.8,
+            (14.5, 11.6, 20.2),
             "maxUnavailable=0, maxSurge=20%",
             id="surge",
         ),
-        pytest.param({"type": "OnDelete"}, 0, 10, 1, 0, 0.0, "OnDelete", id="on-delete"),
+        pytest.param({"type": "OnDelete"}, 0, 10, 1, 0, 0.0, (0.0, 0.0, 0.0), "OnDelete", id="on-delete"),
     ],
 )
 def test_plan(
-    strategy: dict[str, Any], min_ready: int, total: int, expected_budget: int, expected_waves: int, expected_seconds: float, expected_spec: str
+    strategy: dict[str, Any],
+    min_ready: int,
+    total: int,
+    expected_budget: int,
+    expected_waves: int,
+    expected_pods: float,
+    expected_prediction: tuple[float, float, float],
+    expected_spec: str,
 ) -> None:
     plan = budget(_ds(strategy, min_ready), total)
-    assert (plan.max_unavailable, waves(total, plan), predicted_seconds(total, TOPOLOGY, plan), plan.spec) == (
+    prediction = predict(total, TOPOLOGY, plan)
+    assert (plan.max_unavailable, waves(total, plan), prediction.pods, (prediction.seconds, prediction.low, prediction.high), plan.spec) == (
         expected_budget,
         expected_waves,
-        expected_seconds,
+        expected_pods,
+        expected_prediction,
         expected_spec,
     )
+
+
+@pytest.mark.parametrize(
+    ("max_unavailable", "min_ready", "total", "seconds", "expected"),
+    [
+        pytest.param(1, 10, 1000, 900, 17, id="1000-nodes-15-min"),  # 59 waves x (11.75 + 1.1 + 17 x 25 ms x 2) s <= 900 s
+        pytest.param(1, 0, 10, 3600, 1, id="already-fits"),
+        pytest.param(1, 10, 1000, 5, None, id="nothing-fits"),  # one wave alone takes longer
+    ],
+)
+def test_budget_for(max_unavailable: int, min_ready: int, total: int, seconds: float, expected: int | None) -> None:
+    plan = budget(_ds({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}}, min_ready), total)
+    found = budget_for(total, TOPOLOGY, plan, seconds)
+    assert found == expected
+    if found is not None:  # the smallest: one less does not fit
+        assert predict(total, TOPOLOGY, replace(plan, max_unavailable=found)).high <= seconds
+        assert found == max_unavailable or predict(total, TOPOLOGY, replace(plan, max_unavailable=found - 1)).high > seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        pytest.param(44.6, "45 s", id="seconds"),
+        pytest.param(600, "10 min", id="whole-minutes"),
+        pytest.param(725, "12 min 5 s", id="minutes"),
+        pytest.param(11750, "3 h 15 min", id="hours"),
+    ],
+)
+def test_duration(seconds: float, expected: str) -> None:
+    assert duration(seconds) == expected

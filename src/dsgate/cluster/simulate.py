@@ -16,6 +16,7 @@ eligible node, or a rollout exceeds its budget or stalls; 2: bad input or infras
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import sys
@@ -30,6 +31,8 @@ import yaml
 from dsgate import procs, rundir
 from dsgate.cluster import kube, observe
 from dsgate.cluster import rollout as rollout_mod
+from dsgate.cluster.eligibility import eligible_nodes
+from dsgate.cluster.progress import Talk
 from dsgate.cluster.topology import Topology, TopologyError, load_topology
 
 NAMESPACE = "dsgate-sim"
@@ -79,13 +82,20 @@ class SimulationResult:
     daemonsets: list[DaemonSetResult]
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    too_slow: list[str] = field(default_factory=list)  # rollouts predicted to outlast --timeout: not started
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDING if any(d.failed for d in self.daemonsets) else EXIT_OK
+        return EXIT_FINDING if self.too_slow or any(d.failed for d in self.daemonsets) else EXIT_OK
 
     def as_json(self) -> dict[str, Any]:
-        return {"nodes": self.nodes, "daemonsets": [d.as_json() for d in self.daemonsets], "notes": self.notes, "seconds": self.seconds}
+        return {
+            "nodes": self.nodes,
+            "daemonsets": [d.as_json() for d in self.daemonsets],
+            "notes": self.notes,
+            "seconds": self.seconds,
+            "tooSlow": self.too_slow,
+        }
 
 
 # --------------------------------------------------------------------------- rendering
@@ -207,6 +217,29 @@ def wait_stable(dyn: Any, namespace: str, name: str, timeline: observe.Timeline,
 # --------------------------------------------------------------------------- the run
 
 
+def preflight(topology: Topology, upgraded: Sequence[dict[str, Any]], timeout: float, talk: Talk) -> list[str]:
+    """Say how long each upgraded DaemonSet's rollout is predicted to take on TOPOLOGY's eligible nodes;
+    return why each one predicted to outlast TIMEOUT cannot be watched to its end, with the values that would fit."""
+    nodes = topology.nodes()
+    slow: list[str] = []
+    for ds in (o for o in upgraded if o["kind"] == "DaemonSet"):
+        ref = f"DaemonSet {ds['metadata'].get('namespace') or NAMESPACE}/{ds['metadata']['name']}"
+        total = len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
+        plan = rollout_mod.budget(ds, total)
+        prediction = rollout_mod.predict(total, topology, plan)
+        talk.say(f"{ref}: rollout predicted on {total} nodes ({plan.spec}, minReadySeconds {plan.min_ready_seconds}): {prediction.text()}")
+        if plan.strategy != "RollingUpdate" or prediction.seconds <= timeout:
+            continue
+        fits = rollout_mod.budget_for(total, topology, plan, timeout)
+        change = [f"--timeout {int(prediction.high) + 1} or more"]
+        if fits is not None:
+            change.append(f"maxUnavailable {fits} ({-(-fits * 100 // total)}% of {total} nodes) or more")
+        if plan.min_ready_seconds:
+            change.append(f"a shorter minReadySeconds than {plan.min_ready_seconds}")
+        slow.append(f"{ref}: predicted rollout {prediction.text()} outlasts --timeout {rollout_mod.duration(timeout)}; not started. Set {', or '.join(change)}")
+    return slow
+
+
 def simulate(
     path: Path,
     topology_file: Path,
@@ -214,9 +247,10 @@ def simulate(
     upgrade_set: Sequence[str] = (),
     plot: Path | None = None,
     timeout: float = 600.0,
-    say: Any = lambda _msg: None,
+    talk: Talk | None = None,
 ) -> SimulationResult:
-    """Run the simulation (see the module docstring); SimulateError for what makes it impossible."""
+    """Run the simulation (see the module docstring); SimulateError for what makes it impossible. A
+    rollout predicted to outlast TIMEOUT is not waited for: the result says so before any cluster starts."""
     from dsgate.cluster import lifecycle
 
     try:
@@ -226,12 +260,18 @@ def simulate(
     for vf in values_files:
         if not Path(vf).is_file():
             raise SimulateError(f"values file {vf} does not exist")
+    talk = talk or Talk(stream=io.StringIO())  # nobody listens: kept in memory
     upgraded = render(path, values_files, _set_values(upgrade_set)) if upgrade_set else []
     objects = render(path, values_files)
+    too_slow = preflight(topology, upgraded, timeout, talk)
+    if too_slow:
+        for why in too_slow:
+            talk.say(why)
+        return SimulationResult(nodes=topology.node_count, daemonsets=[], too_slow=too_slow)
     root = rundir.mkdtemp("dsgate-sim-")
     started = time.monotonic()
     try:
-        say(f"starting a throwaway cluster of {topology.node_count} nodes ({topology_file})")
+        talk.say(f"starting a throwaway cluster of {topology.node_count} nodes ({topology_file})")
         try:
             cluster = lifecycle.up(topology_file, name="sim", root=root, timeout=max(timeout, 120.0), quiet=True)
         except (lifecycle.ClusterError, TopologyError) as exc:
@@ -239,8 +279,9 @@ def simulate(
         result = SimulationResult(nodes=topology.node_count, daemonsets=[])
         result.seconds["clusterUp"] = round(cluster.up_seconds, 1)
         try:
-            _run(cluster.dynamic(), topology, objects, upgraded, result, timeout, say)
+            _run(cluster.dynamic(), topology, (objects, upgraded), result, timeout, talk)
         finally:
+            talk.close()
             lifecycle.down("sim", root, quiet=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -253,13 +294,14 @@ def simulate(
 def _run(
     dyn: Any,
     topology: Topology,
-    objects: list[dict[str, Any]],
-    upgraded: list[dict[str, Any]],
+    renders: tuple[list[dict[str, Any]], list[dict[str, Any]]],
     result: SimulationResult,
     timeout: float,
-    say: Any,
+    talk: Talk,
 ) -> None:
-    say(f"applying {len(objects)} objects")
+    """Install the first of RENDERS, wait for its DaemonSets, then roll out the second (the upgrade)."""
+    objects, upgraded = renders
+    talk.say(f"applying {len(objects)} objects")
     daemonsets = apply(dyn, objects, result.notes)
     nodes = kube.list_items(dyn, "v1", "Node")
     for ns, name in daemonsets:
@@ -279,9 +321,12 @@ def _run(
         if not replace_spec(dyn, new, entry.namespace):
             result.notes.append(f"DaemonSet {entry.namespace}/{entry.name}: --upgrade-set changed nothing in its spec; no rollout")
             continue
-        say(f"upgrading DaemonSet {entry.namespace}/{entry.name}")
+        talk.say(f"upgrading DaemonSet {entry.namespace}/{entry.name}")
         entry.timeline.mark("upgrade applied")
-        entry.rollout = rollout_mod.watch(dyn, entry.namespace, entry.name, topology, entry.timeline, timeout, pods=topology.node_count <= 200)
+        talk.rollout(f"rollout of DaemonSet {entry.namespace}/{entry.name}")
+        options = rollout_mod.WatchOptions(timeout, pods=topology.node_count <= 200, on_sample=talk.sample)
+        entry.rollout = rollout_mod.watch(dyn, entry.namespace, entry.name, topology, entry.timeline, options)
+        talk.close()
 
 
 def write_plots(result: SimulationResult, plot: Path) -> list[Path]:
@@ -315,12 +360,14 @@ def to_text(result: SimulationResult, out: TextIO) -> None:
             r = entry.rollout
             print(
                 f"  rollout ({r.strategy}, {r.budget_spec}): max {r.max_unavailable_observed} unavailable (budget {r.budget}), "
-                f"{r.seconds:.1f}s observed vs {r.predicted_seconds:.1f}s predicted, {r.waves} waves"
+                f"{r.seconds:.1f}s observed vs {r.predicted_seconds:.1f}s predicted ({r.prediction.low:.0f}-{r.prediction.high:.0f}s), {r.waves} waves"
                 + ("" if r.completed else f"; STALLED: {r.stalled_reason}"),
                 file=out,
             )
         for why in entry.failed:
             print(f"  FAIL: {why}", file=out)
+    for why in result.too_slow:
+        print(f"FAIL: {why}", file=out)
     for note in result.notes:
         print(f"note: {note}", file=out)
 
@@ -349,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.upgrade_set,
             args.plot,
             args.timeout,
-            say=lambda msg: print(f"dsgate simulate: {msg}", file=sys.stderr, flush=True),
+            talk=Talk(),
         )
     except SimulateError as exc:
         print(f"dsgate simulate: error: {exc}", file=sys.stderr)

@@ -54,7 +54,7 @@ def test_max_surge(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
     timeline.mark("new version")
     new_version(dyn, namespace, name)
     if not expected_stall:
-        result = rollout.watch(dyn, namespace, name, behaviour_cluster.topology, timeline, 120, stall_floor=10)
+        result = rollout.watch(dyn, namespace, name, behaviour_cluster.topology, timeline, rollout.WatchOptions(120, stall_floor=10))
         assert result.completed, result.stalled_reason
         assert timeline.max("doubled_nodes") >= 1, "no sample showed the old and the surge pod on one node"
         assert result.max_unavailable_observed == 0

@@ -80,7 +80,7 @@ def test_rolling_update_budget(
     observe.poll(installed, observe.sampler(dyn, namespace, "fleet", pods=False), observe.settled, 60, "the strategy change to be observed")
     timeline = observe.Timeline(title=f"RollingUpdate of 1,000 pods, maxUnavailable {budget}")
     new_version(dyn, namespace, "fleet", tag=f"b{expected_budget}")
-    result = rollout.watch(dyn, namespace, "fleet", scale_cluster.topology, timeline, 600, pods=False, interval=0.5)
+    result = rollout.watch(dyn, namespace, "fleet", scale_cluster.topology, timeline, rollout.WatchOptions(600, pods=False, interval=0.5))
     # Pods the node lifecycle controller marked NotReady (their node missed its heartbeats) and the
     # pod-ready-again stage reported Ready again: how loaded the machine was, and that they recovered.
     flaps = {reason: len(observe.events(dyn, namespace, reason=reason)) for reason in ("NodeNotReady", "Ready")}
@@ -92,5 +92,5 @@ def test_rolling_update_budget(
     over = [s for s in timeline.samples if s["unavailable"] > expected_budget]
     assert not over, f"{len(over)} samples over the budget, first {over[0]}"
     assert result.max_unavailable_observed >= expected_budget // 2, "the rollout never used its budget: did it run?"
-    assert result.seconds >= 0.7 * result.predicted_seconds, "faster than the simulated pod timings allow"
+    assert result.seconds >= 0.7 * result.prediction.pods, "faster than the simulated pod timings allow"
     plot(timeline, out, f"rollout-1000-{expected_budget}", ("desired", "updated", "available", "unavailable"), {f"budget {expected_budget}": expected_budget})

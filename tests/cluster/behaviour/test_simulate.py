@@ -39,7 +39,8 @@ def test_chart_coverage_and_rollout(tmp_path: Path, capsys: pytest.CaptureFixtur
             str(plot),
         ]
     )
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert code == 0, report
     assert report["nodes"] == 10
     (ds,) = report["daemonsets"]
@@ -47,7 +48,11 @@ def test_chart_coverage_and_rollout(tmp_path: Path, capsys: pytest.CaptureFixtur
     r = ds["rollout"]
     assert (r["strategy"], r["budget"], r["maxUnavailable"], r["waves"], r["completed"]) == ("RollingUpdate", "maxUnavailable=50%", 5, 2, True)
     assert 0 < r["maxUnavailableObserved"] <= 5
-    assert r["seconds"] > 0 and r["predictedSeconds"] == pytest.approx(2 * (0.5 + 1.25 + 1))
+    # 2 waves of 5 pods: delete 0.5 s + mean ready 1.25 s + minReadySeconds 1, plus the controllers' 1.1 s + 5 x 25 ms
+    assert r["seconds"] > 0 and r["predictedSeconds"] == pytest.approx(2 * (0.5 + 1.25 + 1 + 1.1 + 5 * 0.025), abs=0.05)
+    # stderr: the prediction before the cluster starts, then the rollout's progress to its last sample
+    assert "DaemonSet dsgate-sim/sim-node-exporter: rollout predicted on 10 nodes (maxUnavailable=50%, minReadySeconds 1): 8 s" in captured.err
+    assert "rollout of DaemonSet dsgate-sim/sim-node-exporter: 10/10 updated, 0 unavailable," in captured.err
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
