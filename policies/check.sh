@@ -19,7 +19,7 @@ DSGATE=${DSGATE:-$ROOT/.venv/bin/dsgate}
 [ -n "${OPA:-}" ] || OPA=$("$DSGATE" tools path opa) || exit 2
 [ -n "${REGAL:-}" ] || REGAL=$("$DSGATE" tools path regal) || exit 2
 # Only the .rego modules are the library: samples, docs and configuration stay out of OPA's data.
-IGNORE=(--ignore samples --ignore '*.yaml' --ignore '*.yml' --ignore '*.json' --ignore '*.md' --ignore '*.sh' --ignore '.*')
+IGNORE=(--ignore samples --ignore '*.yaml' --ignore '*.yml' --ignore '*.md' --ignore '*.sh' --ignore '.*')
 
 step() { printf '== %s\n' "$*"; }
 

@@ -30,6 +30,8 @@ CHARTS = (REPO_ROOT / "charts" / "node-exporter", REPO_ROOT / "charts" / "fluent
 BEHAVIOUR_TESTS_DIR = REPO_ROOT / "tests" / "cluster" / "behaviour"
 README = REPO_ROOT / "README.md"
 POLICIES_DIR = (DATA_DIR / "policies").resolve()  # the checkout's policies/ rather than the symlink, in messages
+# The models' calibrated figures: data of the policy library (data.dsgate.model), read by simulate too.
+MODEL_FILE = POLICIES_DIR / "model.json"
 
 
 def policies_dir() -> Path:

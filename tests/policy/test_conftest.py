@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from dsgate.paths import MODEL_FILE
 from tests.policy.helpers import COMMUNITY, POLICIES, REPO, Opa, Sample, load_sample, rule_samples
 
 pytestmark = pytest.mark.policy
@@ -38,7 +39,8 @@ SLOW = [s for s in SAMPLES if s not in FAST]
 
 def run_conftest(conftest: Path, sample: Sample, tmp: Path) -> dict[str, Any]:
     """`conftest test --combine` on one sample file; its data (if any) goes in with --data."""
-    cmd = [str(conftest), "test", "--combine", "--no-color", "--output", "json", "--policy", str(POLICIES)]
+    # conftest reads only the .rego files of --policy: the library's data (its models) goes in with --data
+    cmd = [str(conftest), "test", "--combine", "--no-color", "--output", "json", "--policy", str(POLICIES), "--data", str(MODEL_FILE)]
     if sample.data:
         data_file = tmp / (sample.id.replace("/", "_") + ".json")
         data_file.write_text(json.dumps({"dsgate": sample.data}))

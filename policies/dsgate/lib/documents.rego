@@ -65,6 +65,17 @@ parameter_docs := {
 		"default": false,
 		"description": "When true an image without a digest is denied (DS-IMG-003) instead of warned (DS-IMG-002).",
 	},
+	"rollout_pod_ready_seconds": {
+		"default": 10,
+		"description": concat(" ", [
+			"Seconds from deleting a daemon pod to its replacement being Ready",
+			"(termination, image pull, start, readiness), before minReadySeconds.",
+		]),
+	},
+	"rollout_time_budget": {
+		"default": "30m",
+		"description": "Longest acceptable estimated rollout (a Go duration) when cluster_nodes is known (DS-ROL-007).",
+	},
 	"root_agents": {
 		"default": ["fluentd"],
 		"description": "Agents allowed to run as root (no runAsNonRoot).",

@@ -14,6 +14,7 @@ the prediction, which is given as a range.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -25,6 +26,7 @@ from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import observe
 from dsgate.cluster.topology import Topology
+from dsgate.paths import MODEL_FILE
 
 _PERCENT = re.compile(r"^(\d+)%$")
 
@@ -92,13 +94,19 @@ class WaveOverhead:
         return self.base + self.per_pod * pods
 
 
-# Calibrated on this project's local control plane with kwok nodes (2-core machine), from three
-# 1,000-node rollouts (bench/README.md): maxUnavailable 1 with minReadySeconds 10 took ~12.9 s a
-# wave against 11.75 s of pod timings (+1.1 s); 10% (100 pods a wave) 52.8 s for 10 waves against
-# 17.5 s (+3.5 s a wave); 250 pods a wave 36.5 s for 4 waves against 7.0 s (+7.4 s a wave). A
-# straight line through them: 1.1 s + 25 ms per replaced pod. The range runs from half that
-# overhead (an idle machine) to twice it (a machine at load 15 or more).
-WAVE_OVERHEAD = WaveOverhead(base=1.1, per_pod=0.025, low_factor=0.5, high_factor=2.0)
+def _calibrated() -> WaveOverhead:
+    """The overhead calibrated on this project's local control plane with kwok nodes, from three
+    1,000-node rollouts (bench/README.md): maxUnavailable 1 with minReadySeconds 10 took ~12.9 s a
+    wave against 11.75 s of pod timings (+1.1 s); 10% (100 pods a wave) 52.8 s for 10 waves against
+    17.5 s (+3.5 s a wave); 250 pods a wave 36.5 s for 4 waves against 7.0 s (+7.4 s a wave): a
+    straight line through them is 1.1 s + 25 ms per replaced pod. The range runs from half that
+    overhead (an idle machine) to twice it (a loaded one). The figures live in the policy library's
+    policies/model.json (data.dsgate.model), which the rollout-time rule DS-ROL-007 reads too."""
+    model = json.loads(MODEL_FILE.read_text())["dsgate"]["model"]["rollout"]["wave_overhead"]
+    return WaveOverhead(float(model["base_seconds"]), float(model["per_pod_seconds"]), float(model["low_factor"]), float(model["high_factor"]))
+
+
+WAVE_OVERHEAD = _calibrated()
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,56 @@ findings contains finding if {
 	))
 }
 
+# METADATA
+# title: The rollout finishes within the rollout-time budget
+# description: >-
+#   With the fleet size known (cluster_nodes), the rolling update is estimated as waves x (pod
+#   replacement until Ready + minReadySeconds + the controllers' overhead per wave), with
+#   ceil(nodes / per-wave budget) waves; percentages round up as in the DaemonSet controller. The
+#   controller overhead is the calibrated model in dsgate/model/rollout.json. Without cluster_nodes
+#   the rule assumes nothing and stays silent; it counts every node of the cluster, an upper bound
+#   for a DaemonSet that a selector narrows.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/
+#     description: maxUnavailable and minReadySeconds pace a DaemonSet rolling update
+# scope: rule
+# custom:
+#   id: DS-ROL-007
+#   category: rollout
+#   severity: warn
+#   profile: minimal
+#   field: spec.updateStrategy.rollingUpdate.maxUnavailable
+#   parameters: [cluster_nodes, rollout_time_budget, rollout_pod_ready_seconds]
+#   rationale: >-
+#     A node agent's rollout at maxUnavailable 1 and minReadySeconds 10 on 1,000 nodes takes hours
+#     (a 250-node report took 2.5 h at 1 and 20 min at 10%); a fix or a security update reaches
+#     the last nodes that much later, and an operator who gives up mid-way leaves a mixed fleet.
+#   remediation: >-
+#     Raise spec.updateStrategy.rollingUpdate.maxUnavailable (a percentage scales with the fleet)
+#     or shorten minReadySeconds until the estimate fits rollout_time_budget.
+findings contains finding if {
+	nodes := lib.parameters.cluster_nodes
+	nodes > 0
+	some ds in lib.daemonsets
+	_strategy(ds) == "RollingUpdate"
+	per_wave := _per_wave(ds, nodes)
+	per_wave > 0
+	model := {
+		"ready": lib.parameters.rollout_pod_ready_seconds + object.get(ds.spec, "minReadySeconds", 0),
+		"overhead": data.dsgate.model.rollout.wave_overhead,
+	}
+	estimate := _rollout_seconds(model, nodes, per_wave)
+	limit := time.parse_duration_ns(lib.parameters.rollout_time_budget) / 1000000000
+	estimate > limit
+	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
+		"%s rolls out over %v nodes in about %s (%v waves, %v pods each), over rollout_time_budget %s; %s",
+		[
+			lib.display(ds), nodes, _duration(estimate), ceil(nodes / per_wave), per_wave,
+			lib.parameters.rollout_time_budget, _fitting_budget(model, nodes, per_wave, limit),
+		],
+	))
+}
+
 _strategy(ds) := object.get(ds.spec, ["updateStrategy", "type"], "RollingUpdate")
 
 _exceeds(value, ceiling, _) if lib.percent(value) > lib.percent(ceiling)
@@ -169,3 +219,50 @@ _positive(value) if {
 }
 
 _positive(value) if lib.percent(value) > 0
+
+_rolling(ds, key, fallback) := object.get(ds.spec, ["updateStrategy", "rollingUpdate", key], fallback)
+
+# The pods one wave replaces: the larger of the scaled maxUnavailable (1 when neither is set) and maxSurge.
+_per_wave(ds, nodes) := min([nodes, max([unavailable, surge])]) if {
+	surge := lib.scaled(_rolling(ds, "maxSurge", 0), nodes)
+	unavailable := lib.scaled(_rolling(ds, "maxUnavailable", _default_unavailable(surge)), nodes)
+}
+
+_default_unavailable(0) := 1
+
+_default_unavailable(surge) := 0 if surge > 0
+
+# A wave: the pod's replacement until Ready plus minReadySeconds (MODEL.ready), then the controllers' overhead.
+_rollout_seconds(model, nodes, per_wave) := ceil(nodes / per_wave) * sum([
+	model.ready,
+	model.overhead.base_seconds,
+	model.overhead.per_pod_seconds * per_wave,
+])
+
+_fitting_budget(model, nodes, per_wave, limit) := msg if {
+	k := min([k | some k in numbers.range(per_wave, nodes); _rollout_seconds(model, nodes, k) <= limit])
+	msg := sprintf(
+		"maxUnavailable %v (%v%%) would take about %s",
+		[k, ceil((k * 100) / nodes), _duration(_rollout_seconds(model, nodes, k))],
+	)
+}
+
+_fitting_budget(model, nodes, _, limit) := msg if {
+	_rollout_seconds(model, nodes, nodes) > limit
+	msg := sprintf(
+		"even every node at once takes about %s: shorten minReadySeconds or raise rollout_time_budget",
+		[_duration(_rollout_seconds(model, nodes, nodes))],
+	)
+}
+
+_duration(seconds) := sprintf("%v s", [round(seconds)]) if seconds < 60
+
+_duration(seconds) := sprintf("%v min", [round(seconds / 60)]) if {
+	seconds >= 60
+	seconds < 3600
+}
+
+_duration(seconds) := sprintf("%v h %v min", [hours, round((seconds - (hours * 3600)) / 60)]) if {
+	seconds >= 3600
+	hours := floor(seconds / 3600)
+}

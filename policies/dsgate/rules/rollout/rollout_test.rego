@@ -64,7 +64,7 @@ test_large_cluster_integer_max_unavailable_denied if {
 		"DS-ROL-003", "deny",
 		"DaemonSet <monitoring/agent> has maxUnavailable 1, a fixed number, on a cluster of 500 nodes (above large_cluster_threshold 100)",
 	]} with input as fx.render([ds])
-		with data.dsgate.parameters as {"cluster_nodes": 500}
+		with data.dsgate.parameters as {"cluster_nodes": 500, "rollout_time_budget": "3h"}
 }
 
 test_large_cluster_percentage_max_unavailable_allowed if {
@@ -121,4 +121,64 @@ test_zero_percent_max_surge_with_host_port_allowed if {
 		fx.put("/spec/template/spec/containers/0/ports/0/hostPort", 9100),
 	])
 	count(rollout.findings) == 0 with input as fx.render([ds])
+}
+
+# DS-ROL-007: the model's overhead is fixed here (1 s + 0.1 s per pod a wave) so the arithmetic is visible.
+_model := {"rollout": {"wave_overhead": {"base_seconds": 1, "per_pod_seconds": 0.1}}}
+
+test_rollout_time_unknown_fleet_allowed if {
+	ds := fx.ds_with([fx.put(_max_unavailable, 1)])
+	count({f | some f in rollout.findings; f.rule == "DS-ROL-007"}) == 0 with input as fx.render([ds])
+		with data.dsgate.model as _model
+}
+
+test_rollout_time_one_at_a_time_on_1000_nodes_warned if {
+	# 1000 waves x (10 s ready + minReadySeconds 10 + 1 s + 0.1 s) = 21,100 s; 12 a wave: 84 x 22.2 s = 1,864.8 s > 30 min,
+	# 13 a wave: 77 x 22.3 s = 1,717.1 s
+	ds := fx.ds_with([fx.put(_max_unavailable, 1)])
+	fx.results({f | some f in rollout.findings; f.rule == "DS-ROL-007"}) == {[
+		"DS-ROL-007", "warn",
+		concat("", [
+			"DaemonSet <monitoring/agent> rolls out over 1000 nodes in about 5 h 52 min (1000 waves, 1 pods each), ",
+			"over rollout_time_budget 30m; maxUnavailable 13 (2%) would take about 29 min",
+		]),
+	]} with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 1000}
+		with data.dsgate.model as _model
+}
+
+test_rollout_time_ten_percent_on_1000_nodes_allowed if {
+	# 10 waves x (10 + 10 + 1 + 10) s = 310 s
+	rollout.findings == set() with input as fx.render([fx.daemonset])
+		with data.dsgate.parameters as {"cluster_nodes": 1000}
+		with data.dsgate.model as _model
+}
+
+test_rollout_time_surge_counts_as_the_wave if {
+	# maxUnavailable 0, maxSurge 50%: 2 waves of 500 x (10 + 10 + 1 + 50) s = 142 s, within 2m
+	ds := fx.ds_with([fx.put(_max_unavailable, 0), fx.put(_max_surge, "50%")])
+	count({f | some f in rollout.findings; f.rule == "DS-ROL-007"}) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 1000, "rollout_time_budget": "2m30s"}
+		with data.dsgate.model as _model
+}
+
+test_rollout_time_nothing_fits_warned if {
+	# 10 waves x 21.1 s = 211 s; every node at once: 1 wave x (10 + 10 + 1 + 0.1 x 10) s = 22 s > 20 s; default maxUnavailable (1, no surge)
+	ds := fx.ds_with([fx.remove("/spec/updateStrategy")])
+	fx.results({f | some f in rollout.findings; f.rule == "DS-ROL-007"}) == {[
+		"DS-ROL-007", "warn",
+		concat("", [
+			"DaemonSet <monitoring/agent> rolls out over 10 nodes in about 4 min (10 waves, 1 pods each), ",
+			"over rollout_time_budget 20s; even every node at once takes about 22 s: shorten minReadySeconds or raise rollout_time_budget",
+		]),
+	]} with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 10, "rollout_time_budget": "20s"}
+		with data.dsgate.model as _model
+}
+
+test_rollout_time_on_delete_allowed if {
+	ds := fx.ds_with([fx.put("/spec/updateStrategy", {"type": "OnDelete"})])
+	count({f | some f in rollout.findings; f.rule == "DS-ROL-007"}) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"cluster_nodes": 1000}
+		with data.dsgate.model as _model
 }
