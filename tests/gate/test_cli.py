@@ -48,23 +48,24 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
         ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
         ("DS-IMG-002", "warn"),  # no digest
-        ("DS-PDB-001", "deny"),  # node-exporter by its image (well-known agents catalogue): node-critical, no PDB
+        ("DS-PDB-001", "warn"),  # node-exporter by its image (well-known agents catalogue): node-critical, no PDB
         ("DS-PRB-001", "deny"),  # no readinessProbe
         ("DS-PRB-002", "deny"),  # no livenessProbe
         ("DS-PRI-001", "deny"),  # empty priorityClassName
         ("DS-RES-001", "deny"),  # resources: {}
-        ("DS-ROL-001", "deny"),  # no maxUnavailable
-        ("DS-ROL-005", "deny"),  # minReadySeconds 0
+        ("DS-ROL-001", "warn"),  # no maxUnavailable
+        ("DS-ROL-005", "warn"),  # minReadySeconds 0
         ("DS-SEC-001", "deny"),  # runs as root
         ("DS-SEC-002", "deny"),  # privilege escalation allowed
         ("DS-SEC-003", "deny"),  # capabilities not dropped
         ("DS-SEC-005", "deny"),  # no seccomp
         ("DS-SEC-006", "deny"),  # writable root filesystem
         ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
+        ("DS-TOL-004", "warn"),  # tolerates every NoSchedule taint but no NoExecute one
     ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue
 
 
-def test_node_critical_without_pdb_denied(tmp_path: Path) -> None:
+def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:
     text = BAD.read_text().replace("      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true")
     (tmp_path / "ds.yaml").write_text(text)
     proc = dsgate_check("--no-config", "--format", "json", str(tmp_path / "ds.yaml"))

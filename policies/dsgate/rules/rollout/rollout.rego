@@ -8,13 +8,21 @@ import data.dsgate.lib
 # METADATA
 # title: RollingUpdate sets maxUnavailable
 # description: The rollout budget is an explicit decision, not Kubernetes' default of one node at a time.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/
+#     description: Perform a Rolling Update on a DaemonSet (maxUnavailable defaults to 1)
 # scope: rule
 # custom:
 #   id: DS-ROL-001
 #   category: rollout
-#   severity: deny
+#   severity: warn
+#   profile: strict
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: []
+#   rationale: >-
+#     The API default, 1, is the most careful budget there is: nothing breaks because it is left out.
+#     What it costs is time: on N nodes a rollout takes N steps (DS-ROL-003 reports that once
+#     cluster_nodes is known). A strict-profile warning that the rollout speed was not chosen.
 #   remediation: >-
 #     Set spec.updateStrategy.rollingUpdate.maxUnavailable (a percentage such as 10% scales with the
 #     cluster; at most max_unavailable_ceiling).
@@ -38,8 +46,14 @@ findings contains finding if {
 #   id: DS-ROL-002
 #   category: rollout
 #   severity: deny
+#   profile: baseline
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [max_unavailable_ceiling, cluster_nodes]
+#   rationale: >-
+#     maxUnavailable is how many nodes lose the agent at once during an update, and how many a bad
+#     release reaches before the rollout can stop. With 100% every node restarts its CNI, log or
+#     metrics agent at the same moment: a cluster-wide gap in networking or telemetry, and a broken
+#     image lands everywhere.
 #   remediation: >-
 #     Lower spec.updateStrategy.rollingUpdate.maxUnavailable to at most max_unavailable_ceiling.
 findings contains finding if {
@@ -58,11 +72,19 @@ findings contains finding if {
 # description: >-
 #   When cluster_nodes is above large_cluster_threshold, a fixed integer maxUnavailable makes the
 #   rollout take as many steps as there are nodes divided by that integer; a percentage scales.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/
+#     description: Perform a Rolling Update on a DaemonSet
 # scope: rule
 # custom:
 #   id: DS-ROL-003
 #   category: rollout
-#   severity: deny
+#   severity: warn
+#   profile: strict
+#   rationale: >-
+#     With maxUnavailable 1 on 1,000 nodes a rollout takes 1,000 sequential steps, each waiting for a
+#     pod to become available (and minReadySeconds): a security fix takes hours or days to reach the
+#     fleet. Slow, not broken, so a warning.
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [cluster_nodes, large_cluster_threshold]
 #   remediation: >-
@@ -82,11 +104,19 @@ findings contains finding if {
 # METADATA
 # title: OnDelete updates need a manual step on every node
 # description: With OnDelete a new version only reaches a node when someone deletes the old pod there.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/#daemonset-update-strategy
+#     description: DaemonSet update strategy, OnDelete
 # scope: rule
 # custom:
 #   id: DS-ROL-004
 #   category: rollout
 #   severity: warn
+#   profile: strict
+#   rationale: >-
+#     With OnDelete a changed template (a security fix, a new configuration) reaches a node only when
+#     its pod is deleted by hand or the node is replaced: the fleet runs mixed versions indefinitely.
+#     Some agents choose it on purpose (node-by-node upgrades), so a strict-profile warning.
 #   field: spec.updateStrategy.type
 #   parameters: []
 #   remediation: >-
@@ -103,11 +133,20 @@ findings contains finding if {
 # METADATA
 # title: minReadySeconds is greater than 0
 # description: A new pod must stay ready for a while before the rollout moves on, so a crashing version stops early.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/daemon-set-v1/#DaemonSetSpec
+#     description: minReadySeconds, the time a new pod must be ready before it counts as available
 # scope: rule
 # custom:
 #   id: DS-ROL-005
 #   category: rollout
-#   severity: deny
+#   severity: warn
+#   profile: baseline
+#   rationale: >-
+#     Without minReadySeconds a new pod counts as available the moment it is ready, so a release that
+#     crashes a few seconds after start (a bad config read late, a panic on the first scrape) keeps
+#     the rollout moving and reaches the whole fleet; the behaviour experiment shows it. Most charts
+#     leave it at 0 and their readiness probe catches the common failures, so it is a warning.
 #   field: spec.minReadySeconds
 #   parameters: []
 #   remediation: >-
@@ -126,12 +165,24 @@ findings contains finding if {
 # title: No maxSurge together with host ports
 # description: >-
 #   A surge pod starts on a node while the old pod still runs there; with a hostPort (or
-#   hostNetwork, where every containerPort is a host port) it can never bind its port.
+#   hostNetwork, where every port the agent listens on is a host port, declared or not) it can
+#   never bind its port.
+# related_resources:
+#   - ref: https://github.com/kubernetes/enhancements/tree/master/keps/sig-apps/1591-daemonset-surge
+#     description: KEP-1591 DaemonSet surge (old and new pod run side by side on a node)
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/
+#     description: Perform a Rolling Update on a DaemonSet (maxSurge)
 # scope: rule
 # custom:
 #   id: DS-ROL-006
 #   category: rollout
 #   severity: deny
+#   profile: minimal
+#   rationale: >-
+#     With maxSurge the new pod is created next to the old one on the same node. A declared hostPort
+#     is already taken there, so the scheduler never places the surge pod and the rollout stalls on the
+#     first node (the behaviour experiment shows it). With hostNetwork and undeclared ports the surge
+#     pod is placed, then fails to bind and crash-loops, or two versions of a CNI agent run on one node.
 #   field: spec.updateStrategy.rollingUpdate.maxSurge
 #   parameters: []
 #   remediation: >-
@@ -141,10 +192,10 @@ findings contains finding if {
 	_strategy(ds) == "RollingUpdate"
 	surge := ds.spec.updateStrategy.rollingUpdate.maxSurge
 	_positive(surge)
-	count(ds.host_ports) > 0
+	problem := _host_binding(ds)
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
-		"%s has maxSurge %v but binds host ports %s",
-		[lib.display(ds), surge, concat(", ", ds.host_ports)],
+		"%s has maxSurge %v but %s; the surge pod cannot bind them next to the old one",
+		[lib.display(ds), surge, problem],
 	))
 }
 
@@ -265,4 +316,10 @@ _duration(seconds) := sprintf("%v min", [round(seconds / 60)]) if {
 _duration(seconds) := sprintf("%v h %v min", [hours, round((seconds - (hours * 3600)) / 60)]) if {
 	seconds >= 3600
 	hours := floor(seconds / 3600)
+}
+
+_host_binding(ds) := "uses hostNetwork (every port it listens on is a host port)" if {
+	ds.pod.hostNetwork == true
+} else := sprintf("binds host ports %s", [concat(", ", ds.host_ports)]) if {
+	count(ds.host_ports) > 0
 }

@@ -16,7 +16,7 @@ test_percentage_max_unavailable_allowed if {
 test_no_update_strategy_denied if {
 	ds := fx.ds_with([fx.remove("/spec/updateStrategy")])
 	fx.results(rollout.findings) == {[
-		"DS-ROL-001", "deny",
+		"DS-ROL-001", "warn",
 		"DaemonSet <monitoring/agent> rolls out without maxUnavailable (Kubernetes defaults it to 1)",
 	]} with input as fx.render([ds])
 }
@@ -61,7 +61,7 @@ test_integer_ceiling_percentage_value_above_denied if {
 test_large_cluster_integer_max_unavailable_denied if {
 	ds := fx.ds_with([fx.put(_max_unavailable, 1)])
 	fx.results(rollout.findings) == {[
-		"DS-ROL-003", "deny",
+		"DS-ROL-003", "warn",
 		"DaemonSet <monitoring/agent> has maxUnavailable 1, a fixed number, on a cluster of 500 nodes (above large_cluster_threshold 100)",
 	]} with input as fx.render([ds])
 		with data.dsgate.parameters as {"cluster_nodes": 500, "rollout_time_budget": "3h"}
@@ -83,7 +83,7 @@ test_on_delete_warned if {
 test_missing_min_ready_seconds_denied if {
 	ds := fx.ds_with([fx.remove("/spec/minReadySeconds")])
 	fx.results(rollout.findings) == {[
-		"DS-ROL-005", "deny",
+		"DS-ROL-005", "warn",
 		"DaemonSet <monitoring/agent> has minReadySeconds 0",
 	]} with input as fx.render([ds])
 }
@@ -95,8 +95,17 @@ test_max_surge_with_host_network_denied if {
 	])
 	fx.results(rollout.findings) == {[
 		"DS-ROL-006", "deny",
-		"DaemonSet <monitoring/agent> has maxSurge 1 but binds host ports 9100/TCP",
+		"DaemonSet <monitoring/agent> has maxSurge 1 but uses hostNetwork (every port it listens on is a host port); the surge pod cannot bind them next to the old one",
 	]} with input as fx.render([ds])
+}
+
+test_max_surge_with_host_network_and_no_declared_port_denied if {
+	ds := fx.ds_with([
+		fx.put(_max_surge, 1),
+		fx.put("/spec/template/spec/hostNetwork", true),
+		fx.remove("/spec/template/spec/containers/0/ports"),
+	])
+	{f.rule | some f in rollout.findings} == {"DS-ROL-006"} with input as fx.render([ds])
 }
 
 test_percentage_max_surge_with_host_port_denied if {
@@ -106,7 +115,7 @@ test_percentage_max_surge_with_host_port_denied if {
 		fx.put("/spec/template/spec/containers/0/ports/0/protocol", "UDP"),
 	])
 	{f.message | some f in rollout.findings} == {
-		"DaemonSet <monitoring/agent> has maxSurge 25% but binds host ports 9100/UDP",
+		"DaemonSet <monitoring/agent> has maxSurge 25% but binds host ports 9100/UDP; the surge pod cannot bind them next to the old one",
 	} with input as fx.render([ds])
 }
 
