@@ -385,3 +385,40 @@ def test_include_of_a_define_not_in_the_chart_points_at_the_include(tmp_path: Pa
     hit = templates.Walk(templates.Defines(tmp_path)).field(templates.whole_file(path), ["spec", "template", "spec", "containers", 0, "image"])
     assert hit is not None
     assert (hit.line, hit.claims, hit.note) == (6, [], 'written by include "common.podSpec", whose define is not in the chart')
+
+
+KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch gives only the main container resources
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("ref", "field", "message", "expected_locations"),
+    [
+        pytest.param("ServiceAccount/agents/agent", "", "", [("kustomize-list/agent-list.yaml", 5, "")], id="list-item-resource"),
+        pytest.param(
+            "DaemonSet/agents/agent",
+            "spec.template.spec.containers[*].securityContext.privileged",
+            "DaemonSet <agents/agent> init container <installer> is privileged",
+            [("kustomize-list/agent-list.yaml", 28, "")],
+            id="init-container-in-a-list-item",
+        ),
+        # the patch sets resources on container <agent> only: the installer's missing resources are not the patch's
+        pytest.param(
+            "DaemonSet/agents/agent",
+            "spec.template.spec.containers[*].resources",
+            "DaemonSet <agents/agent> init container <installer> has no memory limit",
+            [("kustomize-list/agent-list.yaml", 25, "")],
+            id="patch-of-another-container-is-not-the-place",
+        ),
+        pytest.param(
+            "DaemonSet/agents/agent",
+            "spec.template.spec.containers[*].resources",
+            "DaemonSet <agents/agent> container <agent> has no cpu limit",
+            [("kustomize-list/resources.yaml", 12, "patch")],
+            id="patch-of-this-container",
+        ),
+    ],
+)
+def test_kustomize_list_and_init_container_locations(ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
+    locate = _locations(Source("kustomize", KUSTOMIZE_LIST))
+    assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(str(KUSTOMIZE_LIST), ref, field, message)] == expected_locations
