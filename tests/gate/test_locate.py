@@ -313,7 +313,7 @@ SC = "spec.template.spec.containers[*].securityContext"
             id="to-yaml-block",
         ),
         pytest.param(
-            "default", "DaemonSet//dsgate-agent", "spec.template.spec.volumes", "", [("agent/templates/daemonset.yaml", 34, "")], id="literal-host-path"
+            "default", "DaemonSet//dsgate-agent", "spec.template.spec.volumes", "", [("agent/templates/daemonset.yaml", 42, "")], id="literal-host-path"
         ),
         pytest.param(
             "default", "DaemonSet//dsgate-agent", "metadata.labels", "", [("agent/templates/daemonset.yaml", 5, "")], id="labels-from-a-helper-claim-nothing"
@@ -327,6 +327,15 @@ SC = "spec.template.spec.containers[*].securityContext"
             "DaemonSet <dsgate-probe> container <probe>",
             [("agent/templates/_probe.tpl", 18, "")],
             id="helper-field",
+        ),
+        # `env:` then `with .Values.probeEnv` + toYaml at the key column: env's list, not where readinessProbe would be
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-probe",
+            "spec.template.spec.containers[*].readinessProbe",
+            "DaemonSet <dsgate-probe> container <probe>",
+            [("agent/templates/_probe.tpl", 17, "")],
+            id="list-under-a-key-is-the-keys",
         ),
         pytest.param(
             "default",
@@ -422,3 +431,15 @@ KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch 
 def test_kustomize_list_and_init_container_locations(ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
     locate = _locations(Source("kustomize", KUSTOMIZE_LIST))
     assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(str(KUSTOMIZE_LIST), ref, field, message)] == expected_locations
+
+
+@pytest.mark.render
+def test_condition_around_a_whole_resource_sets_no_field(tmp_path: Path) -> None:
+    # `if .Values.linux.enabled` right above `kind:`: it decides whether the resource exists, it sets none of its fields
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("linux:\n  enabled: true\n")
+    (chart / "templates" / "cm.yaml").write_text("{{- if .Values.linux.enabled }}\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n{{- end }}\n")
+    locate = _locations(Source("chart", chart), "default")
+    assert [(loc.file.name, loc.line, loc.note) for loc in locate(f"{chart}[default]", "ConfigMap//c", "")] == [("cm.yaml", 2, "")]

@@ -269,6 +269,20 @@ def _values_locations(chart: Path, template: Path, values_files: Sequence[Path],
     return list(dict.fromkeys(out))
 
 
+@lru_cache(maxsize=4096)
+def _walk(
+    chart: Path, path: Path, kind: str, parts: tuple[Part, ...], item: tuple[Part, ...], names: tuple[tuple[int, str], ...], sizes: tuple[tuple[int, int], ...]
+) -> templates.Hit | None:
+    """The template place of PARTS (the resource's, ITEM's `kind`, when none is found); the same for every
+    scenario of a chart, so computed once."""
+    walker = templates.Walk(_defines(chart), dict(names), dict(sizes))
+    block = _document_block(path, kind)
+    hit = walker.field(block, list(parts)) if parts else None
+    if hit is None and (hit := walker.field(block, [*item, "kind"])) is not None:
+        hit.claims = []  # the resource as a whole: an `if .Values.x.enabled` around it does not set a field
+    return hit
+
+
 def chart_location(document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str, message: str = "") -> list[Location]:
     """A chart render's document: where its templates produce the field (see templates), plus the values
     file and line of each values key that certainly sets it."""
@@ -296,10 +310,7 @@ def chart_location(document: Document, chart: Path, rendered: str, values_files:
             walker.names[i] = str(node.get("name", "")) if isinstance(node, dict) else ""
         else:
             node = node.get(part) if isinstance(node, dict) else None
-    block = _document_block(path, document.kind)
-    hit = walker.field(block, parts) if parts else None
-    if hit is None:
-        hit = walker.field(block, [*item, "kind"]) if item else walker.field(block, ["kind"])
+    hit = _walk(chart, path, document.kind, tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
     if hit is None:
         return [Location(path)]
     return [Location(hit.file, hit.line, hit.note), *_values_locations(chart, path, values_files, hit.claims)]

@@ -71,13 +71,17 @@ def _produces(line: str) -> bool:
     return bool(words) and words[0] not in ("if", "else", "with", "range", "end", "define", "block") and ":=" not in words[:3] and "=" not in words[1:2]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per file (cached): compared and hashed by identity
 class Text:
-    """A template file's lines and, per line, the values key `.` is bound to there (by `with .Values.x`)."""
+    """A template file's lines and, per line, the values key `.` is bound to there (by `with .Values.x`),
+    and what the line is (read once: a chart's findings walk the same lines many times)."""
 
     path: Path
     lines: tuple[str, ...]
     dot: tuple[str, ...]  # "" where `.` is not a values key
+    content: tuple[bool, ...] = ()  # writes YAML (see _is_content)
+    producing: tuple[bool, ...] = ()  # an action line that writes output (see _produces)
+    columns: tuple[int, ...] = ()  # the key column (see _column)
 
     @staticmethod
     def of(path: Path) -> Text:
@@ -105,7 +109,7 @@ def _text(path: Path) -> Text:
             elif words[0] == "end" and stack:
                 stack.pop()
         dot.append(stack[-1] if stack else "")
-    return Text(path, lines, tuple(dot))
+    return Text(path, lines, tuple(dot), tuple(map(_is_content, lines)), tuple(map(_produces, lines)), tuple(map(_column, lines)))
 
 
 def references(text: Text, index: int, part: str = "") -> list[str]:
@@ -150,38 +154,43 @@ class Hit:
 
 def _end_of(text: Text, key_line: int, limit: int) -> int:
     """The end of the block under the key on KEY_LINE: the first content line left of its children."""
-    column = _column(text.lines[key_line])
+    column = text.columns[key_line]
     for j in range(key_line + 1, limit):
         line = text.lines[j]
-        if line.strip() == "---":
+        if text.content[j] and line.strip() == "---":
             return j
-        if _is_content(line):
+        if text.content[j]:
             indent = _indent(line)
             if indent < column or (indent == column and not line.lstrip().startswith("- ")):
                 return j
     return limit
 
 
+@lru_cache(maxsize=4096)
 def _children(block: Block) -> tuple[int, list[int], list[int]]:
     """(key column, the key lines, the producing action lines) of BLOCK's own level."""
-    lines = block.text.lines
-    content = [j for j in range(block.start, block.end) if _is_content(lines[j])]
-    column = block.column if block.column >= 0 else min((_column(lines[j]) for j in content), default=0)
+    text = block.text
+    lines = text.lines
+    column = block.column if block.column >= 0 else min((text.columns[j] for j in range(block.start, block.end) if text.content[j]), default=0)
     keys: list[int] = []
     producers: list[int] = []
-    owner = -1  # the last key without an inline value: an action nindented deeper belongs to it
+    owner = -1  # the last key without an inline value: what an action writes right under it is its value
+    owned = False  # the owner's value has lines already
     for j in range(block.start, block.end):
         line = lines[j]
-        if _is_content(line):
-            if _column(line) == column and not line.lstrip().startswith("- "):
+        if text.content[j]:
+            if text.columns[j] == column and not line.lstrip().startswith("- "):
                 keys.append(j)
-                owner = j if line.rstrip().endswith(":") else -1
+                owner, owned = (j if line.rstrip().endswith(":") else -1), False
             elif _indent(line) < column:
                 owner = -1
-        elif _produces(line):
+            else:
+                owned = True
+        elif text.producing[j]:
             m = _INDENT.search(line)
             out_column = int(m.group(1)) if m else _indent(line)
-            if owner < 0 or out_column <= column:
+            # at the key column right under `key:` it may be the key's list (`env:` then `- name:`): the key's
+            if owner < 0 or (out_column <= column and owned):
                 producers.append(j)
     return column, keys, producers
 

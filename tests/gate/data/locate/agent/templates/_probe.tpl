@@ -16,4 +16,12 @@ spec:
       containers:
         - name: probe
           image: registry.example/probe:1.0.0
+          env:
+          {{- with .Values.probeEnv }}
+            {{- toYaml . | nindent 10 }}
+          {{- end }}
+          - name: NODE_NAME
+            valueFrom:
+              fieldRef:
+                fieldPath: spec.nodeName
 {{- end }}
