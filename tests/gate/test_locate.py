@@ -196,6 +196,14 @@ LIST = DATA / "locate" / "list.yaml"  # a List: a ServiceAccount, a DaemonSet wi
             28,
             id="init-container-field",
         ),
+        # a DaemonSet named like its main container: the message's `init container <...>` decides, not the resource's name
+        pytest.param(
+            "DaemonSet/logging/log-agent",
+            "spec.template.spec.containers[*].securityContext.privileged",
+            "DaemonSet <log-agent> init container <fix-permissions> is privileged",
+            28,
+            id="init-container-of-a-daemonset-named-like-its-container",
+        ),
         pytest.param(
             "DaemonSet/logging/log-agent",
             "spec.template.spec.containers[*].securityContext.privileged",
@@ -418,6 +426,13 @@ KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch 
             "DaemonSet <agents/agent> init container <installer> has no memory limit",
             [("kustomize-list/agent-list.yaml", 25, "")],
             id="patch-of-another-container-is-not-the-place",
+        ),
+        pytest.param(
+            "DaemonSet/agents/agent",
+            "spec.template.spec.containers[*].resources",
+            "DaemonSet <agent> init container <installer> has no memory limit",
+            [("kustomize-list/agent-list.yaml", 25, "")],
+            id="init-container-of-a-daemonset-named-like-its-container",
         ),
         pytest.param(
             "DaemonSet/agents/agent",

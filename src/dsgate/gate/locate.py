@@ -42,6 +42,7 @@ _PART = re.compile(r"\[(\*|\d+)\]|([^.\[\]]+)")
 _SOURCE = re.compile(r"^# Source: (\S+)")
 _VALUES_REF = re.compile(r"\.Values\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
 _NAMED = re.compile(r"<([^<>]+)>")
+_CONTAINER = re.compile(r"\bcontainer <([^<>]+)>")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,10 @@ def _node_of(nodes: Sequence[yaml.Node], document: Document) -> yaml.Node | None
 
 
 def _named(message: str) -> list[str]:
-    return _NAMED.findall(message)
+    """The list item names a message gives: the container it names (`container <x>`, `init container <x>`)
+    when it names one, else every `<...>` (the resource's own name may be a container's name too)."""
+    containers = _CONTAINER.findall(message)
+    return containers or _NAMED.findall(message)
 
 
 def _item_node(node: yaml.Node, item: Sequence[int]) -> yaml.Node:
