@@ -353,6 +353,24 @@ SC = "spec.template.spec.containers[*].securityContext"
             [("agent/templates/_probe.tpl", 15, "")],
             id="helper-missing-field",
         ),
+        # two DaemonSets in one template (linux, windows), each found by the literal part of its name
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-node",
+            "spec.template.spec.containers[*].image",
+            "DaemonSet <dsgate-node> container <node>",
+            [("agent/templates/node.yaml", 16, "")],
+            id="first-daemonset-of-a-template",
+        ),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-node-windows",
+            "spec.template.spec.containers[*].image",
+            "DaemonSet <dsgate-node-windows> container <node>",
+            [("agent/templates/node.yaml", 35, "")],
+            id="second-daemonset-of-a-template",
+        ),
+        pytest.param("default", "DaemonSet//dsgate-node-windows", "", "", [("agent/templates/node.yaml", 19, "")], id="second-daemonset-resource"),
         # each item of a List at its own line
         pytest.param("default", "ServiceAccount//dsgate-agent", "", "", [("agent/templates/accounts.yaml", 4, "")], id="list-first-item"),
         pytest.param("default", "ServiceAccount//dsgate-probe", "", "", [("agent/templates/accounts.yaml", 8, "")], id="list-second-item"),

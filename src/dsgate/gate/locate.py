@@ -240,17 +240,26 @@ def _defines(chart: Path) -> templates.Defines:
     return templates.Defines(chart)
 
 
-def _document_block(path: Path, kind: str) -> templates.Block:
-    """The part of a template between `---` lines that writes `kind: KIND` (the whole file when none does)."""
+def _document_block(path: Path, kind: str, name: str) -> templates.Block:
+    """The part of a template between `---` lines that writes `kind: KIND` (the whole file when none does);
+    of several, the one whose `name:` line's literal text is all in NAME (the longest such literal)."""
     whole = templates.whole_file(path)
     lines = whole.text.lines
     pattern = re.compile(rf"^kind:\s*[\"']?{re.escape(kind)}[\"']?\s*$")
-    at = next((i for i, line in enumerate(lines) if pattern.match(line)), -1)
-    if at < 0:
-        return whole
-    start = next((i + 1 for i in range(at, -1, -1) if lines[i].strip() == "---"), 0)
-    end = next((i for i in range(at, len(lines)) if lines[i].strip() == "---"), len(lines))
-    return templates.Block(whole.text, start, end)
+    sections: list[templates.Block] = []
+    for at in (i for i, line in enumerate(lines) if pattern.match(line)):
+        start = next((i + 1 for i in range(at, -1, -1) if lines[i].strip() == "---"), 0)
+        end = next((i for i in range(at, len(lines)) if lines[i].strip() == "---"), len(lines))
+        sections.append(templates.Block(whole.text, start, end))
+    if len(sections) <= 1:
+        return sections[0] if sections else whole
+
+    def fit(block: templates.Block) -> int:
+        line = next((lines[j] for j in range(block.start, block.end) if re.match(r"^  name:", lines[j])), "")
+        literal = [part for part in re.split(r"\{\{.*?\}\}", line.split(":", 1)[1] if line else "") for part in [part.strip(" \"'")] if part]
+        return sum(map(len, literal)) if all(part in name for part in literal) else -1
+
+    return max(sections, key=fit)
 
 
 def _values_locations(chart: Path, template: Path, values_files: Sequence[Path], claims: Sequence[tuple[str, list[str]]]) -> list[Location]:
@@ -275,12 +284,19 @@ def _values_locations(chart: Path, template: Path, values_files: Sequence[Path],
 
 @lru_cache(maxsize=4096)
 def _walk(
-    chart: Path, path: Path, kind: str, parts: tuple[Part, ...], item: tuple[Part, ...], names: tuple[tuple[int, str], ...], sizes: tuple[tuple[int, int], ...]
+    chart: Path,
+    path: Path,
+    kind: str,
+    name: str,
+    parts: tuple[Part, ...],
+    item: tuple[Part, ...],
+    names: tuple[tuple[int, str], ...],
+    sizes: tuple[tuple[int, int], ...],
 ) -> templates.Hit | None:
     """The template place of PARTS (the resource's, ITEM's `kind`, when none is found); the same for every
     scenario of a chart, so computed once."""
     walker = templates.Walk(_defines(chart), dict(names), dict(sizes))
-    block = _document_block(path, kind)
+    block = _document_block(path, kind, name)
     hit = walker.field(block, list(parts)) if parts else None
     if hit is None and (hit := walker.field(block, [*item, "kind"])) is not None:
         hit.claims = []  # the resource as a whole: an `if .Values.x.enabled` around it does not set a field
@@ -314,7 +330,7 @@ def chart_location(document: Document, chart: Path, rendered: str, values_files:
             walker.names[i] = str(node.get("name", "")) if isinstance(node, dict) else ""
         else:
             node = node.get(part) if isinstance(node, dict) else None
-    hit = _walk(chart, path, document.kind, tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
+    hit = _walk(chart, path, document.kind, document.name, tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
     if hit is None:
         return [Location(path)]
     return [Location(hit.file, hit.line, hit.note), *_values_locations(chart, path, values_files, hit.claims)]
