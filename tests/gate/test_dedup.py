@@ -102,3 +102,18 @@ def test_every_format_shows_a_merged_finding_once(result: gate.GateResult) -> No
     text = out.getvalue()
     assert text.count("DS-PRB-001") == 1 and "in all 2 scenarios" in text
     assert "in 1 of 2 scenarios: bad" in text  # DS-HST-005
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("scenarios", "rendered", "expected"),
+    [
+        (("default", "a"), 3, "in 2 of 3 scenarios: default, a"),  # some of the chart's scenarios
+        (("default", "a"), 2, "in all 2 scenarios"),  # every one
+        (("default",), 1, ""),  # a chart with one scenario: nothing to say
+        ((), 0, ""),  # a plain manifest
+    ],
+)
+def test_in_scenarios(scenarios: tuple[str, ...], rendered: int, expected: str) -> None:
+    finding = Finding("R", "cat", "deny", "DaemonSet/ns/x", f"c[{scenarios[0]}]" if scenarios else "c", "m", "fix", False, scenarios=scenarios)
+    assert report.in_scenarios(finding, {"c": rendered} if rendered else {}) == expected
