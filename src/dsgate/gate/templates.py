@@ -203,7 +203,7 @@ def _key_line(block: Block, keys: Sequence[int], part: str) -> int:
 def _items(block: Block) -> list[int]:
     """The lines of the `- ` items of a list block (at the leftmost dash column)."""
     lines = block.text.lines
-    dashes = [j for j in range(block.start, block.end) if _is_content(lines[j]) and lines[j].lstrip().startswith("- ")]
+    dashes = [j for j in range(block.start, block.end) if block.text.content[j] and lines[j].lstrip().startswith("- ")]
     if not dashes:
         return []
     column = min(_indent(lines[j]) for j in dashes)
@@ -215,7 +215,7 @@ def _item_end(block: Block, items: Sequence[int], k: int) -> int:
         return items[k + 1]
     column = _indent(block.text.lines[items[k]])
     for j in range(items[k] + 1, block.end):
-        if _is_content(block.text.lines[j]) and _indent(block.text.lines[j]) <= column:
+        if block.text.content[j] and _indent(block.text.lines[j]) <= column:
             return j
     return block.end
 
@@ -231,7 +231,7 @@ def _pick_item(block: Block, index: int, name: str, rendered: int) -> int:
             if any(named.match(line) and _column(line) == key_column for line in lines):
                 return k
     column = _indent(block.text.lines[items[0]]) if items else 0
-    produced = [j for j in range(block.start, block.end) if _produces(block.text.lines[j]) and _indent(block.text.lines[j]) <= column]
+    produced = [j for j in range(block.start, block.end) if block.text.producing[j] and _indent(block.text.lines[j]) <= column]
     controlled = [j for j in range(block.start, block.end) if _ACTION_LINE.match(block.text.lines[j]) and _indent(block.text.lines[j]) <= column]
     if len(items) == rendered and not produced and not controlled and index < len(items):
         return index
@@ -345,23 +345,22 @@ class Walk:
 
     def _claims(self, text: Text, line: int, part: str, below: Sequence[Part]) -> list[tuple[str, list[str]]]:
         """The values keys the key line LINE (of PART) reads, or the `if .Values.x` right above it."""
-        rest = [p for p in _strings(below)]
+        rest = _strings(below)
         refs = references(text, line, part)
         if refs:
             return [(r, rest) for r in refs]
         above = next((j for j in range(line - 1, -1, -1) if text.lines[j].strip()), -1)
-        if above >= 0 and (m := _IF.match(text.lines[above].strip())) and _is_content(text.lines[line]):
+        if above >= 0 and (m := _IF.match(text.lines[above].strip())) and text.content[line]:
             return [(m.group(1), [])]
         return []
 
     def _producer_claims(self, block: Block, below: Sequence[Part]) -> list[tuple[str, list[str]]]:
         """The values a block's producing lines insert, when the block writes nothing literally itself."""
-        lines = block.text.lines
-        if any(_is_content(lines[j]) for j in range(block.start, block.end)):
+        if any(block.text.content[j] for j in range(block.start, block.end)):
             return []
         out: list[tuple[str, list[str]]] = []
         for j in range(block.start, block.end):
-            if _produces(lines[j]):
+            if block.text.producing[j]:
                 refs = references(block.text, j)
                 if not refs:
                     return []  # something else (a helper, a variable) produces part of it
@@ -380,9 +379,5 @@ def _strings(parts: Sequence[Part]) -> list[str]:
 
 
 def whole_file(path: Path) -> Block:
+    """Every line of a template."""
     return Block(Text.of(path), 0, len(Text.of(path).lines))
-
-
-def kind_line(path: Path, kind: str, defines: Defines) -> Hit | None:
-    """The `kind: KIND` line of a template, or of the define its document comes from (the resource as a whole)."""
-    return Walk(defines).field(whole_file(path), ["kind"]) if kind else None
