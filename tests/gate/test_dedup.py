@@ -60,8 +60,8 @@ def result() -> gate.GateResult:
 @pytest.mark.parametrize(
     ("rule", "expected_scenarios"),
     [
-        # no readinessProbe in either scenario: 2 scenarios x 2 helm majors x 2 Kubernetes versions, one finding
-        ("DS-PRB-001", [["default", "bad"]]),
+        # no resources in either scenario: 2 scenarios x 2 helm majors x 2 Kubernetes versions, one finding
+        ("DS-RES-001", [["default", "bad"]]),
         # priorityClassName "" (default) and "low-priority" (bad): two messages, two findings
         ("DS-PRI-001", [["default"], ["bad"]]),
         # only the bad scenario turns hostNetwork on
@@ -91,16 +91,16 @@ def test_merged_finding_locations_name_the_scenarios_they_come_from(result: gate
 @pytest.mark.render
 def test_every_format_shows_a_merged_finding_once(result: gate.GateResult) -> None:
     sarif = json.loads(report.to_sarif(result))
-    assert [r["properties"]["scenarios"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "DS-PRB-001"] == [["default", "bad"]]
-    github = [line for line in report.to_github(result).splitlines() if "DS-PRB-001" in line]
+    assert [r["properties"]["scenarios"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "DS-RES-001"] == [["default", "bad"]]
+    github = [line for line in report.to_github(result).splitlines() if "DS-RES-001" in line]
     assert len(github) == 1 and "(in all 2 scenarios)" in github[0]
     junit = ET.fromstring(report.to_junit(result))
     failures = "\n".join(f.text or "" for f in junit.iter("failure"))
-    assert failures.count("[DS-PRB-001]") == 1 and "has no readinessProbe (in all 2 scenarios)" in failures
+    assert failures.count("[DS-RES-001]") == 1 and "request, memory request (in all 2 scenarios)" in failures
     out = io.StringIO()
     report.to_text(result, out, color=False)
     text = out.getvalue()
-    assert text.count("DS-PRB-001") == 1 and "in all 2 scenarios" in text
+    assert text.count("DS-RES-001") == 1 and "in all 2 scenarios" in text
     assert "in 1 of 2 scenarios: bad" in text  # DS-HST-005
 
 

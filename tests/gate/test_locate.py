@@ -390,25 +390,27 @@ def agent_result() -> gate.GateResult:
 
 @pytest.mark.render
 @pytest.mark.parametrize(
-    ("rule", "subject", "expected_locations"),
+    ("field", "subject", "expected_locations"),
     [
-        # the init container's finding at the init container's lines, not the main container's
-        ("DS-SEC-007", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 11, "")]),
-        ("DS-SEC-007", "container <agent> is", [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")]),
-        ("DS-RES-001", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 8, "")]),
+        # the init container's finding at the init container's lines, not the main container's (DS-SEC-007)
+        (f"{SC}.privileged", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 11, "")]),
+        (f"{SC}.privileged", "container <agent>", [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")]),
+        ("spec.template.spec.containers[*].resources", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 8, "")]),  # DS-RES-001
         # DS-HST-005 names the host namespace it found: a hard-coded hostPID is not "set by hostNetwork"
-        ("DS-HST-005", "sets hostPID", [("agent/templates/daemonset.yaml", 17, "")]),
-        ("DS-HST-005", "sets hostNetwork", [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")]),
-        # a DaemonSet a helper writes: the helper's lines
-        ("DS-PRI-001", "<dsgate-probe>", [("agent/templates/_probe.tpl", 15, "")]),
+        ("spec.template.spec.hostPID", "<dsgate-agent>", [("agent/templates/daemonset.yaml", 17, "")]),
+        ("spec.template.spec.hostNetwork", "<dsgate-agent>", [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")]),
+        # a DaemonSet a helper writes: the helper's lines (DS-PRI-001)
+        ("spec.template.spec.priorityClassName", "<dsgate-probe>", [("agent/templates/_probe.tpl", 15, "")]),
     ],
 )
 def test_agent_chart_findings_point_at_their_lines(
-    agent_result: gate.GateResult, rule: str, subject: str, expected_locations: list[tuple[str, int, str]]
+    agent_result: gate.GateResult, field: str, subject: str, expected_locations: list[tuple[str, int, str]]
 ) -> None:
+    # chosen by field, not rule id: every finding the library gives on that field of that subject points there
     places = report.Places(agent_result)
-    (finding,) = [f for f in agent_result.findings if f.rule == rule and subject in f.message]
-    assert [(_rel(loc.file), loc.line, loc.note) for loc in places.of_finding(finding)] == expected_locations
+    findings = [f for f in agent_result.findings if f.field == field and subject in f.message and ("init container" in f.message) == ("init " in subject)]
+    assert findings, f"no finding on {field} of {subject}"
+    assert {tuple((_rel(loc.file), loc.line, loc.note) for loc in places.of_finding(f)) for f in findings} == {tuple(expected_locations)}
 
 
 @pytest.mark.unit
