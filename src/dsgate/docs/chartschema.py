@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from dsgate.gate import validate
+from dsgate.gate import names, validate
 from dsgate.k8s import QUANTITY_PATTERN
 from dsgate.versions import kube_target_versions, pinned
 
@@ -40,12 +40,12 @@ CRD_TYPES = {
 }
 SEMANTIC_PATCHES: dict[str, dict[str, Any]] = {
     # definition -> {property path (dotted): schema keywords added}
-    "io.k8s.api.core.v1.Container": {"name": {"pattern": validate.DNS1123_LABEL.pattern, "maxLength": 63}},
+    "io.k8s.api.core.v1.Container": {"name": {"pattern": names.DNS1123_LABEL.pattern, "maxLength": 63}},
     "io.k8s.api.core.v1.ContainerPort": {
         "containerPort": {"minimum": 1, "maximum": 65535},
         "hostPort": {"minimum": 1, "maximum": 65535},
         # IANA_SVC_NAME: a DNS-1123 label with at least one letter (JSON Schema regexes have no lookahead)
-        "name": {"allOf": [{"pattern": validate.DNS1123_LABEL.pattern}, {"pattern": "[a-z]"}], "maxLength": 15},
+        "name": {"allOf": [{"pattern": names.DNS1123_LABEL.pattern}, {"pattern": "[a-z]"}], "maxLength": 15},
     },
 }
 

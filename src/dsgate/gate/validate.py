@@ -5,7 +5,7 @@ Built-in kinds are validated against the strict JSON schemas that kubernetes-val
 set-up copies from the prometheus-operator and autoscaler Go modules. Validators are built once
 per (version, kind): jsonschema-rs decides valid or not, python-jsonschema lists every error of an
 invalid document. Null list entries are refused (see reject_null_items). On top of the schemas come
-the checks they miss: quantities parse, ports are in range, names are DNS-1123.
+the checks they miss: quantities parse, ports are in range, names follow their kind's rule (see names).
 
 Over 400 lines on purpose: the built-in and CRD schema sets share one compile cache and one error
 format, so a document's verdict never depends on which set its kind came from.
@@ -30,6 +30,7 @@ from referencing import Registry, Resource
 
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
+from dsgate.gate.names import DNS1123_LABEL, name_error
 from dsgate.k8s import is_quantity
 from dsgate.tools import CRD_SOURCES, cache_dir, install_command
 from dsgate.versions import pinned
@@ -291,11 +292,7 @@ def crd_kinds() -> set[tuple[str, str]]:
 
 # ---------------------------------------------------------------- checks the schemas miss
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kinds whose metadata.name must be a DNS-1123 label rather than a subdomain.
-LABEL_NAMED_KINDS = {"Namespace", "Service"}
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -336,10 +333,8 @@ def _semantic_errors(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(path, message) for what the OpenAPI schemas cannot express."""
     kind = obj.get("kind", "")
     name = _mapping(obj.get("metadata")).get("name")
-    if isinstance(name, str):
-        pattern, what, limit = (DNS1123_LABEL, "DNS-1123 label", 63) if kind in LABEL_NAMED_KINDS else (DNS1123_SUBDOMAIN, "DNS-1123 subdomain", 253)
-        if len(name) > limit or not pattern.match(name):
-            yield "metadata.name", f"{name!r} is not a valid {what} (lowercase alphanumerics and '-', at most {limit} characters)"
+    if isinstance(name, str) and (problem := name_error(str(obj.get("apiVersion", "")), str(kind), name)):
+        yield "metadata.name", problem
     pod = _pod_spec(obj)
     prefix = "spec" if kind == "Pod" else "spec.template.spec"
     for group in ("initContainers", "containers", "ephemeralContainers"):
