@@ -27,7 +27,7 @@ class Limits:
     depth: int = 100  # nesting depth of one document (mappings and sequences)
     render_size: int = 64 << 20  # bytes one render (helm, kustomize) may print
     render_seconds: int = 60  # wall time of one render
-    render_memory: int = 1 << 30  # memory of one render: helm-batch's Go limit and watchdog, helm/kustomize data segment
+    render_memory: int = 1 << 30  # resident memory of one render process, kernel-enforced (see gate.render.os_limits)
     policy_seconds: int = 30  # wall time of one OPA evaluation request
     policy_memory: int = 4 << 30  # address space of the OPA server
 

@@ -1,8 +1,8 @@
 """Render sources to documents with the real helm and kustomize binaries.
 
-Every render runs under the limits (dsgate.limits): a time limit, a memory limit (Go's own limit
-and a watchdog in helm-batch; the kernel's address-space limit for the helm and kustomize
-binaries), and a cap on the bytes it prints. A render that crosses one fails alone, naming the
+Every render runs under the limits (dsgate.limits): a time limit, a memory limit (the kernel's
+data-segment limit on helm-batch, helm and kustomize, see os_limits; in helm-batch also Go's own
+limit, which makes its collector work to stay under it), and a cap on the bytes it prints. A render that crosses one fails alone, naming the
 chart and scenario; helm-batch is restarted and the other renders go on.
 """
 
@@ -30,7 +30,8 @@ from dsgate.versions import kubernetes_version, pinned
 
 # helm binary name per helm major: "helm" is v4 (default), "helm3" the compatibility build.
 HELM_TOOLS = {"v4": "helm", "v3": "helm3"}
-RELEASE_NAMESPACE = "dsgate-system"  # the namespace the gate renders every chart release into
+RELEASE_NAME = "dsgate"  # the release name charts are rendered with (the cluster model's default, see clustermodel)
+RELEASE_NAMESPACE = "dsgate-system"  # the namespace charts are rendered into (idem)
 
 
 class RenderError(RuntimeError):
@@ -41,15 +42,31 @@ class RenderKilled(RenderError):
     """A render crossed a limit and was stopped; the gate names the render (chart and scenario)."""
 
 
-# The kernel's data-segment limit of a render tool: its memory limit plus this much, for what the Go
-# runtime maps besides the heap (helm-batch's own watchdog enforces the limit itself, earlier).
-GO_DATA_SLACK = 256 << 20
+def os_limits(limits: Limits, *binaries: str) -> procs.OsLimits:
+    """The kernel's limit on a render tool's memory (see procs.OsLimits), enforced by the kernel, not
+    polled: the data segment (RLIMIT_DATA: every private writable mapping, Go's heap, stacks and runtime
+    structures) may grow to three quarters of renderMemory, less the size of the largest of BINARIES
+    (the tool and what it runs), whose code is resident too. The quarter is headroom for what the
+    kernel does not count: a mapping made over an existing one (Go maps its heap over address space it
+    reserved earlier) adds only the pages it does not overlap. Measured on helm v3 and v4 with
+    templates that allocate 0.2-1.2 GB at once (`until N`): under a 768 MiB data limit the resident peak
+    reached at most 973 MiB, and the allocation that crossed the limit was refused (Go: "out of
+    memory"). So the whole resident memory of a render stays under renderMemory.
+
+    RLIMIT_AS is not used: the Go runtime reserves about 1.2 GiB of address space at start (helm-batch,
+    idle: 1.26 GiB virtual, 48 MiB resident) and helm fails with 200 MB in use under a 1 GiB RLIMIT_AS,
+    so an address-space limit would refuse legitimate renders. A cgroup (memory.max) would be exact and
+    bound a tool and its children together, but needs cgroup v2 with a delegated subtree, which CI
+    runners and containers seldom give (this project's machine has cgroup v1). With RLIMIT_DATA each
+    process of a tree (kustomize and the helm it runs for helmCharts) has the limit on its own."""
+    code = max((os.path.getsize(b) for b in binaries if os.path.isfile(b)), default=0)
+    return procs.OsLimits(memory=max(limits.render_memory * 3 // 4 - code, limits.render_memory // 4))
 
 
 def run_render_tool(cmd: Sequence[str], limits: Limits | None = None) -> subprocess.CompletedProcess[str]:
     """CMD (kustomize, helm) as a render: offline, under LIMITS' time and memory, cancellable; text output."""
     limits = limits or Limits()
-    return procs.run_text(cmd, timeout=limits.render_seconds, limits=procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK))
+    return procs.run_text(cmd, timeout=limits.render_seconds, limits=os_limits(limits, cmd[0]))
 
 
 def killed(what: str, limits: Limits, name: str) -> RenderKilled:
@@ -62,11 +79,13 @@ def killed(what: str, limits: Limits, name: str) -> RenderKilled:
     )
 
 
-def run_tool(cmd: Sequence[str], what: str, limits: Limits, input: str | None = None) -> str:
-    """Run a render tool under LIMITS; its stdout (UTF-8, at most render_size bytes), else RenderError."""
-    os_limits = procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK)
+def run_tool(cmd: Sequence[str], what: str, limits: Limits, input: str | None = None, runs: Sequence[str] = ()) -> str:
+    """Run a render tool under LIMITS (RUNS: the binaries it starts itself); its stdout (UTF-8, at most
+    render_size bytes), else RenderError."""
     try:
-        proc = procs.run(cmd, input=input.encode() if input is not None else None, timeout=limits.render_seconds, limits=os_limits, offline=True)
+        proc = procs.run(
+            cmd, input=input.encode() if input is not None else None, timeout=limits.render_seconds, limits=os_limits(limits, cmd[0], *runs), offline=True
+        )
     except procs.Timeout:
         raise killed(what, limits, "render_seconds") from None
     stderr = proc.stderr.decode(errors="replace").strip()
@@ -104,7 +123,7 @@ def helm_template(
     *,
     values: dict[str, Any] | None = None,
     values_files: Sequence[Path] = (),
-    release: str = "dsgate",
+    release: str = RELEASE_NAME,
     namespace: str = RELEASE_NAMESPACE,
     kube_version: str | None = None,
     api_versions: Sequence[str] = (),
@@ -168,7 +187,7 @@ def build_dependencies(chart: Path) -> None:
         proc = procs.run(
             [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)],
             timeout=limits.render_seconds,
-            limits=procs.OsLimits(memory=limits.render_memory + GO_DATA_SLACK),
+            limits=os_limits(limits, str(tool_path("helm"))),
             offline=True,
         )
     except procs.Timeout:
@@ -228,7 +247,7 @@ def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
         str(tool_path("helm")),
         str(directory),
     ]
-    return run_tool(cmd, f"kustomize build {directory}", limits or Limits())
+    return run_tool(cmd, f"kustomize build {directory}", limits or Limits(), runs=[cmd[3]])  # kustomize runs helm for helmCharts
 
 
 def render_kustomization(directory: Path) -> Render:
@@ -278,10 +297,11 @@ class HelmBatch:
             self._free.put(self._start())
 
     def _start(self) -> subprocess.Popen[str]:
-        env = {**os.environ, "HELM_BATCH_MEMORY": str(self.limits.render_memory), "HELM_BATCH_SECONDS": str(self.limits.render_seconds)}
+        kernel = os_limits(self.limits, self._binary)  # Go's own limit is the kernel's: its collector works to stay under it
+        env = {**os.environ, "HELM_BATCH_MEMORY": str(kernel.memory), "HELM_BATCH_SECONDS": str(self.limits.render_seconds)}
         proc: subprocess.Popen[str] = procs.popen(
             [self._binary],
-            procs.OsLimits(memory=self.limits.render_memory + GO_DATA_SLACK),
+            kernel,
             offline=True,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
