@@ -9,7 +9,7 @@ _no_priority := fx.ds_with([fx.remove("/spec/template/spec/priorityClassName")])
 
 _exempt(reason) := json.patch(_no_priority, [fx.put("/metadata/annotations", {"dsgate.io/exempt.DS-PRI-001": reason})])
 
-_priority_message := "DaemonSet <monitoring/agent> has priorityClassName \"\", not one of [\"system-node-critical\"]"
+_priority_message := "DaemonSet <monitoring/agent> has no priorityClassName (priority 0: on a full node its pod cannot preempt and stays Pending), not one of [\"system-node-critical\"]"
 
 test_compliant_set_has_no_findings if {
 	count(main.findings) == 0 with input as fx.render([fx.daemonset, fx.pdb])

@@ -59,7 +59,7 @@ def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
         # a severity other than deny/warn
         ("#   severity: deny", "#   severity: error", "has severity 'error'"),
         # a profile other than minimal/baseline/strict
-        ("#   severity: deny", "#   severity: deny\n#   profile: paranoid", "has profile 'paranoid'"),
+        ("#   profile: minimal", "#   profile: paranoid", "has profile 'paranoid'"),
         # a parameter that parameter_docs does not define
         ("#   parameters: [allowed_priority_classes]", "#   parameters: [priority_classes]", "names parameter 'priority_classes'"),
         # a malformed id
@@ -133,13 +133,18 @@ def test_profile_and_rationale_shown(library_copy: Path) -> None:
     """custom.profile and custom.rationale (with related_resources as its sources) reach the catalogue row."""
     module = rules_dir(library_copy) / "priority" / "priority.rego"
     text = module.read_text()
-    marker = "#   id: DS-PRI-001\n"
-    assert marker in text
-    module.write_text(text.replace(marker, marker + "#   profile: minimal\n#   rationale: The agent stays Pending on a full node.\n"))
+    assert "#   profile: minimal\n" in text and "#   rationale: >-\n" in text
+    module.write_text(
+        text.replace("#   profile: minimal\n", "#   profile: strict\n").replace(
+            "#   rationale: >-\n", "#   rationale: >-\n#     The agent stays Pending on a full node.\n"
+        )
+    )
     rules, _ = read_library(library_copy)
     (rule,) = [r for r in rules if r.id == "DS-PRI-001"]
-    assert (rule.profile, rule.rationale) == ("minimal", "The agent stays Pending on a full node.")
+    assert rule.profile == "strict"
+    assert rule.rationale.startswith("The agent stays Pending on a full node. ")
     assert main(["--policies", str(library_copy)]) == 0
     row = next(line for line in (library_copy / "README.md").read_text().splitlines() if line.startswith("| DS-PRI-001 |"))
-    assert "| deny | minimal |" in row
-    assert "| The agent stays Pending on a full node. |" in row
+    assert "| deny | strict |" in row
+    assert "| The agent stays Pending on a full node. " in row
+    assert "Sources: [Pod Priority and Preemption" in row

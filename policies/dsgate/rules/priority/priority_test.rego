@@ -11,7 +11,7 @@ test_empty_priority_class_denied if {
 	ds := fx.ds_with([fx.remove("/spec/template/spec/priorityClassName")])
 	fx.results(priority.findings) == {[
 		"DS-PRI-001", "deny",
-		"DaemonSet <monitoring/agent> has priorityClassName \"\", not one of [\"system-node-critical\"]",
+		"DaemonSet <monitoring/agent> has no priorityClassName (priority 0: on a full node its pod cannot preempt and stays Pending), not one of [\"system-node-critical\"]",
 	]} with input as fx.render([ds])
 }
 
