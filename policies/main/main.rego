@@ -11,16 +11,20 @@ import data.dsgate.lib
 # METADATA
 # title: Every finding of every rule
 # description: >-
-#   `{rule, category, severity, resource, path, message, remediation, exempted, exemption}`. A
-#   finding matched by an active exemption (same rule id and resource) is still reported, with
-#   exempted true and the exemption reasons joined by "; ".
+#   `{rule, category, severity, resource, path, message, remediation, exempted, exemption,
+#   exempted_by}`. A finding matched by an active exemption (see lib.exemption_applies) is still
+#   reported, with exempted true, the exemption reasons joined by "; " and the paths of the
+#   exemptions that matched (`data.dsgate.exemptions[i]`, or the annotated document's path).
 # entrypoint: true
-findings contains object.union(finding, {"exempted": count(reasons) > 0, "exemption": concat("; ", reasons)}) if {
+findings contains object.union(finding, {
+	"exempted": count(matched) > 0,
+	"exemption": concat("; ", {exemption.reason | some exemption in matched}),
+	"exempted_by": sort({exemption.path | some exemption in matched}),
+}) if {
 	some finding in _violations
-	reasons := {exemption.reason |
+	matched := {exemption |
 		some exemption in lib.active_exemptions
-		exemption.rule == finding.rule
-		exemption.resource == finding.resource
+		lib.exemption_applies(exemption, finding, lib.documents)
 	}
 }
 

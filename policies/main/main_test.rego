@@ -29,6 +29,7 @@ test_finding_has_the_contract_shape if {
 		"field": "spec.template.spec.priorityClassName",
 		"exempted": false,
 		"exemption": "",
+		"exempted_by": [],
 	}} with input as fx.render([_no_priority, fx.pdb])
 }
 
@@ -99,4 +100,49 @@ test_batch_keeps_renders_apart if {
 	expected := {f.rule | some f in main.findings} with input as alone
 	count(expected) > 0
 	[{f.rule | some f in r} | some r in main.batch] == [expected, set()] with input as {"renders": [alone, fx.render([fx.daemonset, fx.pdb])]}
+}
+
+_selector_exemption(selector) := [{"rule": "DS-PRI-001", "selector": selector, "reason": "vendor agent", "expires": "2026-06-01"}]
+
+# Each row: a selector and whether it exempts the fixture DaemonSet (monitoring/agent, labelled
+# node-exporter, image quay.io/prometheus/node-exporter) from DS-PRI-001.
+_selector_cases := [
+	[{"namespace": "monitoring"}, true], # namespace, exact
+	[{"namespace": "kube-*"}, false], # namespace glob that does not match
+	[{"name": "ag*"}, true], # name glob
+	[{"namespace": "monitoring", "name": "other"}, false], # every key must match
+	[{"labels": {"matchLabels": {"app.kubernetes.io/name": "node-exporter"}}}, true], # label selector
+	[{"labels": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["cilium"]}]}}, false], # label selector, no match
+	[{"image": "quay.io/prometheus/*"}, true], # image glob, `*` spans slashes and tags
+	[{"image": "docker.io/*"}, false], # image of another registry
+	[{"kind": "DaemonSet"}, false], # an unknown key matches nothing
+]
+
+test_selector_exemptions if {
+	every case in _selector_cases {
+		[selector, expected] := case
+		{[f.rule, f.exempted, f.exempted_by] | some f in main.findings} == {["DS-PRI-001", expected, _by(expected)]} with input as fx.render([_no_priority, fx.pdb])
+			with data.dsgate.exemptions as _selector_exemption(selector)
+			with time.now_ns as _now
+	}
+}
+
+_by(true) := ["data.dsgate.exemptions[0]"]
+
+_by(false) := []
+
+test_selector_with_resource_must_match_both if {
+	exemptions := [
+		{"rule": "DS-PRI-001", "resource": "DaemonSet/other/agent", "selector": {"name": "agent"}, "reason": "r", "expires": "2026-06-01"},
+		{"rule": "DS-PRI-001", "resource": "DaemonSet/monitoring/agent", "selector": {"name": "agent"}, "reason": "r", "expires": "2026-06-01"},
+	]
+	{[f.rule, f.exempted_by] | some f in main.findings} == {["DS-PRI-001", ["data.dsgate.exemptions[1]"]]} with input as fx.render([_no_priority, fx.pdb])
+		with data.dsgate.exemptions as exemptions
+		with time.now_ns as _now
+}
+
+test_selector_of_other_rule_does_not_apply if {
+	{[f.rule, f.exempted] | some f in main.findings} == {["DS-PRI-001", false]} with input as fx.render([_no_priority, fx.pdb])
+		with data.dsgate.exemptions as [{"rule": "DS-RES-001", "selector": {"namespace": "*"}, "reason": "r", "expires": "2026-06-01"}]
+		with time.now_ns as _now
 }

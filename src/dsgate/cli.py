@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from dsgate import config as config_mod
 from dsgate import procs
+from dsgate.gate.ruleset import PROFILES
 from dsgate.limits import Limits
 from dsgate.versions import kube_target_versions, pinned
 
@@ -73,6 +74,11 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="GitOps: a cluster Argo CD knows, for ApplicationSet clusters generators, besides the repository's cluster Secrets (repeatable)",
     )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
+    p.add_argument("--profile", choices=PROFILES, help="rules to run: minimal, baseline (default, or dsgate.yaml's 'profile') or strict")
+    p.add_argument("--disable", action="append", default=[], metavar="RULE", help="turn rule RULE off for every source (repeatable)")
+    baseline = p.add_mutually_exclusive_group()
+    baseline.add_argument("--baseline", type=Path, metavar="FILE", help="findings recorded in FILE do not fail the run; entries no longer found are listed")
+    baseline.add_argument("--write-baseline", type=Path, metavar="FILE", help="record this run's findings in FILE (and pass on them)")
 
 
 def _run_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -116,6 +122,10 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     helm_versions = args.helm or (cfg.helm_versions if cfg else ["v4"])
     policy_dir = args.policies or (cfg.policies if cfg and cfg.policies else default_policy_dir())
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
+        controls = _controls(args, cfg, policy_dir)
+    except ValueError as exc:  # ControlError, BaselineError
+        return _fail(str(exc))
 
     def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
         return gate.run(
@@ -137,6 +147,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
                 default_level=cfg.pod_security_default if cfg else servercheck.DEFAULT_PSA_LEVEL,
                 namespaces=cfg.pod_security_namespaces if cfg else {},
             ),
+            controls=controls,
         )
 
     if show_progress:
@@ -156,6 +167,29 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         report.render_report(result, args.format, out, args.strict)
     return result.exit_code(args.strict)
+
+
+def _controls(args: argparse.Namespace, cfg: config_mod.Config | None, policy_dir: Path) -> list[Callable[[gate.GateResult], None]]:
+    """The run's controls (dsgate.gate.controls, then the baseline), their rule ids checked against the library."""
+    from dataclasses import replace
+
+    from dsgate.gate import baseline, ruleset
+    from dsgate.gate import controls as controls_mod
+
+    try:
+        known = ruleset.read(policy_dir, controls_mod.GATE_RULES)
+    except ruleset.RulesetError as exc:
+        raise ValueError(str(exc)) from None
+    settings = cfg.controls if cfg else controls_mod.Settings()
+    if len(known) > len(controls_mod.GATE_RULES):  # a library without rule METADATA: nothing to check the ids against
+        settings.check(known, str(cfg.controls.config) if cfg else "dsgate.yaml")
+        for rule in args.disable:
+            controls_mod.check_rule(rule, known, f"--disable {rule}")
+    settings = replace(settings.with_cli(args.profile, args.disable), report_unused=not args.paths)
+    steps: list[Callable[[gate.GateResult], None]] = [controls_mod.Controls(settings, known)]
+    if args.baseline or args.write_baseline:
+        steps.append(baseline.Step.of(args.write_baseline or args.baseline, bool(args.write_baseline)))
+    return steps
 
 
 def build_parser() -> argparse.ArgumentParser:

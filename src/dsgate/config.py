@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgate import limits as limits_mod
+from dsgate.gate import controls as controls_mod
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
 from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PSA_LEVELS
@@ -28,6 +29,9 @@ KEYS = {
     "argocdClusters",
     "limits",
     "podSecurity",
+    "profile",
+    "rules",
+    "overrides",
 }
 
 
@@ -53,6 +57,7 @@ class Config:
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
     pod_security_default: str = DEFAULT_PSA_LEVEL  # the server check's Pod Security level of a namespace
     pod_security_namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> level
+    controls: controls_mod.Settings = field(default_factory=controls_mod.Settings)  # profile, rules, overrides
 
     @property
     def policy_data(self) -> dict[str, Any]:
@@ -97,8 +102,15 @@ def load(path: Path) -> Config:
         setattr(cfg, attr, value)
     exemptions = raw.get("exemptions", [])
     if not isinstance(exemptions, list) or not all(isinstance(e, dict) for e in exemptions):
-        raise ConfigError(f"{path}: 'exemptions' must be a list of {{rule, resource, reason, expires}} mappings")
+        raise ConfigError(f"{path}: 'exemptions' must be a list of {{rule, resource or selector, reason, expires}} mappings")
     cfg.exemptions = exemptions
+    try:
+        cfg.controls = controls_mod.parse(raw, str(path))
+        controls_mod.check_exemptions(exemptions, str(path))
+    except controls_mod.ControlError as exc:
+        raise ConfigError(str(exc)) from None
+    cfg.controls.root, cfg.controls.config, cfg.controls.exemptions = root, path, exemptions
+    cfg.controls.exemption_lines = controls_mod.item_lines(read_text(path), "exemptions")
     cfg.allow_kinds = _list_of_str(raw, "allowKinds", path)
     cfg.deploy = [root / s for s in _list_of_str(raw, "deploy", path)]
     cfg.crds = [root / s for s in _list_of_str(raw, "crds", path)]

@@ -227,8 +227,9 @@ writable_host_paths(known, params, given) := params.writable_host_paths if {
 # title: Exemptions declared in annotations and in data.dsgate.exemptions
 # description: >-
 #   Every declared exemption, valid or not. Annotation `dsgate.io/exempt.<rule-id>: "<reason>"`
-#   exempts the annotated resource; a data entry `{rule, resource, reason, expires}` exempts the
-#   resource `Kind/namespace/name` until the end of the day `expires` (YYYY-MM-DD, UTC).
+#   exempts the annotated resource; a data entry `{rule, resource, selector, reason, expires}`
+#   exempts the resource `Kind/namespace/name`, or every resource its selector matches (see
+#   selector_applies), until the end of the day `expires` (YYYY-MM-DD, UTC).
 # scope: document
 exemptions contains exemption if {
 	some [path, obj] in entries
@@ -242,6 +243,7 @@ exemptions contains exemption if {
 		"path": path,
 		"reason": trim_space(sprintf("%v", [reason])),
 		"expires": "",
+		"selector": null,
 	}
 }
 
@@ -250,12 +252,73 @@ exemptions contains exemption if {
 	exemption := {
 		"source": "data",
 		"rule": sprintf("%v", [object.get(entry, "rule", "")]),
-		"resource": sprintf("%v", [object.get(entry, "resource", "")]),
+		"resource": _exempted_resource(entry),
 		"path": sprintf("data.dsgate.exemptions[%d]", [i]),
 		"reason": trim_space(sprintf("%v", [object.get(entry, "reason", "")])),
 		"expires": sprintf("%v", [object.get(entry, "expires", "")]),
+		"selector": object.get(entry, "selector", null),
 	}
 }
+
+# The resource a data exemption names; for a selector alone, the selector (in messages).
+_exempted_resource(entry) := sprintf("%v", [entry.resource]) if {
+	entry.resource != ""
+} else := sprintf("selector %s", [json.marshal(entry.selector)]) if {
+	is_object(entry.selector)
+} else := ""
+
+# METADATA
+# title: An exemption applies to a finding
+# description: >-
+#   Same rule id, and: the same resource, for an exemption without a selector; for one with a
+#   selector, the finding's resource is a document of the input that the selector matches (and is
+#   the exemption's resource, when it names one too). DOCS: the input's documents.
+# scope: document
+exemption_applies(exemption, finding, _) if {
+	exemption.rule == finding.rule
+	exemption.selector == null
+	exemption.resource == finding.resource
+}
+
+exemption_applies(exemption, finding, docs) if {
+	exemption.rule == finding.rule
+	is_object(exemption.selector)
+	_selected_resource(exemption, finding.resource)
+	some doc in docs
+	doc.ref == finding.resource
+	selector_applies(exemption.selector, doc)
+}
+
+_selected_resource(exemption, _) if startswith(exemption.resource, "selector ")
+
+_selected_resource(exemption, resource) if exemption.resource == resource
+
+# METADATA
+# title: A document matches an exemption selector
+# description: >-
+#   Every key given matches: `namespace` and `name` are globs (`*` any characters, `?` one),
+#   `labels` a label selector (matchLabels, matchExpressions) of the resource's labels, `image` a
+#   glob that one of its pod template's container images matches. Any other key matches nothing.
+selector_applies(selector, doc) if {
+	every key, value in selector {
+		_selector_key_matches(key, value, doc)
+	}
+}
+
+_selector_key_matches("namespace", value, doc) if glob.match(value, null, doc.namespace)
+
+_selector_key_matches("name", value, doc) if glob.match(value, null, doc.name)
+
+_selector_key_matches("labels", value, doc) if selector_matches(value, doc.labels)
+
+_selector_key_matches("image", value, doc) if {
+	some c in containers(_pod_spec(doc.object))
+	glob.match(value, null, object.get(c.spec, "image", ""))
+}
+
+_pod_spec(obj) := obj.spec if obj.kind == "Pod"
+
+_pod_spec(obj) := object.get(obj, ["spec", "template", "spec"], {}) if obj.kind != "Pod"
 
 # METADATA
 # title: The annotation key prefix of exemptions

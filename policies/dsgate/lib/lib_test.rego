@@ -190,3 +190,14 @@ test_label_selector_not_in_matches_an_absent_label if {
 	lib.selector_matches(not_in, {"tier": "stable"})
 	not lib.selector_matches(not_in, {"tier": "canary"})
 }
+
+test_selector_applies_to_pod_images if {
+	pod := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
+	lib.selector_applies({"image": "registry.k8s.io/*"}, lib.document("p.yaml", pod))
+	not lib.selector_applies({"image": "quay.io/*"}, lib.document("p.yaml", pod))
+}
+
+test_selector_exemption_named_by_its_selector if {
+	{e.resource | some e in lib.exemptions} == {"selector {\"namespace\":\"kube-system\"}", ""} with input as []
+		with data.dsgate.exemptions as [{"rule": "DS-PRI-001", "selector": {"namespace": "kube-system"}}, {"rule": "DS-PRI-001"}]
+}

@@ -27,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from dsgate.docs import evidence as evidence_mod
+from dsgate.gate.ruleset import DEFAULT_PROFILE, PROFILES  # custom.profile: the smallest profile that includes the rule
 from dsgate.paths import README, policies_dir, rules_dir
 from dsgate.tools import ToolMissing, tool_path
 
 SEVERITIES = ("deny", "warn")
-# custom.profile: the smallest profile that includes the rule (minimal ⊂ baseline ⊂ strict); none = baseline.
-PROFILES = ("minimal", "baseline", "strict")
-DEFAULT_PROFILE = "baseline"
 ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
 BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.docs.catalogue) -->"
 END = "<!-- END GENERATED CATALOGUE -->"

@@ -58,6 +58,9 @@ class Finding:
     via: tuple[str, ...] = ()  # GitOps: the chain of objects that produced the resource
     field: str = ""  # dotted path of the offending field (`[*]`: any list item), "" for the whole resource
     scenarios: tuple[str, ...] = ()  # the chart scenarios it occurs in (see dedup); SOURCE is the first one's label
+    exempted_by: tuple[str, ...] = ()  # the exemptions that matched it (`data.dsgate.exemptions[i]`, or a document path for an annotation)
+    data_path: str = ""  # the policy data it is about, when not a rendered document (`data.dsgate.exemptions[i]`)
+    pinned: tuple[str, int] | None = None  # a file and line known without locating (an exemption's line in dsgate.yaml)
 
     @property
     def origin(self) -> str:
@@ -309,6 +312,8 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
                 via=via_of.get(str(raw["resource"]), ()),
                 field=str(raw.get("field") or ""),
                 scenarios=(scenario,) if (scenario := scenario_of.get(str(raw["resource"]), "")) else (),
+                exempted_by=tuple(str(e) for e in raw.get("exempted_by") or ()),
+                data_path=str(raw.get("path") or "") if str(raw.get("path") or "").startswith("data.") else "",
             )
         )
     findings.sort(key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))

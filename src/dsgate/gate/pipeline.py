@@ -72,6 +72,7 @@ class GateResult:
     deploy_failures: list[str] = field(default_factory=list)  # the deploy stage failed a chart: exit 1
     deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
     server_check: str = ""  # what the server-side dry-run stage did (or that it was skipped)
+    notices: list[str] = field(default_factory=list)  # what the controls say beside findings (baseline entries fixed, baseline written)
 
     @property
     def denies(self) -> list[Finding]:
@@ -186,10 +187,12 @@ def run(
     say: Callable[[str], None] = lambda _: None,
     limits: Limits | None = None,
     server_check: servercheck.Settings | None = None,
+    controls: Sequence[Callable[[GateResult], None]] = (),
 ) -> GateResult:
     """Run the gate over SOURCES: render, validate and evaluate (with SERVER_CHECK enabled, every unique
     document is also dry-run on the real kube-apiserver, see servercheck); then, when DEPLOY names charts and
-    the static gate passed (warnings fail it when STRICT), the deploy stage (SAY reports its progress)."""
+    the static gate passed (warnings fail it when STRICT), the deploy stage (SAY reports its progress). CONTROLS
+    change the findings in between, in order (rule selection, baseline)."""
     result = run_jobs(
         plan(sources, helm_versions, kube_versions),
         policy_dir=policy_dir,
@@ -203,6 +206,8 @@ def run(
         limits=limits,
         server_check=server_check,
     )
+    for control in controls:  # rule selection and severity, then the baseline (dsgate.gate.controls, .baseline)
+        control(result)
     if deploy and result.exit_code(strict) == 0:
         _deploy_stage(result, deploy, say)
     return result

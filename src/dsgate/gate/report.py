@@ -49,6 +49,8 @@ class Places:
     def of_finding(self, f: Finding) -> list[Location]:
         """F's locations; for a finding of several scenarios, those of each, a location that only some of
         them share (a values file one scenario sets the field in) naming those scenarios."""
+        if f.pinned:  # about dsgate.yaml, not a rendered document (an exemption's line)
+            return [Location(Path(f.pinned[0]).resolve(), f.pinned[1])]
         if len(f.scenarios) <= 1:
             return self._locate(f.source, f.resource, f.field, f.message)
         found: dict[Location, list[str]] = {}
@@ -126,6 +128,7 @@ def to_json(result: GateResult, strict: bool = False, root: Path | None = None) 
         "serverCheck": result.server_check,
         "deploy": {"checked": list(result.deploy_lines), "failures": list(result.deploy_failures)},
         "errors": list(result.errors),
+        "notices": list(result.notices),
         "exemptions": [f.as_dict() for f in result.exempted],
         "summary": summary(result, strict),
     }
@@ -192,6 +195,9 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
             ET.SubElement(case, "failure", message=msg, type="render-mismatch" if msg in result.mismatches else "deploy").text = msg
         total_tests += len(result.errors) + len(problems)
         total_fail += len(problems)
+    if result.notices:  # not tests: what the controls say (baseline entries fixed, baseline written)
+        notes = ET.SubElement(suites, "testsuite", name="dsgate notices", tests="0", failures="0", errors="0")
+        ET.SubElement(notes, "system-out").text = "\n".join(result.notices)
     suites.set("tests", str(total_tests))
     suites.set("failures", str(total_fail))
     suites.set("errors", str(len(result.errors)))
@@ -265,6 +271,7 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
             }
         )
     notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
+    notifications += [{"level": "note", "message": {"text": msg}} for msg in result.notices]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -322,6 +329,7 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
         where = _gh_place(places, places.of_finding(f), f.source)
         scenarios = f" ({w})" if (w := in_scenarios(f, counts)) else ""
         lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + scenarios + ' — ' + f.remediation)}")
+    lines.extend(f"::notice title=dsgate::{_gh_escape(msg)}" for msg in result.notices)
     s = summary(result, strict)
     lines.append(f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors")
     return "\n".join(lines) + "\n"
@@ -353,6 +361,8 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(escape(msg))
     for msg in result.deploy_failures:
         console.print(f"[bold red]deploy[/]: {escape(msg)}")
+    for msg in result.notices:
+        console.print(f"[cyan]notice[/]: {escape(msg)}", soft_wrap=True)
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in result.schema_errors:
         groups[e.document.provenance.label][e.document.ref].append(

@@ -59,6 +59,7 @@ findings contains finding if {
 #   id: DS-HYG-003
 #   category: hygiene
 #   severity: deny
+#   profile: minimal
 #   field: metadata.annotations
 #   parameters: []
 #   remediation: >-
@@ -82,6 +83,7 @@ findings contains finding if {
 #   id: DS-HYG-004
 #   category: hygiene
 #   severity: deny
+#   profile: minimal
 #   parameters: []
 #   remediation: >-
 #     Fix the finding and remove the exemption, or renew it with a new reason and date.
@@ -102,6 +104,7 @@ findings contains finding if {
 #   id: DS-HYG-005
 #   category: hygiene
 #   severity: deny
+#   profile: minimal
 #   parameters: []
 #   remediation: >-
 #     Set `expires:` to a date in the form YYYY-MM-DD (quoted in YAML).
