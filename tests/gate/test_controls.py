@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from dsgate.gate.baseline import entry_of
+from dsgate.gate.controls import matches
+from dsgate.gate.evaluate import Finding
 from dsgate.paths import policies_dir
 from tests.support import dsgate_check
+from tests.tools.support import readme_block
 
 pytestmark = pytest.mark.policy
 
@@ -92,7 +97,9 @@ def _both(rule: str, severity: str) -> set[tuple[str, str, str]]:
         # a rule turned off, another set to warn: a warn alone passes
         pytest.param({"rules": {"DS-TST-001": False, "DS-TST-002": "warn"}}, [], _both("DS-TST-002", "warn"), 0, id="off-and-warn"),
         # `on` runs a rule outside the profile at its own severity; `deny` raises a warn rule
-        pytest.param({"profile": "minimal", "rules": {"DS-TST-003": "deny"}}, [], _both("DS-TST-001", "deny") | _both("DS-TST-003", "deny"), 1, id="deny-enables"),
+        pytest.param(
+            {"profile": "minimal", "rules": {"DS-TST-003": "deny"}}, [], _both("DS-TST-001", "deny") | _both("DS-TST-003", "deny"), 1, id="deny-enables"
+        ),
         pytest.param({"profile": "minimal", "rules": {"DS-TST-003": True}}, [], _both("DS-TST-001", "deny") | _both("DS-TST-003", "warn"), 1, id="on-enables"),
         # per source: the vendor directory (a glob of source paths, relative to dsgate.yaml) runs minimal and warns on rule 1
         pytest.param(
@@ -132,7 +139,9 @@ def test_rule_controls(
             "dsgate.yaml: rules.DS-NOPE-001 names rule 'DS-NOPE-001', which the policy library does not define; known ids: DS-TST-001, DS-TST-002, DS-TST-003, deprecated-api, unused-exemption",
             id="unknown-rule",
         ),
-        pytest.param({"overrides": [{"paths": ["own"], "rules": {"DS-X": "warn"}}]}, [], "overrides[0].rules.DS-X names rule 'DS-X'", id="unknown-rule-in-override"),
+        pytest.param(
+            {"overrides": [{"paths": ["own"], "rules": {"DS-X": "warn"}}]}, [], "overrides[0].rules.DS-X names rule 'DS-X'", id="unknown-rule-in-override"
+        ),
         pytest.param({}, ["--disable", "DS-X"], "--disable DS-X names rule 'DS-X'", id="unknown-rule-on-cli"),
         pytest.param(
             {"exemptions": [{"rule": "DS-X", "resource": "DaemonSet/a/b", "reason": "r", "expires": "2099-01-01"}]},
@@ -145,7 +154,10 @@ def test_rule_controls(
         pytest.param({"overrides": [{"rules": {}}]}, [], "overrides[0] must be a mapping with 'paths'", id="override-without-paths"),
         pytest.param({"overrides": [{"paths": []}]}, [], "overrides[0].paths must be a non-empty list", id="override-empty-paths"),
         pytest.param(
-            {"exemptions": [{"rule": "DS-TST-001", "reason": "r", "expires": "2099-01-01"}]}, [], "exemptions[0] exempts nothing: give 'resource", id="exemption-of-nothing"
+            {"exemptions": [{"rule": "DS-TST-001", "reason": "r", "expires": "2099-01-01"}]},
+            [],
+            "exemptions[0] exempts nothing: give 'resource",
+            id="exemption-of-nothing",
         ),
         pytest.param(
             {"exemptions": [{"rule": "DS-TST-001", "selector": {"kind": "DaemonSet"}, "reason": "r", "expires": "2099-01-01"}]},
@@ -189,7 +201,9 @@ def _exemption(**entry: Any) -> dict[str, Any]:
         ),
     ],
 )
-def test_selector_and_unused_exemptions(tmp_path: Path, exemptions: list[dict[str, Any]], expected_exempted: set[str], expected_unused_lines: list[int]) -> None:
+def test_selector_and_unused_exemptions(
+    tmp_path: Path, exemptions: list[dict[str, Any]], expected_exempted: set[str], expected_unused_lines: list[int]
+) -> None:
     repo = _repo(tmp_path, {"exemptions": exemptions})
     proc = dsgate_check("--no-server-check", "--format", "json", cwd=repo)
     assert proc.returncode == 1, proc.stderr
@@ -207,7 +221,8 @@ def test_unused_exemptions_not_reported_for_a_subset_of_sources(tmp_path: Path) 
     assert not [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "unused-exemption"]
 
 
-EXPIRED = [_exemption(resource="DaemonSet/monitoring/node-exporter", expires="2020-01-01")]  # the entry starts on line 5 of dsgate.yaml (after sources: and its two items)
+# The entry starts on line 5 of dsgate.yaml (after sources: and its two items).
+EXPIRED = [_exemption(resource="DaemonSet/monitoring/node-exporter", expires="2020-01-01")]
 
 
 @pytest.mark.parametrize(
@@ -271,3 +286,55 @@ def test_bad_baseline_exit_2(library: Path, tmp_path: Path, content: str | None,
         base.write_text(content)
     proc = dsgate_check("--no-server-check", "--policies", library, "--baseline", base, cwd=repo)
     assert proc.returncode == 2 and expected_error in proc.stderr, proc.stderr
+
+
+def test_readme_controls_block_runs_as_written(tmp_path: Path) -> None:
+    """The README's dsgate.yaml example, on two plain-YAML sources: it loads (its rule ids exist), and each control acts."""
+    (tmp_path / "dsgate.yaml").write_text(readme_block("controls"))
+    for name in ("deploy", "vendor"):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(BAD, tmp_path / name / "ds.yaml")
+    proc = dsgate_check("--no-server-check", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # the community DaemonSet still has denies
+    findings = json.loads(proc.stdout)["findings"]
+    assert not [f for f in findings if f["rule"] in ("DS-IMG-004", "DS-SEC-001") and "vendor" in f["source"]]
+    assert {f["severity"] for f in findings if f["rule"] == "DS-ROL-005"} <= {"warn"}
+    assert {f["exempted"] for f in findings if f["rule"] == "DS-PRI-001"} <= {True}
+    lines = readme_block("controls").splitlines()
+    cilium_line = next(i for i, line in enumerate(lines, 1) if "rule: DS-HST-001" in line)
+    assert [(f["rule"], f["locations"][0]["line"]) for f in findings if f["rule"] == "unused-exemption"] == [("unused-exemption", cilium_line)]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("globs", "source", "expected_match"),
+    [
+        (["vendor"], "vendor", True),  # the source itself
+        (["vendor"], "vendor/cilium", True),  # a directory above the source
+        (["vendor/*"], "vendor", True),  # `dir/*` names the directory source too
+        (["vend*"], "vendor/cilium/ds.yaml", True),  # `*` spans slashes
+        (["charts/cilium"], "charts/cilium-extra", False),  # a prefix of a name is not a match
+        (["own"], "vendor", False),
+        (["vendor"], "vendor[ci-values]", False),  # labels are stripped of their scenario by source_path, not here
+    ],
+)
+def test_override_paths_match(tmp_path: Path, globs: list[str], source: str, expected_match: bool) -> None:
+    assert matches(globs, str(tmp_path / source), tmp_path) is expected_match
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("change", "expected_same"),
+    [
+        ({"message": "other words, other line"}, True),  # the message (and so a line number in it) is not part of it
+        ({"source": "charts/agent[ci-other]"}, True),  # another scenario of the same chart
+        ({"severity": "warn"}, True),  # a severity control changed
+        ({"field": "spec.template.spec.priorityClassName"}, False),  # another field
+        ({"resource": "DaemonSet/monitoring/other"}, False),  # another resource
+        ({"source": "charts/other[default]"}, False),  # another chart
+        ({"rule": "DS-PRI-002"}, False),  # another rule
+    ],
+)
+def test_baseline_fingerprint_is_stable(tmp_path: Path, change: dict[str, str], expected_same: bool) -> None:
+    base = Finding("DS-PRI-001", "priority", "deny", "DaemonSet/monitoring/agent", "charts/agent[default]", "m at line 3", "r", False, field="")
+    assert (entry_of(base, tmp_path).fingerprint == entry_of(replace(base, **change), tmp_path).fingerprint) is expected_same

@@ -103,14 +103,85 @@ def test_github_properties_are_escaped(result: GateResult) -> None:
     assert "title=schema DaemonSet/monitoring/node-exporter::" in schema  # no ':' or ',' inside the properties
 
 
+def _text_block(text: str, rule: str) -> list[str]:
+    """The lines of the text report's group of RULE (its header and tree), or of the schema error."""
+    lines = text.split("\n")
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if (f" {rule} " in line and not line.startswith(("├", "│", "└", " "))) or (rule == "schema" and "schema (1.36.0)" in line)
+    )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(("├", "│", "└", " ", "fix:"))), len(lines))
+    return lines[start:end]
+
+
 @pytest.mark.parametrize(("rule", "expected_line"), EXPECTED)
 def test_text_shows_file_and_line(result: GateResult, rule: str, expected_line: int) -> None:
     out = io.StringIO()
     report.to_text(result, out, color=False, root=ROOT)
-    blocks = out.getvalue().split("\n")
-    at = [i for i, line in enumerate(blocks) if (rule in line or (rule == "schema" and "schema (1.36.0)" in line))]
-    assert at, out.getvalue()
-    assert f"at: {RELATIVE}:{expected_line}" in blocks[at[0] + 1], out.getvalue()
+    assert any(f"at: {RELATIVE}:{expected_line}" in line for line in _text_block(out.getvalue(), rule)), out.getvalue()
+
+
+def test_text_groups_by_rule_with_counts_and_one_remediation() -> None:
+    """Three denies of one rule are one group with its count and its fix once; warns come after denies, exempted last."""
+    gate = GateResult(
+        findings=[
+            Finding("DS-IMG-002", "images", "warn", "DaemonSet/a/x", "x.yaml", "x has no digest", "pin the digest", False),
+            *(Finding("DS-PRI-001", "priority", "deny", f"DaemonSet/a/{n}", "x.yaml", f"{n} has no priority", "set the class", False) for n in "xyz"),
+            Finding("DS-RES-001", "resources", "deny", "DaemonSet/a/x", "x.yaml", "x has no limits", "set limits", True, "vendor chart"),
+        ]
+    )
+    out = io.StringIO()
+    report.to_text(gate, out, color=False, root=ROOT)
+    text = out.getvalue()
+    headers = [line for line in text.splitlines() if line.startswith(("deny ", "warn ", "exempted "))]
+    assert headers == ["deny DS-PRI-001 priority (3 findings)", "warn DS-IMG-002 images (1 finding)", "exempted DS-RES-001 resources (1 finding)"]
+    assert text.count("fix: set the class") == 1 and text.count("fix: pin the digest") == 1
+    assert "set limits" not in text and "reason: vendor chart" in text
+    assert [line.strip("├└─ ") for line in _text_block(text, "DS-PRI-001") if "no priority" in line] == [f"{n} has no priority" for n in "xyz"]
+
+
+CONFIG_FILE = ROOT / "dsgate.yaml"  # need not exist: a pinned location is not looked up
+
+
+def _controls_result() -> GateResult:
+    """A result with what the controls add: a finding pinned to a dsgate.yaml line, and a notice."""
+    pinned = Finding("DS-HYG-004", "hygiene", "deny", "DaemonSet/a/x", "dsgate.yaml", "Exemption expired", "renew it", False, pinned=(str(CONFIG_FILE), 7))
+    return GateResult(
+        findings=[pinned], notices=["baseline b.json: DS-PRI-001 on DaemonSet/a/x in x.yaml (0123456789abcdef) no longer occurs; remove the entry"]
+    )
+
+
+def _notices_of(fmt: str, text: str) -> list[str]:
+    if fmt == "json":
+        return list(json.loads(text)["notices"])
+    if fmt == "sarif":
+        notes = json.loads(text)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        return [n["message"]["text"] for n in notes if n["level"] == "note"]
+    if fmt == "junit":
+        return [text.split("<system-out>")[1].split("</system-out>")[0]]
+    prefix = {"github": "::notice title=dsgate::", "text": "notice: "}[fmt]
+    return [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected_place"),
+    [
+        ("text", "at: dsgate.yaml:7"),
+        ("github", "::error file=dsgate.yaml,line=7,title=DS-HYG-004"),
+        ("json", '"locations": [\n        {\n          "file": "dsgate.yaml",\n          "line": 7\n        }'),
+        (
+            "sarif",
+            '"uri": "dsgate.yaml",\n                  "uriBaseId": "%SRCROOT%"\n                },\n                "region": {\n                  "startLine": 7',
+        ),
+        ("junit", "[DS-HYG-004] deny: Exemption expired"),  # JUnit has no locations: the finding is a failure of its resource
+    ],
+)
+def test_every_format_shows_pinned_findings_and_notices(fmt: str, expected_place: str) -> None:
+    out = io.StringIO()
+    report.render_report(_controls_result(), fmt, out, color=False, root=ROOT)
+    assert expected_place in out.getvalue()
+    assert _notices_of(fmt, out.getvalue()) == [_controls_result().notices[0]]
 
 
 def test_json_carries_locations(result: GateResult) -> None:

@@ -190,10 +190,12 @@ def relative(path: str, root: Path) -> str:
 
 
 def matches(globs: Sequence[str], source: str, root: Path) -> bool:
-    """Whether SOURCE (a path) or a directory above it matches one of GLOBS, relative to ROOT."""
+    """Whether SOURCE (a path) or a directory above it matches one of GLOBS, relative to ROOT (`*` spans `/`)."""
     relative_path = relative(source, root)
     candidates = [relative_path, *(p.as_posix() for p in Path(relative_path).parents if p.as_posix() not in (".", "/"))]
-    return any(fnmatch.fnmatchcase(c, g.rstrip("/")) for g in globs for c in candidates)
+    # `vendor/*` also names the directory vendor itself: a directory of YAML files is one source
+    patterns = {p for g in globs for p in (g.rstrip("/"), re.sub(r"/\*{1,2}$", "", g.rstrip("/")))}
+    return any(fnmatch.fnmatchcase(c, p) for p in patterns for c in candidates)
 
 
 @dataclass
@@ -236,7 +238,7 @@ class Controls:
             if severity is None:
                 continue
             kept.setdefault((f.source, f.rule, f.resource, f.message, f.exempted), replace(f, severity=severity))
-        result.findings = sorted(kept.values(), key=lambda f: (f.source, f.resource, f.severity, f.rule, f.message))
+        result.findings = sorted(kept.values(), key=lambda f: (f.origin, f.resource, f.severity, f.rule, f.message))
 
     def _config_label(self) -> str:
         config = self.settings.config

@@ -336,19 +336,21 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
 
 
 def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
-    """Terminal view grouped by source, then resource, then finding, each with its file:line."""
+    """Terminal view: schema errors by source and resource; findings grouped by rule (and severity),
+    most frequent first, each group with its count and its remediation shown once, each finding with
+    its file:line; exempted findings last, grouped the same way with their reasons."""
     places = Places(result, root)
 
     def at(locations: list[Location]) -> str:
         if not locations:
             return ""
         shown = ", ".join(places.display(loc) + (f" ({loc.note})" if loc.note else "") for loc in locations)
-        return f"\n    [dim]at:[/] {escape(shown)}"
+        return f"\n[dim]at:[/] {escape(shown)}"
 
     counts = scenario_counts(result)
 
     def scenarios(f: Finding) -> str:
-        return f"\n    [dim]{escape(where)}[/]" if (where := in_scenarios(f, counts)) else ""
+        return f"\n[dim]{escape(where)}[/]" if (where := in_scenarios(f, counts)) else ""
 
     console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
     for msg in result.errors:
@@ -363,25 +365,37 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(f"[bold red]deploy[/]: {escape(msg)}")
     for msg in result.notices:
         console.print(f"[cyan]notice[/]: {escape(msg)}", soft_wrap=True)
-    groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    schema: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in result.schema_errors:
-        groups[e.document.provenance.label][e.document.ref].append(
+        schema[e.document.provenance.label][e.document.ref].append(
             f"[red]schema[/] ({e.kube_version}) {escape(e.path or '<root>')}: {escape(e.message)}{at(places.of_schema_error(e))}"
         )
-    for f in result.findings:
-        if f.exempted:
-            tag = f"[dim]exempted[/] [dim]{f.rule}[/]"
-            line = f"{tag} {escape(f.message)} [dim](reason: {escape(f.exemption)})[/]{at(places.of_finding(f))}{scenarios(f)}"
-        else:
-            tag = "[bold red]deny[/]" if f.severity == "deny" else "[yellow]warn[/]"
-            line = f"{tag} [bold]{f.rule}[/] [dim]{f.category}[/] {escape(f.message)}{at(places.of_finding(f))}{scenarios(f)}\n    [dim]fix:[/] {escape(f.remediation)}"
-        groups[f.origin][f.resource].append(line)
-    for source in sorted(groups):
+    for source in sorted(schema):
         tree = Tree(f"[bold]{escape(source)}[/]")
-        for resource in sorted(groups[source]):
+        for resource in sorted(schema[source]):
             branch = tree.add(escape(resource))
-            for line in groups[source][resource]:
+            for line in schema[source][resource]:
                 branch.add(line)
+        console.print(tree)
+    by_rule: dict[tuple[bool, str, str], list[Finding]] = defaultdict(list)
+    for f in result.findings:
+        by_rule[(f.exempted, f.severity, f.rule)].append(f)
+    order = sorted(by_rule, key=lambda k: (k[0], k[1] != "deny", -len(by_rule[k]), k[2]))
+    for exempted, severity, rule in order:
+        group = by_rule[(exempted, severity, rule)]
+        fixes = list(dict.fromkeys(f.remediation for f in group))
+        tag = "[dim]exempted[/]" if exempted else "[bold red]deny[/]" if severity == "deny" else "[yellow]warn[/]"
+        header = f"{tag} [bold]{rule}[/] [dim]{group[0].category}[/] ({len(group)} finding{'s' if len(group) > 1 else ''})"
+        if not exempted and len(fixes) == 1:
+            header += f"\n[dim]fix:[/] {escape(fixes[0])}"
+        tree = Tree(header)
+        for f in group:
+            line = escape(f.message) + (at(places.of_finding(f)) or f"\n[dim]in:[/] {escape(f.origin)}") + scenarios(f)
+            if exempted:
+                line += f"\n[dim]reason: {escape(f.exemption)}[/]"
+            elif len(fixes) > 1:
+                line += f"\n[dim]fix:[/] {escape(f.remediation)}"
+            tree.add(line)
         console.print(tree)
     s = summary(result, strict)
     verdict = "[bold green]PASS[/]" if s["passed"] else "[bold red]FAIL[/]"
