@@ -48,7 +48,6 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
         ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
         ("DS-IMG-002", "warn"),  # no digest
-        ("DS-PDB-001", "warn"),  # node-exporter by its image (well-known agents catalogue): node-critical, no PDB
         ("DS-PRB-001", "deny"),  # no readinessProbe
         ("DS-PRB-002", "deny"),  # no livenessProbe
         ("DS-PRI-001", "deny"),  # empty priorityClassName
@@ -62,13 +61,14 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-SEC-006", "deny"),  # writable root filesystem
         ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
         ("DS-TOL-004", "warn"),  # tolerates every NoSchedule taint but no NoExecute one
-    ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue
+    ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue;
+    # no PodDisruptionBudget (DS-PDB-001) is in the strict profile, not the default baseline
 
 
 def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:
     text = BAD.read_text().replace("      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true")
     (tmp_path / "ds.yaml").write_text(text)
-    proc = dsgate_check("--no-config", "--format", "json", str(tmp_path / "ds.yaml"))
+    proc = dsgate_check("--no-config", "--profile", "strict", "--format", "json", str(tmp_path / "ds.yaml"))
     rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
     assert "DS-PDB-001" in rules and "DS-PRI-001" not in rules
 
