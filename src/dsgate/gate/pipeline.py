@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dsgate import procs
-from dsgate.gate import dryrun, servercheck
+from dsgate.gate import crosssource, dryrun, servercheck
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.compare import differences
 from dsgate.gate.dedup import merge_scenarios
@@ -311,6 +311,8 @@ def run_jobs(
                     done += evaluated.last  # one step per render, however many clusters it lands in
                     if progress and evaluated.last:
                         progress(done, total)
+                for cross in crosssource.evaluation_sets((str(s.outcome.job.source.path), s.outcome.job.scenario, s.documents) for s in sets):
+                    result.findings.extend(crosssource.clashes(opa.evaluate(cross), result.findings, cross))
             except EvaluationError as exc:
                 result.errors.append(f"policy evaluation failed: {exc}")
                 return result
