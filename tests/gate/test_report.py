@@ -115,11 +115,24 @@ def _text_block(text: str, rule: str) -> list[str]:
     return lines[start:end]
 
 
-@pytest.mark.parametrize(("rule", "expected_line"), EXPECTED)
+@pytest.mark.parametrize(("rule", "expected_line"), [(rule, line) for rule, line in EXPECTED if rule != "DS-TOL-002"])
 def test_text_shows_file_and_line(result: GateResult, rule: str, expected_line: int) -> None:
     out = io.StringIO()
     report.to_text(result, out, color=False, root=ROOT)
     assert any(f"at: {RELATIVE}:{expected_line}" in line for line in _text_block(out.getvalue(), rule)), out.getvalue()
+
+
+def test_text_counts_exempted_findings_by_reason() -> None:
+    """Exempted findings (an exemption, the baseline) are counted per rule and reason, not listed again."""
+    gate = GateResult(
+        findings=[
+            *(Finding("DS-PRI-001", "priority", "deny", f"DaemonSet/a/{n}", "x.yaml", f"{n} has no priority", "r", True, "in baseline b.json") for n in "xyz"),
+            Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/w", "x.yaml", "w has no priority", "r", True, "vendor chart"),
+        ]
+    )
+    out = io.StringIO()
+    report.to_text(gate, out, color=False, root=ROOT)
+    assert _text_block(out.getvalue(), "DS-PRI-001") == ["exempted DS-PRI-001 priority (4 findings)", "├── in baseline b.json (3)", "└── vendor chart (1)"]
 
 
 def test_text_groups_by_rule_with_counts_and_one_remediation() -> None:
@@ -137,7 +150,7 @@ def test_text_groups_by_rule_with_counts_and_one_remediation() -> None:
     headers = [line for line in text.splitlines() if line.startswith(("deny ", "warn ", "exempted "))]
     assert headers == ["deny DS-PRI-001 priority (3 findings)", "warn DS-IMG-002 images (1 finding)", "exempted DS-RES-001 resources (1 finding)"]
     assert text.count("fix: set the class") == 1 and text.count("fix: pin the digest") == 1
-    assert "set limits" not in text and "reason: vendor chart" in text
+    assert "set limits" not in text and "vendor chart (1)" in text
     assert [line.strip("├└─ ") for line in _text_block(text, "DS-PRI-001") if "no priority" in line] == [f"{n} has no priority" for n in "xyz"]
 
 

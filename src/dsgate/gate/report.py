@@ -8,7 +8,7 @@ text `file:line`.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree as ET
@@ -338,7 +338,8 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
 def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
     """Terminal view: schema errors by source and resource; findings grouped by rule (and severity),
     most frequent first, each group with its count and its remediation shown once, each finding with
-    its file:line; exempted findings last, grouped the same way with their reasons."""
+    its file:line; exempted findings last, one group per rule with the count of each reason (the
+    formats for machines list every one)."""
     places = Places(result, root)
 
     def at(locations: list[Location]) -> str:
@@ -389,11 +390,12 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         if not exempted and len(fixes) == 1:
             header += f"\n[dim]fix:[/] {escape(fixes[0])}"
         tree = Tree(header)
-        for f in group:
+        if exempted:  # suppressed on purpose (an exemption, the baseline): how many, and why, not each one again
+            for reason, n in Counter(f.exemption for f in group).most_common():
+                tree.add(f"[dim]{escape(reason or 'exempted')} ({n})[/]")
+        for f in [] if exempted else group:
             line = escape(f.message) + (at(places.of_finding(f)) or f"\n[dim]in:[/] {escape(f.origin)}") + scenarios(f)
-            if exempted:
-                line += f"\n[dim]reason: {escape(f.exemption)}[/]"
-            elif len(fixes) > 1:
+            if len(fixes) > 1:
                 line += f"\n[dim]fix:[/] {escape(f.remediation)}"
             tree.add(line)
         console.print(tree)
