@@ -171,6 +171,27 @@ def test_rule_controls(
             "exemptions[0].selector.labels must be a label selector",
             id="selector-labels-not-a-selector",
         ),
+        pytest.param(
+            {
+                "exemptions": [
+                    {
+                        "rule": "DS-TST-001",
+                        "selector": {"labels": {"matchExpressions": [{"key": "a", "operator": "Has"}]}},
+                        "reason": "r",
+                        "expires": "2099-01-01",
+                    }
+                ]
+            },
+            [],
+            "exemptions[0].selector.labels must be a label selector",
+            id="selector-labels-bad-operator",
+        ),
+        pytest.param(
+            {"exemptions": [{"resource": "DaemonSet/a/b", "reason": "r", "expires": "2099-01-01"}]},
+            [],
+            "exemptions[0] needs 'rule'",
+            id="exemption-without-rule",
+        ),
     ],
 )
 def test_control_errors_exit_2(library: Path, tmp_path: Path, config: dict[str, Any], args: list[str], expected_error: str) -> None:

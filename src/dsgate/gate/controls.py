@@ -145,6 +145,8 @@ def check_exemptions(exemptions: Sequence[Mapping[str, Any]], where: str) -> Non
         unknown = set(entry) - {"rule", "resource", "selector", "reason", "expires"}
         if unknown:
             raise ControlError(f"{key} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; use rule, resource or selector, reason, expires")
+        if not isinstance(entry.get("rule"), str) or not entry["rule"]:
+            raise ControlError(f"{key} needs 'rule': the id of the rule it exempts from")
         if not entry.get("resource") and not entry.get("selector"):
             raise ControlError(f"{key} exempts nothing: give 'resource: Kind/namespace/name' or 'selector: {{{', '.join(SELECTOR_KEYS)}}}'")
         selector = entry.get("selector")
@@ -156,8 +158,28 @@ def check_exemptions(exemptions: Sequence[Mapping[str, Any]], where: str) -> Non
             if name in selector and not isinstance(selector[name], str):
                 raise ControlError(f"{key}.selector.{name} must be a glob string")
         labels = selector.get("labels")
-        if labels is not None and (not isinstance(labels, dict) or not labels or set(labels) - {"matchLabels", "matchExpressions"}):
-            raise ControlError(f"{key}.selector.labels must be a label selector: matchLabels and/or matchExpressions")
+        if labels is not None and not _label_selector(labels):
+            raise ControlError(
+                f"{key}.selector.labels must be a label selector: matchLabels (a mapping of strings) and/or "
+                "matchExpressions (a list of {key, operator: In|NotIn|Exists|DoesNotExist, values})"
+            )
+
+
+def _label_selector(value: Any) -> bool:
+    """Whether VALUE is a Kubernetes LabelSelector that lib.selector_matches can evaluate."""
+    if not isinstance(value, dict) or not value or set(value) - {"matchLabels", "matchExpressions"}:
+        return False
+    match_labels = value.get("matchLabels", {})
+    expressions = value.get("matchExpressions", [])
+    if not isinstance(match_labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
+        return False
+    return isinstance(expressions, list) and all(
+        isinstance(e, dict)
+        and isinstance(e.get("key"), str)
+        and e.get("operator") in ("In", "NotIn", "Exists", "DoesNotExist")
+        and isinstance(e.get("values", []), list)
+        for e in expressions
+    )
 
 
 def item_lines(text: str, key: str) -> list[int]:
