@@ -41,6 +41,9 @@ findings contains finding if {
 # description: >-
 #   maxUnavailable may not exceed max_unavailable_ceiling. An integer and a percentage are only
 #   compared when cluster_nodes is known; percentages round up as in the DaemonSet controller.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/manage-daemon/update-daemon-set/
+#     description: Perform a Rolling Update on a DaemonSet (maxUnavailable)
 # scope: rule
 # custom:
 #   id: DS-ROL-002
