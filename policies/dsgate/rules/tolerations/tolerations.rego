@@ -14,7 +14,9 @@ import data.dsgate.lib
 # description: >-
 #   A DaemonSet whose nodeSelector and required node affinity select a control-plane node (no
 #   selector, `kubernetes.io/os: linux`, an architecture, or only exclusions of other nodes) must
-#   tolerate node-role.kubernetes.io/control-plane:NoSchedule, or it never runs there.
+#   tolerate node-role.kubernetes.io/control-plane:NoSchedule, or it never runs there. A device
+#   plugin (it mounts the kubelet's /var/lib/kubelet/device-plugins) serves hardware that control
+#   planes do not have, so it is not expected there even without a selector.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/create-cluster-kubeadm/
 #     description: kubeadm taints control-plane nodes node-role.kubernetes.io/control-plane:NoSchedule
@@ -22,6 +24,8 @@ import data.dsgate.lib
 #     description: the tolerations the DaemonSet controller adds (the control-plane taint is not one of them)
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#node-affinity
 #     description: nodeSelector and required node affinity decide the nodes a DaemonSet runs on
+#   - ref: https://kubernetes.io/docs/concepts/extend-kubernetes/compute-storage-net/device-plugins/
+#     description: device plugins register through /var/lib/kubelet/device-plugins for the node's own hardware
 # scope: rule
 # custom:
 #   id: DS-TOL-001
@@ -46,6 +50,7 @@ findings contains finding if {
 	some ds in lib.daemonsets
 	_selects_any(ds.pod, _control_plane_nodes)
 	not _tolerates_control_plane(ds.pod)
+	not _device_plugin(ds.pod)
 	finding := lib.finding(rego.metadata.rule(), ds, sprintf(
 		concat(" ", [
 			"%s is meant for every node (its nodeSelector and node affinity select control-plane nodes) but does not",
@@ -188,6 +193,11 @@ findings contains finding if {
 _tolerates_control_plane(pod) if {
 	some toleration in object.get(pod, "tolerations", [])
 	lib.tolerates(toleration, {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
+}
+
+_device_plugin(pod) if {
+	some volume in object.get(pod, "volumes", [])
+	lib.path_under(object.get(volume, ["hostPath", "path"], ""), "/var/lib/kubelet/device-plugins")
 }
 
 _tolerates_any_no_execute(pod) if {

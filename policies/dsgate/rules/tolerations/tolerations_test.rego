@@ -202,3 +202,12 @@ test_narrowed_agent_needs_no_no_execute_toleration if {
 	])
 	count(tolerations.findings) == 0 with input as fx.render([ds])
 }
+
+test_device_plugin_without_selector_needs_no_control_plane_toleration if {
+	# a static device-plugin manifest: no selector, its own hardware taint, the kubelet's device-plugins directory
+	ds := fx.ds_with([
+		fx.put(_tolerations, [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}]),
+		fx.put(concat("/", [_pod, "volumes", "-"]), {"name": "device-plugin", "hostPath": {"path": "/var/lib/kubelet/device-plugins", "type": "Directory"}}),
+	])
+	count(tolerations.findings) == 0 with input as fx.render([ds])
+}
