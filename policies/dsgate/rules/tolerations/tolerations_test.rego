@@ -211,3 +211,47 @@ test_device_plugin_without_selector_needs_no_control_plane_toleration if {
 	])
 	count(tolerations.findings) == 0 with input as fx.render([ds])
 }
+
+# Regression patterns of real agents (own minimal fixtures, tolerations package only).
+
+test_cni_with_key_less_exists_allowed if {
+	# hostNetwork, its own label, key-less Exists plus CriticalAddonsOnly
+	ds := fx.ds_with([
+		fx.put(_name_label, "calico-node"),
+		fx.put(concat("/", [_pod, "hostNetwork"]), true),
+		fx.put(_tolerations, [{"operator": "Exists"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]),
+	])
+	count(tolerations.findings) == 0 with input as fx.render([ds])
+}
+
+test_node_problem_detector_no_schedule_only_reported if {
+	# every NoSchedule taint, nothing for NoExecute
+	ds := fx.ds_with([
+		fx.put(_name_label, "node-problem-detector"),
+		fx.unknown_image,
+		fx.put(_tolerations, [{"operator": "Exists", "effect": "NoSchedule"}]),
+	])
+	_rules(tolerations.findings) == {"DS-TOL-002", "DS-TOL-004"} with input as fx.render([ds])
+}
+
+test_reboot_daemon_with_both_role_tolerations_reported if {
+	# control planes tolerated by both role keys, no NoExecute toleration
+	ds := fx.ds_with([
+		fx.put(_name_label, "kured"),
+		fx.unknown_image,
+		fx.put(_tolerations, [
+			{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+			{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"},
+		]),
+	])
+	_rules(tolerations.findings) == {"DS-TOL-004"} with input as fx.render([ds])
+}
+
+test_gpu_device_plugin_chart_allowed if {
+	# required affinity on NFD's PCI vendor label, its own taint only
+	ds := fx.ds_with([
+		_required_affinity([{"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In", "values": ["true"]}]}]),
+		fx.put(_tolerations, [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]),
+	])
+	count(tolerations.findings) == 0 with input as fx.render([ds])
+}
