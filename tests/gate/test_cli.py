@@ -47,12 +47,10 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-HST-002", "deny"),  # hostPath without type
         ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
         ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
-        ("DS-IMG-002", "warn"),  # no digest
         ("DS-PRB-001", "deny"),  # no readinessProbe
         ("DS-PRB-002", "deny"),  # no livenessProbe
         ("DS-PRI-001", "deny"),  # empty priorityClassName
         ("DS-RES-001", "deny"),  # resources: {}
-        ("DS-ROL-001", "warn"),  # no maxUnavailable
         ("DS-ROL-005", "warn"),  # minReadySeconds 0
         ("DS-SEC-001", "deny"),  # runs as root
         ("DS-SEC-002", "deny"),  # privilege escalation allowed
@@ -62,7 +60,8 @@ def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -
         ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
         ("DS-TOL-004", "warn"),  # tolerates every NoSchedule taint but no NoExecute one
     ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue;
-    # no PodDisruptionBudget (DS-PDB-001) is in the strict profile, not the default baseline
+    # no PodDisruptionBudget (DS-PDB-001), no digest (DS-IMG-002) and no maxUnavailable (DS-ROL-001, whose
+    # default 1 is the most careful) are in the strict profile, not the default baseline
 
 
 def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:
