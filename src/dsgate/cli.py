@@ -60,6 +60,16 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--crd", action="append", type=Path, default=[], help="CustomResourceDefinition file or directory defining more kinds (repeatable)")
     p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
     p.add_argument("--no-server-check", action="store_true", help="skip the server-side dry-run on the real kube-apiserver (JSON schemas only)")
+    model = p.add_argument_group("cluster model", "the cluster the gate models (dsgate.yaml cluster:; defaults: a stock kubeadm cluster)")
+    model.add_argument(
+        "--allow-privileged", action=argparse.BooleanOptionalAction, default=None, help="kube-apiserver allows privileged containers (default: yes)"
+    )
+    model.add_argument("--pod-security", metavar="LEVEL", help="Pod Security level of a namespace without an enforce label (default: privileged)")
+    model.add_argument("--pod-security-namespace", action="append", default=[], metavar="NS=LEVEL", help="Pod Security level of one namespace (repeatable)")
+    model.add_argument("--enable-admission-plugins", metavar="A,B", help="admission plugins on top of kube-apiserver's defaults (default: NodeRestriction)")
+    model.add_argument("--disable-admission-plugins", metavar="A,B", help="kube-apiserver default admission plugins to turn off")
+    model.add_argument("--release-name", help="helm release name charts are rendered with (default: dsgate)")
+    model.add_argument("--namespace", help="release namespace charts are rendered into (default: dsgate-system)")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
     p.add_argument(
@@ -84,6 +94,7 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     from dsgate.gate import pipeline as gate
     from dsgate.gate import report, servercheck
+    from dsgate.gate.clustermodel import ClusterModel
     from dsgate.gate.evaluate import default_policy_dir
     from dsgate.gate.sources import SourceError, discover
 
@@ -126,6 +137,19 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
         controls = _controls(args, cfg, policy_dir)
     except ValueError as exc:  # ControlError, BaselineError
         return _fail(str(exc))
+    try:
+        cluster = config_mod.override_cluster(
+            cfg.cluster if cfg else ClusterModel(),
+            allow_privileged=args.allow_privileged,
+            pod_security=args.pod_security,
+            pod_security_namespaces=args.pod_security_namespace,
+            enable_admission_plugins=args.enable_admission_plugins,
+            disable_admission_plugins=args.disable_admission_plugins,
+            release_name=args.release_name,
+            namespace=args.namespace,
+        )
+    except config_mod.ConfigError as exc:
+        return _fail(str(exc))
 
     def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
         return gate.run(
@@ -142,11 +166,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
             strict=args.strict,
             say=lambda msg: print(msg, file=sys.stderr),
             limits=cfg.limits if cfg else Limits(),
-            server_check=servercheck.Settings(
-                enabled=not args.no_server_check,
-                default_level=cfg.pod_security_default if cfg else servercheck.DEFAULT_PSA_LEVEL,
-                namespaces=cfg.pod_security_namespaces if cfg else {},
-            ),
+            server_check=servercheck.Settings(enabled=not args.no_server_check, cluster=cluster),
             controls=controls,
         )
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dsgate import limits as limits_mod
 from dsgate.gate import controls as controls_mod
+from dsgate.gate.clustermodel import ClusterModel, problems
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
-from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PSA_LEVELS
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
@@ -28,11 +30,13 @@ KEYS = {
     "repos",
     "argocdClusters",
     "limits",
-    "podSecurity",
+    "cluster",
+    "podSecurity",  # before `cluster:`; read as cluster.podSecurity
     "profile",
     "rules",
     "overrides",
 }
+CLUSTER_KEYS = ("allowPrivileged", "podSecurity", "admissionPlugins", "releaseName", "namespace")
 
 
 class ConfigError(RuntimeError):
@@ -55,8 +59,7 @@ class Config:
     repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
     argocd_clusters: list[str] = field(default_factory=list)  # NAME=SERVER: clusters Argo CD knows (ApplicationSet clusters generator)
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
-    pod_security_default: str = DEFAULT_PSA_LEVEL  # the server check's Pod Security level of a namespace
-    pod_security_namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> level
+    cluster: ClusterModel = field(default_factory=ClusterModel)  # the cluster the gate models (see clustermodel)
     controls: controls_mod.Settings = field(default_factory=controls_mod.Settings)  # profile, rules, overrides
 
     @property
@@ -127,24 +130,88 @@ def load(path: Path) -> Config:
         cfg.limits = limits_mod.parse(raw.get("limits"), str(path))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    _pod_security(cfg, raw.get("podSecurity", {}), path)
+    cfg.cluster = _cluster(raw, path)
     return cfg
 
 
-def _pod_security(cfg: Config, raw: Any, path: Path) -> None:
-    """podSecurity: {default: LEVEL, namespaces: {NAME: LEVEL}}, each LEVEL a Pod Security Standard."""
-    where = f"{path}: 'podSecurity'"
-    if not isinstance(raw, dict) or set(raw) - {"default", "namespaces"}:
-        raise ConfigError(f"{where} must be a mapping with 'default' and 'namespaces'")
-    namespaces = raw.get("namespaces", {})
-    if not isinstance(namespaces, dict):
-        raise ConfigError(f"{where}.namespaces must map namespace names to levels")
-    levels = {"default": raw.get("default", DEFAULT_PSA_LEVEL), **{f"namespaces.{k}": v for k, v in namespaces.items()}}
-    for key, level in levels.items():
-        if level not in PSA_LEVELS:
-            raise ConfigError(f"{where}.{key} is {level!r}; use one of {', '.join(PSA_LEVELS)}")
-    cfg.pod_security_default = str(levels["default"])
-    cfg.pod_security_namespaces = {str(k): str(v) for k, v in namespaces.items()}
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def _cluster(raw: dict[str, Any], path: Path) -> ClusterModel:
+    """cluster: {allowPrivileged, podSecurity: {default, namespaces}, admissionPlugins: {enable, disable},
+    releaseName, namespace}; each key optional, its default kubeadm's (see clustermodel). The top-level
+    podSecurity of older files is read as cluster.podSecurity."""
+    cluster = raw.get("cluster", {})
+    where = f"{path}: 'cluster'"
+    if not isinstance(cluster, dict) or set(cluster) - set(CLUSTER_KEYS):
+        raise ConfigError(f"{where} must be a mapping of {', '.join(CLUSTER_KEYS)}")
+    if "podSecurity" in raw and "podSecurity" in cluster:
+        raise ConfigError(f"{path}: 'podSecurity' is given twice; keep cluster.podSecurity and remove the top-level key")
+    psa = cluster.get("podSecurity", raw.get("podSecurity", {}))
+    if not isinstance(psa, dict) or set(psa) - {"default", "namespaces"} or not isinstance(psa.get("namespaces", {}), dict):
+        raise ConfigError(f"{where}.podSecurity must be a mapping with 'default' (a level) and 'namespaces' (namespace: level)")
+    plugins = cluster.get("admissionPlugins", {})
+    if not isinstance(plugins, dict) or set(plugins) - {"enable", "disable"}:
+        raise ConfigError(f"{where}.admissionPlugins must be a mapping with 'enable' and 'disable' (lists of plugin names)")
+    privileged = cluster.get("allowPrivileged", True)
+    if not isinstance(privileged, bool):
+        raise ConfigError(f"{where}.allowPrivileged must be true or false")
+    names = {key: cluster.get(key, getattr(ClusterModel(), attr)) for key, attr in (("releaseName", "release_name"), ("namespace", "namespace"))}
+    for key, value in names.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}.{key} must be a non-empty string")
+    model = ClusterModel(
+        allow_privileged=privileged,
+        pod_security=str(psa.get("default", ClusterModel().pod_security)),
+        namespaces={str(k): str(v) for k, v in psa.get("namespaces", {}).items()},
+        enable_admission_plugins=_strings(plugins.get("enable", list(ClusterModel().enable_admission_plugins)), f"{where}.admissionPlugins.enable"),
+        disable_admission_plugins=_strings(plugins.get("disable", []), f"{where}.admissionPlugins.disable"),
+        release_name=names["releaseName"],
+        namespace=names["namespace"],
+    )
+    for problem in problems(model):
+        raise ConfigError(f"{where}: {problem}")
+    return model
+
+
+def override_cluster(
+    base: ClusterModel,
+    *,
+    allow_privileged: bool | None = None,
+    pod_security: str | None = None,
+    pod_security_namespaces: Sequence[str] = (),
+    enable_admission_plugins: str | None = None,
+    disable_admission_plugins: str | None = None,
+    release_name: str | None = None,
+    namespace: str | None = None,
+) -> ClusterModel:
+    """BASE (dsgate.yaml's cluster, else the defaults) with what the command line sets: a flag given
+    wins over dsgate.yaml. POD_SECURITY_NAMESPACES are NS=LEVEL, added to BASE's; the plugin lists are
+    comma-separated and replace BASE's. ConfigError for a malformed value."""
+    extra: dict[str, str] = {}
+    for item in pod_security_namespaces:
+        ns, sep, level = item.partition("=")
+        if not sep or not ns:
+            raise ConfigError(f"--pod-security-namespace {item!r}: use NAMESPACE=LEVEL")
+        extra[ns] = level
+    changes: dict[str, Any] = {
+        "allow_privileged": allow_privileged,
+        "pod_security": pod_security,
+        "namespaces": {**base.namespaces, **extra} if extra else None,
+        "enable_admission_plugins": tuple(p for p in enable_admission_plugins.split(",") if p) if enable_admission_plugins is not None else None,
+        "disable_admission_plugins": tuple(p for p in disable_admission_plugins.split(",") if p) if disable_admission_plugins is not None else None,
+        "release_name": release_name,
+        "namespace": namespace,
+    }
+    model = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+    for problem in problems(model):
+        raise ConfigError(f"cluster model: {problem}")
+    if not model.release_name or not model.namespace:
+        raise ConfigError("cluster model: --release-name and --namespace must not be empty")
+    return model
 
 
 def find(start: Path) -> Path | None:

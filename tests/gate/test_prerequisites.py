@@ -169,7 +169,7 @@ def test_gate_keeps_each_source_to_its_own_definitions(tmp_path: Path) -> None:
     }.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "in.yaml").write_text(yaml.safe_dump_all(objs))
-    settings = servercheck.Settings(namespaces={"agents": "privileged"})
+    settings = servercheck.Settings()  # kubeadm's model: the unlabelled namespace agents is privileged
     result = gate.run(
         discover([tmp_path / "defines", tmp_path / "uses"]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.36.0"], server_check=settings
     )

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.render
 
 
 def _corpus() -> list[dict[str, Any]]:
-    objs = [d.obj for path in sample_files() for d in load_file(path)]
+    # the samples of DS-PSA-001 carry the server check's verdict (dsgate.io/v1), which no API server validates
+    objs = [d.obj for path in sample_files() for d in load_file(path) if not d.api_version.startswith("dsgate.io/")]
     for chart in ("node-exporter", "fluentd"):
         for values in sorted((CHARTS / chart / "ci").glob("*-values.yaml")):
             text = helm_template_text(CHARTS / chart, values_files=(values,))

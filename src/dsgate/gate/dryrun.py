@@ -1,8 +1,9 @@
 """The server check's verdicts: which documents go to the API server, in which namespace at which
 Pod Security level, and what its answers mean (see servercheck for the server itself).
 
-A rejection is one error per cause the server gives (its field path and message); a Pod Security
-violation names the namespace and the level. A workload (DaemonSet, Deployment, ...) is never
+A rejection is one error per cause the server gives (its field path and message). A Pod Security
+refusal is not an API error but the namespace's policy: it is returned with the namespace and its
+level, and the gate reports it as a finding of rule DS-PSA-001 (exemptable like any other). A workload (DaemonSet, Deployment, ...) is never
 rejected by Pod Security itself, only warned about: its pods are what the namespace refuses, so the
 warning is the rejection to report. Likewise the Priority, RuntimeClass, ResourceQuota and
 LimitRanger plugins judge pods, not workloads: an accepted workload's pod (its template, as its
@@ -25,8 +26,9 @@ from typing import Any
 import yaml
 
 from dsgate.gate import prerequisites
+from dsgate.gate.clustermodel import PSA_LEVELS
 from dsgate.gate.documents import Document
-from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL, PROBE_NAMESPACE, PSA_LEVELS, ApiServer, Rejection
+from dsgate.gate.servercheck import PROBE_NAMESPACE, ApiServer, Rejection
 
 POD_TEMPLATE_KINDS = {"Pod", "DaemonSet", "Deployment", "StatefulSet", "ReplicaSet", "Job", "CronJob", "ReplicationController", "PodTemplate"}
 
@@ -48,11 +50,31 @@ def chart_level(chart: Path) -> str | None:
     return level if level in PSA_LEVELS else None
 
 
+VERDICT_API_VERSION, VERDICT_KIND = "dsgate.io/v1", "ServerCheckVerdict"  # read by policies/dsgate/rules/pod_security
+
+
+def verdict_document(rejection: Rejection) -> Document:
+    """A Pod Security refusal as the policy library's input: a ServerCheckVerdict naming the workload
+    as the documents name it, the namespace and level it was checked at, and the server's reason."""
+    doc = rejection.document
+    obj = {
+        "apiVersion": VERDICT_API_VERSION,
+        "kind": VERDICT_KIND,
+        "metadata": {"name": f"{doc.kind}.{doc.name}".lower()},
+        "check": "PodSecurity",
+        "subject": {"kind": doc.kind, "namespace": doc.namespace, "name": doc.name},
+        "namespace": rejection.namespace,
+        "level": rejection.pod_security,
+        "reason": rejection.message,
+    }
+    return Document(obj, doc.provenance, doc.index, doc.line, doc.file)
+
+
 def namespace_levels(
     documents: Iterable[tuple[Document, str]], configured: dict[str, str], default_level: str, declared: dict[str, str] | None = None
 ) -> dict[str, str]:
     """namespace -> Pod Security level: the input's own Namespace label, else dsgate.yaml's
-    podSecurity.namespaces, else what the charts rendered into it declare (DECLARED), else the default."""
+    cluster.podSecurity.namespaces, else what the charts rendered into it declare (DECLARED), else the default."""
     from_input: dict[str, str] = {}
     used: list[str] = []
     for doc, namespace in documents:
@@ -72,24 +94,23 @@ def most_permissive(levels: Iterable[str]) -> str:
 
 
 def verdicts(doc: Document, namespace: str, level: str, answer: tuple[int, dict[str, Any], list[str]]) -> list[Rejection]:
-    """The rejections of one dry-run answer."""
+    """The rejections of one dry-run answer. Pod Security's (a Pod refused, a workload warned that its
+    pods would be) carry the namespace's LEVEL: they are policy findings, not schema errors."""
     code, status, warnings = answer
     out: list[Rejection] = []
     if code >= 300:
         causes = (status.get("details") or {}).get("causes") or []
         message = str(status.get("message", f"HTTP {code}"))
-        psa = "violates PodSecurity" in message
-        prefix = f"namespace {namespace} at Pod Security level {level!r}: " if psa else ""
-        if causes and not psa:
+        if "violates PodSecurity" in message:
+            out.append(Rejection(doc, "spec", _FORBIDDEN_POD.sub("", message), pod_security=level, namespace=namespace))
+        elif causes:
             out.extend(Rejection(doc, str(c.get("field", "")), f"kube-apiserver: {c.get('message', message)}") for c in causes)
         else:
-            out.append(Rejection(doc, "", f"kube-apiserver: {prefix}{message}"))
+            out.append(Rejection(doc, "", f"kube-apiserver: {message}"))
     if doc.kind in POD_TEMPLATE_KINDS and doc.kind != "Pod":
         for warning in warnings:
             if "would violate PodSecurity" in warning:
-                out.append(
-                    Rejection(doc, "spec.template.spec", f"kube-apiserver: namespace {namespace} at Pod Security level {level!r} rejects its pods: {warning}")
-                )
+                out.append(Rejection(doc, "spec.template.spec", warning, pod_security=level, namespace=namespace))
     return out
 
 
@@ -146,7 +167,7 @@ def _send(server: ApiServer, doc: Document, namespace: str, levels: dict[str, st
     if answer is None:
         unserved.append(doc)
         return []
-    out = verdicts(doc, namespace, levels.get(namespace, DEFAULT_PSA_LEVEL), answer)
+    out = verdicts(doc, namespace, levels.get(namespace, ""), answer)
     probe = probe_pod(doc) if answer[0] < 300 else None
     if probe is not None:
         out.extend(pod_verdicts(doc, server.dry_run(probe[1], namespace), probe[0]))

@@ -23,12 +23,13 @@ from typing import NamedTuple
 from dsgate import procs
 from dsgate.gate import crosssource, dryrun, servercheck
 from dsgate.gate.apiversions import deprecation_warnings
+from dsgate.gate.clustermodel import ClusterModel
 from dsgate.gate.compare import differences
 from dsgate.gate.dedup import merge_scenarios
 from dsgate.gate.documents import Document, DocumentError, Provenance, Render, load_crds, load_file, read_stream
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 from dsgate.gate.patchtargets import unmatched_patch_targets
-from dsgate.gate.render import RELEASE_NAMESPACE, HelmBatch, RenderError, RenderKilled, build_dependencies, documents_of, helm_template, kustomize_build_text
+from dsgate.gate.render import HelmBatch, RenderError, RenderKilled, build_dependencies, documents_of, helm_template, kustomize_build_text
 from dsgate.gate.sources import Source
 from dsgate.gate.validate import SchemaError, ValidationSetupError, Validator
 from dsgate.gitops.objects import GitOpsError
@@ -73,6 +74,7 @@ class GateResult:
     deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
     server_check: str = ""  # what the server-side dry-run stage did (or that it was skipped)
     notices: list[str] = field(default_factory=list)  # what the controls say beside findings (baseline entries fixed, baseline written)
+    cluster_model: str = ""  # the cluster the run modelled, in one line (see clustermodel)
 
     @property
     def denies(self) -> list[Finding]:
@@ -108,15 +110,25 @@ def plan(sources: Sequence[Source], helm_versions: Sequence[str], kube_versions:
     return jobs
 
 
-def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = None) -> RenderOutcome:
-    """Render one job; never raises for input problems (they land in outcome.error)."""
+def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = None, cluster: ClusterModel | None = None) -> RenderOutcome:
+    """Render one job (a chart as CLUSTER's release); never raises for input problems (they land in outcome.error)."""
     limits = limits or Limits()
+    cluster = cluster or ClusterModel()
     out = RenderOutcome(job)
     src = job.source
     convert = batch.convert if batch is not None else None  # kubectl's reading of YAML, as for charts
     try:
         if src.kind == "chart":
-            rendered = helm_template(src.path, values_files=job.values_files, helm=job.helm, kube_version=job.kube_version, batch=batch, limits=limits)
+            rendered = helm_template(
+                src.path,
+                values_files=job.values_files,
+                helm=job.helm,
+                kube_version=job.kube_version,
+                batch=batch,
+                limits=limits,
+                release=cluster.release_name,
+                namespace=release_namespace(src, cluster),
+            )
             out.text = rendered.text
             prov = Provenance(
                 str(src.path),
@@ -242,7 +254,8 @@ def run_jobs(
     Cancelled (SIGINT/SIGTERM as KeyboardInterrupt): queued renders are dropped, helm-batch, OPA and
     every running render are killed before the exception goes on."""
     limits = limits or Limits()
-    result = GateResult()
+    cluster = server_check.cluster if server_check is not None else ClusterModel()
+    result = GateResult(cluster_model=cluster.describe() if server_check is not None else "")
     try:
         validator = Validator(kube_versions, allow_kinds)
         charts = list(dict.fromkeys(job.source.path for job in jobs if job.source.kind == "chart"))
@@ -266,7 +279,7 @@ def run_jobs(
     elif server_check is not None and not servercheck.serves_any(kube_versions):
         result.server_check = f"server check: not run, no target is Kubernetes {servercheck.server_minor()} (the server's minor); JSON schemas only"
     elif server_check is not None:
-        server = servercheck.ApiServer()
+        server = servercheck.ApiServer(server_check.cluster)
         try:
             server.start()  # in this thread: the processes die with the thread that started them
         except servercheck.ServerCheckError as exc:
@@ -281,7 +294,7 @@ def run_jobs(
         opa_started = pool.submit(opa.start)  # OPA loads the library while the charts render
         server_ready = pool.submit(server.wait_ready) if server is not None else None  # the API server starts meanwhile too
         try:
-            for outcome in pool.map(lambda job: run_job(job, batch, limits), jobs):
+            for outcome in pool.map(lambda job: run_job(job, batch, limits, cluster), jobs):
                 result.renders.append(outcome)
                 done += 1
                 if progress:
@@ -300,17 +313,25 @@ def run_jobs(
             sets = evaluation_sets(unique)
             server_done = pool.submit(_server_check, result, server, server_ready, sets, server_check) if server and server_ready and server_check else None
             seen: set[tuple[str, str, str, str, str]] = set()
+
+            def add(findings: Iterable[Finding]) -> None:
+                for finding in findings:
+                    key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
+                    if key not in seen:
+                        seen.add(key)
+                        result.findings.append(finding)
+
             try:
                 opa_started.result()
                 for evaluated, findings in zip(sets, opa.evaluate_all([s.documents for s in sets], pool), strict=True):
-                    for finding in findings:
-                        key = (finding.source, finding.rule, finding.resource, finding.message, str(finding.exempted))
-                        if key not in seen:
-                            seen.add(key)
-                            result.findings.append(finding)
+                    add(findings)
                     done += evaluated.last  # one step per render, however many clusters it lands in
                     if progress and evaluated.last:
                         progress(done, total)
+                # The sets whose pods Pod Security refused, again with the server check's verdicts: what
+                # is new is DS-PSA-001's findings, exempted and graded like every other rule's.
+                for findings in opa.evaluate_all(server_done.result() if server_done is not None else [], pool):
+                    add(findings)
                 for cross in crosssource.evaluation_sets((str(s.outcome.job.source.path), s.outcome.job.scenario, s.documents) for s in sets):
                     result.findings.extend(crosssource.clashes(opa.evaluate(cross), result.findings, cross))
             except EvaluationError as exc:
@@ -395,20 +416,29 @@ def evaluation_sets(unique: Sequence[tuple[RenderOutcome, set[str]]]) -> list[Ev
     return out
 
 
+def release_namespace(source: Source, cluster: ClusterModel) -> str:
+    """The namespace SOURCE's documents without one land in: a chart's release namespace, else
+    `default` (as kubectl apply without -n)."""
+    return cluster.namespace if source.kind == "chart" else "default"
+
+
 def _server_check(
     result: GateResult,
     server: servercheck.ApiServer,
     ready: Future[None],
     sets: Sequence[EvaluationSet],
     settings: servercheck.Settings,
-) -> None:
+) -> list[list[Document]]:
     """Dry-run the distinct documents rendered for the server's minor on SERVER, each evaluation set
     with its own prerequisites (see dryrun.check); rejections become schema errors of their
-    documents, a server that cannot start or dies an error (exit 2)."""
+    documents, a server that cannot start or dies an error (exit 2). Returns, per evaluation set
+    whose pods Pod Security refused, its documents plus the verdicts (see dryrun.verdict_document),
+    for the policy library's DS-PSA-001 to report."""
     minor = servercheck.server_minor()
+    cluster = settings.cluster
     failed = {id(e.document) for e in result.schema_errors}  # already refused by the schemas
     groups = [
-        dryrun.unique_documents([(s.documents, RELEASE_NAMESPACE if s.outcome.job.source.kind == "chart" else "default")], skip=lambda d: id(d) in failed)
+        dryrun.unique_documents([(s.documents, release_namespace(s.outcome.job.source, cluster))], skip=lambda d: id(d) in failed)
         for s in sets
         if servercheck.serves_any(s.kubes)
     ]
@@ -417,26 +447,33 @@ def _server_check(
     for s in sets:
         level = dryrun.chart_level(s.outcome.job.source.path) if s.outcome.job.source.kind == "chart" else None
         if level:
-            asked.setdefault(RELEASE_NAMESPACE, []).append(level)
+            asked.setdefault(release_namespace(s.outcome.job.source, cluster), []).append(level)
     declared = {ns: dryrun.most_permissive(levels) for ns, levels in asked.items()}
-    levels = dryrun.namespace_levels(docs, settings.namespaces, settings.default_level, declared)
+    levels = dryrun.namespace_levels(docs, dict(cluster.namespaces), cluster.pod_security, declared)
     try:
         ready.result()
         checked = dryrun.check(server, groups, levels)
     except servercheck.ServerCheckError as exc:
         result.errors.append(str(exc))
-        return
+        return []
+    refused: dict[int, list[Document]] = {}  # evaluation set -> its Pod Security verdicts
+    owner = {id(d): i for i, s in enumerate(sets) for d in s.documents}
     for r in checked.rejections:
-        result.schema_errors.append(SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message))
+        if r.pod_security:
+            refused.setdefault(owner[id(r.document)], []).append(dryrun.verdict_document(r))
+        else:
+            result.schema_errors.append(SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message))
     unserved = checked.unserved
     result.server_check = (
         f"server check: {checked.sent} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
         f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(levels.items()))}"
         + (f"; {checked.prepared} sets with their own prerequisites created first" if checked.prepared else "")
+        + (f"; {server.starts - 1} restarts on new ports after a port was taken" if server.starts > 1 else "")
         + "); "
         + (f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and " if unserved else "")
         + "older targets were checked against JSON schemas only"
     )
+    return [[*sets[i].documents, *verdicts] for i, verdicts in sorted(refused.items())]
 
 
 def distinct_errors(errors: Iterable[str]) -> list[str]:

@@ -125,6 +125,7 @@ def to_json(result: GateResult, strict: bool = False, root: Path | None = None) 
             for e in result.schema_errors
         ],
         "renderMismatches": list(result.mismatches),
+        "clusterModel": result.cluster_model,
         "serverCheck": result.server_check,
         "deploy": {"checked": list(result.deploy_lines), "failures": list(result.deploy_failures)},
         "errors": list(result.errors),
@@ -358,6 +359,8 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
     for msg in result.mismatches:
         console.print(f"[bold red]helm parity[/]: {escape(msg)}")
+    if result.cluster_model:
+        console.print(escape(result.cluster_model), soft_wrap=True)
     if result.server_check:
         console.print(escape(result.server_check))
     for msg in result.deploy_lines:

@@ -7,8 +7,11 @@ run, on 127.0.0.1 at free ports, while the charts render; then it creates each n
 documents use (with its Pod Security level, enforce and warn), creates each evaluation set's
 prerequisites for real (its CRDs, PriorityClasses, quotas, ...; see prerequisites) and POSTs every
 other unique document with `dryRun=All` and strict field validation, then deletes the prerequisites
-before the next set. A rejection, or a Pod Security warning on a workload (whose pods the namespace
-would reject), is a schema error of the document.
+before the next set. A rejection is a schema error of the document; a Pod Security refusal (or the
+warning on a workload whose pods the namespace would refuse) is the namespace's policy, a finding of
+rule DS-PSA-001. The server runs with the cluster model's flags (allow-privileged, admission plugins;
+see clustermodel). When another process takes one of its ports before it binds, it starts again on
+new ones (BIND_ATTEMPTS starts in all).
 
 The server is the pinned minor only; older target minors keep JSON-schema validation alone. A server
 that cannot start or dies fails the gate closed (exit 2). Both processes run in their own process
@@ -33,16 +36,16 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from dsgate import procs, rundir
+from dsgate.gate.clustermodel import ClusterModel
 from dsgate.gate.documents import Document
 from dsgate.gate.evaluate import free_port
 from dsgate.tools import ToolMissing, tool_path
 from dsgate.versions import kubernetes_version
 
 LOCALHOST = "127.0.0.1"
-PSA_LEVELS = ("privileged", "baseline", "restricted")
-DEFAULT_PSA_LEVEL = "baseline"
 PROBE_NAMESPACE = "dsgate-probes"  # the gate's own namespace (privileged, no quota) for its probe pods
 START_TIMEOUT = 120.0  # seconds for etcd + kube-apiserver to become ready on a loaded machine
+BIND_ATTEMPTS = 5  # starts on fresh ports when another process took a port between free_port and the bind
 REQUEST_TIMEOUT = 30.0
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
 
@@ -53,21 +56,22 @@ class ServerCheckError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """How the stage runs: on or off (--no-server-check), and the Pod Security level of each namespace
-    (dsgate.yaml `podSecurity: {default: LEVEL, namespaces: {NAME: LEVEL}}`)."""
+    """How the stage runs: on or off (--no-server-check), and the cluster it models (see clustermodel)."""
 
     enabled: bool = True
-    default_level: str = DEFAULT_PSA_LEVEL
-    namespaces: dict[str, str] = field(default_factory=dict)
+    cluster: ClusterModel = field(default_factory=ClusterModel)
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """What the API server refused in one document."""
+    """What the API server refused in one document. With POD_SECURITY (the namespace's level), Pod
+    Security admission refused its pods: a policy finding (DS-PSA-001), not a schema error."""
 
     document: Document
     path: str
     message: str
+    pod_security: str = ""
+    namespace: str = ""
 
 
 def server_minor() -> str:
@@ -119,7 +123,8 @@ def _tls_context() -> ssl.SSLContext:
 class ApiServer:
     """etcd + kube-apiserver of the pinned version, private to one gate run."""
 
-    def __init__(self) -> None:
+    def __init__(self, cluster: ClusterModel | None = None) -> None:
+        self.cluster = cluster or ClusterModel()
         self.version = kubernetes_version()
         self._tmp = rundir.mkdtemp("dsgate-apiserver-")  # removed by stop(), or by the next run after a SIGKILL
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -128,6 +133,9 @@ class ApiServer:
         self._local = threading.local()
         self._resources: dict[str, dict[str, tuple[str, bool]]] = {}  # group/version -> kind -> (plural, namespaced)
         self._lock = threading.Lock()
+        self._argv: dict[str, list[str]] = {}  # tool -> its binary, for relaunches
+        self._stopped = False
+        self.starts = 0  # how many times the processes were launched (more than 1: a port was taken)
 
     # ------------------------------------------------------------------ processes
 
@@ -139,8 +147,8 @@ class ApiServer:
             log.close()
 
     def start(self) -> None:
-        """Start etcd and kube-apiserver (returns at once; wait_ready waits). Call from the main thread:
-        PR_SET_PDEATHSIG fires when the starting thread exits."""
+        """Start etcd and kube-apiserver (returns at once; wait_ready waits). Call from the main thread
+        or a pool thread that outlives the server: PR_SET_PDEATHSIG fires when the starting thread exits."""
         try:
             etcd, apiserver = tool_path("etcd"), tool_path("kube-apiserver")
         except ToolMissing as exc:
@@ -153,50 +161,76 @@ class ApiServer:
         if proc.returncode != 0:
             raise ServerCheckError(f"server check: openssl genrsa failed: {proc.stderr.strip()}")
         (self._tmp / "tokens.csv").write_text(f'{self._token},dsgate,dsgate,"system:masters"\n')
-        client, peer = free_port(), free_port()
-        self.port = free_port()
-        self._spawn(
-            "etcd",
-            [
-                str(etcd),
-                "--name=dsgate",
-                f"--data-dir={self._tmp / 'etcd'}",
-                f"--listen-client-urls=http://{LOCALHOST}:{client}",
-                f"--advertise-client-urls=http://{LOCALHOST}:{client}",
-                f"--listen-peer-urls=http://{LOCALHOST}:{peer}",
-                f"--initial-advertise-peer-urls=http://{LOCALHOST}:{peer}",
-                f"--initial-cluster=dsgate=http://{LOCALHOST}:{peer}",
-                "--unsafe-no-fsync",
-                "--log-level=error",
-            ],
-        )
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(apiserver),
-                f"--etcd-servers=http://{LOCALHOST}:{client}",
-                f"--bind-address={LOCALHOST}",
-                f"--advertise-address={LOCALHOST}",
-                f"--secure-port={self.port}",
-                f"--cert-dir={self._tmp / 'certs'}",
-                f"--token-auth-file={self._tmp / 'tokens.csv'}",
-                "--authorization-mode=AlwaysAllow",
-                f"--service-account-key-file={key}",
-                f"--service-account-signing-key-file={key}",
-                "--service-account-issuer=https://kubernetes.default.svc",
-                "--service-cluster-ip-range=10.96.0.0/16",
-                # no controllers run: a pod's ServiceAccount is never created, so its lookup is off
-                "--disable-admission-plugins=ServiceAccount",
-                "--enable-priority-and-fairness=false",
-                "--profiling=false",
-                "--v=0",
-            ],
-        )
+        self._argv = {"etcd": [str(etcd)], "kube-apiserver": [str(apiserver)]}
+        self._launch()
+
+    def _launch(self) -> None:
+        """Spawn etcd and kube-apiserver on ports free a moment ago (another process may take one
+        before they bind: wait_ready then launches them again on fresh ports)."""
+        client, peer, self.port = free_port(), free_port(), free_port()
+        key = self._tmp / "sa.key"
+        shutil.rmtree(self._tmp / "etcd", ignore_errors=True)
+        with self._lock:
+            if self._stopped:
+                return
+            self.starts += 1
+            self._spawn(
+                "etcd",
+                [
+                    *self._argv["etcd"],
+                    "--name=dsgate",
+                    f"--data-dir={self._tmp / 'etcd'}",
+                    f"--listen-client-urls=http://{LOCALHOST}:{client}",
+                    f"--advertise-client-urls=http://{LOCALHOST}:{client}",
+                    f"--listen-peer-urls=http://{LOCALHOST}:{peer}",
+                    f"--initial-advertise-peer-urls=http://{LOCALHOST}:{peer}",
+                    f"--initial-cluster=dsgate=http://{LOCALHOST}:{peer}",
+                    "--unsafe-no-fsync",
+                    "--log-level=error",
+                ],
+            )
+            self._spawn(
+                "kube-apiserver",
+                [
+                    *self._argv["kube-apiserver"],
+                    f"--etcd-servers=http://{LOCALHOST}:{client}",
+                    f"--bind-address={LOCALHOST}",
+                    f"--advertise-address={LOCALHOST}",
+                    f"--secure-port={self.port}",
+                    f"--cert-dir={self._tmp / 'certs'}",
+                    f"--token-auth-file={self._tmp / 'tokens.csv'}",
+                    "--authorization-mode=AlwaysAllow",
+                    f"--service-account-key-file={key}",
+                    f"--service-account-signing-key-file={key}",
+                    "--service-account-issuer=https://kubernetes.default.svc",
+                    "--service-cluster-ip-range=10.96.0.0/16",
+                    # the cluster model: allow-privileged and the admission plugins (ServiceAccount always
+                    # off: no controllers run, so a pod's ServiceAccount is never created)
+                    *self.cluster.apiserver_flags(),
+                    "--enable-priority-and-fairness=false",
+                    "--profiling=false",
+                    "--v=0",
+                ],
+            )
+
+    def _relaunch_after_bind_race(self, dead: str) -> bool:
+        """When a process died because its port was taken, stop both and launch them again on fresh
+        ports (at most BIND_ATTEMPTS starts in all); whether it did."""
+        if "address already in use" not in dead or self.starts >= BIND_ATTEMPTS:
+            return False
+        for name in ("kube-apiserver", "etcd"):
+            proc = self._procs.get(name)
+            if proc is not None:
+                procs.terminate(proc)
+        self._launch()
+        return True
 
     def _dead(self) -> str:
         for name, proc in self._procs.items():
             if proc.poll() is not None:
-                tail = (self._tmp / f"{name}.log").read_text(errors="replace").strip().splitlines()[-3:]
+                lines = (self._tmp / f"{name}.log").read_text(errors="replace").strip().splitlines()
+                cause = next((line for line in lines if "address already in use" in line), "")  # kube-apiserver logs more after it
+                tail = lines[-3:] if not cause or cause in lines[-3:] else [cause, *lines[-2:]]
                 return f"{name} exited with code {proc.returncode}: {' | '.join(tail)}"
         return ""
 
@@ -205,6 +239,8 @@ class ApiServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             dead = self._dead()
+            if dead and self._relaunch_after_bind_race(dead):
+                continue
             if dead:
                 raise ServerCheckError(f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)")
             try:
@@ -216,6 +252,8 @@ class ApiServer:
         raise ServerCheckError(f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)")
 
     def stop(self) -> None:
+        with self._lock:
+            self._stopped = True  # a relaunch in progress starts nothing more
         for name in ("kube-apiserver", "etcd"):  # the API server first: without etcd it retries for long
             proc = self._procs.get(name)
             if proc is not None:
@@ -275,10 +313,20 @@ class ApiServer:
         return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
 
     def create_namespace(self, name: str, level: str) -> None:
+        """Create namespace NAME at Pod Security LEVEL (enforce and warn); one the server made itself
+        (default, kube-system, kube-public) gets the labels by an update."""
         labels = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn")}
         labels |= {f"pod-security.kubernetes.io/{mode}-version": "latest" for mode in ("enforce", "warn")}
         answer = self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
-        if answer.status_code not in (201, 409):
+        if answer.status_code == 409:
+            got = self.request("GET", f"/api/v1/namespaces/{name}")
+            if got.status_code == 200:
+                namespace = got.json()
+                namespace["metadata"]["labels"] = {**(namespace["metadata"].get("labels") or {}), **labels}
+                answer = self.request("PUT", f"/api/v1/namespaces/{name}", namespace)
+                if answer.status_code == 200 and level != "privileged":  # admission reads labels from a cache: wait until it enforces them
+                    self.wait_for(lambda: bool(self.pod_refusal({"hostNetwork": True}, name)), f"Pod Security to enforce {level} in namespace {name}")
+        if answer.status_code not in (200, 201):
             raise ServerCheckError(f"server check: creating namespace {name} failed: {answer.status_code} {answer.text[:200]}")
 
     def apply_crd(self, crd: dict[str, Any]) -> str:
@@ -371,11 +419,12 @@ class ApiServer:
         if obj.get("kind") == "CustomResourceDefinition":
             self.wait_for(lambda: self.request("GET", path).status_code == 404 and not any(self._served(obj)), f"CustomResourceDefinition {name} to go")
 
-    def pod_refusal(self, spec: dict[str, Any]) -> str:
-        """The message with which the server refuses a minimal pod with SPEC added (dry-run, in a
-        namespace of the gate's own), '' when it admits it: whether admission sees a PriorityClass or RuntimeClass."""
+    def pod_refusal(self, spec: dict[str, Any], namespace: str = PROBE_NAMESPACE) -> str:
+        """The message with which the server refuses a minimal pod with SPEC added (dry-run, by default
+        in a namespace of the gate's own), '' when it admits it: whether admission sees a PriorityClass,
+        a RuntimeClass or a namespace's Pod Security level."""
         pod_spec = {"containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}], **spec}
-        answer = self.dry_run({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dsgate-probe"}, "spec": pod_spec}, PROBE_NAMESPACE)
+        answer = self.dry_run({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dsgate-probe"}, "spec": pod_spec}, namespace)
         if answer is None or answer[0] < 300:
             return ""
         return str(answer[1].get("message", answer[0]))
