@@ -97,9 +97,11 @@ for name in "${inputs[@]}"; do
   for word in "${opts[@]}"; do
     case $word in --config | --config=*) config=() ;; esac
   done
+  arg=$name
+  case $arg in -*) arg=./$arg ;; esac # a name dsgate would read as an option
   start=$(date +%s.%N)
   rc=0
-  (cd "$dir" && timeout "$timeout_s" "$dsgate" check --no-deploy "${config[@]}" --format json -o "$work/report.json" "$name" "${opts[@]}") \
+  (cd "$dir" && timeout "$timeout_s" "$dsgate" check --no-deploy "${config[@]}" --format json -o "$work/report.json" "$arg" "${opts[@]}") \
     >/dev/null 2>"$work/stderr" || rc=$?
   seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   [ -s "$work/report.json" ] || : >"$work/report.json"

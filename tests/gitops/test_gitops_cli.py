@@ -92,3 +92,29 @@ def test_examples_pass(example: str, expected_resources: set[str], tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     cases = {case.name.removeprefix("policy ") for suite in JUnitXml.fromfile(str(tmp_path / "r.xml")) for case in suite}
     assert expected_resources <= cases
+
+
+LAYOUTS = FLEET.parent
+
+
+@pytest.mark.parametrize(
+    ("path", "expected_exit", "expected_errors"),
+    [
+        # flux bootstrap layout with gotk-sync.yaml a placeholder: gated, not exit 2
+        ("bootstrap/clusters/dev", {0, 1}, 0),
+        # the same repository from its root: every clusters/<name>; offline's charts are missing: one error naming both
+        ("bootstrap", {2}, 1),
+        # ApplicationSets (clusters, matrix, merge) and a values folder, from the repository root: values are not manifests
+        ("appsets", {0, 1}, 0),
+    ],
+)
+def test_layouts_through_the_cli(path: str, expected_exit: set[int], expected_errors: int, tmp_path: Path) -> None:
+    proc = dsgate("--no-config", "--format", "json", "-o", str(tmp_path / "r.json"), str(LAYOUTS / path))
+    assert proc.returncode in expected_exit, proc.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert len(doc["errors"]) == expected_errors, doc["errors"]
+    assert all("\n" not in e for e in doc["errors"])
+    # no schema error the API server would not raise: every object read is a manifest with apiVersion and kind
+    assert not [e for e in doc["schemaErrors"] if "apiVersion" in e["message"] or "kind" in e["path"]], doc["schemaErrors"]
+    if expected_errors:
+        assert doc["errors"][0].startswith("2 charts not found offline: [1] HelmRelease flux-system/logs")
