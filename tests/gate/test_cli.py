@@ -97,6 +97,7 @@ def test_sarif_points_at_template_and_values_of_a_chart() -> None:
             (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"]) for loc in r["locations"]
         ]
         for r in sarif["runs"][0]["results"]
+        if r["ruleId"] != "schema"  # findings: each lists the scenarios it occurs in
     }
     root = Path(__file__).resolve().parents[2]
     prefix = chart.resolve().relative_to(root).as_posix()
