@@ -33,6 +33,8 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         ),
         pytest.param({"m/a.yaml": "", "m/b.yml": "", "m/README.md": ""}, [("files", "m")], id="plain-yaml-dir"),
         pytest.param({"m/a.yaml": "", "m/sub/b.yaml": ""}, [("files", "m"), ("files", "m/sub")], id="nested-dirs"),
+        # dsgate's own dsgate.yaml at a repository's root is configuration, never a manifest (it gave "no apiVersion/kind", exit 2)
+        pytest.param({"r/dsgate.yaml": "sources: [.]", "r/sub/a.yaml": ""}, [("files", "r/sub")], id="config-is-not-a-manifest"),
     ],
 )
 def test_discover(tmp_path: Path, files: dict[str, str], expected: list[tuple[str, str]]) -> None:

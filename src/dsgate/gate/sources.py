@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dsgate.config import CONFIG_NAME
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.limits import LimitError
 
@@ -105,7 +106,10 @@ def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, ro
         for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS | {"charts"})):
             yield from _walk(child, extra_values, root=root, seen=seen)
         return
-    files = tuple(_inside(root, (p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith("."))))
+    # dsgate's own configuration (dsgate.yaml, at a repository's root) is never a manifest
+    files = tuple(
+        _inside(root, (p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".") and p.name != CONFIG_NAME))
+    )
     if files:
         yield Source("files", directory, files=files)
     for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))):
