@@ -112,7 +112,7 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     if not paths:
         return _fail("nothing to check: name PATHs or list 'sources' in dsgate.yaml")
     try:
-        sources = discover(paths, args.values)
+        sources = config_mod.with_releases(discover(paths, args.values), cfg.releases if cfg else {})
     except SourceError as exc:
         return _fail(str(exc))
     if any(s.kind == "gitops" for s in sources):

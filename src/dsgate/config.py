@@ -13,6 +13,7 @@ from dsgate.gate import controls as controls_mod
 from dsgate.gate.clustermodel import ClusterModel, problems
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
+from dsgate.gate.sources import Source
 from dsgate.versions import kube_target_versions
 
 CONFIG_NAME = "dsgate.yaml"
@@ -60,6 +61,7 @@ class Config:
     argocd_clusters: list[str] = field(default_factory=list)  # NAME=SERVER: clusters Argo CD knows (ApplicationSet clusters generator)
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
     cluster: ClusterModel = field(default_factory=ClusterModel)  # the cluster the gate models (see clustermodel)
+    releases: dict[Path, tuple[str, str]] = field(default_factory=dict)  # source path -> (release name, namespace) it sets ("" unset)
     controls: controls_mod.Settings = field(default_factory=controls_mod.Settings)  # profile, rules, overrides
 
     @property
@@ -88,7 +90,7 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known keys: {', '.join(sorted(KEYS))}")
     root = path.parent
     cfg = Config(root=root)
-    cfg.sources = [root / s for s in _list_of_str(raw, "sources", path)]
+    cfg.sources, cfg.releases = _sources(raw.get("sources", []), root, path)
     if "kubeVersions" in raw:
         cfg.kube_versions = [v.lstrip("v") for v in _list_of_str(raw, "kubeVersions", path)]
     if "helmVersions" in raw:
@@ -132,6 +134,40 @@ def load(path: Path) -> Config:
         raise ConfigError(str(exc)) from None
     cfg.cluster = _cluster(raw, path)
     return cfg
+
+
+SOURCE_KEYS = ("path", "releaseName", "namespace")
+
+
+def _sources(raw: Any, root: Path, path: Path) -> tuple[list[Path], dict[Path, tuple[str, str]]]:
+    """sources: each a path, or {path, releaseName, namespace} giving that source (and what is found
+    under it) a release name and namespace of its own."""
+    where = f"{path}: 'sources'"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} must be a list of paths or {{{', '.join(SOURCE_KEYS)}}} mappings")
+    paths: list[Path] = []
+    releases: dict[Path, tuple[str, str]] = {}
+    for i, item in enumerate(raw):
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            paths.append(root / str(item))
+            continue
+        if not isinstance(item, dict) or set(item) - set(SOURCE_KEYS) or not isinstance(item.get("path"), str):
+            raise ConfigError(f"{where}[{i}] must be a path or a mapping with 'path' (and 'releaseName', 'namespace')")
+        names = (item.get("releaseName", ""), item.get("namespace", ""))
+        if not all(isinstance(n, str) for n in names) or names == ("", ""):
+            raise ConfigError(f"{where}[{i}]: 'releaseName' and 'namespace' are strings, and one of them is set (else write the path alone)")
+        paths.append(root / item["path"])
+        releases[root / item["path"]] = (str(names[0]), str(names[1]))
+    return paths, releases
+
+
+def with_releases(sources: Sequence[Source], releases: dict[Path, tuple[str, str]]) -> list[Source]:
+    """SOURCES, each found under a path of RELEASES given that entry's release name and namespace."""
+    out = []
+    for source in sources:
+        match = next(((r, n) for base, (r, n) in releases.items() if source.path == base or source.path.is_relative_to(base)), None)
+        out.append(dataclasses.replace(source, release=match[0], namespace=match[1]) if match else source)
+    return out
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

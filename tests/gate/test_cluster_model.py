@@ -262,3 +262,72 @@ def test_readme_example(tmp_path: Path) -> None:
     )
     assert (report["errors"], report["schemaErrors"]) == ([], [])
     assert sorted({f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"}) == ["DaemonSet/apps/net-agent"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("sources", "expected_releases"),
+    [
+        pytest.param("[charts/a, charts/b]", {}, id="paths"),
+        # a mapping gives that source a release name and namespace of its own
+        pytest.param("[charts/a, {path: charts/b, releaseName: logs, namespace: logging}]", {"charts/b": ("logs", "logging")}, id="mapping"),
+        pytest.param("[{path: charts, namespace: agents}]", {"charts": ("", "agents")}, id="namespace-only"),
+    ],
+)
+def test_sources_with_their_own_release(tmp_path: Path, sources: str, expected_releases: dict[str, tuple[str, str]]) -> None:
+    cfg = _load(tmp_path, f"sources: {sources}\n")
+    assert {str(p.relative_to(tmp_path)): r for p, r in cfg.releases.items()} == expected_releases
+    assert [p.relative_to(tmp_path).parts[0] for p in cfg.sources] == ["charts"] * len(cfg.sources)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("sources", "expected_error"),
+    [
+        pytest.param("[{path: charts/a}]", "one of them is set", id="nothing-set"),
+        pytest.param("[{path: charts/a, release: x}]", r"must be a path or a mapping with 'path'", id="unknown-key"),
+        pytest.param("[{releaseName: x}]", r"must be a path or a mapping with 'path'", id="no-path"),
+        pytest.param("{a: b}", "must be a list of paths", id="not-a-list"),
+    ],
+)
+def test_sources_errors(tmp_path: Path, sources: str, expected_error: str) -> None:
+    with pytest.raises(config.ConfigError, match=expected_error):
+        _load(tmp_path, f"sources: {sources}\n")
+
+
+@pytest.mark.server
+@pytest.mark.policy
+@pytest.mark.parametrize(
+    ("yaml_source", "flags", "expected_resource", "expected_model_tail"),
+    [
+        # kubeadm's cluster, the model's release: the chart lands as dsgate in dsgate-system
+        pytest.param("agent-chart", [], "DaemonSet/dsgate-system/dsgate-agent", "charts released as dsgate in dsgate-system", id="defaults"),
+        # the flags set the release of every chart
+        pytest.param(
+            "agent-chart",
+            ["--release-name", "logs", "--namespace", "logging"],
+            "DaemonSet/logging/logs-agent",
+            "charts released as logs in logging",
+            id="flags",
+        ),
+        # dsgate.yaml sets it for one source
+        pytest.param(
+            "{path: agent-chart, releaseName: logs, namespace: logging}",
+            [],
+            "DaemonSet/logging/logs-agent",
+            "charts released as dsgate in dsgate-system ({chart}: logs in logging)",
+            id="per-source",
+        ),
+    ],
+)
+def test_release_name_and_namespace(tmp_path: Path, yaml_source: str, flags: list[str], expected_resource: str, expected_model_tail: str) -> None:
+    """Findings, exemptions and Pod Security levels are keyed on the names the release really has:
+    `logging` is restricted in this cluster, so only the chart released there gets DS-PSA-001."""
+    shutil.copytree(DATA / "agent-chart", tmp_path / "agent-chart")
+    (tmp_path / "dsgate.yaml").write_text(f"sources: [{yaml_source}]\ncluster: {{podSecurity: {{namespaces: {{logging: restricted}}}}}}\n")
+    proc = dsgate_check("--no-deploy", "--kube-version", "1.36.0", "--format", "json", *flags, cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert report["errors"] == [] and report["schemaErrors"] == [], proc.stderr
+    assert {f["resource"] for f in report["findings"] if f["resource"].startswith("DaemonSet/")} == {expected_resource}
+    assert [f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"] == [expected_resource] * ("logging" in expected_resource)
+    assert report["clusterModel"].endswith(expected_model_tail.format(chart=tmp_path / "agent-chart"))

@@ -126,7 +126,7 @@ def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = No
                 kube_version=job.kube_version,
                 batch=batch,
                 limits=limits,
-                release=cluster.release_name,
+                release=src.release or cluster.release_name,
                 namespace=release_namespace(src, cluster),
             )
             out.text = rendered.text
@@ -255,7 +255,14 @@ def run_jobs(
     every running render are killed before the exception goes on."""
     limits = limits or Limits()
     cluster = server_check.cluster if server_check is not None else ClusterModel()
-    result = GateResult(cluster_model=cluster.describe() if server_check is not None else "")
+    own = sorted(
+        {
+            f"{j.source.path}: {j.source.release or cluster.release_name} in {release_namespace(j.source, cluster)}"
+            for j in jobs
+            if j.source.release or j.source.namespace
+        }
+    )
+    result = GateResult(cluster_model=(cluster.describe() + (f" ({'; '.join(own)})" if own else "")) if server_check is not None else "")
     try:
         validator = Validator(kube_versions, allow_kinds)
         charts = list(dict.fromkeys(job.source.path for job in jobs if job.source.kind == "chart"))
@@ -417,9 +424,9 @@ def evaluation_sets(unique: Sequence[tuple[RenderOutcome, set[str]]]) -> list[Ev
 
 
 def release_namespace(source: Source, cluster: ClusterModel) -> str:
-    """The namespace SOURCE's documents without one land in: a chart's release namespace, else
-    `default` (as kubectl apply without -n)."""
-    return cluster.namespace if source.kind == "chart" else "default"
+    """The namespace SOURCE's documents without one land in: the source's own (dsgate.yaml), else a
+    chart's release namespace, else `default` (as kubectl apply without -n)."""
+    return source.namespace or (cluster.namespace if source.kind == "chart" else "default")
 
 
 def _server_check(

@@ -33,6 +33,8 @@ class Source:
     path: Path
     files: tuple[Path, ...] = ()  # for kind == "files"
     extra_values: tuple[Path, ...] = field(default=())  # -f files for charts, layered under every scenario
+    release: str = ""  # dsgate.yaml sources: releaseName: its charts' release name ("" the cluster model's)
+    namespace: str = ""  # dsgate.yaml sources: namespace: where its documents without one land ("" the cluster model's)
 
     def scenarios(self) -> list[tuple[str, tuple[Path, ...]]]:
         """(scenario name, values files) for a chart: its defaults and every ci/*-values.yaml.
