@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate.gate import ruleset
 from dsgate.gate.baseline import entry_of
 from dsgate.gate.controls import matches
 from dsgate.gate.evaluate import Finding
@@ -359,3 +360,14 @@ def test_override_paths_match(tmp_path: Path, globs: list[str], source: str, exp
 def test_baseline_fingerprint_is_stable(tmp_path: Path, change: dict[str, str], expected_same: bool) -> None:
     base = Finding("DS-PRI-001", "priority", "deny", "DaemonSet/monitoring/agent", "charts/agent[default]", "m at line 3", "r", False, field="")
     assert (entry_of(base, tmp_path).fingerprint == entry_of(replace(base, **change), tmp_path).fingerprint) is expected_same
+
+
+def test_ruleset_follows_the_library_content(library: Path, tmp_path: Path) -> None:
+    """The rule metadata is cached by the library's content: a changed profile is read, not a stale one."""
+    lib = tmp_path / "library"
+    shutil.copytree(library, lib)
+    rego = lib / "dsgate" / "rules" / "t" / "t.rego"
+    assert ruleset.read(lib)["DS-TST-003"].profile == "strict"
+    assert ruleset.read(lib)["DS-TST-003"].profile == "strict"  # from the cache
+    rego.write_text(rego.read_text().replace("profile: strict", "profile: minimal"))
+    assert ruleset.read(lib)["DS-TST-003"].profile == "minimal"
