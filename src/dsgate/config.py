@@ -6,15 +6,17 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsgate import limits as limits_mod
 from dsgate.gate import controls as controls_mod
 from dsgate.gate.clustermodel import ClusterModel, problems
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.gate.render import HELM_TOOLS
-from dsgate.gate.sources import Source
 from dsgate.versions import kube_target_versions
+
+if TYPE_CHECKING:
+    from dsgate.gate.sources import Source  # sources reads CONFIG_NAME from here
 
 CONFIG_NAME = "dsgate.yaml"
 KEYS = {
