@@ -213,10 +213,11 @@ def appsets() -> dict[tuple[str, str, str], Any]:
     [
         ("prod-agent-chart", ["--log-level=debug", "--port=9200"]),  # merge override + values/agent/prod.yaml
         ("edge-agent-chart", ["--log-level=info", "--port=9300"]),  # clusters value + values/agent/edge.yaml
+        ("collector", ["--log-level=warn", "--port=9400"]),  # a value file relative to the chart path
     ],
 )
 def test_merged_values_reach_the_chart(name: str, expected_args: list[str], appsets: dict[tuple[str, str, str], Any]) -> None:
-    (obj,) = [o for (_, _, ref), o in appsets.items() if ref == f"DaemonSet agent-chart/{name}"]
+    (obj,) = [o for (_, _, ref), o in appsets.items() if ref.startswith("DaemonSet ") and ref.endswith(f"/{name}")]
     assert obj["spec"]["template"]["spec"]["containers"][0]["args"] == expected_args
 
 
@@ -233,7 +234,8 @@ def test_flag_clusters_join_the_secrets() -> None:
 @pytest.mark.parametrize(
     ("top", "expected_files"),
     [
-        # values/agent/*.yaml are read through '$values/values/agent/{{name}}.yaml': never a files source
+        # values/agent/*.yaml are read through '$values/values/agent/{{name}}.yaml', values/collector/values.yaml as
+        # '../../values/collector/values.yaml' of the chart path: never a files source
         (APPSETS, {"agents/log-agent/daemonset.yaml", "agents/node-agent/daemonset.yaml"}),
         # the Argo CD fixture: values/agent/{common,staging}.yaml are named by $values valueFiles
         (

@@ -3,6 +3,7 @@ YAML holds Flux or Argo CD objects. Imports nothing from the gate (sources.py ca
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,8 +116,8 @@ def _generator_files(appset: dict[str, Any]) -> list[str]:
 
 def consumed_files(top: Path) -> set[Path]:
     """YAML files under TOP that Argo CD reads as input, not as manifests: Helm value files an
-    Application names through a `$ref/...` valueFiles entry (templated parts of an ApplicationSet's
-    match any name), and the files of git files generators. They are never gated as manifests."""
+    Application names (`$ref/...`, or a path relative to its chart such as `../../values/x.yaml`;
+    templated parts of an ApplicationSet's match any name), and the files of git files generators. They are never gated as manifests."""
     top = top.resolve()
     out: set[Path] = set()
     for path in _yaml_files(top, True) if top.is_dir() else []:
@@ -134,6 +135,8 @@ def consumed_files(top: Path) -> set[Path]:
                     text = str(name)
                     if text.startswith("$") and "/" in text:
                         wanted.append(text.split("/", 1)[1])
+                    elif isinstance(source.get("path"), str) and not source.get("chart"):
+                        wanted.append(os.path.normpath(f"{source['path']}/{text}"))  # relative to the chart path, maybe ../values/
             if doc.get("kind") == "ApplicationSet":
                 wanted.extend(_generator_files(doc))
             for rel in wanted:
