@@ -214,7 +214,7 @@ _selects_any(pod, nodes) if {
 # Model nodes: the well-known labels the kubelet and kubeadm set, for each OS and architecture a
 # node agent commonly targets. A DaemonSet that selects one of them is meant for every node of that
 # kind; one that needs any other label (nvidia.com/gpu.present, a node pool) is narrowed.
-_worker_nodes := [{
+_base_nodes := [{
 	"kubernetes.io/os": os,
 	"beta.kubernetes.io/os": os,
 	"kubernetes.io/arch": arch,
@@ -224,6 +224,12 @@ _worker_nodes := [{
 	some arch in ["amd64", "arm64"]
 ]
 
+# Workers, with and without the worker role label some distributions (OpenShift) set: an agent
+# that selects node-role.kubernetes.io/worker is meant for every worker.
+_worker_nodes := array.concat(_base_nodes, [object.union(node, {"node-role.kubernetes.io/worker": ""}) |
+	some node in _base_nodes
+])
+
 # Control-plane nodes run Linux and carry both role labels (kubeadm before 1.24 set
 # node-role.kubernetes.io/master), so an affinity that excludes either one excludes them.
 _control_plane_nodes := [object.union(node, {
@@ -231,7 +237,7 @@ _control_plane_nodes := [object.union(node, {
 	"node-role.kubernetes.io/master": "",
 	"node.kubernetes.io/exclude-from-external-load-balancers": "",
 }) |
-	some node in _worker_nodes
+	some node in _base_nodes
 	node["kubernetes.io/os"] == "linux"
 ]
 

@@ -255,3 +255,12 @@ test_gpu_device_plugin_chart_allowed if {
 	])
 	count(tolerations.findings) == 0 with input as fx.render([ds])
 }
+
+test_worker_role_selector_meant_for_every_worker if {
+	# OpenShift-style: every worker, so NoExecute coverage matters, control planes do not
+	ds := fx.ds_with([
+		fx.put(concat("/", [_pod, "nodeSelector"]), {"node-role.kubernetes.io/worker": ""}),
+		fx.put(_tolerations, []),
+	])
+	_rules(tolerations.findings) == {"DS-TOL-004"} with input as fx.render([ds])
+}
