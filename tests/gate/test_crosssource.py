@@ -22,7 +22,7 @@ from tests.support import NEWEST_KUBE, POLICIES
 pytestmark = pytest.mark.policy
 
 
-def _daemonset(name: str, port: int, host_network: bool = False) -> str:
+def _daemonset(name: str, port: int, host_network: bool = False, os_name: str = "linux") -> str:
     """A minimal DaemonSet binding PORT on the node (a hostPort, or a containerPort under hostNetwork)."""
     host = "" if host_network else f"\n          hostPort: {port}"
     return f"""apiVersion: apps/v1
@@ -38,6 +38,7 @@ spec:
       labels: {{app.kubernetes.io/name: {name}}}
     spec:
       hostNetwork: {str(host_network).lower()}
+      nodeSelector: {{kubernetes.io/os: {os_name}}}
       containers:
       - name: agent
         image: quay.io/example/{name}:v1.0.0
@@ -105,6 +106,12 @@ def _host_port_findings(paths: list[Path]) -> list[tuple[str, str]]:
             id="different-ports",
         ),
         pytest.param(
+            # a Linux and a Windows DaemonSet never share a node
+            {"a.yaml": _daemonset("exporter-a", 9100), "b.yaml": _daemonset("exporter-b", 9100, os_name="windows")},
+            [],
+            id="linux-and-windows",
+        ),
+        pytest.param(
             # a clash inside one file is the per-render finding, not repeated across sources
             {"a.yaml": _daemonset("exporter-a", 9100) + "---\n" + _daemonset("exporter-b", 9100), "b.yaml": _daemonset("other", 9200)},
             [
@@ -148,8 +155,10 @@ def test_host_port_clash_between_two_charts(tmp_path: Path) -> None:
     ]
 
 
-def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: str = "DaemonSet") -> Document:
-    return Document({"kind": kind, "metadata": {"name": name}}, Provenance(source, "chart", scenario=scenario, cluster=cluster))
+def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: str = "DaemonSet", os_name: str = "") -> Document:
+    pod = {"nodeSelector": {"kubernetes.io/os": os_name}} if os_name else {}
+    obj = {"kind": kind, "metadata": {"name": name}, "spec": {"template": {"spec": pod}}}
+    return Document(obj, Provenance(source, "chart", scenario=scenario, cluster=cluster))
 
 
 @pytest.mark.parametrize(
@@ -163,6 +172,12 @@ def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: st
         ([("a", "ci", [_doc("a", "x-ci")]), ("a", "default", [_doc("a", "x")]), ("b", "", [_doc("b", "y")])], [["x", "y"]]),
         # sources landing in different clusters are not compared
         ([("a", "", [_doc("a", "x", cluster="prod")]), ("b", "", [_doc("b", "y", cluster="dev")])], []),
+        # a Linux-only and a Windows-only DaemonSet never share a node
+        ([("a", "", [_doc("a", "x", os_name="linux")]), ("b", "", [_doc("b", "y", os_name="windows")])], []),
+        # a DaemonSet without an OS selector meets both, once per OS they share
+        ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "y", os_name="windows")])], [["x", "y"]]),
+        # the same set for both OSes is evaluated once
+        ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "y")])], [["x", "y"]]),
     ],
 )
 def test_evaluation_sets(renders: list[tuple[str, str, list[Document]]], expected_sets: list[list[str]]) -> None:

@@ -22,6 +22,15 @@ from dsgate.gate.evaluate import Finding
 # checks that the library has it.
 HOST_PORT_RULE = "DS-HST-006"
 DEFAULT_SCENARIO = "default"  # a chart's values.yaml scenario (gate/sources.py)
+OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
+
+
+def _operating_systems(doc: Document) -> set[str]:
+    """The node OSes a DaemonSet's nodeSelector allows: {"linux"} or {"windows"}, or both when it
+    names none (a Linux and a Windows DaemonSet never share a node, so never clash)."""
+    selector = ((doc.obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
+    named = {str(selector[key]) for key in OS_LABELS if isinstance(selector, dict) and key in selector}
+    return named or {"linux", "windows"}
 
 
 def _display(doc: Document) -> str:
@@ -31,30 +40,38 @@ def _display(doc: Document) -> str:
 
 
 def evaluation_sets(renders: Iterable[tuple[str, str, Sequence[Document]]]) -> list[list[Document]]:
-    """RENDERS are (source, scenario, documents) in run order. The result holds, per cluster that at
-    least two sources' DaemonSets land in, the DaemonSets of one render of each of those sources."""
+    """RENDERS are (source, scenario, documents) in run order. The result holds, per cluster and node
+    OS that at least two sources' DaemonSets land on, the DaemonSets of one render of each of those
+    sources."""
     chosen: dict[str, tuple[str, Sequence[Document]]] = {}
     for source, scenario, documents in renders:
         if source not in chosen or (scenario == DEFAULT_SCENARIO and chosen[source][0] != DEFAULT_SCENARIO):
             chosen[source] = (scenario, documents)
-    by_cluster: dict[str, dict[str, list[Document]]] = {}
+    by_place: dict[tuple[str, str], dict[str, list[Document]]] = {}
     for source, (_, documents) in chosen.items():
         for doc in documents:
             if doc.kind == "DaemonSet":
-                by_cluster.setdefault(doc.provenance.cluster, {}).setdefault(source, []).append(doc)
-    return [[doc for docs in sources.values() for doc in docs] for sources in by_cluster.values() if len(sources) > 1]
+                for os_name in sorted(_operating_systems(doc)):
+                    by_place.setdefault((doc.provenance.cluster, os_name), {}).setdefault(source, []).append(doc)
+    sets: list[list[Document]] = []
+    for sources in by_place.values():
+        docs = [doc for source_docs in sources.values() for doc in source_docs]
+        if len(sources) > 1 and not any(docs == other for other in sets):
+            sets.append(docs)
+    return sets
 
 
 def clashes(found: Iterable[Finding], reported: Collection[Finding], documents: Sequence[Document]) -> list[Finding]:
     """The host-port findings of FOUND (the evaluation of DOCUMENTS, one cross-source set) that
     REPORTED (the per-render findings) lacks, each with the other sources it clashes with named."""
-    already = {(f.rule, f.resource, f.message) for f in reported}
+    already = {(f.rule, f.resource, f.message) for f in reported}  # REPORTED holds what earlier cross sets added too
     where = {_display(d): d.provenance.label for d in documents}
     out: list[Finding] = []
     for finding in found:
         if finding.rule != HOST_PORT_RULE or (finding.rule, finding.resource, finding.message) in already:
             continue
         others = sorted(f"{name} is in {label}" for name, label in where.items() if label != finding.source and name in finding.message)
-        if others:
-            out.append(dataclasses.replace(finding, message=f"{finding.message} (across sources: {'; '.join(others)})"))
+        message = f"{finding.message} (across sources: {'; '.join(others)})"
+        if others and (finding.rule, finding.resource, message) not in already:
+            out.append(dataclasses.replace(finding, message=message))
     return out
