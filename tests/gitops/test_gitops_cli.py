@@ -118,3 +118,20 @@ def test_layouts_through_the_cli(path: str, expected_exit: set[int], expected_er
     assert not [e for e in doc["schemaErrors"] if "apiVersion" in e["message"] or "kind" in e["path"]], doc["schemaErrors"]
     if expected_errors:
         assert doc["errors"][0].startswith("2 charts not found offline: [1] HelmRelease flux-system/logs")
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected_apps"),
+    [
+        # the repository's cluster Secrets and Argo CD's own cluster
+        ([], {"in-cluster-everywhere", "prod-everywhere", "edge-everywhere"}),
+        # --argocd-cluster adds a cluster the repository does not declare
+        (["--argocd-cluster", "lab=https://lab.example.com"], {"in-cluster-everywhere", "prod-everywhere", "edge-everywhere", "lab-everywhere"}),
+    ],
+)
+def test_argocd_cluster_flag(flags: list[str], expected_apps: set[str], tmp_path: Path) -> None:
+    proc = dsgate("--no-config", "--no-server-check", *flags, "--format", "json", "-o", str(tmp_path / "r.json"), str(LAYOUTS / "appsets" / "apps"))
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    steps = {step for f in doc["findings"] for step in f.get("via", [])}
+    assert {s.split("/")[-1] for s in steps if s.startswith("Application argocd/") and s.endswith("-everywhere")} == expected_apps

@@ -223,11 +223,11 @@ def test_merged_values_reach_the_chart(name: str, expected_args: list[str], apps
 
 @pytest.mark.render
 def test_flag_clusters_join_the_secrets() -> None:
-    # --argocd-cluster adds a cluster the repository does not declare; the selector env In (prod, edge) leaves it out,
-    # the merge generator (every cluster with the secret-type label) too: only the clusters generator without selector would see it
+    # --argocd-cluster adds a cluster the repository does not declare: the clusters generator without selector
+    # (everywhere) reaches it; the selector env In (prod, edge) and the secret-type label selector (merge) do not
     objs = _objects(APPSETS / "apps", Settings(clusters=("lab=https://lab.example.com",)))
-    assert not any(cluster == "https://lab.example.com" for cluster, _, _ in objs)
-    assert ("", "", "ApplicationSet argocd/node-agent") in objs
+    lab = {(chain, ref) for cluster, chain, ref in objs if cluster == "https://lab.example.com"}
+    assert lab == {("ApplicationSet argocd/everywhere → Application argocd/lab-everywhere", "DaemonSet everywhere/log-agent")}
 
 
 @pytest.mark.unit
