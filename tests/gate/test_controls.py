@@ -371,3 +371,27 @@ def test_ruleset_follows_the_library_content(library: Path, tmp_path: Path) -> N
     assert ruleset.read(lib)["DS-TST-003"].profile == "strict"  # from the cache
     rego.write_text(rego.read_text().replace("profile: strict", "profile: minimal"))
     assert ruleset.read(lib)["DS-TST-003"].profile == "minimal"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected_unused"),
+    [
+        # the exemption of a rule that fires is used; one of a rule that does not is reported, at the annotations
+        pytest.param({"dsgate.io/exempt.DS-PRI-001": "vendor chart", "dsgate.io/exempt.DS-PDB-002": "old"}, ["DS-PDB-002"], id="one-unused"),
+        pytest.param({"dsgate.io/exempt.DS-PRI-001": "vendor chart"}, [], id="all-used"),
+        # a misspelt rule id exempts nothing and says so
+        pytest.param({"dsgate.io/exempt.DS-PRI-01": "typo"}, ["DS-PRI-01"], id="typo"),
+        # without a reason it is DS-HYG-003's finding, not also an unused one
+        pytest.param({"dsgate.io/exempt.DS-PDB-002": ""}, [], id="no-reason"),
+    ],
+)
+def test_unused_annotation_exemptions(tmp_path: Path, annotations: dict[str, str], expected_unused: list[str]) -> None:
+    doc = yaml.safe_load(BAD.read_text())
+    doc["metadata"]["annotations"] = annotations
+    (tmp_path / "ds.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc = dsgate_check("--no-config", "--no-server-check", "--format", "json", "ds.yaml", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    unused = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "unused-exemption"]
+    assert [f["message"].split(" from ")[1].split(",")[0] for f in unused] == expected_unused
+    annotations_line = 1 + yaml.safe_dump(doc, sort_keys=False).splitlines().index("  annotations:")
+    assert all(f["locations"] == [{"file": "ds.yaml", "line": annotations_line}] for f in unused)

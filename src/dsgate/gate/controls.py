@@ -254,6 +254,8 @@ class Controls:
         findings = [self._pinned(f) for f in result.findings]
         if self.settings.report_unused and self.settings.config is not None and not result.errors:
             findings += self._unused(findings)
+        if not result.errors:  # an annotation is checked with its resource: a subset of sources is no reason to skip it
+            findings += _unused_annotations(result, findings)
         kept: dict[tuple[str, str, str, str, bool], Finding] = {}
         for f in findings:
             severity = self.effective(f.rule, f.source, f.severity)
@@ -299,3 +301,38 @@ class Controls:
                 )
             )
         return out
+
+
+ANNOTATION_PREFIX = "dsgate.io/exempt."  # as documents.rego's annotation_prefix
+
+
+def _unused_annotations(result: GateResult, findings: Sequence[Finding]) -> list[Finding]:
+    """One warn finding per exemption annotation (with a reason) that exempted no finding of its rule on
+    its resource in any render of its source."""
+    used = {(f.origin, f.resource, f.rule) for f in findings if f.exempted and any(not EXEMPTION_PATH.match(ref) for ref in f.exempted_by)}
+    out: dict[tuple[str, str, str], Finding] = {}
+    for outcome in result.renders:
+        for doc in outcome.documents:
+            annotations = (doc.obj.get("metadata") or {}).get("annotations") or {}
+            if not isinstance(annotations, dict):
+                continue
+            source = source_path(doc.provenance.label)
+            for key, reason in annotations.items():
+                rule = str(key).removeprefix(ANNOTATION_PREFIX)
+                if not str(key).startswith(ANNOTATION_PREFIX) or not str(reason or "").strip() or (source, doc.ref, rule) in used:
+                    continue  # not an exemption, one without a reason (DS-HYG-003 reports it), or used
+                out.setdefault(
+                    (source, doc.ref, rule),
+                    Finding(
+                        rule=UNUSED_EXEMPTION_RULE,
+                        category="hygiene",
+                        severity="warn",
+                        resource=doc.ref,
+                        source=doc.provenance.label,
+                        message=f"Annotation {key} exempts {doc.ref} from {rule}, which raised no finding on it",
+                        remediation="Remove the annotation (the finding it was for is gone), or correct the rule id in its key.",
+                        exempted=False,
+                        field="metadata.annotations",
+                    ),
+                )
+    return list(out.values())
