@@ -1,4 +1,4 @@
-"""`dsgate cluster up|down|status|kubeconfig` (also `python -m dsgate.cluster.cli ...`).
+"""`dsgate cluster up|down|status|kubeconfig|export-topology` (also `python -m dsgate.cluster.cli ...`).
 
 Exit codes: 0 done (or nothing to do), 1 the cluster failed or is not running, 2 a missing tool, a bad
 topology file or a port in use (the fix is on the caller's side), 130 interrupted.
@@ -11,11 +11,15 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+
 from dsgate import procs
 from dsgate.cluster.lifecycle import DEFAULT_TIMEOUT, attach, down, up
 from dsgate.cluster.processes import inspect
 from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, MissingTool, PortInUse, locked, paths_for
-from dsgate.cluster.topology import TopologyError
+from dsgate.cluster.topology import TopologyError, topology_from_nodes
 from dsgate.paths import DEFAULT_TOPOLOGY
 
 
@@ -68,12 +72,43 @@ def build_parser() -> argparse.ArgumentParser:
         ("kubeconfig", "print the kubeconfig path"),
     ):
         common(sub.add_parser(cmd, help=text))
+    p_export = sub.add_parser("export-topology", help="a topology file of a live cluster's nodes (shapes, taints, labels, counts) for simulate")
+    p_export.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster (default: $KUBECONFIG, else ~/.kube/config)")
+    p_export.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p_export.add_argument("-o", "--output", type=Path, help="write the topology here instead of stdout")
+    p_export.add_argument("--keep-names", action="store_true", help="list each pool's node names in a comment (dropped by default)")
     return parser
+
+
+def _export_topology(args: argparse.Namespace) -> int:
+    """`dsgate cluster export-topology`: the live cluster's nodes as a topology file."""
+    from dsgate.cluster import kube
+
+    try:
+        api = kube_config.new_client_from_config(config_file=str(args.kubeconfig) if args.kubeconfig else None, context=args.context, persist_config=False)
+        nodes = kube.list_all(api, "/api/v1/nodes")
+        data, names = topology_from_nodes(nodes, args.keep_names)
+    except (kube_config.ConfigException, OSError, ValueError) as exc:
+        print(f"dsgate cluster export-topology: {exc}", file=sys.stderr)
+        return 2
+    except ApiException as exc:
+        print(f"dsgate cluster export-topology: listing nodes failed: {exc.status} {exc.reason}", file=sys.stderr)
+        return 2
+    text = f"# Exported from {api.configuration.host}: {len(nodes)} nodes in {len(data['pools'])} pools.\n" + yaml.safe_dump(data, sort_keys=False)
+    for pool, members in names.items():
+        text += f"# pool {pool}: {', '.join(members)}\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """`dsgate cluster`: SIGINT and SIGTERM during `up` stop everything it started (exit 130, 143)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "export-topology":
+        return _export_topology(args)
     procs.install_handlers()
     try:
         if args.command == "kubeconfig":

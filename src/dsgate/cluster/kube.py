@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
@@ -55,6 +56,19 @@ def get_json(api: ApiClient, path: str, timeout: float = 60.0) -> dict[str, Any]
         raise ApiException(status=status, reason=body[:300])
     data: dict[str, Any] = json.loads(body)
     return data
+
+
+def list_all(api: ApiClient, path: str, page: int = 500) -> list[dict[str, Any]]:
+    """Every item of the list at PATH (e.g. /api/v1/pods), read PAGE at a time (limit/continue), as
+    parsed JSON; ApiException on a non-200 answer."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        data = get_json(api, f"{path}?limit={page}" + (f"&continue={quote(token)}" if token else ""))
+        items.extend(data.get("items") or [])
+        token = (data.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return items
 
 
 def create_all(dyn: DynamicClient, objects: Sequence[dict[str, Any]], workers: int = 8, ignore_existing: bool = False) -> None:

@@ -310,3 +310,69 @@ def stage_documents(topology: Topology) -> list[dict[str, Any]]:
         }
     by_name["pod-delete"]["spec"]["delay"] = {"durationMilliseconds": topology.pod_delete_delay_ms}
     return docs
+
+
+# Labels every kubelet sets per node, or that a topology expresses by its own keys: not a pool's shape.
+_PER_NODE_LABELS = {
+    "kubernetes.io/hostname",
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/region",
+    CONTROL_PLANE_LABEL,
+}
+
+
+def _pool_name(base: str, taken: set[str]) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:40] or "pool"
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def topology_from_nodes(nodes: list[dict[str, Any]], keep_names: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A topology of the shape of NODES (`kubectl get nodes -o yaml` items, or a live list): one pool per
+    distinct (role, instance type, arch, labels, taints, capacity, allocatable), with its count; zones
+    from the zone labels. Names and addresses are dropped; with KEEP_NAMES the second value maps each
+    pool to its nodes' names (the topology format has no place for them)."""
+    shapes: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    zones: set[str] = set()
+    for node in nodes:
+        meta, status = node.get("metadata") or {}, node.get("status") or {}
+        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+        if labels.get("topology.kubernetes.io/zone"):
+            zones.add(labels["topology.kubernetes.io/zone"])
+        pool: dict[str, Any] = {
+            "role": CONTROL_PLANE_ROLE if CONTROL_PLANE_LABEL in labels else "",
+            "instanceType": labels.get("node.kubernetes.io/instance-type", ""),
+            "arch": labels.get("kubernetes.io/arch", "amd64"),
+            "labels": {k: v for k, v in sorted(labels.items()) if k not in _PER_NODE_LABELS},
+            "taints": [{k: str(t[k]) for k in ("key", "value", "effect") if t.get(k)} for t in (node.get("spec") or {}).get("taints") or []],
+            "capacity": {k: str(v) for k, v in (status.get("capacity") or {}).items()},
+            "allocatable": {k: str(v) for k, v in (status.get("allocatable") or {}).items()},
+        }
+        key = yaml.safe_dump(pool, sort_keys=True)
+        shapes.setdefault(key, (pool, []))[1].append(str(meta.get("name", "")))
+    taken: set[str] = set()
+    pools, names = [], {}
+    for pool, members in sorted(shapes.values(), key=lambda s: (s[0]["role"] != CONTROL_PLANE_ROLE, s[0]["instanceType"], -len(s[1]))):
+        name = _pool_name(pool["role"] or pool["instanceType"] or "pool", taken)
+        entry = {"name": name, "count": len(members), **{k: v for k, v in pool.items() if v}}
+        if entry.get("arch") == "amd64":
+            del entry["arch"]
+        pools.append(entry)
+        if keep_names:
+            names[name] = sorted(members)
+    if len(pools) > MAX_POOLS:
+        raise TopologyError(f"the nodes have {len(pools)} distinct shapes; a topology holds at most {MAX_POOLS} pools")
+    data = {"apiVersion": "dsgate.dev/v1alpha1", "kind": "Topology", "zones": sorted(zones) or ["zone-a"], "pools": pools}
+    parse_topology(data, "exported topology")  # what it writes must load
+    return data, names
