@@ -71,6 +71,12 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     model.add_argument("--release-name", help="helm release name charts are rendered with (default: dsgate)")
     model.add_argument("--namespace", help="release namespace charts are rendered into (default: dsgate-system)")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
+    p.add_argument(
+        "--nodes",
+        type=Path,
+        metavar="FILE",
+        help="the fleet's nodes (`kubectl get nodes -o yaml`, or a topology file): coverage rules (DS-COV-*) and the fleet size (cluster_nodes)",
+    )
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
     p.add_argument(
         "--charts", action="append", type=Path, default=[], metavar="DIR", help="GitOps: directory of chart packages or unpacked charts (repeatable)"
@@ -151,11 +157,21 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
 
+    policy_data = cfg.policy_data if cfg else {}
+    if args.nodes:
+        from dsgate.audit.fleet import FleetError, load_nodes
+
+        try:
+            nodes = load_nodes(args.nodes)
+        except FleetError as exc:
+            return _fail(str(exc))
+        policy_data = {**policy_data, "nodes": nodes, "parameters": {**policy_data.get("parameters", {}), "cluster_nodes": len(nodes)}}
+
     def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
         return gate.run(
             sources,
             policy_dir=policy_dir,
-            policy_data=cfg.policy_data if cfg else {},
+            policy_data=policy_data,
             kube_versions=kube_versions or kube_target_versions(),
             helm_versions=helm_versions,
             allow_kinds=[*args.allow_kind, *(cfg.allow_kinds if cfg else [])],
@@ -221,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", help="coverage and rollout of a chart/kustomization/manifests on a throwaway cluster of a topology", add_help=False)
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("diff", help="what a change does to the rendered manifests (--base REF)", add_help=False)
+    sub.add_parser("audit", help="a live cluster's DaemonSets against its real nodes: coverage, exposure, rollout, findings", add_help=False)
     tools = sub.add_parser("tools", help="build the pinned tools into the cache and check them (install, doctor, path)", add_help=False)
     tools.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("version", help="print dsgate and pinned tool versions")
@@ -241,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         from dsgate.cluster import simulate
 
         return simulate.main(argv[1:])
+    if argv[:1] == ["audit"]:  # its own parser, --help included
+        from dsgate.audit import cli as audit_cli
+
+        return audit_cli.main(argv[1:])
     if argv[:1] == ["tools"]:  # its own parser, --help included
         from dsgate.toolbuild import install
 
