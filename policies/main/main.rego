@@ -71,3 +71,11 @@ batch := [render_findings |
 	# regal ignore:comprehension-term-assignment
 	render_findings := findings with input as render # a `with` modifier cannot stand in a term
 ]
+
+# METADATA
+# title: The parameters in force
+# description: >-
+#   The defaults of data.dsgate.lib.parameter_docs merged with data.dsgate.parameters, as every rule
+#   sees them: `dsgate audit` reads the rollout model's rollout_pod_ready_seconds here.
+# entrypoint: true
+parameters := lib.parameters

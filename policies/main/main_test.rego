@@ -146,3 +146,8 @@ test_selector_of_other_rule_does_not_apply if {
 		with data.dsgate.exemptions as [{"rule": "DS-RES-001", "selector": {"namespace": "*"}, "reason": "r", "expires": "2026-06-01"}]
 		with time.now_ns as _now
 }
+
+test_parameters_are_the_defaults_merged_with_the_given_ones if {
+	main.parameters.rollout_pod_ready_seconds == 10 with data.dsgate.parameters as {}
+	main.parameters.rollout_pod_ready_seconds == 25 with data.dsgate.parameters as {"rollout_pod_ready_seconds": 25}
+}

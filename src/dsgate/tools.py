@@ -69,6 +69,8 @@ CRD_SOURCES: dict[str, tuple[str, str]] = {
     # with controller-gen (CONTROLLER_TOOLS_VERSION), as helm-controller's build does (dsgate.toolbuild).
     "flux-helm": ("github.com/fluxcd/helm-controller/api", "FLUX_HELM_CONTROLLER_API_VERSION"),
     "argo-cd": ("github.com/argoproj/argo-cd/v3", "ARGOCD_VERSION"),
+    "policy-reports": ("github.com/kyverno/kyverno", "KYVERNO_VERSION"),
+    "openreports": ("github.com/openreports/reports-api", "OPENREPORTS_VERSION"),
 }
 # The files each source's module ships (copied as they are); a source absent here is generated.
 CRD_FILES: dict[str, tuple[str, ...]] = {
@@ -82,6 +84,8 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
     ),
     "flux-kustomize": ("config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml",),
     "argo-cd": ("manifests/crds/application-crd.yaml", "manifests/crds/applicationset-crd.yaml"),
+    "policy-reports": tuple(f"config/crds/policyreport/wgpolicyk8s.io_{kind}.yaml" for kind in ("policyreports", "clusterpolicyreports")),
+    "openreports": tuple(f"config/crd/openreports.io_{kind}.yaml" for kind in ("reports", "clusterreports")),
 }
 
 # Installed files that are not binaries, and the group that installs them.

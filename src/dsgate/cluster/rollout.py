@@ -130,9 +130,15 @@ class Prediction:
 
 def predict(total: int, topology: Topology, plan: Budget, overhead: WaveOverhead = WAVE_OVERHEAD) -> Prediction:
     """The rollout of TOTAL pods under PLAN on TOPOLOGY's pod timings plus the controllers' per-wave OVERHEAD."""
+    return predict_waves(total, plan, wave_seconds(topology, plan), overhead)
+
+
+def predict_waves(total: int, plan: Budget, pod_seconds: float, overhead: WaveOverhead = WAVE_OVERHEAD) -> Prediction:
+    """The rollout of TOTAL pods under PLAN when replacing one pod takes POD_SECONDS (deletion, start,
+    readiness and minReadySeconds), plus the controllers' per-wave OVERHEAD."""
     count = waves(total, plan)
     per_wave = min(total, max(plan.max_unavailable, plan.max_surge)) if count else 0
-    pods = count * wave_seconds(topology, plan)
+    pods = count * pod_seconds
     extra = count * overhead.seconds(per_wave)
     return Prediction(
         seconds=round(pods + extra, 1),

@@ -185,6 +185,8 @@ CRD_GROUPS: dict[str, str] = {
     "flux-kustomize": "kustomize.toolkit.fluxcd.io",
     "flux-helm": "helm.toolkit.fluxcd.io",
     "argo-cd": "argoproj.io",
+    "policy-reports": "wgpolicyk8s.io",
+    "openreports": "openreports.io",
 }
 
 
