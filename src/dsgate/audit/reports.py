@@ -40,8 +40,11 @@ def to_text(result: AuditResult, out: TextIO) -> None:
             print("  not meant for " + ", ".join(f"{n} nodes ({k})" for k, n in sorted(kinds.items())), file=out)
         for diff in c.differences:
             print(f"  DIFFERS: {diff}", file=out)
-        for exp in entry.exposures:
-            print(f"  EXPOSED to {exp.taint.key}:{exp.taint.effect} ({exp.taint.who}) on {len(exp.nodes)} nodes: {exp.consequence}", file=out)
+        for effect, consequence in (("NoExecute", "evicted when it lands"), ("NoSchedule", "not placed again while it is on")):
+            taints = [f"{e.taint.key}" for e in entry.exposures if e.taint.effect == effect]
+            if taints:
+                nodes = len(entry.exposures[0].nodes)
+                print(f"  EXPOSED on its {nodes} nodes to {effect} {', '.join(taints)}: {consequence}", file=out)
         r = entry.rollout
         if r.prediction is not None:
             p = r.prediction
