@@ -208,3 +208,16 @@ def test_unlocatable_finding_falls_back_to_its_source(result: GateResult) -> Non
     sarif = json.loads(report.to_sarif(lost, root=ROOT))
     assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "charts/gone", "uriBaseId": "%SRCROOT%"}}
     assert report.to_github(lost, root=ROOT).startswith("::error file=charts/gone,title=")
+
+
+@pytest.mark.parametrize(
+    ("exemption", "expected_kind"),
+    [
+        ("vendor chart", "inSource"),  # an annotation or a dsgate.yaml entry, kept with the code
+        ("in baseline dsgate-baseline.json", "external"),  # recorded outside the code
+    ],
+)
+def test_sarif_suppression_kind(exemption: str, expected_kind: str) -> None:
+    gate = GateResult(findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", "x.yaml", "m", "r", True, exemption)])
+    [result] = json.loads(report.to_sarif(gate, root=ROOT))["runs"][0]["results"]
+    assert result["suppressions"] == [{"kind": expected_kind, "justification": exemption}]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dsgate.gate.pipeline import GateResult
 
 VERSION = 1
+REASON_PREFIX = "in baseline "  # the exemption reason of a finding the baseline suppresses, before the file's path
 FIELDS = ("fingerprint", "rule", "resource", "source", "field", "severity", "message")
 
 
@@ -96,7 +97,7 @@ def apply(result: GateResult, path: Path, entries: Mapping[str, Entry]) -> None:
         entry = entry_of(f, path.parent)
         seen.add(entry.fingerprint)
         if not f.exempted and entry.fingerprint in entries:
-            f = replace(f, exempted=True, exemption=f"in baseline {path}")
+            f = replace(f, exempted=True, exemption=f"{REASON_PREFIX}{path}")
         findings.append(f)
     result.findings = findings
     if result.errors:

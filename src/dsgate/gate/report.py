@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from dsgate.gate.baseline import REASON_PREFIX as BASELINE_REASON
 from dsgate.gate.evaluate import Finding
 from dsgate.gate.locate import Location, Locator, repo_root
 from dsgate.gate.pipeline import GateResult
@@ -258,7 +259,9 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
             },
         }
         if f.exempted:
-            entry["suppressions"] = [{"kind": "inSource", "justification": f.exemption or "exempted"}]
+            # SARIF's kinds: an exemption is written beside the code (annotation, dsgate.yaml), a baseline is external
+            kind = "external" if f.exemption.startswith(BASELINE_REASON) else "inSource"
+            entry["suppressions"] = [{"kind": kind, "justification": f.exemption or "exempted"}]
         results.append(entry)
     for e in result.schema_errors:
         results.append(
