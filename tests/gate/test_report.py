@@ -221,3 +221,18 @@ def test_sarif_suppression_kind(exemption: str, expected_kind: str) -> None:
     gate = GateResult(findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", "x.yaml", "m", "r", True, exemption)])
     [result] = json.loads(report.to_sarif(gate, root=ROOT))["runs"][0]["results"]
     assert result["suppressions"] == [{"kind": expected_kind, "justification": exemption}]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        # a GitOps chain under a deep checkout: longer than any terminal; broken in two it is neither greppable nor clickable
+        "/home/ci/builds/acme/platform/clusters/production[Kustomization flux-system/apps → Kustomization flux-system/agents → HelmRelease agents/node-agent]",
+        "x" * 300,  # whatever the length
+    ],
+)
+def test_text_never_breaks_a_source_line(origin: str) -> None:
+    gate = GateResult(findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", origin, "x has no priority", "set the class", False)])
+    out = io.StringIO()
+    report.to_text(gate, out, color=False, root=ROOT)
+    assert any(line.endswith(f"in: {origin}") for line in out.getvalue().splitlines())

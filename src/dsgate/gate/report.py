@@ -25,6 +25,7 @@ from dsgate.gate.validate import SchemaError
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 TOOL_URI = "https://dsgate.io"
+LINE_WIDTH = 4096  # the text report wraps nothing shorter
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 
@@ -357,7 +358,8 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
     def scenarios(f: Finding) -> str:
         return f"\n[dim]{escape(where)}[/]" if (where := in_scenarios(f, counts)) else ""
 
-    console = Console(file=out, force_terminal=color, no_color=color is False, width=120, highlight=False)
+    # a source or location line is never broken (grep, CI logs): rich pads no line to this width
+    console = Console(file=out, force_terminal=color, no_color=color is False, width=LINE_WIDTH, highlight=False)
     for msg in result.errors:
         console.print(f"[bold red]error[/]: {escape(msg)}", soft_wrap=True)
     for msg in result.mismatches:
