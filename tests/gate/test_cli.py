@@ -44,24 +44,35 @@ def test_json_contract(bad_json: dict[str, Any]) -> None:
 
 def test_community_defaults_denied_for_those_reasons(bad_json: dict[str, Any]) -> None:
     assert sorted({(f["rule"], f["severity"]) for f in bad_json["findings"]}) == [
-        ("DS-HST-002", "deny"),  # hostPath without type
-        ("DS-HST-004", "deny"),  # hostNetwork with dnsPolicy ClusterFirst
-        ("DS-HYG-002", "deny"),  # no app.kubernetes.io/name
         ("DS-PRB-001", "deny"),  # no readinessProbe
-        ("DS-PRB-002", "deny"),  # no livenessProbe
         ("DS-PRI-001", "deny"),  # empty priorityClassName
         ("DS-RES-001", "deny"),  # resources: {}
         ("DS-ROL-005", "warn"),  # minReadySeconds 0
+        ("DS-TOL-004", "warn"),  # tolerates every NoSchedule taint but no NoExecute one
+    ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue
+    # (app label and image); no PodDisruptionBudget (DS-PDB-001), no digest (DS-IMG-002), no maxUnavailable
+    # (DS-ROL-001, whose default 1 is the most careful) and the generic container hardening below are in the
+    # strict profile, not the default baseline
+
+
+def test_community_hardening_under_strict_profile() -> None:
+    proc = dsgate_check("--no-config", "--profile", "strict", "--format", "json", str(BAD))
+    assert proc.returncode == 1, proc.stderr
+    mine = ("DS-HST", "DS-HYG", "DS-PRB", "DS-RES", "DS-SEC")
+    assert sorted({(f["rule"], f["severity"]) for f in json.loads(proc.stdout)["findings"] if f["rule"].startswith(mine)}) == [
+        ("DS-HST-002", "warn"),  # hostPath without type
+        ("DS-HST-004", "warn"),  # hostNetwork with dnsPolicy ClusterFirst (node-exporter is no network agent)
+        ("DS-HYG-002", "warn"),  # no app.kubernetes.io/name
+        ("DS-PRB-001", "deny"),  # no readinessProbe
+        ("DS-PRB-002", "deny"),  # no livenessProbe
+        ("DS-RES-001", "deny"),  # resources: {}
         ("DS-SEC-001", "deny"),  # runs as root
         ("DS-SEC-002", "deny"),  # privilege escalation allowed
         ("DS-SEC-003", "deny"),  # capabilities not dropped
         ("DS-SEC-005", "deny"),  # no seccomp
-        ("DS-SEC-006", "deny"),  # writable root filesystem
-        ("DS-SEC-008", "deny"),  # token of an unbound ServiceAccount
-        ("DS-TOL-004", "warn"),  # tolerates every NoSchedule taint but no NoExecute one
-    ]  # host namespaces (DS-HST-005) and the key-less toleration (DS-TOL-002) are node-exporter's by the catalogue;
-    # no PodDisruptionBudget (DS-PDB-001), no digest (DS-IMG-002) and no maxUnavailable (DS-ROL-001, whose
-    # default 1 is the most careful) are in the strict profile, not the default baseline
+        ("DS-SEC-006", "warn"),  # writable root filesystem
+        ("DS-SEC-008", "warn"),  # token of an unbound ServiceAccount
+    ]
 
 
 def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:

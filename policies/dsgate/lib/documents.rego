@@ -38,8 +38,11 @@ parameter_docs := {
 		"description": "Number of nodes of the target cluster; 0 means unknown.",
 	},
 	"host_namespace_agents": {
-		"default": ["node-exporter"],
-		"description": "Agents allowed hostNetwork, hostPID and hostIPC.",
+		"default": [],
+		"description": concat(" ", [
+			"Agents allowed hostNetwork, hostPID and hostIPC (all three); the catalogue grants a well-known",
+			"agent only the host namespaces it uses.",
+		]),
 	},
 	"large_cluster_threshold": {
 		"default": 100,
@@ -83,9 +86,10 @@ parameter_docs := {
 	"well_known_agents": {
 		"default": true,
 		"description": concat(" ", [
-			"Use the catalogue of well-known node agents (policies/dsgate/agents/agents.rego)",
-			"for what an agent legitimately needs; a need's parameter given explicitly",
-			"(host_namespace_agents, root_agents, privileged_agents, blanket_toleration_agents,",
+			"Use the catalogue of well-known node agents (policies/dsgate/agents/agents.rego), matched on",
+			"a name label and an image, for what each agent legitimately needs, and the helper sidecar",
+			"images that need no probes; a need's parameter given explicitly (host_namespace_agents,",
+			"root_agents, privileged_agents, allowed_capabilities, blanket_toleration_agents,",
 			"node_critical_agents, writable_host_paths) overrides the catalogue for that need.",
 		]),
 	},
@@ -166,31 +170,74 @@ daemonsets := [object.union(doc, {
 	"allowed": allowed,
 	"writable_host_paths": writable_host_paths(known, parameters, object.keys(_given_parameters)),
 	"node_critical": count({true | node_critical(pod, allowed)}) > 0,
-	"requests": {resource: pod_amount(pod_containers, "requests", resource) | some resource in ["cpu", "memory"]},
-	"limits": {resource: pod_amount(pod_containers, "limits", resource) | some resource in ["cpu", "memory"]},
+	"windows": count({true | windows_pod(pod)}) > 0,
+	"user_namespace": object.get(pod, "hostUsers", true) == false,
+	"requests": {r: effective_amount(pod, pod_containers, "requests", r) | some r in ["cpu", "memory"]},
+	"limits": {r: effective_amount(pod, pod_containers, "limits", r) | some r in ["cpu", "memory"]},
 }) |
 	some doc in of_kind(entries, "DaemonSet")
 	pod := object.get(doc.object, ["spec", "template", "spec"], {})
 	template_labels := object.get(doc.object, ["spec", "template", "metadata", "labels"], {})
 	agent := agent_name(doc.labels, template_labels)
 	pod_containers := containers(pod)
-	known := well_known_agent(agent, pod_containers, _catalogue)
+	known := well_known_agent(name_labels(doc.labels, template_labels, name_label_keys), pod_containers, _catalogue)
 	allowed := allowed_needs(agent, known, parameters, object.keys(_given_parameters))
 ]
 
 # METADATA
-# title: The CATALOGUE entry of a well-known agent, by name label first, else by image; {} if none
-well_known_agent(agent, pod_containers, catalogue) := array.concat(
-	array.concat(
-		[entry | some entry in catalogue; agent in entry.labels],
-		[entry |
-			some entry in catalogue
-			some c in pod_containers
-			image_path(object.get(c.spec, "image", "")) in entry.images
-		],
-	),
+# title: The label keys whose values name an agent for the catalogue
+# description: >-
+#   app.kubernetes.io/name first; upstream CNI, CSI and maintenance agents often carry only
+#   k8s-app (calico-node, cilium, aws-node, kube-proxy), app (flannel, csi drivers) or name (weave-net).
+name_label_keys := ["app.kubernetes.io/name", "k8s-app", "app", "name"]
+
+# METADATA
+# title: The non-empty values of the name label keys on the pod template, else on the DaemonSet
+name_labels(labels, template_labels, keys) := names if {
+	names := _name_values(template_labels, keys)
+	count(names) > 0
+} else := _name_values(labels, keys)
+
+_name_values(labels, keys) := {value |
+	some key in keys
+	value := object.get(labels, key, "")
+	is_string(value)
+	value != ""
+}
+
+# METADATA
+# title: The CATALOGUE entry of a well-known agent, matched on a name label AND an image; {} if none
+well_known_agent(names, pod_containers, catalogue) := array.concat(
+	[entry |
+		some entry in catalogue
+		some name in entry.labels
+		name in names
+		some c in pod_containers
+		_image_matches(image_path(object.get(c.spec, "image", "")), entry.images)
+	],
 	[{}],
 )[0]
+
+# An image repository path is the catalogue's, or a mirror's path that ends with it.
+_image_matches(path, images) if path in images
+
+_image_matches(path, images) if {
+	some image in images
+	endswith(path, concat("", ["/", image]))
+}
+
+# METADATA
+# title: A container whose image is one of HELPERS (helper_images), mirrored or not
+helper_container(container, helpers) if {
+	_image_matches(image_path(object.get(container.spec, "image", "")), helpers)
+}
+
+# METADATA
+# scope: document
+# title: The helper sidecar images (data.dsgate.agents.helpers) while the catalogue is on
+default helper_images := set()
+
+helper_images := data.dsgate.agents.helpers if parameters.well_known_agents == true
 
 default _catalogue := []
 
@@ -198,30 +245,68 @@ _catalogue := data.dsgate.agents.catalogue if parameters.well_known_agents == tr
 
 # METADATA
 # title: What an agent may do, by parameter or, unless that parameter is GIVEN, by the catalogue
-allowed_needs(agent, known, params, given) := {need: allowed |
-	# need -> the parameter listing the agents allowed it
-	some need, parameter in {
-		"host_namespaces": "host_namespace_agents",
-		"root": "root_agents",
-		"privileged": "privileged_agents",
-		"blanket_tolerations": "blanket_toleration_agents",
-		"node_critical": "node_critical_agents",
-	}
-	allowed := count({true | _allowed(need, parameter, agent, known, params, given)}) > 0
-}
+# description: >-
+#   root, privileged, blanket_tolerations and node_critical are booleans; host_namespaces is the
+#   set of pod fields (hostNetwork, hostPID, hostIPC) the agent may set; capabilities the Linux
+#   capabilities it may add; seccomp_unconfined and network come from the catalogue only. An agent
+#   named "" (no app.kubernetes.io/name) is never allowed anything by a parameter.
+allowed_needs(agent, known, params, given) := object.union(
+	{need: allowed |
+		# need -> the parameter listing the agents allowed it
+		some need, parameter in {
+			"root": "root_agents",
+			"privileged": "privileged_agents",
+			"blanket_tolerations": "blanket_toleration_agents",
+			"node_critical": "node_critical_agents",
+		}
+		allowed := count({true | _allowed(need, parameter, agent, known, params, given)}) > 0
+	},
+	{
+		"host_namespaces": _host_namespaces(agent, known, params, given),
+		"capabilities": _capabilities(known, params, given),
+		"seccomp_unconfined": object.get(known, ["needs", "seccomp_unconfined"], false),
+		"network": object.get(known, ["needs", "network"], false),
+	},
+)
 
-_allowed(_, parameter, agent, _, params, _) if agent in params[parameter]
+_allowed(_, parameter, agent, _, params, _) if _listed(agent, params[parameter])
 
 _allowed(need, parameter, _, known, _, given) if {
 	not parameter in given
 	known.needs[need] == true
 }
 
+_listed(agent, names) if {
+	agent != ""
+	is_array(names)
+	agent in names
+}
+
+_host_namespaces(agent, known, params, given) := {"hostNetwork", "hostPID", "hostIPC"} if {
+	_listed(agent, params.host_namespace_agents)
+} else := {field | some field in object.get(known, ["needs", "host_namespaces"], [])} if {
+	not "host_namespace_agents" in given
+} else := set()
+
+_capabilities(known, params, given) := {capability(name) | some name in _strings(params.allowed_capabilities)} if {
+	"allowed_capabilities" in given
+} else := {capability(name) |
+	some name in array.concat(_strings(params.allowed_capabilities), object.get(known, ["needs", "capabilities"], []))
+}
+
+_strings(value) := [item | some item in value; is_string(item)] if {
+	is_array(value)
+} else := []
+
 # METADATA
 # title: The host path prefixes an agent may write, by parameter plus, unless it is GIVEN, the catalogue's
-writable_host_paths(known, params, given) := params.writable_host_paths if {
+writable_host_paths(known, params, given) := _strings(params.writable_host_paths) if {
 	"writable_host_paths" in given
-} else := array.concat(params.writable_host_paths, object.get(known, ["needs", "writable_host_paths"], []))
+} else := array.concat(_strings(params.writable_host_paths), object.get(known, ["needs", "writable_host_paths"], []))
+
+# METADATA
+# title: A Linux capability name, upper case without the CAP_ prefix
+capability(name) := trim_prefix(upper(name), "CAP_")
 
 # METADATA
 # title: Exemptions declared in annotations and in data.dsgate.exemptions

@@ -62,7 +62,8 @@ agent_name(labels, template_labels) := name if {
 # title: Every init container and container of a pod spec, init containers first
 # description: >-
 #   `long_running` is true for regular containers and for sidecars (init containers with
-#   restartPolicy Always): they run for the pod's lifetime, so their resources add up. `amounts`
+#   restartPolicy Always): they run for the pod's lifetime, so their resources add up and they are
+#   probed like containers. `privileged` is securityContext.privileged true. `amounts`
 #   holds the requests and limits as integers (cpu in millicores, memory in bytes) under keys like
 #   "limits.cpu"; an absent quantity is 0 and an unparsable one is left out.
 containers(pod) := array.concat(
@@ -73,6 +74,7 @@ containers(pod) := array.concat(
 		"spec": spec,
 		"sidecar": sidecar,
 		"long_running": sidecar,
+		"privileged": object.get(spec, ["securityContext", "privileged"], false) == true,
 		"amounts": _amounts(spec),
 		"image": image_reference(object.get(spec, "image", "")),
 	} |
@@ -86,6 +88,7 @@ containers(pod) := array.concat(
 		"spec": spec,
 		"sidecar": false,
 		"long_running": true,
+		"privileged": object.get(spec, ["securityContext", "privileged"], false) == true,
 		"amounts": _amounts(spec),
 		"image": image_reference(object.get(spec, "image", "")),
 	} |
@@ -245,6 +248,58 @@ _sidecars_before(containers, index, key) := sum([object.get(c.amounts, key, 0) |
 	c.sidecar
 	c.index < index
 ])
+
+# METADATA
+# title: A pod's effective requests or limits, honouring pod-level resources (spec.resources)
+# description: >-
+#   With pod-level resources (Kubernetes 1.34+, beta and on by default) the pod's own
+#   requests or limits of a resource take precedence over the sum of its containers'.
+effective_amount(pod, containers, kind, resource) := amount(resource, pod.resources[kind][resource]) if {
+	pod.resources[kind][resource] != null
+} else := pod_amount(containers, kind, resource)
+
+# METADATA
+# scope: document
+# title: A pod that runs Windows containers
+# description: >-
+#   spec.os.name windows, a kubernetes.io/os windows nodeSelector or required node affinity, or
+#   windowsOptions in the pod's or a container's securityContext.
+windows_pod(pod) if object.get(pod, ["os", "name"], "") == "windows"
+
+windows_pod(pod) if object.get(pod, ["nodeSelector", "kubernetes.io/os"], "") == "windows"
+
+windows_pod(pod) if is_object(object.get(pod, ["securityContext", "windowsOptions"], null))
+
+windows_pod(pod) if {
+	some kind in ["initContainers", "containers"]
+	some spec in object.get(pod, kind, [])
+	is_object(object.get(spec, ["securityContext", "windowsOptions"], null))
+}
+
+windows_pod(pod) if {
+	terms := object.get(
+		pod,
+		["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"],
+		[],
+	)
+	count(terms) > 0
+	every term in terms {
+		some expression in object.get(term, "matchExpressions", [])
+		expression.key == "kubernetes.io/os"
+		expression.operator == "In"
+		expression.values == ["windows"]
+	}
+}
+
+# METADATA
+# title: A Windows HostProcess container (windowsOptions.hostProcess, the container's else the pod's)
+host_process(pod, container) if {
+	object.get(
+		container.spec,
+		["securityContext", "windowsOptions", "hostProcess"],
+		object.get(pod, ["securityContext", "windowsOptions", "hostProcess"], false),
+	) == true
+}
 
 # METADATA
 # title: The host ports a pod binds, as "port/PROTOCOL"

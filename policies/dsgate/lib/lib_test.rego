@@ -126,28 +126,61 @@ _community_exporter := fx.ds_with([
 	fx.remove("/spec/template/spec/priorityClassName"),
 ])
 
-_unlabelled_cilium := fx.ds_with([
-	fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "my-cni"),
-	fx.replace_at("/metadata/labels/app.kubernetes.io~1name", "my-cni"),
-	fx.replace_at("/spec/template/spec/containers/0/image", "mirror.example.com/cilium/cilium:v1.18.0"),
+# Cilium as its chart renders it: k8s-app label only, image from a mirror with a path prefix.
+_cilium := fx.ds_with([
+	fx.remove("/spec/template/metadata/labels/app.kubernetes.io~1name"),
+	fx.put("/spec/template/metadata/labels/k8s-app", "cilium"),
+	fx.replace_at("/metadata/labels/app.kubernetes.io~1name", "cilium-agent"),
+	fx.replace_at("/spec/template/spec/containers/0/image", "mirror.example.com/quay/cilium/cilium:v1.18.0"),
+])
+
+# A DaemonSet labelled cilium that runs some other image.
+_fake_cilium := fx.ds_with([
+	fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "cilium"),
+	fx.replace_at("/metadata/labels/app.kubernetes.io~1name", "cilium"),
+	fx.replace_at("/spec/template/spec/containers/0/image", "docker.io/example/miner:1.0"),
+	fx.remove("/spec/template/spec/priorityClassName"),
 ])
 
 _known := [[d.agent, object.get(d.well_known, "name", ""), d.allowed, d.node_critical, d.writable_host_paths] |
 	some d in lib.daemonsets
 ]
 
-test_well_known_agent_by_name_label if {
+_nothing := {
+	"root": false, "privileged": false, "blanket_tolerations": false, "node_critical": false,
+	"host_namespaces": set(), "capabilities": set(), "seccomp_unconfined": false, "network": false,
+}
+
+test_well_known_agent_by_name_label_and_image if {
 	_known == [[
 		"prometheus-node-exporter", "node-exporter",
-		{"host_namespaces": true, "root": false, "privileged": false, "blanket_tolerations": true, "node_critical": true},
+		{
+			"root": false, "privileged": false, "blanket_tolerations": true, "node_critical": true,
+			"host_namespaces": {"hostNetwork", "hostPID"}, "capabilities": set(),
+			"seccomp_unconfined": false, "network": false,
+		},
 		true, ["/var/lib/fluentd"],
 	]] with input as fx.render([_community_exporter])
 }
 
-test_well_known_agent_by_image_repository if {
-	[[agent, name, allowed, _, paths]] := _known with input as fx.render([_unlabelled_cilium])
-	[agent, name, allowed.privileged, allowed.host_namespaces] == ["my-cni", "cilium", true, true]
+test_well_known_agent_by_k8s_app_label_and_mirrored_image if {
+	[[agent, name, allowed, _, paths]] := _known with input as fx.render([_cilium])
+	[agent, name, allowed.privileged, allowed.host_namespaces, allowed.network] == ["cilium-agent", "cilium", true, {"hostNetwork"}, true]
+	"NET_ADMIN" in allowed.capabilities
 	"/sys/fs/bpf" in paths
+}
+
+test_name_label_alone_gets_nothing if {
+	_known == [["cilium", "", _nothing, false, ["/var/lib/fluentd"]]] with input as fx.render([_fake_cilium])
+}
+
+test_image_alone_gets_nothing if {
+	ds := fx.ds_with([
+		fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "my-cni"),
+		fx.replace_at("/spec/template/spec/containers/0/image", "quay.io/cilium/cilium:v1.18.0"),
+		fx.remove("/spec/template/spec/priorityClassName"),
+	])
+	_known == [["my-cni", "", _nothing, false, ["/var/lib/fluentd"]]] with input as fx.render([ds])
 }
 
 test_unknown_agent_gets_only_the_parameters if {
@@ -156,25 +189,65 @@ test_unknown_agent_gets_only_the_parameters if {
 		fx.replace_at("/spec/template/spec/containers/0/image", "example.com/me/mine:1"),
 		fx.remove("/spec/template/spec/priorityClassName"),
 	])
-	_known == [[
-		"mine", "",
-		{"host_namespaces": false, "root": false, "privileged": false, "blanket_tolerations": false, "node_critical": false},
-		false, ["/var/lib/fluentd"],
-	]] with input as fx.render([ds])
+	_known == [["mine", "", _nothing, false, ["/var/lib/fluentd"]]] with input as fx.render([ds])
 }
 
 test_given_parameter_overrides_the_catalogue if {
-	[[_, name, allowed, _, paths]] := _known with input as fx.render([_unlabelled_cilium]) with data.dsgate.parameters as {
+	[[_, name, allowed, _, paths]] := _known with input as fx.render([_cilium]) with data.dsgate.parameters as {
 		"privileged_agents": [],
 		"writable_host_paths": ["/opt/mine"],
+		"allowed_capabilities": ["cap_net_raw"],
+		"host_namespace_agents": [],
 	}
-	[name, allowed.privileged, allowed.host_namespaces, paths] == ["cilium", false, true, ["/opt/mine"]]
+	[name, allowed.privileged, allowed.host_namespaces, allowed.capabilities, paths] == [
+		"cilium", false, set(), {"NET_RAW"}, ["/opt/mine"],
+	]
+}
+
+test_malformed_parameters_grant_nothing if {
+	[[_, _, allowed, _, paths]] := _known with input as fx.render([_fake_cilium]) with data.dsgate.parameters as {
+		"privileged_agents": "cilium",
+		"host_namespace_agents": [""],
+		"writable_host_paths": "/",
+		"allowed_capabilities": [1, "SYS_ADMIN"],
+	}
+	[allowed.privileged, allowed.host_namespaces, allowed.capabilities, paths] == [false, set(), {"SYS_ADMIN"}, []]
 }
 
 test_catalogue_can_be_turned_off if {
 	[[_, name, allowed, critical, _]] := _known with input as fx.render([_community_exporter])
 		with data.dsgate.parameters as {"well_known_agents": false}
-	[name, allowed.host_namespaces, critical] == ["", false, false]
+	[name, allowed.host_namespaces, critical] == ["", set(), false]
+}
+
+test_helper_containers_are_recognised_by_image if {
+	lib.helper_container({"spec": {"image": "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0"}}, lib.helper_images)
+	lib.helper_container({"spec": {"image": "mirror.example.com/k8s/sig-storage/livenessprobe:v2.15.0"}}, lib.helper_images)
+	not lib.helper_container({"spec": {"image": "registry.k8s.io/sig-storage/csi-provisioner:v5.2.0"}}, lib.helper_images)
+	lib.helper_images == set() with data.dsgate.parameters as {"well_known_agents": false}
+}
+
+test_windows_pods if {
+	lib.windows_pod({"os": {"name": "windows"}})
+	lib.windows_pod({"nodeSelector": {"kubernetes.io/os": "windows"}})
+	lib.windows_pod({"securityContext": {"windowsOptions": {"hostProcess": true}}})
+	lib.windows_pod({"containers": [{"securityContext": {"windowsOptions": {"runAsUserName": "x"}}}]})
+	lib.windows_pod({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+		{"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]},
+	]}}}})
+	not lib.windows_pod({"nodeSelector": {"kubernetes.io/os": "linux"}})
+	not lib.windows_pod({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+		{"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]},
+		{"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]},
+	]}}}})
+	not lib.windows_pod({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}})
+}
+
+test_pod_level_resources_take_precedence if {
+	pod := {"resources": {"limits": {"memory": "128Mi"}}}
+	cs := lib.containers({"containers": [{"name": "a", "resources": {"limits": {"memory": "64Mi", "cpu": "100m"}}}]})
+	lib.effective_amount(pod, cs, "limits", "memory") == 134217728
+	lib.effective_amount(pod, cs, "limits", "cpu") == 100
 }
 
 test_catalogue_labels_and_images_are_unique if {

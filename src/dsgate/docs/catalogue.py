@@ -132,6 +132,16 @@ def read_agents(policy_dir: Path, opa: Path | None = None) -> list[dict[str, Any
     return agents
 
 
+def read_helpers(policy_dir: Path, opa: Path | None = None) -> list[str]:
+    """The helper sidecar images that need no probes (data.dsgate.agents.helpers), sorted."""
+    opa_bin = _opa(opa)
+    with tempfile.TemporaryDirectory(prefix="dsgate-catalogue-") as tmp:
+        lib = Path(tmp) / "policies"
+        _library_copy(policy_dir, lib)
+        helpers: list[str] = _evaluate(opa_bin, lib, "data.dsgate.agents.helpers")
+    return sorted(helpers)
+
+
 def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
     rules = []
     for entry in annotations:
@@ -210,7 +220,13 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict[str, Any]] = (), evidence: Sequence[evidence_mod.Evidence] = ()) -> str:
+def render(
+    rules: list[Rule],
+    parameters: list[Parameter],
+    agents: Sequence[dict[str, Any]] = (),
+    evidence: Sequence[evidence_mod.Evidence] = (),
+    helpers: Sequence[str] = (),
+) -> str:
     """The generated markdown section, markers included. EVIDENCE fills the Evidence column (the
     behaviour experiment that shows the rule's runtime hazard happening)."""
     shown = evidence_mod.by_rule(list(evidence))
@@ -245,25 +261,36 @@ def render(rules: list[Rule], parameters: list[Parameter], agents: Sequence[dict
             "",
             "### Well-known agents",
             "",
-            "Recognised by `app.kubernetes.io/name` (any label listed), else by an image's repository path without the registry "
-            "host (so a mirrored image is recognised too); the first match wins. What each legitimately needs is allowed without "
-            "configuration; a need's parameter given in `data.dsgate.parameters` overrides the catalogue for that need, and "
-            "`well_known_agents: false` turns it off. Source: `policies/dsgate/agents/agents.rego`.",
+            "Recognised only when BOTH a name label (the value of `app.kubernetes.io/name`, `k8s-app`, `app` or `name` on the pod "
+            "template, else on the DaemonSet) is one listed AND one of the pod's images has a listed repository path (without the "
+            "registry host, and a mirror's extra path prefix is allowed); a DaemonSet labelled `cilium` that runs another image gets "
+            "nothing. The first match wins. What each agent needs is allowed for that agent only, without configuration; a need's "
+            "parameter given in `data.dsgate.parameters` overrides the catalogue for that need, and `well_known_agents: false` turns "
+            "it off. Network agents are never told to use cluster DNS (DS-HST-004). Source: `policies/dsgate/agents/agents.rego`.",
             "",
-            "| Agent | Name labels | Image repositories | Host namespaces | Root | Privileged | Writable host paths |",
-            "|---|---|---|---|---|---|---|",
+            "| Agent | Kind | Name labels | Image repositories | Host namespaces | Root | Privileged | Capabilities | Seccomp | Writable host paths |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for agent in agents:
             needs = agent["needs"]
             yes = {True: "yes", False: "-"}
-            paths = ", ".join(f"`{p}`" for p in needs["writable_host_paths"]) or "-"
+            codes = _codes
+            seccomp = "Unconfined" if needs["seccomp_unconfined"] else "-"
             lines.append(
-                f"| {agent['name']} | {', '.join(f'`{x}`' for x in agent['labels'])} | {', '.join(f'`{x}`' for x in agent['images'])} | "
-                f"{yes[needs['host_namespaces']]} | {yes[needs['root']]} | {yes[needs['privileged']]} | {paths} |"
+                f"| {agent['name']} | {agent['kind']} | {codes(agent['labels'])} | {codes(agent['images'])} | "
+                f"{', '.join(needs['host_namespaces']) or '-'} | {yes[needs['root']]} | {yes[needs['privileged']]} | "
+                f"{codes(needs['capabilities'])} | {seccomp} | {codes(needs['writable_host_paths'])} |"
             )
         lines += ["", "Every agent in the catalogue may tolerate every taint and counts as node-critical."]
+    if helpers:
+        lines += ["", f"Helper sidecars, recognised by image, need no probes (DS-PRB-001..003): {', '.join(f'`{h}`' for h in helpers)}."]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _codes(items: Sequence[str]) -> str:
+    """Items as a comma-separated list of code spans, or "-"."""
+    return ", ".join(f"`{x}`" for x in items) or "-"
 
 
 def splice(text: str, section: str, where: str, begin: str = BEGIN, end_marker: str = END) -> str:
@@ -298,9 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rules, parameters = read_library(args.policies)
         agents = read_agents(args.policies)
+        helpers = read_helpers(args.policies)
         evidence = read_evidence(rules)
         current = readme.read_text()
-        wanted = splice(current, render(rules, parameters, agents, evidence), str(readme))
+        wanted = splice(current, render(rules, parameters, agents, evidence, helpers), str(readme))
         top_current = args.evidence_readme.read_text()
         table = evidence_mod.render_table({r.id: _cell(r.title) for r in rules}, evidence)
         top_wanted = splice(top_current, table, str(args.evidence_readme), evidence_mod.BEGIN, evidence_mod.END)

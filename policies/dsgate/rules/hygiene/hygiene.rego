@@ -1,6 +1,9 @@
 # METADATA
 # title: Hygiene
-# description: Labels and selectors that tools and people rely on, and well-formed exemptions.
+# description: >-
+#   Labels and selectors that tools and people rely on, well-formed exemptions, and well-formed
+#   parameters (a gate must not pass because its configuration silently matched nothing, or
+#   everything).
 package dsgate.rules.hygiene
 
 import data.dsgate.lib
@@ -10,11 +13,19 @@ import data.dsgate.lib
 # description: >-
 #   spec.selector is a non-empty label selector (matchLabels and matchExpressions) that selects
 #   the pod template's labels; otherwise the DaemonSet cannot own its pods.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/#pod-selector
+#     description: DaemonSet pod selector (must match the template labels; immutable)
 # scope: rule
 # custom:
 #   id: DS-HYG-001
 #   category: hygiene
 #   severity: deny
+#   profile: minimal
+#   rationale: >-
+#     The API server rejects a DaemonSet whose selector does not match its template labels, and a
+#     selector cannot be changed after creation: a wrong or over-broad selector means no agent at
+#     all, or a delete-and-recreate of the agent on every node to fix it.
 #   field: spec.selector
 #   parameters: []
 #   remediation: >-
@@ -30,11 +41,19 @@ findings contains finding if {
 # METADATA
 # title: The app.kubernetes.io/name label is present
 # description: On the DaemonSet and on its pod template; agent allowlists match on it.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/
+#     description: Recommended Labels
 # scope: rule
 # custom:
 #   id: DS-HYG-002
 #   category: hygiene
-#   severity: deny
+#   severity: warn
+#   profile: strict
+#   rationale: >-
+#     Nothing breaks on the node without it, but the parameter allowlists (root_agents,
+#     privileged_agents, ...) name agents by this label, so an unlabelled agent cannot be
+#     allowlisted and dashboards and tools that group by it miss the agent. A warning.
 #   field: spec.template.metadata.labels
 #   parameters: []
 #   remediation: >-
@@ -54,12 +73,18 @@ findings contains finding if {
 # description: >-
 #   An exemption (annotation dsgate.io/exempt.<rule-id>, or an entry of data.dsgate.exemptions)
 #   with an empty reason suppresses nothing and is itself denied.
+# related_resources:
+#   - ref: https://kyverno.io/docs/exceptions/
+#     description: Kyverno policy exceptions (scoped, reviewed, time-bound exceptions)
 # scope: rule
 # custom:
 #   id: DS-HYG-003
 #   category: hygiene
 #   severity: deny
 #   profile: minimal
+#   rationale: >-
+#     An exemption without a reason records an accepted risk nobody can review or revisit; it
+#     exempts nothing and is itself reported, so the gate never passes on an unexplained exemption.
 #   field: metadata.annotations
 #   parameters: []
 #   remediation: >-
@@ -78,12 +103,18 @@ findings contains finding if {
 # description: >-
 #   An entry of data.dsgate.exemptions whose `expires` date (YYYY-MM-DD, UTC) has passed suppresses
 #   nothing and is itself denied.
+# related_resources:
+#   - ref: https://kyverno.io/docs/exceptions/
+#     description: Kyverno policy exceptions (scoped, reviewed, time-bound exceptions)
 # scope: rule
 # custom:
 #   id: DS-HYG-004
 #   category: hygiene
 #   severity: deny
 #   profile: minimal
+#   rationale: >-
+#     An exemption is a temporary acceptance of a risk; once it has expired the finding it hid is
+#     reported again, and the stale exemption is reported so that it is fixed or renewed on purpose.
 #   parameters: []
 #   remediation: >-
 #     Fix the finding and remove the exemption, or renew it with a new reason and date.
@@ -99,12 +130,18 @@ findings contains finding if {
 # METADATA
 # title: A data exemption has a valid expiry date
 # description: Every entry of data.dsgate.exemptions needs `expires` as an existing YYYY-MM-DD date.
+# related_resources:
+#   - ref: https://kyverno.io/docs/exceptions/
+#     description: Kyverno policy exceptions (scoped, reviewed, time-bound exceptions)
 # scope: rule
 # custom:
 #   id: DS-HYG-005
 #   category: hygiene
 #   severity: deny
 #   profile: minimal
+#   rationale: >-
+#     An exemption whose expiry cannot be read would never expire; it exempts nothing and is
+#     reported instead of silently hiding a finding for ever.
 #   parameters: []
 #   remediation: >-
 #     Set `expires:` to a date in the form YYYY-MM-DD (quoted in YAML).
@@ -115,6 +152,117 @@ findings contains finding if {
 		"Exemption of %s from %s (%s) has expires %q, not a YYYY-MM-DD date",
 		[exemption.resource, exemption.rule, _origin(exemption), exemption.expires],
 	))
+}
+
+# METADATA
+# title: Parameters are well-formed
+# description: >-
+#   Every key of data.dsgate.parameters is a known parameter with the type of its default; agent
+#   lists, registries, classes and capabilities hold non-empty strings only (an empty string in
+#   host_namespace_agents would name every DaemonSet without app.kubernetes.io/name); host path
+#   prefixes are absolute and not "/"; budgets hold cpu and memory quantities; node counts are
+#   non-negative integers; max_unavailable_ceiling is an integer or a percentage.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
+#     description: Pod Security Admission (exemptions are explicit, by exact name)
+# scope: rule
+# custom:
+#   id: DS-HYG-006
+#   category: hygiene
+#   severity: deny
+#   profile: minimal
+#   rationale: >-
+#     A mistyped or malformed parameter silently changes what the gate checks: an empty string in
+#     an agent allowlist allowlists every unlabelled DaemonSet, "/" in writable_host_paths makes
+#     every host path writable, a misspelt key is ignored. The gate must say so instead of passing.
+#   parameters: []
+#   remediation: >-
+#     Fix the parameter in data.dsgate.parameters (dsgate.yaml `parameters:`) as the message says;
+#     the catalogue in policies/README.md lists every parameter with its default.
+findings contains finding if {
+	some [name, problem] in _parameter_problems
+	finding := lib.finding(
+		rego.metadata.rule(),
+		{"ref": "parameters", "path": sprintf("data.dsgate.parameters.%s", [name])},
+		sprintf("Parameter %s %s", [name, problem]),
+	)
+}
+
+default _given := {}
+
+_given := data.dsgate.parameters if is_object(data.dsgate.parameters)
+
+_parameter_problems contains [name, "is not a known parameter (policies/README.md lists them)"] if {
+	some name, _ in _given
+	not lib.parameter_docs[name]
+}
+
+_parameter_problems contains [name, sprintf(
+	"has type %s, not %s like its default %v",
+	[type_name(value), type_name(doc["default"]), doc["default"]],
+)] if {
+	some name, value in _given
+	doc := lib.parameter_docs[name]
+	not name in _int_or_percent
+	type_name(value) != type_name(doc["default"])
+}
+
+_parameter_problems contains [name, sprintf("item %d is %s, not a non-empty string", [i, json.marshal(item)])] if {
+	some name, value in _given
+	is_array(value)
+	some i, item in value
+	not _non_empty_string(item)
+}
+
+_parameter_problems contains ["writable_host_paths", sprintf("item %q is not an absolute path", [path])] if {
+	some path in _given.writable_host_paths
+	_non_empty_string(path)
+	not startswith(path, "/")
+}
+
+_parameter_problems contains ["writable_host_paths", `holds "/", which makes every host path writable`] if {
+	some path in _given.writable_host_paths
+	path == "/"
+}
+
+_parameter_problems contains [name, sprintf("has key %q, not cpu or memory", [key])] if {
+	some name in ["agent_limit_budget", "node_request_budget"]
+	some key, _ in lib.object_or_empty(_given[name])
+	not key in {"cpu", "memory"}
+}
+
+_parameter_problems contains [name, sprintf("%s is %v, not a quantity such as 500m or 1Gi", [key, value])] if {
+	some name in ["agent_limit_budget", "node_request_budget"]
+	some key in ["cpu", "memory"]
+	value := lib.object_or_empty(_given[name])[key]
+	not regex.match(`^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$`, sprintf("%v", [value]))
+}
+
+_parameter_problems contains [name, sprintf("is %v, not a non-negative integer", [value])] if {
+	some name in ["cluster_nodes", "large_cluster_threshold"]
+	value := _given[name]
+	is_number(value)
+	not _non_negative_integer(value)
+}
+
+_parameter_problems contains [name, sprintf("is %v, not an integer or a percentage such as \"25%%\"", [value])] if {
+	some name in _int_or_percent
+	value := _given[name]
+	not _non_negative_integer(value)
+	not regex.match(`^[0-9]+%$`, sprintf("%v", [value]))
+}
+
+_int_or_percent := {"max_unavailable_ceiling"}
+
+_non_empty_string(value) if {
+	is_string(value)
+	trim_space(value) != ""
+}
+
+_non_negative_integer(value) if {
+	is_number(value)
+	value >= 0
+	value == round(value)
 }
 
 _selector_problem(selector, labels) := "has no selector" if {

@@ -39,7 +39,7 @@ test_selector_with_expressions_allowed if {
 test_missing_name_label_on_daemonset_denied if {
 	ds := fx.ds_with([fx.remove("/metadata/labels")])
 	fx.results(hygiene.findings) == {[
-		"DS-HYG-002", "deny",
+		"DS-HYG-002", "warn",
 		"DaemonSet <monitoring/agent> has no app.kubernetes.io/name in metadata.labels",
 	]} with input as fx.render([ds])
 }
@@ -55,7 +55,7 @@ test_missing_name_label_on_template_denied if {
 		fx.put("/spec/selector", {"matchLabels": {"app.kubernetes.io/instance": "a"}}),
 	])
 	fx.results(hygiene.findings) == {[
-		"DS-HYG-002", "deny",
+		"DS-HYG-002", "warn",
 		"DaemonSet <monitoring/agent> has no app.kubernetes.io/name in spec.template.metadata.labels",
 	]} with input as fx.render([ds])
 }
@@ -117,4 +117,38 @@ test_data_exemption_with_invalid_expiry_denied if {
 			{"rule": "DS-PRI-001", "resource": "DaemonSet/monitoring/agent", "reason": "r"},
 		]
 		with time.now_ns as _now
+}
+
+test_well_formed_parameters_allowed if {
+	count(hygiene.findings) == 0 with input as fx.render([fx.daemonset]) with data.dsgate.parameters as {
+		"host_namespace_agents": ["node-exporter"],
+		"writable_host_paths": ["/var/lib/agent"],
+		"agent_limit_budget": {"cpu": "1.5", "memory": "1Gi"},
+		"cluster_nodes": 500,
+		"max_unavailable_ceiling": 2,
+		"well_known_agents": true,
+	}
+}
+
+test_malformed_parameters_denied if {
+	fx.results(hygiene.findings) == {
+		["DS-HYG-006", "deny", "Parameter host_namespace_agents item 0 is \"\", not a non-empty string"],
+		["DS-HYG-006", "deny", "Parameter root_agents has type string, not array like its default [\"fluentd\"]"],
+		["DS-HYG-006", "deny", "Parameter writable_host_paths holds \"/\", which makes every host path writable"],
+		["DS-HYG-006", "deny", "Parameter writable_host_paths item \"var/log\" is not an absolute path"],
+		["DS-HYG-006", "deny", "Parameter agent_limit_budget has key \"gpu\", not cpu or memory"],
+		["DS-HYG-006", "deny", "Parameter node_request_budget memory is lots, not a quantity such as 500m or 1Gi"],
+		["DS-HYG-006", "deny", "Parameter cluster_nodes is -3, not a non-negative integer"],
+		["DS-HYG-006", "deny", "Parameter max_unavailable_ceiling is 25, not an integer or a percentage such as \"25%\""],
+		["DS-HYG-006", "deny", "Parameter host_namspace_agents is not a known parameter (policies/README.md lists them)"],
+	} with input as fx.render([fx.daemonset]) with data.dsgate.parameters as {
+		"host_namespace_agents": [""],
+		"root_agents": "fluentd",
+		"writable_host_paths": ["/", "var/log"],
+		"agent_limit_budget": {"gpu": "1"},
+		"node_request_budget": {"memory": "lots"},
+		"cluster_nodes": -3,
+		"max_unavailable_ceiling": "25",
+		"host_namspace_agents": ["node-exporter"],
+	}
 }

@@ -115,3 +115,55 @@ test_node_request_budget_skips_daemonsets_without_requests if {
 test_node_request_budget_within_allowed if {
 	count(resources.findings) == 0 with input as fx.render([fx.daemonset, _other_daemonset("900m")])
 }
+
+# Pod-level resources (Kubernetes 1.34+) satisfy the containers' missing requests and limits.
+test_pod_level_resources_allowed if {
+	ds := fx.ds_with([
+		fx.remove(concat("/", [_container, "resources"])),
+		fx.put("/spec/template/spec/resources", {
+			"requests": {"cpu": "100m", "memory": "64Mi"},
+			"limits": {"cpu": "200m", "memory": "64Mi"},
+		}),
+	])
+	count(resources.findings) == 0 with input as fx.render([ds])
+}
+
+test_pod_level_memory_request_below_limit_denied if {
+	ds := fx.ds_with([
+		fx.remove(concat("/", [_container, "resources"])),
+		fx.put("/spec/template/spec/resources", {
+			"requests": {"cpu": "100m", "memory": "32Mi"},
+			"limits": {"cpu": "200m", "memory": "64Mi"},
+		}),
+	])
+	fx.results(resources.findings) == {[
+		"DS-RES-002", "deny",
+		"DaemonSet <monitoring/agent> pod-level resources request memory 32Mi but limit it to 64Mi",
+	]} with input as fx.render([ds])
+}
+
+test_pod_level_limit_counts_for_the_budget if {
+	ds := fx.ds_with([fx.put("/spec/template/spec/resources", {"limits": {"memory": "2Gi"}})])
+	fx.results(resources.findings) == {[
+		"DS-RES-003", "deny",
+		"DaemonSet <monitoring/agent> has an effective memory limit of 2048Mi, above agent_limit_budget 1024Mi",
+	]} with input as fx.render([ds])
+}
+
+# A native sidecar is long-running: it needs requests and limits like a container.
+test_native_sidecar_without_resources_denied if {
+	ds := fx.ds_with([fx.put("/spec/template/spec/initContainers", [_sidecar("shipper", {})])])
+	fx.results(resources.findings) == {[
+		"DS-RES-001", "deny",
+		"DaemonSet <monitoring/agent> init container <shipper> has no cpu limit, memory limit, cpu request, memory request",
+	]} with input as fx.render([ds])
+}
+
+# resizePolicy says how a running pod is resized; it changes none of the rules.
+test_resize_policy_changes_nothing if {
+	ds := fx.ds_with([fx.put(concat("/", [_container, "resizePolicy"]), [
+		{"resourceName": "memory", "restartPolicy": "RestartContainer"},
+		{"resourceName": "cpu", "restartPolicy": "NotRequired"},
+	])])
+	count(resources.findings) == 0 with input as fx.render([ds])
+}

@@ -129,7 +129,7 @@ test_container_localhost_seccomp_overrides_pod_allowed if {
 test_writable_root_filesystem_denied if {
 	ds := fx.ds_with([fx.remove(concat("/", [_context, "readOnlyRootFilesystem"]))])
 	fx.results(security.findings) == {[
-		"DS-SEC-006", "deny",
+		"DS-SEC-006", "warn",
 		"DaemonSet <monitoring/agent> container <exporter> does not set readOnlyRootFilesystem: true",
 	]} with input as fx.render([ds])
 }
@@ -150,7 +150,7 @@ test_privileged_allowlisted_agent_allowed if {
 
 test_unbound_default_service_account_token_denied if {
 	fx.results(security.findings) == {[
-		"DS-SEC-008", "deny",
+		"DS-SEC-008", "warn",
 		"DaemonSet <monitoring/agent> mounts the token of ServiceAccount \"default\", which no RoleBinding or ClusterRoleBinding in the set binds",
 	]} with input as fx.render([_token_mounted])
 }
@@ -192,4 +192,102 @@ test_binding_of_same_name_in_other_namespace_denied if {
 test_binding_of_user_with_same_name_denied if {
 	binding := _binding("RoleBinding", "monitoring", {"kind": "User", "name": "default"})
 	_rules(security.findings) == {"DS-SEC-008"} with input as fx.render([_token_mounted, binding])
+}
+
+# A privileged container without any hardening: one finding, "privileged". allowPrivilegeEscalation
+# false is rejected by the API on it, and capabilities and seccomp do not apply to it.
+test_privileged_container_is_one_finding if {
+	ds := fx.ds_with([fx.put(_context, {"privileged": true, "readOnlyRootFilesystem": true})])
+	fx.results(security.findings) == {[
+		"DS-SEC-007", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> is privileged but agent \"node-exporter\" is not in privileged_agents",
+	]} with input as fx.render([ds])
+}
+
+test_privileged_allowlisted_container_without_hardening_allowed if {
+	ds := fx.ds_with([fx.put(_context, {"privileged": true, "capabilities": {"add": ["SYS_ADMIN"]}})])
+	count(security.findings) == 0 with input as fx.render([ds])
+		with data.dsgate.parameters as {"privileged_agents": ["node-exporter"]}
+}
+
+_cilium := fx.ds_with([
+	fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "cilium-agent"),
+	fx.replace_at("/spec/template/spec/containers/0/image", "quay.io/cilium/cilium:v1.18.0@sha256:0000"),
+	fx.remove(concat("/", [_pod, "securityContext/seccompProfile"])),
+	fx.put(concat("/", [_context, "capabilities/add"]), ["NET_ADMIN", "SYS_ADMIN", "BPF"]),
+])
+
+# The catalogue's capabilities and seccomp needs are per agent: cilium may add them and run unconfined.
+test_catalogue_capabilities_for_cilium_allowed if {
+	count(security.findings) == 0 with input as fx.render([_cilium])
+}
+
+# The same manifest labelled cilium but with another image gets none of cilium's needs.
+test_cilium_label_with_other_image_denied if {
+	ds := json.patch(_cilium, [fx.replace_at("/spec/template/spec/containers/0/image", "docker.io/example/miner:1.0")])
+	fx.results(security.findings) == {
+		["DS-SEC-004", "deny", "DaemonSet <monitoring/agent> container <exporter> adds capability BPF, which is not in allowed_capabilities"],
+		["DS-SEC-004", "deny", "DaemonSet <monitoring/agent> container <exporter> adds capability NET_ADMIN, which is not in allowed_capabilities"],
+		["DS-SEC-004", "deny", "DaemonSet <monitoring/agent> container <exporter> adds capability SYS_ADMIN, which is not in allowed_capabilities"],
+		["DS-SEC-005", "deny", "DaemonSet <monitoring/agent> container <exporter> has seccompProfile type \"\""],
+	} with input as fx.render([ds])
+}
+
+# Another agent does not get cilium's capabilities.
+test_catalogue_capabilities_are_per_agent if {
+	ds := fx.ds_with([fx.put(concat("/", [_context, "capabilities/add"]), ["NET_ADMIN"])])
+	fx.results(security.findings) == {[
+		"DS-SEC-004", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> adds capability NET_ADMIN, which is not in allowed_capabilities",
+	]} with input as fx.render([ds])
+}
+
+# A Windows exporter: no Linux-only findings (no runAsNonRoot, seccomp, capabilities, readOnlyRootFilesystem).
+test_windows_pod_gets_no_linux_findings if {
+	ds := fx.ds_with([
+		fx.replace_at(concat("/", [_pod, "securityContext"]), {"windowsOptions": {"runAsUserName": "ContainerUser"}}),
+		fx.remove(_context),
+		fx.put(concat("/", [_pod, "nodeSelector"]), {"kubernetes.io/os": "windows"}),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+# A Windows HostProcess container is the Windows form of privileged.
+test_windows_host_process_unknown_agent_denied if {
+	ds := fx.ds_with([
+		fx.replace_at(concat("/", [_pod, "securityContext"]), {"windowsOptions": {"hostProcess": true, "runAsUserName": "NT AUTHORITY\\system"}}),
+		fx.remove(_context),
+		fx.unknown_image,
+	])
+	fx.results(security.findings) == {[
+		"DS-SEC-007", "deny",
+		"DaemonSet <monitoring/agent> container <exporter> is a Windows HostProcess container but agent \"node-exporter\" is not in privileged_agents",
+	]} with input as fx.render([ds])
+}
+
+test_windows_exporter_host_process_allowed if {
+	ds := fx.ds_with([
+		fx.replace_at("/spec/template/metadata/labels/app.kubernetes.io~1name", "windows-exporter"),
+		fx.replace_at("/spec/template/spec/containers/0/image", "ghcr.io/prometheus-community/windows-exporter:0.31.3@sha256:0000"),
+		fx.replace_at(concat("/", [_pod, "securityContext"]), {"windowsOptions": {"hostProcess": true, "runAsUserName": "NT AUTHORITY\\system"}}),
+		fx.remove(_context),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+# In a user namespace (hostUsers false) root and added capabilities stay inside the pod.
+test_user_namespace_root_and_capabilities_allowed if {
+	ds := fx.ds_with([
+		fx.put(concat("/", [_pod, "hostUsers"]), false),
+		fx.replace_at(concat("/", [_pod, "securityContext/runAsNonRoot"]), false),
+		fx.replace_at(concat("/", [_pod, "securityContext/runAsUser"]), 0),
+		fx.put(concat("/", [_context, "capabilities/add"]), ["NET_ADMIN"]),
+	])
+	count(security.findings) == 0 with input as fx.render([ds])
+}
+
+# A user namespace does not make a privileged container acceptable.
+test_user_namespace_privileged_denied if {
+	ds := fx.ds_with([fx.put(concat("/", [_pod, "hostUsers"]), false), fx.put(concat("/", [_context, "privileged"]), true)])
+	{f.rule | some f in security.findings} == {"DS-SEC-007"} with input as fx.render([ds])
 }

@@ -215,9 +215,10 @@ test_device_plugin_without_selector_needs_no_control_plane_toleration if {
 # Regression patterns of real agents (own minimal fixtures, tolerations package only).
 
 test_cni_with_key_less_exists_allowed if {
-	# hostNetwork, its own label, key-less Exists plus CriticalAddonsOnly
+	# hostNetwork, its own label and image (the catalogue matches both), key-less Exists plus CriticalAddonsOnly
 	ds := fx.ds_with([
 		fx.put(_name_label, "calico-node"),
+		fx.replace_at("/spec/template/spec/containers/0/image", "quay.io/calico/node:v3.31.0@sha256:0000"),
 		fx.put(concat("/", [_pod, "hostNetwork"]), true),
 		fx.put(_tolerations, [{"operator": "Exists"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]),
 	])
