@@ -8,8 +8,8 @@
 (a secret keyring in the legacy format helm reads: `gpg --export-secret-keys > secring.gpg`) are set,
 and `helm repo index` over DIR.
 
-`check-versions` does what chart-testing does: a chart whose templates, values or values schema
-differ from the merge base (`git merge-base HEAD origin/main`, else `main`) while its Chart.yaml
+`check-versions` does what chart-testing does: a chart whose templates, values or values schema (or
+those of a local `file://` dependency, such as the dsgate-common library) differ from the merge base (`git merge-base HEAD origin/main`, else `main`) while its Chart.yaml
 version does not is an error. In a fresh clone of main the merge base is HEAD: nothing changed.
 """
 
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from dsgate.gate.chartdeps import local_dependencies
+from dsgate.gate.render import RenderError, build_dependencies
 from dsgate.paths import CHARTS, REPO_ROOT
 from dsgate.tools import ToolMissing, tool_path
 
@@ -58,6 +60,10 @@ def package(charts: Sequence[Path], out: Path, url: str = "", key: str = "", key
     out.mkdir(parents=True, exist_ok=True)
     packages = []
     for chart in charts:
+        try:  # helm package takes the local dependencies from charts/ (gitignored): build them first
+            build_dependencies(chart)
+        except RenderError as exc:
+            raise ChartRepoError(str(exc)) from None
         sign = ["--sign", "--key", key, "--keyring", keyring] if key else []
         _run([helm, "package", str(chart), "--destination", str(out), *sign])
         name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
@@ -81,8 +87,11 @@ def unbumped(repo: Path, charts: Sequence[Path], base: str) -> list[str]:
     problems = []
     for chart in charts:
         rel = chart.resolve().relative_to(repo.resolve()).as_posix()
-        changed = _run(["git", "diff", "--name-only", base, "--", *(f"{rel}/{p}" for p in VERSIONED)], cwd=repo).split()
-        untracked = _run(["git", "ls-files", "--others", "--exclude-standard", "--", *(f"{rel}/{p}" for p in VERSIONED)], cwd=repo).split()
+        # A local dependency (the library chart) is part of what the chart's package renders.
+        dirs = [rel, *(d.resolve().relative_to(repo.resolve()).as_posix() for _, d in local_dependencies(chart) if d.resolve().is_relative_to(repo.resolve()))]
+        paths = [f"{d}/{p}" for d in dirs for p in VERSIONED]
+        changed = _run(["git", "diff", "--name-only", base, "--", *paths], cwd=repo).split()
+        untracked = _run(["git", "ls-files", "--others", "--exclude-standard", "--", *paths], cwd=repo).split()
         if not changed and not untracked:
             continue
         shown = subprocess.run(["git", "show", f"{base}:{rel}/Chart.yaml"], capture_output=True, text=True, check=False, cwd=repo)

@@ -200,6 +200,35 @@ def test_version_bump_check(chart_repo: Path, edit: str, bump: bool, commit: boo
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    ("bump", "expected_problem"),
+    [
+        # the library's templates are part of what the chart renders: an edit there needs the chart's bump
+        pytest.param(False, "charts/dsgate-common/templates/_names.tpl changed", id="library-edit-unbumped"),
+        pytest.param(True, "", id="library-edit-bumped"),
+    ],
+)
+def test_library_edit_needs_the_dependents_bump(tmp_path: Path, bump: bool, expected_problem: str) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(CHARTS[0], repo / "charts" / "agent", ignore=shutil.ignore_patterns("charts"))
+    shutil.copytree(REPO / "charts" / "dsgate-common", repo / "charts" / "dsgate-common")
+    _git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "charts")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    with (repo / "charts" / "dsgate-common" / "templates" / "_names.tpl").open("a") as fh:
+        fh.write("\n{{/* an edit */}}\n")
+    if bump:
+        _bump(repo / "charts" / "agent" / "Chart.yaml")
+    problems = unbumped(repo, [repo / "charts" / "agent"], base)
+    if expected_problem:
+        (problem,) = problems
+        assert problem.startswith("charts/agent: ") and expected_problem in problem
+    else:
+        assert problems == []
+
+
+@pytest.mark.unit
 def test_fresh_clone_compares_with_itself(tmp_path: Path) -> None:
     """A fresh single-branch clone has neither origin/main nor main: the merge base is HEAD, nothing changed;
     an uncommitted template edit without a bump is then caught."""

@@ -35,6 +35,7 @@ from dsgate.cluster import kube, rollout
 from dsgate.cluster.deploy import deploy_chart
 from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.cluster.lifecycle import LocalCluster
+from dsgate.gate.render import build_dependencies
 from dsgate.paths import CHARTS
 from dsgate.tools import tool_path
 from tests.support import REPO, free_port
@@ -149,6 +150,7 @@ def previous_version(chart: str) -> tuple[str, str]:
 def _rollout_plan(local_cluster: LocalCluster, chart: str) -> tuple[rollout.Budget, float]:
     """The working tree's DaemonSet of CHART on the cluster's nodes: its rollout budget, and the
     seconds dsgate's rollout model predicts for a rollout of every pod."""
+    build_dependencies(REPO / "charts" / chart)  # the library chart, into charts/ (gitignored)
     rendered = subprocess.run([str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart)], capture_output=True, text=True, check=True)
     (ds,) = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
     nodes = kube.list_items(kube.dynamic_client(local_cluster.kubeconfig), "v1", "Node")
@@ -171,7 +173,8 @@ def _sample_unavailable(dyn: DynamicClient, namespace: str, name: str, stop: thr
 def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path: Path, chart: str) -> None:
     commit, old = previous_version(chart)
     assert old != _version(chart)
-    archive = subprocess.run(["git", "archive", commit, f"charts/{chart}"], cwd=REPO, capture_output=True, check=True).stdout
+    # every chart of that commit: the chart and the library chart it may depend on (file://../dsgate-common)
+    archive = subprocess.run(["git", "archive", commit, "charts"], cwd=REPO, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
     (old_package,) = package([tmp_path / "charts" / chart], tmp_path / "dist")
     assert old_package.name == f"{chart}-{old}.tgz"
@@ -197,8 +200,9 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
 def test_upgrade_that_changes_the_selector_fails(local_cluster: LocalCluster, tmp_path: Path) -> None:
     """The check can fail: a version whose selector gains a label is refused by the API server (immutable field)."""
     changed = tmp_path / "fluentd"
-    shutil.copytree(REPO / "charts" / "fluentd", changed)
-    helpers = changed / "templates" / "_helpers.tpl"
+    for name in ("fluentd", "dsgate-common"):  # the chart and the library its selector comes from
+        shutil.copytree(REPO / "charts" / name, tmp_path / name, ignore=shutil.ignore_patterns("charts"))
+    helpers = tmp_path / "dsgate-common" / "templates" / "_labels.tpl"
     marker = "app.kubernetes.io/instance: {{ .Release.Name | quote }}\n{{- end }}"
     assert marker in helpers.read_text()
     helpers.write_text(

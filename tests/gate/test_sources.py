@@ -35,6 +35,12 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         pytest.param({"m/a.yaml": "", "m/sub/b.yaml": ""}, [("files", "m"), ("files", "m/sub")], id="nested-dirs"),
         # dsgate's own dsgate.yaml at a repository's root is configuration, never a manifest (it gave "no apiVersion/kind", exit 2)
         pytest.param({"r/dsgate.yaml": "sources: [.]", "r/sub/a.yaml": ""}, [("files", "r/sub")], id="config-is-not-a-manifest"),
+        # a library chart renders nothing itself (helm refuses): the charts that depend on it render it
+        pytest.param(
+            {"charts/lib/Chart.yaml": "name: lib\ntype: library", "charts/app/Chart.yaml": "name: app\ntype: application"},
+            [("chart", "charts/app")],
+            id="library-chart-skipped",
+        ),
     ],
 )
 def test_discover(tmp_path: Path, files: dict[str, str], expected: list[tuple[str, str]]) -> None:
@@ -60,6 +66,7 @@ def test_chart_scenarios(tmp_path: Path) -> None:
         pytest.param({}, "missing", "no such file or directory", id="missing"),
         pytest.param({"empty/README.md": "x"}, "empty", "nothing to gate", id="no-documents"),
         pytest.param({"a.txt": "x"}, "a.txt", "not a YAML file", id="not-yaml"),
+        pytest.param({"lib/Chart.yaml": "name: lib\ntype: library"}, "lib", "a library chart .* check the charts that depend on it", id="library-chart"),
     ],
 )
 def test_discover_rejects(tmp_path: Path, files: dict[str, str], target: str, expected_message: str) -> None:

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.hostile, pytest.mark.cluster, pytest.mark.xdist_group(
     ("sig", "expected_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)], ids=["SIGTERM", "SIGINT", "SIGKILL"]
 )
 def test_signal_in_deploy_stage_stops_its_cluster(tmp_path: Path, sig: signal.Signals, expected_code: int) -> None:
-    shutil.copytree(CHARTS / "node-exporter", tmp_path / "ne")
+    shutil.copytree(CHARTS / "node-exporter", tmp_path / "ne", ignore=shutil.ignore_patterns("charts"))
+    shutil.copytree(CHARTS / "dsgate-common", tmp_path / "dsgate-common")  # its file://../dsgate-common dependency
     config = tmp_path / "dsgate.yaml"
     config.write_text("sources: [ne]\nkubeVersions: [1.36.0]\nhelmVersions: [v4]\ndeploy: [ne]\n")
     root = tmp_path / "clusters-root"  # no cluster runs there: the stage starts its own

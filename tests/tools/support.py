@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from dsgate.gate.render import build_dependencies
 from dsgate.tools import cache_dir, tool_path
 from dsgate.versions import pinned
 
@@ -66,5 +67,6 @@ metadata:
 def clean_manifests() -> str:
     """The node-exporter chart's default render, in a namespace at the Pod Security level the chart
     needs (privileged): what dsgate's own gate passes."""
+    build_dependencies(REPO / "charts" / "node-exporter")  # the library chart, into charts/ (gitignored)
     render = run([str(tool_path("helm")), "template", "node-exporter", str(REPO / "charts" / "node-exporter"), "--namespace", "monitoring"]).stdout
     return PRIVILEGED_NAMESPACE + render

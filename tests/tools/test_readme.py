@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate.gate.render import build_dependencies
 from dsgate.tools import cache_dir, tool_path
 from tests.tools.support import DAEMONSET, PRIVILEGED_NAMESPACE, REPO, clean_manifests, readme_block, run
 
@@ -40,6 +41,7 @@ def test_chart_consumer_installs_the_current_version(tmp_path: Path) -> None:
     assert argv[argv.index("--version") + 1] == chart_version(chart), "the README names the chart's current version"
     # The same command, the registry swapped for the chart it would serve: helm accepts every flag.
     argv[3] = str(CHARTS / chart)
+    build_dependencies(CHARTS / chart)  # the library chart, into charts/ (gitignored)
     proc = run([str(tool_path("helm")), *argv[1:], "--dry-run=client"], env={"KUBECONFIG": str(tmp_path / "none")})
     assert "STATUS: pending-install" in proc.stdout
 
@@ -54,6 +56,7 @@ def test_gitops_helmrelease_points_at_the_chart_and_its_values_pass_the_gate(tmp
     assert (ref["kind"], ref["name"], ref["namespace"]) == ("OCIRepository", source["metadata"]["name"], source["metadata"]["namespace"])
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump(release["spec"]["values"]))
+    build_dependencies(CHARTS / chart)  # the library chart, into charts/ (gitignored)
     rendered = run(
         [str(tool_path("helm")), "template", release["metadata"]["name"], str(CHARTS / chart), "-n", release["metadata"]["namespace"], "-f", str(values)]
     ).stdout

@@ -56,7 +56,7 @@ fluentd.conf.sources: sources.conf: metrics, container logs, journal, extra sour
 </source>
 {{- $c := .Values.logs.containers }}
 {{- if $c.enabled }}
-{{- $own := printf "/var/log/containers/%s-*_%s_fluentd-*.log" (include "fluentd.fullname" .) (include "fluentd.namespace" .) }}
+{{- $own := printf "/var/log/containers/%s-*_%s_fluentd-*.log" (include "dsgate-common.fullname" .) (include "dsgate-common.namespace" .) }}
 
 # Container logs ({{ .Values.runtime }}: {{ ternary "CRI format" "docker json-file format" (eq (include "fluentd.cri" .) "true") }}).
 <source>

@@ -1,142 +1,8 @@
 {{/*
-fluentd.component: the app.kubernetes.io/component of every object of this chart.
+The names, labels, image reference, pull secrets, toleration presets, affinity and the shared guards
+come from the dsgate-common library chart (charts/dsgate-common, a dependency in Chart.yaml); this file
+holds what only this chart needs.
 */}}
-{{- define "fluentd.component" -}}
-log-collector
-{{- end }}
-
-{{/*
-The helpers between the SHARED markers are the same in charts/node-exporter and charts/fluentd but for
-the chart prefix (tests/charts/test_shared_helpers.py checks it, and renders both for the same input).
-*/}}
-{{- /* BEGIN SHARED HELPERS */}}
-
-{{/*
-fluentd.yamlGuard: fails when a value holds a character YAML cannot carry (DEL, the C1 controls but NEL,
-U+FFFE, U+FFFF). helm's toYaml renders nothing, silently, for such a string: the chart's own strings
-exclude them in the schema, the pass-through Kubernetes types cannot, so every top-level value is
-checked here, once, instead of being dropped where it is used.
-*/}}
-{{- define "fluentd.yamlGuard" -}}
-{{- range $key, $value := .Values }}
-{{- if and $value (not (toYaml $value)) }}
-{{- fail (printf "%s holds a character YAML cannot carry (U+007F-U+0084, U+0086-U+009F, U+FFFE or U+FFFF), so helm would silently drop the whole value: remove it." $key) }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-fluentd.name: the chart name, or nameOverride; value of app.kubernetes.io/name.
-*/}}
-{{- define "fluentd.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-fluentd.fullname: the base name of every object, truncated to 63 characters (DNS label limit) without
-leading or trailing dashes.
-*/}}
-{{- define "fluentd.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimAll "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimAll "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimAll "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-fluentd.namespace: the namespace of every namespaced object.
-*/}}
-{{- define "fluentd.namespace" -}}
-{{- default .Release.Namespace .Values.namespaceOverride }}
-{{- end }}
-
-{{/*
-fluentd.chart: chart name and version, for the helm.sh/chart label (metadata only).
-*/}}
-{{- define "fluentd.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-fluentd.selectorLabels: the immutable selector (name + instance only, never the version).
-*/}}
-{{- define "fluentd.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "fluentd.name" . | quote }}
-app.kubernetes.io/instance: {{ .Release.Name | quote }}
-{{- end }}
-
-{{/*
-fluentd.labels: standard labels for object metadata plus commonLabels (templated; standard keys win).
-*/}}
-{{- define "fluentd.labels" -}}
-{{- $std := include "fluentd.selectorLabels" . | fromYaml }}
-{{- $_ := set $std "helm.sh/chart" (include "fluentd.chart" .) }}
-{{- $_ = set $std "app.kubernetes.io/version" .Chart.AppVersion }}
-{{- $_ = set $std "app.kubernetes.io/managed-by" .Release.Service }}
-{{- $_ = set $std "app.kubernetes.io/component" (include "fluentd.component" .) }}
-{{- $_ = set $std "app.kubernetes.io/part-of" (include "fluentd.name" .) }}
-{{- with .Values.commonLabels }}{{/* tpl copies every template of the chart: only when there is something to template */}}
-{{- $std = merge $std (tpl (toYaml .) $ | fromYaml) }}
-{{- end }}
-{{- toYaml $std }}
-{{- end }}
-
-{{/*
-fluentd.podLabels: pod template labels: the standard labels plus podLabels (templated; standard keys win).
-*/}}
-{{- define "fluentd.podLabels" -}}
-{{- $labels := include "fluentd.labels" . | fromYaml }}
-{{- with .Values.podLabels }}
-{{- $labels = merge $labels (tpl (toYaml .) $ | fromYaml) }}
-{{- end }}
-{{- toYaml $labels }}
-{{- end }}
-
-{{/*
-fluentd.serviceAccountName: the ServiceAccount the pods run as.
-*/}}
-{{- define "fluentd.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "fluentd.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
-{{/*
-fluentd.imageRef: registry/repository[:tag][@digest] for an image block; with a digest the tag stays (readable)
-and the kubelet pulls by the digest. Call with (dict "image" <image block> "global" .Values.global "defaultTag" "v1.2.3").
-*/}}
-{{- define "fluentd.imageRef" -}}
-{{- $registry := .global.imageRegistry | default .image.registry }}
-{{- $repo := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
-{{- $repo }}{{ with .image.tag | default .defaultTag }}:{{ . }}{{ end }}{{ with .image.digest }}@{{ . }}{{ end }}
-{{- end }}
-
-{{/*
-fluentd.imagePullSecrets: global plus chart pull secrets; global entries may be plain names.
-*/}}
-{{- define "fluentd.imagePullSecrets" -}}
-{{- $secrets := list }}
-{{- range .Values.global.imagePullSecrets }}
-{{- $secrets = append $secrets (ternary (dict "name" .) . (kindIs "string" .)) }}
-{{- end }}
-{{- range .Values.imagePullSecrets }}
-{{- $secrets = append $secrets . }}
-{{- end }}
-{{- with $secrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- end }}
-
-{{- /* END SHARED HELPERS */}}
 
 {{/*
 fluentd.variant: the image variant: image.variant, else the one whose plugins include the output.
@@ -150,14 +16,14 @@ fluentd.variant: the image variant: image.variant, else the one whose plugins in
 fluentd.image: the Fluentd image reference; the tag defaults to v<appVersion>-debian-<variant>-1.0.
 */}}
 {{- define "fluentd.image" -}}
-{{- include "fluentd.imageRef" (dict "image" .Values.image "global" .Values.global "defaultTag" (printf "v%s-debian-%s-1.0" .Chart.AppVersion (include "fluentd.variant" .))) }}
+{{- include "dsgate-common.imageRef" (dict "image" .Values.image "global" .Values.global "defaultTag" (printf "v%s-debian-%s-1.0" .Chart.AppVersion (include "fluentd.variant" .))) }}
 {{- end }}
 
 {{/*
 fluentd.configMapName: the ConfigMap mounted at /fluentd/etc (generated, or existingConfigMap).
 */}}
 {{- define "fluentd.configMapName" -}}
-{{- .Values.existingConfigMap | default (include "fluentd.fullname" .) }}
+{{- .Values.existingConfigMap | default (include "dsgate-common.fullname" .) }}
 {{- end }}
 
 {{/*
@@ -212,29 +78,18 @@ fluentd.secretEnv: the env variables that carry output credentials, as a list of
 {{- end }}
 
 {{/*
-fluentd.validate: cross-field rules the schema cannot express; fails once with every message and its fix.
+fluentd.validate: cross-field rules the schema cannot express (dsgate-common's shared guards and this
+chart's own); fails once with every message and its fix.
 */}}
 {{- define "fluentd.validate" -}}
-{{- include "fluentd.yamlGuard" . }}
-{{- $msgs := list }}
+{{- include "dsgate-common.yamlGuard" . }}
+{{- $msgs := include "dsgate-common.guards" . | fromYamlArray }}
 {{- $ru := .Values.updateStrategy.rollingUpdate }}
 {{- if and (eq .Values.updateStrategy.type "RollingUpdate") (not (has (toString $ru.maxSurge) (list "0" "0%"))) }}
 {{- $msgs = append $msgs (printf "updateStrategy.rollingUpdate.maxSurge is %v: it must be 0. A surge pod would run beside the old one on the same node, tail the same files with the same position database (%s) and ship every line twice. Roll with maxUnavailable instead." $ru.maxSurge .Values.positionDb.hostPath) }}
 {{- end }}
-{{- if and (eq .Values.updateStrategy.type "RollingUpdate") (has (toString $ru.maxUnavailable) (list "0" "0%")) }}
-{{- $msgs = append $msgs "updateStrategy.rollingUpdate.maxUnavailable is 0: with maxSurge 0 the rollout could never replace a pod. Use 1 or a percentage such as 10%." }}
-{{- end }}
-{{- if hasKey .Values.podDisruptionBudget "maxUnavailable" }}
-{{- $msgs = append $msgs "podDisruptionBudget.maxUnavailable is not supported: the disruption controller cannot compute the expected pod count of a DaemonSet (no scale subresource) and would block every eviction. Remove it and set podDisruptionBudget.minAvailable to an integer." }}
-{{- end }}
-{{- if kindIs "string" .Values.podDisruptionBudget.minAvailable }}
-{{- $msgs = append $msgs (printf "podDisruptionBudget.minAvailable is %q: a percentage does not work for DaemonSet pods (the disruption controller cannot compute their expected count and blocks every eviction). Set an integer such as 1." .Values.podDisruptionBudget.minAvailable) }}
-{{- end }}
 {{- if and .Values.preStop.enabled (ge (int .Values.preStop.sleepSeconds) (int .Values.terminationGracePeriodSeconds)) }}
 {{- $msgs = append $msgs (printf "preStop.sleepSeconds (%v) must be less than terminationGracePeriodSeconds (%v): Fluentd needs the rest of the grace period to flush its buffers after SIGTERM." .Values.preStop.sleepSeconds .Values.terminationGracePeriodSeconds) }}
-{{- end }}
-{{- if and .Values.serviceMonitor.enabled (not .Values.service.enabled) }}
-{{- $msgs = append $msgs "serviceMonitor.enabled needs service.enabled: the ServiceMonitor scrapes the pods through the Service's endpoints. Enable the Service." }}
 {{- end }}
 {{- $req := .Values.resources.requests | default dict }}
 {{- $lim := .Values.resources.limits | default dict }}
@@ -258,7 +113,5 @@ fluentd.validate: cross-field rules the schema cannot express; fails once with e
 {{- end }}
 {{- end }}
 {{- end }}
-{{- with $msgs }}
-{{- fail (printf "\n\nfluentd chart: invalid values:\n- %s" (join "\n- " .)) }}
-{{- end }}
+{{- include "dsgate-common.fail" (dict "context" . "messages" $msgs) }}
 {{- end }}

@@ -37,6 +37,7 @@ from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
 from dsgate.cluster.eligibility import eligible_nodes
+from dsgate.gate.render import RenderError, build_dependencies
 from dsgate.tools import ToolMissing, tool_path
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -185,6 +186,11 @@ def _check_chart(chart: Path | str) -> None:
             raise DeployError(f"chart package {reference} does not exist")
     elif not (Path(reference) / "Chart.yaml").is_file():
         raise DeployError(f"{reference} is not a chart (no Chart.yaml)")
+    else:
+        try:  # helm install/upgrade of a directory needs its local dependencies in charts/
+            build_dependencies(Path(reference))
+        except (RenderError, ToolMissing) as exc:
+            raise DeployError(str(exc)) from None
 
 
 def _connect(charts: Sequence[Path | str], values_files: Sequence[Path], kubeconfig: Path | None) -> _Target:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from dsgate import procs, rundir
+from dsgate.gate import chartdeps
 from dsgate.gate.documents import Converter, Document, Provenance, Render, decode, documents_from, parse_stream, read_stream, unconvertible
 from dsgate.limits import LimitError, Limits
 from dsgate.tools import tool_path
@@ -136,8 +137,10 @@ def helm_template(
     """Run `helm template`; raise RenderError with helm's stderr.
 
     With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process, which also
-    converts the output's documents.
+    converts the output's documents. A chart directory's local dependencies are built first when
+    they are missing or stale (build_dependencies).
     """
+    build_dependencies(chart)
     args = ["template", release, str(chart), "--namespace", namespace]
     args += ["--kube-version", kube_version or kubernetes_version()]
     for path in values_files:
@@ -166,32 +169,26 @@ def helm_template(
     return Template(text)
 
 
-def local_dependencies(chart: Path) -> list[str]:
-    """Names of CHART's dependencies that live beside it (`repository: file://...`)."""
-    try:
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []  # helm reports a broken Chart.yaml when it renders
-    deps = meta.get("dependencies") if isinstance(meta, dict) else None
-    return [str(d.get("name")) for d in deps or () if isinstance(d, dict) and str(d.get("repository", "")).startswith("file://")]
-
-
 def build_dependencies(chart: Path) -> None:
     """`helm dependency build --skip-refresh` for a chart with file:// dependencies, as chart-testing
-    does before it lints: packages them into charts/ (offline; no repository is refreshed).
-    Raise RenderError with helm's message when it fails."""
-    if not local_dependencies(chart):
+    does before it lints, when they are missing or older than their sources (chartdeps.stale): packages
+    them into charts/ (offline; no repository is refreshed). Raise RenderError with helm's message when
+    it fails."""
+    if not chartdeps.local_dependencies(chart):
         return
-    limits = Limits()
-    try:  # offline, cancellable and limited like a render
-        proc = procs.run(
-            [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)],
-            timeout=limits.render_seconds,
-            limits=os_limits(limits, str(tool_path("helm"))),
-            offline=True,
-        )
-    except procs.Timeout:
-        raise killed(f"helm dependency build {chart}", limits, "render_seconds") from None
+    with chartdeps.locked(chart):
+        if not chartdeps.stale(chart):
+            return
+        limits = Limits()
+        try:  # offline, cancellable and limited like a render
+            proc = procs.run(
+                [str(tool_path("helm")), "dependency", "build", "--skip-refresh", str(chart)],
+                timeout=limits.render_seconds,
+                limits=os_limits(limits, str(tool_path("helm"))),
+                offline=True,
+            )
+        except procs.Timeout:
+            raise killed(f"helm dependency build {chart}", limits, "render_seconds") from None
     if proc.returncode != 0:
         stderr = proc.stderr.decode(errors="replace").strip()
         raise RenderError(f"helm dependency build {chart} failed: {stderr}; fix the dependencies in {chart / 'Chart.yaml'}")
@@ -238,7 +235,10 @@ def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
     """Run `kustomize build --enable-helm` with the pinned helm v4; raise RenderError on failure.
 
     Only what kustomize does by default: no --enable-exec, no --enable-alpha-plugins, and the load
-    restrictor stays LoadRestrictionsRootOnly (files outside the kustomization's root are refused)."""
+    restrictor stays LoadRestrictionsRootOnly (files outside the kustomization's root are refused).
+    Local charts it inflates (helmCharts) get their local dependencies built first: kustomize does not."""
+    for chart in chartdeps.kustomize_charts(directory):
+        build_dependencies(chart)
     cmd = [
         str(tool_path("kustomize")),
         "build",

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from dsgate.config import CONFIG_NAME
 from dsgate.gate.documents import DocumentError, read_text, safe_load
 from dsgate.limits import LimitError
@@ -89,6 +91,15 @@ def _inside(root: Path, entries: Iterable[Path]) -> list[Path]:
     return out
 
 
+def is_library_chart(chart: Path) -> bool:
+    """Whether CHART's Chart.yaml says `type: library` (helm refuses to render or install one)."""
+    try:
+        meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return False  # helm reports the broken Chart.yaml when it renders
+    return isinstance(meta, dict) and meta.get("type") == "library"
+
+
 def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, root: Path | None = None, seen: set[Path] | None = None) -> Iterable[Source]:
     root = root or directory.resolve()
     seen = set() if seen is None else seen
@@ -99,7 +110,8 @@ def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, ro
         yield from gitops
         return
     if (directory / "Chart.yaml").is_file():
-        yield Source("chart", directory, extra_values=extra_values)
+        if not is_library_chart(directory):  # a library renders nothing itself: its users render it
+            yield Source("chart", directory, extra_values=extra_values)
         return
     if kustomization_file(directory) is not None:
         if not is_component(directory):
@@ -149,6 +161,8 @@ def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[S
             found = [Source("kustomize", path.parent)] if path.name in KUSTOMIZATION_FILES else [Source("files", path, files=(path,))]
         else:
             found = _without_gitops_inputs(path, list(_walk(path, tuple(extra_values), top=True)))
+        if not found and path.is_dir() and is_library_chart(path):
+            raise SourceError(f"{path}: a library chart (type: library) renders nothing itself; check the charts that depend on it")
         if not found:
             raise SourceError(f"{path}: holds no chart, kustomization or YAML file; nothing to gate")
         sources.extend(found)

@@ -706,7 +706,7 @@ TEMPLATE_ROWS = [
     pytest.param({"updateStrategy": {"rollingUpdate": {"maxSurge": "25%"}}}, "maxSurge is 25%: it must be 0", id="max-surge-percent"),
     pytest.param(
         {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0}}},
-        "updateStrategy.rollingUpdate.maxUnavailable is 0: with maxSurge 0 the rollout could never replace a pod",
+        "updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0: the rollout could never replace a pod",
         id="max-unavailable-zero",
     ),
     pytest.param(
@@ -716,13 +716,13 @@ TEMPLATE_ROWS = [
     ),
     pytest.param(
         {"podDisruptionBudget": {"minAvailable": "50%"}},
-        'podDisruptionBudget.minAvailable is "50%": a percentage does not work for DaemonSet pods',
+        'podDisruptionBudget.minAvailable is "50%": it must be an integer; a percentage does not work for DaemonSet pods',
         id="pdb-percentage",
     ),
     pytest.param({"preStop": {"sleepSeconds": 60}}, "preStop.sleepSeconds (60) must be less than terminationGracePeriodSeconds (60)", id="prestop-too-long"),
     pytest.param(
         {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}},
-        "serviceMonitor.enabled needs service.enabled",
+        "serviceMonitor.enabled requires service.enabled",
         id="servicemonitor-without-service",
     ),
     pytest.param(

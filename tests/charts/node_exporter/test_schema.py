@@ -263,7 +263,7 @@ REJECT = [
     ),
     pytest.param(
         {"podDisruptionBudget": {"minAvailable": "50%"}},
-        ["podDisruptionBudget.minAvailable must be an integer", "no scale subresource"],
+        ['podDisruptionBudget.minAvailable is "50%": it must be an integer', "no scale subresource"],
         id="pdb-minAvailable-percent",
     ),
     pytest.param({"podDisruptionBudget": {"minAvailable": -1}}, ["/podDisruptionBudget/minAvailable", "minimum"], id="pdb-minAvailable-negative"),

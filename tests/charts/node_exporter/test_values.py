@@ -306,8 +306,8 @@ ROWS = [
     pytest.param(
         {"tolerationPreset": "controlPlane", "nodeSelector": {"node-role.kubernetes.io/control-plane": ""}},
         {
-            DS + ".tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
-            "Pod:spec.tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
+            DS + ".tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
+            "Pod:spec.tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
             "Pod:spec.nodeSelector": {"kubernetes.io/os": "linux", "node-role.kubernetes.io/control-plane": ""},
         },
         id="tolerationPreset-controlPlane",
