@@ -88,12 +88,13 @@ cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topo
 cluster-down: ## Stop the local cluster and remove everything it wrote
 	$(BIN)/dsgate cluster down
 
-bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree)
+bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree), audit at 2,000 nodes
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_policies.py
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_gitops.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_audit.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
 	rm -rf $(VENV) .pytest_cache .hypothesis out dist
