@@ -592,12 +592,22 @@ ROWS = [
     row("priority-default", "priorityClassName", {}, {f"{SPEC}.priorityClassName": "system-node-critical"}),
     row("priority-off", "priorityClassName", {"priorityClassName": ""}, {f"{SPEC}.priorityClassName": MISSING}),
     # --- rollout and shutdown
+    # the default budget: 10% of the nodes, rounded up (1 on up to 10 nodes, 100 on 1,000), with minReadySeconds 10
+    row(
+        "rollout-defaults",
+        "updateStrategy.rollingUpdate.maxUnavailable",
+        {},
+        {
+            "DaemonSet:spec.updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0}},
+            "DaemonSet:spec.minReadySeconds": 10,
+        },
+    ),
     row("on-delete", "updateStrategy.type", {"updateStrategy": {"type": "OnDelete"}}, {"DaemonSet:spec.updateStrategy": {"type": "OnDelete"}}),
     row(
         "max-unavailable",
         "updateStrategy.rollingUpdate.maxUnavailable",
-        {"updateStrategy": {"rollingUpdate": {"maxUnavailable": "10%"}}},
-        {"DaemonSet:spec.updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0}}},
+        {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 1}}},
+        {"DaemonSet:spec.updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
     ),
     row(
         "max-surge-zero-percent",
