@@ -112,6 +112,13 @@ def _host_port_findings(paths: list[Path]) -> list[tuple[str, str]]:
             id="linux-and-windows",
         ),
         pytest.param(
+            # the same agent from two sources (a chart and an overlay of it, one overlay per environment):
+            # alternatives, not two agents on one node; a different agent on the port still clashes
+            {"a.yaml": _daemonset("node-exporter", 9100), "b.yaml": _daemonset("node-exporter", 9100)},
+            [],
+            id="same-agent-two-packagings",
+        ),
+        pytest.param(
             # a clash inside one file is the per-render finding, not repeated across sources
             {"a.yaml": _daemonset("exporter-a", 9100) + "---\n" + _daemonset("exporter-b", 9100), "b.yaml": _daemonset("other", 9200)},
             [
@@ -178,6 +185,9 @@ def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: st
         ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "y", os_name="windows")])], [["x", "y"]]),
         # the same set for both OSes is evaluated once
         ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "y")])], [["x", "y"]]),
+        # the same agent (here by name) from a second source is left out; its other agents stay
+        ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "x"), _doc("b", "y")])], [["x", "y"]]),
+        ([("a", "", [_doc("a", "x")]), ("b", "", [_doc("b", "x")])], []),
     ],
 )
 def test_evaluation_sets(renders: list[tuple[str, str, list[Document]]], expected_sets: list[list[str]]) -> None:

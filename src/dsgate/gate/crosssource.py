@@ -5,8 +5,11 @@ host-port rule compares only the DaemonSets of one chart scenario, kustomization
 separate charts installed side by side still clash on a node: a second exporter on hostPort 9100
 never starts where node-exporter runs. This module makes one extra evaluation set per cluster: the
 DaemonSets of one render of every source (a chart's default scenario, else its first render), when
-at least two sources contribute one. From that evaluation only the host-port rule's findings are
-kept, and only those the per-render evaluation did not already report word for word (a clash
+at least two sources contribute one. The same agent from two sources (a chart and a kustomize
+overlay of it, or one overlay per environment) is a choice between packagings, not two agents on one
+node: a source's DaemonSet is left out of a place where another source already brought the same
+agent (its app.kubernetes.io/name label, else its name). From that evaluation only the host-port
+rule's findings are kept, and only those the per-render evaluation did not already report word for word (a clash
 inside one source); each kept finding names the other sources involved.
 """
 
@@ -33,6 +36,13 @@ def _operating_systems(doc: Document) -> set[str]:
     return named or {"linux", "windows"}
 
 
+def _agent(doc: Document) -> str:
+    """Which agent a DaemonSet runs: its app.kubernetes.io/name (the object's or its pod template's), else its name."""
+    meta_labels = (doc.obj.get("metadata") or {}).get("labels") or {}
+    template_labels = (((doc.obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    return str(meta_labels.get("app.kubernetes.io/name") or template_labels.get("app.kubernetes.io/name") or doc.name)
+
+
 def _display(doc: Document) -> str:
     """A DaemonSet as the library's messages name it (lib.display): DaemonSet <namespace/name>."""
     namespace = (doc.obj.get("metadata") or {}).get("namespace") or ""
@@ -48,11 +58,15 @@ def evaluation_sets(renders: Iterable[tuple[str, str, Sequence[Document]]]) -> l
         if source not in chosen or (scenario == DEFAULT_SCENARIO and chosen[source][0] != DEFAULT_SCENARIO):
             chosen[source] = (scenario, documents)
     by_place: dict[tuple[str, str], dict[str, list[Document]]] = {}
+    agents: dict[tuple[str, str], dict[str, str]] = {}  # place -> agent -> the source that brought it first
     for source, (_, documents) in chosen.items():
         for doc in documents:
             if doc.kind == "DaemonSet":
                 for os_name in sorted(_operating_systems(doc)):
-                    by_place.setdefault((doc.provenance.cluster, os_name), {}).setdefault(source, []).append(doc)
+                    place = (doc.provenance.cluster, os_name)
+                    if agents.setdefault(place, {}).setdefault(_agent(doc), source) != source:
+                        continue  # the same agent packaged by another source: an alternative, not a second agent
+                    by_place.setdefault(place, {}).setdefault(source, []).append(doc)
     sets: list[list[Document]] = []
     for sources in by_place.values():
         docs = [doc for source_docs in sources.values() for doc in source_docs]
