@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 
 from dsgate.cluster import kube
+from dsgate.cluster.components import component_pids
 from dsgate.cluster.lifecycle import down, up
-from dsgate.cluster.processes import component_pids
 from dsgate.cluster.state import COMPONENTS, paths_for
 from dsgate.cluster.topology import DEFAULT_TOPOLOGY, load_topology
 

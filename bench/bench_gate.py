@@ -21,7 +21,8 @@ import yaml
 
 from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import Source
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import ChartSource
 from dsgate.paths import REPO_ROOT
 from dsgate.tools import tool_path
 from dsgate.versions import kube_target_versions
@@ -60,10 +61,10 @@ def synthetic_values(n: int, workdir: Path) -> list[tuple[Path, Path]]:
 
 
 def ours(pairs: list[tuple[Path, Path]], workers: int) -> tuple[float, gate.GateResult]:
-    sources = [Source("chart", chart) for chart, _ in pairs]
+    sources = [ChartSource(chart) for chart, _ in pairs]
     jobs = [gate.Job(src, values.name, (values,), "v4", KUBE) for src, (_, values) in zip(sources, pairs, strict=True)]
     start = time.perf_counter()
-    result = gate.run_jobs(jobs, policy_dir=default_policy_dir(), policy_data={}, kube_versions=[KUBE], workers=workers)
+    result = gate.run_jobs(jobs, CheckOptions(kube_versions=(KUBE,), workers=workers))
     return time.perf_counter() - start, result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _pytest.nodeid import NodeId
+from _pytest.nodeid import NodeId  # noqa: PLC2701  # pytest exports no public type for a node id
 
 from tests.support import REPO
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dsgate.gate.evaluate import IGNORED, free_port
+from dsgate.gate.evaluate import IGNORED
+from dsgate.net import free_port
 from dsgate.paths import POLICIES_DIR, REPO_ROOT
 from dsgate.tools import tool_path
 from dsgate.versions import kube_target_versions

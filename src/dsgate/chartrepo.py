@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.gate.chartdeps import local_dependencies
 from dsgate.gate.render import RenderError, build_dependencies
 from dsgate.paths import CHARTS, REPO_ROOT
@@ -34,7 +35,7 @@ VERSIONED = ("templates", "values.yaml", "values.schema.json")
 BASES = ("origin/main", "main")
 
 
-class ChartRepoError(RuntimeError):
+class ChartRepoError(DsgateError):
     """Packaging or the version check cannot proceed; the message names the cause and the fix."""
 
 

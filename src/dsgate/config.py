@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from dsgate import limits as limits_mod
+from dsgate.errors import DsgateError
+from dsgate.gate import baseline, ruleset
 from dsgate.gate import controls as controls_mod
 from dsgate.gate.clustermodel import ClusterModel, problems
 from dsgate.gate.documents import DocumentError, read_text, safe_load
+from dsgate.gate.options import CheckOptions
 from dsgate.gate.render import HELM_TOOLS
+from dsgate.gate.servercheck import Settings as ServerCheckSettings
+from dsgate.gate.sources import CONFIG_NAME, Source
 from dsgate.versions import kube_target_versions
 
 if TYPE_CHECKING:
-    from dsgate.gate.sources import Source  # sources reads CONFIG_NAME from here
+    from dsgate.gate.stages import GateResult
 
-CONFIG_NAME = "dsgate.yaml"
 KEYS = {
     "sources",
     "kubeVersions",
@@ -42,7 +48,7 @@ KEYS = {
 CLUSTER_KEYS = ("allowPrivileged", "podSecurity", "admissionPlugins", "releaseName", "namespace")
 
 
-class ConfigError(RuntimeError):
+class ConfigError(DsgateError):
     """dsgate.yaml is malformed; the message names the key."""
 
 
@@ -79,7 +85,7 @@ def _list_of_str(raw: dict[str, Any], key: str, path: Path) -> list[str]:
     return [str(v) for v in value]
 
 
-def load(path: Path) -> Config:
+def load(path: Path) -> Config:  # noqa: C901  # one check per dsgate.yaml key, in the order of the keys; split up, the file's schema would be scattered
     """Read and check dsgate.yaml."""
     try:
         raw = safe_load(read_text(path), str(path)) or {}
@@ -163,12 +169,12 @@ def _sources(raw: Any, root: Path, path: Path) -> tuple[list[Path], dict[Path, t
     return paths, releases
 
 
-def with_releases(sources: Sequence[Source], releases: dict[Path, tuple[str, str]]) -> list[Source]:
+def with_releases(sources: Sequence[Source], releases: Mapping[Path, tuple[str, str]]) -> list[Source]:
     """SOURCES, each found under a path of RELEASES given that entry's release name and namespace."""
     out = []
     for source in sources:
         match = next(((r, n) for base, (r, n) in releases.items() if source.path == base or source.path.is_relative_to(base)), None)
-        out.append(dataclasses.replace(source, release=match[0], namespace=match[1]) if match else source)
+        out.append(dataclasses.replace(source, release=match[0], namespace=match[1]) if match else source)  # type: ignore[type-var]  # every source kind is a dataclass with these fields
     return out
 
 
@@ -215,20 +221,26 @@ def _cluster(raw: dict[str, Any], path: Path) -> ClusterModel:
     return model
 
 
-def override_cluster(
-    base: ClusterModel,
-    *,
-    allow_privileged: bool | None = None,
-    pod_security: str | None = None,
-    pod_security_namespaces: Sequence[str] = (),
-    enable_admission_plugins: str | None = None,
-    disable_admission_plugins: str | None = None,
-    release_name: str | None = None,
-    namespace: str | None = None,
-) -> ClusterModel:
+class ClusterFlags(TypedDict, total=False):
+    """The command line's cluster-model flags (None or absent: not given)."""
+
+    allow_privileged: bool | None
+    pod_security: str | None
+    pod_security_namespaces: Sequence[str]
+    enable_admission_plugins: str | None
+    disable_admission_plugins: str | None
+    release_name: str | None
+    namespace: str | None
+
+
+def override_cluster(base: ClusterModel, **flags: Unpack[ClusterFlags]) -> ClusterModel:
     """BASE (dsgate.yaml's cluster, else the defaults) with what the command line sets: a flag given
     wins over dsgate.yaml. POD_SECURITY_NAMESPACES are NS=LEVEL, added to BASE's; the plugin lists are
     comma-separated and replace BASE's. ConfigError for a malformed value."""
+    allow_privileged, pod_security = flags.get("allow_privileged"), flags.get("pod_security")
+    pod_security_namespaces = flags.get("pod_security_namespaces", ())
+    enable_admission_plugins, disable_admission_plugins = flags.get("enable_admission_plugins"), flags.get("disable_admission_plugins")
+    release_name, namespace = flags.get("release_name"), flags.get("namespace")
     extra: dict[str, str] = {}
     for item in pod_security_namespaces:
         ns, sep, level = item.partition("=")
@@ -258,3 +270,76 @@ def find(start: Path) -> Path | None:
         if (directory / CONFIG_NAME).is_file():
             return directory / CONFIG_NAME
     return None
+
+
+def _config_of(args: argparse.Namespace) -> Config | None:
+    """The dsgate.yaml of this run: --config, else the nearest one above the working directory;
+    None with --no-config or when there is none."""
+    if args.no_config:
+        return None
+    if args.config and not args.config.is_file():
+        raise ConfigError(f"{args.config}: no such config file")
+    path = args.config or find(Path.cwd())
+    return load(path) if path is not None else None
+
+
+def check_options(args: argparse.Namespace) -> CheckOptions:
+    """The options of `dsgate check ARGS`: each from the command line when given, else from dsgate.yaml,
+    else the default (CheckOptions' own). Lists given in both places are joined (flags first)."""
+    cfg = _config_of(args)
+    paths = args.paths or (cfg.sources if cfg else [])
+    if not paths:
+        raise ConfigError("nothing to check: name PATHs or list 'sources' in dsgate.yaml")
+    default = CheckOptions()
+    policy_dir = args.policies or (cfg.policies if cfg and cfg.policies else default.policy_dir)
+    return CheckOptions(
+        paths=tuple(paths),
+        values=tuple(args.values),
+        charts=(*args.charts, *(cfg.charts if cfg else [])),
+        repos=(*args.repo, *(cfg.repos if cfg else [])),
+        argocd_clusters=(*args.argocd_cluster, *(cfg.argocd_clusters if cfg else [])),
+        helm_versions=tuple(args.helm or (cfg.helm_versions if cfg else default.helm_versions)),
+        kube_versions=tuple([v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else ()) or default.kube_versions),
+        workers=args.workers,
+        limits=cfg.limits if cfg else default.limits,
+        crds=(*args.crd, *(cfg.crds if cfg else [])),
+        allow_kinds=(*args.allow_kind, *(cfg.allow_kinds if cfg else [])),
+        server_check=ServerCheckSettings(
+            enabled=not args.no_server_check,
+            cluster=override_cluster(
+                cfg.cluster if cfg else ClusterModel(),
+                allow_privileged=args.allow_privileged,
+                pod_security=args.pod_security,
+                pod_security_namespaces=args.pod_security_namespace,
+                enable_admission_plugins=args.enable_admission_plugins,
+                disable_admission_plugins=args.disable_admission_plugins,
+                release_name=args.release_name,
+                namespace=args.namespace,
+            ),
+        ),
+        releases=cfg.releases if cfg else {},
+        policy_dir=policy_dir,
+        policy_data=cfg.policy_data if cfg else {},
+        controls=tuple(_controls(args, cfg, policy_dir)),
+        deploy=tuple(cfg.deploy) if cfg and not args.no_deploy and not args.paths else (),
+        strict=args.strict,
+        format=args.format,
+        output=args.output,
+        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+    )
+
+
+def _controls(args: argparse.Namespace, cfg: Config | None, policy_dir: Path) -> list[Callable[[GateResult], None]]:
+    """The run's controls (dsgate.gate.controls, then the baseline), their rule ids checked against the
+    library (RulesetError, ControlError, BaselineError: DsgateErrors, exit 2)."""
+    known = ruleset.read(policy_dir, controls_mod.GATE_RULES)
+    settings = cfg.controls if cfg else controls_mod.Settings()
+    if len(known) > len(controls_mod.GATE_RULES):  # a library without rule METADATA: nothing to check the ids against
+        settings.check(known, str(cfg.controls.config) if cfg else "dsgate.yaml")
+        for rule in args.disable:
+            controls_mod.check_rule(rule, known, f"--disable {rule}")
+    settings = dataclasses.replace(settings.with_cli(args.profile, args.disable), report_unused=not args.paths)
+    steps: list[Callable[[GateResult], None]] = [controls_mod.Controls(settings, known)]
+    if args.baseline or args.write_baseline:
+        steps.append(baseline.Step.of(args.write_baseline or args.baseline, bool(args.write_baseline)))
+    return steps

@@ -10,11 +10,13 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from dsgate.errors import DsgateError
+
 _UNITS = {"": 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
 _QUANTITY = re.compile(r"^\s*(\d+)\s*(Ki|Mi|Gi)?\s*$")
 
 
-class LimitError(RuntimeError):
+class LimitError(DsgateError):
     """An input crossed a limit; the message names the input, the limit and how to raise it."""
 
 

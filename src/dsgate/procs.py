@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dsgate.errors import DsgateError
+
 
 class Cancelled(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived; a KeyboardInterrupt so every clean-up path written for Ctrl-C runs."""
@@ -124,7 +126,7 @@ _lock = threading.Lock()
 _stopping = threading.Event()  # set by stop_all: a thread still rendering starts no new child
 
 
-class Stopping(RuntimeError):
+class Stopping(DsgateError):
     """popen after stop_all: the command is being cancelled."""
 
 
@@ -210,7 +212,7 @@ def finish(proc: subprocess.Popen[Any]) -> tuple[Any, Any]:
     return out, err
 
 
-class Timeout(RuntimeError):
+class Timeout(DsgateError):
     """run() killed a child that outlived its time limit."""
 
 

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsgate.errors import DsgateError
 from dsgate.paths import HELM_BATCH_DIR, cache_dir
 from dsgate.versions import pinned
 
@@ -92,7 +93,7 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
 SCHEMA_SETS: dict[str, str] = {"crds": "check", "sarif-schema": "all"}
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(DsgateError):
     """A pinned tool is not installed; the message names the command that installs it."""
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.gate.render import render_chart
+from dsgate.gate.sourcekinds import render_chart
 
 Objects = list[dict[str, Any]]
 RenderFn = Callable[..., Objects]

@@ -18,7 +18,8 @@ import yaml
 from tests.support import CHARTS, daemonset
 
 from dsgate.gate import chartdeps
-from dsgate.gate.render import RenderError, render_chart
+from dsgate.gate.render import RenderError
+from dsgate.gate.sourcekinds import render_chart
 
 pytestmark = pytest.mark.render
 

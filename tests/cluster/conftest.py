@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from dsgate.cluster.components import component_pids, process_argv
 from dsgate.cluster.lifecycle import ClusterError, LocalCluster, down, up
-from dsgate.cluster.processes import component_pids, process_argv
 from dsgate.tools import ToolMissing
 
 ClusterFactory = Callable[..., LocalCluster]

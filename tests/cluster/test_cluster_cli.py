@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster import lifecycle, processes
+from dsgate.cluster import components, lifecycle
 from dsgate.cluster.cli import main
 from dsgate.cluster.state import ClusterPaths, locked, paths_for
+from dsgate.net import port_free
 
 pytestmark = pytest.mark.unit
 
@@ -79,7 +80,7 @@ def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, 
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "--port" in err  # the fix
     assert not (root / "clusters" / "busy").exists()
-    assert processes.component_pids(paths_for("busy", root)) == {}
+    assert components.component_pids(paths_for("busy", root)) == {}
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_stale_directory_is_detected_and_down_cleans_it(root: Path, spawn: Spawn
     survivor = _fake_component(spawn, paths, "kube-apiserver")
     # etcd's pid file points at a process that is gone.
     paths.pid_file("etcd").write_text("999999")
-    st = processes.inspect(paths)
+    st = components.inspect(paths)
     assert st.state == "stale"
     assert st.pids == {"kube-apiserver": survivor.pid}
     assert main(["status", "--name", "stale"]) == 1
@@ -138,7 +139,7 @@ def test_component_without_pid_file_is_still_found(root: Path, spawn: Spawn) -> 
     paths = paths_for("orphan", root)
     proc = _fake_component(spawn, paths, "kube-scheduler")
     paths.pid_file("kube-scheduler").unlink()
-    assert processes.component_pids(paths) == {"kube-scheduler": proc.pid}
+    assert components.component_pids(paths) == {"kube-scheduler": proc.pid}
     assert lifecycle.down("orphan", root, quiet=True) == ["kube-scheduler"]
     assert proc.wait(timeout=5) is not None
 
@@ -149,18 +150,18 @@ def test_a_process_outside_the_cluster_bin_dir_is_never_touched(root: Path, spaw
     (paths.dir / "pids").mkdir()
     other = spawn(["sleep", "300"])  # not started from <dir>/bin: not ours to stop
     paths.pid_file("etcd").write_text(str(other.pid))
-    assert processes.component_pids(paths) == {}
+    assert components.component_pids(paths) == {}
     lifecycle.down("mine", root, quiet=True)
     assert other.poll() is None
 
 
 def test_picked_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
-    low, _ = processes.ephemeral_range()
-    api, others = processes.pick_ports(0, 5)
+    low, _ = components.ephemeral_range()
+    api, others = components.pick_ports(0, 5)
     ports = [api, *others]
     assert len(set(ports)) == 6
     assert all(20000 <= p < low for p in ports)
-    assert all(processes.port_free(p) for p in ports)
+    assert all(port_free(p) for p in ports)
 
 
 def test_status_while_another_up_or_down_runs_says_busy(root: Path, capsys: pytest.CaptureFixture[str]) -> None:

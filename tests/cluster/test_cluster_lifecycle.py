@@ -16,7 +16,7 @@ import yaml
 
 from dsgate.cluster import lifecycle as cluster
 from dsgate.cluster.cli import main
-from dsgate.cluster.processes import component_pids, inspect
+from dsgate.cluster.components import component_pids, inspect
 from dsgate.cluster.state import COMPONENTS, paths_for
 from dsgate.paths import DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dsgate.gate import pipeline as gate
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import KUBE_TARGETS
 
 pytestmark = pytest.mark.render
@@ -18,7 +18,7 @@ CHARTS = Path(__file__).parent / "data" / "charts"
 
 
 def _gate(chart: Path) -> gate.GateResult:
-    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]), helm_versions=["v4", "v3"])
+    return gate.run(discover([chart]), CheckOptions(kube_versions=KUBE_TARGETS[-2:], helm_versions=("v4", "v3")))
 
 
 def test_file_dependency_is_built_before_rendering(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ VALUES = Path(__file__).parent / "data" / "values"
 )
 def test_values_files_layer_under_scenarios(values: list[str], expected_exit_codes: set[int], expected_renders: dict[str, tuple[bool, str]]) -> None:
     sources = discover([CHARTS / "needs-value"], [VALUES / v for v in values])
-    result = gate.run(sources, policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-1:]))
+    result = gate.run(sources, CheckOptions(kube_versions=KUBE_TARGETS[-1:]))
     assert result.exit_code() in expected_exit_codes, result.errors
     rendered = {
         o.job.scenario: (spec["hostNetwork"], spec["containers"][0]["image"])

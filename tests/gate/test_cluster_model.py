@@ -18,8 +18,8 @@ from dsgate import config
 from dsgate.gate import pipeline as gate
 from dsgate.gate import servercheck
 from dsgate.gate.clustermodel import ClusterModel
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import dsgate_check
 from tests.tools.support import readme_block
 
@@ -164,9 +164,7 @@ def test_cni_like_agent_in_kube_system(
     expected_psa: list[tuple[str, bool]],
 ) -> None:
     src = _inputs(tmp_path, "net-agent.yaml", "rbac-colons.yaml", extra=extra)
-    result = gate.run(
-        discover([src]), policy_dir=default_policy_dir(), policy_data=data, kube_versions=["1.36.0"], server_check=servercheck.Settings(cluster=model)
-    )
+    result = gate.run(discover([src]), CheckOptions(policy_data=data, kube_versions=("1.36.0",), server_check=servercheck.Settings(cluster=model)))
     assert result.errors == []
     assert [(e.path, e.message) for e in result.schema_errors if e.document.ref == AGENT] == expected_schema_errors
     assert [e for e in result.schema_errors if e.document.ref != AGENT] == []  # the RBAC names with ':' are valid

@@ -11,8 +11,8 @@ import pytest
 from dsgate.gate import pipeline as gate
 from dsgate.gate.compare import differences
 from dsgate.gate.documents import Document, Provenance
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
 CHARTS = Path(__file__).parent / "data" / "charts"
@@ -60,7 +60,7 @@ def test_differences(left: list[dict[str, Any]], right: list[dict[str, Any]], ex
 
 
 def _gate(chart: Path) -> gate.GateResult:
-    return gate.run(discover([chart]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]), helm_versions=["v4", "v3"])
+    return gate.run(discover([chart]), CheckOptions(kube_versions=KUBE_TARGETS[-2:], helm_versions=("v4", "v3")))
 
 
 @pytest.mark.render

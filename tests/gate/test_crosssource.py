@@ -15,8 +15,8 @@ from dsgate.docs.catalogue import read_library
 from dsgate.gate import crosssource
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import NEWEST_KUBE, POLICIES
 
 pytestmark = pytest.mark.policy
@@ -57,7 +57,7 @@ def _chart(root: Path, name: str, manifest: str) -> Path:
 
 
 def _host_port_findings(paths: list[Path]) -> list[tuple[str, str]]:
-    result = gate.run(discover(paths), policy_dir=default_policy_dir(), policy_data={}, kube_versions=[NEWEST_KUBE])
+    result = gate.run(discover(paths), CheckOptions(kube_versions=(NEWEST_KUBE,)))
     assert result.errors == []
     return sorted((f.resource, f.message) for f in result.findings if f.rule == crosssource.HOST_PORT_RULE)
 

@@ -14,8 +14,9 @@ import pytest
 from dsgate.gate import pipeline as gate
 from dsgate.gate import report
 from dsgate.gate.dedup import merge_scenarios
-from dsgate.gate.evaluate import Finding, default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.evaluate import Finding
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import KUBE_TARGETS
 
 CHART = Path(__file__).parent / "data" / "locate" / "chart"  # scenarios: default and ci/bad-values.yaml
@@ -53,7 +54,7 @@ def test_merge_scenarios(findings: list[Finding], expected: list[tuple[str, tupl
 
 @pytest.fixture(scope="module")
 def result() -> gate.GateResult:
-    return gate.run(discover([CHART]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]), helm_versions=["v4", "v3"])
+    return gate.run(discover([CHART]), CheckOptions(kube_versions=KUBE_TARGETS[-2:], helm_versions=("v4", "v3")))
 
 
 @pytest.mark.render

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dsgate.gate import pipeline as gate
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
 pytestmark = pytest.mark.policy
@@ -50,7 +50,7 @@ def test_opa_killed_mid_run_fails_closed(tmp_path: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-    result = gate.run(sources, policy_dir=default_policy_dir(), policy_data={}, kube_versions=[NEWEST_KUBE], progress=progress)
+    result = gate.run(sources, CheckOptions(kube_versions=(NEWEST_KUBE,)), progress=progress)
     assert killed, "the test did not find the OPA server to kill"
     assert result.exit_code() == 2
     assert any("OPA" in e and ("died" in e or "failed" in e) for e in result.errors), result.errors
@@ -58,7 +58,7 @@ def test_opa_killed_mid_run_fails_closed(tmp_path: Path) -> None:
 
 def test_each_distinct_render_evaluated_once(tmp_path: Path) -> None:
     (tmp_path / "ds.yaml").write_text((DATA / "community-daemonset.yaml").read_text())
-    result = gate.run(discover([tmp_path]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-2:]))
+    result = gate.run(discover([tmp_path]), CheckOptions(kube_versions=KUBE_TARGETS[-2:]))
     keys = [(f.source, f.rule, f.resource, f.message) for f in result.findings]
     assert len(keys) == len(set(keys))
     assert result.exit_code() == 1

@@ -13,11 +13,12 @@ import pytest
 from dsgate.gate import pipeline as gate
 from dsgate.gate import report, templates
 from dsgate.gate.documents import Provenance, load_file
-from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.locate import Locator, field_parts, file_location, kustomize_inputs, source_template
-from dsgate.gate.pipeline import Job, run_job
+from dsgate.gate.options import CheckOptions
 from dsgate.gate.render import HelmBatch
-from dsgate.gate.sources import Source, discover
+from dsgate.gate.sourcekinds import ChartSource, KustomizeSource, discover
+from dsgate.gate.sources import Job, Source
+from dsgate.gate.stages import run_job
 from tests.support import KUBE_TARGETS
 
 DATA = Path(__file__).parent / "data"
@@ -159,7 +160,7 @@ def _rel(path: Path) -> str:
 )
 def test_chart_locations(scenario: str, field: str, expected_locations: list[tuple[str, int]]) -> None:
     values = () if scenario == "default" else (CHART / "ci" / f"{scenario}-values.yaml",)
-    locate = _locations(Source("chart", CHART), scenario, values)
+    locate = _locations(ChartSource(CHART), scenario, values)
     label = f"{CHART}[{scenario}]"
     assert [(_rel(loc.file), loc.line) for loc in locate(label, "DaemonSet//dsgate-agent", field)] == expected_locations
 
@@ -175,7 +176,7 @@ def test_chart_locations(scenario: str, field: str, expected_locations: list[tup
     ],
 )
 def test_kustomize_locations(field: str, expected_locations: list[tuple[str, int]]) -> None:
-    locate = _locations(Source("kustomize", OVERLAY))
+    locate = _locations(KustomizeSource(OVERLAY))
     assert [(_rel(loc.file), loc.line) for loc in locate(str(OVERLAY), "DaemonSet/agents/agent", field)] == expected_locations
 
 
@@ -379,13 +380,13 @@ SC = "spec.template.spec.containers[*].securityContext"
 )
 def test_agent_chart_locations(scenario: str, ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
     values = () if scenario == "default" else (AGENT / "ci" / f"{scenario}-values.yaml",)
-    locate = _locations(Source("chart", AGENT), scenario, values)
+    locate = _locations(ChartSource(AGENT), scenario, values)
     assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(f"{AGENT}[{scenario}]", ref, field, message)] == expected_locations
 
 
 @pytest.fixture(scope="module")
 def agent_result() -> gate.GateResult:
-    return gate.run(discover([AGENT]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=list(KUBE_TARGETS[-1:]))
+    return gate.run(discover([AGENT]), CheckOptions(kube_versions=KUBE_TARGETS[-1:]))
 
 
 @pytest.mark.render

@@ -15,8 +15,8 @@ import yaml
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 
 from .test_servercheck import CONTAINER, DAEMONSET
 
@@ -170,9 +170,7 @@ def test_gate_keeps_each_source_to_its_own_definitions(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "in.yaml").write_text(yaml.safe_dump_all(objs))
     settings = servercheck.Settings()  # kubeadm's model: the unlabelled namespace agents is privileged
-    result = gate.run(
-        discover([tmp_path / "defines", tmp_path / "uses"]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.36.0"], server_check=settings
-    )
+    result = gate.run(discover([tmp_path / "defines", tmp_path / "uses"]), CheckOptions(kube_versions=("1.36.0",), server_check=settings))
     assert result.errors == []
     assert [(e.document.provenance.source, e.document.ref, e.path, e.message) for e in result.schema_errors] == [
         (str(tmp_path / "uses"), "DaemonSet/agents/b", "spec.template.spec", REFUSED_POD + "no PriorityClass with name agents-critical was found")

@@ -11,6 +11,7 @@ import yaml
 from dsgate.gate import pipeline as gate
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.documents import DocumentError, Provenance, parse_stream
+from dsgate.gate.options import CheckOptions
 from dsgate.gate.validate import Validator
 from tests.support import KUBE_TARGETS, NEWEST_KUBE
 
@@ -130,10 +131,9 @@ def test_unknown_kind_says_how_to_provide_its_crd() -> None:
 
 
 def _gate(paths: list[Path], **kwargs: Any) -> gate.GateResult:
-    from dsgate.gate.evaluate import default_policy_dir
-    from dsgate.gate.sources import discover
+    from dsgate.gate.sourcekinds import discover
 
-    return gate.run(discover(paths), policy_dir=default_policy_dir(), policy_data={}, kube_versions=TARGETS, **kwargs)
+    return gate.run(discover(paths), CheckOptions(kube_versions=tuple(TARGETS), **kwargs))
 
 
 @pytest.mark.policy
@@ -148,7 +148,7 @@ def _gate(paths: list[Path], **kwargs: Any) -> gate.GateResult:
 def test_crds_define_kinds_in_the_gate(tmp_path: Path, files: list[str], crd_paths: list[str], expected_exit: int) -> None:
     for name in files:
         (tmp_path / name).write_text((DATA / "inputs" / name).read_text())
-    result = _gate([tmp_path], crd_paths=[DATA / "inputs" / p for p in crd_paths])
+    result = _gate([tmp_path], crds=tuple(DATA / "inputs" / p for p in crd_paths))
     assert (result.exit_code(), result.schema_errors) == (expected_exit, [])
 
 

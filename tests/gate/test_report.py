@@ -18,7 +18,7 @@ from dsgate.gate import report
 from dsgate.gate.documents import Provenance, load_file
 from dsgate.gate.evaluate import Finding
 from dsgate.gate.pipeline import GateResult, Job, RenderOutcome
-from dsgate.gate.sources import Source
+from dsgate.gate.sourcekinds import FilesSource
 from dsgate.gate.validate import SchemaError
 from dsgate.tools import cache_dir
 from dsgate.versions import pinned
@@ -39,7 +39,7 @@ def _finding(rule: str, severity: str, field: str, message: str = "m", exempted:
 @pytest.fixture(scope="module")
 def result() -> GateResult:
     documents = load_file(COMMUNITY, Provenance(LABEL, "file"))
-    gate = GateResult(renders=[RenderOutcome(Job(Source("files", COMMUNITY, files=(COMMUNITY,))), documents=documents)])
+    gate = GateResult(renders=[RenderOutcome(Job(FilesSource(COMMUNITY, (COMMUNITY,))), documents=documents)])
     gate.findings = [
         _finding("DS-PRI-001", "deny", "spec.template.spec.priorityClassName"),
         _finding("DS-IMG-002", "warn", "spec.template.spec.containers[*].image", "container <node-exporter> has no digest"),

@@ -18,9 +18,10 @@ import yaml
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
 from dsgate.gate.validate import Validator
+from dsgate.versions import pinned
 
 pytestmark = [pytest.mark.policy, pytest.mark.server]
 
@@ -137,16 +138,14 @@ def test_gate_reports_rejections_as_schema_errors(tmp_path: Path) -> None:
     bad = REJECTED[0].values[0]
     src = _gate_dir(tmp_path, bad)
     settings = servercheck.Settings()
-    result = gate.run(discover([src]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.35.0", "1.36.0"], server_check=settings)
+    result = gate.run(discover([src]), CheckOptions(kube_versions=("1.35.0", "1.36.0"), server_check=settings))
     assert result.errors == []
     assert [(e.path, e.kube_version) for e in result.schema_errors] == [
-        ("spec.template.spec.containers[0].resources.requests", f"1.36 (kube-apiserver {gate.pinned()['KUBERNETES_VERSION']} dry-run)")
+        ("spec.template.spec.containers[0].resources.requests", f"1.36 (kube-apiserver {pinned()['KUBERNETES_VERSION']} dry-run)")
     ]
-    assert result.server_check.startswith(f"server check: 1 distinct documents dry-run on kube-apiserver {gate.pinned()['KUBERNETES_VERSION']}")
+    assert result.server_check.startswith(f"server check: 1 distinct documents dry-run on kube-apiserver {pinned()['KUBERNETES_VERSION']}")
     assert "agents=privileged" in result.server_check
-    skipped = gate.run(
-        discover([src]), policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.36.0"], server_check=servercheck.Settings(enabled=False)
-    )
+    skipped = gate.run(discover([src]), CheckOptions(kube_versions=("1.36.0",), server_check=servercheck.Settings(enabled=False)))
     assert skipped.schema_errors == [] and skipped.server_check.startswith("server check: skipped (--no-server-check)")
 
 

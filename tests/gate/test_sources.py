@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.gate.sources import SourceError, discover
+from dsgate.gate.sourcekinds import discover
+from dsgate.gate.sources import SourceError
 
 pytestmark = pytest.mark.unit
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from dsgate.gate import pipeline as gate
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import discover
+from dsgate.gate.options import CheckOptions
 from dsgate.gitops.engine import Settings, expand
-from dsgate.gitops.gate import configure
+from dsgate.plugins import discover
 
 from .test_flux import _write
 
@@ -83,8 +82,8 @@ def test_destinations(tmp_path: Path, east: str, west: str, secret: bool, expect
     entry = _repo(tmp_path, east, west, secret)
     items = expand(entry, Settings(repos=(f"{PLATFORM}={tmp_path}",)))
     assert {i.obj["metadata"]["name"]: i.cluster for i in items if i.obj["kind"] == "DaemonSet"} == expected_clusters
-    sources = configure(discover([entry]), [], [f"{PLATFORM}={tmp_path}"])
-    result = gate.run(sources, policy_dir=default_policy_dir(), policy_data={}, kube_versions=["1.36.0"])
+    sources = discover([entry], CheckOptions(repos=(f"{PLATFORM}={tmp_path}",)))
+    result = gate.run(sources, CheckOptions(kube_versions=("1.36.0",)))
     assert result.errors == []
     clashes = {(f.resource, f.via) for f in result.findings if f.rule == "DS-HST-006"}
     expected = {("DaemonSet/agents/agent-east", ("Application argocd/east",)), ("DaemonSet/logs/agent-west", ("Application argocd/west",))}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.gate.sources import discover
+from dsgate.plugins import discover
 
 from .conftest import ARGO, DATA, FLEET
 

@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate.gate.sources import discover
+from dsgate.gate.sourcekinds import FilesSource
 from dsgate.gitops import artifacts
-from dsgate.gitops.argocd import _template
+from dsgate.gitops.argocd import _template  # noqa: PLC2701  # the ApplicationSet template step, driven directly by the generator tests
 from dsgate.gitops.charts import MissingCharts
 from dsgate.gitops.engine import Settings, expand
 from dsgate.gitops.flux import IMPLIED
 from dsgate.gitops.generators import ArgoCluster, Generators
 from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.repos import Repos
+from dsgate.plugins import discover
 
 from .conftest import DATA
 
@@ -252,7 +253,7 @@ def test_flag_clusters_join_the_secrets() -> None:
     ],
 )
 def test_values_folders_are_not_manifests(top: Path, expected_files: set[str]) -> None:
-    files = {str(f.relative_to(top)) for s in discover([top]) if s.kind == "files" for f in s.files}
+    files = {str(f.relative_to(top)) for s in discover([top]) if isinstance(s, FilesSource) for f in s.files}
     assert files == expected_files
 
 

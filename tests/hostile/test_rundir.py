@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate.cluster.processes import alive
+from dsgate.cluster.components import alive
 from tests.hostile.support import leftovers, tagged, tagged_env, wait_for
 
 pytestmark = [pytest.mark.hostile, pytest.mark.unit]

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from dsgate.gate.patchtargets import unmatched_patch_targets
-from dsgate.gate.render import RenderError, render_kustomization
+from dsgate.gate.render import RenderError
+from dsgate.gate.sourcekinds import render_kustomization
 
 from .support import KUSTOMIZE, REPO, bases, build, check_render, daemonsets, write_kustomization
 

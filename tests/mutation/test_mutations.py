@@ -16,7 +16,7 @@ import pytest
 
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.evaluate import Finding, OpaServer, default_policy_dir
-from dsgate.gate.render import render_chart
+from dsgate.gate.sourcekinds import render_chart
 from tests.support import CHARTS, daemonset, pod_spec
 
 pytestmark = pytest.mark.policy

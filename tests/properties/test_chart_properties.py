@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import hypothesis_jsonschema._from_schema as hjs_internals
+import hypothesis_jsonschema._from_schema as hjs_internals  # noqa: PLC2701  # its format strategies have no public hook
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -137,7 +137,7 @@ def test_valid_values_render_validate_and_keep_invariants(batch: HelmBatch, char
         except RenderError as exc:
             # cross-field rules the schema cannot express may reject a schema-valid set, but only with a clear message
             # ("execution error at" is helm's wording for a template's own `fail`; anything else is a crash)
-            assert "execution error at" in str(exc), f"template crash: {exc}"
+            assert "execution error at" in str(exc), f"template crash: {exc}"  # noqa: PT017  # a property: the render may fail or not, pytest.raises cannot say that
             return
         check_invariants(chart, values, objs)
 

@@ -10,7 +10,7 @@ import pytest
 
 from dsgate.gate.documents import Provenance, parse_stream
 from dsgate.gate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
-from dsgate.gate.sources import discover
+from dsgate.gate.sourcekinds import discover
 from tests.support import CHARTS, KUBE_TARGETS, NEWEST_KUBE
 
 pytestmark = pytest.mark.render

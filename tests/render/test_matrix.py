@@ -11,8 +11,9 @@ import pytest
 
 from dsgate.config import load
 from dsgate.gate import pipeline as gate
-from dsgate.gate.evaluate import default_policy_dir
-from dsgate.gate.sources import Source, discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
+from dsgate.gate.sources import Source
 from dsgate.versions import kube_target_versions
 from tests.support import CHARTS, KUSTOMIZE, REPO
 
@@ -31,10 +32,7 @@ def test_sources_discovered() -> None:
 def test_source_passes_the_gate(source: Source) -> None:
     result = gate.run(
         [source],
-        policy_dir=default_policy_dir(),
-        policy_data=load(REPO / "dsgate.yaml").policy_data,
-        kube_versions=kube_target_versions(),
-        helm_versions=["v4", "v3"],
+        CheckOptions(policy_data=load(REPO / "dsgate.yaml").policy_data, kube_versions=tuple(kube_target_versions()), helm_versions=("v4", "v3")),
     )
     assert result.errors == []
     assert result.mismatches == []

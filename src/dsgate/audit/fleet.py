@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from dsgate.cluster.topology import TopologyError, parse_topology
+from dsgate.errors import DsgateError
 
 
-class FleetError(ValueError):
+class FleetError(DsgateError, ValueError):
     """The nodes file cannot be read: exit 2, naming the file and what is wrong."""
 
 

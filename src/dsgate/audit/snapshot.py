@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from dsgate.cluster import kube
+from dsgate.errors import DsgateError
 
 PAGE = 500
 
@@ -33,7 +34,7 @@ LISTS: dict[str, str] = {
 }
 
 
-class AuditError(RuntimeError):
+class AuditError(DsgateError):
     """The cluster cannot be read at all (unreachable, credentials rejected, bad kubeconfig): exit 2."""
 
 

@@ -16,11 +16,12 @@ from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 from dsgate import procs
+from dsgate.cluster.components import inspect
 from dsgate.cluster.lifecycle import DEFAULT_TIMEOUT, attach, down, up
-from dsgate.cluster.processes import inspect
-from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, MissingTool, PortInUse, locked, paths_for
+from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, PortInUse, locked, paths_for
 from dsgate.cluster.topology import TopologyError, topology_from_nodes
 from dsgate.paths import DEFAULT_TOPOLOGY
+from dsgate.tools import ToolMissing
 
 
 def _status(name: str, root: Path | None) -> int:
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 <= args.port <= 65535:
             raise ClusterError(f"--port {args.port} is not a TCP port (1-65535, or 0 for any free port)")
         cluster = up(args.topology, args.name, api_port=args.port, timeout=args.timeout)
-    except (MissingTool, TopologyError, PortInUse) as exc:
+    except (ToolMissing, TopologyError, PortInUse) as exc:
         print(f"dsgate cluster: {exc}", file=sys.stderr)
         return 2
     except ClusterError as exc:

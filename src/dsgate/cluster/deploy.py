@@ -30,13 +30,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import yaml
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
 from dsgate.cluster.eligibility import eligible_nodes
+from dsgate.errors import DsgateError
 from dsgate.gate.render import RenderError, build_dependencies
 from dsgate.tools import ToolMissing, tool_path
 
@@ -44,7 +45,7 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 LEFTOVER_GRACE = 10.0  # seconds
 
 
-class DeployError(RuntimeError):
+class DeployError(DsgateError):
     """The deploy check could not run (missing tool or cluster, bad input); the message says how to fix it."""
 
 
@@ -295,6 +296,16 @@ def _uninstall(target: _Target, objects: list[dict[str, Any]], created_namespace
             result.notes.append(f"could not delete namespace {namespace}: {type(exc).__name__}")
 
 
+class ChartOrigin(TypedDict, total=False):
+    """Where a deployed chart comes from besides its path: an `oci://` reference's VERSION and
+    PLAIN_HTTP, and UPGRADE_TO, a directory or package the release is upgraded to after the first
+    rollout check (and checked again within what is left of the timeout)."""
+
+    version: str
+    plain_http: bool
+    upgrade_to: Path | str | None
+
+
 def deploy_chart(
     chart: Path | str,
     values_files: Sequence[Path] = (),
@@ -302,17 +313,13 @@ def deploy_chart(
     namespace: str = "dsgate-deploy",
     release: str = "dsgate",
     timeout: float = 120.0,
-    *,
-    version: str = "",
-    plain_http: bool = False,
-    upgrade_to: Path | str | None = None,
+    **origin: Unpack[ChartOrigin],
 ) -> DeployResult:
     """Install CHART with VALUES_FILES, check its DaemonSets roll out on every eligible node, uninstall, check nothing is left.
 
-    CHART is a chart directory, a `.tgz` package or an `oci://` reference (VERSION, PLAIN_HTTP).
-    With UPGRADE_TO (a directory or package), the release is upgraded to it after the first rollout
-    check, and checked again within what is left of TIMEOUT.
+    CHART is a chart directory, a `.tgz` package or an `oci://` reference (see ChartOrigin).
     """
+    version, plain_http, upgrade_to = origin.get("version", ""), origin.get("plain_http", False), origin.get("upgrade_to")
     target = _connect([chart, *([upgrade_to] if upgrade_to is not None else [])], values_files, kubeconfig)
     result = DeployResult(chart=chart, release=release, namespace=namespace)
     if target.helm_run(["status", release, "--namespace", namespace], 30).returncode == 0:

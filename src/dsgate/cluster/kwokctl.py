@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 
 from dsgate import procs
-from dsgate.cluster.processes import dead_component_detail, log_tail, started_then_died
-from dsgate.cluster.state import COMPONENTS, KWOKCTL_CONFIG, KWOKCTL_LOG, LOCALHOST, ClusterError, ClusterPaths
+from dsgate.cluster.components import dead_component_detail, log_tail, started_then_died
+from dsgate.cluster.state import COMPONENTS, KWOKCTL_CONFIG, KWOKCTL_LOG, ClusterError, ClusterPaths
 from dsgate.cluster.topology import Topology, stage_documents
+from dsgate.net import LOCALHOST
 from dsgate.versions import kubernetes_version, pinned
 
 # Scale: the components' client rate limits are the bottleneck with 1,000 nodes, not CPU. The node

@@ -1,7 +1,7 @@
 """The local Kubernetes cluster: a real control plane with kwok-simulated nodes.
 
 `up`, `down` and `attach` (the CLI, `dsgate cluster up|down|status|kubeconfig`, is dsgate.cluster.cli;
-the on-disk state and lock are dsgate.cluster.state, the processes and ports dsgate.cluster.processes).
+the on-disk state and lock are dsgate.cluster.state, the processes and ports dsgate.cluster.components).
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the pinned binaries,
 started by kwokctl's binary runtime; kwok simulates the kubelets. Everything listens on
@@ -42,8 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dsgate.cluster.kwokctl import run_kwokctl, say
-from dsgate.cluster.processes import (
+from dsgate.cluster.components import (
     component_pids,
     dead_component_detail,
     inspect,
@@ -51,19 +50,18 @@ from dsgate.cluster.processes import (
     required_tools,
     teardown,
 )
+from dsgate.cluster.kwokctl import run_kwokctl, say
 from dsgate.cluster.state import (
     COMPONENTS,
     DEFAULT_NAME,
-    LOCALHOST,
     ClusterError,
     ClusterPaths,
-    MissingTool,
     locked,
     paths_for,
 )
 from dsgate.cluster.topology import Topology, load_topology, node_manifest, parse_topology
+from dsgate.net import LOCALHOST
 from dsgate.paths import DEFAULT_TOPOLOGY
-from dsgate.tools import ToolMissing
 from dsgate.versions import kubernetes_version
 
 __all__ = ["DEFAULT_NAME", "DEFAULT_TIMEOUT", "ClusterError", "LocalCluster", "attach", "down", "topology_digest", "up"]
@@ -181,10 +179,7 @@ class LocalCluster:
 def _ports_and_tools(api_port: int) -> tuple[dict[str, int], dict[str, Path]]:
     """Step 1: the ports of every component (the API server's checked free) and the pinned binaries."""
     api, others = pick_ports(api_port, 5)
-    try:
-        tools = required_tools()
-    except ToolMissing as exc:
-        raise MissingTool(str(exc)) from None
+    tools = required_tools()  # ToolMissing names the command that installs them
     ports = dict(zip(("etcd", "etcd-peer", "kube-controller-manager", "kube-scheduler", "kwok-controller"), others, strict=True))
     ports["kube-apiserver"] = api
     return ports, tools

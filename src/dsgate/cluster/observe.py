@@ -14,12 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
 from dsgate.cluster.eligibility import ineligibility
+from dsgate.errors import DsgateError
 
 REVISION_LABEL = "controller-revision-hash"
 
@@ -54,8 +55,18 @@ class Timeline:
         return self.samples[-1] if self.samples else {}
 
 
-class Stalled(TimeoutError):
+class Stalled(DsgateError, TimeoutError):
     """The condition did not hold by the deadline; the last sample says where it stopped."""
+
+
+class PollHooks(TypedDict, total=False):
+    """How `poll` samples: every INTERVAL seconds (default 0.25); CHECK runs on every sample (an
+    invariant: it raises to fail at the first sample that breaks it); ON_TIMEOUT() adds what the
+    objects themselves say to a Stalled."""
+
+    interval: float
+    check: Callable[[dict[str, float]], None] | None
+    on_timeout: Callable[[], str] | None
 
 
 def poll(
@@ -64,13 +75,10 @@ def poll(
     done: Callable[[dict[str, float]], bool],
     timeout: float,
     what: str,
-    interval: float = 0.25,
-    check: Callable[[dict[str, float]], None] | None = None,
-    on_timeout: Callable[[], str] | None = None,
+    **hooks: Unpack[PollHooks],
 ) -> dict[str, float]:
-    """Record SAMPLE() into TIMELINE until DONE(sample) or TIMEOUT seconds; CHECK runs on every sample
-    (an invariant: it raises to fail at the first sample that breaks it). Stalled names WHAT, and
-    ON_TIMEOUT()'s detail (what the objects themselves say) when given."""
+    """Record SAMPLE() into TIMELINE until DONE(sample) or TIMEOUT seconds (see PollHooks); Stalled names WHAT."""
+    interval, check, on_timeout = hooks.get("interval", 0.25), hooks.get("check"), hooks.get("on_timeout")
     deadline = time.monotonic() + timeout
     while True:
         current = timeline.record(sample())

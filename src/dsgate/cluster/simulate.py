@@ -34,13 +34,15 @@ from dsgate.cluster import rollout as rollout_mod
 from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.cluster.progress import Talk
 from dsgate.cluster.topology import Topology, TopologyError, load_topology
+from dsgate.errors import DsgateError
+from dsgate.tools import ToolMissing
 
 NAMESPACE = "dsgate-sim"
 RELEASE = "sim"
 EXIT_OK, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
 
 
-class SimulateError(RuntimeError):
+class SimulateError(DsgateError):
     """The simulation could not run (bad input, missing tool, cluster failure): exit 2."""
 
 
@@ -101,7 +103,7 @@ class SimulationResult:
 # --------------------------------------------------------------------------- rendering
 
 
-def _set_values(pairs: Sequence[str]) -> dict[str, Any]:
+def set_values(pairs: Sequence[str]) -> dict[str, Any]:
     """--upgrade-set KEY=VALUE pairs as a values mapping (dotted keys nest; VALUE is read as YAML)."""
     values: dict[str, Any] = {}
     for pair in pairs:
@@ -122,29 +124,24 @@ def _set_values(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def render(path: Path, values_files: Sequence[Path], overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The objects PATH renders to (chart: helm template; kustomization: kustomize build; else the YAML files)."""
-    from dsgate.gate.render import RenderError, helm_template, kustomize_build_text
-    from dsgate.gate.sources import SourceError, discover
-    from dsgate.tools import ToolMissing
+    """The objects PATH renders to, rendered by its source kind as the gate renders it (a chart with
+    VALUES_FILES and OVERRIDES, as release RELEASE in NAMESPACE)."""
+    from dsgate.gate.sourcekinds import ChartSource, discover
+    from dsgate.gate.sources import Job, RenderContext
 
     try:
         sources = discover([path], values_files)
-    except SourceError as exc:
+    except DsgateError as exc:
         raise SimulateError(str(exc)) from None
-    not_charts = [s for s in sources if s.kind != "chart"]
+    not_charts = [s for s in sources if not isinstance(s, ChartSource)]
     if overrides and not_charts:
         raise SimulateError(f"--upgrade-set needs a chart; {not_charts[0].path} is a {not_charts[0].kind} source")
     objects: list[dict[str, Any]] = []
     try:
         for source in sources:
-            if source.kind == "chart":
-                text = helm_template(source.path, values=overrides, values_files=values_files, release=RELEASE, namespace=NAMESPACE).text
-            elif source.kind == "kustomize":
-                text = kustomize_build_text(source.path)
-            else:
-                text = "\n---\n".join(p.read_text() for p in source.files)
-            objects += [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
-    except (RenderError, ToolMissing, OSError, yaml.YAMLError) as exc:
+            job = Job(source, "simulate", tuple(values_files), values=overrides, release=RELEASE, namespace=NAMESPACE)
+            objects += [d.obj for d in source.render(job, RenderContext()).documents if d.obj.get("kind")]
+    except (DsgateError, OSError) as exc:
         raise SimulateError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     if not any(o["kind"] == "DaemonSet" for o in objects):
         raise SimulateError(f"{path} renders no DaemonSet; nothing to simulate")
@@ -261,7 +258,7 @@ def simulate(
         if not Path(vf).is_file():
             raise SimulateError(f"values file {vf} does not exist")
     talk = talk or Talk(stream=io.StringIO())  # nobody listens: kept in memory
-    upgraded = render(path, values_files, _set_values(upgrade_set)) if upgrade_set else []
+    upgraded = render(path, values_files, set_values(upgrade_set)) if upgrade_set else []
     objects = render(path, values_files)
     too_slow = preflight(topology, upgraded, timeout, talk)
     if too_slow:
@@ -274,7 +271,7 @@ def simulate(
         talk.say(f"starting a throwaway cluster of {topology.node_count} nodes ({topology_file})")
         try:
             cluster = lifecycle.up(topology_file, name="sim", root=root, timeout=max(timeout, 120.0), quiet=True)
-        except (lifecycle.ClusterError, TopologyError) as exc:
+        except (lifecycle.ClusterError, ToolMissing, TopologyError) as exc:
             raise SimulateError(str(exc).splitlines()[0]) from None
         result = SimulationResult(nodes=topology.node_count, daemonsets=[])
         result.seconds["clusterUp"] = round(cluster.up_seconds, 1)

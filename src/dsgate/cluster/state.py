@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsgate.errors import DsgateError
 from dsgate.tools import cache_dir
 
 DEFAULT_NAME = "dsgate"
@@ -31,20 +32,15 @@ COMPONENTS = tuple(COMPONENT_TOOLS)
 STATE_FILE = "dsgate-state.json"
 KWOKCTL_CONFIG = "dsgate-kwokctl.yaml"
 KWOKCTL_LOG = "dsgate-kwokctl.log"
-LOCALHOST = "127.0.0.1"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
-class ClusterError(RuntimeError):
+class ClusterError(DsgateError):
     """The cluster could not be started, stopped or reached. First line: cause and fix."""
 
 
 class PortInUse(ClusterError):
     """A port the cluster needs is taken."""
-
-
-class MissingTool(ClusterError):
-    """A pinned binary the cluster needs is not installed (wraps dsgate.tools.ToolMissing)."""
 
 
 def cluster_root() -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.k8s import parse_quantity
 from dsgate.paths import CLUSTER_STAGES_DIR, DEFAULT_TOPOLOGY
 from dsgate.versions import kubernetes_version
@@ -42,7 +43,7 @@ _TAINT_KEYS = {"key", "value", "effect"}
 _TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
 
-class TopologyError(ValueError):
+class TopologyError(DsgateError, ValueError):
     """The topology file is invalid; the message names the file and the offending key."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgate.docs import evidence as evidence_mod
+from dsgate.errors import DsgateError
 from dsgate.gate.ruleset import DEFAULT_PROFILE, PROFILES  # custom.profile: the smallest profile that includes the rule
 from dsgate.paths import README, policies_dir, rules_dir
 from dsgate.tools import ToolMissing, tool_path
@@ -48,7 +49,7 @@ def categories(policy_dir: Path) -> tuple[str, ...]:
     return tuple(sorted(category_of(p.name) for p in rules_dir(policy_dir).iterdir() if p.is_dir()))
 
 
-class CatalogueError(RuntimeError):
+class CatalogueError(DsgateError):
     """The policies' metadata or the README cannot produce a catalogue; the message says why."""
 
 

@@ -32,13 +32,15 @@ from typing import Any
 
 import yaml
 
+from dsgate.errors import DsgateError
+
 START_MARKER = "<!-- values-table:start -->"
 END_MARKER = "<!-- values-table:end -->"
 _DOC = re.compile(r"^#\s?--\s?(?:\((?P<type>[A-Za-z0-9_\[\]/ ]+)\)\s*)?(?P<text>.*)$")
 _DEFAULT = re.compile(r"^#\s?@default\s+--\s?(?P<text>.*)$")
 
 
-class ChartDocsError(RuntimeError):
+class ChartDocsError(DsgateError):
     """values.yaml is undocumented or malformed, or the README has no table markers."""
 
 

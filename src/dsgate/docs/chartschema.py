@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.gate import names, validate
 from dsgate.k8s import QUANTITY_PATTERN
 from dsgate.versions import kube_target_versions, pinned
@@ -50,7 +51,7 @@ SEMANTIC_PATCHES: dict[str, dict[str, Any]] = {
 }
 
 
-class ChartSchemaError(RuntimeError):
+class ChartSchemaError(DsgateError):
     pass
 
 

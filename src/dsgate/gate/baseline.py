@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsgate.errors import DsgateError
 from dsgate.gate.controls import relative, source_path
 from dsgate.gate.evaluate import Finding
 
@@ -34,7 +35,7 @@ REASON_PREFIX = "in baseline "  # the exemption reason of a finding the baseline
 FIELDS = ("fingerprint", "rule", "resource", "source", "field", "severity", "message")
 
 
-class BaselineError(ValueError):
+class BaselineError(DsgateError, ValueError):
     """The baseline file cannot be read or written; the message names the file and the fix."""
 
 

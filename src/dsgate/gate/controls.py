@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.gate.apiversions import DEPRECATED_API_RULE
 from dsgate.gate.evaluate import Finding
 from dsgate.gate.ruleset import DEFAULT_PROFILE, PROFILES, SEVERITIES, RuleInfo, in_profile
@@ -46,7 +47,7 @@ ON = "on"
 SETTINGS = (OFF, ON, *SEVERITIES)
 
 
-class ControlError(ValueError):
+class ControlError(DsgateError, ValueError):
     """A control names something that does not exist (a profile, a setting, a rule id); the message names the key."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.limits import LimitError, Limits
 
 
@@ -44,7 +45,7 @@ _Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
-class DocumentError(RuntimeError):
+class DocumentError(DsgateError):
     """Input YAML could not be loaded; the message names the file and line."""
 
 

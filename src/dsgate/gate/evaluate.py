@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,7 +25,9 @@ import requests
 from opa_client.opa import OpaClient
 
 from dsgate import procs, rundir
+from dsgate.errors import DsgateError
 from dsgate.gate.documents import Document
+from dsgate.net import free_port
 from dsgate.paths import policies_dir
 from dsgate.tools import ToolMissing, tool_path
 
@@ -40,7 +41,7 @@ SEVERITIES = ("deny", "warn")
 IGNORED = ("*_test.rego", "samples", "*.yaml", "*.yml", "*.md", "*.sh")
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(DsgateError):
     """OPA could not evaluate the documents; the gate must not pass."""
 
 
@@ -83,12 +84,6 @@ class Finding:
             "field": self.field,
             "scenarios": list(self.scenarios),
         }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def policy_input(documents: Sequence[Document]) -> list[dict[str, Any]]:

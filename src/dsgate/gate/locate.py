@@ -34,8 +34,7 @@ import yaml
 from dsgate.gate import templates
 from dsgate.gate.documents import Document
 from dsgate.gate.patchtargets import target_matches
-from dsgate.gate.pipeline import RenderOutcome
-from dsgate.gate.sources import kustomization_file
+from dsgate.gate.sources import RenderOutcome, kustomization_file
 
 Part = str | int  # a mapping key, a list index, or "*" (the list item the message names)
 _PART = re.compile(r"\[(\*|\d+)\]|([^.\[\]]+)")
@@ -286,8 +285,7 @@ def _values_locations(chart: Path, template: Path, values_files: Sequence[Path],
 def _walk(
     chart: Path,
     path: Path,
-    kind: str,
-    name: str,
+    ref: tuple[str, str],  # the document's kind and name
     parts: tuple[Part, ...],
     item: tuple[Part, ...],
     names: tuple[tuple[int, str], ...],
@@ -296,7 +294,7 @@ def _walk(
     """The template place of PARTS (the resource's, ITEM's `kind`, when none is found); the same for every
     scenario of a chart, so computed once."""
     walker = templates.Walk(_defines(chart), dict(names), dict(sizes))
-    block = _document_block(path, kind, name)
+    block = _document_block(path, *ref)
     hit = walker.field(block, list(parts)) if parts else None
     if hit is None and (hit := walker.field(block, [*item, "kind"])) is not None:
         hit.claims = []  # the resource as a whole: an `if .Values.x.enabled` around it does not set a field
@@ -330,7 +328,7 @@ def chart_location(document: Document, chart: Path, rendered: str, values_files:
             walker.names[i] = str(node.get("name", "")) if isinstance(node, dict) else ""
         else:
             node = node.get(part) if isinstance(node, dict) else None
-    hit = _walk(chart, path, document.kind, document.name, tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
+    hit = _walk(chart, path, (document.kind, document.name), tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
     if hit is None:
         return [Location(path)]
     return [Location(hit.file, hit.line, hit.note), *_values_locations(chart, path, values_files, hit.claims)]
@@ -422,7 +420,7 @@ def _json_patch_line(node: yaml.Node, parts: Sequence[Part]) -> int:
     return 0
 
 
-def kustomize_location(document: Document, directory: Path, field: str, message: str = "") -> list[Location]:
+def kustomize_location(document: Document, directory: Path, field: str, message: str = "") -> list[Location]:  # noqa: C901  # follows kustomize's own resolution order (resources, patches, components, helmCharts), one branch per place an object can come from
     """A kustomize build's document: the last patch that sets the field, else the resource file declaring
     it, else the helmCharts entry that inflates it (the chart named in the resource's name)."""
     resources, patches, charts = kustomize_inputs(directory)
@@ -471,14 +469,7 @@ class Locator:
         if found is None:
             return []
         outcome, document = found
-        source = outcome.job.source
-        if source.kind == "chart":
-            return chart_location(document, source.path, outcome.text, outcome.job.values_files, field, message)
-        if source.kind == "kustomize":
-            return kustomize_location(document, source.path, field, message)
-        if document.file:
-            return file_location(document, field, message)
-        return []
+        return outcome.job.source.locate(outcome, document, field, message)
 
 
 def repo_root(start: Path | None = None) -> Path:

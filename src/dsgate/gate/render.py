@@ -18,16 +18,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import yaml
 
 from dsgate import procs, rundir
+from dsgate.errors import DsgateError
 from dsgate.gate import chartdeps
-from dsgate.gate.documents import Converter, Document, Provenance, Render, decode, documents_from, parse_stream, read_stream, unconvertible
+from dsgate.gate.documents import Converter, Document, Provenance, decode, documents_from, read_stream, unconvertible
 from dsgate.limits import LimitError, Limits
 from dsgate.tools import tool_path
-from dsgate.versions import kubernetes_version, pinned
+from dsgate.versions import kubernetes_version
 
 # helm binary name per helm major: "helm" is v4 (default), "helm3" the compatibility build.
 HELM_TOOLS = {"v4": "helm", "v3": "helm3"}
@@ -35,7 +36,7 @@ RELEASE_NAME = "dsgate"  # the release name charts are rendered with (the cluste
 RELEASE_NAMESPACE = "dsgate-system"  # the namespace charts are rendered into (idem)
 
 
-class RenderError(RuntimeError):
+class RenderError(DsgateError):
     """helm or kustomize failed; carries the tool's own stderr."""
 
 
@@ -119,27 +120,31 @@ class Template:
     conversion_error: str = ""  # helm-batch could not convert the text (objects is None)
 
 
-def helm_template(
-    chart: Path,
-    *,
-    values: dict[str, Any] | None = None,
-    values_files: Sequence[Path] = (),
-    release: str = RELEASE_NAME,
-    namespace: str = RELEASE_NAMESPACE,
-    kube_version: str | None = None,
-    api_versions: Sequence[str] = (),
-    helm: str = "v4",
-    show_only: Sequence[str] = (),
-    batch: HelmBatch | None = None,
-    include_crds: bool = False,
-    limits: Limits | None = None,
-) -> Template:
-    """Run `helm template`; raise RenderError with helm's stderr.
+class TemplateOptions(TypedDict, total=False):
+    """What `helm template` is asked for, besides the chart (every key optional)."""
+
+    values: dict[str, Any] | None  # values given inline (a JSON values file, after the values files)
+    values_files: Sequence[Path]
+    release: str  # default RELEASE_NAME
+    namespace: str  # default RELEASE_NAMESPACE
+    kube_version: str | None  # default: the pinned Kubernetes version
+    api_versions: Sequence[str]
+    helm: str  # "v4" (default) or "v3"
+    show_only: Sequence[str]
+    include_crds: bool
+
+
+def helm_template(chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]) -> Template:
+    """Run `helm template` on CHART with OPTIONS; raise RenderError with helm's stderr.
 
     With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process, which also
     converts the output's documents. A chart directory's local dependencies are built first when
     they are missing or stale (build_dependencies).
     """
+    values, helm = options.get("values"), options.get("helm", "v4")
+    release, namespace = options.get("release", RELEASE_NAME), options.get("namespace", RELEASE_NAMESPACE)
+    kube_version, include_crds = options.get("kube_version"), options.get("include_crds", False)
+    values_files, api_versions, show_only = options.get("values_files", ()), options.get("api_versions", ()), options.get("show_only", ())
     build_dependencies(chart)
     args = ["template", release, str(chart), "--namespace", namespace]
     args += ["--kube-version", kube_version or kubernetes_version()]
@@ -194,9 +199,9 @@ def build_dependencies(chart: Path) -> None:
         raise RenderError(f"helm dependency build {chart} failed: {stderr}; fix the dependencies in {chart / 'Chart.yaml'}")
 
 
-def helm_template_text(chart: Path, **kwargs: Any) -> str:
+def helm_template_text(chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]) -> str:
     """Run `helm template` (arguments as helm_template) and return its stdout."""
-    return helm_template(chart, **kwargs).text
+    return helm_template(chart, batch=batch, limits=limits, **options).text
 
 
 def documents_of(rendered: Template, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
@@ -207,28 +212,6 @@ def documents_of(rendered: Template, origin: str, provenance: Provenance, conver
     if rendered.conversion_error:
         raise unconvertible(rendered.text, origin, provenance, rendered.conversion_error, limits)
     return read_stream(rendered.text, origin, provenance, convert, limits)
-
-
-def render_chart(
-    chart: Path,
-    *,
-    values: dict[str, Any] | None = None,
-    values_files: Sequence[Path] = (),
-    scenario: str = "",
-    helm: str = "v4",
-    kube_version: str | None = None,
-    **kwargs: Any,
-) -> Render:
-    """Render a chart to documents with provenance."""
-    rendered = helm_template(chart, values=values, values_files=values_files, helm=helm, kube_version=kube_version, **kwargs)
-    prov = Provenance(
-        source=str(chart),
-        kind="chart",
-        scenario=scenario or ",".join(p.name for p in values_files) or "default",
-        helm_version=pinned()["HELM_VERSION" if helm == "v4" else "HELM3_VERSION"],
-        kube_version=kube_version or kubernetes_version(),
-    )
-    return Render(provenance=prov, documents=documents_of(rendered, f"helm template {chart} ({prov.scenario})", prov))
 
 
 def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
@@ -248,13 +231,6 @@ def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
         str(directory),
     ]
     return run_tool(cmd, f"kustomize build {directory}", limits or Limits(), runs=[cmd[3]])  # kustomize runs helm for helmCharts
-
-
-def render_kustomization(directory: Path) -> Render:
-    """Build a kustomization to documents with provenance."""
-    text = kustomize_build_text(directory)
-    prov = Provenance(source=str(directory), kind="kustomize", overlay=str(directory), helm_version=pinned()["HELM_VERSION"])
-    return Render(provenance=prov, documents=parse_stream(text, f"kustomize build {directory}", prov))
 
 
 def dump(objs: Sequence[dict[str, Any]]) -> str:

@@ -20,7 +20,7 @@ from rich.tree import Tree
 from dsgate.gate.baseline import REASON_PREFIX as BASELINE_REASON
 from dsgate.gate.evaluate import Finding
 from dsgate.gate.locate import Location, Locator, repo_root
-from dsgate.gate.pipeline import GateResult
+from dsgate.gate.stages import GateResult
 from dsgate.gate.validate import SchemaError
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
@@ -138,7 +138,7 @@ def to_json(result: GateResult, strict: bool = False, root: Path | None = None) 
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
-def to_junit(result: GateResult, strict: bool = False, root: Path | None = None) -> str:
+def to_junit(result: GateResult, strict: bool = False, root: Path | None = None) -> str:  # noqa: C901  # one branch per kind of result (error, mismatch, schema error, deny, warn, exempted) in JUnit's shape
     """One testsuite per source; one testcase per resource (plus one per schema/render error)."""
     suites = ET.Element("testsuites", name="dsgate")
     by_source: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
@@ -340,7 +340,7 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
     return "\n".join(lines) + "\n"
 
 
-def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
+def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:  # noqa: C901  # one branch per section of the text report (schema errors, rule groups, exempted, notices), in the order it prints them
     """Terminal view: schema errors by source and resource; findings grouped by rule (and severity),
     most frequent first, each group with its count and its remediation shown once, each finding with
     its file:line; exempted findings last, one group per rule with the count of each reason (the

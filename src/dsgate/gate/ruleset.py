@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgate import rundir
+from dsgate.errors import DsgateError
 from dsgate.gate.evaluate import SEVERITIES
 from dsgate.paths import cache_dir
 from dsgate.tools import ToolMissing, tool_path
@@ -33,7 +34,7 @@ DEFAULT_PROFILE = "baseline"
 __all__ = ["DEFAULT_PROFILE", "PROFILES", "SEVERITIES", "RuleInfo", "RulesetError", "in_profile", "read", "rules_of"]
 
 
-class RulesetError(RuntimeError):
+class RulesetError(DsgateError):
     """The library's rule metadata cannot be read; the gate cannot select rules by it."""
 
 

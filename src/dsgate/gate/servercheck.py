@@ -36,9 +36,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from dsgate import procs, rundir
+from dsgate.errors import DsgateError
 from dsgate.gate.clustermodel import ClusterModel
 from dsgate.gate.documents import Document
-from dsgate.gate.evaluate import free_port
+from dsgate.net import free_port
 from dsgate.tools import ToolMissing, tool_path
 from dsgate.versions import kubernetes_version
 
@@ -50,7 +51,7 @@ REQUEST_TIMEOUT = 30.0
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
 
 
-class ServerCheckError(RuntimeError):
+class ServerCheckError(DsgateError):
     """The API server could not be started or died: an infrastructure error (exit 2)."""
 
 

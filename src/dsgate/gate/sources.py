@@ -1,4 +1,11 @@
-"""Discover what to gate under the paths a user names: charts, kustomizations, plain YAML.
+"""What the gate renders: the Source protocol every source kind implements, a Job (one render of a
+source), and discovery (walking the paths a user names and asking each source kind what it finds).
+
+A source kind is a class: the gate's own are in dsgate.gate.sourcekinds (chart, kustomize, files);
+GitOps entry points are dsgate.gitops.source, plugged in by the caller (dsgate.plugins). The stages
+after rendering see only documents with provenance, never which kind produced them: everything
+that differs between kinds (scenarios, rendering, the namespace a render lands in, where a problem
+is in the source files) is a method of the kind.
 
 A symbolic link met while walking a named directory must resolve inside that directory: one that
 leads outside it (to /etc/hostname, or to another checkout) is refused, naming the link, before
@@ -8,52 +15,190 @@ kustomization, kustomize's load restrictor does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
-import yaml
+from dsgate.errors import DsgateError
+from dsgate.gate.clustermodel import ClusterModel
+from dsgate.gate.documents import Converter, Document, DocumentError, read_text, safe_load
+from dsgate.limits import LimitError, Limits
 
-from dsgate.config import CONFIG_NAME
-from dsgate.gate.documents import DocumentError, read_text, safe_load
-from dsgate.limits import LimitError
+if TYPE_CHECKING:
+    from dsgate.gate.locate import Location
+    from dsgate.gate.options import CheckOptions
+    from dsgate.gate.render import HelmBatch
 
+CONFIG_NAME = "dsgate.yaml"  # dsgate's own configuration: never a manifest (dsgate.config reads it)
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 YAML_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".hypothesis"}
 
 
-class SourceError(RuntimeError):
+class SourceError(DsgateError):
     """A path cannot be gated (missing, empty, unreadable)."""
 
 
 @dataclass(frozen=True)
-class Source:
-    """One thing to render: a chart, a kustomization, or a set of plain YAML files."""
+class Job:
+    """One render to perform: a source, and for a chart its scenario (name and values files), helm
+    major and Kubernetes version. VALUES, RELEASE and NAMESPACE override what a chart is rendered
+    with (the gate leaves them unset: values files only, the source's or the cluster model's release
+    and namespace)."""
 
-    kind: str  # "chart" | "kustomize" | "files" | "gitops"
-    path: Path
-    files: tuple[Path, ...] = ()  # for kind == "files"
-    extra_values: tuple[Path, ...] = field(default=())  # -f files for charts, layered under every scenario
-    release: str = ""  # dsgate.yaml sources: releaseName: its charts' release name ("" the cluster model's)
-    namespace: str = ""  # dsgate.yaml sources: namespace: where its documents without one land ("" the cluster model's)
+    source: Source
+    scenario: str = ""
+    values_files: tuple[Path, ...] = ()
+    helm: str = "v4"
+    kube_version: str = ""
+    values: Mapping[str, Any] | None = field(default=None, compare=False)
+    release: str = ""
+    namespace: str = ""
 
-    def scenarios(self) -> list[tuple[str, tuple[Path, ...]]]:
-        """(scenario name, values files) for a chart: its defaults and every ci/*-values.yaml.
+    @property
+    def label(self) -> str:
+        """How reports name this render's source (a chart adds its scenario)."""
+        return self.source.label(self.scenario)
 
-        The -f files are layered under every scenario, in the order given, as `helm template -f A -f B
-        -f ci/x-values.yaml` layers them: the default scenario is values.yaml plus the -f files, and a
-        ci file applies on top (it exists to test the settings it names, so it wins over a -f file
-        that sets the same key). A chart that renders nothing without a required value is gateable
-        with `-f`."""
-        if self.kind != "chart":
-            return []
-        out: list[tuple[str, tuple[Path, ...]]] = [("default", self.extra_values)]
-        for path in sorted((self.path / "ci").glob("*-values.yaml")):
-            name = path.name.removesuffix("-values.yaml")
-            if name != "default":
-                out.append((name, (*self.extra_values, path)))
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What every render of a run shares: the helm-batch pool (None: the helm binary, PyYAML) and the limits."""
+
+    batch: HelmBatch | None = None
+    limits: Limits = field(default_factory=Limits)
+    cluster: ClusterModel = field(default_factory=ClusterModel)  # the release name and namespace charts get by default
+
+    @property
+    def convert(self) -> Converter | None:
+        """kubectl's reading of YAML (helm-batch), for every kind's documents."""
+        return self.batch.convert if self.batch is not None else None
+
+
+class Rendered(NamedTuple):
+    """What a source rendered to: a text to compare renders by (identical texts are validated and
+    evaluated once), its documents, and a problem that fails the render although it produced them."""
+
+    text: str
+    documents: list[Document]
+    error: str = ""
+
+
+@dataclass
+class RenderOutcome:
+    """A job and what its render gave; ERROR set: the render failed (exit 2), whatever else is set."""
+
+    job: Job
+    text: str = ""
+    documents: list[Document] = field(default_factory=list)
+    error: str = ""
+
+
+class Source(Protocol):
+    """One thing to render. Implemented by one class per kind; nothing outside that class asks which kind it is."""
+
+    kind: ClassVar[str]  # "chart", "kustomize", "files", "gitops": how reports and messages name the kind
+
+    @property
+    def path(self) -> Path:
+        """The directory or file the user's path led to."""
+        ...
+
+    @property
+    def release(self) -> str:
+        """Its own release name (dsgate.yaml sources: releaseName); "" the cluster model's."""
+        ...
+
+    @property
+    def namespace(self) -> str:
+        """Its own namespace (dsgate.yaml sources: namespace); "" the kind's default (lands_in)."""
+        ...
+
+    def label(self, scenario: str) -> str:
+        """How reports name a render of this source in SCENARIO."""
+        ...
+
+    def jobs(self, helm_versions: Sequence[str], kube_versions: Sequence[str]) -> list[Job]:
+        """Every render the gate performs for this source."""
+        ...
+
+    def prepare(self) -> None:
+        """Make the source renderable before any render runs (a chart's file:// dependencies); DsgateError if it cannot be."""
+        ...
+
+    def crd_folders(self) -> tuple[Path, ...]:
+        """Folders whose CustomResourceDefinitions the source installs besides what it renders (a chart's crds/)."""
+        ...
+
+    def render(self, job: Job, ctx: RenderContext) -> Rendered:
+        """JOB's documents; DsgateError (RenderError, DocumentError, LimitError, ...) when it cannot render."""
+        ...
+
+    def lands_in(self, cluster: ClusterModel) -> str:
+        """The namespace its namespaced objects land in when they name none (the server check creates them there)."""
+        ...
+
+    def pod_security_level(self) -> str | None:
+        """The Pod Security level the source declares it needs in that namespace, if any."""
+        ...
+
+    def policy_seconds(self, limits: Limits) -> float:
+        """How long OPA may take on one of its evaluation sets."""
+        ...
+
+    def locate(self, outcome: RenderOutcome, document: Document, field: str, message: str) -> list[Location]:
+        """Where in the source's own files DOCUMENT (at FIELD, when given) comes from; [] when unknown."""
+        ...
+
+    def without(self, inputs: set[Path]) -> Source | None:
+        """This source without INPUTS, files another source reads as input rather than as manifests
+        (None: nothing of it is left)."""
+        ...
+
+
+class Found(NamedTuple):
+    """What a source kind found in a directory: its sources, and which child directories the walk
+    goes on into (None: none; the kind owns the whole tree below)."""
+
+    sources: list[Source]
+    descend: Callable[[Path], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The state of one discovery walk: the directory a user named (ROOT), whether the directory at
+    hand is that one (TOP), the -f values files, and the run's options (for kinds that need them)."""
+
+    root: Path
+    top: bool
+    values: tuple[Path, ...] = ()
+    options: CheckOptions | None = None
+
+    def inside(self, entries: Iterable[Path]) -> list[Path]:
+        """ENTRIES, sorted; SourceError for a symbolic link that resolves outside ROOT."""
+        out = sorted(entries)
+        for entry in out:
+            if entry.is_symlink() and not entry.resolve().is_relative_to(self.root):
+                raise SourceError(f"{entry}: symbolic link to {entry.resolve()}, outside the checked directory {self.root}; refusing to follow it")
         return out
+
+
+class SourceKind(Protocol):
+    """A kind of source, as discovery sees it (the class of its sources implements it with classmethods)."""
+
+    def find(self, directory: Path, walk: Walk) -> Found | None:
+        """This kind's sources at DIRECTORY; None when DIRECTORY is not of this kind (the next kind is asked)."""
+        ...
+
+    def from_file(self, path: Path, walk: Walk) -> Source | None:
+        """The source a file the user named directly is, when it is of this kind."""
+        ...
+
+    def inputs(self, top: Path, found: Sequence[Source]) -> set[Path]:
+        """Files under TOP (a directory the user named) that this kind's sources among FOUND read as
+        input (values, generator files): no other source gates them as manifests."""
+        ...
 
 
 def kustomization_file(directory: Path) -> Path | None:
@@ -76,93 +221,40 @@ def is_component(directory: Path) -> bool:
     return isinstance(doc, dict) and doc.get("kind") == "Component"
 
 
-def _gitops(directory: Path, top: bool) -> list[Source]:
-    from dsgate.gitops.detect import entries  # a Flux or Argo CD repository: gated as its clusters apply it
-
-    return [Source("gitops", path) for path in entries(directory, top)]
-
-
-def _inside(root: Path, entries: Iterable[Path]) -> list[Path]:
-    """ENTRIES, sorted; SourceError for a symbolic link that resolves outside ROOT."""
-    out = sorted(entries)
-    for entry in out:
-        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
-            raise SourceError(f"{entry}: symbolic link to {entry.resolve()}, outside the checked directory {root}; refusing to follow it")
-    return out
-
-
-def is_library_chart(chart: Path) -> bool:
-    """Whether CHART's Chart.yaml says `type: library` (helm refuses to render or install one)."""
-    try:
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return False  # helm reports the broken Chart.yaml when it renders
-    return isinstance(meta, dict) and meta.get("type") == "library"
-
-
-def _walk(directory: Path, extra_values: tuple[Path, ...], top: bool = False, root: Path | None = None, seen: set[Path] | None = None) -> Iterable[Source]:
-    root = root or directory.resolve()
-    seen = set() if seen is None else seen
+def _walk(directory: Path, kinds: Sequence[SourceKind], walk: Walk, seen: set[Path]) -> Iterator[Source]:
     if directory.resolve() in seen:
         return  # a link back to a directory already walked
     seen.add(directory.resolve())
-    if gitops := _gitops(directory, top):
-        yield from gitops
+    for kind in kinds:
+        found = kind.find(directory, walk)
+        if found is None:
+            continue
+        yield from found.sources
+        if found.descend is not None:
+            descend = found.descend
+            below = replace(walk, top=False)
+            for child in walk.inside(p for p in directory.iterdir() if p.is_dir() and descend(p)):
+                yield from _walk(child, kinds, below, seen)
         return
-    if (directory / "Chart.yaml").is_file():
-        if not is_library_chart(directory):  # a library renders nothing itself: its users render it
-            yield Source("chart", directory, extra_values=extra_values)
-        return
-    if kustomization_file(directory) is not None:
-        if not is_component(directory):
-            yield Source("kustomize", directory)
-        # overlays may live below a base; keep walking, but never into the chart cache kustomize writes
-        for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS | {"charts"})):
-            yield from _walk(child, extra_values, root=root, seen=seen)
-        return
-    # dsgate's own configuration (dsgate.yaml, at a repository's root) is never a manifest
-    files = tuple(
-        _inside(root, (p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".") and p.name != CONFIG_NAME))
-    )
-    if files:
-        yield Source("files", directory, files=files)
-    for child in _inside(root, (p for p in directory.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))):
-        yield from _walk(child, extra_values, root=root, seen=seen)
 
 
-def _without_gitops_inputs(top: Path, found: list[Source]) -> list[Source]:
-    """FOUND without the YAML files a GitOps entry under TOP reads as input (Helm value files named by
-    `$ref/...`, git files generator files): they are values, never manifests."""
-    if not any(s.kind == "gitops" for s in found):
-        return found
-    from dsgate.gitops.detect import consumed_files
-
-    consumed = consumed_files(top)
-    out: list[Source] = []
-    for source in found:
-        if source.kind == "files":
-            kept = tuple(f for f in source.files if f.resolve() not in consumed)
-            if not kept:
-                continue
-            source = Source("files", source.path, files=kept)
-        out.append(source)
-    return out
-
-
-def discover(paths: Sequence[Path], extra_values: Sequence[Path] = ()) -> list[Source]:
-    """Every source under PATHS; raises SourceError for a missing path or one that yields nothing."""
+def walk_paths(paths: Sequence[Path], kinds: Sequence[SourceKind], values: Sequence[Path] = (), options: CheckOptions | None = None) -> list[Source]:
+    """Every source under PATHS, each directory given to KINDS in order (the first that finds
+    something owns it); SourceError for a missing path or one that yields nothing."""
     sources: list[Source] = []
     for path in paths:
         if not path.exists():
             raise SourceError(f"{path}: no such file or directory")
+        walk = Walk(path.resolve(), True, tuple(values), options)
         if path.is_file():
-            if path.suffix not in YAML_SUFFIXES and path.name not in KUSTOMIZATION_FILES:
+            named = [s for s in (kind.from_file(path, walk) for kind in kinds) if s is not None][:1]
+            if not named:
                 raise SourceError(f"{path}: not a YAML file, chart or kustomization directory")
-            found = [Source("kustomize", path.parent)] if path.name in KUSTOMIZATION_FILES else [Source("files", path, files=(path,))]
+            found = named
         else:
-            found = _without_gitops_inputs(path, list(_walk(path, tuple(extra_values), top=True)))
-        if not found and path.is_dir() and is_library_chart(path):
-            raise SourceError(f"{path}: a library chart (type: library) renders nothing itself; check the charts that depend on it")
+            found = list(_walk(path, kinds, walk, set()))
+            inputs = set().union(*(kind.inputs(path, found) for kind in kinds))
+            found = [kept for s in found if (kept := s.without(inputs)) is not None] if inputs else found
         if not found:
             raise SourceError(f"{path}: holds no chart, kustomization or YAML file; nothing to gate")
         sources.extend(found)

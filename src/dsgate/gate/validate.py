@@ -28,6 +28,7 @@ import jsonschema_rs
 import yaml
 from referencing import Registry, Resource
 
+from dsgate.errors import DsgateError
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
 from dsgate.gate.names import DNS1123_LABEL, name_error
@@ -53,7 +54,7 @@ class SchemaError:
         return f"{self.document.ref} ({self.document.provenance.label}) against {self.kube_version}{where}: {self.message}"
 
 
-class ValidationSetupError(RuntimeError):
+class ValidationSetupError(DsgateError):
     """Schemas are missing (a set-up problem, not a document problem)."""
 
 
@@ -286,10 +287,6 @@ def _crd_schema(api_version: str, kind: str) -> _Schema | None:
 @functools.cache
 def _object_meta_schema(kube_version: str) -> _Schema:
     return _Schema({"$ref": f"{DEFINITIONS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}, kube_version)
-
-
-def crd_kinds() -> set[tuple[str, str]]:
-    return set(_crd_schemas())
 
 
 # ---------------------------------------------------------------- checks the schemas miss

@@ -8,13 +8,13 @@ DIR or one level below). A version constraint picks the highest matching version
 from __future__ import annotations
 
 import re
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.semver import ConstraintError, highest
 
@@ -26,7 +26,7 @@ CHARTS_HINT = (
 )
 
 
-class ChartNotFound(LookupError):
+class ChartNotFound(DsgateError, LookupError):
     """No chart of that name and version constraint is in the store."""
 
 
@@ -148,18 +148,3 @@ def chart_metadata(directory: Path) -> tuple[str, str] | None:
     if not isinstance(meta, dict) or not meta.get("name"):
         return None
     return str(meta["name"]), str(meta.get("version", "0.0.0"))
-
-
-def package_metadata(package: Path) -> tuple[str, str] | None:
-    """(name, version) of a chart package, read from its Chart.yaml."""
-    try:
-        with tarfile.open(package) as tar:
-            for member in tar.getmembers():
-                if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
-                    fh = tar.extractfile(member)
-                    meta = yaml.safe_load(fh.read()) if fh else None
-                    if isinstance(meta, dict) and meta.get("name"):
-                        return str(meta["name"]), str(meta.get("version", ""))
-    except (OSError, tarfile.TarError, yaml.YAMLError):
-        return None
-    return None

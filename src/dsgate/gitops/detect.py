@@ -114,7 +114,7 @@ def _generator_files(appset: dict[str, Any]) -> list[str]:
     return out
 
 
-def consumed_files(top: Path) -> set[Path]:
+def consumed_files(top: Path) -> set[Path]:  # noqa: C901  # one branch per place an Argo CD object names an input file (valueFiles, $ref, git files generators)
     """YAML files under TOP that Argo CD reads as input, not as manifests: Helm value files an
     Application names (`$ref/...`, or a path relative to its chart such as `../../values/x.yaml`;
     templated parts of an ApplicationSet's match any name), and the files of git files generators. They are never gated as manifests."""

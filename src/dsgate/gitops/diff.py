@@ -29,14 +29,15 @@ from typing import Any
 import yaml
 
 from dsgate import procs
+from dsgate.errors import DsgateError
 from dsgate.gate.documents import Document
-from dsgate.gate.pipeline import _helm_batch, plan, run_job
 from dsgate.gate.sources import Source
+from dsgate.gate.stages import helm_batch, plan, run_job
 
 FORMATS = ("text", "markdown", "json")
 
 
-class DiffError(RuntimeError):
+class DiffError(DsgateError):
     """A side could not be rendered, or REF could not be read: exit 2."""
 
 
@@ -56,7 +57,7 @@ class Change:
 def render_side(sources: Sequence[Source], root: Path, kube_version: str, workers: int = 4) -> dict[Key, dict[str, Any]]:
     """Every object SOURCES render to, keyed by (chain label relative to ROOT, resource)."""
     jobs = plan(sources, ["v4"], [kube_version])
-    batch = _helm_batch(jobs, workers)
+    batch = helm_batch(jobs, workers)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             try:

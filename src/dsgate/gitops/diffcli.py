@@ -10,11 +10,13 @@ from pathlib import Path
 
 from dsgate import config as config_mod
 from dsgate import procs, rundir
-from dsgate.gate.sources import Source, SourceError, discover
+from dsgate.gate.options import CheckOptions
+from dsgate.gate.sourcekinds import discover
+from dsgate.gate.sources import Source, SourceError
 from dsgate.gitops.diff import FORMATS, DiffError, compare, extract, git, render_side, report
-from dsgate.gitops.gate import configure
 from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.repos import parse_mapping
+from dsgate.gitops.source import WITH_GITOPS
 from dsgate.versions import kube_target_versions
 
 
@@ -35,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _sources(paths: list[Path], charts: list[Path], repos: list[str], missing_ok: bool) -> list[Source]:
     present = [p for p in paths if p.exists() or not missing_ok]
-    return configure(discover(present), charts, repos) if present else []
+    return discover(present, (), WITH_GITOPS, CheckOptions(charts=tuple(charts), repos=tuple(repos))) if present else []
 
 
 def _moved(path: Path, top: Path, base_top: Path) -> Path:

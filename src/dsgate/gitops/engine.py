@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,9 @@ from dsgate.gitops.flux import IMPLIED, FluxExpander, Reader
 from dsgate.gitops.generators import parse_clusters
 from dsgate.gitops.helmrelease import ChartResolver, render_release
 from dsgate.gitops.objects import GitOpsError, Item, group, spec_of, step
-from dsgate.gitops.repos import Repos, find_root, parse_mapping
+from dsgate.gitops.repos import Repos, Settings, find_root
 
 RELEASE_WORKERS = 4  # HelmReleases of one cluster rendered concurrently (helm-batch and kustomize are processes)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where charts and repositories are on this machine."""
-
-    charts: tuple[Path, ...] = ()
-    repos: tuple[str, ...] = ()  # URL=PATH
-    clusters: tuple[str, ...] = ()  # NAME=SERVER: clusters Argo CD knows besides the repository's cluster Secrets
-
-    def mapping(self) -> dict[str, Path]:
-        return parse_mapping(self.repos)
 
 
 def reader(convert: Converter | None) -> Reader:

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from dsgate.errors import DsgateError
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import artifacts
 from dsgate.gitops import substitute as subst
@@ -30,7 +31,6 @@ from dsgate.gitops.kbuild import Builder
 from dsgate.gitops.objects import (
     FLUX_HELM,
     FLUX_KUSTOMIZE,
-    FLUX_SOURCE,
     GitOpsError,
     Item,
     data_of,
@@ -50,7 +50,7 @@ IMPLIED = "GitRepository flux-system/flux-system absent: the repository under ch
 Reader = Callable[[str, str], list[dict[str, Any]]]
 
 
-class Deferred(Exception):
+class Deferred(DsgateError):
     """An object this Kustomization needs is not known yet (another Kustomization may define it)."""
 
 
@@ -237,7 +237,3 @@ class FluxExpander:
         objs = self.read(self.builder.build(root, path, spec, what), f"kustomize build {path}")
         objs = apply_substitution(objs, vars_, self.read, what)
         return self._add(objs, chain)
-
-
-def is_source(obj: dict[str, Any]) -> bool:
-    return is_kind(obj, FLUX_SOURCE, str(obj.get("kind")))

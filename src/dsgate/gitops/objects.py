@@ -7,12 +7,11 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from dsgate.errors import DsgateError
+
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
 FLUX_HELM = "helm.toolkit.fluxcd.io"
-FLUX_SOURCE = "source.toolkit.fluxcd.io"
 ARGO = "argoproj.io"
-# Objects a GitOps controller consumes (dsgate interprets them) rather than workloads.
-CONTROL_GROUPS = frozenset({FLUX_KUSTOMIZE, FLUX_HELM, FLUX_SOURCE, "notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io", ARGO})
 ENTRY_KINDS = {(FLUX_KUSTOMIZE, "Kustomization"), (FLUX_HELM, "HelmRelease"), (ARGO, "Application"), (ARGO, "ApplicationSet")}
 
 # Kinds that have no namespace (helm installs everything else into the release namespace).
@@ -41,7 +40,7 @@ CLUSTER_SCOPED = frozenset(
 )
 
 
-class GitOpsError(RuntimeError):
+class GitOpsError(DsgateError):
     """A GitOps object dsgate cannot render as the controller would; the message names it and the fix."""
 
 
@@ -72,10 +71,6 @@ def step(obj: dict[str, Any]) -> str:
     """The chain step naming OBJ: `Kind namespace/name` (or `Kind name` when it has no namespace)."""
     ns = namespace_of(obj)
     return f"{obj.get('kind')} {ns}/{name_of(obj)}" if ns else f"{obj.get('kind')} {name_of(obj)}"
-
-
-def is_control(obj: dict[str, Any]) -> bool:
-    return group(obj) in CONTROL_GROUPS
 
 
 def is_kind(obj: dict[str, Any], grp: str, kind: str) -> bool:

@@ -41,6 +41,18 @@ def parse_mapping(items: Iterable[str]) -> dict[str, Path]:
     return out
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Where charts and repositories are on this machine."""
+
+    charts: tuple[Path, ...] = ()
+    repos: tuple[str, ...] = ()  # URL=PATH
+    clusters: tuple[str, ...] = ()  # NAME=SERVER: clusters Argo CD knows besides the repository's cluster Secrets
+
+    def mapping(self) -> dict[str, Path]:
+        return parse_mapping(self.repos)
+
+
 @dataclass
 class Repos:
     """Local checkouts of the repositories GitOps objects name."""
@@ -90,7 +102,7 @@ def _argo_paths(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _flux_paths(entry: Path) -> list[str]:
+def _flux_paths(entry: Path) -> list[str]:  # noqa: C901  # one branch per Flux object and chart source kind whose path can name the repository root
     """spec.path of every Flux Kustomization, and the chart path of every HelmRelease whose chart is a
     path in a GitRepository, in ENTRY's YAML files (a cheap pre-read)."""
     paths: list[str] = []

@@ -10,11 +10,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dsgate.errors import DsgateError
+
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 _PART = re.compile(r"^v?(\*|x|X|\d+)(?:\.(\*|x|X|\d+))?(?:\.(\*|x|X|\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-class ConstraintError(ValueError):
+class ConstraintError(DsgateError, ValueError):
     """A version constraint that does not parse."""
 
 
@@ -72,7 +74,7 @@ def _next(v: Version, fixed: int) -> Version:
     return Version(v.major, v.minor, v.patch + 1, (0,))
 
 
-def _comparator(text: str) -> Check:
+def _comparator(text: str) -> Check:  # noqa: C901  # one branch per constraint operator of Masterminds/semver (helm's), as its table is
     m = re.match(r"^(>=|<=|!=|=>|=<|==|>|<|=|~>|~|\^)?\s*(.+)$", text.strip())
     if not m:
         raise ConstraintError(f"'{text}' is not a constraint")

@@ -17,13 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from dsgate.errors import DsgateError
+
 DISABLED_KEY = "kustomize.toolkit.fluxcd.io/substitute"
 VAR_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 _IDENT = re.compile(r"[\w]+")
 _DEFAULT_OPS = (":=", ":-", ":?", ":+", "=")
 
 
-class SubstitutionError(ValueError):
+class SubstitutionError(DsgateError, ValueError):
     """A variable name or a `${...}` expression Flux would reject (or dsgate does not implement)."""
 
 

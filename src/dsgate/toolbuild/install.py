@@ -36,6 +36,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from dsgate import procs
+from dsgate.errors import DsgateError
 from dsgate.paths import HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
 from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, helm_batch_sources, version_of
 from dsgate.versions import pinned
@@ -45,7 +46,7 @@ EXIT_SETUP = 2
 LOG_TAIL = 25
 
 
-class InstallError(RuntimeError):
+class InstallError(DsgateError):
     """A tool or schema could not be installed; the message names the cause and the fix."""
 
 

@@ -14,7 +14,8 @@ from tests.charts.fluentd import fluentconf
 from tests.support import CHARTS, Objects, daemonset, find
 from tests.support import pod_spec as ds_pod_spec
 
-from dsgate.gate.render import HELM_TOOLS, RenderError, render_chart
+from dsgate.gate.render import HELM_TOOLS, RenderError
+from dsgate.gate.sourcekinds import render_chart
 from dsgate.tools import tool_path
 
 CHART = CHARTS / "fluentd"

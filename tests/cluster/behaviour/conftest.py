@@ -15,8 +15,8 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 
 from dsgate.cluster import kube
+from dsgate.cluster.components import component_pids
 from dsgate.cluster.lifecycle import ClusterError, LocalCluster, down, up
-from dsgate.cluster.processes import component_pids
 from dsgate.paths import DEFAULT_TOPOLOGY
 from dsgate.tools import ToolMissing
 from tests.cluster.conftest import ClusterFactory

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dsgate import rundir
-from dsgate.gate import deploystage
+from dsgate.cluster import deploystage
 from tests.support import CHARTS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]

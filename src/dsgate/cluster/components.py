@@ -1,5 +1,7 @@
-"""The processes and ports of a local cluster: find its components (pid files and /proc), stop
-them in order, tell running from stale, and pick free ports on 127.0.0.1.
+"""The component processes of a local cluster (etcd, kube-apiserver, controllers, kwok) and their
+ports: find them (pid files and /proc), stop them in order, tell running from stale, and pick free
+ports on 127.0.0.1. (dsgate.procs is the other side: how any child of dsgate is started, limited
+and stopped.)
 
 - `down` stops the processes (SIGTERM, then SIGKILL) and removes the directory.
 - `up` on a stale directory (processes gone, or an `up` that never finished) cleans it first.
@@ -8,7 +10,6 @@ them in order, tell running from stale, and pick free ports on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import random
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsgate.cluster.state import COMPONENT_TOOLS, COMPONENTS, LOCALHOST, ClusterError, ClusterPaths, PortInUse
+from dsgate.cluster.state import COMPONENT_TOOLS, COMPONENTS, ClusterError, ClusterPaths, PortInUse
+from dsgate.net import LOCALHOST, port_free
 from dsgate.tools import tool_path
 
 
@@ -161,18 +163,6 @@ def inspect(paths: ClusterPaths) -> ClusterStatus:
     if missing:
         return ClusterStatus(paths, "stale", pids, info, reason=f"{', '.join(missing)} not running")
     return ClusterStatus(paths, "running", pids, info)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOCALHOST, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
 
 
 def ephemeral_range() -> tuple[int, int]:

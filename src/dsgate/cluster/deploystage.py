@@ -1,4 +1,5 @@
-"""The gate's deploy stage: install each configured chart's default scenario on the local cluster.
+"""The gate's deploy stage (a dsgate.gate.stages.DeployStage): install each configured chart's default
+scenario on the local cluster. dsgate.plugins hands it to the gate's runner.
 
 Uses the running local cluster when there is one; otherwise starts a dedicated one for the stage, in
 the run's temporary directory (dsgate.rundir: a SIGKILLed gate's reaper stops its components and
@@ -10,26 +11,21 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsgate import rundir
+from dsgate.gate.stages import DeployOutcome
+from dsgate.tools import ToolMissing
 
 STAGE_CLUSTER = "dsgate-gate"
 
 
-@dataclass
-class StageResult:
-    failures: list[str] = field(default_factory=list)  # exit 1
-    errors: list[str] = field(default_factory=list)  # exit 2
-    lines: list[str] = field(default_factory=list)  # one summary line per chart
-
-
-def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> StageResult:
+def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> DeployOutcome:
+    """Install, check and uninstall CHARTS on a local cluster (the running one, else one of its own)."""
     from dsgate.cluster import deploy
     from dsgate.cluster import lifecycle as cluster
 
-    out = StageResult()
+    out = DeployOutcome()
     root: Path | None = None  # set: the stage started its own cluster there
     try:
         try:
@@ -48,7 +44,7 @@ def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> 
             out.lines.append(f"deploy {chart}: {'ok' if res.ok else 'FAILED'} ({summary or 'no DaemonSet'})")
             if not res.ok:
                 out.failures.extend(f"deploy {chart}: {m}" for m in res.messages)
-    except (cluster.ClusterError, OSError, ValueError) as exc:  # ValueError: a bad topology file
+    except (cluster.ClusterError, ToolMissing, OSError, ValueError) as exc:  # ValueError: a bad topology file
         out.errors.append(f"deploy stage: the local cluster could not run: {exc}")
     finally:
         if root is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.cluster.simulate import SimulateError, _set_values, main, render
+from dsgate.cluster.simulate import SimulateError, main, render, set_values
 from dsgate.paths import DEFAULT_TOPOLOGY
 
 GPU_TOPOLOGY = DEFAULT_TOPOLOGY.with_name("gpu.yaml")
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_upgrade_set_values(pairs: list[str], expected: dict[str, Any]) -> None:
-    assert _set_values(pairs) == expected
+    assert set_values(pairs) == expected
 
 
 @pytest.mark.parametrize(
