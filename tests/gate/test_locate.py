@@ -465,7 +465,7 @@ KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch 
     ],
 )
 def test_kustomize_list_and_init_container_locations(ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
-    locate = _locations(Source("kustomize", KUSTOMIZE_LIST))
+    locate = _locations(KustomizeSource(KUSTOMIZE_LIST))
     assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(str(KUSTOMIZE_LIST), ref, field, message)] == expected_locations
 
 
@@ -477,5 +477,5 @@ def test_condition_around_a_whole_resource_sets_no_field(tmp_path: Path) -> None
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (chart / "values.yaml").write_text("linux:\n  enabled: true\n")
     (chart / "templates" / "cm.yaml").write_text("{{- if .Values.linux.enabled }}\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n{{- end }}\n")
-    locate = _locations(Source("chart", chart), "default")
+    locate = _locations(ChartSource(chart), "default")
     assert [(loc.file.name, loc.line, loc.note) for loc in locate(f"{chart}[default]", "ConfigMap//c", "")] == [("cm.yaml", 2, "")]

@@ -11,7 +11,7 @@ import pytest
 from dsgate.cli import build_parser
 from dsgate.config import ConfigError, check_options
 from dsgate.gate.options import CheckOptions
-from dsgate.gate.servercheck import DEFAULT_PSA_LEVEL
+from dsgate.gate.clustermodel import ClusterModel
 
 pytestmark = pytest.mark.unit
 
@@ -57,12 +57,14 @@ DEFAULT = CheckOptions()
                 "kube_versions": DEFAULT.kube_versions,
                 "allow_kinds": (),
                 "deploy": (),
-                "server_level": DEFAULT_PSA_LEVEL,
+                "server_level": ClusterModel().pod_security,
                 "render_seconds": DEFAULT.limits.render_seconds,
             },
         ),
         # --no-deploy and --no-server-check switch stages off
         (["--no-deploy", "--no-server-check"], {"deploy": (), "server_enabled": False}),
+        # the cluster model: a flag wins over dsgate.yaml's podSecurity
+        (["--pod-security", "baseline"], {"server_level": "baseline"}),
     ],
 )
 def test_precedence_cli_over_file_over_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: dict[str, Any]) -> None:
@@ -76,7 +78,7 @@ def test_precedence_cli_over_file_over_default(tmp_path: Path, monkeypatch: pyte
         "kube_versions": options.kube_versions,
         "allow_kinds": options.allow_kinds,
         "deploy": tuple(str(p.relative_to(tmp_path)) for p in options.deploy),
-        "server_level": options.server_check.default_level,
+        "server_level": options.server_check.cluster.pod_security,
         "server_enabled": options.server_check.enabled,
         "render_seconds": options.limits.render_seconds,
     }
@@ -88,7 +90,7 @@ def test_precedence_cli_over_file_over_default(tmp_path: Path, monkeypatch: pyte
     [
         ([], None, "nothing to check: name PATHs or list 'sources' in dsgate.yaml"),  # no PATH and no file
         (["--config", "elsewhere.yaml"], None, "elsewhere.yaml: no such config file"),  # a named file must exist
-        ([], "sources: x\n", "'sources' must be a list of strings"),  # the file's own errors
+        ([], "sources: x\n", "'sources' must be a list of paths"),  # the file's own errors
     ],
 )
 def test_options_that_cannot_be_built_are_config_errors(
