@@ -76,7 +76,7 @@ def deprecation_warnings(documents: Sequence[Document], kube_versions: Sequence[
         entry = deprecated(doc.api_version, doc.kind, kube_versions)
         if entry is not None:
             use = f"Move to {entry.replacement}." if entry.replacement else "Remove the object; the API has no replacement."
-            scenarios = (doc.provenance.scenario,) if doc.provenance.scenario and doc.provenance.kind == "chart" else ()
+            scenarios = doc.provenance.scenarios
             out.append(
                 Finding(
                     DEPRECATED_API_RULE, "hygiene", "warn", doc.ref, doc.provenance.label, entry.deprecated_message(), use, exempted=False, scenarios=scenarios

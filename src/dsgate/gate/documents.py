@@ -63,6 +63,12 @@ class Provenance:
     cluster: str = ""  # GitOps: the cluster it lands in ("" the entry point's own; an Argo CD destination otherwise)
 
     @property
+    def scenarios(self) -> tuple[str, ...]:
+        """The scenario this document was rendered in, as a finding names it (dedup merges findings
+        across scenarios); () when there is none, or when the scenario field is a GitOps chain (via)."""
+        return (self.scenario,) if self.scenario and not self.via else ()
+
+    @property
     def label(self) -> str:
         """A short human name: source plus scenario or overlay."""
         extra = self.scenario or ""

@@ -284,7 +284,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
     if not isinstance(result, list):
         raise EvaluationError(f"OPA answered {type(result).__name__} for the findings set, expected a list")
     by_ref = {d.ref: d.provenance.label for d in documents}
-    scenario_of = {d.ref: d.provenance.scenario for d in documents if d.provenance.kind == "chart"}  # GitOps labels carry the via chain
+    scenarios_of = {d.ref: d.provenance.scenarios for d in documents}
     via_of = {d.ref: d.provenance.via for d in documents}
     findings: list[Finding] = []
     for raw in result:
@@ -306,7 +306,7 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
                 exemption=str(raw.get("exemption") or ""),
                 via=via_of.get(str(raw["resource"]), ()),
                 field=str(raw.get("field") or ""),
-                scenarios=(scenario,) if (scenario := scenario_of.get(str(raw["resource"]), "")) else (),
+                scenarios=scenarios_of.get(str(raw["resource"]), ()),
                 exempted_by=tuple(str(e) for e in raw.get("exempted_by") or ()),
                 data_path=str(raw.get("path") or "") if str(raw.get("path") or "").startswith("data.") else "",
             )
