@@ -10,8 +10,8 @@ import pytest
 
 from dsgate.cli import build_parser
 from dsgate.config import ConfigError, check_options
-from dsgate.gate.options import CheckOptions
 from dsgate.gate.clustermodel import ClusterModel
+from dsgate.gate.options import CheckOptions
 
 pytestmark = pytest.mark.unit
 
