@@ -138,11 +138,12 @@ def test_github_annotations() -> None:
 
 
 def test_text_report_groups_by_rule() -> None:
-    """One group per rule, denies first, with its count and its remediation once."""
-    proc = dsgate_check("--no-config", "--no-server-check", str(BAD))
+    """One group per rule, denies first, with its count and its remediation once (the strict profile:
+    its DS-HYG-002 warning has two findings, the metadata and the template labels)."""
+    proc = dsgate_check("--no-config", "--no-server-check", "--profile", "strict", str(BAD))
     assert proc.returncode == 1
     headers = [line for line in proc.stdout.splitlines() if line.startswith(("deny ", "warn "))]
-    assert "deny DS-PRI-001 priority (1 finding)" in headers and "deny DS-HYG-002 hygiene (2 findings)" in headers
+    assert "deny DS-PRI-001 priority (1 finding)" in headers and "warn DS-HYG-002 hygiene (2 findings)" in headers
     assert [h.split()[0] for h in headers] == sorted((h.split()[0] for h in headers), key=lambda s: s != "deny")
     assert proc.stdout.count("fix: Label both metadata.labels and spec.template.metadata.labels") == 1
     assert "FAIL" in proc.stdout
