@@ -40,8 +40,18 @@ def _topology(nodes: int) -> dict[str, Any]:
         "podReadyJitter": "500ms",
         "podDeleteDelay": "500ms",
         "pools": [
-            {"name": "control-plane", "role": "control-plane", "count": 1, "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"}},
-            {"name": "worker", "count": nodes, "instanceType": "m5.2xlarge", "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"}},
+            {
+                "name": "control-plane",
+                "role": "control-plane",
+                "count": 1,
+                "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+            },
+            {
+                "name": "worker",
+                "count": nodes,
+                "instanceType": "m5.2xlarge",
+                "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            },
         ],
     }
 
@@ -50,7 +60,13 @@ def _daemonset(i: int, running: bool) -> dict[str, Any]:
     labels = {"app.kubernetes.io/name": f"agent-{i}"}
     pod: dict[str, Any] = {
         "tolerations": [{"operator": "Exists"}],
-        "containers": [{"name": "agent", "image": f"registry.example/agent-{i}:1.0.0", "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+        "containers": [
+            {
+                "name": "agent",
+                "image": f"registry.example/agent-{i}:1.0.0",
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+            }
+        ],
     }
     if not running:
         pod["nodeSelector"] = {"dsgate.io/bench": "none"}
@@ -75,7 +91,11 @@ def measure(nodes: int, running: int, root: Path) -> dict[str, float]:
 
         def placed() -> bool:
             items = kube.get_json(cluster.api(), "/apis/apps/v1/namespaces/bench/daemonsets")["items"]
-            return all((d.get("status") or {}).get("currentNumberScheduled", 0) >= total for d in items if "nodeSelector" not in d["spec"]["template"]["spec"])
+            return all(
+                (d.get("status") or {}).get("currentNumberScheduled", 0) >= total
+                for d in items
+                if "nodeSelector" not in d["spec"]["template"]["spec"]
+            )
 
         started = time.monotonic()
         kube.wait_for(f"{running} DaemonSets on {total} nodes", lambda: placed() or None, timeout=1800, interval=5)

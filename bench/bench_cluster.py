@@ -92,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
             elapsed, sampler = run_once(args.topology, Path(tmp), args.settle)
             times.append(elapsed)
             per = ", ".join(f"{c} {sampler.peak.get(c, 0) / 1024:.0f}" for c in COMPONENTS)
-            print(f"run {run}: up-to-ready {elapsed:.1f}s for {nodes} nodes; peak RSS {sampler.peak_total / 1024:.0f} MiB ({per} MiB)", flush=True)
-    print(f"up-to-ready: min {min(times):.1f}s, median {statistics.median(times):.1f}s, max {max(times):.1f}s over {len(times)} runs (goal <= 30s)")
+            print(
+                f"run {run}: up-to-ready {elapsed:.1f}s for {nodes} nodes; peak RSS {sampler.peak_total / 1024:.0f} MiB ({per} MiB)",
+                flush=True,
+            )
+    print(
+        f"up-to-ready: min {min(times):.1f}s, median {statistics.median(times):.1f}s, max {max(times):.1f}s over {len(times)} runs (goal <= 30s)"
+    )
     return 0
 
 

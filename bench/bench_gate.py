@@ -38,7 +38,11 @@ def static_gate(runs: int) -> list[float]:
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(
-            [str(REPO / ".venv/bin/dsgate"), "check", "--no-deploy", "--format", "json"], cwd=REPO, capture_output=True, text=True, check=False
+            [str(REPO / ".venv/bin/dsgate"), "check", "--no-deploy", "--format", "json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         times.append(time.perf_counter() - start)
         if proc.returncode != 0:
@@ -48,7 +52,11 @@ def static_gate(runs: int) -> list[float]:
 
 def synthetic_values(n: int, workdir: Path) -> list[tuple[Path, Path]]:
     """N distinct (chart, values file) pairs: every ci scenario, varied by annotations and resources."""
-    scenarios = [(chart, p) for chart in ("node-exporter", "fluentd") for p in sorted((CHARTS / chart / "ci").glob("*-values.yaml"))]
+    scenarios = [
+        (chart, p)
+        for chart in ("node-exporter", "fluentd")
+        for p in sorted((CHARTS / chart / "ci").glob("*-values.yaml"))
+    ]
     out = []
     for i in range(n):
         chart, scenario = scenarios[i % len(scenarios)]
@@ -76,17 +84,39 @@ def naive(pairs: list[tuple[Path, Path]], workdir: Path) -> float:
         rendered = workdir / f"naive-{i}.yaml"
         with rendered.open("w") as fh:
             subprocess.run(
-                [helm, "template", "dsgate", str(chart), "--namespace", "dsgate-system", "--kube-version", KUBE, "-f", str(values)], stdout=fh, check=True
+                [
+                    helm,
+                    "template",
+                    "dsgate",
+                    str(chart),
+                    "--namespace",
+                    "dsgate-system",
+                    "--kube-version",
+                    KUBE,
+                    "-f",
+                    str(values),
+                ],
+                stdout=fh,
+                check=True,
             )
         subprocess.run([kv, "--strict", "--quiet", "-k", KUBE, str(rendered)], capture_output=True, check=False)
-        subprocess.run([conftest, "test", "--combine", "--no-color", "--policy", str(default_policy_dir()), str(rendered)], capture_output=True, check=False)
+        subprocess.run(
+            [conftest, "test", "--combine", "--no-color", "--policy", str(default_policy_dir()), str(rendered)],
+            capture_output=True,
+            check=False,
+        )
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--renders", type=int, default=400)
-    parser.add_argument("--naive-sample", type=int, default=20, help="renders the naive pipeline runs (its per-render cost is extrapolated)")
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=20,
+        help="renders the naive pipeline runs (its per-render cost is extrapolated)",
+    )
     parser.add_argument("--gate-runs", type=int, default=3)
     parser.add_argument("--matrix-runs", type=int, default=5, help="runs of the matrix; the median is reported")
     parser.add_argument("--json", action="store_true")
@@ -132,7 +162,9 @@ def main() -> None:
         f"matrix: {args.renders} renders in {ours_s:.1f}s (median of {len(runs)} runs) = {per_render_ms:.1f} ms/render wall, "
         f"{per_render_ms * cores:.1f} ms/render per core ({cores} cores); per run: {per_core}"
     )
-    print(f"naive: {naive_ms:.0f} ms/render (sample of {len(sample)}) -> dsgate is {naive_ms / per_render_ms:.1f}x faster")
+    print(
+        f"naive: {naive_ms:.0f} ms/render (sample of {len(sample)}) -> dsgate is {naive_ms / per_render_ms:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

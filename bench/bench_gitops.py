@@ -45,9 +45,19 @@ def _dump(path: Path, docs: list[dict[str, object]]) -> None:
 
 
 def _ks(name: str, path: str, extra: dict[str, object] | None = None) -> dict[str, object]:
-    spec: dict[str, object] = {"interval": "10m", "path": path, "prune": True, "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}
+    spec: dict[str, object] = {
+        "interval": "10m",
+        "path": path,
+        "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+    }
     spec.update(extra or {})
-    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": name, "namespace": "flux-system"}, "spec": spec}
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": "flux-system"},
+        "spec": spec,
+    }
 
 
 def generate(root: Path, clusters: int, releases: int) -> None:
@@ -87,13 +97,24 @@ def generate(root: Path, clusters: int, releases: int) -> None:
         (cdir / "flux-system/kustomization.yaml").write_text("resources: [gotk-sync.yaml]\n")
         _dump(
             cdir / "vars.yaml",
-            [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-vars", "namespace": "flux-system"}, "data": {"cluster": name}}],
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "cluster-vars", "namespace": "flux-system"},
+                    "data": {"cluster": name},
+                }
+            ],
         )
         _dump(
             cdir / "kustomizations.yaml",
             [
                 _ks("infrastructure", "./infrastructure"),
-                _ks("apps", f"./apps/{name}", {"postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]}}),
+                _ks(
+                    "apps",
+                    f"./apps/{name}",
+                    {"postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]}},
+                ),
             ],
         )
         app_docs: list[dict[str, object]] = []
@@ -111,7 +132,10 @@ def generate(root: Path, clusters: int, releases: int) -> None:
                     "sourceRef": {"kind": "HelmRepository", "name": "dsgate-charts", "namespace": "flux-system"},
                 }
             else:
-                chart_spec = {"chart": f"./charts/{chart}", "sourceRef": {"kind": "GitRepository", "name": "dsgate", "namespace": "flux-system"}}
+                chart_spec = {
+                    "chart": f"./charts/{chart}",
+                    "sourceRef": {"kind": "GitRepository", "name": "dsgate", "namespace": "flux-system"},
+                }
             spec: dict[str, object] = {
                 "interval": "30m",
                 "chart": {"spec": chart_spec},
@@ -119,12 +143,26 @@ def generate(root: Path, clusters: int, releases: int) -> None:
                 "values": {"commonLabels": {"fleet.example.com/cluster": "${cluster}"}},
             }
             if i % 3 == 1:
-                patch = [{"op": "add", "path": "/metadata/annotations", "value": {"fleet.example.com/post-rendered": "yes"}}]
-                spec["postRenderers"] = [{"kustomize": {"patches": [{"target": {"kind": "DaemonSet"}, "patch": yaml.safe_dump(patch)}]}}]
+                patch = [
+                    {"op": "add", "path": "/metadata/annotations", "value": {"fleet.example.com/post-rendered": "yes"}}
+                ]
+                spec["postRenderers"] = [
+                    {"kustomize": {"patches": [{"target": {"kind": "DaemonSet"}, "patch": yaml.safe_dump(patch)}]}}
+                ]
             app_docs += [
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{rel}-values", "namespace": ns}, "data": {"values.yaml": values_text}},
-                {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": rel, "namespace": ns}, "spec": spec},
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"{rel}-values", "namespace": ns},
+                    "data": {"values.yaml": values_text},
+                },
+                {
+                    "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                    "kind": "HelmRelease",
+                    "metadata": {"name": rel, "namespace": ns},
+                    "spec": spec,
+                },
             ]
         _dump(root / "apps" / name / "releases.yaml", app_docs)
 
@@ -134,7 +172,10 @@ def measure(args: list[str], cwd: Path) -> tuple[float, int, int, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--format", "json", "-o", os.devnull, *args], cwd=cwd, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--format", "json", "-o", os.devnull, *args],
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     peak = 0
     done = threading.Event()
@@ -169,14 +210,35 @@ def main() -> None:
         generate(root, args.clusters, args.releases)
         store = Path(tmp) / "charts"
         for chart in SCENARIOS:
-            subprocess.run([str(tool_path("helm")), "package", str(CHARTS / chart), "-d", str(store)], check=True, capture_output=True)
-        common = ["--charts", str(store), "--repo", f"{DSGATE_URL}={REPO}", "--kube-version", kube_target_versions()[-1]]
+            subprocess.run(
+                [str(tool_path("helm")), "package", str(CHARTS / chart), "-d", str(store)],
+                check=True,
+                capture_output=True,
+            )
+        common = [
+            "--charts",
+            str(store),
+            "--repo",
+            f"{DSGATE_URL}={REPO}",
+            "--kube-version",
+            kube_target_versions()[-1],
+        ]
         one = measure([*common, "clusters/c1"], root)
         alls = measure([*common, "."], root)
     figures = {
         "releases_per_cluster": args.releases,
-        "one_cluster": {"wall_s": round(one[0], 1), "cpu_s": round(one[3], 1), "peak_rss_mib": round(one[1] / 2**20), "exit": one[2]},
-        f"{args.clusters}_clusters": {"wall_s": round(alls[0], 1), "cpu_s": round(alls[3], 1), "peak_rss_mib": round(alls[1] / 2**20), "exit": alls[2]},
+        "one_cluster": {
+            "wall_s": round(one[0], 1),
+            "cpu_s": round(one[3], 1),
+            "peak_rss_mib": round(one[1] / 2**20),
+            "exit": one[2],
+        },
+        f"{args.clusters}_clusters": {
+            "wall_s": round(alls[0], 1),
+            "cpu_s": round(alls[3], 1),
+            "peak_rss_mib": round(alls[1] / 2**20),
+            "exit": alls[2],
+        },
         "growth_wall": round(alls[0] / one[0], 2),
         "growth_cpu": round(alls[3] / one[3], 2),
         "growth_rss": round(alls[1] / one[1], 2),

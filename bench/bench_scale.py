@@ -43,7 +43,9 @@ SAMPLE = next(policies_dir().rglob("DS-RES-004/allowed.yaml"))  # wherever the r
 
 
 def _sample(kind: str, name: str = "node-exporter") -> dict[str, Any]:
-    return next(d for d in yaml.safe_load_all(SAMPLE.read_text()) if d and d["kind"] == kind and d["metadata"]["name"] == name)
+    return next(
+        d for d in yaml.safe_load_all(SAMPLE.read_text()) if d and d["kind"] == kind and d["metadata"]["name"] == name
+    )
 
 
 def agent(i: int) -> list[dict[str, Any]]:
@@ -53,7 +55,9 @@ def agent(i: int) -> list[dict[str, Any]]:
     for kind in ("ServiceAccount", "DaemonSet", "PodDisruptionBudget"):
         doc = copy.deepcopy(_sample(kind))
         doc["metadata"].update(name=name, namespace=namespace)
-        text = json.dumps(doc).replace('"app.kubernetes.io/instance": "sample"', f'"app.kubernetes.io/instance": "{instance}"')
+        text = json.dumps(doc).replace(
+            '"app.kubernetes.io/instance": "sample"', f'"app.kubernetes.io/instance": "{instance}"'
+        )
         text = text.replace('"serviceAccountName": "node-exporter"', f'"serviceAccountName": "{name}"')
         doc = json.loads(text)
         if kind == "DaemonSet":
@@ -78,7 +82,14 @@ def policy_scaling(counts: list[int]) -> list[dict[str, Any]]:
                 start = time.perf_counter()
                 findings = opa.query(body)
                 times.append(time.perf_counter() - start)
-            rows.append({"daemonsets": n, "documents": len(docs), "median_s": round(statistics.median(times), 3), "findings": len(findings)})
+            rows.append(
+                {
+                    "daemonsets": n,
+                    "documents": len(docs),
+                    "median_s": round(statistics.median(times), 3),
+                    "findings": len(findings),
+                }
+            )
             print(
                 f"policies: {n:4d} DaemonSets ({len(docs)} documents) in one input: {statistics.median(times):7.3f} s (median of 3), {len(findings)} findings",
                 flush=True,
@@ -99,7 +110,9 @@ def generate_tree(root: Path, documents: int) -> tuple[int, int]:
             docs += agent(daemonsets)
             daemonsets += 1
         else:
-            docs.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": f"sa-{f}", "namespace": namespace}})
+            docs.append(
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": f"sa-{f}", "namespace": namespace}}
+            )
         docs.append(
             {
                 "apiVersion": "v1",
@@ -110,7 +123,12 @@ def generate_tree(root: Path, documents: int) -> tuple[int, int]:
         )
         while len(docs) < 10:
             docs.append(
-                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{f}-{len(docs)}", "namespace": namespace}, "data": {"key": "value " * 20}}
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"cm-{f}-{len(docs)}", "namespace": namespace},
+                    "data": {"key": "value " * 20},
+                }
             )
         (directory / f"file-{f:05d}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return files, daemonsets
@@ -121,7 +139,20 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
     for n in counts:
         with tempfile.TemporaryDirectory(prefix="dsgate-scale-") as tmp:
             files, daemonsets = generate_tree(Path(tmp), n)
-            cmd = [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--kube-version", "1.36.0", "--format", "json", "-o", f"{tmp}/report.json", tmp]
+            cmd = [
+                sys.executable,
+                "-m",
+                "dsgate.cli",
+                "check",
+                "--no-config",
+                "--kube-version",
+                "1.36.0",
+                "--format",
+                "json",
+                "-o",
+                f"{tmp}/report.json",
+                tmp,
+            ]
             start = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             peak = 0
@@ -138,11 +169,25 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
             wall = time.perf_counter() - start
             done.set()
             sampler.join()
-            summary = json.loads(Path(f"{tmp}/report.json").read_text())["summary"] if Path(f"{tmp}/report.json").exists() else {}
-            rows.append({"documents": n, "files": files, "daemonsets": daemonsets, "wall_s": round(wall, 1), "peak_mib": peak >> 20, "exit": proc.returncode})
+            summary = (
+                json.loads(Path(f"{tmp}/report.json").read_text())["summary"]
+                if Path(f"{tmp}/report.json").exists()
+                else {}
+            )
+            rows.append(
+                {
+                    "documents": n,
+                    "files": files,
+                    "daemonsets": daemonsets,
+                    "wall_s": round(wall, 1),
+                    "peak_mib": peak >> 20,
+                    "exit": proc.returncode,
+                }
+            )
             print(
                 f"gate: {n:6d} documents in {files} files ({daemonsets} DaemonSets): {wall:6.1f} s, peak {peak >> 20} MiB, exit {proc.returncode}"
-                f" ({summary.get('documents', '?')} documents read)" + (f"; {err.strip().splitlines()[-1]}" if proc.returncode == 2 and err.strip() else ""),
+                f" ({summary.get('documents', '?')} documents read)"
+                + (f"; {err.strip().splitlines()[-1]}" if proc.returncode == 2 and err.strip() else ""),
                 flush=True,
             )
     if len(rows) > 1:
@@ -156,8 +201,12 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--daemonsets", default="50,100,200,500", help="DaemonSets in one input, comma-separated ('' to skip)")
-    parser.add_argument("--documents", default="2000,20000", help="documents of the generated tree, comma-separated ('' to skip)")
+    parser.add_argument(
+        "--daemonsets", default="50,100,200,500", help="DaemonSets in one input, comma-separated ('' to skip)"
+    )
+    parser.add_argument(
+        "--documents", default="2000,20000", help="documents of the generated tree, comma-separated ('' to skip)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     policies = policy_scaling([int(n) for n in args.daemonsets.split(",") if n])

@@ -70,7 +70,9 @@ def pod_spec(ds: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def dsgate_check(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def dsgate_check(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """`dsgate check ARGS` in a fresh process (this environment, no colour, plus ENV), output captured
     and decoded leniently (hostile input may make it print bytes that are not UTF-8); TIMEOUT seconds."""
     proc = subprocess.run(
@@ -81,7 +83,9 @@ def dsgate_check(*args: str | Path, cwd: Path | None = None, env: dict[str, str]
         check=False,
         timeout=timeout,
     )
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    )
 
 
 def opa_findings(entries: list[dict[str, Any]], tmp_path: Path, policies: Path = POLICIES) -> list[dict[str, Any]]:
@@ -89,8 +93,18 @@ def opa_findings(entries: list[dict[str, Any]], tmp_path: Path, policies: Path =
     for ENTRIES, the `{"path", "contents"}` input `conftest test --combine` gives."""
     input_file = tmp_path / "opa-input.json"
     input_file.write_text(json.dumps(entries))
-    cmd = [str(tool_path("opa")), "eval", "--format", "json", "--data", str(policies), *(f"--ignore={p}" for p in IGNORED)]
-    proc = subprocess.run([*cmd, "--input", str(input_file), "data.main.findings"], capture_output=True, text=True, check=False)
+    cmd = [
+        str(tool_path("opa")),
+        "eval",
+        "--format",
+        "json",
+        "--data",
+        str(policies),
+        *(f"--ignore={p}" for p in IGNORED),
+    ]
+    proc = subprocess.run(
+        [*cmd, "--input", str(input_file), "data.main.findings"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)["result"]
     assert result, f"data.main.findings is undefined: is the policy library loaded? {proc.stdout}"

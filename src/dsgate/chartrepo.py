@@ -55,9 +55,13 @@ def package(charts: Sequence[Path], out: Path, url: str = "", key: str = "", key
     """Package CHARTS into OUT (signed with KEY from KEYRING when both are given), then index OUT."""
     helm = str(tool_path("helm"))
     if bool(key) != bool(keyring):
-        raise ChartRepoError("set both SIGNING_KEY (the key's name) and SIGNING_KEYRING (a secret keyring: gpg --export-secret-keys > secring.gpg), or neither")
+        raise ChartRepoError(
+            "set both SIGNING_KEY (the key's name) and SIGNING_KEYRING (a secret keyring: gpg --export-secret-keys > secring.gpg), or neither"
+        )
     if keyring and not Path(keyring).is_file():
-        raise ChartRepoError(f"SIGNING_KEYRING={keyring} is not a file; export one with: gpg --export-secret-keys > secring.gpg")
+        raise ChartRepoError(
+            f"SIGNING_KEYRING={keyring} is not a file; export one with: gpg --export-secret-keys > secring.gpg"
+        )
     out.mkdir(parents=True, exist_ok=True)
     packages = []
     for chart in charts:
@@ -76,7 +80,9 @@ def package(charts: Sequence[Path], out: Path, url: str = "", key: str = "", key
 def merge_base(repo: Path, bases: Sequence[str] = BASES) -> str:
     """The merge base of HEAD with the first of BASES that exists; HEAD when none does."""
     for base in bases:
-        proc = subprocess.run(["git", "merge-base", "HEAD", base], capture_output=True, text=True, check=False, cwd=repo)
+        proc = subprocess.run(
+            ["git", "merge-base", "HEAD", base], capture_output=True, text=True, check=False, cwd=repo
+        )
         if proc.returncode == 0 and proc.stdout.strip():
             return proc.stdout.strip()
     return _run(["git", "rev-parse", "HEAD"], cwd=repo).strip()
@@ -89,13 +95,22 @@ def unbumped(repo: Path, charts: Sequence[Path], base: str) -> list[str]:
     for chart in charts:
         rel = chart.resolve().relative_to(repo.resolve()).as_posix()
         # A local dependency (the library chart) is part of what the chart's package renders.
-        dirs = [rel, *(d.resolve().relative_to(repo.resolve()).as_posix() for _, d in local_dependencies(chart) if d.resolve().is_relative_to(repo.resolve()))]
+        dirs = [
+            rel,
+            *(
+                d.resolve().relative_to(repo.resolve()).as_posix()
+                for _, d in local_dependencies(chart)
+                if d.resolve().is_relative_to(repo.resolve())
+            ),
+        ]
         paths = [f"{d}/{p}" for d in dirs for p in VERSIONED]
         changed = _run(["git", "diff", "--name-only", base, "--", *paths], cwd=repo).split()
         untracked = _run(["git", "ls-files", "--others", "--exclude-standard", "--", *paths], cwd=repo).split()
         if not changed and not untracked:
             continue
-        shown = subprocess.run(["git", "show", f"{base}:{rel}/Chart.yaml"], capture_output=True, text=True, check=False, cwd=repo)
+        shown = subprocess.run(
+            ["git", "show", f"{base}:{rel}/Chart.yaml"], capture_output=True, text=True, check=False, cwd=repo
+        )
         if shown.returncode != 0:
             continue  # a chart that did not exist at the base is new: any version will do
         old, new = chart_version(shown.stdout), chart_version((chart / "Chart.yaml").read_text())
@@ -113,12 +128,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     pkg = sub.add_parser("package", help="package both charts and index them (signed with SIGNING_KEY/SIGNING_KEYRING)")
     pkg.add_argument("--out", type=Path, default=REPO_ROOT / "dist" / "charts")
     pkg.add_argument("--url", default="", help="the URL the repository will be served from (index.yaml entries)")
-    chk = sub.add_parser("check-versions", help="fail when a chart's templates or values changed without a version bump")
-    chk.add_argument("--base", default="", help="compare with this commit (default: the merge base with origin/main or main)")
+    chk = sub.add_parser(
+        "check-versions", help="fail when a chart's templates or values changed without a version bump"
+    )
+    chk.add_argument(
+        "--base", default="", help="compare with this commit (default: the merge base with origin/main or main)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "package":
-            for path in package(CHARTS, args.out, args.url, os.environ.get("SIGNING_KEY", ""), os.environ.get("SIGNING_KEYRING", "")):
+            for path in package(
+                CHARTS, args.out, args.url, os.environ.get("SIGNING_KEY", ""), os.environ.get("SIGNING_KEYRING", "")
+            ):
                 print(path)
             print(args.out / "index.yaml")
             return 0

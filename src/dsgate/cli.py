@@ -53,30 +53,85 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--format", choices=report.FORMATS, default="text")
     p.add_argument("-o", "--output", type=Path, help="write the report to a file instead of stdout")
     p.add_argument("--strict", action="store_true", help="warnings fail the gate too")
-    p.add_argument("--kube-version", action="append", default=[], help="Kubernetes version to validate against (repeatable; default: the last four minors)")
-    p.add_argument("--helm", action="append", choices=sorted(HELM_TOOLS), default=[], help="helm major(s) to render with (repeatable; default v4)")
+    p.add_argument(
+        "--kube-version",
+        action="append",
+        default=[],
+        help="Kubernetes version to validate against (repeatable; default: the last four minors)",
+    )
+    p.add_argument(
+        "--helm",
+        action="append",
+        choices=sorted(HELM_TOOLS),
+        default=[],
+        help="helm major(s) to render with (repeatable; default v4)",
+    )
     p.add_argument("--policies", type=Path, help="policy library directory (default: dsgate's own)")
     p.add_argument("--config", type=Path, help="dsgate.yaml to use (default: nearest one above the current directory)")
     p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
-    p.add_argument("--crd", action="append", type=Path, default=[], help="CustomResourceDefinition file or directory defining more kinds (repeatable)")
-    p.add_argument("--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema")
-    p.add_argument("--no-server-check", action="store_true", help="skip the server-side dry-run on the real kube-apiserver (JSON schemas only)")
-    model = p.add_argument_group("cluster model", "the cluster the gate models (dsgate.yaml cluster:; defaults: a stock kubeadm cluster)")
-    model.add_argument(
-        "--allow-privileged", action=argparse.BooleanOptionalAction, default=None, help="kube-apiserver allows privileged containers (default: yes)"
+    p.add_argument(
+        "--crd",
+        action="append",
+        type=Path,
+        default=[],
+        help="CustomResourceDefinition file or directory defining more kinds (repeatable)",
     )
-    model.add_argument("--pod-security", metavar="LEVEL", help="Pod Security level of a namespace without an enforce label (default: privileged)")
-    model.add_argument("--pod-security-namespace", action="append", default=[], metavar="NS=LEVEL", help="Pod Security level of one namespace (repeatable)")
-    model.add_argument("--enable-admission-plugins", metavar="A,B", help="admission plugins on top of kube-apiserver's defaults (default: NodeRestriction)")
-    model.add_argument("--disable-admission-plugins", metavar="A,B", help="kube-apiserver default admission plugins to turn off")
+    p.add_argument(
+        "--allow-kind", action="append", default=[], help="kind (or group/version/Kind) to accept without a schema"
+    )
+    p.add_argument(
+        "--no-server-check",
+        action="store_true",
+        help="skip the server-side dry-run on the real kube-apiserver (JSON schemas only)",
+    )
+    model = p.add_argument_group(
+        "cluster model", "the cluster the gate models (dsgate.yaml cluster:; defaults: a stock kubeadm cluster)"
+    )
+    model.add_argument(
+        "--allow-privileged",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="kube-apiserver allows privileged containers (default: yes)",
+    )
+    model.add_argument(
+        "--pod-security",
+        metavar="LEVEL",
+        help="Pod Security level of a namespace without an enforce label (default: privileged)",
+    )
+    model.add_argument(
+        "--pod-security-namespace",
+        action="append",
+        default=[],
+        metavar="NS=LEVEL",
+        help="Pod Security level of one namespace (repeatable)",
+    )
+    model.add_argument(
+        "--enable-admission-plugins",
+        metavar="A,B",
+        help="admission plugins on top of kube-apiserver's defaults (default: NodeRestriction)",
+    )
+    model.add_argument(
+        "--disable-admission-plugins", metavar="A,B", help="kube-apiserver default admission plugins to turn off"
+    )
     model.add_argument("--release-name", help="helm release name charts are rendered with (default: dsgate)")
     model.add_argument("--namespace", help="release namespace charts are rendered into (default: dsgate-system)")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
     p.add_argument(
-        "--charts", action="append", type=Path, default=[], metavar="DIR", help="GitOps: directory of chart packages or unpacked charts (repeatable)"
+        "--charts",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="GitOps: directory of chart packages or unpacked charts (repeatable)",
     )
-    p.add_argument("--repo", action="append", default=[], metavar="URL=PATH", help="GitOps: a repository URL and its local checkout (repeatable)")
+    p.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="URL=PATH",
+        help="GitOps: a repository URL and its local checkout (repeatable)",
+    )
     p.add_argument(
         "--argocd-cluster",
         action="append",
@@ -90,12 +145,34 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="FILE",
         help="the fleet's nodes (`kubectl get nodes -o yaml`, or a topology file): coverage rules (DS-COV-*) and the fleet size (cluster_nodes)",
     )
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
-    p.add_argument("--profile", choices=PROFILES, help="rules to run: minimal, baseline (default, or dsgate.yaml's 'profile') or strict")
-    p.add_argument("--disable", action="append", default=[], metavar="RULE", help="turn rule RULE off for every source (repeatable)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="rules to run: minimal, baseline (default, or dsgate.yaml's 'profile') or strict",
+    )
+    p.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="turn rule RULE off for every source (repeatable)",
+    )
     baseline = p.add_mutually_exclusive_group()
-    baseline.add_argument("--baseline", type=Path, metavar="FILE", help="findings recorded in FILE do not fail the run; entries no longer found are listed")
-    baseline.add_argument("--write-baseline", type=Path, metavar="FILE", help="record this run's findings in FILE (and pass on them)")
+    baseline.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="findings recorded in FILE do not fail the run; entries no longer found are listed",
+    )
+    baseline.add_argument(
+        "--write-baseline", type=Path, metavar="FILE", help="record this run's findings in FILE (and pass on them)"
+    )
 
 
 def _run_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -114,7 +191,13 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     sources = config_mod.with_releases(plugins.discover(options.paths, options), options.releases)
 
     def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
-        return gate.run(sources, options, progress=progress, say=lambda msg: print(msg, file=sys.stderr), deploy=plugins.deploy_stage)
+        return gate.run(
+            sources,
+            options,
+            progress=progress,
+            say=lambda msg: print(msg, file=sys.stderr),
+            deploy=plugins.deploy_stage,
+        )
 
     if options.progress:
         from rich.progress import Progress
@@ -139,14 +222,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsgate", description="Policy gate for node-agent DaemonSets.")
     sub = parser.add_subparsers(dest="command", required=True)
     _check_parser(sub)
-    cluster = sub.add_parser("cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False)
+    cluster = sub.add_parser(
+        "cluster", help="local control plane with kwok nodes (up, down, status, kubeconfig)", add_help=False
+    )
     cluster.add_argument("rest", nargs=argparse.REMAINDER)
-    simulate = sub.add_parser("simulate", help="coverage and rollout of a chart/kustomization/manifests on a throwaway cluster of a topology", add_help=False)
+    simulate = sub.add_parser(
+        "simulate",
+        help="coverage and rollout of a chart/kustomization/manifests on a throwaway cluster of a topology",
+        add_help=False,
+    )
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("diff", help="what a change does to the rendered manifests (--base REF)", add_help=False)
-    tools = sub.add_parser("tools", help="build the pinned tools into the cache and check them (install, doctor, path)", add_help=False)
+    tools = sub.add_parser(
+        "tools", help="build the pinned tools into the cache and check them (install, doctor, path)", add_help=False
+    )
     tools.add_argument("rest", nargs=argparse.REMAINDER)
-    sub.add_parser("audit", help="a live cluster's DaemonSets against its real nodes: coverage, exposure, rollout, findings", add_help=False)
+    sub.add_parser(
+        "audit",
+        help="a live cluster's DaemonSets against its real nodes: coverage, exposure, rollout, findings",
+        add_help=False,
+    )
     sub.add_parser("version", help="print dsgate and pinned tool versions")
     return parser
 
@@ -182,7 +277,13 @@ def _tools(argv: list[str]) -> int:
     return install.main(argv)
 
 
-OWN_PARSER: dict[str, Callable[[list[str]], int]] = {"audit": _audit, "cluster": _cluster, "diff": _diff, "simulate": _simulate, "tools": _tools}
+OWN_PARSER: dict[str, Callable[[list[str]], int]] = {
+    "audit": _audit,
+    "cluster": _cluster,
+    "diff": _diff,
+    "simulate": _simulate,
+    "tools": _tools,
+}
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -202,7 +303,9 @@ def _check(args: argparse.Namespace) -> int:
     except Exception as exc:  # fail closed: never a traceback and never exit 1 for a crash
         if os.environ.get("DSGATE_DEBUG"):
             raise
-        return _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it")
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

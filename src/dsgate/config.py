@@ -66,10 +66,14 @@ class Config:
     crds: list[Path] = field(default_factory=list)  # CRD files or directories defining more kinds
     charts: list[Path] = field(default_factory=list)  # offline chart store for GitOps sources
     repos: list[str] = field(default_factory=list)  # URL=PATH: local checkouts of GitOps repositories
-    argocd_clusters: list[str] = field(default_factory=list)  # NAME=SERVER: clusters Argo CD knows (ApplicationSet clusters generator)
+    argocd_clusters: list[str] = field(
+        default_factory=list
+    )  # NAME=SERVER: clusters Argo CD knows (ApplicationSet clusters generator)
     limits: limits_mod.Limits = field(default_factory=limits_mod.Limits)
     cluster: ClusterModel = field(default_factory=ClusterModel)  # the cluster the gate models (see clustermodel)
-    releases: dict[Path, tuple[str, str]] = field(default_factory=dict)  # source path -> (release name, namespace) it sets ("" unset)
+    releases: dict[Path, tuple[str, str]] = field(
+        default_factory=dict
+    )  # source path -> (release name, namespace) it sets ("" unset)
     controls: controls_mod.Settings = field(default_factory=controls_mod.Settings)  # profile, rules, overrides
 
     @property
@@ -115,7 +119,9 @@ def load(path: Path) -> Config:  # noqa: C901  # one check per dsgate.yaml key, 
         setattr(cfg, attr, value)
     exemptions = raw.get("exemptions", [])
     if not isinstance(exemptions, list) or not all(isinstance(e, dict) for e in exemptions):
-        raise ConfigError(f"{path}: 'exemptions' must be a list of {{rule, resource or selector, reason, expires}} mappings")
+        raise ConfigError(
+            f"{path}: 'exemptions' must be a list of {{rule, resource or selector, reason, expires}} mappings"
+        )
     cfg.exemptions = exemptions
     try:
         cfg.controls = controls_mod.parse(raw, str(path))
@@ -163,7 +169,9 @@ def _sources(raw: Any, root: Path, path: Path) -> tuple[list[Path], dict[Path, t
             raise ConfigError(f"{where}[{i}] must be a path or a mapping with 'path' (and 'releaseName', 'namespace')")
         names = (item.get("releaseName", ""), item.get("namespace", ""))
         if not all(isinstance(n, str) for n in names) or names == ("", ""):
-            raise ConfigError(f"{where}[{i}]: 'releaseName' and 'namespace' are strings, and one of them is set (else write the path alone)")
+            raise ConfigError(
+                f"{where}[{i}]: 'releaseName' and 'namespace' are strings, and one of them is set (else write the path alone)"
+            )
         paths.append(root / item["path"])
         releases[root / item["path"]] = (str(names[0]), str(names[1]))
     return paths, releases
@@ -173,7 +181,10 @@ def with_releases(sources: Sequence[Source], releases: Mapping[Path, tuple[str, 
     """SOURCES, each found under a path of RELEASES given that entry's release name and namespace."""
     out = []
     for source in sources:
-        match = next(((r, n) for base, (r, n) in releases.items() if source.path == base or source.path.is_relative_to(base)), None)
+        match = next(
+            ((r, n) for base, (r, n) in releases.items() if source.path == base or source.path.is_relative_to(base)),
+            None,
+        )
         out.append(dataclasses.replace(source, release=match[0], namespace=match[1]) if match else source)  # type: ignore[type-var]  # every source kind is a dataclass with these fields
     return out
 
@@ -193,17 +204,30 @@ def _cluster(raw: dict[str, Any], path: Path) -> ClusterModel:
     if not isinstance(cluster, dict) or set(cluster) - set(CLUSTER_KEYS):
         raise ConfigError(f"{where} must be a mapping of {', '.join(CLUSTER_KEYS)}")
     if "podSecurity" in raw and "podSecurity" in cluster:
-        raise ConfigError(f"{path}: 'podSecurity' is given twice; keep cluster.podSecurity and remove the top-level key")
+        raise ConfigError(
+            f"{path}: 'podSecurity' is given twice; keep cluster.podSecurity and remove the top-level key"
+        )
     psa = cluster.get("podSecurity", raw.get("podSecurity", {}))
-    if not isinstance(psa, dict) or set(psa) - {"default", "namespaces"} or not isinstance(psa.get("namespaces", {}), dict):
-        raise ConfigError(f"{where}.podSecurity must be a mapping with 'default' (a level) and 'namespaces' (namespace: level)")
+    if (
+        not isinstance(psa, dict)
+        or set(psa) - {"default", "namespaces"}
+        or not isinstance(psa.get("namespaces", {}), dict)
+    ):
+        raise ConfigError(
+            f"{where}.podSecurity must be a mapping with 'default' (a level) and 'namespaces' (namespace: level)"
+        )
     plugins = cluster.get("admissionPlugins", {})
     if not isinstance(plugins, dict) or set(plugins) - {"enable", "disable"}:
-        raise ConfigError(f"{where}.admissionPlugins must be a mapping with 'enable' and 'disable' (lists of plugin names)")
+        raise ConfigError(
+            f"{where}.admissionPlugins must be a mapping with 'enable' and 'disable' (lists of plugin names)"
+        )
     privileged = cluster.get("allowPrivileged", True)
     if not isinstance(privileged, bool):
         raise ConfigError(f"{where}.allowPrivileged must be true or false")
-    names = {key: cluster.get(key, getattr(ClusterModel(), attr)) for key, attr in (("releaseName", "release_name"), ("namespace", "namespace"))}
+    names = {
+        key: cluster.get(key, getattr(ClusterModel(), attr))
+        for key, attr in (("releaseName", "release_name"), ("namespace", "namespace"))
+    }
     for key, value in names.items():
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}.{key} must be a non-empty string")
@@ -211,7 +235,9 @@ def _cluster(raw: dict[str, Any], path: Path) -> ClusterModel:
         allow_privileged=privileged,
         pod_security=str(psa.get("default", ClusterModel().pod_security)),
         namespaces={str(k): str(v) for k, v in psa.get("namespaces", {}).items()},
-        enable_admission_plugins=_strings(plugins.get("enable", list(ClusterModel().enable_admission_plugins)), f"{where}.admissionPlugins.enable"),
+        enable_admission_plugins=_strings(
+            plugins.get("enable", list(ClusterModel().enable_admission_plugins)), f"{where}.admissionPlugins.enable"
+        ),
         disable_admission_plugins=_strings(plugins.get("disable", []), f"{where}.admissionPlugins.disable"),
         release_name=names["releaseName"],
         namespace=names["namespace"],
@@ -239,7 +265,10 @@ def override_cluster(base: ClusterModel, **flags: Unpack[ClusterFlags]) -> Clust
     comma-separated and replace BASE's. ConfigError for a malformed value."""
     allow_privileged, pod_security = flags.get("allow_privileged"), flags.get("pod_security")
     pod_security_namespaces = flags.get("pod_security_namespaces", ())
-    enable_admission_plugins, disable_admission_plugins = flags.get("enable_admission_plugins"), flags.get("disable_admission_plugins")
+    enable_admission_plugins, disable_admission_plugins = (
+        flags.get("enable_admission_plugins"),
+        flags.get("disable_admission_plugins"),
+    )
     release_name, namespace = flags.get("release_name"), flags.get("namespace")
     extra: dict[str, str] = {}
     for item in pod_security_namespaces:
@@ -251,8 +280,12 @@ def override_cluster(base: ClusterModel, **flags: Unpack[ClusterFlags]) -> Clust
         "allow_privileged": allow_privileged,
         "pod_security": pod_security,
         "namespaces": {**base.namespaces, **extra} if extra else None,
-        "enable_admission_plugins": tuple(p for p in enable_admission_plugins.split(",") if p) if enable_admission_plugins is not None else None,
-        "disable_admission_plugins": tuple(p for p in disable_admission_plugins.split(",") if p) if disable_admission_plugins is not None else None,
+        "enable_admission_plugins": tuple(p for p in enable_admission_plugins.split(",") if p)
+        if enable_admission_plugins is not None
+        else None,
+        "disable_admission_plugins": tuple(p for p in disable_admission_plugins.split(",") if p)
+        if disable_admission_plugins is not None
+        else None,
         "release_name": release_name,
         "namespace": namespace,
     }
@@ -299,7 +332,9 @@ def check_options(args: argparse.Namespace) -> CheckOptions:
         repos=(*args.repo, *(cfg.repos if cfg else [])),
         argocd_clusters=(*args.argocd_cluster, *(cfg.argocd_clusters if cfg else [])),
         helm_versions=tuple(args.helm or (cfg.helm_versions if cfg else default.helm_versions)),
-        kube_versions=tuple([v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else ()) or default.kube_versions),
+        kube_versions=tuple(
+            [v.lstrip("v") for v in args.kube_version] or (cfg.kube_versions if cfg else ()) or default.kube_versions
+        ),
         workers=args.workers,
         limits=cfg.limits if cfg else default.limits,
         crds=(*args.crd, *(cfg.crds if cfg else [])),

@@ -77,7 +77,8 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
         return False
     return all(
-        requirement_matches(expr["key"], expr["operator"], expr.get("values") or [], labels) and expr["operator"] not in ("Gt", "Lt")
+        requirement_matches(expr["key"], expr["operator"], expr.get("values") or [], labels)
+        and expr["operator"] not in ("Gt", "Lt")
         for expr in selector.get("matchExpressions") or []
     )
 

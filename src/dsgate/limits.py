@@ -55,11 +55,15 @@ def parse(raw: Any, where: str) -> Limits:
     known = {Limits.key(f.name): f.name for f in fields(Limits)}
     unknown = set(raw) - set(known)
     if unknown:
-        raise ValueError(f"{where}: unknown limit(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"{where}: unknown limit(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(known))}"
+        )
     values: dict[str, int] = {}
     for key, value in raw.items():
         match = _QUANTITY.match(str(value)) if isinstance(value, int | str) and not isinstance(value, bool) else None
         if match is None or int(match.group(1)) <= 0:
-            raise ValueError(f"{where}: limits.{key} must be a positive integer (sizes may end in Ki, Mi or Gi), not {value!r}")
+            raise ValueError(
+                f"{where}: limits.{key} must be a positive integer (sizes may end in Ki, Mi or Gi), not {value!r}"
+            )
         values[known[key]] = int(match.group(1)) * _UNITS[match.group(2) or ""]
     return Limits(**values)

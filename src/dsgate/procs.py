@@ -154,7 +154,9 @@ def wrap(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = Fal
     return [*prefix, *map(str, cmd)]
 
 
-def popen(cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False, tree: bool = False, **kwargs: Any) -> subprocess.Popen[Any]:
+def popen(
+    cmd: Sequence[str], limits: OsLimits | None = None, offline: bool = False, tree: bool = False, **kwargs: Any
+) -> subprocess.Popen[Any]:
     """subprocess.Popen of CMD in its own process group, dying with this thread, registered for
     stop_all; OFFLINE: a render tool; TREE: CMD's own children die with it too (see wrap and offline_env)."""
     if offline:
@@ -217,11 +219,23 @@ class Timeout(DsgateError):
 
 
 def run(
-    cmd: Sequence[str], *, input: bytes | None = None, timeout: float | None = None, limits: OsLimits | None = None, offline: bool = False
+    cmd: Sequence[str],
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    limits: OsLimits | None = None,
+    offline: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """subprocess.run(CMD, capture_output=True) through popen; raise Timeout after TIMEOUT seconds
     (the child's group killed). Output is bytes: the caller decodes it and names bad UTF-8."""
-    proc = popen(cmd, limits, offline, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = popen(
+        cmd,
+        limits,
+        offline,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -234,11 +248,15 @@ def run(
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
 
 
-def run_text(cmd: Sequence[str], *, timeout: float, limits: OsLimits | None = None, offline: bool = True) -> subprocess.CompletedProcess[str]:
+def run_text(
+    cmd: Sequence[str], *, timeout: float, limits: OsLimits | None = None, offline: bool = True
+) -> subprocess.CompletedProcess[str]:
     """run() for a render tool whose caller reads text: output decoded (bad UTF-8 replaced), a time-out
     answered as exit 124 with the reason in stderr."""
     try:
         proc = run(cmd, timeout=timeout, limits=limits, offline=offline)
     except Timeout as exc:
         return subprocess.CompletedProcess(list(cmd), 124, "", f"{cmd[0]} {exc}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    )

@@ -17,7 +17,19 @@ from dsgate.errors import DsgateError
 from dsgate.paths import HELM_BATCH_DIR, cache_dir
 from dsgate.versions import pinned
 
-__all__ = ["CRD_FILES", "CRD_SOURCES", "GROUPS", "SCHEMA_SETS", "TOOLS", "Tool", "ToolMissing", "cache_dir", "install_command", "tool_path", "version_of"]
+__all__ = [
+    "CRD_FILES",
+    "CRD_SOURCES",
+    "GROUPS",
+    "SCHEMA_SETS",
+    "TOOLS",
+    "Tool",
+    "ToolMissing",
+    "cache_dir",
+    "install_command",
+    "tool_path",
+    "version_of",
+]
 
 # What each `dsgate tools install --for GROUP` builds: `check` is what `dsgate check --no-deploy`
 # runs (kube-apiserver and etcd for its server check included), `cluster` adds the rest of the local
@@ -46,7 +58,9 @@ TOOLS: dict[str, Tool] = {
         Tool("kustomize", "KUSTOMIZE_VERSION", "check", ("version",)),
         Tool("conftest", "CONFTEST_VERSION", "all", ("--version",)),
         Tool("regal", "REGAL_VERSION", "all", ("version",)),
-        Tool("kube-apiserver", "KUBERNETES_VERSION", "check", ("--version",)),  # the server check (dry-run) of dsgate check
+        Tool(
+            "kube-apiserver", "KUBERNETES_VERSION", "check", ("--version",)
+        ),  # the server check (dry-run) of dsgate check
         Tool("kube-controller-manager", "KUBERNETES_VERSION", "cluster", ("--version",)),
         Tool("kube-scheduler", "KUBERNETES_VERSION", "cluster", ("--version",)),
         Tool("kubectl", "KUBERNETES_VERSION", "cluster", ("version", "--client")),
@@ -54,7 +68,9 @@ TOOLS: dict[str, Tool] = {
         Tool("kwok", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("kwokctl", "KWOK_VERSION", "cluster", ("--version",)),
         Tool("node_exporter", "NODE_EXPORTER_VERSION", "cluster", ("--version",)),
-        Tool("registry", "DISTRIBUTION_VERSION", "all", ("--version",)),  # CNCF distribution: the chart tests' OCI registry
+        Tool(
+            "registry", "DISTRIBUTION_VERSION", "all", ("--version",)
+        ),  # CNCF distribution: the chart tests' OCI registry
     )
 }
 
@@ -81,11 +97,14 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
     ),
     "vertical-pod-autoscaler": ("deploy/vpa-v1-crd-gen.yaml",),
     "flux-source": tuple(
-        f"config/crd/bases/source.toolkit.fluxcd.io_{kind}.yaml" for kind in ("gitrepositories", "helmrepositories", "ocirepositories", "helmcharts", "buckets")
+        f"config/crd/bases/source.toolkit.fluxcd.io_{kind}.yaml"
+        for kind in ("gitrepositories", "helmrepositories", "ocirepositories", "helmcharts", "buckets")
     ),
     "flux-kustomize": ("config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml",),
     "argo-cd": ("manifests/crds/application-crd.yaml", "manifests/crds/applicationset-crd.yaml"),
-    "policy-reports": tuple(f"config/crds/policyreport/wgpolicyk8s.io_{kind}.yaml" for kind in ("policyreports", "clusterpolicyreports")),
+    "policy-reports": tuple(
+        f"config/crds/policyreport/wgpolicyk8s.io_{kind}.yaml" for kind in ("policyreports", "clusterpolicyreports")
+    ),
     "openreports": tuple(f"config/crd/openreports.io_{kind}.yaml" for kind in ("reports", "clusterreports")),
 }
 

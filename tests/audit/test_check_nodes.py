@@ -16,7 +16,11 @@ AGENT = DATA / "slow-agent.yaml"
 
 
 def _rules(stdout: str) -> dict[str, str]:
-    return {f["rule"]: f["message"] for f in json.loads(stdout)["findings"] if f["rule"].startswith(("DS-COV", "DS-ROL-007"))}
+    return {
+        f["rule"]: f["message"]
+        for f in json.loads(stdout)["findings"]
+        if f["rule"].startswith(("DS-COV", "DS-ROL-007"))
+    }
 
 
 @pytest.mark.parametrize(
@@ -30,11 +34,23 @@ def _rules(stdout: str) -> dict[str, str]:
             id="kubectl-get-nodes",
         ),
         # the seed's scenario: 1,000 nodes at maxUnavailable 1 and minReadySeconds 10 is hours of rollout
-        pytest.param(DEFAULT_TOPOLOGY.with_name("1000-nodes.yaml"), {"DS-ROL-007"}, "rolls out over 1000 nodes in about", id="topology-fleet-size"),
+        pytest.param(
+            DEFAULT_TOPOLOGY.with_name("1000-nodes.yaml"),
+            {"DS-ROL-007"},
+            "rolls out over 1000 nodes in about",
+            id="topology-fleet-size",
+        ),
     ],
 )
 def test_nodes(nodes: Path | None, expected_rules: set[str], expected_text: str) -> None:
-    args = ["--no-config", "--no-server-check", "--format", "json", *(["--nodes", str(nodes)] if nodes else []), str(AGENT)]
+    args = [
+        "--no-config",
+        "--no-server-check",
+        "--format",
+        "json",
+        *(["--nodes", str(nodes)] if nodes else []),
+        str(AGENT),
+    ]
     proc = dsgate_check(*args)
     assert proc.returncode in (0, 1), proc.stderr
     found = _rules(proc.stdout)
@@ -47,5 +63,7 @@ def test_a_file_without_nodes_exits_2(tmp_path: Path) -> None:
     empty.write_text("apiVersion: v1\nkind: List\nitems: []\n")
     proc = dsgate_check("--no-config", "--no-server-check", "--nodes", str(empty), str(AGENT))
     assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("holds no Node (expected `kubectl get nodes -o yaml` output or a kind: Topology file)")
+    assert proc.stderr.strip().endswith(
+        "holds no Node (expected `kubectl get nodes -o yaml` output or a kind: Topology file)"
+    )
     assert "Traceback" not in proc.stderr

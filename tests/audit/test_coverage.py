@@ -11,7 +11,13 @@ from dsgate.audit.coverage import LifecycleTaint, coverage, exposure, pod_reques
 pytestmark = pytest.mark.unit
 
 
-def _node(name: str, labels: dict[str, str] | None = None, taints: list[dict[str, str]] | None = None, cpu: str = "2", pods: str = "110") -> dict[str, Any]:
+def _node(
+    name: str,
+    labels: dict[str, str] | None = None,
+    taints: list[dict[str, str]] | None = None,
+    cpu: str = "2",
+    pods: str = "110",
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
         "spec": {"taints": taints or []},
@@ -20,7 +26,10 @@ def _node(name: str, labels: dict[str, str] | None = None, taints: list[dict[str
 
 
 def _ds(spec: dict[str, Any] | None = None, desired: int = 0) -> dict[str, Any]:
-    pod = {"containers": [{"name": "agent", "image": "a:1", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}], **(spec or {})}
+    pod = {
+        "containers": [{"name": "agent", "image": "a:1", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+        **(spec or {}),
+    }
     return {
         "metadata": {"name": "agent", "namespace": "ops", "uid": "u-1"},
         "spec": {"template": {"spec": pod}},
@@ -28,10 +37,19 @@ def _ds(spec: dict[str, Any] | None = None, desired: int = 0) -> dict[str, Any]:
     }
 
 
-def _pod(node: str, owner: str = "", cpu: str = "0", ports: list[dict[str, Any]] | None = None, phase: str = "Running") -> dict[str, Any]:
+def _pod(
+    node: str, owner: str = "", cpu: str = "0", ports: list[dict[str, Any]] | None = None, phase: str = "Running"
+) -> dict[str, Any]:
     return {
-        "metadata": {"name": f"p-{node}-{owner or 'other'}-{cpu}", "namespace": "ops", "ownerReferences": [{"uid": owner}] if owner else []},
-        "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}, "ports": ports or []}]},
+        "metadata": {
+            "name": f"p-{node}-{owner or 'other'}-{cpu}",
+            "namespace": "ops",
+            "ownerReferences": [{"uid": owner}] if owner else [],
+        },
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}, "ports": ports or []}],
+        },
         "status": {"phase": phase},
     }
 
@@ -42,7 +60,14 @@ CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSc
 @pytest.mark.parametrize(
     ("nodes", "ds", "pods", "expected_meant", "expected_missed"),
     [
-        pytest.param([_node("w1"), _node("w2")], _ds(desired=2), [_pod("w1", "u-1"), _pod("w2", "u-1")], ["w1", "w2"], [], id="everywhere"),
+        pytest.param(
+            [_node("w1"), _node("w2")],
+            _ds(desired=2),
+            [_pod("w1", "u-1"), _pod("w2", "u-1")],
+            ["w1", "w2"],
+            [],
+            id="everywhere",
+        ),
         pytest.param(
             [_node("cp", taints=[CONTROL_PLANE]), _node("w1")],
             _ds(desired=1),
@@ -59,8 +84,22 @@ CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSc
             [("w1", "selector", False)],
             id="selector-narrows",
         ),
-        pytest.param([_node("w1", cpu="1")], _ds(desired=1), [_pod("w1", cpu="950m")], ["w1"], [("w1", "resources", True)], id="node-too-full"),
-        pytest.param([_node("w1", pods="1")], _ds(desired=1), [_pod("w1")], ["w1"], [("w1", "resources", True)], id="pod-count-full"),
+        pytest.param(
+            [_node("w1", cpu="1")],
+            _ds(desired=1),
+            [_pod("w1", cpu="950m")],
+            ["w1"],
+            [("w1", "resources", True)],
+            id="node-too-full",
+        ),
+        pytest.param(
+            [_node("w1", pods="1")],
+            _ds(desired=1),
+            [_pod("w1")],
+            ["w1"],
+            [("w1", "resources", True)],
+            id="pod-count-full",
+        ),
         pytest.param(
             [_node("w1")],
             _ds({"hostNetwork": True, "containers": [{"name": "a", "ports": [{"containerPort": 9100}]}]}, desired=1),
@@ -78,12 +117,21 @@ CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSc
             id="cordoned-node-still-covered",  # the controller adds the unschedulable toleration
         ),
         pytest.param(
-            [_node("w1")], _ds(desired=1), [_pod("w1", cpu="1900m", phase="Succeeded")], ["w1"], [("w1", "unknown", True)], id="finished-pods-free-room"
+            [_node("w1")],
+            _ds(desired=1),
+            [_pod("w1", cpu="1900m", phase="Succeeded")],
+            ["w1"],
+            [("w1", "unknown", True)],
+            id="finished-pods-free-room",
         ),
     ],
 )
 def test_coverage(
-    nodes: list[dict[str, Any]], ds: dict[str, Any], pods: list[dict[str, Any]], expected_meant: list[str], expected_missed: list[tuple[str, str, bool]]
+    nodes: list[dict[str, Any]],
+    ds: dict[str, Any],
+    pods: list[dict[str, Any]],
+    expected_meant: list[str],
+    expected_missed: list[tuple[str, str, bool]],
 ) -> None:
     cov = coverage(ds, nodes, pods_by_node(pods))
     assert cov.meant == expected_meant
@@ -99,9 +147,18 @@ def test_status_disagreeing_with_the_computed_nodes_is_reported() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected_cpu"),
     [
-        pytest.param({"containers": [{"resources": {"requests": {"cpu": "100m"}}}, {"resources": {"limits": {"cpu": "200m"}}}]}, "0.3", id="limit-as-request"),
         pytest.param(
-            {"containers": [{"resources": {"requests": {"cpu": "100m"}}}], "initContainers": [{"resources": {"requests": {"cpu": "1"}}}]}, "1", id="init-peak"
+            {"containers": [{"resources": {"requests": {"cpu": "100m"}}}, {"resources": {"limits": {"cpu": "200m"}}}]},
+            "0.3",
+            id="limit-as-request",
+        ),
+        pytest.param(
+            {
+                "containers": [{"resources": {"requests": {"cpu": "100m"}}}],
+                "initContainers": [{"resources": {"requests": {"cpu": "1"}}}],
+            },
+            "1",
+            id="init-peak",
         ),
         pytest.param(
             {
@@ -111,7 +168,11 @@ def test_status_disagreeing_with_the_computed_nodes_is_reported() -> None:
             "0.15",
             id="native-sidecar-adds",
         ),
-        pytest.param({"resources": {"requests": {"cpu": "250m"}}, "containers": [{"resources": {"requests": {"cpu": "1"}}}]}, "0.25", id="pod-level-resources"),
+        pytest.param(
+            {"resources": {"requests": {"cpu": "250m"}}, "containers": [{"resources": {"requests": {"cpu": "1"}}}]},
+            "0.25",
+            id="pod-level-resources",
+        ),
     ],
 )
 def test_pod_requests(spec: dict[str, Any], expected_cpu: str) -> None:
@@ -121,14 +182,22 @@ def test_pod_requests(spec: dict[str, Any], expected_cpu: str) -> None:
 @pytest.mark.parametrize(
     ("tolerations", "expected_exposed"),
     [
-        pytest.param([], ["ToBeDeletedByClusterAutoscaler:NoSchedule", "node.kubernetes.io/out-of-service:NoExecute"], id="none"),
+        pytest.param(
+            [], ["ToBeDeletedByClusterAutoscaler:NoSchedule", "node.kubernetes.io/out-of-service:NoExecute"], id="none"
+        ),
         pytest.param([{"operator": "Exists"}], [], id="tolerates-everything"),
-        pytest.param([{"operator": "Exists", "effect": "NoExecute"}], ["ToBeDeletedByClusterAutoscaler:NoSchedule"], id="noexecute-only"),
+        pytest.param(
+            [{"operator": "Exists", "effect": "NoExecute"}],
+            ["ToBeDeletedByClusterAutoscaler:NoSchedule"],
+            id="noexecute-only",
+        ),
     ],
 )
 def test_exposure(tolerations: list[dict[str, str]], expected_exposed: list[str]) -> None:
     taints = [
-        LifecycleTaint("node.kubernetes.io/not-ready", "NoExecute", "", "", ""),  # the controller's own toleration covers it
+        LifecycleTaint(
+            "node.kubernetes.io/not-ready", "NoExecute", "", "", ""
+        ),  # the controller's own toleration covers it
         LifecycleTaint("ToBeDeletedByClusterAutoscaler", "NoSchedule", "", "", ""),
         LifecycleTaint("node.kubernetes.io/out-of-service", "NoExecute", "", "", ""),
     ]

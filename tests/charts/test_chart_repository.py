@@ -25,7 +25,15 @@ CHANGE_KINDS = {"added", "changed", "deprecated", "removed", "fixed", "security"
 
 
 def _python(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +56,12 @@ def gpg_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path
 def signed_repo(tmp_path_factory: pytest.TempPathFactory, gpg_key: dict[str, Path | str]) -> Path:
     out = tmp_path_factory.mktemp("dist") / "charts"
     proc = _python(
-        "-m", "dsgate.chartrepo", "package", "--out", str(out), env={"SIGNING_KEY": str(gpg_key["name"]), "SIGNING_KEYRING": str(gpg_key["secring"])}
+        "-m",
+        "dsgate.chartrepo",
+        "package",
+        "--out",
+        str(out),
+        env={"SIGNING_KEY": str(gpg_key["name"]), "SIGNING_KEYRING": str(gpg_key["secring"])},
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -66,11 +79,22 @@ def test_package_writes_both_charts_and_an_index(tmp_path: Path) -> None:
     expected = {f"{name}-{version}.tgz" for name, version in _versions().items()}
     assert {p.name for p in out.iterdir()} == expected | {"index.yaml"}  # no .prov without a key
     index = yaml.safe_load((out / "index.yaml").read_text())
-    assert {name: [e["version"] for e in entries] for name, entries in index["entries"].items()} == {n: [v] for n, v in _versions().items()}
-    assert all(e["urls"] == [f"https://charts.example/dsgate/{n}-{e['version']}.tgz"] for n, es in index["entries"].items() for e in es)
+    assert {name: [e["version"] for e in entries] for name, entries in index["entries"].items()} == {
+        n: [v] for n, v in _versions().items()
+    }
+    assert all(
+        e["urls"] == [f"https://charts.example/dsgate/{n}-{e['version']}.tgz"]
+        for n, es in index["entries"].items()
+        for e in es
+    )
     with tarfile.open(out / f"node-exporter-{_versions()['node-exporter']}.tgz") as tgz:
         names = set(tgz.getnames())
-    assert {"node-exporter/Chart.yaml", "node-exporter/values.yaml", "node-exporter/values.schema.json", "node-exporter/CHANGELOG.md"} <= names
+    assert {
+        "node-exporter/Chart.yaml",
+        "node-exporter/values.yaml",
+        "node-exporter/values.schema.json",
+        "node-exporter/CHANGELOG.md",
+    } <= names
 
 
 @pytest.mark.render
@@ -78,7 +102,12 @@ def test_package_writes_both_charts_and_an_index(tmp_path: Path) -> None:
 def test_signed_package_verifies(signed_repo: Path, gpg_key: dict[str, Path | str], chart: str) -> None:
     package = signed_repo / f"{chart}-{_versions()[chart]}.tgz"
     assert (signed_repo / f"{package.name}.prov").is_file()
-    proc = subprocess.run([str(tool_path("helm")), "verify", str(package), "--keyring", str(gpg_key["pubring"])], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(tool_path("helm")), "verify", str(package), "--keyring", str(gpg_key["pubring"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Signed by: dsgate test signer" in proc.stdout
 
@@ -87,9 +116,14 @@ def test_signed_package_verifies(signed_repo: Path, gpg_key: dict[str, Path | st
 def test_tampered_package_fails_verification(signed_repo: Path, gpg_key: dict[str, Path | str], tmp_path: Path) -> None:
     name = f"fluentd-{_versions()['fluentd']}.tgz"
     shutil.copy(signed_repo / f"{name}.prov", tmp_path / f"{name}.prov")
-    shutil.copy(signed_repo / f"node-exporter-{_versions()['node-exporter']}.tgz", tmp_path / name)  # other bytes, same name
+    shutil.copy(
+        signed_repo / f"node-exporter-{_versions()['node-exporter']}.tgz", tmp_path / name
+    )  # other bytes, same name
     proc = subprocess.run(
-        [str(tool_path("helm")), "verify", str(tmp_path / name), "--keyring", str(gpg_key["pubring"])], capture_output=True, text=True, check=False
+        [str(tool_path("helm")), "verify", str(tmp_path / name), "--keyring", str(gpg_key["pubring"])],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode != 0
     assert "sha256 sum does not match" in proc.stderr
@@ -103,7 +137,9 @@ def test_tampered_package_fails_verification(signed_repo: Path, gpg_key: dict[st
         ({"SIGNING_KEY": "someone", "SIGNING_KEYRING": "/nonexistent/secring.gpg"}, "is not a file"),
     ],
 )
-def test_signing_misconfiguration_is_one_line_exit_2(tmp_path: Path, env: dict[str, str], expected_message: str) -> None:
+def test_signing_misconfiguration_is_one_line_exit_2(
+    tmp_path: Path, env: dict[str, str], expected_message: str
+) -> None:
     proc = _python("-m", "dsgate.chartrepo", "package", "--out", str(tmp_path), env={"SIGNING_KEYRING": "", **env})
     assert proc.returncode == 2
     assert expected_message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -136,7 +172,10 @@ def test_artifacthub_metadata_and_changelog(chart: Path) -> None:
     # the repository's own licence, as its LICENSE file states it
     assert annotations["artifacthub.io/license"] == "Apache-2.0"
     assert "Apache License\n                           Version 2.0" in (REPO / "LICENSE").read_text()
-    assert all(link["name"] and link["url"].startswith("https://") for link in yaml.safe_load(annotations["artifacthub.io/links"]))
+    assert all(
+        link["name"] and link["url"].startswith("https://")
+        for link in yaml.safe_load(annotations["artifacthub.io/links"])
+    )
     changes = yaml.safe_load(annotations["artifacthub.io/changes"])
     assert changes and all(c["kind"] in CHANGE_KINDS and c["description"] for c in changes)
     changelog = (chart / "CHANGELOG.md").read_text()
@@ -171,8 +210,12 @@ def _bump(chart_yaml: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "bump", "commit", "expected_problem"),
     [
-        pytest.param("templates/daemonset.yaml", False, True, "templates/daemonset.yaml changed", id="template-committed"),
-        pytest.param("templates/daemonset.yaml", False, False, "templates/daemonset.yaml changed", id="template-uncommitted"),
+        pytest.param(
+            "templates/daemonset.yaml", False, True, "templates/daemonset.yaml changed", id="template-committed"
+        ),
+        pytest.param(
+            "templates/daemonset.yaml", False, False, "templates/daemonset.yaml changed", id="template-uncommitted"
+        ),
         pytest.param("values.yaml", False, True, "values.yaml changed", id="values"),
         pytest.param("values.schema.json", False, True, "values.schema.json changed", id="values-schema"),
         pytest.param("templates/new.yaml", False, False, "templates/new.yaml changed", id="new-template-untracked"),
@@ -194,7 +237,11 @@ def test_version_bump_check(chart_repo: Path, edit: str, bump: bool, commit: boo
     problems = unbumped(chart_repo, [chart], base)
     if expected_problem:
         (problem,) = problems
-        assert problem.startswith("charts/agent: ") and expected_problem in problem and "bump version in charts/agent/Chart.yaml" in problem
+        assert (
+            problem.startswith("charts/agent: ")
+            and expected_problem in problem
+            and "bump version in charts/agent/Chart.yaml" in problem
+        )
     else:
         assert problems == []
 

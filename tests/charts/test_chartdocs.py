@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from tests.support import CHARTS
 
-from dsgate.docs.chartdocs import END_MARKER, START_MARKER, ChartDocsError, ValueDoc, main, parse_values, render_table, update_readme
+from dsgate.docs.chartdocs import (
+    END_MARKER,
+    START_MARKER,
+    ChartDocsError,
+    ValueDoc,
+    main,
+    parse_values,
+    render_table,
+    update_readme,
+)
 
 pytestmark = pytest.mark.render
 
@@ -66,7 +75,13 @@ def _chart(tmp_path: Path, values: str, readme: str | None = None) -> Path:
             flags: {a: [1, 2], b: true}
             """,
             [
-                ValueDoc("nodeSelector", "object", '`{"kubernetes.io/os":"linux"}`', "Node selector (free-form map: one row).", 2),
+                ValueDoc(
+                    "nodeSelector",
+                    "object",
+                    '`{"kubernetes.io/os":"linux"}`',
+                    "Node selector (free-form map: one row).",
+                    2,
+                ),
                 ValueDoc("tolerations", "list", '`[{"operator":"Exists"}]`', "Tolerations.", 6),
                 ValueDoc("flags", "object", '`{"a":[1,2],"b":true}`', "Flags.", 9),
             ],
@@ -91,7 +106,11 @@ def test_parse_values(tmp_path: Path, values: str, expected_rows: list[ValueDoc]
     [
         pytest.param("a: 1\n", "values.yaml:1: key 'a' has no '# --' description comment", id="undocumented"),
         pytest.param("# plain comment\na: 1\n", "key 'a' has no '# --'", id="plain-comment-is-not-doc"),
-        pytest.param("# -- A.\na:\n  # -- B.\n  b: 1\n  c: 2\n", "values.yaml:5: key 'a.c' has no '# --'", id="sibling-of-documented-child"),
+        pytest.param(
+            "# -- A.\na:\n  # -- B.\n  b: 1\n  c: 2\n",
+            "values.yaml:5: key 'a.c' has no '# --'",
+            id="sibling-of-documented-child",
+        ),
         pytest.param("# -- A.\na: 1\n\nb: 2\n", "key 'b' has no", id="blank-line-separates-comment"),
         pytest.param("# --\na: 1\n", "key 'a' has an empty '# --' description", id="empty-description"),
         pytest.param("a: [1\n", "malformed YAML", id="malformed"),
@@ -148,5 +167,10 @@ def test_node_exporter_has_a_table() -> None:
 
 @pytest.mark.parametrize("chart", CHARTS_WITH_TABLES, ids=lambda p: p.name)
 def test_chart_readme_is_current(chart: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.docs.chartdocs", str(chart), "--check"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.docs.chartdocs", str(chart), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr

@@ -44,9 +44,16 @@ def _daemonset(chart: str) -> dict[str, Any]:
         pytest.param(1000, 100, 10, id="1000-nodes"),
     ],
 )
-def test_default_budget_scales_with_the_fleet(chart: str, nodes: int, expected_per_wave: int, expected_waves: int) -> None:
+def test_default_budget_scales_with_the_fleet(
+    chart: str, nodes: int, expected_per_wave: int, expected_waves: int
+) -> None:
     plan = rollout.budget(_daemonset(chart), nodes)
-    assert (plan.spec, plan.max_unavailable, plan.max_surge, plan.min_ready_seconds) == ("maxUnavailable=10%", expected_per_wave, 0, 10)
+    assert (plan.spec, plan.max_unavailable, plan.max_surge, plan.min_ready_seconds) == (
+        "maxUnavailable=10%",
+        expected_per_wave,
+        0,
+        10,
+    )
     assert rollout.waves(nodes, plan) == expected_waves
 
 

@@ -50,7 +50,11 @@ def shared_parts(values: dict[str, Any], release: str = "rel") -> dict[str, dict
         out[name] = {
             "fullname": ds["metadata"]["name"],
             "selector": ds["spec"]["selector"]["matchLabels"],
-            "labels": {k: v for k, v in labels.items() if k not in ("app.kubernetes.io/component", "app.kubernetes.io/version", "helm.sh/chart")},
+            "labels": {
+                k: v
+                for k, v in labels.items()
+                if k not in ("app.kubernetes.io/component", "app.kubernetes.io/version", "helm.sh/chart")
+            },
             "affinity": pod.get("affinity"),
             "tolerations": pod.get("tolerations"),
             "image": pod["containers"][0]["image"],
@@ -69,24 +73,49 @@ def shared_parts(values: dict[str, Any], release: str = "rel") -> dict[str, dict
         pytest.param({"affinity": _required([{}])}, _required([{}]), SAME, id="empty-term-kept"),
         # terms are ORed: the empty one stays, the other gets the exclusions ANDed in
         pytest.param(
-            {"affinity": _required([{}, {"matchExpressions": [POOL]}])}, _required([{}, {"matchExpressions": [POOL, *EXCLUDE]}]), SAME, id="empty-and-real-term"
+            {"affinity": _required([{}, {"matchExpressions": [POOL]}])},
+            _required([{}, {"matchExpressions": [POOL, *EXCLUDE]}]),
+            SAME,
+            id="empty-and-real-term",
         ),
         # a matchFields-only term is a real term: it gets the exclusions
         pytest.param(
             {"affinity": _required([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])},
-            _required([{"matchExpressions": EXCLUDE, "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]),
+            _required(
+                [
+                    {
+                        "matchExpressions": EXCLUDE,
+                        "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}],
+                    }
+                ]
+            ),
             SAME,
             id="match-fields-term",
         ),
         # exclusion off: the user's affinity passes through untouched, empty term included
-        pytest.param({"affinity": _required([{}]), "excludeVirtualNodes": {"enabled": False}}, _required([{}]), SAME, id="exclusion-off"),
+        pytest.param(
+            {"affinity": _required([{}]), "excludeVirtualNodes": {"enabled": False}},
+            _required([{}]),
+            SAME,
+            id="exclusion-off",
+        ),
         # no exclusions and no affinity: no affinity block at all
         pytest.param({"excludeVirtualNodes": {"matchExpressions": []}}, None, SAME, id="no-affinity"),
         # the control-plane preset tolerates exactly the control-plane taint's effect (node-exporter had no effect)
         pytest.param({"tolerationPreset": "controlPlane"}, SAME, [CONTROL_PLANE], id="preset-controlPlane"),
-        pytest.param({"tolerationPreset": "controlPlane", "tolerations": [GPU]}, SAME, [CONTROL_PLANE, GPU], id="preset-controlPlane-plus-extra"),
+        pytest.param(
+            {"tolerationPreset": "controlPlane", "tolerations": [GPU]},
+            SAME,
+            [CONTROL_PLANE, GPU],
+            id="preset-controlPlane-plus-extra",
+        ),
         # `all` first, then the extra tolerations
-        pytest.param({"tolerationPreset": "all", "tolerations": [GPU]}, SAME, [{"operator": "Exists"}, GPU], id="preset-all-plus-extra"),
+        pytest.param(
+            {"tolerationPreset": "all", "tolerations": [GPU]},
+            SAME,
+            [{"operator": "Exists"}, GPU],
+            id="preset-all-plus-extra",
+        ),
         # `none` adds nothing: only the extra tolerations, or no block
         pytest.param({"tolerationPreset": "none", "tolerations": [GPU]}, SAME, [GPU], id="preset-none-plus-extra"),
         pytest.param({"tolerationPreset": "none"}, SAME, None, id="preset-none"),
@@ -110,15 +139,43 @@ IMAGE = {"registry": "quay.io", "repository": "org/agent", "tag": "v1", "digest"
     [
         # names from the release and the chart name differ per chart: the rule is the same (checked below)
         pytest.param({"image": IMAGE}, "rel", "rel-{chart}", "quay.io/org/agent:v1", None, id="defaults"),
-        pytest.param({"image": IMAGE}, "my-{chart}", "my-{chart}", "quay.io/org/agent:v1", None, id="release-contains-name"),
-        pytest.param({"image": IMAGE, "nameOverride": "agent"}, "rel", "rel-agent", "quay.io/org/agent:v1", None, id="nameOverride"),
-        pytest.param({"image": IMAGE, "fullnameOverride": "fleet-agent"}, "rel", "fleet-agent", "quay.io/org/agent:v1", None, id="fullnameOverride"),
+        pytest.param(
+            {"image": IMAGE}, "my-{chart}", "my-{chart}", "quay.io/org/agent:v1", None, id="release-contains-name"
+        ),
+        pytest.param(
+            {"image": IMAGE, "nameOverride": "agent"},
+            "rel",
+            "rel-agent",
+            "quay.io/org/agent:v1",
+            None,
+            id="nameOverride",
+        ),
+        pytest.param(
+            {"image": IMAGE, "fullnameOverride": "fleet-agent"},
+            "rel",
+            "fleet-agent",
+            "quay.io/org/agent:v1",
+            None,
+            id="fullnameOverride",
+        ),
         # release + name: 63 characters at most, never ending in a dash
         pytest.param(
-            {"image": IMAGE, "nameOverride": "abcdefgh-ij"}, "r" * 53, "r" * 53 + "-abcdefgh", "quay.io/org/agent:v1", None, id="release-plus-name-truncated"
+            {"image": IMAGE, "nameOverride": "abcdefgh-ij"},
+            "r" * 53,
+            "r" * 53 + "-abcdefgh",
+            "quay.io/org/agent:v1",
+            None,
+            id="release-plus-name-truncated",
         ),
         # with a digest the tag stays; the kubelet pulls by the digest
-        pytest.param({"image": {**IMAGE, "digest": DIGEST}}, "rel", "rel-{chart}", f"quay.io/org/agent:v1@{DIGEST}", None, id="tag-and-digest"),
+        pytest.param(
+            {"image": {**IMAGE, "digest": DIGEST}},
+            "rel",
+            "rel-{chart}",
+            f"quay.io/org/agent:v1@{DIGEST}",
+            None,
+            id="tag-and-digest",
+        ),
         # global.imageRegistry replaces the image's registry; no registry at all leaves the repository alone
         pytest.param(
             {"image": IMAGE, "global": {"imageRegistry": "mirror.example.com"}},
@@ -128,10 +185,16 @@ IMAGE = {"registry": "quay.io", "repository": "org/agent", "tag": "v1", "digest"
             None,
             id="global-registry",
         ),
-        pytest.param({"image": {**IMAGE, "registry": ""}}, "rel", "rel-{chart}", "org/agent:v1", None, id="no-registry"),
+        pytest.param(
+            {"image": {**IMAGE, "registry": ""}}, "rel", "rel-{chart}", "org/agent:v1", None, id="no-registry"
+        ),
         # global pull secrets may be plain names; the chart's own follow
         pytest.param(
-            {"image": IMAGE, "global": {"imagePullSecrets": ["plain", {"name": "obj"}]}, "imagePullSecrets": [{"name": "chart"}]},
+            {
+                "image": IMAGE,
+                "global": {"imagePullSecrets": ["plain", {"name": "obj"}]},
+                "imagePullSecrets": [{"name": "chart"}],
+            },
             "rel",
             "rel-{chart}",
             "quay.io/org/agent:v1",
@@ -150,7 +213,11 @@ IMAGE = {"registry": "quay.io", "repository": "org/agent", "tag": "v1", "digest"
     ],
 )
 def test_names_labels_and_images_are_the_same(
-    values: dict[str, Any], release: str, expected_fullname: str, expected_image: str, expected_secrets: list[dict[str, str]] | None
+    values: dict[str, Any],
+    release: str,
+    expected_fullname: str,
+    expected_image: str,
+    expected_secrets: list[dict[str, str]] | None,
 ) -> None:
     for name in NAMES:
         parts = shared_parts(values, release=release.replace("{chart}", name))[name]
@@ -159,7 +226,10 @@ def test_names_labels_and_images_are_the_same(
         assert parts["imagePullSecrets"] == expected_secrets
         assert parts["serviceAccountName"] == parts["fullname"]
         # the selector is name + instance only, whatever labels the user adds
-        assert parts["selector"] == {"app.kubernetes.io/name": values.get("nameOverride", name), "app.kubernetes.io/instance": release.replace("{chart}", name)}
+        assert parts["selector"] == {
+            "app.kubernetes.io/name": values.get("nameOverride", name),
+            "app.kubernetes.io/instance": release.replace("{chart}", name),
+        }
         assert parts["selector"].items() <= parts["labels"].items()
         if "commonLabels" in values:
             assert parts["labels"]["team"] == release.replace("{chart}", name)
@@ -169,8 +239,16 @@ def test_names_labels_and_images_are_the_same(
     ("values", "expected_message"),
     [
         # the shared guards: each chart fails with the same message, collected with its own
-        pytest.param({"podDisruptionBudget": {"minAvailable": "50%"}}, 'podDisruptionBudget.minAvailable is "50%": it must be an integer', id="pdb-percentage"),
-        pytest.param({"podDisruptionBudget": {"maxUnavailable": 1}}, "podDisruptionBudget.maxUnavailable is not supported", id="pdb-maxUnavailable"),
+        pytest.param(
+            {"podDisruptionBudget": {"minAvailable": "50%"}},
+            'podDisruptionBudget.minAvailable is "50%": it must be an integer',
+            id="pdb-percentage",
+        ),
+        pytest.param(
+            {"podDisruptionBudget": {"maxUnavailable": 1}},
+            "podDisruptionBudget.maxUnavailable is not supported",
+            id="pdb-maxUnavailable",
+        ),
         pytest.param(
             {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}}},
             "updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0",
@@ -182,7 +260,11 @@ def test_names_labels_and_images_are_the_same(
             id="servicemonitor-without-service",
         ),
         # the YAML guard fails at once, naming the top-level key
-        pytest.param({"extraEnv": [{"name": "A", "value": "x\u0087"}]}, "extraEnv holds a character YAML cannot carry", id="yaml-guard"),
+        pytest.param(
+            {"extraEnv": [{"name": "A", "value": "x\u0087"}]},
+            "extraEnv holds a character YAML cannot carry",
+            id="yaml-guard",
+        ),
     ],
 )
 def test_guards_fail_the_same_way(values: dict[str, Any], expected_message: str) -> None:
@@ -200,7 +282,10 @@ def test_library_chart_is_a_dependency_of_both_charts() -> None:
     library = CHARTS / "dsgate-common"
     assert yaml.safe_load((library / "Chart.yaml").read_text())["type"] == "library"
     defined = {
-        line.split('"')[1] for path in (library / "templates").glob("_*.tpl") for line in path.read_text().splitlines() if line.startswith('{{- define "')
+        line.split('"')[1]
+        for path in (library / "templates").glob("_*.tpl")
+        for line in path.read_text().splitlines()
+        if line.startswith('{{- define "')
     }
     for name in NAMES:
         assert chartdeps.local_dependencies(CHARTS / name) == [("dsgate-common", CHARTS / name / "../dsgate-common")]
@@ -220,7 +305,8 @@ def test_library_edit_reaches_the_charts(tmp_path: Path) -> None:
     labels = tmp_path / "dsgate-common" / "templates" / "_labels.tpl"
     labels.write_text(
         labels.read_text().replace(
-            "app.kubernetes.io/instance: {{ .Release.Name | quote }}", 'app.kubernetes.io/instance: {{ .Release.Name | quote }}\nedited: "yes"'
+            "app.kubernetes.io/instance: {{ .Release.Name | quote }}",
+            'app.kubernetes.io/instance: {{ .Release.Name | quote }}\nedited: "yes"',
         )
     )
     assert chartdeps.stale(chart)

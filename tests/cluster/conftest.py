@@ -52,7 +52,9 @@ def _owner_alive(root: Path) -> bool:
 def reap_orphan_clusters() -> list[str]:
     """Stop the clusters of earlier test sessions that died without their teardown."""
     base = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
-    pattern = re.compile(rf"^({re.escape(str(base))}/pytest-\d+/(?:popen-gw\d+/)?kwok\d*)/clusters/([a-z0-9-]+)/bin/[^/]+$")
+    pattern = re.compile(
+        rf"^({re.escape(str(base))}/pytest-\d+/(?:popen-gw\d+/)?kwok\d*)/clusters/([a-z0-9-]+)/bin/[^/]+$"
+    )
     orphans: set[tuple[Path, str]] = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

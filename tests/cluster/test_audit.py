@@ -28,7 +28,12 @@ NAMESPACE = "audit-test"
 def _settled(dyn: Any, name: str, expected_pods: int) -> bool:
     """The DaemonSet's pods exist: bound ones, or pending with the scheduler's verdict."""
     pods = kube.list_items(dyn, "v1", "Pod", NAMESPACE, f"app.kubernetes.io/name={name}")
-    judged = [p for p in pods if p["spec"].get("nodeName") or any(c.get("type") == "PodScheduled" for c in (p.get("status") or {}).get("conditions") or [])]
+    judged = [
+        p
+        for p in pods
+        if p["spec"].get("nodeName")
+        or any(c.get("type") == "PodScheduled" for c in (p.get("status") or {}).get("conditions") or [])
+    ]
     return len(judged) >= expected_pods
 
 
@@ -53,7 +58,9 @@ def _mine(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in report["daemonsets"] if d["namespace"] == NAMESPACE}
 
 
-def test_coverage_and_reasons(local_cluster: LocalCluster, agents: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:
+def test_coverage_and_reasons(
+    local_cluster: LocalCluster, agents: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["--kubeconfig", str(local_cluster.kubeconfig), "--no-config", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1, report  # too-big misses every worker
@@ -76,12 +83,29 @@ def test_coverage_and_reasons(local_cluster: LocalCluster, agents: dict[str, int
 
 
 @pytest.mark.parametrize("kind", ["policyreport", "openreports"])
-def test_reports_written_and_valid(local_cluster: LocalCluster, agents: dict[str, int], kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reports_written_and_valid(
+    local_cluster: LocalCluster, agents: dict[str, int], kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--write-reports with --install-crds: the API server accepts the reports under strict field validation."""
-    code = main(["--kubeconfig", str(local_cluster.kubeconfig), "--no-config", "--format", kind, "--write-reports", kind, "--install-crds"])
+    code = main(
+        [
+            "--kubeconfig",
+            str(local_cluster.kubeconfig),
+            "--no-config",
+            "--format",
+            kind,
+            "--write-reports",
+            kind,
+            "--install-crds",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 1, out.err
-    group, plural = ("wgpolicyk8s.io/v1alpha2", "policyreports") if kind == "policyreport" else ("openreports.io/v1alpha1", "reports")
+    group, plural = (
+        ("wgpolicyk8s.io/v1alpha2", "policyreports")
+        if kind == "policyreport"
+        else ("openreports.io/v1alpha1", "reports")
+    )
     live = kube.get_json(local_cluster.api(), f"/apis/{group}/namespaces/{NAMESPACE}/{plural}/dsgate-audit")
     results = {(r["policy"], r["resources"][0]["name"], r["result"]) for r in live["results"]}
     assert {("dsgate-coverage", "everywhere", "pass"), ("dsgate-coverage", "too-big", "fail")} <= results
@@ -96,7 +120,12 @@ def _token_kubeconfig(local_cluster: LocalCluster, tmp_path: Path, rules: list[d
     name = "audit-limited"
     for obj in (
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": NAMESPACE}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": rules,
+        },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
@@ -139,14 +168,18 @@ def _request_token(local_cluster: LocalCluster, name: str) -> str:
 def test_forbidden_pods_are_unreadable_not_empty(
     local_cluster: LocalCluster, agents: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = _token_kubeconfig(local_cluster, tmp_path, [{"apiGroups": ["", "apps"], "resources": ["nodes", "daemonsets"], "verbs": ["list"]}])
+    kubeconfig = _token_kubeconfig(
+        local_cluster, tmp_path, [{"apiGroups": ["", "apps"], "resources": ["nodes", "daemonsets"], "verbs": ["list"]}]
+    )
     code = main(["--kubeconfig", str(kubeconfig), "--no-config", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     assert set(report["unreadable"]) == {"pods", "poddisruptionbudgets", "priorityclasses", "resourcequotas"}
     assert report["unreadable"]["pods"].startswith("403 Forbidden")
     mine = _mine(report)
-    assert mine["everywhere"]["runningOn"] == 0 and any(d.startswith("pods unreadable") for d in mine["everywhere"]["differences"])
+    assert mine["everywhere"]["runningOn"] == 0 and any(
+        d.startswith("pods unreadable") for d in mine["everywhere"]["differences"]
+    )
 
 
 def test_unreachable_cluster_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,7 +189,9 @@ def test_unreachable_cluster_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+                "clusters": [
+                    {"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}
+                ],
                 "users": [{"name": "u", "user": {"token": base64.b64encode(b"x").decode()}}],
                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "x",
@@ -165,7 +200,10 @@ def test_unreachable_cluster_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert main(["--kubeconfig", str(config)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("dsgate audit: error: https://127.0.0.1:1: cannot reach the API server") and "Traceback" not in err
+    assert (
+        err.startswith("dsgate audit: error: https://127.0.0.1:1: cannot reach the API server")
+        and "Traceback" not in err
+    )
 
 
 def test_readme_audit_block(local_cluster: LocalCluster, agents: dict[str, int], tmp_path: Path) -> None:
@@ -181,15 +219,27 @@ def test_readme_audit_block(local_cluster: LocalCluster, agents: dict[str, int],
         command = line.split("  #", 1)[0].strip()
         if not command:
             continue
-        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=300)
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         # audit exits 1 here: too-big misses every worker; check exits 0 or 1 on findings
         assert proc.returncode in (0, 1), f"{command}: {proc.returncode}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr, command
     report = json.loads((tmp_path / "audit.json").read_text())
-    assert {"everywhere", "workers-only", "too-big"} <= {d["name"] for d in report["daemonsets"] if d["namespace"] == NAMESPACE}
+    assert {"everywhere", "workers-only", "too-big"} <= {
+        d["name"] for d in report["daemonsets"] if d["namespace"] == NAMESPACE
+    }
     assert (tmp_path / "coverage.png").read_bytes()[:4] == b"\x89PNG"
     fleet = yaml.safe_load((tmp_path / "fleet.yaml").read_text())
     assert {p["name"]: p["count"] for p in fleet["pools"]}["control-plane"] == 1
     assert "worker-0" not in (tmp_path / "fleet.yaml").read_text()  # names dropped
-    live = kube.get_json(local_cluster.api(), f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{NAMESPACE}/policyreports/dsgate-audit")
+    live = kube.get_json(
+        local_cluster.api(), f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{NAMESPACE}/policyreports/dsgate-audit"
+    )
     assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "dsgate"}

@@ -68,7 +68,10 @@ def _node(rnd: random.Random) -> dict[str, Any]:
         "taints": list(taints.values()),
         "cpu": rnd.choice(["1", "2", "4"]),
         "pods": rnd.choice(["2", "110", "110"]),
-        "existing": [{"cpu": rnd.choice(["0", "500m", "1500m"]), "hostPort": rnd.choice([None, 9100])} for _ in range(rnd.choice([0, 1, 2]))],
+        "existing": [
+            {"cpu": rnd.choice(["0", "500m", "1500m"]), "hostPort": rnd.choice([None, 9100])}
+            for _ in range(rnd.choice([0, 1, 2]))
+        ],
     }
 
 
@@ -117,12 +120,23 @@ def _objects(index: int, case: dict[str, Any]) -> tuple[list[dict[str, Any]], li
     for j, spec in enumerate(case["nodes"]):
         node = node_manifest(base, 0, 0)
         name = f"d{index}-{j}"
-        node["metadata"] = {"name": name, "labels": {**node["metadata"]["labels"], "kubernetes.io/hostname": name, CASE_LABEL: tag, **spec["labels"]}}
+        node["metadata"] = {
+            "name": name,
+            "labels": {**node["metadata"]["labels"], "kubernetes.io/hostname": name, CASE_LABEL: tag, **spec["labels"]},
+        }
         node["spec"] = {"taints": spec["taints"]} if spec["taints"] else {}
-        node["status"]["capacity"] = node["status"]["allocatable"] = {"cpu": spec["cpu"], "memory": "4Gi", "pods": spec["pods"]}
+        node["status"]["capacity"] = node["status"]["allocatable"] = {
+            "cpu": spec["cpu"],
+            "memory": "4Gi",
+            "pods": spec["pods"],
+        }
         nodes.append(node)
         for k, existing in enumerate(spec["existing"]):
-            container: dict[str, Any] = {"name": "c", "image": "registry.example/x:1", "resources": {"requests": {"cpu": existing["cpu"]}}}
+            container: dict[str, Any] = {
+                "name": "c",
+                "image": "registry.example/x:1",
+                "resources": {"requests": {"cpu": existing["cpu"]}},
+            }
             if existing["hostPort"]:
                 container["ports"] = [{"containerPort": 9100, "hostPort": existing["hostPort"]}]
             pods.append(
@@ -135,8 +149,14 @@ def _objects(index: int, case: dict[str, Any]) -> tuple[list[dict[str, Any]], li
             )
     ds_spec = case["daemonset"]
     case_expression = {"key": CASE_LABEL, "operator": "In", "values": [tag]}
-    terms = [{"matchExpressions": [case_expression, *t]} for t in ds_spec["terms"]] or [{"matchExpressions": [case_expression]}]
-    container = {"name": "agent", "image": "registry.example/agent:1", "resources": {"requests": {"cpu": ds_spec["cpu"], "memory": "16Mi"}}}
+    terms = [{"matchExpressions": [case_expression, *t]} for t in ds_spec["terms"]] or [
+        {"matchExpressions": [case_expression]}
+    ]
+    container = {
+        "name": "agent",
+        "image": "registry.example/agent:1",
+        "resources": {"requests": {"cpu": ds_spec["cpu"], "memory": "16Mi"}},
+    }
     if ds_spec["hostPort"] or ds_spec["hostNetwork"]:
         container["ports"] = [{"containerPort": 9100, **({"hostPort": 9100} if ds_spec["hostPort"] else {})}]
     pod: dict[str, Any] = {
@@ -170,7 +190,9 @@ def _target(pod: dict[str, Any]) -> str:
     """The node a daemon pod is for (bound, or the controller's node affinity on metadata.name)."""
     if pod["spec"].get("nodeName"):
         return str(pod["spec"]["nodeName"])
-    for term in pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]:
+    for term in pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]:
         for field in term.get("matchFields") or []:
             if field.get("key") == "metadata.name":
                 return str(field["values"][0])
@@ -183,10 +205,16 @@ def _verdict(pod: dict[str, Any]) -> str | None:
     if pod["spec"].get("nodeName"):
         return "runs"
     for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+        if (
+            cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "Unschedulable"
+        ):
             message = cond.get("message", "")
             kinds = [
-                kind for kind, words in (("resources", ("Insufficient", "Too many pods")), ("hostPort", ("free ports",))) if any(w in message for w in words)
+                kind
+                for kind, words in (("resources", ("Insufficient", "Too many pods")), ("hostPort", ("free ports",)))
+                if any(w in message for w in words)
             ]
             return "+".join(kinds) if kinds else f"other: {message}"
     return None
@@ -205,7 +233,11 @@ def _actual(dyn: Any, tag_nodes: dict[str, list[str]]) -> dict[str, dict[str, st
 
 @pytest.mark.slow
 def test_coverage_agrees_with_the_scheduler(cluster_factory: ClusterFactory, tmp_path: Path) -> None:
-    seed = int(os.environ.get("DSGATE_DIFFERENTIAL_SEED", "20261206")) if not os.environ.get("DSGATE_PROPERTY_RANDOM") else random.randrange(2**32)
+    seed = (
+        int(os.environ.get("DSGATE_DIFFERENTIAL_SEED", "20261206"))
+        if not os.environ.get("DSGATE_PROPERTY_RANDOM")
+        else random.randrange(2**32)
+    )
     rnd = random.Random(seed)
     cases = [_case(rnd) for _ in range(CASES)]
     topology = tmp_path / "topology.yaml"
@@ -231,12 +263,15 @@ def test_coverage_agrees_with_the_scheduler(cluster_factory: ClusterFactory, tmp
         actual = _actual(dyn, tag_nodes)
         return all(
             all(v is not None for v in verdicts.values())
-            and sum(v != "not-meant" for v in verdicts.values()) >= sum(p != "not-meant" for p in predicted[tag].values())
+            and sum(v != "not-meant" for v in verdicts.values())
+            >= sum(p != "not-meant" for p in predicted[tag].values())
             for tag, verdicts in actual.items()
         )
 
     with contextlib.suppress(TimeoutError):  # compare what is there: the disagreements say what never happened
-        kube.wait_for("every daemon pod placed or refused by the scheduler", lambda: settled() or None, timeout=300, interval=2)
+        kube.wait_for(
+            "every daemon pod placed or refused by the scheduler", lambda: settled() or None, timeout=300, interval=2
+        )
     actual = _actual(dyn, tag_nodes)
     disagreements = [
         f"seed {seed} case {tag} node {node}: dsgate predicted {predicted[tag][node]}, the cluster did {actual[tag][node]}; case: {cases[int(tag[1:])]}"
@@ -247,4 +282,6 @@ def test_coverage_agrees_with_the_scheduler(cluster_factory: ClusterFactory, tmp
     verdicts = [v for per_case in predicted.values() for v in per_case.values()]
     # the generated cases exercise every verdict, or the comparison proves little
     assert {"runs", "resources", "hostPort", "not-meant"} <= set(verdicts), sorted(set(verdicts))
-    assert disagreements == [], f"{len(disagreements)} of {len(verdicts)} node verdicts disagree:\n" + "\n".join(disagreements[:20])
+    assert disagreements == [], f"{len(disagreements)} of {len(verdicts)} node verdicts disagree:\n" + "\n".join(
+        disagreements[:20]
+    )

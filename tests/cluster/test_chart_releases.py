@@ -103,10 +103,19 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def pushed(registry: str, packages: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
     """Both charts pushed to the registry under /dsgate/charts (the README's path); the oci:// prefix."""
     home = tmp_path_factory.mktemp("helm-push")
-    env = {**os.environ, "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data")}
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
     for name, path in packages.items():
         proc = subprocess.run(
-            [str(tool_path("helm")), "push", str(path), f"oci://{registry}/dsgate/charts", "--plain-http"], capture_output=True, text=True, env=env, check=False
+            [str(tool_path("helm")), "push", str(path), f"oci://{registry}/dsgate/charts", "--plain-http"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         assert f"Pushed: {registry}/dsgate/charts/{name}:{_version(name)}" in proc.stdout + proc.stderr
@@ -119,17 +128,35 @@ def _tags(registry: str, chart: str) -> list[str]:
 
 
 @pytest.mark.parametrize("chart", NAMES)
-def test_chart_installs_from_the_oci_registry_by_version(local_cluster: LocalCluster, registry: str, pushed: str, chart: str) -> None:
+def test_chart_installs_from_the_oci_registry_by_version(
+    local_cluster: LocalCluster, registry: str, pushed: str, chart: str
+) -> None:
     assert _tags(registry, chart) == [_version(chart)]
     namespace = f"oci-{uuid.uuid4().hex[:6]}"
-    result = deploy_chart(f"{pushed}/{chart}", [], local_cluster.kubeconfig, namespace, f"oci-{chart}", BUDGET, version=_version(chart), plain_http=True)
+    result = deploy_chart(
+        f"{pushed}/{chart}",
+        [],
+        local_cluster.kubeconfig,
+        namespace,
+        f"oci-{chart}",
+        BUDGET,
+        version=_version(chart),
+        plain_http=True,
+    )
     assert result.ok, result.messages
     assert result.daemonsets and all(d.available == len(d.eligible_nodes) > 0 for d in result.daemonsets)
 
 
 def test_unknown_version_is_not_installed(local_cluster: LocalCluster, pushed: str) -> None:
     result = deploy_chart(
-        f"{pushed}/fluentd", [], local_cluster.kubeconfig, f"oci-{uuid.uuid4().hex[:6]}", "oci-missing", 30, version="99.0.0", plain_http=True
+        f"{pushed}/fluentd",
+        [],
+        local_cluster.kubeconfig,
+        f"oci-{uuid.uuid4().hex[:6]}",
+        "oci-missing",
+        30,
+        version="99.0.0",
+        plain_http=True,
     )
     assert not result.ok
     assert "helm install oci-missing failed" in result.messages[0] and "99.0.0" in result.messages[0]
@@ -139,9 +166,13 @@ def previous_version(chart: str) -> tuple[str, str]:
     """(commit, version): the newest commit whose Chart.yaml of CHART has another version than the working tree's."""
     current = _version(chart)
     rel = f"charts/{chart}/Chart.yaml"
-    commits = subprocess.run(["git", "log", "--format=%H", "--", rel], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    commits = subprocess.run(
+        ["git", "log", "--format=%H", "--", rel], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     for commit in commits:
-        shown = subprocess.run(["git", "show", f"{commit}:{rel}"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{rel}"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
         if chart_version(shown) != current:
             return commit, chart_version(shown)
     raise AssertionError(f"git history has no other version of {chart} than {current}")
@@ -151,7 +182,12 @@ def _rollout_plan(local_cluster: LocalCluster, chart: str) -> tuple[rollout.Budg
     """The working tree's DaemonSet of CHART on the cluster's nodes: its rollout budget, and the
     seconds dsgate's rollout model predicts for a rollout of every pod."""
     build_dependencies(REPO / "charts" / chart)  # the library chart, into charts/ (gitignored)
-    rendered = subprocess.run([str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart)], capture_output=True, text=True, check=True)
+    rendered = subprocess.run(
+        [str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (ds,) = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
     nodes = kube.list_items(kube.dynamic_client(local_cluster.kubeconfig), "v1", "Node")
     total = len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
@@ -183,17 +219,30 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
     allowed = max(BUDGET, 2 * predicted)  # twice the model's time: the machine is shared
     namespace = f"upgrade-{uuid.uuid4().hex[:6]}"
     stop, seen = threading.Event(), list[int]()
-    sampler = threading.Thread(target=_sample_unavailable, args=(kube.dynamic_client(local_cluster.kubeconfig), namespace, f"up-{chart}", stop, seen))
+    sampler = threading.Thread(
+        target=_sample_unavailable,
+        args=(kube.dynamic_client(local_cluster.kubeconfig), namespace, f"up-{chart}", stop, seen),
+    )
     sampler.start()
     try:
-        result = deploy_chart(old_package, [], local_cluster.kubeconfig, namespace, f"up-{chart}", allowed, upgrade_to=REPO / "charts" / chart)
+        result = deploy_chart(
+            old_package,
+            [],
+            local_cluster.kubeconfig,
+            namespace,
+            f"up-{chart}",
+            allowed,
+            upgrade_to=REPO / "charts" / chart,
+        )
     finally:
         stop.set()
         sampler.join()
     assert result.ok, result.messages
     assert not any("immutable" in m for m in result.messages)
     assert result.timings["upgrade"] + result.timings["upgrade_rollout_check"] < allowed
-    assert seen and max(seen) <= plan.max_unavailable, f"unavailable during the upgrade: {sorted(set(seen))}, budget {plan.spec}"
+    assert seen and max(seen) <= plan.max_unavailable, (
+        f"unavailable during the upgrade: {sorted(set(seen))}, budget {plan.spec}"
+    )
     assert result.daemonsets and all(d.updated == d.available == len(d.eligible_nodes) > 0 for d in result.daemonsets)
 
 
@@ -206,10 +255,16 @@ def test_upgrade_that_changes_the_selector_fails(local_cluster: LocalCluster, tm
     marker = "app.kubernetes.io/instance: {{ .Release.Name | quote }}\n{{- end }}"
     assert marker in helpers.read_text()
     helpers.write_text(
-        helpers.read_text().replace(marker, "app.kubernetes.io/instance: {{ .Release.Name | quote }}\napp.kubernetes.io/part-of: logging\n{{- end }}", 1)
+        helpers.read_text().replace(
+            marker,
+            "app.kubernetes.io/instance: {{ .Release.Name | quote }}\napp.kubernetes.io/part-of: logging\n{{- end }}",
+            1,
+        )
     )
     namespace = f"upgrade-{uuid.uuid4().hex[:6]}"
-    result = deploy_chart(REPO / "charts" / "fluentd", [], local_cluster.kubeconfig, namespace, "up-selector", BUDGET, upgrade_to=changed)
+    result = deploy_chart(
+        REPO / "charts" / "fluentd", [], local_cluster.kubeconfig, namespace, "up-selector", BUDGET, upgrade_to=changed
+    )
     assert not result.ok
     assert any("helm upgrade up-selector" in m and "field is immutable" in m for m in result.messages), result.messages
 
@@ -221,27 +276,56 @@ def _rolled_out(dyn: DynamicClient, namespace: str) -> list[str]:
     for ds in daemonsets:
         status, want = ds.get("status") or {}, len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
         observed = status.get("observedGeneration", 0) >= ds["metadata"]["generation"]
-        if not (observed and want > 0 and status.get("desiredNumberScheduled") == status.get("numberAvailable") == want):
+        if not (
+            observed and want > 0 and status.get("desiredNumberScheduled") == status.get("numberAvailable") == want
+        ):
             return []
     return [ds["metadata"]["name"] for ds in daemonsets]
 
 
-def test_readme_chart_consumer_installs_from_the_registry(local_cluster: LocalCluster, registry: str, pushed: str, tmp_path: Path) -> None:
+def test_readme_chart_consumer_installs_from_the_registry(
+    local_cluster: LocalCluster, registry: str, pushed: str, tmp_path: Path
+) -> None:
     block = readme_block("chart-consumer")
     assert "oci://registry.example.com/dsgate/charts/" in block
     command = block.replace("registry.example.com", registry).rstrip("\n") + " --plain-http\n"
-    env = {**os.environ, "PATH": f"{tool_path('helm').parent}:{os.environ['PATH']}", "KUBECONFIG": str(local_cluster.kubeconfig)}
+    env = {
+        **os.environ,
+        "PATH": f"{tool_path('helm').parent}:{os.environ['PATH']}",
+        "KUBECONFIG": str(local_cluster.kubeconfig),
+    }
     helm = [str(tool_path("helm")), "--kubeconfig", str(local_cluster.kubeconfig)]
     dyn = kube.dynamic_client(local_cluster.kubeconfig)
     assert kube.get_or_none(dyn, "v1", "Namespace", "monitoring") is None, "the quick start creates its namespace"
     try:
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], capture_output=True, text=True, env=env, timeout=300, check=False)
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        (release,) = yaml.safe_load(subprocess.run([*helm, "list", "-n", "monitoring", "-o", "yaml"], capture_output=True, text=True, check=True).stdout)
-        assert (release["name"], release["chart"], release["status"]) == ("node-exporter", f"node-exporter-{_version('node-exporter')}", "deployed")
-        names = kube.wait_for("the quick start's DaemonSet on every eligible node", lambda: _rolled_out(dyn, "monitoring"), BUDGET)
+        (release,) = yaml.safe_load(
+            subprocess.run(
+                [*helm, "list", "-n", "monitoring", "-o", "yaml"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        assert (release["name"], release["chart"], release["status"]) == (
+            "node-exporter",
+            f"node-exporter-{_version('node-exporter')}",
+            "deployed",
+        )
+        names = kube.wait_for(
+            "the quick start's DaemonSet on every eligible node", lambda: _rolled_out(dyn, "monitoring"), BUDGET
+        )
         assert names == ["node-exporter"]
     finally:
-        subprocess.run([*helm, "uninstall", "node-exporter", "-n", "monitoring", "--wait=watcher", "--timeout", "120s"], capture_output=True, check=False)
+        subprocess.run(
+            [*helm, "uninstall", "node-exporter", "-n", "monitoring", "--wait=watcher", "--timeout", "120s"],
+            capture_output=True,
+            check=False,
+        )
         if kube.get_or_none(dyn, "v1", "Namespace", "monitoring") is not None:
             kube.resource(dyn, "v1", "Namespace").delete(name="monitoring")

@@ -35,7 +35,11 @@ def namespace(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> It
     name = f"adm-{uuid.uuid4().hex[:6]}"
     dyn = local_cluster.dynamic()
     kube.create(dyn, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
-    kube.wait_for("default ServiceAccount in the namespace", lambda: kube.get_or_none(dyn, "v1", "ServiceAccount", "default", name), 30)
+    kube.wait_for(
+        "default ServiceAccount in the namespace",
+        lambda: kube.get_or_none(dyn, "v1", "ServiceAccount", "default", name),
+        30,
+    )
     yield name
     kube.resource(dyn, "v1", "Namespace").delete(name=name)
 
@@ -64,11 +68,15 @@ def test_priority_admission_resolves_system_node_critical(local_cluster: LocalCl
 
 @pytest.mark.parametrize("namespace", [{"pod-security.kubernetes.io/enforce": "restricted"}], indirect=True)
 def test_pod_security_restricted_namespace_rejects_privileged_pod(local_cluster: LocalCluster, namespace: str) -> None:
-    status, message = _rejected(local_cluster, _pod("privileged", container={"securityContext": {"privileged": True}}), namespace)
+    status, message = _rejected(
+        local_cluster, _pod("privileged", container={"securityContext": {"privileged": True}}), namespace
+    )
     assert status == 403
     assert 'violates PodSecurity "restricted:latest"' in message
     assert 'privileged (container "c" must not set securityContext.privileged=true)' in message
-    created = kube.create(local_cluster.dynamic(), _pod("compliant", container={"securityContext": RESTRICTED_OK_SECURITY}), namespace)
+    created = kube.create(
+        local_cluster.dynamic(), _pod("compliant", container={"securityContext": RESTRICTED_OK_SECURITY}), namespace
+    )
     assert created["metadata"]["name"] == "compliant"
 
 
@@ -81,9 +89,16 @@ def test_validating_admission_policy_rejects_an_object(local_cluster: LocalClust
         "metadata": {"name": policy_name},
         "spec": {
             "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}]},
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}
+                ]
+            },
             "validations": [
-                {"expression": "!has(object.data) || !('tag' in object.data) || object.data.tag != 'latest'", "message": "tag latest is not allowed"}
+                {
+                    "expression": "!has(object.data) || !('tag' in object.data) || object.data.tag != 'latest'",
+                    "message": "tag latest is not allowed",
+                }
             ],
         },
     }
@@ -115,8 +130,14 @@ def test_validating_admission_policy_rejects_an_object(local_cluster: LocalClust
         assert err.status == 422
         assert f"ValidatingAdmissionPolicy '{policy_name}'" in _message(err)
         assert "tag latest is not allowed" in _message(err)
-        good = kube.create(dyn, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"}, "data": {"tag": "1.2.3"}}, namespace)
+        good = kube.create(
+            dyn,
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"}, "data": {"tag": "1.2.3"}},
+            namespace,
+        )
         assert good["metadata"]["name"] == "good"
     finally:
-        kube.resource(dyn, "admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding").delete(name=policy_name)
+        kube.resource(dyn, "admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding").delete(
+            name=policy_name
+        )
         kube.resource(dyn, "admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy").delete(name=policy_name)

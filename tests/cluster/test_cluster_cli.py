@@ -53,7 +53,9 @@ def test_kubeconfig_prints_the_known_path(root: Path, capsys: pytest.CaptureFixt
 
 
 def test_module_entry_point_runs() -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.cluster.cli", "kubeconfig"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.cluster.cli", "kubeconfig"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("/clusters/dsgate/kubeconfig.yaml")
 
@@ -69,7 +71,9 @@ def test_status_when_nothing_runs(root: Path, capsys: pytest.CaptureFixture[str]
     assert "cluster 'ghost': not running" in capsys.readouterr().out
 
 
-def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
@@ -89,17 +93,24 @@ def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(root: Path, 
         pytest.param(["up", "--name", "Bad_Name"], 1, "invalid cluster name 'Bad_Name'", id="bad-name"),
         pytest.param(["up", "--name", "x", "--port", "70000"], 1, "--port 70000 is not a TCP port", id="bad-port"),
         pytest.param(
-            ["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"], 2, "cannot read topology file /nonexistent/topo.yaml", id="missing-topology"
+            ["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"],
+            2,
+            "cannot read topology file /nonexistent/topo.yaml",
+            id="missing-topology",
         ),
     ],
 )
-def test_bad_input_exits_with_a_message(root: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected_exit: int, expected_message: str) -> None:
+def test_bad_input_exits_with_a_message(
+    root: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected_exit: int, expected_message: str
+) -> None:
     assert main(argv) == expected_exit
     assert expected_message in capsys.readouterr().err
     assert not (root / "clusters" / "x").exists()
 
 
-def test_missing_binary_fails_before_anything_starts(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_binary_fails_before_anything_starts(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DSGATE_KWOKCTL", str(root / "no-such-kwokctl"))
     assert main(["up", "--name", "nobin"]) == 2
     err = capsys.readouterr().err
@@ -118,7 +129,9 @@ def _fake_component(spawn: Spawn, paths: ClusterPaths, component: str) -> subpro
     return proc
 
 
-def test_stale_directory_is_detected_and_down_cleans_it(root: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stale_directory_is_detected_and_down_cleans_it(
+    root: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
+) -> None:
     paths = paths_for("stale", root)
     survivor = _fake_component(spawn, paths, "kube-apiserver")
     # etcd's pid file points at a process that is gone.
@@ -171,7 +184,9 @@ def test_status_while_another_up_or_down_runs_says_busy(root: Path, capsys: pyte
     assert "cluster 'any': busy" in capsys.readouterr().out
 
 
-def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(tmp_path_factory: pytest.TempPathFactory, spawn: Spawn) -> None:
+def test_clusters_of_dead_sessions_are_reaped_and_live_ones_kept(
+    tmp_path_factory: pytest.TempPathFactory, spawn: Spawn
+) -> None:
     from tests.cluster.conftest import OWNER_FILE, _start_time, reap_orphan_clusters
 
     gone = subprocess.Popen(["true"])

@@ -76,7 +76,11 @@ def _chart(tmp_path: Path) -> Path:
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: agent\nversion: 0.1.0\n")
     (chart / "values.yaml").write_text(VALUES)
-    for name, text in (("daemonset.yaml", DAEMONSET), ("serviceaccount.yaml", SERVICEACCOUNT), ("configmap.yaml", CONFIGMAP)):
+    for name, text in (
+        ("daemonset.yaml", DAEMONSET),
+        ("serviceaccount.yaml", SERVICEACCOUNT),
+        ("configmap.yaml", CONFIGMAP),
+    ):
         (chart / "templates" / name).write_text(text)
     return chart
 
@@ -91,7 +95,9 @@ def _ns() -> str:
     return f"deploy-{uuid.uuid4().hex[:6]}"
 
 
-def test_small_chart_runs_on_every_node_it_tolerates_and_leaves_nothing(local_cluster: LocalCluster, tmp_path: Path) -> None:
+def test_small_chart_runs_on_every_node_it_tolerates_and_leaves_nothing(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
     result = deploy_chart(_chart(tmp_path), [], local_cluster.kubeconfig, _ns(), "agent", timeout=90)
     assert result.ok, result.messages
     [report] = result.daemonsets
@@ -143,7 +149,9 @@ def test_resources_kept_after_uninstall_are_reported(local_cluster: LocalCluster
         pytest.param("no-values", "values file", id="missing-values-file"),
     ],
 )
-def test_deploy_errors_are_clear(local_cluster: LocalCluster, tmp_path: Path, setup: str, expected_message: str) -> None:
+def test_deploy_errors_are_clear(
+    local_cluster: LocalCluster, tmp_path: Path, setup: str, expected_message: str
+) -> None:
     chart, kubeconfig, values = _chart(tmp_path), local_cluster.kubeconfig, []
     if setup == "no-chart":
         chart = tmp_path

@@ -45,7 +45,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def test_up_twice_stale_and_down_twice(cluster_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_up_twice_stale_and_down_twice(
+    cluster_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DSGATE_CLUSTER_ROOT", str(cluster_root))
     name = f"life-{uuid.uuid4().hex[:6]}"
     paths = paths_for(name, cluster_root)
@@ -73,7 +75,9 @@ def test_up_twice_stale_and_down_twice(cluster_root: Path, tmp_path: Path, monke
         status = capsys.readouterr().out
         assert f"cluster {name!r}: running" in status and "nodes: 3/3 Ready" in status
         gpu_nodes = [
-            n["metadata"]["name"] for n in cluster.attach(name, cluster_root).nodes() if n["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"
+            n["metadata"]["name"]
+            for n in cluster.attach(name, cluster_root).nodes()
+            if n["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"
         ]
         assert gpu_nodes == ["gpu-0"]
 
@@ -139,7 +143,9 @@ def test_a_component_that_dies_during_up_leaves_nothing_behind(
 
 
 @pytest.mark.parametrize(("sig", "expected_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_up_stops_what_it_started(cluster_root: Path, tmp_path: Path, sig: signal.Signals, expected_code: int) -> None:
+def test_interrupted_up_stops_what_it_started(
+    cluster_root: Path, tmp_path: Path, sig: signal.Signals, expected_code: int
+) -> None:
     name = f"intr-{uuid.uuid4().hex[:6]}"
     paths = paths_for(name, cluster_root)
     env = {**os.environ, "DSGATE_CLUSTER_ROOT": str(cluster_root)}

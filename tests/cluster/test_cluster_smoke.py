@@ -31,14 +31,20 @@ def _daemonset(name: str) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": labels},
                 # No toleration at all: the DaemonSet must land on every untainted node as-is.
-                "spec": {"containers": [{"name": "agent", "image": "busybox:1.37.0", "command": ["sleep", "infinity"]}]},
+                "spec": {
+                    "containers": [{"name": "agent", "image": "busybox:1.37.0", "command": ["sleep", "infinity"]}]
+                },
             },
         },
     }
 
 
 def _untainted(nodes: list[dict[str, Any]]) -> set[str]:
-    return {n["metadata"]["name"] for n in nodes if not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in (n["spec"].get("taints") or []))}
+    return {
+        n["metadata"]["name"]
+        for n in nodes
+        if not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in (n["spec"].get("taints") or []))
+    }
 
 
 def _ready_pods_by_node(cluster: LocalCluster, namespace: str, name: str) -> dict[str, list[dict[str, Any]]]:
@@ -92,7 +98,12 @@ def test_daemonset_gets_one_ready_pod_per_untainted_node_then_on_a_new_node(loca
             f"one Ready pod on each of {len(untainted)} untainted nodes",
             lambda: rolled_out(untainted),
             ROLLOUT_BUDGET,
-            on_timeout=lambda: str({n: [kube.pod_ready(p) for p in ps] for n, ps in _ready_pods_by_node(local_cluster, namespace, name).items()}),
+            on_timeout=lambda: str(
+                {
+                    n: [kube.pod_ready(p) for p in ps]
+                    for n, ps in _ready_pods_by_node(local_cluster, namespace, name).items()
+                }
+            ),
         )
         elapsed = time.monotonic() - start
         by_node = _ready_pods_by_node(local_cluster, namespace, name)
@@ -112,7 +123,12 @@ def test_daemonset_gets_one_ready_pod_per_untainted_node_then_on_a_new_node(loca
         kube.wait_for(f"a Ready pod on the new node {added}", lambda: rolled_out(untainted | {added}), ROLLOUT_BUDGET)
         kube.wait_for(
             "desiredNumberScheduled to count the new node",
-            lambda: (kube.get_or_none(dyn, "apps/v1", "DaemonSet", name, namespace) or {}).get("status", {}).get("numberAvailable") == len(untainted) + 1,
+            lambda: (
+                (kube.get_or_none(dyn, "apps/v1", "DaemonSet", name, namespace) or {})
+                .get("status", {})
+                .get("numberAvailable")
+                == len(untainted) + 1
+            ),
             ROLLOUT_BUDGET,
         )
     finally:

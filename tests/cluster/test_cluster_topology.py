@@ -72,12 +72,16 @@ def test_nodes_look_like_ordinary_linux_kubelets() -> None:
 @pytest.mark.parametrize(
     ("name", "expected_taints", "expected_control_plane_label"),
     [
-        pytest.param("control-plane-0", [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}], True, id="control-plane-tainted"),
+        pytest.param(
+            "control-plane-0", [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}], True, id="control-plane-tainted"
+        ),
         pytest.param("worker-0", None, False, id="worker-untainted"),
         pytest.param("worker-9", None, False, id="last-worker-untainted"),
     ],
 )
-def test_only_control_plane_nodes_are_tainted(name: str, expected_taints: list[dict[str, str]] | None, expected_control_plane_label: bool) -> None:
+def test_only_control_plane_nodes_are_tainted(
+    name: str, expected_taints: list[dict[str, str]] | None, expected_control_plane_label: bool
+) -> None:
     node = next(n for n in load_topology().nodes() if n["metadata"]["name"] == name)
     assert node["spec"].get("taints") == expected_taints
     assert (CONTROL_PLANE_LABEL in node["metadata"]["labels"]) is expected_control_plane_label
@@ -107,16 +111,32 @@ def test_explicit_allocatable_differs_from_capacity() -> None:
         pytest.param(_with("pools.1.cout", 3), "unknown key(s) cout", id="unknown-pool-key"),
         pytest.param(_with("pools.1.capacity.cpu", "lots"), "capacity.cpu: 'lots' is not a valid", id="bad-quantity"),
         pytest.param(_with("pools.1.capacity", {"memory": "1Gi", "pods": "10"}), "missing cpu", id="missing-cpu"),
-        pytest.param(_with("pools.1.allocatable.cpu", "9"), "allocatable.cpu: 9 exceeds capacity 8", id="allocatable-over-capacity"),
-        pytest.param(_with("pools.1.name", "control-plane"), "duplicate pool name(s) control-plane", id="duplicate-pool"),
+        pytest.param(
+            _with("pools.1.allocatable.cpu", "9"),
+            "allocatable.cpu: 9 exceeds capacity 8",
+            id="allocatable-over-capacity",
+        ),
+        pytest.param(
+            _with("pools.1.name", "control-plane"), "duplicate pool name(s) control-plane", id="duplicate-pool"
+        ),
         pytest.param(_with("pools.1.name", "Worker_1"), "is not a DNS-1123 label", id="bad-pool-name"),
         pytest.param(_with("pools.1.count", -1), "count: expected an integer", id="negative-count"),
         pytest.param(_with("pools.1.role", "master"), "role: expected 'control-plane'", id="unknown-role"),
-        pytest.param(_with("pools.2.labels", {"nvidia.com/gpu.present": True}), "quote values", id="unquoted-bool-label"),
-        pytest.param(_with("pools.1.taints", [{"key": "x", "effect": "Sometimes"}]), "needs a key and an effect", id="bad-taint-effect"),
+        pytest.param(
+            _with("pools.2.labels", {"nvidia.com/gpu.present": True}), "quote values", id="unquoted-bool-label"
+        ),
+        pytest.param(
+            _with("pools.1.taints", [{"key": "x", "effect": "Sometimes"}]),
+            "needs a key and an effect",
+            id="bad-taint-effect",
+        ),
         pytest.param(_with("kind", "Cluster"), "kind must be Topology", id="wrong-kind"),
         pytest.param(_with("pools", []), "pools must be a non-empty list", id="no-pools"),
-        pytest.param({**_with("pools.0.count", 0), "pools": [{**BASE["pools"][1], "count": 0}]}, "the pools have no nodes", id="zero-nodes"),
+        pytest.param(
+            {**_with("pools.0.count", 0), "pools": [{**BASE["pools"][1], "count": 0}]},
+            "the pools have no nodes",
+            id="zero-nodes",
+        ),
     ],
 )
 def test_invalid_topology_names_the_key(data: dict[str, Any], expected_message: str) -> None:
@@ -149,7 +169,15 @@ def test_parse_duration(value: Any, expected_ms: int) -> None:
 def test_stages_are_explicit_and_take_the_topology_delays() -> None:
     topology = parse_topology({**_with("podReadyDelay", "4s"), "podReadyJitter": "500ms", "podDeleteDelay": "250ms"})
     stages = {s["metadata"]["name"]: s for s in stage_documents(topology)}
-    assert set(stages) == {"node-initialize", "node-heartbeat", "pod-ready", "pod-ready-again", "pod-crash", "pod-complete", "pod-delete"}
+    assert set(stages) == {
+        "node-initialize",
+        "node-heartbeat",
+        "pod-ready",
+        "pod-ready-again",
+        "pod-crash",
+        "pod-complete",
+        "pod-delete",
+    }
     assert all(s["apiVersion"] == "kwok.x-k8s.io/v1alpha1" and s["kind"] == "Stage" for s in stages.values())
     for name in ("pod-ready", "pod-ready-again"):
         assert stages[name]["spec"]["delay"] == {"durationMilliseconds": 4000, "jitterDurationMilliseconds": 4500}
@@ -171,7 +199,12 @@ def test_example_topologies_load(topology_file: str, expected_nodes: int, expect
     assert (len(nodes), len(topology.pools)) == (expected_nodes, expected_pools)
     for key in ("metadata.name", "ip", "podCIDR"):
         values = [
-            n["metadata"]["name"] if key == "metadata.name" else n["status"]["addresses"][0]["address"] if key == "ip" else n["spec"]["podCIDR"] for n in nodes
+            n["metadata"]["name"]
+            if key == "metadata.name"
+            else n["status"]["addresses"][0]["address"]
+            if key == "ip"
+            else n["spec"]["podCIDR"]
+            for n in nodes
         ]
         assert len(set(values)) == len(values), f"{key} collides"
 
@@ -204,8 +237,16 @@ def test_a_pool_takes_more_than_a_thousand_nodes() -> None:
 @pytest.mark.parametrize(
     ("data", "expected_message"),
     [
-        pytest.param(_with("pools.1.count", MAX_NODES_PER_POOL + 1), f"count: expected an integer 0..{MAX_NODES_PER_POOL}", id="pool-too-big"),
-        pytest.param(_with("pools", [{**BASE["pools"][1], "name": f"p{i}"} for i in range(MAX_POOLS + 1)]), f"at most {MAX_POOLS} pools", id="too-many-pools"),
+        pytest.param(
+            _with("pools.1.count", MAX_NODES_PER_POOL + 1),
+            f"count: expected an integer 0..{MAX_NODES_PER_POOL}",
+            id="pool-too-big",
+        ),
+        pytest.param(
+            _with("pools", [{**BASE["pools"][1], "name": f"p{i}"} for i in range(MAX_POOLS + 1)]),
+            f"at most {MAX_POOLS} pools",
+            id="too-many-pools",
+        ),
     ],
 )
 def test_topology_limits(data: dict[str, Any], expected_message: str) -> None:

@@ -23,4 +23,6 @@ def test_stage_starts_deploys_and_removes_its_cluster(tmp_path: Path, monkeypatc
     assert "11/11 available on 11 eligible nodes" in out.lines[0]  # tolerates the control-plane taint too
     assert any(deploystage.STAGE_CLUSTER in s for s in said)
     assert not list(rundir.path().glob("dsgate-deploy-*")), "the stage left its cluster behind"
-    assert not (tmp_path / "clusters").exists(), "the stage's own cluster lives in the run's directory, not the shared root"
+    assert not (tmp_path / "clusters").exists(), (
+        "the stage's own cluster lives in the run's directory, not the shared root"
+    )

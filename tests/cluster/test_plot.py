@@ -17,17 +17,31 @@ def test_timeline_png(tmp_path: Path) -> None:
     for i in range(6):
         timeline.samples.append({"t": float(i), "desired": 10.0, "updated": float(2 * i), "unavailable": float(i % 3)})
     timeline.marks.append((1.0, "new version"))
-    path = timeline_png(timeline, tmp_path / "sub" / "plot.png", series=("desired", "updated", "unavailable", "absent"), limits={"budget": 2})
+    path = timeline_png(
+        timeline,
+        tmp_path / "sub" / "plot.png",
+        series=("desired", "updated", "unavailable", "absent"),
+        limits={"budget": 2},
+    )
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    assert (timeline.max("updated"), timeline.last()["updated"], timeline.series("unavailable")) == (10, 10.0, [0.0, 1.0, 2.0, 0.0, 1.0, 2.0])
+    assert (timeline.max("updated"), timeline.last()["updated"], timeline.series("unavailable")) == (
+        10,
+        10.0,
+        [0.0, 1.0, 2.0, 0.0, 1.0, 2.0],
+    )
 
 
 @pytest.mark.parametrize(
     ("values", "expected_samples", "expected_error"),
     [
         pytest.param([1, 2, 3], 3, None, id="done-on-third"),
-        pytest.param([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], None, "timed out after 0s waiting for three", id="stalls"),
+        pytest.param(
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            None,
+            "timed out after 0s waiting for three",
+            id="stalls",
+        ),
     ],
 )
 def test_poll(values: list[int], expected_samples: int | None, expected_error: str | None) -> None:

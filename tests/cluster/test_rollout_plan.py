@@ -50,7 +50,16 @@ def test_scaled_rejects_garbage() -> None:
 # Pod timings of TOPOLOGY: delete 0.5 s + mean ready 1.25 s (+ minReadySeconds) a wave; the controllers
 # add 1.1 s + 25 ms per replaced pod a wave (rollout.WAVE_OVERHEAD), half that to twice that for the range.
 @pytest.mark.parametrize(
-    ("strategy", "min_ready", "total", "expected_budget", "expected_waves", "expected_pods", "expected_prediction", "expected_spec"),
+    (
+        "strategy",
+        "min_ready",
+        "total",
+        "expected_budget",
+        "expected_waves",
+        "expected_pods",
+        "expected_prediction",
+        "expected_spec",
+    ),
     [
         pytest.param(
             {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
@@ -64,10 +73,26 @@ def test_scaled_rejects_garbage() -> None:
             id="ten-percent",
         ),
         pytest.param(
-            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 250}}, 0, 1000, 250, 4, 7.0, (36.4, 21.7, 65.8), "maxUnavailable=250", id="integer"
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 250}},
+            0,
+            1000,
+            250,
+            4,
+            7.0,
+            (36.4, 21.7, 65.8),
+            "maxUnavailable=250",
+            id="integer",
         ),
         pytest.param(
-            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}, 10, 10, 1, 10, 117.5, (128.8, 123.1, 140.0), "maxUnavailable=1", id="min-ready"
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            10,
+            10,
+            1,
+            10,
+            117.5,
+            (128.8, 123.1, 140.0),
+            "maxUnavailable=1",
+            id="min-ready",
         ),
         pytest.param(
             {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "20%"}},
@@ -95,7 +120,13 @@ def test_plan(
 ) -> None:
     plan = budget(_ds(strategy, min_ready), total)
     prediction = predict(total, TOPOLOGY, plan)
-    assert (plan.max_unavailable, waves(total, plan), prediction.pods, (prediction.seconds, prediction.low, prediction.high), plan.spec) == (
+    assert (
+        plan.max_unavailable,
+        waves(total, plan),
+        prediction.pods,
+        (prediction.seconds, prediction.low, prediction.high),
+        plan.spec,
+    ) == (
         expected_budget,
         expected_waves,
         expected_pods,
@@ -107,18 +138,25 @@ def test_plan(
 @pytest.mark.parametrize(
     ("max_unavailable", "min_ready", "total", "seconds", "expected"),
     [
-        pytest.param(1, 10, 1000, 900, 17, id="1000-nodes-15-min"),  # 59 waves x (11.75 + 1.1 + 17 x 25 ms x 2) s <= 900 s
+        pytest.param(
+            1, 10, 1000, 900, 17, id="1000-nodes-15-min"
+        ),  # 59 waves x (11.75 + 1.1 + 17 x 25 ms x 2) s <= 900 s
         pytest.param(1, 0, 10, 3600, 1, id="already-fits"),
         pytest.param(1, 10, 1000, 5, None, id="nothing-fits"),  # one wave alone takes longer
     ],
 )
 def test_budget_for(max_unavailable: int, min_ready: int, total: int, seconds: float, expected: int | None) -> None:
-    plan = budget(_ds({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}}, min_ready), total)
+    plan = budget(
+        _ds({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}}, min_ready), total
+    )
     found = budget_for(total, TOPOLOGY, plan, seconds)
     assert found == expected
     if found is not None:  # the smallest: one less does not fit
         assert predict(total, TOPOLOGY, replace(plan, max_unavailable=found)).high <= seconds
-        assert found == max_unavailable or predict(total, TOPOLOGY, replace(plan, max_unavailable=found - 1)).high > seconds
+        assert (
+            found == max_unavailable
+            or predict(total, TOPOLOGY, replace(plan, max_unavailable=found - 1)).high > seconds
+        )
 
 
 @pytest.mark.parametrize(

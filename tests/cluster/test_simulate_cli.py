@@ -30,14 +30,36 @@ def test_upgrade_set_values(pairs: list[str], expected: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("args", "expected_message"),
     [
-        pytest.param(["charts/node-exporter", "--topology", "nope.yaml"], "cannot read topology file nope.yaml", id="missing-topology"),
+        pytest.param(
+            ["charts/node-exporter", "--topology", "nope.yaml"],
+            "cannot read topology file nope.yaml",
+            id="missing-topology",
+        ),
         pytest.param(["nope", "--topology", str(GPU_TOPOLOGY)], "nope: no such file or directory", id="missing-path"),
-        pytest.param(["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "tag"], "expected KEY=VALUE", id="bad-upgrade-set"),
-        pytest.param(["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "-f", "nope.yaml"], "values file nope.yaml does not exist", id="missing-values"),
-        pytest.param(["kustomize/bases", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "a=b"], "--upgrade-set needs a chart", id="upgrade-set-needs-chart"),
+        pytest.param(
+            ["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "tag"],
+            "expected KEY=VALUE",
+            id="bad-upgrade-set",
+        ),
+        pytest.param(
+            ["charts/node-exporter", "--topology", str(GPU_TOPOLOGY), "-f", "nope.yaml"],
+            "values file nope.yaml does not exist",
+            id="missing-values",
+        ),
+        pytest.param(
+            ["kustomize/bases", "--topology", str(GPU_TOPOLOGY), "--upgrade-set", "a=b"],
+            "--upgrade-set needs a chart",
+            id="upgrade-set-needs-chart",
+        ),
     ],
 )
-def test_errors_exit_2(args: list[str], expected_message: str, capsys: pytest.CaptureFixture[str], repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_exit_2(
+    args: list[str],
+    expected_message: str,
+    capsys: pytest.CaptureFixture[str],
+    repo_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(repo_root)
     assert main(args) == 2
     err = capsys.readouterr().err

@@ -63,7 +63,9 @@ VALUES = Path(__file__).parent / "data" / "values"
         ),
     ],
 )
-def test_values_files_layer_under_scenarios(values: list[str], expected_exit_codes: set[int], expected_renders: dict[str, tuple[bool, str]]) -> None:
+def test_values_files_layer_under_scenarios(
+    values: list[str], expected_exit_codes: set[int], expected_renders: dict[str, tuple[bool, str]]
+) -> None:
     sources = discover([CHARTS / "needs-value"], [VALUES / v for v in values])
     result = gate.run(sources, CheckOptions(kube_versions=KUBE_TARGETS[-1:]))
     assert result.exit_code() in expected_exit_codes, result.errors

@@ -53,7 +53,10 @@ def test_local_dependencies_are_the_file_ones(tmp_path: Path) -> None:
 def test_stale(tmp_path: Path, built: bool, edited: str, library: bool, expected_stale: bool) -> None:
     files = {"app/Chart.yaml": APP}
     if library:
-        files |= {"lib/Chart.yaml": "name: lib\ntype: library\nversion: 0.1.0\n", "lib/templates/_a.tpl": '{{- define "lib.a" -}}{{- end }}\n'}
+        files |= {
+            "lib/Chart.yaml": "name: lib\ntype: library\nversion: 0.1.0\n",
+            "lib/templates/_a.tpl": '{{- define "lib.a" -}}{{- end }}\n',
+        }
     _tree(tmp_path, files)
     for rel in files:
         _age(tmp_path / rel, 100)
@@ -96,7 +99,12 @@ def test_chart_without_local_dependencies_is_never_stale(tmp_path: Path) -> None
             id="component-default-chart-home",
         ),
         # a chart that is not there locally (pulled from a repo by kustomize): not ours to build
-        pytest.param({"k/kustomization.yaml": "helmCharts:\n  - name: remote\n    repo: https://charts.example.com\n"}, "k", [], id="pulled-chart"),
+        pytest.param(
+            {"k/kustomization.yaml": "helmCharts:\n  - name: remote\n    repo: https://charts.example.com\n"},
+            "k",
+            [],
+            id="pulled-chart",
+        ),
         # two paths to one base: once
         pytest.param(
             {

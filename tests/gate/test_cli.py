@@ -59,7 +59,9 @@ def test_community_hardening_under_strict_profile() -> None:
     proc = dsgate_check("--no-config", "--profile", "strict", "--format", "json", str(BAD))
     assert proc.returncode == 1, proc.stderr
     mine = ("DS-HST", "DS-HYG", "DS-PRB", "DS-RES", "DS-SEC")
-    assert sorted({(f["rule"], f["severity"]) for f in json.loads(proc.stdout)["findings"] if f["rule"].startswith(mine)}) == [
+    assert sorted(
+        {(f["rule"], f["severity"]) for f in json.loads(proc.stdout)["findings"] if f["rule"].startswith(mine)}
+    ) == [
         ("DS-HST-002", "warn"),  # hostPath without type
         ("DS-HST-004", "warn"),  # hostNetwork with dnsPolicy ClusterFirst (node-exporter is no network agent)
         ("DS-HYG-002", "warn"),  # no app.kubernetes.io/name
@@ -76,7 +78,9 @@ def test_community_hardening_under_strict_profile() -> None:
 
 
 def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:
-    text = BAD.read_text().replace("      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true")
+    text = BAD.read_text().replace(
+        "      hostNetwork: true", "      priorityClassName: system-node-critical\n      hostNetwork: true"
+    )
     (tmp_path / "ds.yaml").write_text(text)
     proc = dsgate_check("--no-config", "--profile", "strict", "--format", "json", str(tmp_path / "ds.yaml"))
     rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
@@ -86,7 +90,9 @@ def test_node_critical_without_pdb_reported(tmp_path: Path) -> None:
 def test_sarif_is_valid_sarif_2_1_0() -> None:
     proc = dsgate_check("--no-config", "--format", "sarif", str(BAD))
     assert proc.returncode == 1, proc.stderr
-    schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    schema_path = (
+        cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    )
     schema = json.loads(schema_path.read_text())
     sarif = json.loads(proc.stdout)
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
@@ -99,22 +105,34 @@ def test_sarif_points_at_template_and_values_of_a_chart() -> None:
     chart = DATA / "locate" / "chart"
     proc = dsgate_check("--no-config", "--format", "sarif", str(chart), cwd=DATA)
     assert proc.returncode == 1, proc.stderr
-    schema_path = cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    schema_path = (
+        cache_dir() / "schemas" / "sarif" / pinned()["SARIF_SCHEMA_NPM"].rsplit("@", 1)[1] / "sarif-2.1.0.json"
+    )
     schema = json.loads(schema_path.read_text())
     sarif = json.loads(proc.stdout)
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
     located = {
         (r["ruleId"], r["properties"]["scenarios"][0]): [
-            (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"]) for loc in r["locations"]
+            (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"])
+            for loc in r["locations"]
         ]
         for r in sarif["runs"][0]["results"]
         if r["ruleId"] != "schema"  # findings: each lists the scenarios it occurs in
     }
     root = Path(__file__).resolve().parents[2]
     prefix = chart.resolve().relative_to(root).as_posix()
-    assert located[("DS-PRI-001", "bad")] == [(f"{prefix}/templates/daemonset.yaml", 17), (f"{prefix}/ci/bad-values.yaml", 2)]
-    assert located[("DS-PRI-001", "default")] == [(f"{prefix}/templates/daemonset.yaml", 17), (f"{prefix}/values.yaml", 4)]
-    assert located[("DS-HST-005", "bad")] == [(f"{prefix}/templates/daemonset.yaml", 19), (f"{prefix}/ci/bad-values.yaml", 3)]
+    assert located[("DS-PRI-001", "bad")] == [
+        (f"{prefix}/templates/daemonset.yaml", 17),
+        (f"{prefix}/ci/bad-values.yaml", 2),
+    ]
+    assert located[("DS-PRI-001", "default")] == [
+        (f"{prefix}/templates/daemonset.yaml", 17),
+        (f"{prefix}/values.yaml", 4),
+    ]
+    assert located[("DS-HST-005", "bad")] == [
+        (f"{prefix}/templates/daemonset.yaml", 19),
+        (f"{prefix}/ci/bad-values.yaml", 3),
+    ]
 
 
 def test_junit_parses_with_a_real_junit_parser(tmp_path: Path) -> None:
@@ -153,9 +171,19 @@ def test_text_report_groups_by_rule() -> None:
     ("files", "args", "env", "expected_message"),
     [
         pytest.param(
-            {"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   x: 1\n"}, ["m.yaml"], {}, "m.yaml:5", id="malformed-yaml-names-file-and-line"
+            {"m.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   x: 1\n"},
+            ["m.yaml"],
+            {},
+            "m.yaml:5",
+            id="malformed-yaml-names-file-and-line",
         ),
-        pytest.param({"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"}, ["c"], {}, "rendered no Kubernetes documents", id="empty-chart"),
+        pytest.param(
+            {"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"},
+            ["c"],
+            {},
+            "rendered no Kubernetes documents",
+            id="empty-chart",
+        ),
         pytest.param(
             {"m.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"},
             ["m.yaml"],
@@ -164,16 +192,31 @@ def test_text_report_groups_by_rule() -> None:
             id="unknown-kind",
         ),
         pytest.param(
-            {"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "c/templates/x.yaml": '{{ fail "boom: values.x is required" }}\n'},
+            {
+                "c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+                "c/templates/x.yaml": '{{ fail "boom: values.x is required" }}\n',
+            },
             ["c"],
             {},
             "boom: values.x is required",
             id="helm-template-error",
         ),
-        pytest.param({"m.yaml": BAD.read_text()}, ["m.yaml"], {"DSGATE_OPA": "/nonexistent/opa"}, "OPA is not available", id="opa-binary-missing"),
+        pytest.param(
+            {"m.yaml": BAD.read_text()},
+            ["m.yaml"],
+            {"DSGATE_OPA": "/nonexistent/opa"},
+            "OPA is not available",
+            id="opa-binary-missing",
+        ),
         pytest.param({}, ["nothing-here"], {}, "no such file or directory", id="missing-path"),
         pytest.param({"d/README.md": "x"}, ["d"], {}, "nothing to gate", id="path-with-no-documents"),
-        pytest.param({"m.yaml": BAD.read_text()}, ["--policies", "no-such-dir", "m.yaml"], {}, "policy directory", id="no-policy-dir"),
+        pytest.param(
+            {"m.yaml": BAD.read_text()},
+            ["--policies", "no-such-dir", "m.yaml"],
+            {},
+            "policy directory",
+            id="no-policy-dir",
+        ),
         pytest.param(
             {
                 "k/kustomization.yaml": 'resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: typo}\n    patch: \'[{"op": "add", "path": "/data/x", "value": "y"}]\'\n',
@@ -184,7 +227,13 @@ def test_text_report_groups_by_rule() -> None:
             "matches no object",
             id="kustomize-patch-target-matches-nothing",
         ),
-        pytest.param({"k/kustomization.yaml": "resources: [missing.yaml]\n"}, ["k"], {}, "missing.yaml", id="kustomize-missing-file"),
+        pytest.param(
+            {"k/kustomization.yaml": "resources: [missing.yaml]\n"},
+            ["k"],
+            {},
+            "missing.yaml",
+            id="kustomize-missing-file",
+        ),
         pytest.param(
             {"m.yaml": "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"},
             ["m.yaml"],
@@ -194,7 +243,9 @@ def test_text_report_groups_by_rule() -> None:
         ),
     ],
 )
-def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env: dict[str, str], expected_message: str) -> None:
+def test_fail_closed(
+    tmp_path: Path, files: dict[str, str], args: list[str], env: dict[str, str], expected_message: str
+) -> None:
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
@@ -213,7 +264,9 @@ def test_fail_closed(tmp_path: Path, files: dict[str, str], args: list[str], env
     ],
 )
 def test_manifests_are_read_as_kubectl_reads_them(tmp_path: Path, manifest: str, expected_schema_error: str) -> None:
-    (tmp_path / "m.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ns\n{manifest}")
+    (tmp_path / "m.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ns\n{manifest}"
+    )
     proc = dsgate_check("--no-config", "m.yaml", cwd=tmp_path)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert expected_schema_error in proc.stdout
@@ -223,7 +276,9 @@ def test_manifests_are_read_as_kubectl_reads_them(tmp_path: Path, manifest: str,
 def test_chart_renders_are_read_as_kubectl_reads_them_under_either_helm(tmp_path: Path, helm: str) -> None:
     (tmp_path / "c" / "templates").mkdir(parents=True)
     (tmp_path / "c" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
-    (tmp_path / "c" / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  enabled: y\n")
+    (tmp_path / "c" / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  enabled: y\n"
+    )
     proc = dsgate_check("--no-config", "--helm", helm, "c", cwd=tmp_path)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "data.enabled: True is not of type 'string'" in proc.stdout

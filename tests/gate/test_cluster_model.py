@@ -45,15 +45,25 @@ def _load(tmp_path: Path, text: str) -> config.Config:
             id="pod-security",
         ),
         # the top-level key of older files means the same as cluster.podSecurity
-        pytest.param("podSecurity: {namespaces: {apps: restricted}}", ClusterModel(namespaces={"apps": "restricted"}), id="legacy-podSecurity"),
+        pytest.param(
+            "podSecurity: {namespaces: {apps: restricted}}",
+            ClusterModel(namespaces={"apps": "restricted"}),
+            id="legacy-podSecurity",
+        ),
         pytest.param(
             "cluster: {allowPrivileged: false, admissionPlugins: {enable: [NodeRestriction, AlwaysPullImages], disable: [DefaultStorageClass]}}",
             ClusterModel(
-                allow_privileged=False, enable_admission_plugins=("NodeRestriction", "AlwaysPullImages"), disable_admission_plugins=("DefaultStorageClass",)
+                allow_privileged=False,
+                enable_admission_plugins=("NodeRestriction", "AlwaysPullImages"),
+                disable_admission_plugins=("DefaultStorageClass",),
             ),
             id="privileged-and-plugins",
         ),
-        pytest.param("cluster: {releaseName: agents, namespace: monitoring}", ClusterModel(release_name="agents", namespace="monitoring"), id="release"),
+        pytest.param(
+            "cluster: {releaseName: agents, namespace: monitoring}",
+            ClusterModel(release_name="agents", namespace="monitoring"),
+            id="release",
+        ),
     ],
 )
 def test_cluster_section(tmp_path: Path, text: str, expected_model: ClusterModel) -> None:
@@ -64,13 +74,31 @@ def test_cluster_section(tmp_path: Path, text: str, expected_model: ClusterModel
 @pytest.mark.parametrize(
     ("text", "expected_error"),
     [
-        pytest.param("cluster: {podSecurity: {default: strict}}", "Pod Security level 'strict' (default) is not one of", id="bad-level"),
-        pytest.param("cluster: {podSecurity: {namespaces: {a: open}}}", "Pod Security level 'open' (namespace a)", id="bad-namespace-level"),
-        pytest.param("podSecurity: {}\ncluster: {podSecurity: {}}", "'podSecurity' is given twice; keep cluster.podSecurity", id="both-keys"),
         pytest.param(
-            "cluster: {admissionPlugins: {enable: [ServiceAccount]}}", "ServiceAccount cannot be enabled: the server check runs no controllers", id="sa"
+            "cluster: {podSecurity: {default: strict}}",
+            "Pod Security level 'strict' (default) is not one of",
+            id="bad-level",
         ),
-        pytest.param("cluster: {admissionPlugins: {enable: [A], disable: [A]}}", "A is both enabled and disabled", id="on-and-off"),
+        pytest.param(
+            "cluster: {podSecurity: {namespaces: {a: open}}}",
+            "Pod Security level 'open' (namespace a)",
+            id="bad-namespace-level",
+        ),
+        pytest.param(
+            "podSecurity: {}\ncluster: {podSecurity: {}}",
+            "'podSecurity' is given twice; keep cluster.podSecurity",
+            id="both-keys",
+        ),
+        pytest.param(
+            "cluster: {admissionPlugins: {enable: [ServiceAccount]}}",
+            "ServiceAccount cannot be enabled: the server check runs no controllers",
+            id="sa",
+        ),
+        pytest.param(
+            "cluster: {admissionPlugins: {enable: [A], disable: [A]}}",
+            "A is both enabled and disabled",
+            id="on-and-off",
+        ),
         pytest.param("cluster: {allowPrivileged: yes please}", "allowPrivileged must be true or false", id="not-bool"),
         pytest.param("cluster: {release: x}", "must be a mapping of allowPrivileged, podSecurity", id="unknown-key"),
         pytest.param("cluster: {namespace: ''}", "cluster'.namespace must be a non-empty string", id="empty-namespace"),
@@ -85,8 +113,14 @@ def test_cluster_section_errors(tmp_path: Path, text: str, expected_error: str) 
 @pytest.mark.parametrize(
     ("flags", "expected_model"),
     [
-        pytest.param({}, ClusterModel(pod_security="baseline", namespaces={"a": "privileged"}), id="no-flag-keeps-dsgate-yaml"),
-        pytest.param({"pod_security": "restricted"}, ClusterModel(pod_security="restricted", namespaces={"a": "privileged"}), id="default-level"),
+        pytest.param(
+            {}, ClusterModel(pod_security="baseline", namespaces={"a": "privileged"}), id="no-flag-keeps-dsgate-yaml"
+        ),
+        pytest.param(
+            {"pod_security": "restricted"},
+            ClusterModel(pod_security="restricted", namespaces={"a": "privileged"}),
+            id="default-level",
+        ),
         # a namespace flag adds to dsgate.yaml's, and wins for the same namespace
         pytest.param(
             {"pod_security_namespaces": ["a=baseline", "b=restricted"]},
@@ -96,14 +130,22 @@ def test_cluster_section_errors(tmp_path: Path, text: str, expected_error: str) 
         pytest.param(
             {"allow_privileged": False, "enable_admission_plugins": "", "release_name": "x", "namespace": "y"},
             ClusterModel(
-                pod_security="baseline", namespaces={"a": "privileged"}, allow_privileged=False, enable_admission_plugins=(), release_name="x", namespace="y"
+                pod_security="baseline",
+                namespaces={"a": "privileged"},
+                allow_privileged=False,
+                enable_admission_plugins=(),
+                release_name="x",
+                namespace="y",
             ),
             id="the-rest",
         ),
     ],
 )
 def test_flags_win_over_dsgate_yaml(flags: dict[str, Any], expected_model: ClusterModel) -> None:
-    assert config.override_cluster(ClusterModel(pod_security="baseline", namespaces={"a": "privileged"}), **flags) == expected_model
+    assert (
+        config.override_cluster(ClusterModel(pod_security="baseline", namespaces={"a": "privileged"}), **flags)
+        == expected_model
+    )
 
 
 @pytest.mark.unit
@@ -126,8 +168,21 @@ def _inputs(tmp_path: Path, *names: str, extra: list[dict[str, Any]] | None = No
     return src
 
 
-BASELINE_NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
-EXEMPT = {"exemptions": [{"rule": "DS-PSA-001", "resource": AGENT, "reason": "kube-system is privileged in our clusters", "expires": "2099-12-31"}]}
+BASELINE_NS = {
+    "apiVersion": "v1",
+    "kind": "Namespace",
+    "metadata": {"name": "kube-system", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+}
+EXEMPT = {
+    "exemptions": [
+        {
+            "rule": "DS-PSA-001",
+            "resource": AGENT,
+            "reason": "kube-system is privileged in our clusters",
+            "expires": "2099-12-31",
+        }
+    ]
+}
 
 
 @pytest.mark.server
@@ -142,17 +197,31 @@ EXEMPT = {"exemptions": [{"rule": "DS-PSA-001", "resource": AGENT, "reason": "ku
             ClusterModel(allow_privileged=False),
             None,
             {},
-            [("spec.template.spec.containers[0].securityContext.privileged", "kube-apiserver: Forbidden: disallowed by cluster policy")],
+            [
+                (
+                    "spec.template.spec.containers[0].securityContext.privileged",
+                    "kube-apiserver: Forbidden: disallowed by cluster policy",
+                )
+            ],
             [],
             id="no-privileged",
         ),
         # kube-system configured baseline: Pod Security refuses the pods, a DS-PSA-001 deny
-        pytest.param(ClusterModel(namespaces={"kube-system": "baseline"}), None, {}, [], [("deny", False)], id="configured-baseline"),
+        pytest.param(
+            ClusterModel(namespaces={"kube-system": "baseline"}),
+            None,
+            {},
+            [],
+            [("deny", False)],
+            id="configured-baseline",
+        ),
         pytest.param(ClusterModel(pod_security="restricted"), None, {}, [], [("deny", False)], id="default-restricted"),
         # the input's own Namespace label wins over the model's privileged default
         pytest.param(ClusterModel(), [BASELINE_NS], {}, [], [("deny", False)], id="labelled-baseline"),
         # exempted through the normal exemptions: reported as exempted, not a deny
-        pytest.param(ClusterModel(namespaces={"kube-system": "baseline"}), None, EXEMPT, [], [("deny", True)], id="exempted"),
+        pytest.param(
+            ClusterModel(namespaces={"kube-system": "baseline"}), None, EXEMPT, [], [("deny", True)], id="exempted"
+        ),
     ],
 )
 def test_cni_like_agent_in_kube_system(
@@ -164,13 +233,21 @@ def test_cni_like_agent_in_kube_system(
     expected_psa: list[tuple[str, bool]],
 ) -> None:
     src = _inputs(tmp_path, "net-agent.yaml", "rbac-colons.yaml", extra=extra)
-    result = gate.run(discover([src]), CheckOptions(policy_data=data, kube_versions=("1.36.0",), server_check=servercheck.Settings(cluster=model)))
+    result = gate.run(
+        discover([src]),
+        CheckOptions(policy_data=data, kube_versions=("1.36.0",), server_check=servercheck.Settings(cluster=model)),
+    )
     assert result.errors == []
     assert [(e.path, e.message) for e in result.schema_errors if e.document.ref == AGENT] == expected_schema_errors
     assert [e for e in result.schema_errors if e.document.ref != AGENT] == []  # the RBAC names with ':' are valid
     psa = [f for f in result.findings if f.rule == "DS-PSA-001"]
     assert [(f.severity, f.exempted) for f in psa] == expected_psa
-    assert all(f.resource == AGENT and f.field == "spec.template.spec" and "namespace <kube-system> is at Pod Security level" in f.message for f in psa)
+    assert all(
+        f.resource == AGENT
+        and f.field == "spec.template.spec"
+        and "namespace <kube-system> is at Pod Security level" in f.message
+        for f in psa
+    )
     assert result.cluster_model == model.describe()
 
 
@@ -182,13 +259,24 @@ def test_check_prints_the_model_and_the_flags_change_it(tmp_path: Path) -> None:
     assert KUBEADM in plain.stdout
     assert "DS-PSA-001" not in plain.stdout
     strict = dsgate_check(
-        "--no-config", "--no-deploy", "--kube-version", "1.36.0", "--pod-security-namespace", "kube-system=baseline", "--format", "json", src, cwd=tmp_path
+        "--no-config",
+        "--no-deploy",
+        "--kube-version",
+        "1.36.0",
+        "--pod-security-namespace",
+        "kube-system=baseline",
+        "--format",
+        "json",
+        src,
+        cwd=tmp_path,
     )
     report = json.loads(strict.stdout)
     assert strict.returncode == 1, strict.stderr
     assert report["clusterModel"] == KUBEADM.replace("default=privileged", "default=privileged, kube-system=baseline")
     assert report["schemaErrors"] == []
-    assert [(f["rule"], f["resource"]) for f in report["findings"] if f["rule"] == "DS-PSA-001"] == [("DS-PSA-001", AGENT)]
+    assert [(f["rule"], f["resource"]) for f in report["findings"] if f["rule"] == "DS-PSA-001"] == [
+        ("DS-PSA-001", AGENT)
+    ]
 
 
 def _taken() -> socket.socket:
@@ -207,7 +295,9 @@ def _taken() -> socket.socket:
         pytest.param({2, 5}, 3, id="twice"),
     ],
 )
-def test_port_taken_before_bind_is_retried(monkeypatch: pytest.MonkeyPatch, taken_at: set[int], expected_starts: int) -> None:
+def test_port_taken_before_bind_is_retried(
+    monkeypatch: pytest.MonkeyPatch, taken_at: set[int], expected_starts: int
+) -> None:
     """Another process takes a port between free_port and the bind (the race): a fresh launch."""
     real = servercheck.free_port
     with _taken() as taken:
@@ -259,7 +349,9 @@ def test_readme_example(tmp_path: Path) -> None:
         "admission plugins: kube-apiserver defaults +NodeRestriction -ServiceAccount; charts released as node-agents in monitoring"
     )
     assert (report["errors"], report["schemaErrors"]) == ([], [])
-    assert sorted({f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"}) == ["DaemonSet/apps/net-agent"]
+    assert sorted({f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"}) == [
+        "DaemonSet/apps/net-agent"
+    ]
 
 
 @pytest.mark.unit
@@ -268,11 +360,17 @@ def test_readme_example(tmp_path: Path) -> None:
     [
         pytest.param("[charts/a, charts/b]", {}, id="paths"),
         # a mapping gives that source a release name and namespace of its own
-        pytest.param("[charts/a, {path: charts/b, releaseName: logs, namespace: logging}]", {"charts/b": ("logs", "logging")}, id="mapping"),
+        pytest.param(
+            "[charts/a, {path: charts/b, releaseName: logs, namespace: logging}]",
+            {"charts/b": ("logs", "logging")},
+            id="mapping",
+        ),
         pytest.param("[{path: charts, namespace: agents}]", {"charts": ("", "agents")}, id="namespace-only"),
     ],
 )
-def test_sources_with_their_own_release(tmp_path: Path, sources: str, expected_releases: dict[str, tuple[str, str]]) -> None:
+def test_sources_with_their_own_release(
+    tmp_path: Path, sources: str, expected_releases: dict[str, tuple[str, str]]
+) -> None:
     cfg = _load(tmp_path, f"sources: {sources}\n")
     assert {str(p.relative_to(tmp_path)): r for p, r in cfg.releases.items()} == expected_releases
     assert [p.relative_to(tmp_path).parts[0] for p in cfg.sources] == ["charts"] * len(cfg.sources)
@@ -299,7 +397,13 @@ def test_sources_errors(tmp_path: Path, sources: str, expected_error: str) -> No
     ("yaml_source", "flags", "expected_resource", "expected_model_tail"),
     [
         # kubeadm's cluster, the model's release: the chart lands as dsgate in dsgate-system
-        pytest.param("agent-chart", [], "DaemonSet/dsgate-system/dsgate-agent", "charts released as dsgate in dsgate-system", id="defaults"),
+        pytest.param(
+            "agent-chart",
+            [],
+            "DaemonSet/dsgate-system/dsgate-agent",
+            "charts released as dsgate in dsgate-system",
+            id="defaults",
+        ),
         # the flags set the release of every chart
         pytest.param(
             "agent-chart",
@@ -318,14 +422,20 @@ def test_sources_errors(tmp_path: Path, sources: str, expected_error: str) -> No
         ),
     ],
 )
-def test_release_name_and_namespace(tmp_path: Path, yaml_source: str, flags: list[str], expected_resource: str, expected_model_tail: str) -> None:
+def test_release_name_and_namespace(
+    tmp_path: Path, yaml_source: str, flags: list[str], expected_resource: str, expected_model_tail: str
+) -> None:
     """Findings, exemptions and Pod Security levels are keyed on the names the release really has:
     `logging` is restricted in this cluster, so only the chart released there gets DS-PSA-001."""
     shutil.copytree(DATA / "agent-chart", tmp_path / "agent-chart")
-    (tmp_path / "dsgate.yaml").write_text(f"sources: [{yaml_source}]\ncluster: {{podSecurity: {{namespaces: {{logging: restricted}}}}}}\n")
+    (tmp_path / "dsgate.yaml").write_text(
+        f"sources: [{yaml_source}]\ncluster: {{podSecurity: {{namespaces: {{logging: restricted}}}}}}\n"
+    )
     proc = dsgate_check("--no-deploy", "--kube-version", "1.36.0", "--format", "json", *flags, cwd=tmp_path)
     report = json.loads(proc.stdout)
     assert report["errors"] == [] and report["schemaErrors"] == [], proc.stderr
     assert {f["resource"] for f in report["findings"] if f["resource"].startswith("DaemonSet/")} == {expected_resource}
-    assert [f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"] == [expected_resource] * ("logging" in expected_resource)
+    assert [f["resource"] for f in report["findings"] if f["rule"] == "DS-PSA-001"] == [expected_resource] * (
+        "logging" in expected_resource
+    )
     assert report["clusterModel"].endswith(expected_model_tail.format(chart=tmp_path / "agent-chart"))

@@ -24,7 +24,11 @@ def _docs(*objs: dict[str, Any]) -> list[Document]:
 
 
 def _sa(name: str, **annotations: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "ns", "annotations": annotations}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
+    }
 
 
 def _reordered(obj: dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +47,26 @@ def _reordered(obj: dict[str, Any]) -> dict[str, Any]:
             ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 "2"'],
             id="value",
         ),
-        pytest.param([_sa("a", x="1")], [_sa("a")], ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 (absent)'], id="key-absent"),
-        pytest.param([_sa("a", x="1")], [_sa("a", x=1)], ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 1'], id="type"),
+        pytest.param(
+            [_sa("a", x="1")],
+            [_sa("a")],
+            ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 (absent)'],
+            id="key-absent",
+        ),
+        pytest.param(
+            [_sa("a", x="1")],
+            [_sa("a", x=1)],
+            ['ServiceAccount/ns/a: metadata.annotations.x: v4 "1" / v3 1'],
+            id="type",
+        ),
         pytest.param([_sa("a"), _sa("b")], [_sa("a")], ["ServiceAccount/ns/b only in helm v4"], id="resource-missing"),
         pytest.param([_sa("a")], [_sa("a"), _sa("c")], ["ServiceAccount/ns/c only in helm v3"], id="resource-extra"),
         pytest.param(
             [_sa("a", p="1", q="1", r="1", s="1")],
             [_sa("a", p="2", q="2", r="2", s="2")],
-            ['ServiceAccount/ns/a: metadata.annotations.p: v4 "1" / v3 "2"; metadata.annotations.q: v4 "1" / v3 "2"; metadata.annotations.r: v4 "1" / v3 "2"'],
+            [
+                'ServiceAccount/ns/a: metadata.annotations.p: v4 "1" / v3 "2"; metadata.annotations.q: v4 "1" / v3 "2"; metadata.annotations.r: v4 "1" / v3 "2"'
+            ],
             id="first-three-paths",
         ),
     ],
@@ -78,7 +94,9 @@ def test_real_difference_reported_once_per_scenario_with_paths() -> None:
     # helm's own version string (how the build stamps it is helm's business): v4.x against v3.x
     assert len(result.mismatches) == 1, result.mismatches
     assert re.fullmatch(
-        re.escape(f"{CHARTS / 'helm-version'}[default]: helm v4 and v3 render different documents (Kubernetes 1.35.0, 1.36.0): ")
+        re.escape(
+            f"{CHARTS / 'helm-version'}[default]: helm v4 and v3 render different documents (Kubernetes 1.35.0, 1.36.0): "
+        )
         + re.escape("ServiceAccount//dsgate-agent: metadata.annotations.example.com/rendered-by: ")
         + r'v4 "v4\.[^"]*" / v3 "v3\.[^"]*"',
         result.mismatches[0],

@@ -91,17 +91,39 @@ def _both(rule: str, severity: str) -> set[tuple[str, str, str]]:
         pytest.param({}, [], _both("DS-TST-001", "deny") | _both("DS-TST-002", "deny"), 1, id="default-baseline"),
         pytest.param({"profile": "minimal"}, [], _both("DS-TST-001", "deny"), 1, id="profile-minimal"),
         pytest.param(
-            {"profile": "strict"}, [], _both("DS-TST-001", "deny") | _both("DS-TST-002", "deny") | _both("DS-TST-003", "warn"), 1, id="profile-strict"
+            {"profile": "strict"},
+            [],
+            _both("DS-TST-001", "deny") | _both("DS-TST-002", "deny") | _both("DS-TST-003", "warn"),
+            1,
+            id="profile-strict",
         ),
         # --profile replaces dsgate.yaml's profile
-        pytest.param({"profile": "strict"}, ["--profile", "minimal"], _both("DS-TST-001", "deny"), 1, id="cli-profile-wins"),
+        pytest.param(
+            {"profile": "strict"}, ["--profile", "minimal"], _both("DS-TST-001", "deny"), 1, id="cli-profile-wins"
+        ),
         # a rule turned off, another set to warn: a warn alone passes
-        pytest.param({"rules": {"DS-TST-001": False, "DS-TST-002": "warn"}}, [], _both("DS-TST-002", "warn"), 0, id="off-and-warn"),
+        pytest.param(
+            {"rules": {"DS-TST-001": False, "DS-TST-002": "warn"}},
+            [],
+            _both("DS-TST-002", "warn"),
+            0,
+            id="off-and-warn",
+        ),
         # `on` runs a rule outside the profile at its own severity; `deny` raises a warn rule
         pytest.param(
-            {"profile": "minimal", "rules": {"DS-TST-003": "deny"}}, [], _both("DS-TST-001", "deny") | _both("DS-TST-003", "deny"), 1, id="deny-enables"
+            {"profile": "minimal", "rules": {"DS-TST-003": "deny"}},
+            [],
+            _both("DS-TST-001", "deny") | _both("DS-TST-003", "deny"),
+            1,
+            id="deny-enables",
         ),
-        pytest.param({"profile": "minimal", "rules": {"DS-TST-003": True}}, [], _both("DS-TST-001", "deny") | _both("DS-TST-003", "warn"), 1, id="on-enables"),
+        pytest.param(
+            {"profile": "minimal", "rules": {"DS-TST-003": True}},
+            [],
+            _both("DS-TST-001", "deny") | _both("DS-TST-003", "warn"),
+            1,
+            id="on-enables",
+        ),
         # per source: the vendor directory (a glob of source paths, relative to dsgate.yaml) runs minimal and warns on rule 1
         pytest.param(
             {"overrides": [{"paths": ["vend*"], "profile": "minimal", "rules": {"DS-TST-001": "warn"}}]},
@@ -122,7 +144,12 @@ def _both(rule: str, severity: str) -> set[tuple[str, str, str]]:
     ],
 )
 def test_rule_controls(
-    library: Path, tmp_path: Path, config: dict[str, Any], args: list[str], expected_findings: set[tuple[str, str, str]], expected_exit: int
+    library: Path,
+    tmp_path: Path,
+    config: dict[str, Any],
+    args: list[str],
+    expected_findings: set[tuple[str, str, str]],
+    expected_exit: int,
 ) -> None:
     repo = _repo(tmp_path, config)
     proc = dsgate_check("--no-server-check", "--policies", library, "--format", "json", *args, cwd=repo)
@@ -141,7 +168,10 @@ def test_rule_controls(
             id="unknown-rule",
         ),
         pytest.param(
-            {"overrides": [{"paths": ["own"], "rules": {"DS-X": "warn"}}]}, [], "overrides[0].rules.DS-X names rule 'DS-X'", id="unknown-rule-in-override"
+            {"overrides": [{"paths": ["own"], "rules": {"DS-X": "warn"}}]},
+            [],
+            "overrides[0].rules.DS-X names rule 'DS-X'",
+            id="unknown-rule-in-override",
         ),
         pytest.param({}, ["--disable", "DS-X"], "--disable DS-X names rule 'DS-X'", id="unknown-rule-on-cli"),
         pytest.param(
@@ -150,10 +180,24 @@ def test_rule_controls(
             "exemptions[0].rule names rule 'DS-X'",
             id="unknown-rule-in-exemption",
         ),
-        pytest.param({"profile": "lax"}, [], "profile is 'lax'; use one of minimal, baseline, strict", id="unknown-profile"),
-        pytest.param({"rules": {"DS-TST-001": "error"}}, [], "rules.DS-TST-001 is 'error'; use one of off, on, deny, warn", id="unknown-setting"),
-        pytest.param({"overrides": [{"rules": {}}]}, [], "overrides[0] must be a mapping with 'paths'", id="override-without-paths"),
-        pytest.param({"overrides": [{"paths": []}]}, [], "overrides[0].paths must be a non-empty list", id="override-empty-paths"),
+        pytest.param(
+            {"profile": "lax"}, [], "profile is 'lax'; use one of minimal, baseline, strict", id="unknown-profile"
+        ),
+        pytest.param(
+            {"rules": {"DS-TST-001": "error"}},
+            [],
+            "rules.DS-TST-001 is 'error'; use one of off, on, deny, warn",
+            id="unknown-setting",
+        ),
+        pytest.param(
+            {"overrides": [{"rules": {}}]},
+            [],
+            "overrides[0] must be a mapping with 'paths'",
+            id="override-without-paths",
+        ),
+        pytest.param(
+            {"overrides": [{"paths": []}]}, [], "overrides[0].paths must be a non-empty list", id="override-empty-paths"
+        ),
         pytest.param(
             {"exemptions": [{"rule": "DS-TST-001", "reason": "r", "expires": "2099-01-01"}]},
             [],
@@ -161,13 +205,21 @@ def test_rule_controls(
             id="exemption-of-nothing",
         ),
         pytest.param(
-            {"exemptions": [{"rule": "DS-TST-001", "selector": {"kind": "DaemonSet"}, "reason": "r", "expires": "2099-01-01"}]},
+            {
+                "exemptions": [
+                    {"rule": "DS-TST-001", "selector": {"kind": "DaemonSet"}, "reason": "r", "expires": "2099-01-01"}
+                ]
+            },
             [],
             "exemptions[0].selector must be a mapping of namespace, name, labels, image",
             id="selector-unknown-key",
         ),
         pytest.param(
-            {"exemptions": [{"rule": "DS-TST-001", "selector": {"labels": {"app": "x"}}, "reason": "r", "expires": "2099-01-01"}]},
+            {
+                "exemptions": [
+                    {"rule": "DS-TST-001", "selector": {"labels": {"app": "x"}}, "reason": "r", "expires": "2099-01-01"}
+                ]
+            },
             [],
             "exemptions[0].selector.labels must be a label selector",
             id="selector-labels-not-a-selector",
@@ -195,7 +247,9 @@ def test_rule_controls(
         ),
     ],
 )
-def test_control_errors_exit_2(library: Path, tmp_path: Path, config: dict[str, Any], args: list[str], expected_error: str) -> None:
+def test_control_errors_exit_2(
+    library: Path, tmp_path: Path, config: dict[str, Any], args: list[str], expected_error: str
+) -> None:
     repo = _repo(tmp_path, config)
     proc = dsgate_check("--no-server-check", "--policies", library, *args, cwd=repo)
     assert proc.returncode == 2, proc.stdout
@@ -213,13 +267,23 @@ def _exemption(**entry: Any) -> dict[str, Any]:
         # exact resource, as before
         pytest.param([_exemption(resource="DaemonSet/monitoring/node-exporter")], {"vendor", "own"}, [], id="resource"),
         pytest.param([_exemption(selector={"namespace": "monitor*"})], {"vendor", "own"}, [], id="namespace-glob"),
-        pytest.param([_exemption(selector={"name": "node-*", "image": "prom/*"})], {"vendor", "own"}, [], id="name-and-image"),
-        pytest.param([_exemption(selector={"labels": {"matchLabels": {"app": "node-exporter"}}})], {"vendor", "own"}, [], id="label-selector"),
+        pytest.param(
+            [_exemption(selector={"name": "node-*", "image": "prom/*"})], {"vendor", "own"}, [], id="name-and-image"
+        ),
+        pytest.param(
+            [_exemption(selector={"labels": {"matchLabels": {"app": "node-exporter"}}})],
+            {"vendor", "own"},
+            [],
+            id="label-selector",
+        ),
         # a selector that matches nothing: nothing exempted, the exemption is reported at its line
         pytest.param([_exemption(selector={"image": "quay.io/*"})], set(), [5], id="unmatched-selector-unused"),
         # the second entry is unused; the first is used
         pytest.param(
-            [_exemption(resource="DaemonSet/monitoring/node-exporter"), _exemption(resource="DaemonSet/other/agent")], {"vendor", "own"}, [9], id="one-unused"
+            [_exemption(resource="DaemonSet/monitoring/node-exporter"), _exemption(resource="DaemonSet/other/agent")],
+            {"vendor", "own"},
+            [9],
+            id="one-unused",
         ),
     ],
 )
@@ -230,10 +294,15 @@ def test_selector_and_unused_exemptions(
     proc = dsgate_check("--no-server-check", "--format", "json", cwd=repo)
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)["findings"]
-    assert {Path(f["source"]).name for f in findings if f["rule"] == "DS-PRI-001" and f["exempted"]} == expected_exempted
+    assert {
+        Path(f["source"]).name for f in findings if f["rule"] == "DS-PRI-001" and f["exempted"]
+    } == expected_exempted
     unused = [f for f in findings if f["rule"] == "unused-exemption"]
     assert [loc["line"] for f in unused for loc in f["locations"]] == expected_unused_lines
-    assert all(f["source"] == "dsgate.yaml" and f["severity"] == "warn" and f["locations"][0]["file"] == "dsgate.yaml" for f in unused)
+    assert all(
+        f["source"] == "dsgate.yaml" and f["severity"] == "warn" and f["locations"][0]["file"] == "dsgate.yaml"
+        for f in unused
+    )
 
 
 def test_unused_exemptions_not_reported_for_a_subset_of_sources(tmp_path: Path) -> None:
@@ -264,7 +333,9 @@ def test_expired_exemption_points_at_its_line(tmp_path: Path, fmt: str, expected
     if fmt == "sarif":
         results = json.loads(proc.stdout)["runs"][0]["results"]
         expired = [r for r in results if r["ruleId"] == "DS-HYG-004"]
-        assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in expired] == [5]  # once, not once per source
+        assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in expired] == [
+            5
+        ]  # once, not once per source
 
 
 def test_baseline_both_directions(library: Path, tmp_path: Path) -> None:
@@ -280,12 +351,25 @@ def test_baseline_both_directions(library: Path, tmp_path: Path) -> None:
     assert same.returncode == 0 and _findings(same) == set() and json.loads(same.stdout)["notices"] == []
 
     # a new finding (rule 2, now in the profile) fails; the recorded ones stay suppressed
-    new = dsgate_check("--no-server-check", "--policies", library, "--baseline", base, "--profile", "baseline", "--format", "json", cwd=repo)
+    new = dsgate_check(
+        "--no-server-check",
+        "--policies",
+        library,
+        "--baseline",
+        base,
+        "--profile",
+        "baseline",
+        "--format",
+        "json",
+        cwd=repo,
+    )
     assert new.returncode == 1
     assert _findings(new) == _both("DS-TST-002", "deny")
 
     # the vendor DaemonSet is gone (another kind of object is left): its entry is fixed and listed
-    (repo / "vendor" / "ds.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: monitoring}\n")
+    (repo / "vendor" / "ds.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: monitoring}\n"
+    )
     fixed = dsgate_check("--no-server-check", "--policies", library, "--baseline", base, "--format", "json", cwd=repo)
     assert fixed.returncode == 0
     [notice] = json.loads(fixed.stdout)["notices"]
@@ -324,7 +408,9 @@ def test_readme_controls_block_runs_as_written(tmp_path: Path) -> None:
     assert {f["exempted"] for f in findings if f["rule"] == "DS-PRI-001"} <= {True}
     lines = readme_block("controls").splitlines()
     cilium_line = next(i for i, line in enumerate(lines, 1) if "rule: DS-HST-001" in line)
-    assert [(f["rule"], f["locations"][0]["line"]) for f in findings if f["rule"] == "unused-exemption"] == [("unused-exemption", cilium_line)]
+    assert [(f["rule"], f["locations"][0]["line"]) for f in findings if f["rule"] == "unused-exemption"] == [
+        ("unused-exemption", cilium_line)
+    ]
 
 
 @pytest.mark.unit
@@ -358,8 +444,20 @@ def test_override_paths_match(tmp_path: Path, globs: list[str], source: str, exp
     ],
 )
 def test_baseline_fingerprint_is_stable(tmp_path: Path, change: dict[str, str], expected_same: bool) -> None:
-    base = Finding("DS-PRI-001", "priority", "deny", "DaemonSet/monitoring/agent", "charts/agent[default]", "m at line 3", "r", False, field="")
-    assert (entry_of(base, tmp_path).fingerprint == entry_of(replace(base, **change), tmp_path).fingerprint) is expected_same
+    base = Finding(
+        "DS-PRI-001",
+        "priority",
+        "deny",
+        "DaemonSet/monitoring/agent",
+        "charts/agent[default]",
+        "m at line 3",
+        "r",
+        False,
+        field="",
+    )
+    assert (
+        entry_of(base, tmp_path).fingerprint == entry_of(replace(base, **change), tmp_path).fingerprint
+    ) is expected_same
 
 
 def test_ruleset_follows_the_library_content(library: Path, tmp_path: Path) -> None:
@@ -377,7 +475,11 @@ def test_ruleset_follows_the_library_content(library: Path, tmp_path: Path) -> N
     ("annotations", "expected_unused"),
     [
         # the exemption of a rule that fires is used; one of a rule that does not is reported, at the annotations
-        pytest.param({"dsgate.io/exempt.DS-PRI-001": "vendor chart", "dsgate.io/exempt.DS-PDB-002": "old"}, ["DS-PDB-002"], id="one-unused"),
+        pytest.param(
+            {"dsgate.io/exempt.DS-PRI-001": "vendor chart", "dsgate.io/exempt.DS-PDB-002": "old"},
+            ["DS-PDB-002"],
+            id="one-unused",
+        ),
         pytest.param({"dsgate.io/exempt.DS-PRI-001": "vendor chart"}, [], id="all-used"),
         # a misspelt rule id exempts nothing and says so
         pytest.param({"dsgate.io/exempt.DS-PRI-01": "typo"}, ["DS-PRI-01"], id="typo"),

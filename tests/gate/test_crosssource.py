@@ -120,7 +120,10 @@ def _host_port_findings(paths: list[Path]) -> list[tuple[str, str]]:
         ),
         pytest.param(
             # a clash inside one file is the per-render finding, not repeated across sources
-            {"a.yaml": _daemonset("exporter-a", 9100) + "---\n" + _daemonset("exporter-b", 9100), "b.yaml": _daemonset("other", 9200)},
+            {
+                "a.yaml": _daemonset("exporter-a", 9100) + "---\n" + _daemonset("exporter-b", 9100),
+                "b.yaml": _daemonset("other", 9200),
+            },
             [
                 (
                     "DaemonSet/monitoring/exporter-a",
@@ -135,7 +138,9 @@ def _host_port_findings(paths: list[Path]) -> list[tuple[str, str]]:
         ),
     ],
 )
-def test_host_port_clash_across_files(tmp_path: Path, inputs: dict[str, str], expected_findings: list[tuple[str, str]]) -> None:
+def test_host_port_clash_across_files(
+    tmp_path: Path, inputs: dict[str, str], expected_findings: list[tuple[str, str]]
+) -> None:
     paths = []
     for name, text in inputs.items():
         (tmp_path / name).write_text(text)
@@ -162,7 +167,9 @@ def test_host_port_clash_between_two_charts(tmp_path: Path) -> None:
     ]
 
 
-def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: str = "DaemonSet", os_name: str = "") -> Document:
+def _doc(
+    source: str, name: str, scenario: str = "", cluster: str = "", kind: str = "DaemonSet", os_name: str = ""
+) -> Document:
     pod = {"nodeSelector": {"kubernetes.io/os": os_name}} if os_name else {}
     obj = {"kind": kind, "metadata": {"name": name}, "spec": {"template": {"spec": pod}}}
     return Document(obj, Provenance(source, "chart", scenario=scenario, cluster=cluster))
@@ -176,7 +183,10 @@ def _doc(source: str, name: str, scenario: str = "", cluster: str = "", kind: st
         # two sources: their DaemonSets together, other kinds left out
         ([("a", "", [_doc("a", "x"), _doc("a", "cm", kind="ConfigMap")]), ("b", "", [_doc("b", "y")])], [["x", "y"]]),
         # a chart's default scenario is chosen over the first one
-        ([("a", "ci", [_doc("a", "x-ci")]), ("a", "default", [_doc("a", "x")]), ("b", "", [_doc("b", "y")])], [["x", "y"]]),
+        (
+            [("a", "ci", [_doc("a", "x-ci")]), ("a", "default", [_doc("a", "x")]), ("b", "", [_doc("b", "y")])],
+            [["x", "y"]],
+        ),
         # sources landing in different clusters are not compared
         ([("a", "", [_doc("a", "x", cluster="prod")]), ("b", "", [_doc("b", "y", cluster="dev")])], []),
         # a Linux-only and a Windows-only DaemonSet never share a node

@@ -24,7 +24,15 @@ CHART = Path(__file__).parent / "data" / "locate" / "chart"  # scenarios: defaul
 
 def _f(scenario: str, message: str = "m", rule: str = "R", source: str = "c") -> Finding:
     return Finding(
-        rule, "cat", "deny", "DaemonSet/ns/x", f"{source}[{scenario}]" if scenario else source, message, "fix", False, scenarios=(scenario,) if scenario else ()
+        rule,
+        "cat",
+        "deny",
+        "DaemonSet/ns/x",
+        f"{source}[{scenario}]" if scenario else source,
+        message,
+        "fix",
+        False,
+        scenarios=(scenario,) if scenario else (),
     )
 
 
@@ -35,7 +43,11 @@ def _f(scenario: str, message: str = "m", rule: str = "R", source: str = "c") ->
         # the same finding in two scenarios: one, listing both, located in the first one's render
         pytest.param([_f("default"), _f("a")], [("c[default]", ("default", "a"))], id="two-scenarios-one-finding"),
         # a different message (the value differs per scenario) is a different finding
-        pytest.param([_f("default", "x"), _f("a", "y")], [("c[default]", ("default",)), ("c[a]", ("a",))], id="different-message-kept-apart"),
+        pytest.param(
+            [_f("default", "x"), _f("a", "y")],
+            [("c[default]", ("default",)), ("c[a]", ("a",))],
+            id="different-message-kept-apart",
+        ),
         # a different rule or chart is never merged
         pytest.param(
             [_f("default"), _f("default", rule="S"), _f("default", source="d")],
@@ -69,7 +81,9 @@ def result() -> gate.GateResult:
         ("DS-HST-005", [["bad"]]),
     ],
 )
-def test_json_reports_each_finding_once_with_its_scenarios(result: gate.GateResult, rule: str, expected_scenarios: list[list[str]]) -> None:
+def test_json_reports_each_finding_once_with_its_scenarios(
+    result: gate.GateResult, rule: str, expected_scenarios: list[list[str]]
+) -> None:
     doc = json.loads(report.to_json(result))
     assert [f["scenarios"] for f in doc["findings"] if f["rule"] == rule] == expected_scenarios
     assert doc["summary"]["deny"] == len([f for f in doc["findings"] if f["severity"] == "deny" and not f["exempted"]])
@@ -92,7 +106,9 @@ def test_merged_finding_locations_name_the_scenarios_they_come_from(result: gate
 @pytest.mark.render
 def test_every_format_shows_a_merged_finding_once(result: gate.GateResult) -> None:
     sarif = json.loads(report.to_sarif(result))
-    assert [r["properties"]["scenarios"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "DS-RES-001"] == [["default", "bad"]]
+    assert [r["properties"]["scenarios"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "DS-RES-001"] == [
+        ["default", "bad"]
+    ]
     github = [line for line in report.to_github(result).splitlines() if "DS-RES-001" in line]
     assert len(github) == 1 and "(in all 2 scenarios)" in github[0]
     junit = ET.fromstring(report.to_junit(result))
@@ -116,5 +132,15 @@ def test_every_format_shows_a_merged_finding_once(result: gate.GateResult) -> No
     ],
 )
 def test_in_scenarios(scenarios: tuple[str, ...], rendered: int, expected: str) -> None:
-    finding = Finding("R", "cat", "deny", "DaemonSet/ns/x", f"c[{scenarios[0]}]" if scenarios else "c", "m", "fix", False, scenarios=scenarios)
+    finding = Finding(
+        "R",
+        "cat",
+        "deny",
+        "DaemonSet/ns/x",
+        f"c[{scenarios[0]}]" if scenarios else "c",
+        "m",
+        "fix",
+        False,
+        scenarios=scenarios,
+    )
     assert report.in_scenarios(finding, {"c": rendered} if rendered else {}) == expected

@@ -16,7 +16,9 @@ PROV = Provenance(source="x.yaml", kind="file")
 @pytest.mark.parametrize(
     ("text", "expected_refs", "expected_lines"),
     [
-        pytest.param("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n", ["ConfigMap/n/a"], [1], id="one"),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n", ["ConfigMap/n/a"], [1], id="one"
+        ),
         pytest.param(
             "---\n# c\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s}\n---\n\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n",
             ["ServiceAccount//s", "Namespace//n"],
@@ -37,11 +39,19 @@ def test_parse_stream(text: str, expected_refs: list[str], expected_lines: list[
 @pytest.mark.parametrize(
     ("text", "expected_message"),
     [
-        pytest.param("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   bad: indent\n", "x.yaml:5:", id="bad-indent-line-5"),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   bad: indent\n",
+            "x.yaml:5:",
+            id="bad-indent-line-5",
+        ),
         pytest.param("apiVersion: v1\nkind: [unclosed\n", "x.yaml:3:", id="unclosed-flow"),
         pytest.param("- a\n- b\n", "x.yaml:1: document is a list", id="not-a-mapping"),
-        pytest.param("apiVersion: v1\nmetadata: {name: a}\n", "x.yaml:1: document has no apiVersion/kind", id="no-kind"),
-        pytest.param("apiVersion: v1\nkind: A\n---\nkind: B\n", "x.yaml:4: document has no apiVersion/kind", id="second-doc-line"),
+        pytest.param(
+            "apiVersion: v1\nmetadata: {name: a}\n", "x.yaml:1: document has no apiVersion/kind", id="no-kind"
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: A\n---\nkind: B\n", "x.yaml:4: document has no apiVersion/kind", id="second-doc-line"
+        ),
     ],
 )
 def test_parse_stream_rejects(text: str, expected_message: str) -> None:
@@ -68,5 +78,7 @@ def test_load_file_missing(tmp_path: Path) -> None:
     ],
 )
 def test_scalars_read_as_kubernetes_reads_them(scalar: str, expected_value: object) -> None:
-    docs = parse_stream(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: {scalar}}}\n", "x.yaml", PROV)
+    docs = parse_stream(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{k: {scalar}}}\n", "x.yaml", PROV
+    )
     assert docs[0].obj["data"]["k"] == expected_value

@@ -15,7 +15,10 @@ from tests.policy.helpers import sample_files
 
 pytestmark = pytest.mark.policy
 
-DOC = Document({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "a", "namespace": "n"}}, Provenance("src", "file"))
+DOC = Document(
+    {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "a", "namespace": "n"}},
+    Provenance("src", "file"),
+)
 GOOD_FINDING = '{"rule": "T-1", "category": "priority", "severity": "deny", "resource": "DaemonSet/n/a", "message": "m", "remediation": "r", "exempted": false}'
 
 
@@ -29,9 +32,17 @@ def _library(tmp_path: Path, body: str, package: str = "main") -> Path:
 @pytest.mark.parametrize(
     ("body", "expected_rules"),
     [
-        pytest.param(f'findings contains f if {{\n\tsome d in input\n\td.contents.kind == "DaemonSet"\n\tf := {GOOD_FINDING}\n}}', ["T-1"], id="one-finding"),
+        pytest.param(
+            f'findings contains f if {{\n\tsome d in input\n\td.contents.kind == "DaemonSet"\n\tf := {GOOD_FINDING}\n}}',
+            ["T-1"],
+            id="one-finding",
+        ),
         pytest.param("findings := set()", [], id="no-findings"),
-        pytest.param('findings contains object.union(f, {"exempted": data.dsgate.flag}) if {\n\tf := ' + GOOD_FINDING + "\n}", ["T-1"], id="reads-data"),
+        pytest.param(
+            'findings contains object.union(f, {"exempted": data.dsgate.flag}) if {\n\tf := ' + GOOD_FINDING + "\n}",
+            ["T-1"],
+            id="reads-data",
+        ),
     ],
 )
 def test_findings_contract(tmp_path: Path, body: str, expected_rules: list[str]) -> None:
@@ -46,7 +57,12 @@ def test_findings_contract(tmp_path: Path, body: str, expected_rules: list[str])
     [
         pytest.param('findings := "nope"', "main", "expected a list", id="not-a-set"),
         pytest.param('findings contains {"rule": "x"}', "main", "malformed finding", id="missing-keys"),
-        pytest.param(f'findings contains object.union({GOOD_FINDING}, {{"severity": "fatal"}})', "main", "severity 'fatal'", id="bad-severity"),
+        pytest.param(
+            f'findings contains object.union({GOOD_FINDING}, {{"severity": "fatal"}})',
+            "main",
+            "severity 'fatal'",
+            id="bad-severity",
+        ),
         pytest.param("findings := set()", "other", "answered no result", id="entrypoint-undefined"),
     ],
 )
@@ -107,7 +123,10 @@ def test_killed_server_is_an_error(tmp_path: Path) -> None:
 
 def test_timeout_is_an_error(tmp_path: Path) -> None:
     slow = "findings := {x | some x in numbers.range(1, 30000000); x < 0}"
-    with OpaServer(_library(tmp_path, slow), timeout=0.3) as opa, pytest.raises(EvaluationError, match="did not answer within"):
+    with (
+        OpaServer(_library(tmp_path, slow), timeout=0.3) as opa,
+        pytest.raises(EvaluationError, match="did not answer within"),
+    ):
         opa.evaluate([DOC])
 
 

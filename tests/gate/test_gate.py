@@ -39,7 +39,9 @@ def test_opa_killed_mid_run_fails_closed(tmp_path: Path) -> None:
     # 40 renders: OPA answers several concurrently, so after the first answer many are still pending
     for i in range(40):
         (tmp_path / f"d{i}").mkdir()
-        (tmp_path / f"d{i}" / "ds.yaml").write_text((DATA / "community-daemonset.yaml").read_text().replace("name: node-exporter", f"name: agent-{i}"))
+        (tmp_path / f"d{i}" / "ds.yaml").write_text(
+            (DATA / "community-daemonset.yaml").read_text().replace("name: node-exporter", f"name: agent-{i}")
+        )
     sources = discover([tmp_path])
     killed: list[int] = []
 

@@ -48,11 +48,15 @@ def test_field_parts(field: str, expected_parts: list[str | int]) -> None:
     [
         pytest.param("", "", 3, id="no-field-is-the-resource"),
         pytest.param("spec.template.spec.tolerations", "", 21, id="present-field"),
-        pytest.param("spec.template.spec.containers[*].image", "container <node-exporter>", 26, id="list-item-named-by-message"),
+        pytest.param(
+            "spec.template.spec.containers[*].image", "container <node-exporter>", 26, id="list-item-named-by-message"
+        ),
         pytest.param("spec.template.spec.containers[*].resources", "", 32, id="list-item-default-first"),
         pytest.param("spec.template.spec.containers.0.volumeMounts.0.readOnly", "", 36, id="schema-error-path"),
         pytest.param("spec.template.spec.priorityClassName", "", 18, id="missing-field-is-its-parent"),
-        pytest.param("spec.updateStrategy.rollingUpdate.maxUnavailable", "", 10, id="missing-subtree-is-deepest-present"),
+        pytest.param(
+            "spec.updateStrategy.rollingUpdate.maxUnavailable", "", 10, id="missing-subtree-is-deepest-present"
+        ),
         pytest.param("spec.template.spec.containers.7.image", "", 24, id="index-out-of-range-is-the-list"),
     ],
 )
@@ -92,7 +96,10 @@ def test_source_template(line: int, expected_template: str) -> None:
 
 # field -> (1-based template line, the values keys claimed there), ids in the comments
 TEMPLATE_LINES = {
-    "spec.template.spec.priorityClassName": (17, ["priorityClassName"]),  # `{{ . }}` under `with .Values.priorityClassName`
+    "spec.template.spec.priorityClassName": (
+        17,
+        ["priorityClassName"],
+    ),  # `{{ . }}` under `with .Values.priorityClassName`
     "spec.template.spec.hostNetwork": (19, ["hostNetwork"]),  # read on the line itself
     "spec.template.spec.containers[0].image": (22, ["image.repository", "image.tag"]),  # every reference of the line
     "spec.template.spec.tolerations": (15, []),  # absent: the deepest key found, nothing claimed
@@ -122,7 +129,10 @@ def test_kustomize_inputs_in_build_order() -> None:
 @pytest.mark.unit
 def test_helm_charts_entries_are_found() -> None:
     _, _, charts = kustomize_inputs(Path(__file__).resolve().parents[2] / "kustomize" / "overlays" / "production")
-    assert [(c.file.parent.name, c.note) for c in charts] == [("node-exporter", "node-exporter"), ("fluentd", "fluentd")]
+    assert [(c.file.parent.name, c.note) for c in charts] == [
+        ("node-exporter", "node-exporter"),
+        ("fluentd", "fluentd"),
+    ]
     assert all(c.file.read_text().splitlines()[c.line - 1].strip() == f"- name: {c.note}" for c in charts)
 
 
@@ -141,12 +151,23 @@ def _rel(path: Path) -> str:
 @pytest.mark.parametrize(
     ("scenario", "field", "expected_locations"),
     [
-        pytest.param("default", "spec.template.spec.priorityClassName", [("chart/templates/daemonset.yaml", 17), ("chart/values.yaml", 4)], id="unset-default"),
         pytest.param(
-            "bad", "spec.template.spec.priorityClassName", [("chart/templates/daemonset.yaml", 17), ("chart/ci/bad-values.yaml", 2)], id="scenario-sets-it"
+            "default",
+            "spec.template.spec.priorityClassName",
+            [("chart/templates/daemonset.yaml", 17), ("chart/values.yaml", 4)],
+            id="unset-default",
         ),
         pytest.param(
-            "bad", "spec.template.spec.hostNetwork", [("chart/templates/daemonset.yaml", 19), ("chart/ci/bad-values.yaml", 3)], id="scenario-host-network"
+            "bad",
+            "spec.template.spec.priorityClassName",
+            [("chart/templates/daemonset.yaml", 17), ("chart/ci/bad-values.yaml", 2)],
+            id="scenario-sets-it",
+        ),
+        pytest.param(
+            "bad",
+            "spec.template.spec.hostNetwork",
+            [("chart/templates/daemonset.yaml", 19), ("chart/ci/bad-values.yaml", 3)],
+            id="scenario-host-network",
         ),
         pytest.param(
             "default",
@@ -169,18 +190,28 @@ def test_chart_locations(scenario: str, field: str, expected_locations: list[tup
 @pytest.mark.parametrize(
     ("field", "expected_locations"),
     [
-        pytest.param("spec.template.spec.priorityClassName", [("kustomize/overlay/priority.yaml", 10)], id="strategic-merge-patch"),
-        pytest.param("spec.template.spec.tolerations", [("kustomize/overlay/tolerations.yaml", 2)], id="json-6902-patch"),
+        pytest.param(
+            "spec.template.spec.priorityClassName",
+            [("kustomize/overlay/priority.yaml", 10)],
+            id="strategic-merge-patch",
+        ),
+        pytest.param(
+            "spec.template.spec.tolerations", [("kustomize/overlay/tolerations.yaml", 2)], id="json-6902-patch"
+        ),
         pytest.param("spec.template.spec.hostNetwork", [("kustomize/base/daemonset.yaml", 18)], id="resource-file"),
         pytest.param("", [("kustomize/base/daemonset.yaml", 2)], id="resource"),
     ],
 )
 def test_kustomize_locations(field: str, expected_locations: list[tuple[str, int]]) -> None:
     locate = _locations(KustomizeSource(OVERLAY))
-    assert [(_rel(loc.file), loc.line) for loc in locate(str(OVERLAY), "DaemonSet/agents/agent", field)] == expected_locations
+    assert [
+        (_rel(loc.file), loc.line) for loc in locate(str(OVERLAY), "DaemonSet/agents/agent", field)
+    ] == expected_locations
 
 
-LIST = DATA / "locate" / "list.yaml"  # a List: a ServiceAccount, a DaemonSet with a privileged init container, a nested List
+LIST = (
+    DATA / "locate" / "list.yaml"
+)  # a List: a ServiceAccount, a DaemonSet with a privileged init container, a nested List
 
 
 @pytest.mark.unit
@@ -228,7 +259,9 @@ def test_list_items_and_init_containers_in_plain_yaml(ref: str, field: str, mess
     assert (location.file, location.line) == (LIST.resolve(), expected_line)
 
 
-AGENT = DATA / "locate" / "agent"  # CNI-style: installer init container and securityContext from _helpers.tpl, a helper-made DaemonSet, a List
+AGENT = (
+    DATA / "locate" / "agent"
+)  # CNI-style: installer init container and securityContext from _helpers.tpl, a helper-made DaemonSet, a List
 INIT = "DaemonSet <dsgate-agent> init container <install-plugin>"
 MAIN = "DaemonSet <dsgate-agent> container <agent>"
 SC = "spec.template.spec.containers[*].securityContext"
@@ -239,7 +272,14 @@ SC = "spec.template.spec.containers[*].securityContext"
     ("scenario", "ref", "field", "message", "expected_locations"),
     [
         # the init container's own lines, in the helper that writes it; a literal value claims no values key
-        pytest.param("default", "DaemonSet//dsgate-agent", f"{SC}.privileged", INIT, [("agent/templates/_helpers.tpl", 11, "")], id="init-privileged"),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-agent",
+            f"{SC}.privileged",
+            INIT,
+            [("agent/templates/_helpers.tpl", 11, "")],
+            id="init-privileged",
+        ),
         pytest.param(
             "default",
             "DaemonSet//dsgate-agent",
@@ -274,7 +314,10 @@ SC = "spec.template.spec.containers[*].securityContext"
             "DaemonSet//dsgate-agent",
             f"{SC}.privileged",
             MAIN,
-            [("agent/templates/_helpers.tpl", 20, ""), ("agent/ci/debug-values.yaml", 2, "set by securityContext.privileged")],
+            [
+                ("agent/templates/_helpers.tpl", 20, ""),
+                ("agent/ci/debug-values.yaml", 2, "set by securityContext.privileged"),
+            ],
             id="scenario-file-sets-it",
         ),
         pytest.param(
@@ -295,7 +338,12 @@ SC = "spec.template.spec.containers[*].securityContext"
         ),
         # pod-level fields: a hard-coded value claims nothing, not the `hostNetwork` value on the line above
         pytest.param(
-            "default", "DaemonSet//dsgate-agent", "spec.template.spec.hostPID", "", [("agent/templates/daemonset.yaml", 17, "")], id="hard-coded-host-pid"
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.hostPID",
+            "",
+            [("agent/templates/daemonset.yaml", 17, "")],
+            id="hard-coded-host-pid",
         ),
         pytest.param(
             "default",
@@ -322,13 +370,25 @@ SC = "spec.template.spec.containers[*].securityContext"
             id="to-yaml-block",
         ),
         pytest.param(
-            "default", "DaemonSet//dsgate-agent", "spec.template.spec.volumes", "", [("agent/templates/daemonset.yaml", 42, "")], id="literal-host-path"
+            "default",
+            "DaemonSet//dsgate-agent",
+            "spec.template.spec.volumes",
+            "",
+            [("agent/templates/daemonset.yaml", 42, "")],
+            id="literal-host-path",
         ),
         pytest.param(
-            "default", "DaemonSet//dsgate-agent", "metadata.labels", "", [("agent/templates/daemonset.yaml", 5, "")], id="labels-from-a-helper-claim-nothing"
+            "default",
+            "DaemonSet//dsgate-agent",
+            "metadata.labels",
+            "",
+            [("agent/templates/daemonset.yaml", 5, "")],
+            id="labels-from-a-helper-claim-nothing",
         ),
         # a DaemonSet written wholly by a helper: its lines in the .tpl file, not line 1 of probe.yaml
-        pytest.param("default", "DaemonSet//dsgate-probe", "", "", [("agent/templates/_probe.tpl", 4, "")], id="helper-resource"),
+        pytest.param(
+            "default", "DaemonSet//dsgate-probe", "", "", [("agent/templates/_probe.tpl", 4, "")], id="helper-resource"
+        ),
         pytest.param(
             "default",
             "DaemonSet//dsgate-probe",
@@ -371,17 +431,49 @@ SC = "spec.template.spec.containers[*].securityContext"
             [("agent/templates/node.yaml", 35, "")],
             id="second-daemonset-of-a-template",
         ),
-        pytest.param("default", "DaemonSet//dsgate-node-windows", "", "", [("agent/templates/node.yaml", 19, "")], id="second-daemonset-resource"),
+        pytest.param(
+            "default",
+            "DaemonSet//dsgate-node-windows",
+            "",
+            "",
+            [("agent/templates/node.yaml", 19, "")],
+            id="second-daemonset-resource",
+        ),
         # each item of a List at its own line
-        pytest.param("default", "ServiceAccount//dsgate-agent", "", "", [("agent/templates/accounts.yaml", 4, "")], id="list-first-item"),
-        pytest.param("default", "ServiceAccount//dsgate-probe", "", "", [("agent/templates/accounts.yaml", 8, "")], id="list-second-item"),
-        pytest.param("default", "ServiceAccount//dsgate-probe", "metadata.name", "", [("agent/templates/accounts.yaml", 11, "")], id="list-item-field"),
+        pytest.param(
+            "default",
+            "ServiceAccount//dsgate-agent",
+            "",
+            "",
+            [("agent/templates/accounts.yaml", 4, "")],
+            id="list-first-item",
+        ),
+        pytest.param(
+            "default",
+            "ServiceAccount//dsgate-probe",
+            "",
+            "",
+            [("agent/templates/accounts.yaml", 8, "")],
+            id="list-second-item",
+        ),
+        pytest.param(
+            "default",
+            "ServiceAccount//dsgate-probe",
+            "metadata.name",
+            "",
+            [("agent/templates/accounts.yaml", 11, "")],
+            id="list-item-field",
+        ),
     ],
 )
-def test_agent_chart_locations(scenario: str, ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
+def test_agent_chart_locations(
+    scenario: str, ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]
+) -> None:
     values = () if scenario == "default" else (AGENT / "ci" / f"{scenario}-values.yaml",)
     locate = _locations(ChartSource(AGENT), scenario, values)
-    assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(f"{AGENT}[{scenario}]", ref, field, message)] == expected_locations
+    assert [
+        (_rel(loc.file), loc.line, loc.note) for loc in locate(f"{AGENT}[{scenario}]", ref, field, message)
+    ] == expected_locations
 
 
 @pytest.fixture(scope="module")
@@ -395,11 +487,23 @@ def agent_result() -> gate.GateResult:
     [
         # the init container's finding at the init container's lines, not the main container's (DS-SEC-007)
         (f"{SC}.privileged", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 11, "")]),
-        (f"{SC}.privileged", "container <agent>", [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")]),
-        ("spec.template.spec.containers[*].resources", "init container <install-plugin>", [("agent/templates/_helpers.tpl", 8, "")]),  # DS-RES-001
+        (
+            f"{SC}.privileged",
+            "container <agent>",
+            [("agent/templates/_helpers.tpl", 20, ""), ("agent/values.yaml", 10, "set by securityContext.privileged")],
+        ),
+        (
+            "spec.template.spec.containers[*].resources",
+            "init container <install-plugin>",
+            [("agent/templates/_helpers.tpl", 8, "")],
+        ),  # DS-RES-001
         # DS-HST-005 names the host namespace it found: a hard-coded hostPID is not "set by hostNetwork"
         ("spec.template.spec.hostPID", "<dsgate-agent>", [("agent/templates/daemonset.yaml", 17, "")]),
-        ("spec.template.spec.hostNetwork", "<dsgate-agent>", [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")]),
+        (
+            "spec.template.spec.hostNetwork",
+            "<dsgate-agent>",
+            [("agent/templates/daemonset.yaml", 16, ""), ("agent/values.yaml", 8, "set by hostNetwork")],
+        ),
         # a DaemonSet a helper writes: the helper's lines (DS-PRI-001)
         ("spec.template.spec.priorityClassName", "<dsgate-probe>", [("agent/templates/_probe.tpl", 15, "")]),
     ],
@@ -409,9 +513,15 @@ def test_agent_chart_findings_point_at_their_lines(
 ) -> None:
     # chosen by field, not rule id: every finding the library gives on that field of that subject points there
     places = report.Places(agent_result)
-    findings = [f for f in agent_result.findings if f.field == field and subject in f.message and ("init container" in f.message) == ("init " in subject)]
+    findings = [
+        f
+        for f in agent_result.findings
+        if f.field == field and subject in f.message and ("init container" in f.message) == ("init " in subject)
+    ]
     assert findings, f"no finding on {field} of {subject}"
-    assert {tuple((_rel(loc.file), loc.line, loc.note) for loc in places.of_finding(f)) for f in findings} == {tuple(expected_locations)}
+    assert {tuple((_rel(loc.file), loc.line, loc.note) for loc in places.of_finding(f)) for f in findings} == {
+        tuple(expected_locations)
+    }
 
 
 @pytest.mark.unit
@@ -419,10 +529,18 @@ def test_include_of_a_define_not_in_the_chart_points_at_the_include(tmp_path: Pa
     # a library chart packed as a .tgz: its defines are not read, so the include line is named, with a note
     (tmp_path / "templates").mkdir()
     path = tmp_path / "templates" / "daemonset.yaml"
-    path.write_text('apiVersion: apps/v1\nkind: DaemonSet\nspec:\n  template:\n    spec:\n      {{- include "common.podSpec" . | nindent 6 }}\n')
-    hit = templates.Walk(templates.Defines(tmp_path)).field(templates.whole_file(path), ["spec", "template", "spec", "containers", 0, "image"])
+    path.write_text(
+        'apiVersion: apps/v1\nkind: DaemonSet\nspec:\n  template:\n    spec:\n      {{- include "common.podSpec" . | nindent 6 }}\n'
+    )
+    hit = templates.Walk(templates.Defines(tmp_path)).field(
+        templates.whole_file(path), ["spec", "template", "spec", "containers", 0, "image"]
+    )
     assert hit is not None
-    assert (hit.line, hit.claims, hit.note) == (6, [], 'written by include "common.podSpec", whose define is not in the chart')
+    assert (hit.line, hit.claims, hit.note) == (
+        6,
+        [],
+        'written by include "common.podSpec", whose define is not in the chart',
+    )
 
 
 KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch gives only the main container resources
@@ -432,7 +550,9 @@ KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch 
 @pytest.mark.parametrize(
     ("ref", "field", "message", "expected_locations"),
     [
-        pytest.param("ServiceAccount/agents/agent", "", "", [("kustomize-list/agent-list.yaml", 5, "")], id="list-item-resource"),
+        pytest.param(
+            "ServiceAccount/agents/agent", "", "", [("kustomize-list/agent-list.yaml", 5, "")], id="list-item-resource"
+        ),
         pytest.param(
             "DaemonSet/agents/agent",
             "spec.template.spec.containers[*].securityContext.privileged",
@@ -464,9 +584,13 @@ KUSTOMIZE_LIST = DATA / "locate" / "kustomize-list"  # a List resource; a patch 
         ),
     ],
 )
-def test_kustomize_list_and_init_container_locations(ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]) -> None:
+def test_kustomize_list_and_init_container_locations(
+    ref: str, field: str, message: str, expected_locations: list[tuple[str, int, str]]
+) -> None:
     locate = _locations(KustomizeSource(KUSTOMIZE_LIST))
-    assert [(_rel(loc.file), loc.line, loc.note) for loc in locate(str(KUSTOMIZE_LIST), ref, field, message)] == expected_locations
+    assert [
+        (_rel(loc.file), loc.line, loc.note) for loc in locate(str(KUSTOMIZE_LIST), ref, field, message)
+    ] == expected_locations
 
 
 @pytest.mark.render
@@ -476,6 +600,10 @@ def test_condition_around_a_whole_resource_sets_no_field(tmp_path: Path) -> None
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (chart / "values.yaml").write_text("linux:\n  enabled: true\n")
-    (chart / "templates" / "cm.yaml").write_text("{{- if .Values.linux.enabled }}\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n{{- end }}\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "{{- if .Values.linux.enabled }}\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n{{- end }}\n"
+    )
     locate = _locations(ChartSource(chart), "default")
-    assert [(loc.file.name, loc.line, loc.note) for loc in locate(f"{chart}[default]", "ConfigMap//c", "")] == [("cm.yaml", 2, "")]
+    assert [(loc.file.name, loc.line, loc.note) for loc in locate(f"{chart}[default]", "ConfigMap//c", "")] == [
+        ("cm.yaml", 2, "")
+    ]

@@ -33,13 +33,28 @@ def _obj(kind: str, name: str) -> dict[str, Any]:
             "metadata": meta,
             "spec": {
                 "selector": {"matchLabels": {"app": "a"}},
-                "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}},
+                "template": {
+                    "metadata": {"labels": {"app": "a"}},
+                    "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+                },
             },
         },
         "ClusterRole": {"apiVersion": rbac, "kind": "ClusterRole", "metadata": meta, "rules": RULES["rbac"]},
         "Role": {"apiVersion": rbac, "kind": "Role", "metadata": meta, "rules": RULES["rbac"]},
-        "ClusterRoleBinding": {"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": meta, "roleRef": RULES["ref"], "subjects": RULES["subjects"]},
-        "RoleBinding": {"apiVersion": rbac, "kind": "RoleBinding", "metadata": meta, "roleRef": RULES["ref"], "subjects": RULES["subjects"]},
+        "ClusterRoleBinding": {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta,
+            "roleRef": RULES["ref"],
+            "subjects": RULES["subjects"],
+        },
+        "RoleBinding": {
+            "apiVersion": rbac,
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": RULES["ref"],
+            "subjects": RULES["subjects"],
+        },
     }[kind]
 
 

@@ -36,7 +36,12 @@ def _ds(name: str, namespace: str = "agents", **pod: Any) -> dict[str, Any]:
 
 
 def _pod(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "agents"}, "spec": {"containers": [CONTAINER], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "agents"},
+        "spec": {"containers": [CONTAINER], **spec},
+    }
 
 
 def _priority_class(name: str) -> dict[str, Any]:
@@ -59,18 +64,29 @@ QUOTA = {
     "metadata": {"name": "agents", "namespace": "agents"},
     "spec": {"hard": {"pods": "100", "requests.cpu": "4", "limits.memory": "8Gi"}},
 }
-TEAM = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
+TEAM = {
+    "apiVersion": "v1",
+    "kind": "Namespace",
+    "metadata": {"name": "team", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+}
 
 
 def _set(source: str, *objs: dict[str, Any]) -> list[tuple[Document, str]]:
     prov = Provenance(source, "file")
-    return [(Document(obj, prov, i), (obj.get("metadata") or {}).get("namespace") or "agents") for i, obj in enumerate(objs)]
+    return [
+        (Document(obj, prov, i), (obj.get("metadata") or {}).get("namespace") or "agents") for i, obj in enumerate(objs)
+    ]
 
 
-def _checked(server: servercheck.ApiServer, *sets: list[tuple[Document, str]]) -> tuple[list[tuple[str, str, str, str]], list[str]]:
+def _checked(
+    server: servercheck.ApiServer, *sets: list[tuple[Document, str]]
+) -> tuple[list[tuple[str, str, str, str]], list[str]]:
     """(source, document, path, message) of each rejection, and the documents left unserved."""
     outcome = dryrun.check(server, list(sets), LEVELS)
-    rejected = sorted((r.document.provenance.source, f"{r.document.kind}/{r.document.name}", r.path, r.message) for r in outcome.rejections)
+    rejected = sorted(
+        (r.document.provenance.source, f"{r.document.kind}/{r.document.name}", r.path, r.message)
+        for r in outcome.rejections
+    )
     return rejected, sorted(f"{d.provenance.source}:{d.kind}/{d.name}" for d in outcome.unserved)
 
 
@@ -80,13 +96,27 @@ REFUSED_POD = "kube-apiserver: the pods it would create are refused: "
 @pytest.mark.parametrize(
     ("objs", "expected_rejections"),
     [
-        pytest.param([_priority_class("agents-critical"), _ds("a", priorityClassName="agents-critical")], [], id="priority-class-in-the-input"),
+        pytest.param(
+            [_priority_class("agents-critical"), _ds("a", priorityClassName="agents-critical")],
+            [],
+            id="priority-class-in-the-input",
+        ),
         pytest.param(
             [_ds("a", priorityClassName="agents-critical")],
-            [("DaemonSet/a", "spec.template.spec", REFUSED_POD + "no PriorityClass with name agents-critical was found")],
+            [
+                (
+                    "DaemonSet/a",
+                    "spec.template.spec",
+                    REFUSED_POD + "no PriorityClass with name agents-critical was found",
+                )
+            ],
             id="priority-class-nowhere",
         ),
-        pytest.param([_priority_class("agents-critical"), _pod(priorityClassName="agents-critical")], [], id="pod-with-priority-class-in-the-input"),
+        pytest.param(
+            [_priority_class("agents-critical"), _pod(priorityClassName="agents-critical")],
+            [],
+            id="pod-with-priority-class-in-the-input",
+        ),
         pytest.param(
             [_pod(priorityClassName="agents-critical")],
             [("Pod/p", "", "no PriorityClass with name agents-critical was found")],
@@ -94,7 +124,9 @@ REFUSED_POD = "kube-apiserver: the pods it would create are refused: "
         ),
         pytest.param([_ds("a", priorityClassName="system-node-critical")], [], id="built-in-node-critical"),
         pytest.param([_ds("a", priorityClassName="system-cluster-critical")], [], id="built-in-cluster-critical"),
-        pytest.param([_runtime_class("gvisor"), _ds("a", runtimeClassName="gvisor")], [], id="runtime-class-in-the-input"),
+        pytest.param(
+            [_runtime_class("gvisor"), _ds("a", runtimeClassName="gvisor")], [], id="runtime-class-in-the-input"
+        ),
         pytest.param(
             [_ds("a", runtimeClassName="gvisor")],
             [("DaemonSet/a", "spec.template.spec", REFUSED_POD + 'pod rejected: RuntimeClass "gvisor" not found')],
@@ -103,7 +135,13 @@ REFUSED_POD = "kube-apiserver: the pods it would create are refused: "
         pytest.param([QUOTA, _ds("a")], [], id="quota-in-the-input"),
         pytest.param(
             [LIMITS, _ds("a")],
-            [("DaemonSet/a", "spec.template.spec", REFUSED_POD + "maximum cpu usage per Container is 80m, but limit is 100m")],
+            [
+                (
+                    "DaemonSet/a",
+                    "spec.template.spec",
+                    REFUSED_POD + "maximum cpu usage per Container is 80m, but limit is 100m",
+                )
+            ],
             id="limits-in-the-input-apply",
         ),
         pytest.param([TEAM, _ds("a", "team", hostNetwork=True)], [], id="namespace-in-the-input"),
@@ -115,10 +153,14 @@ REFUSED_POD = "kube-apiserver: the pods it would create are refused: "
         ),
     ],
 )
-def test_one_input_applied_as_a_whole(server: servercheck.ApiServer, objs: list[dict[str, Any]], expected_rejections: list[tuple[str, str, str]]) -> None:
+def test_one_input_applied_as_a_whole(
+    server: servercheck.ApiServer, objs: list[dict[str, Any]], expected_rejections: list[tuple[str, str, str]]
+) -> None:
     rejected, unserved = _checked(server, _set("in.yaml", *objs))
     texts = [text for _, _, text in expected_rejections]
-    assert [(ref, path, any(t in message for t in texts)) for _, ref, path, message in rejected] == [(ref, path, True) for ref, path, _ in expected_rejections]
+    assert [(ref, path, any(t in message for t in texts)) for _, ref, path, message in rejected] == [
+        (ref, path, True) for ref, path, _ in expected_rejections
+    ]
     assert all(message.startswith("kube-apiserver: ") for *_, message in rejected)
     assert unserved == []
 
@@ -145,7 +187,12 @@ def test_one_input_applied_as_a_whole(server: servercheck.ApiServer, objs: list[
             id="in-either-order",
         ),
         pytest.param(
-            [("a", [LIMITS, _ds("a")]), ("b", [_ds("b")]), ("c", [_runtime_class("gvisor")]), ("d", [_ds("d", runtimeClassName="gvisor")])],
+            [
+                ("a", [LIMITS, _ds("a")]),
+                ("b", [_ds("b")]),
+                ("c", [_runtime_class("gvisor")]),
+                ("d", [_ds("d", runtimeClassName="gvisor")]),
+            ],
             [("a", "DaemonSet/a"), ("d", "DaemonSet/d")],
             [],
             id="limits-and-runtime-class-of-other-sets",
@@ -154,7 +201,10 @@ def test_one_input_applied_as_a_whole(server: servercheck.ApiServer, objs: list[
     ],
 )
 def test_sets_do_not_share_their_prerequisites(
-    server: servercheck.ApiServer, sets: list[tuple[str, list[dict[str, Any]]]], expected_rejected: list[tuple[str, str]], expected_unserved: list[str]
+    server: servercheck.ApiServer,
+    sets: list[tuple[str, list[dict[str, Any]]]],
+    expected_rejected: list[tuple[str, str]],
+    expected_unserved: list[str],
 ) -> None:
     rejected, unserved = _checked(server, *(_set(source, *objs) for source, objs in sets))
     assert [(source, ref) for source, ref, _, _ in rejected] == expected_rejected
@@ -170,9 +220,17 @@ def test_gate_keeps_each_source_to_its_own_definitions(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "in.yaml").write_text(yaml.safe_dump_all(objs))
     settings = servercheck.Settings()  # kubeadm's model: the unlabelled namespace agents is privileged
-    result = gate.run(discover([tmp_path / "defines", tmp_path / "uses"]), CheckOptions(kube_versions=("1.36.0",), server_check=settings))
+    result = gate.run(
+        discover([tmp_path / "defines", tmp_path / "uses"]),
+        CheckOptions(kube_versions=("1.36.0",), server_check=settings),
+    )
     assert result.errors == []
     assert [(e.document.provenance.source, e.document.ref, e.path, e.message) for e in result.schema_errors] == [
-        (str(tmp_path / "uses"), "DaemonSet/agents/b", "spec.template.spec", REFUSED_POD + "no PriorityClass with name agents-critical was found")
+        (
+            str(tmp_path / "uses"),
+            "DaemonSet/agents/b",
+            "spec.template.spec",
+            REFUSED_POD + "no PriorityClass with name agents-critical was found",
+        )
     ]
     assert "1 sets with their own prerequisites created first" in result.server_check

@@ -39,7 +39,11 @@ def _sa(name: str, **extra: Any) -> dict[str, Any]:
             id="typed-list-items-without-kind",
         ),
         pytest.param(
-            {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "List", "items": [_sa("inner")]}, _sa("outer")]},
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [{"apiVersion": "v1", "kind": "List", "items": [_sa("inner")]}, _sa("outer")],
+            },
             [("v1", "ServiceAccount", "inner"), ("v1", "ServiceAccount", "outer")],
             id="nested",
         ),
@@ -54,7 +58,9 @@ def test_lists_expand_into_items(stream: dict[str, Any], expected_docs: list[tup
 
 @pytest.mark.unit
 def test_list_item_that_is_no_object_names_it() -> None:
-    with pytest.raises(DocumentError, match=r"^in.yaml:1: items\[1\] of the List is a str, not a Kubernetes object mapping$"):
+    with pytest.raises(
+        DocumentError, match=r"^in.yaml:1: items\[1\] of the List is a str, not a Kubernetes object mapping$"
+    ):
         parse_stream(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [_sa("a"), "oops"]}), "in.yaml", PROV)
 
 
@@ -73,10 +79,17 @@ def _workload(api_version: str, kind: str) -> dict[str, Any]:
     [
         pytest.param("extensions/v1beta1", "DaemonSet", "v1.16 (deprecated in v1.8); use apps/v1", id="ds"),
         pytest.param("policy/v1beta1", "PodDisruptionBudget", "v1.25 (deprecated in v1.21); use policy/v1", id="pdb"),
-        pytest.param("policy/v1beta1", "PodSecurityPolicy", "v1.25 (deprecated in v1.21); it has no replacement; remove the object", id="psp"),
+        pytest.param(
+            "policy/v1beta1",
+            "PodSecurityPolicy",
+            "v1.25 (deprecated in v1.21); it has no replacement; remove the object",
+            id="psp",
+        ),
     ],
 )
-def test_removed_api_is_a_document_error_naming_release_and_replacement(api_version: str, kind: str, expected_since: str) -> None:
+def test_removed_api_is_a_document_error_naming_release_and_replacement(
+    api_version: str, kind: str, expected_since: str
+) -> None:
     expected = f"{api_version} {kind} was removed in Kubernetes {expected_since}"
     assert _errors(_workload(api_version, kind)) == [("apiVersion", expected, False)]
 
@@ -88,15 +101,30 @@ def test_removed_api_is_a_document_error_naming_release_and_replacement(api_vers
         pytest.param(
             {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"}},
             ["1.32.0", "1.33.0"],
-            [("deprecated-api", "warn", "v1 Endpoints is deprecated since Kubernetes v1.33; use discovery.k8s.io/v1 EndpointSlice")],
+            [
+                (
+                    "deprecated-api",
+                    "warn",
+                    "v1 Endpoints is deprecated since Kubernetes v1.33; use discovery.k8s.io/v1 EndpointSlice",
+                )
+            ],
             id="deprecated-in-a-target",
         ),
-        pytest.param({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"}}, ["1.31.0", "1.32.0"], [], id="not-yet-deprecated"),
+        pytest.param(
+            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"}},
+            ["1.31.0", "1.32.0"],
+            [],
+            id="not-yet-deprecated",
+        ),
         pytest.param(_workload("apps/v1", "DaemonSet"), TARGETS, [], id="current"),
-        pytest.param(_workload("policy/v1beta1", "PodDisruptionBudget"), TARGETS, [], id="removed-is-an-error-not-a-warning"),
+        pytest.param(
+            _workload("policy/v1beta1", "PodDisruptionBudget"), TARGETS, [], id="removed-is-an-error-not-a-warning"
+        ),
     ],
 )
-def test_deprecated_api_warns(obj: dict[str, Any], kube_versions: list[str], expected_warnings: list[tuple[str, str, str]]) -> None:
+def test_deprecated_api_warns(
+    obj: dict[str, Any], kube_versions: list[str], expected_warnings: list[tuple[str, str, str]]
+) -> None:
     docs = parse_stream(yaml.safe_dump(obj), "in.yaml", PROV)
     assert [(f.rule, f.severity, f.message) for f in deprecation_warnings(docs, kube_versions)] == expected_warnings
 
@@ -127,7 +155,11 @@ def test_crd_in_the_input_defines_its_kind(obj: dict[str, Any], expected_errors:
 def test_unknown_kind_says_how_to_provide_its_crd() -> None:
     ((path, message, unknown),) = _errors(_widget(size=1))
     assert (path, unknown) == ("", True)
-    assert "no CustomResourceDefinition defines it" in message and "--crd PATH" in message and "crds: in dsgate.yaml" in message
+    assert (
+        "no CustomResourceDefinition defines it" in message
+        and "--crd PATH" in message
+        and "crds: in dsgate.yaml" in message
+    )
 
 
 def _gate(paths: list[Path], **kwargs: Any) -> gate.GateResult:
@@ -145,7 +177,9 @@ def _gate(paths: list[Path], **kwargs: Any) -> gate.GateResult:
         pytest.param(["widget.yaml"], [], 2, id="no-crd"),
     ],
 )
-def test_crds_define_kinds_in_the_gate(tmp_path: Path, files: list[str], crd_paths: list[str], expected_exit: int) -> None:
+def test_crds_define_kinds_in_the_gate(
+    tmp_path: Path, files: list[str], crd_paths: list[str], expected_exit: int
+) -> None:
     for name in files:
         (tmp_path / name).write_text((DATA / "inputs" / name).read_text())
     result = _gate([tmp_path], crds=tuple(DATA / "inputs" / p for p in crd_paths))
@@ -165,6 +199,10 @@ def test_list_and_removed_api_through_the_gate(tmp_path: Path) -> None:
     result = _gate([tmp_path])
     assert result.errors == []
     assert [(e.document.ref, e.path, e.message) for e in result.schema_errors] == [
-        ("DaemonSet//x", "apiVersion", "extensions/v1beta1 DaemonSet was removed in Kubernetes v1.16 (deprecated in v1.8); use apps/v1")
+        (
+            "DaemonSet//x",
+            "apiVersion",
+            "extensions/v1beta1 DaemonSet was removed in Kubernetes v1.16 (deprecated in v1.8); use apps/v1",
+        )
     ]
     assert result.exit_code() == 1

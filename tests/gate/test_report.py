@@ -33,7 +33,9 @@ RESOURCE = "DaemonSet/monitoring/node-exporter"
 
 
 def _finding(rule: str, severity: str, field: str, message: str = "m", exempted: bool = False) -> Finding:
-    return Finding(rule, "c", severity, RESOURCE, LABEL, message, "fix it", exempted, "reason" if exempted else "", field=field)
+    return Finding(
+        rule, "c", severity, RESOURCE, LABEL, message, "fix it", exempted, "reason" if exempted else "", field=field
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +44,15 @@ def result() -> GateResult:
     gate = GateResult(renders=[RenderOutcome(Job(FilesSource(COMMUNITY, (COMMUNITY,))), documents=documents)])
     gate.findings = [
         _finding("DS-PRI-001", "deny", "spec.template.spec.priorityClassName"),
-        _finding("DS-IMG-002", "warn", "spec.template.spec.containers[*].image", "container <node-exporter> has no digest"),
+        _finding(
+            "DS-IMG-002", "warn", "spec.template.spec.containers[*].image", "container <node-exporter> has no digest"
+        ),
         _finding("DS-TOL-002", "deny", "spec.template.spec.tolerations", exempted=True),
         _finding("DS-PDB-001", "deny", ""),
     ]
-    gate.schema_errors = [SchemaError(documents[0], "1.36.0", "spec.template.spec.containers.0.ports.0.hostPort", "bad")]
+    gate.schema_errors = [
+        SchemaError(documents[0], "1.36.0", "spec.template.spec.containers.0.ports.0.hostPort", "bad")
+    ]
     return gate
 
 
@@ -67,7 +73,8 @@ def test_sarif_locations_are_relative_with_lines(result: GateResult) -> None:
     assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": ROOT.as_uri() + "/"}}
     got = [(r["ruleId"], r["locations"][0]["physicalLocation"]) for r in run["results"]]
     assert got == [
-        (rule, {"artifactLocation": {"uri": RELATIVE, "uriBaseId": "%SRCROOT%"}, "region": {"startLine": line}}) for rule, line in sorted(EXPECTED, key=_order)
+        (rule, {"artifactLocation": {"uri": RELATIVE, "uriBaseId": "%SRCROOT%"}, "region": {"startLine": line}})
+        for rule, line in sorted(EXPECTED, key=_order)
     ]
 
 
@@ -109,9 +116,13 @@ def _text_block(text: str, rule: str) -> list[str]:
     start = next(
         i
         for i, line in enumerate(lines)
-        if (f" {rule} " in line and not line.startswith(("├", "│", "└", " "))) or (rule == "schema" and "schema (1.36.0)" in line)
+        if (f" {rule} " in line and not line.startswith(("├", "│", "└", " ")))
+        or (rule == "schema" and "schema (1.36.0)" in line)
     )
-    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(("├", "│", "└", " ", "fix:"))), len(lines))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(("├", "│", "└", " ", "fix:"))),
+        len(lines),
+    )
     return lines[start:end]
 
 
@@ -126,32 +137,89 @@ def test_text_counts_exempted_findings_by_reason() -> None:
     """Exempted findings (an exemption, the baseline) are counted per rule and reason, not listed again."""
     gate = GateResult(
         findings=[
-            *(Finding("DS-PRI-001", "priority", "deny", f"DaemonSet/a/{n}", "x.yaml", f"{n} has no priority", "r", True, "in baseline b.json") for n in "xyz"),
-            Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/w", "x.yaml", "w has no priority", "r", True, "vendor chart"),
+            *(
+                Finding(
+                    "DS-PRI-001",
+                    "priority",
+                    "deny",
+                    f"DaemonSet/a/{n}",
+                    "x.yaml",
+                    f"{n} has no priority",
+                    "r",
+                    True,
+                    "in baseline b.json",
+                )
+                for n in "xyz"
+            ),
+            Finding(
+                "DS-PRI-001",
+                "priority",
+                "deny",
+                "DaemonSet/a/w",
+                "x.yaml",
+                "w has no priority",
+                "r",
+                True,
+                "vendor chart",
+            ),
         ]
     )
     out = io.StringIO()
     report.to_text(gate, out, color=False, root=ROOT)
-    assert _text_block(out.getvalue(), "DS-PRI-001") == ["exempted DS-PRI-001 priority (4 findings)", "├── in baseline b.json (3)", "└── vendor chart (1)"]
+    assert _text_block(out.getvalue(), "DS-PRI-001") == [
+        "exempted DS-PRI-001 priority (4 findings)",
+        "├── in baseline b.json (3)",
+        "└── vendor chart (1)",
+    ]
 
 
 def test_text_groups_by_rule_with_counts_and_one_remediation() -> None:
     """Three denies of one rule are one group with its count and its fix once; warns come after denies, exempted last."""
     gate = GateResult(
         findings=[
-            Finding("DS-IMG-002", "images", "warn", "DaemonSet/a/x", "x.yaml", "x has no digest", "pin the digest", False),
-            *(Finding("DS-PRI-001", "priority", "deny", f"DaemonSet/a/{n}", "x.yaml", f"{n} has no priority", "set the class", False) for n in "xyz"),
-            Finding("DS-RES-001", "resources", "deny", "DaemonSet/a/x", "x.yaml", "x has no limits", "set limits", True, "vendor chart"),
+            Finding(
+                "DS-IMG-002", "images", "warn", "DaemonSet/a/x", "x.yaml", "x has no digest", "pin the digest", False
+            ),
+            *(
+                Finding(
+                    "DS-PRI-001",
+                    "priority",
+                    "deny",
+                    f"DaemonSet/a/{n}",
+                    "x.yaml",
+                    f"{n} has no priority",
+                    "set the class",
+                    False,
+                )
+                for n in "xyz"
+            ),
+            Finding(
+                "DS-RES-001",
+                "resources",
+                "deny",
+                "DaemonSet/a/x",
+                "x.yaml",
+                "x has no limits",
+                "set limits",
+                True,
+                "vendor chart",
+            ),
         ]
     )
     out = io.StringIO()
     report.to_text(gate, out, color=False, root=ROOT)
     text = out.getvalue()
     headers = [line for line in text.splitlines() if line.startswith(("deny ", "warn ", "exempted "))]
-    assert headers == ["deny DS-PRI-001 priority (3 findings)", "warn DS-IMG-002 images (1 finding)", "exempted DS-RES-001 resources (1 finding)"]
+    assert headers == [
+        "deny DS-PRI-001 priority (3 findings)",
+        "warn DS-IMG-002 images (1 finding)",
+        "exempted DS-RES-001 resources (1 finding)",
+    ]
     assert text.count("fix: set the class") == 1 and text.count("fix: pin the digest") == 1
     assert "set limits" not in text and "vendor chart (1)" in text
-    assert [line.strip("├└─ ") for line in _text_block(text, "DS-PRI-001") if "no priority" in line] == [f"{n} has no priority" for n in "xyz"]
+    assert [line.strip("├└─ ") for line in _text_block(text, "DS-PRI-001") if "no priority" in line] == [
+        f"{n} has no priority" for n in "xyz"
+    ]
 
 
 CONFIG_FILE = ROOT / "dsgate.yaml"  # need not exist: a pinned location is not looked up
@@ -159,9 +227,22 @@ CONFIG_FILE = ROOT / "dsgate.yaml"  # need not exist: a pinned location is not l
 
 def _controls_result() -> GateResult:
     """A result with what the controls add: a finding pinned to a dsgate.yaml line, and a notice."""
-    pinned = Finding("DS-HYG-004", "hygiene", "deny", "DaemonSet/a/x", "dsgate.yaml", "Exemption expired", "renew it", False, pinned=(str(CONFIG_FILE), 7))
+    pinned = Finding(
+        "DS-HYG-004",
+        "hygiene",
+        "deny",
+        "DaemonSet/a/x",
+        "dsgate.yaml",
+        "Exemption expired",
+        "renew it",
+        False,
+        pinned=(str(CONFIG_FILE), 7),
+    )
     return GateResult(
-        findings=[pinned], notices=["baseline b.json: DS-PRI-001 on DaemonSet/a/x in x.yaml (0123456789abcdef) no longer occurs; remove the entry"]
+        findings=[pinned],
+        notices=[
+            "baseline b.json: DS-PRI-001 on DaemonSet/a/x in x.yaml (0123456789abcdef) no longer occurs; remove the entry"
+        ],
     )
 
 
@@ -187,7 +268,10 @@ def _notices_of(fmt: str, text: str) -> list[str]:
             "sarif",
             '"uri": "dsgate.yaml",\n                  "uriBaseId": "%SRCROOT%"\n                },\n                "region": {\n                  "startLine": 7',
         ),
-        ("junit", "[DS-HYG-004] deny: Exemption expired"),  # JUnit has no locations: the finding is a failure of its resource
+        (
+            "junit",
+            "[DS-HYG-004] deny: Exemption expired",
+        ),  # JUnit has no locations: the finding is a failure of its resource
     ],
 )
 def test_every_format_shows_pinned_findings_and_notices(fmt: str, expected_place: str) -> None:
@@ -199,14 +283,20 @@ def test_every_format_shows_pinned_findings_and_notices(fmt: str, expected_place
 
 def test_json_carries_locations(result: GateResult) -> None:
     doc = json.loads(report.to_json(result, root=ROOT))
-    got = [(f["rule"], f["locations"]) for f in doc["findings"]] + [("schema", e["locations"]) for e in doc["schemaErrors"]]
+    got = [(f["rule"], f["locations"]) for f in doc["findings"]] + [
+        ("schema", e["locations"]) for e in doc["schemaErrors"]
+    ]
     assert sorted(got) == sorted((rule, [{"file": RELATIVE, "line": line}]) for rule, line in EXPECTED)
 
 
 def test_unlocatable_finding_falls_back_to_its_source(result: GateResult) -> None:
-    lost = GateResult(findings=[Finding("DS-PRI-001", "c", "deny", "DaemonSet/x/y", "charts/gone[default]", "m", "r", False)])
+    lost = GateResult(
+        findings=[Finding("DS-PRI-001", "c", "deny", "DaemonSet/x/y", "charts/gone[default]", "m", "r", False)]
+    )
     sarif = json.loads(report.to_sarif(lost, root=ROOT))
-    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "charts/gone", "uriBaseId": "%SRCROOT%"}}
+    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "charts/gone", "uriBaseId": "%SRCROOT%"}
+    }
     assert report.to_github(lost, root=ROOT).startswith("::error file=charts/gone,title=")
 
 
@@ -218,7 +308,9 @@ def test_unlocatable_finding_falls_back_to_its_source(result: GateResult) -> Non
     ],
 )
 def test_sarif_suppression_kind(exemption: str, expected_kind: str) -> None:
-    gate = GateResult(findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", "x.yaml", "m", "r", True, exemption)])
+    gate = GateResult(
+        findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", "x.yaml", "m", "r", True, exemption)]
+    )
     [result] = json.loads(report.to_sarif(gate, root=ROOT))["runs"][0]["results"]
     assert result["suppressions"] == [{"kind": expected_kind, "justification": exemption}]
 
@@ -232,7 +324,13 @@ def test_sarif_suppression_kind(exemption: str, expected_kind: str) -> None:
     ],
 )
 def test_text_never_breaks_a_source_line(origin: str) -> None:
-    gate = GateResult(findings=[Finding("DS-PRI-001", "priority", "deny", "DaemonSet/a/x", origin, "x has no priority", "set the class", False)])
+    gate = GateResult(
+        findings=[
+            Finding(
+                "DS-PRI-001", "priority", "deny", "DaemonSet/a/x", origin, "x has no priority", "set the class", False
+            )
+        ]
+    )
     out = io.StringIO()
     report.to_text(gate, out, color=False, root=ROOT)
     assert any(line.endswith(f"in: {origin}") for line in out.getvalue().splitlines())

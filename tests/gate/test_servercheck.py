@@ -75,7 +75,10 @@ REJECTED = [
         id="no-progress",
     ),
     pytest.param(
-        _with(PDB, "spec", {"selector": PDB["spec"]["selector"], "minAvailable": "1"}), "spec.minAvailable", "a valid percent string", id="pdb-string"
+        _with(PDB, "spec", {"selector": PDB["spec"]["selector"], "minAvailable": "1"}),
+        "spec.minAvailable",
+        "a valid percent string",
+        id="pdb-string",
     ),
     pytest.param(
         _with(DAEMONSET, ROLLING, {"maxUnavailable": "150%", "maxSurge": 0}),
@@ -96,7 +99,9 @@ def test_json_schemas_let_it_through_and_the_api_server_refuses(
 ) -> None:
     assert Validator(["1.36.0"]).validate(_doc(obj)) == []  # what the gate missed before this stage
     rejections = dryrun.check(server, [[(_doc(obj), "agents")]], {"agents": "privileged"}).rejections
-    assert [(r.path, expected_text in r.message, r.message.startswith("kube-apiserver: ")) for r in rejections] == [(expected_path, True, True)]
+    assert [(r.path, expected_text in r.message, r.message.startswith("kube-apiserver: ")) for r in rejections] == [
+        (expected_path, True, True)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +113,9 @@ def test_json_schemas_let_it_through_and_the_api_server_refuses(
         pytest.param("baseline", False, False, id="baseline-plain"),
     ],
 )
-def test_pod_security_per_namespace(server: servercheck.ApiServer, level: str, host_network: bool, expected_rejected: bool) -> None:
+def test_pod_security_per_namespace(
+    server: servercheck.ApiServer, level: str, host_network: bool, expected_rejected: bool
+) -> None:
     namespace = f"psa-{level}"
     obj = _with(DAEMONSET, "spec.template.spec.hostNetwork", host_network)
     rejections = dryrun.check(server, [[(_doc(obj), namespace)]], {namespace: level}).rejections
@@ -141,11 +148,18 @@ def test_gate_reports_rejections_as_schema_errors(tmp_path: Path) -> None:
     result = gate.run(discover([src]), CheckOptions(kube_versions=("1.35.0", "1.36.0"), server_check=settings))
     assert result.errors == []
     assert [(e.path, e.kube_version) for e in result.schema_errors] == [
-        ("spec.template.spec.containers[0].resources.requests", f"1.36 (kube-apiserver {pinned()['KUBERNETES_VERSION']} dry-run)")
+        (
+            "spec.template.spec.containers[0].resources.requests",
+            f"1.36 (kube-apiserver {pinned()['KUBERNETES_VERSION']} dry-run)",
+        )
     ]
-    assert result.server_check.startswith(f"server check: 1 distinct documents dry-run on kube-apiserver {pinned()['KUBERNETES_VERSION']}")
+    assert result.server_check.startswith(
+        f"server check: 1 distinct documents dry-run on kube-apiserver {pinned()['KUBERNETES_VERSION']}"
+    )
     assert "agents=privileged" in result.server_check
-    skipped = gate.run(discover([src]), CheckOptions(kube_versions=("1.36.0",), server_check=servercheck.Settings(enabled=False)))
+    skipped = gate.run(
+        discover([src]), CheckOptions(kube_versions=("1.36.0",), server_check=servercheck.Settings(enabled=False))
+    )
     assert skipped.schema_errors == [] and skipped.server_check.startswith("server check: skipped (--no-server-check)")
 
 
@@ -174,15 +188,27 @@ def test_server_dies_with_the_gate(tmp_path: Path) -> None:
     """SIGKILL the gate while its API server runs: the API server and etcd die too (PR_SET_PDEATHSIG)."""
     src = _gate_dir(tmp_path, DAEMONSET)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--no-progress", str(src)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--no-progress", str(src)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        _wait(lambda: _children(proc.pid, "kube-apiserver") and _children(proc.pid, "etcd"), 120, "the gate to start its API server")
+        _wait(
+            lambda: _children(proc.pid, "kube-apiserver") and _children(proc.pid, "etcd"),
+            120,
+            "the gate to start its API server",
+        )
         children = _children(proc.pid, "kube-apiserver") + _children(proc.pid, "etcd")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         _wait(
-            lambda: not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3] for pid in children),
+            lambda: (
+                not any(
+                    Path(f"/proc/{pid}").exists()
+                    and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+                    for pid in children
+                )
+            ),
             30,
             "the API server and etcd to die",
         )
@@ -199,7 +225,10 @@ def test_server_that_dies_fails_closed(tmp_path: Path) -> None:
         api.wait_ready()
         os.kill(api._procs["kube-apiserver"].pid, signal.SIGKILL)
         api._procs["kube-apiserver"].wait()
-        with pytest.raises(servercheck.ServerCheckError, match=r"^server check: the API server died: kube-apiserver exited with code -9"):
+        with pytest.raises(
+            servercheck.ServerCheckError,
+            match=r"^server check: the API server died: kube-apiserver exited with code -9",
+        ):
             dryrun.check(api, [[(_doc(DAEMONSET), "agents")]], {"agents": "baseline"})
     finally:
         api.stop()

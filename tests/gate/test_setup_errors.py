@@ -48,25 +48,55 @@ CASES = [
         "helm: DSGATE_HELM=/nonexistent/helm is not an executable",
         id="helm",
     ),
-    pytest.param(["--helm", "v3", "charts/node-exporter"], _tool_missing("helm3"), "helm3: DSGATE_HELM3=/nonexistent/helm3 is not an executable", id="helm3"),
-    pytest.param(["kustomize/overlays/production"], _tool_missing("kustomize"), "kustomize: DSGATE_KUSTOMIZE=/nonexistent/kustomize", id="kustomize"),
-    pytest.param(["charts/node-exporter"], _tool_missing("opa"), "OPA is not available: opa: DSGATE_OPA=/nonexistent/opa", id="opa"),
+    pytest.param(
+        ["--helm", "v3", "charts/node-exporter"],
+        _tool_missing("helm3"),
+        "helm3: DSGATE_HELM3=/nonexistent/helm3 is not an executable",
+        id="helm3",
+    ),
+    pytest.param(
+        ["kustomize/overlays/production"],
+        _tool_missing("kustomize"),
+        "kustomize: DSGATE_KUSTOMIZE=/nonexistent/kustomize",
+        id="kustomize",
+    ),
+    pytest.param(
+        ["charts/node-exporter"],
+        _tool_missing("opa"),
+        "OPA is not available: opa: DSGATE_OPA=/nonexistent/opa",
+        id="opa",
+    ),
     *(
         pytest.param(
-            ["charts/node-exporter"], _tool_missing(tool), f"server check: {tool}: DSGATE_{tool.upper().replace('-', '_')}=/nonexistent/{tool}", id=tool
+            ["charts/node-exporter"],
+            _tool_missing(tool),
+            f"server check: {tool}: DSGATE_{tool.upper().replace('-', '_')}=/nonexistent/{tool}",
+            id=tool,
         )
         for tool in ("kube-apiserver", "etcd")
     ),
-    pytest.param(["--kube-version", "1.20.0", "charts/node-exporter"], {}, "no Kubernetes 1.20.0 schemas in kubernetes-validate", id="kubernetes-schemas"),
+    pytest.param(
+        ["--kube-version", "1.20.0", "charts/node-exporter"],
+        {},
+        "no Kubernetes 1.20.0 schemas in kubernetes-validate",
+        id="kubernetes-schemas",
+    ),
     *(
-        pytest.param(["SERVICE_MONITOR"], {"DSGATE_CACHE": f"PARTIAL:{name}"}, f"CRD schemas for {name} {pinned()[key]} are missing", id=f"crds-{name}")
+        pytest.param(
+            ["SERVICE_MONITOR"],
+            {"DSGATE_CACHE": f"PARTIAL:{name}"},
+            f"CRD schemas for {name} {pinned()[key]} are missing",
+            id=f"crds-{name}",
+        )
         for name, (_, key) in CRD_SOURCES.items()
     ),
 ]
 
 
 @pytest.mark.parametrize(("args", "env", "expected_line"), CASES)
-def test_setup_error_exits_2_with_one_line(tmp_path: Path, args: list[str], env: dict[str, str], expected_line: str) -> None:
+def test_setup_error_exits_2_with_one_line(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected_line: str
+) -> None:
     if args == ["SERVICE_MONITOR"]:
         (tmp_path / "sm.yaml").write_text(SERVICE_MONITOR)
         args = [str(tmp_path / "sm.yaml")]
@@ -86,4 +116,6 @@ def test_setup_error_exits_2_with_one_line(tmp_path: Path, args: list[str], env:
     assert "Traceback" not in out
     lines = [line for line in out.splitlines() if expected_line in line]
     assert len(lines) == 1, out
-    assert "dsgate tools install" in lines[0] or "DSGATE_" in lines[0] or "pick a shipped version" in lines[0], lines[0]  # the fix is named
+    assert "dsgate tools install" in lines[0] or "DSGATE_" in lines[0] or "pick a shipped version" in lines[0], lines[
+        0
+    ]  # the fix is named

@@ -22,7 +22,11 @@ def _tree(root: Path, files: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        pytest.param({"c/Chart.yaml": "name: c", "c/templates/a.yaml": "", "c/ci/x-values.yaml": ""}, [("chart", "c")], id="chart-not-descended"),
+        pytest.param(
+            {"c/Chart.yaml": "name: c", "c/templates/a.yaml": "", "c/ci/x-values.yaml": ""},
+            [("chart", "c")],
+            id="chart-not-descended",
+        ),
         pytest.param(
             {
                 "k/base/kustomization.yaml": "resources: []",
@@ -35,10 +39,15 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         pytest.param({"m/a.yaml": "", "m/b.yml": "", "m/README.md": ""}, [("files", "m")], id="plain-yaml-dir"),
         pytest.param({"m/a.yaml": "", "m/sub/b.yaml": ""}, [("files", "m"), ("files", "m/sub")], id="nested-dirs"),
         # dsgate's own dsgate.yaml at a repository's root is configuration, never a manifest (it gave "no apiVersion/kind", exit 2)
-        pytest.param({"r/dsgate.yaml": "sources: [.]", "r/sub/a.yaml": ""}, [("files", "r/sub")], id="config-is-not-a-manifest"),
+        pytest.param(
+            {"r/dsgate.yaml": "sources: [.]", "r/sub/a.yaml": ""}, [("files", "r/sub")], id="config-is-not-a-manifest"
+        ),
         # a library chart renders nothing itself (helm refuses): the charts that depend on it render it
         pytest.param(
-            {"charts/lib/Chart.yaml": "name: lib\ntype: library", "charts/app/Chart.yaml": "name: app\ntype: application"},
+            {
+                "charts/lib/Chart.yaml": "name: lib\ntype: library",
+                "charts/app/Chart.yaml": "name: app\ntype: application",
+            },
             [("chart", "charts/app")],
             id="library-chart-skipped",
         ),
@@ -51,7 +60,16 @@ def test_discover(tmp_path: Path, files: dict[str, str], expected: list[tuple[st
 
 
 def test_chart_scenarios(tmp_path: Path) -> None:
-    _tree(tmp_path, {"c/Chart.yaml": "", "c/ci/default-values.yaml": "", "c/ci/b-values.yaml": "", "c/ci/a-values.yaml": "", "c/ci/notes.txt": ""})
+    _tree(
+        tmp_path,
+        {
+            "c/Chart.yaml": "",
+            "c/ci/default-values.yaml": "",
+            "c/ci/b-values.yaml": "",
+            "c/ci/a-values.yaml": "",
+            "c/ci/notes.txt": "",
+        },
+    )
     (source,) = discover([tmp_path / "c"], [tmp_path / "extra.yaml"])
     # the -f file is layered under every scenario: first, then the ci file on top (helm: last file wins)
     assert [(name, [p.relative_to(tmp_path).as_posix() for p in files]) for name, files in source.scenarios()] == [
@@ -67,7 +85,12 @@ def test_chart_scenarios(tmp_path: Path) -> None:
         pytest.param({}, "missing", "no such file or directory", id="missing"),
         pytest.param({"empty/README.md": "x"}, "empty", "nothing to gate", id="no-documents"),
         pytest.param({"a.txt": "x"}, "a.txt", "not a YAML file", id="not-yaml"),
-        pytest.param({"lib/Chart.yaml": "name: lib\ntype: library"}, "lib", "a library chart .* check the charts that depend on it", id="library-chart"),
+        pytest.param(
+            {"lib/Chart.yaml": "name: lib\ntype: library"},
+            "lib",
+            "a library chart .* check the charts that depend on it",
+            id="library-chart",
+        ),
     ],
 )
 def test_discover_rejects(tmp_path: Path, files: dict[str, str], target: str, expected_message: str) -> None:

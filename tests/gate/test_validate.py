@@ -44,7 +44,10 @@ VPA: dict[str, Any] = {
     "apiVersion": "autoscaling.k8s.io/v1",
     "kind": "VerticalPodAutoscaler",
     "metadata": {"name": "v"},
-    "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent"}, "updatePolicy": {"updateMode": "Off"}},
+    "spec": {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent"},
+        "updatePolicy": {"updateMode": "Off"},
+    },
 }
 
 
@@ -75,34 +78,91 @@ C0 = "spec.template.spec.containers.0"
         pytest.param(SM, [], id="valid-servicemonitor-crd"),
         pytest.param(VPA, [], id="valid-vpa-crd"),
         pytest.param(_with(DS, "spec.bogus", 1), [("spec", "unknown field(s) 'bogus'")], id="unknown-field"),
-        pytest.param(_with(DS, "spec.minReadySeconds", "ten"), [("spec.minReadySeconds", "'ten' is not of type 'integer'")], id="wrong-type"),
-        pytest.param(_with(DS, f"{C0}.resources.requests.cpu", "1x"), [(f"{C0}.resources.requests.cpu", "'1x' is not a valid quantity")], id="bad-quantity"),
-        pytest.param(_with(DS, f"{C0}.ports.0.containerPort", 70000), [(f"{C0}.ports.0.containerPort", "70000 is out of range 1-65535")], id="port-range"),
-        pytest.param(_with(DS, f"{C0}.ports.0.name", "Metrics_Port_Long"), [(f"{C0}.ports.0.name", "not a valid port name")], id="port-name"),
-        pytest.param(_with(DS, "metadata.name", "Agent_1"), [("metadata.name", "not a valid DNS-1123 subdomain")], id="dns-name"),
+        pytest.param(
+            _with(DS, "spec.minReadySeconds", "ten"),
+            [("spec.minReadySeconds", "'ten' is not of type 'integer'")],
+            id="wrong-type",
+        ),
+        pytest.param(
+            _with(DS, f"{C0}.resources.requests.cpu", "1x"),
+            [(f"{C0}.resources.requests.cpu", "'1x' is not a valid quantity")],
+            id="bad-quantity",
+        ),
+        pytest.param(
+            _with(DS, f"{C0}.ports.0.containerPort", 70000),
+            [(f"{C0}.ports.0.containerPort", "70000 is out of range 1-65535")],
+            id="port-range",
+        ),
+        pytest.param(
+            _with(DS, f"{C0}.ports.0.name", "Metrics_Port_Long"),
+            [(f"{C0}.ports.0.name", "not a valid port name")],
+            id="port-name",
+        ),
+        pytest.param(
+            _with(DS, "metadata.name", "Agent_1"), [("metadata.name", "not a valid DNS-1123 subdomain")], id="dns-name"
+        ),
         pytest.param(_with(DS, f"{C0}.name", "C"), [(f"{C0}.name", "not a valid DNS-1123 label")], id="container-name"),
-        pytest.param(_with(SM, "spec.endpoints.0.scrapeTimout", "5s"), [("spec.endpoints.0", "unknown field(s) 'scrapeTimout'")], id="crd-unknown-field"),
-        pytest.param(_with(SM, "metadata.labelz", {}), [("metadata", "unknown field(s) 'labelz'")], id="crd-metadata-strict"),
-        pytest.param(_with(VPA, "spec.updatePolicy.updateMode", "Sometimes"), [("spec.updatePolicy.updateMode", "'Sometimes' is not one of")], id="crd-enum"),
+        pytest.param(
+            _with(SM, "spec.endpoints.0.scrapeTimout", "5s"),
+            [("spec.endpoints.0", "unknown field(s) 'scrapeTimout'")],
+            id="crd-unknown-field",
+        ),
+        pytest.param(
+            _with(SM, "metadata.labelz", {}), [("metadata", "unknown field(s) 'labelz'")], id="crd-metadata-strict"
+        ),
+        pytest.param(
+            _with(VPA, "spec.updatePolicy.updateMode", "Sometimes"),
+            [("spec.updatePolicy.updateMode", "'Sometimes' is not one of")],
+            id="crd-enum",
+        ),
         # null list entries: the API server decodes them into empty values it rejects or misreads
         pytest.param(_with(DS, f"{C0}.ports", [None]), [(f"{C0}.ports.0", "null list entry")], id="null-port"),
-        pytest.param(_with(DS, f"{C0}.args", ["-v", None]), [(f"{C0}.args.1", "None is not of type 'string'")], id="null-arg"),
-        pytest.param(_with(DS, "spec.template.spec.tolerations", [None]), [("spec.template.spec.tolerations.0", "null list entry")], id="null-toleration"),
-        # wrong shapes: the schema pass names them; the semantic checks must not crash on them
-        pytest.param(_with(DS, f"{C0}.ports", ["9100"]), [(f"{C0}.ports.0", "'9100' is not of type 'object'")], id="string-port"),
-        pytest.param(_with(DS, f"{C0}.resources", "small"), [(f"{C0}.resources", "'small' is not of type 'object'")], id="string-resources"),
-        pytest.param(_with(DS, f"{C0}.resources.limits", ["1"]), [(f"{C0}.resources.limits", "['1'] is not of type 'object'")], id="list-limits"),
         pytest.param(
-            _with(DS, "spec.template.spec.containers", "c"), [("spec.template.spec.containers", "'c' is not of type 'array'")], id="string-containers"
+            _with(DS, f"{C0}.args", ["-v", None]), [(f"{C0}.args.1", "None is not of type 'string'")], id="null-arg"
         ),
-        pytest.param(_with(DS, "spec.template", []), [("spec.template", "[] is not of type 'object'")], id="list-template"),
-        pytest.param({**DS, "metadata": ["agent"]}, [("metadata", "['agent'] is not of type 'object'")], id="list-metadata"),
         pytest.param(
-            {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, [("", "unknown kind example.com/v1/Widget")], id="unknown-kind"
+            _with(DS, "spec.template.spec.tolerations", [None]),
+            [("spec.template.spec.tolerations.0", "null list entry")],
+            id="null-toleration",
+        ),
+        # wrong shapes: the schema pass names them; the semantic checks must not crash on them
+        pytest.param(
+            _with(DS, f"{C0}.ports", ["9100"]), [(f"{C0}.ports.0", "'9100' is not of type 'object'")], id="string-port"
+        ),
+        pytest.param(
+            _with(DS, f"{C0}.resources", "small"),
+            [(f"{C0}.resources", "'small' is not of type 'object'")],
+            id="string-resources",
+        ),
+        pytest.param(
+            _with(DS, f"{C0}.resources.limits", ["1"]),
+            [(f"{C0}.resources.limits", "['1'] is not of type 'object'")],
+            id="list-limits",
+        ),
+        pytest.param(
+            _with(DS, "spec.template.spec.containers", "c"),
+            [("spec.template.spec.containers", "'c' is not of type 'array'")],
+            id="string-containers",
+        ),
+        pytest.param(
+            _with(DS, "spec.template", []), [("spec.template", "[] is not of type 'object'")], id="list-template"
+        ),
+        pytest.param(
+            {**DS, "metadata": ["agent"]}, [("metadata", "['agent'] is not of type 'object'")], id="list-metadata"
+        ),
+        pytest.param(
+            {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+            [("", "unknown kind example.com/v1/Widget")],
+            id="unknown-kind",
         ),
         pytest.param(
             {"apiVersion": "apps/v1beta2", "kind": "DaemonSet", "metadata": {"name": "w"}},
-            [("apiVersion", "apps/v1beta2 DaemonSet was removed in Kubernetes v1.16 (deprecated in v1.9); use apps/v1")],
+            [
+                (
+                    "apiVersion",
+                    "apps/v1beta2 DaemonSet was removed in Kubernetes v1.16 (deprecated in v1.9); use apps/v1",
+                )
+            ],
             id="removed-api",
         ),
     ],

@@ -88,6 +88,8 @@ def test_engines_agree_on_documents_and_their_mutants() -> None:
                 checked += 1
                 invalid += not full
                 if fast != full:
-                    disagreements.append(f"{obj['kind']}/{obj['metadata'].get('name')}: jsonschema-rs says {fast}, python-jsonschema {full}")
+                    disagreements.append(
+                        f"{obj['kind']}/{obj['metadata'].get('name')}: jsonschema-rs says {fast}, python-jsonschema {full}"
+                    )
     assert not disagreements, "\n".join(disagreements[:20])
     assert invalid > checked // 4, f"mutants too weak: only {invalid} of {checked} instances invalid"

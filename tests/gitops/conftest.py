@@ -23,7 +23,17 @@ def chart_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("charts")
     for version in AGENT_VERSIONS:
         subprocess.run(
-            [str(tool_path("helm")), "package", str(AGENT_CHART), "--version", version, "--app-version", version, "-d", str(store)],
+            [
+                str(tool_path("helm")),
+                "package",
+                str(AGENT_CHART),
+                "--version",
+                version,
+                "--app-version",
+                version,
+                "-d",
+                str(store),
+            ],
             check=True,
             capture_output=True,
             text=True,

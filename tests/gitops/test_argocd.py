@@ -66,12 +66,37 @@ def test_objects_and_chains(argo: dict[tuple[tuple[str, ...], str], dict[str, An
     [
         # chart from a Helm repository (~1.1.0 -> 1.1.5), $values/ value files from the ref source,
         # valuesObject instead of values, parameters (typed, and forceString), releaseName
-        (AGENT, "DaemonSet agents/node-agent", "spec.template.spec.containers.0.image", "mirror.example.com/agent:1.1.5"),
-        (AGENT, "DaemonSet agents/node-agent", "spec.template.spec.containers.0.args", ["--log-level=staging", "--port=9400", "--from-values-object"]),
+        (
+            AGENT,
+            "DaemonSet agents/node-agent",
+            "spec.template.spec.containers.0.image",
+            "mirror.example.com/agent:1.1.5",
+        ),
+        (
+            AGENT,
+            "DaemonSet agents/node-agent",
+            "spec.template.spec.containers.0.args",
+            ["--log-level=staging", "--port=9400", "--from-values-object"],
+        ),
         # kustomize: namePrefix, images, patches, components; the overlay's own labels stay
-        (COLLECTOR, "DaemonSet observability/argo-collector", "spec.template.spec.containers.0.image", "registry.example.com/collector:3.0.0"),
-        (COLLECTOR, "DaemonSet observability/argo-collector", "spec.template.spec.tolerations", [{"operator": "Exists"}]),
-        (COLLECTOR, "DaemonSet observability/argo-collector", "metadata.annotations", {"platform.example.com/owner": "observability"}),
+        (
+            COLLECTOR,
+            "DaemonSet observability/argo-collector",
+            "spec.template.spec.containers.0.image",
+            "registry.example.com/collector:3.0.0",
+        ),
+        (
+            COLLECTOR,
+            "DaemonSet observability/argo-collector",
+            "spec.template.spec.tolerations",
+            [{"operator": "Exists"}],
+        ),
+        (
+            COLLECTOR,
+            "DaemonSet observability/argo-collector",
+            "metadata.annotations",
+            {"platform.example.com/owner": "observability"},
+        ),
         (COLLECTOR, "DaemonSet observability/argo-collector", "metadata.labels", {"environment": "staging"}),
         # directory: recurse, include {*.yaml,*.yml}, exclude skip/*
         (PLAIN, "ConfigMap misc/plain-b", "data", {"file": "sub/cm2.yml"}),
@@ -82,7 +107,13 @@ def test_objects_and_chains(argo: dict[tuple[tuple[str, ...], str], dict[str, An
         ((*TEAMS, "Application argocd/team-beta"), "ConfigMap team-beta/team-config", "data", {"team": "beta"}),
     ],
 )
-def test_fields(argo: dict[tuple[tuple[str, ...], str], dict[str, Any]], via: tuple[str, ...], resource: str, path: str, expected_value: Any) -> None:
+def test_fields(
+    argo: dict[tuple[tuple[str, ...], str], dict[str, Any]],
+    via: tuple[str, ...],
+    resource: str,
+    path: str,
+    expected_value: Any,
+) -> None:
     assert _at(argo[(via, resource)], path) == expected_value
 
 
@@ -93,10 +124,16 @@ APP = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {n
     ("files", "expected_error"),
     [
         (
-            {"boot/a.yaml": APP.format(name="a", url=PLATFORM, path="loop"), "loop/a.yaml": APP.format(name="a", url=PLATFORM, path="loop")},
+            {
+                "boot/a.yaml": APP.format(name="a", url=PLATFORM, path="loop"),
+                "loop/a.yaml": APP.format(name="a", url=PLATFORM, path="loop"),
+            },
             "Application cycle: Application argocd/a → Application argocd/a",
         ),
-        ({"boot/a.yaml": APP.format(name="a", url=PLATFORM, path="nowhere")}, "Application argocd/a: path 'nowhere' is not a directory"),
+        (
+            {"boot/a.yaml": APP.format(name="a", url=PLATFORM, path="nowhere")},
+            "Application argocd/a: path 'nowhere' is not a directory",
+        ),
         (
             {
                 "boot/a.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a, namespace: argocd}\nspec:\n  source: {repoURL: 'https://charts.example.com', chart: absent, targetRevision: 1.x}\n"

@@ -69,16 +69,48 @@ def _repo(root: Path, east: str, west: str, secret: bool) -> Path:
 
 CASES = [
     pytest.param(IN_CLUSTER, IN_CLUSTER, False, {"agent-east": "", "agent-west": ""}, True, id="both-in-cluster"),
-    pytest.param(IN_CLUSTER, "name: in-cluster", False, {"agent-east": "", "agent-west": ""}, True, id="in-cluster-by-server-and-by-name"),
-    pytest.param(f"server: {PROD}", f"server: {STAGING}", False, {"agent-east": PROD, "agent-west": STAGING}, False, id="two-clusters"),
-    pytest.param(f"server: {PROD}", IN_CLUSTER, False, {"agent-east": PROD, "agent-west": ""}, False, id="remote-and-in-cluster"),
-    pytest.param("name: prod", f"server: {PROD}/", True, {"agent-east": PROD, "agent-west": PROD}, True, id="name-resolved-by-cluster-secret"),
-    pytest.param("name: prod", f"server: {PROD}", False, {"agent-east": "name:prod", "agent-west": PROD}, False, id="name-without-secret"),
+    pytest.param(
+        IN_CLUSTER,
+        "name: in-cluster",
+        False,
+        {"agent-east": "", "agent-west": ""},
+        True,
+        id="in-cluster-by-server-and-by-name",
+    ),
+    pytest.param(
+        f"server: {PROD}",
+        f"server: {STAGING}",
+        False,
+        {"agent-east": PROD, "agent-west": STAGING},
+        False,
+        id="two-clusters",
+    ),
+    pytest.param(
+        f"server: {PROD}", IN_CLUSTER, False, {"agent-east": PROD, "agent-west": ""}, False, id="remote-and-in-cluster"
+    ),
+    pytest.param(
+        "name: prod",
+        f"server: {PROD}/",
+        True,
+        {"agent-east": PROD, "agent-west": PROD},
+        True,
+        id="name-resolved-by-cluster-secret",
+    ),
+    pytest.param(
+        "name: prod",
+        f"server: {PROD}",
+        False,
+        {"agent-east": "name:prod", "agent-west": PROD},
+        False,
+        id="name-without-secret",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("east", "west", "secret", "expected_clusters", "expected_clash"), CASES)
-def test_destinations(tmp_path: Path, east: str, west: str, secret: bool, expected_clusters: dict[str, str], expected_clash: bool) -> None:
+def test_destinations(
+    tmp_path: Path, east: str, west: str, secret: bool, expected_clusters: dict[str, str], expected_clash: bool
+) -> None:
     entry = _repo(tmp_path, east, west, secret)
     items = expand(entry, Settings(repos=(f"{PLATFORM}={tmp_path}",)))
     assert {i.obj["metadata"]["name"]: i.cluster for i in items if i.obj["kind"] == "DaemonSet"} == expected_clusters
@@ -86,8 +118,13 @@ def test_destinations(tmp_path: Path, east: str, west: str, secret: bool, expect
     result = gate.run(sources, CheckOptions(kube_versions=("1.36.0",)))
     assert result.errors == []
     clashes = {(f.resource, f.via) for f in result.findings if f.rule == "DS-HST-006"}
-    expected = {("DaemonSet/agents/agent-east", ("Application argocd/east",)), ("DaemonSet/logs/agent-west", ("Application argocd/west",))}
+    expected = {
+        ("DaemonSet/agents/agent-east", ("Application argocd/east",)),
+        ("DaemonSet/logs/agent-west", ("Application argocd/west",)),
+    }
     assert clashes == (expected if expected_clash else set())
     # every other finding of the DaemonSets is there either way, each naming its Application
     east_rules = {f.rule for f in result.findings if f.resource == "DaemonSet/agents/agent-east"}
-    assert east_rules and {f.via for f in result.findings if f.resource == "DaemonSet/agents/agent-east"} == {("Application argocd/east",)}
+    assert east_rules and {f.via for f in result.findings if f.resource == "DaemonSet/agents/agent-east"} == {
+        ("Application argocd/east",)
+    }

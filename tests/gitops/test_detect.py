@@ -37,5 +37,7 @@ def test_discover(path: Path, expected_sources: list[tuple[str, Path]]) -> None:
 def test_flux_system_only_cluster(tmp_path: Path) -> None:
     cluster = tmp_path / "clusters-like" / "edge"
     (cluster / "flux-system").mkdir(parents=True)
-    (cluster / "flux-system" / "sync.yaml").write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: x}\n")
+    (cluster / "flux-system" / "sync.yaml").write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: x}\n"
+    )
     assert [(s.kind, s.path) for s in discover([cluster])] == [("gitops", cluster)]

@@ -20,10 +20,19 @@ from .conftest import FLEET
 CHAIN = "clusters/x[Kustomization flux-system/apps]"
 
 
-def _ds(name: str = "agent", ns: str = "agents", selector: str = "agent", image: str = "a:1", strategy: dict[str, Any] | None = None) -> dict[str, Any]:
+def _ds(
+    name: str = "agent",
+    ns: str = "agents",
+    selector: str = "agent",
+    image: str = "a:1",
+    strategy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "selector": {"matchLabels": {"app": selector}},
-        "template": {"metadata": {"labels": {"app": selector}}, "spec": {"containers": [{"name": "c", "image": image}]}},
+        "template": {
+            "metadata": {"labels": {"app": selector}},
+            "spec": {"containers": [{"name": "c", "image": image}]},
+        },
     }
     if strategy is not None:
         spec["updateStrategy"] = strategy
@@ -47,23 +56,43 @@ def _side(*objs: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     [
         ([_ds()], [_ds()], []),
         ([_ds()], [_ds(selector="agent2")], [("changed", "DaemonSet/agents/agent", ["spec.selector changes"])]),
-        ([_svc("10.0.0.1")], [_svc("10.0.0.2")], [("changed", "Service/agents/web", ["spec.clusterIP changes from 10.0.0.1 to 10.0.0.2"])]),
-        ([_svc("10.0.0.1")], [_svc(None)], [("changed", "Service/agents/web", ["spec.clusterIP changes from 10.0.0.1 to unset"])]),
-        ([_svc(None)], [_svc("10.0.0.2")], [("changed", "Service/agents/web", [])]),  # assigning one where none was pinned is allowed
+        (
+            [_svc("10.0.0.1")],
+            [_svc("10.0.0.2")],
+            [("changed", "Service/agents/web", ["spec.clusterIP changes from 10.0.0.1 to 10.0.0.2"])],
+        ),
+        (
+            [_svc("10.0.0.1")],
+            [_svc(None)],
+            [("changed", "Service/agents/web", ["spec.clusterIP changes from 10.0.0.1 to unset"])],
+        ),
+        (
+            [_svc(None)],
+            [_svc("10.0.0.2")],
+            [("changed", "Service/agents/web", [])],
+        ),  # assigning one where none was pinned is allowed
         (
             [_ds()],
             [_ds(name="agent-v2")],
-            [("added", "DaemonSet/agents/agent-v2", []), ("removed", "DaemonSet/agents/agent", ["renamed (DaemonSet/agents/agent-v2)"])],
+            [
+                ("added", "DaemonSet/agents/agent-v2", []),
+                ("removed", "DaemonSet/agents/agent", ["renamed (DaemonSet/agents/agent-v2)"]),
+            ],
         ),
         (
             [_ds()],
             [_ds(ns="monitoring")],
-            [("removed", "DaemonSet/agents/agent", ["moved to another namespace (DaemonSet/monitoring/agent)"]), ("added", "DaemonSet/monitoring/agent", [])],
+            [
+                ("removed", "DaemonSet/agents/agent", ["moved to another namespace (DaemonSet/monitoring/agent)"]),
+                ("added", "DaemonSet/monitoring/agent", []),
+            ],
         ),
         ([_ds()], [_ds(image="a:2")], [("changed", "DaemonSet/agents/agent", [])]),
     ],
 )
-def test_compare(base: list[dict[str, Any]], head: list[dict[str, Any]], expected_changes: list[tuple[str, str, list[str]]]) -> None:
+def test_compare(
+    base: list[dict[str, Any]], head: list[dict[str, Any]], expected_changes: list[tuple[str, str, list[str]]]
+) -> None:
     changes = compare(_side(*base), _side(*head))
     assert sorted((c.status, c.ref, [b.split(":")[0] for b in c.blocking]) for c in changes) == sorted(expected_changes)
 
@@ -88,8 +117,16 @@ def test_compare(base: list[dict[str, Any]], head: list[dict[str, Any]], expecte
             7,
             "rolls every pod (budget: maxUnavailable 0, maxSurge 3); on 7 nodes: 3 at a time, 3 waves",
         ),
-        ({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 5}}, None, "rolls every pod (budget: maxUnavailable 5)"),
-        ({"type": "OnDelete"}, 10, "pod template changes; updateStrategy OnDelete: pods change only when each is deleted"),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 5}},
+            None,
+            "rolls every pod (budget: maxUnavailable 5)",
+        ),
+        (
+            {"type": "OnDelete"},
+            10,
+            "pod template changes; updateStrategy OnDelete: pods change only when each is deleted",
+        ),
     ],
 )
 def test_fleet_impact(strategy: dict[str, Any] | None, nodes: int | None, expected_text: str) -> None:
@@ -100,16 +137,29 @@ def test_fleet_impact(strategy: dict[str, Any] | None, nodes: int | None, expect
 def test_report_formats() -> None:
     changes = compare(_side(_ds(), _svc("10.0.0.1")), _side(_ds(selector="b"), _svc("10.0.0.1")), nodes=4)
     text = report(changes, "text", "main")
-    assert f"== {CHAIN}" in text and "BLOCKING: spec.selector changes" in text and text.rstrip().endswith("FAIL: 1 changed object(s), 1 blocking, against main")
+    assert (
+        f"== {CHAIN}" in text
+        and "BLOCKING: spec.selector changes" in text
+        and text.rstrip().endswith("FAIL: 1 changed object(s), 1 blocking, against main")
+    )
     md = report(changes, "markdown", "main")
     assert md.startswith("### dsgate diff against `main`") and "```diff" in md and "**blocking**" in md
     doc = json.loads(report(changes, "json", "main"))
     assert doc["summary"] == {"changes": 1, "blocking": 1, "exit_code": 1}
-    assert doc["changes"][0]["chain"] == CHAIN and doc["changes"][0]["fleet"] == "rolls every pod (budget: maxUnavailable 1); on 4 nodes: 1 at a time, 4 waves"
+    assert (
+        doc["changes"][0]["chain"] == CHAIN
+        and doc["changes"][0]["fleet"] == "rolls every pod (budget: maxUnavailable 1); on 4 nodes: 1 at a time, 4 waves"
+    )
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
@@ -138,13 +188,19 @@ def repo(tmp_path: Path) -> Path:
 @pytest.mark.render
 def test_diff_end_to_end(repo: Path, chart_store: Path) -> None:
     same = _diff(repo, chart_store, "--base", "main", "clusters/staging")
-    assert (same.returncode, same.stdout.strip()) == (0, "OK: 0 changed object(s), 0 blocking, against main"), same.stderr
+    assert (same.returncode, same.stdout.strip()) == (0, "OK: 0 changed object(s), 0 blocking, against main"), (
+        same.stderr
+    )
 
     relay = repo / "apps/staging/relay.yaml"
     relay.write_text(relay.read_text().replace("clusterIP: 10.96.0.50", "clusterIP: 10.96.0.51"))
     chart = repo / "charts/relay/templates/relay.yaml"
     chart.write_text(
-        chart.read_text().replace("      app.kubernetes.io/name: relay\n  template", "      app.kubernetes.io/name: relay\n      tier: edge\n  template", 1)
+        chart.read_text().replace(
+            "      app.kubernetes.io/name: relay\n  template",
+            "      app.kubernetes.io/name: relay\n      tier: edge\n  template",
+            1,
+        )
     )
     collector = repo / "clusters/staging/collector.yaml"
     collector.write_text(collector.read_text().replace("targetNamespace: observability", "targetNamespace: telemetry"))
@@ -157,7 +213,9 @@ def test_diff_end_to_end(repo: Path, chart_store: Path) -> None:
     assert flagged[("Service/relay/edge-relay", "changed")]["blocking"] == [
         "spec.clusterIP changes from 10.96.0.50 to 10.96.0.51: it is immutable, the API server refuses the update"
     ]
-    assert flagged[("DaemonSet/relay/edge-relay", "changed")]["blocking"][0].startswith("spec.selector changes: it is immutable")
+    assert flagged[("DaemonSet/relay/edge-relay", "changed")]["blocking"][0].startswith(
+        "spec.selector changes: it is immutable"
+    )
     assert flagged[("DaemonSet/observability/stg-collector-v1", "removed")]["blocking"] == [
         "moved to another namespace (DaemonSet/telemetry/stg-collector-v1): the old object is pruned: every pod is deleted and recreated"
     ]

@@ -84,7 +84,12 @@ def _at(obj: Any, path: str) -> Any:
         (HR_AGENT, "DaemonSet agents/agent", "metadata.labels.app~kubernetes~io/instance", "agent"),
         # valuesFrom ConfigMap values.yaml, then targetPath port, then values (substituted), then the
         # staging overlay's kustomize patch; ${cluster_name} and $${...} from postBuild
-        (HR_AGENT, "DaemonSet agents/agent", "spec.template.spec.containers.0.image", "registry.example.com/agent:1.2.0-staging"),
+        (
+            HR_AGENT,
+            "DaemonSet agents/agent",
+            "spec.template.spec.containers.0.image",
+            "registry.example.com/agent:1.2.0-staging",
+        ),
         (
             HR_AGENT,
             "DaemonSet agents/agent",
@@ -92,26 +97,70 @@ def _at(obj: Any, path: str) -> Any:
             ["--log-level=debug", "--port=9200", "--cluster=staging", "--escaped=${not_a_var}"],
         ),
         # substitute wins over substituteFrom
-        (HR_AGENT, "DaemonSet agents/agent", "spec.template.spec.nodeSelector", {"topology.example.com/region": "eu-west-1"}),
+        (
+            HR_AGENT,
+            "DaemonSet agents/agent",
+            "spec.template.spec.nodeSelector",
+            {"topology.example.com/region": "eu-west-1"},
+        ),
         # spec.patches of the Flux Kustomization, substituted after the build
         (APPS, "HelmRelease agents/agent", "metadata.annotations", {"fleet.example.com/cluster": "staging"}),
         (APPS, "HelmRelease agents/relay", "metadata.annotations", {"fleet.example.com/cluster": "staging"}),
         # GitRepository chart path, releaseName, targetNamespace, postRenderers patches and images
-        (HR_RELAY, "DaemonSet relay/edge-relay", "metadata.labels", {"app.kubernetes.io/name": "relay", "fleet.example.com/post-rendered": "true"}),
-        (HR_RELAY, "DaemonSet relay/edge-relay", "spec.template.spec.containers.0.image", "registry.example.com/relay:0.9.1"),
+        (
+            HR_RELAY,
+            "DaemonSet relay/edge-relay",
+            "metadata.labels",
+            {"app.kubernetes.io/name": "relay", "fleet.example.com/post-rendered": "true"},
+        ),
+        (
+            HR_RELAY,
+            "DaemonSet relay/edge-relay",
+            "spec.template.spec.containers.0.image",
+            "registry.example.com/relay:0.9.1",
+        ),
         (HR_RELAY, "Service relay/edge-relay", "spec.clusterIP", "10.96.0.50"),
         # chartRef OCIRepository (tag 1.0.0), install.crds default Create: the chart's CRD is applied
-        (HR_CANARY, "DaemonSet agents/agent-canary", "spec.template.spec.containers.0.image", "registry.example.com/agent:1.0.0"),
-        (HR_CANARY, "DaemonSet agents/agent-canary", "spec.template.spec.containers.0.args", ["--log-level=canary", "--port=9100"]),
+        (
+            HR_CANARY,
+            "DaemonSet agents/agent-canary",
+            "spec.template.spec.containers.0.image",
+            "registry.example.com/agent:1.0.0",
+        ),
+        (
+            HR_CANARY,
+            "DaemonSet agents/agent-canary",
+            "spec.template.spec.containers.0.args",
+            ["--log-level=canary", "--port=9100"],
+        ),
         # targetNamespace, namePrefix, nameSuffix, images, components
-        (COLLECTOR, "DaemonSet observability/stg-collector-v1", "spec.template.spec.containers.0.image", "registry.example.com/collector:2.1.0"),
-        (COLLECTOR, "DaemonSet observability/stg-collector-v1", "spec.template.spec.priorityClassName", "system-node-critical"),
+        (
+            COLLECTOR,
+            "DaemonSet observability/stg-collector-v1",
+            "spec.template.spec.containers.0.image",
+            "registry.example.com/collector:2.1.0",
+        ),
+        (
+            COLLECTOR,
+            "DaemonSet observability/stg-collector-v1",
+            "spec.template.spec.priorityClassName",
+            "system-node-critical",
+        ),
         # no postBuild variables: Flux substitutes nothing, not even a default
-        (COLLECTOR, "DaemonSet observability/stg-collector-v1", "metadata.annotations", {"fleet.example.com/cluster": "${cluster_name:=unknown}"}),
+        (
+            COLLECTOR,
+            "DaemonSet observability/stg-collector-v1",
+            "metadata.annotations",
+            {"fleet.example.com/cluster": "${cluster_name:=unknown}"},
+        ),
     ],
 )
 def test_staging_fields(
-    staging: dict[tuple[tuple[str, ...], str], dict[str, Any]], via: tuple[str, ...], resource: str, path: str, expected_value: Any
+    staging: dict[tuple[tuple[str, ...], str], dict[str, Any]],
+    via: tuple[str, ...],
+    resource: str,
+    path: str,
+    expected_value: Any,
 ) -> None:
     assert _at(staging[(via, resource)], path) == expected_value
 
@@ -129,7 +178,9 @@ PROD_AGENT = (KS + "apps", "HelmRelease agents/agent")
         ("DaemonSet agents/agent", "spec.template.spec.nodeSelector", {"topology.example.com/region": None}),
     ],
 )
-def test_production_fields(production: dict[tuple[tuple[str, ...], str], dict[str, Any]], resource: str, path: str, expected_value: Any) -> None:
+def test_production_fields(
+    production: dict[tuple[tuple[str, ...], str], dict[str, Any]], resource: str, path: str, expected_value: Any
+) -> None:
     assert _at(production[(PROD_AGENT, resource)], path) == expected_value
 
 
@@ -157,11 +208,20 @@ GIT = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {
     ("files", "expected_error"),
     [
         (
-            {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/ks.yaml": _ks("b", "./b"), "b/ks.yaml": _ks("a", "./a")},
+            {
+                "clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"),
+                "a/ks.yaml": _ks("b", "./b"),
+                "b/ks.yaml": _ks("a", "./a"),
+            },
             "Kustomization cycle: Kustomization flux-system/a → Kustomization flux-system/b → Kustomization flux-system/a",
         ),
         (
-            {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a", "  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: vars}]\n"), "a/cm.yaml": GIT},
+            {
+                "clusters/c/sync.yaml": GIT
+                + "---\n"
+                + _ks("a", "./a", "  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: vars}]\n"),
+                "a/cm.yaml": GIT,
+            },
             "Kustomization flux-system/a: postBuild.substituteFrom ConfigMap flux-system/vars is defined nowhere",
         ),
         # a source that is not flux bootstrap's own GitRepository must be defined (flux-system's may be absent: test_layouts)
@@ -169,9 +229,15 @@ GIT = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {
             {"clusters/c/sync.yaml": _ks("a", "./a").replace("name: flux-system}", "name: platform}"), "a/x.yaml": GIT},
             "spec.sourceRef GitRepository flux-system/platform is defined nowhere",
         ),
-        ({"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./missing")}, "Kustomization flux-system/a: spec.path missing is not a directory"),
         (
-            {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/kustomization.yaml": "helmCharts: [{name: x}]\n"},
+            {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./missing")},
+            "Kustomization flux-system/a: spec.path missing is not a directory",
+        ),
+        (
+            {
+                "clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"),
+                "a/kustomization.yaml": "helmCharts: [{name: x}]\n",
+            },
             "uses helmCharts, which Flux's kustomize-controller refuses",
         ),
         (
@@ -206,7 +272,11 @@ def test_substitution_disabled_by_annotation(tmp_path: Path) -> None:
             "a/off.yaml": cm.format(name="off", ann="kustomize.toolkit.fluxcd.io/substitute: disabled"),
         },
     )
-    data = {i.obj["metadata"]["name"]: i.obj["data"]["k"] for i in expand(tmp_path / "clusters" / "c", Settings()) if i.obj["kind"] == "ConfigMap"}
+    data = {
+        i.obj["metadata"]["name"]: i.obj["data"]["k"]
+        for i in expand(tmp_path / "clusters" / "c", Settings())
+        if i.obj["kind"] == "ConfigMap"
+    }
     assert data == {"on": "x", "off": "${v}"}
 
 
@@ -226,10 +296,18 @@ CHART = "  chart:\n    spec: {chart: agent, version: '1.2.0', sourceRef: {kind: 
         # an unpacked chart in the store; releaseName defaults to <targetNamespace>-<name>
         (
             _hr(CHART + "  targetNamespace: edge\n"),
-            ["CustomResourceDefinition probes.agent.example.com", "ServiceAccount edge/edge-web", "DaemonSet edge/edge-web"],
+            [
+                "CustomResourceDefinition probes.agent.example.com",
+                "ServiceAccount edge/edge-web",
+                "DaemonSet edge/edge-web",
+            ],
             ["--log-level=info"],
         ),
-        (_hr(CHART + "  install: {crds: Skip}\n"), ["ServiceAccount apps/web", "DaemonSet apps/web"], ["--log-level=info"]),
+        (
+            _hr(CHART + "  install: {crds: Skip}\n"),
+            ["ServiceAccount apps/web", "DaemonSet apps/web"],
+            ["--log-level=info"],
+        ),
         (
             _hr(CHART + "  install: {crds: CreateReplace}\n  releaseName: named\n"),
             ["CustomResourceDefinition probes.agent.example.com", "ServiceAccount apps/named", "DaemonSet apps/named"],
@@ -254,8 +332,13 @@ CHART = "  chart:\n    spec: {chart: agent, version: '1.2.0', sourceRef: {kind: 
         ),
     ],
 )
-def test_helmrelease_fields(tmp_path: Path, chart_store: Path, release: str, expected_objects: list[str], expected_args: list[str] | None) -> None:
-    _write(tmp_path, {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/repo.yaml": HELM_REPO, "a/hr.yaml": release})
+def test_helmrelease_fields(
+    tmp_path: Path, chart_store: Path, release: str, expected_objects: list[str], expected_args: list[str] | None
+) -> None:
+    _write(
+        tmp_path,
+        {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/repo.yaml": HELM_REPO, "a/hr.yaml": release},
+    )
     items = expand(tmp_path / "clusters" / "c", Settings(charts=(FLEET.parent / "charts", chart_store)))
     rendered = [i for i in items if i.via[1:] == ("HelmRelease apps/web",)]
     assert sorted(_key(i)[1] for i in rendered) == sorted(expected_objects)
@@ -265,7 +348,9 @@ def test_helmrelease_fields(tmp_path: Path, chart_store: Path, release: str, exp
 
 
 def test_chart_from_unmapped_git_path(tmp_path: Path) -> None:
-    release = _hr("  chart:\n    spec: {chart: ./charts/none, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n")
+    release = _hr(
+        "  chart:\n    spec: {chart: ./charts/none, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n"
+    )
     _write(tmp_path, {"clusters/c/sync.yaml": GIT + "---\n" + _ks("a", "./a"), "a/hr.yaml": release})
     with pytest.raises(
         GitOpsError,

@@ -25,13 +25,22 @@ AGENT_SOURCE = f"{STAGING}[Kustomization flux-system/apps → HelmRelease agents
 
 
 def dsgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dsgate.cli", "check", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
 def staging_json(chart_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("reports")
-    proc = dsgate("--no-config", "--charts", str(chart_store), "--format", "json", "-o", str(out / "r.json"), str(STAGING))
+    proc = dsgate(
+        "--no-config", "--charts", str(chart_store), "--format", "json", "-o", str(out / "r.json"), str(STAGING)
+    )
     assert proc.returncode == 1, proc.stderr  # the test chart has no resources, probes, ...: policy denies
     doc: dict[str, Any] = json.loads((out / "r.json").read_text())
     return doc
@@ -84,13 +93,22 @@ def test_missing_chart_exits_2() -> None:
     ("example", "expected_resources"),
     [
         ("flux", {"DaemonSet/monitoring/node-exporter", "DaemonSet/logging/fluentd"}),
-        ("argocd", {"DaemonSet/monitoring/node-exporter", "DaemonSet/monitoring/gpu-node-exporter", "DaemonSet/logging/fluentd"}),
+        (
+            "argocd",
+            {
+                "DaemonSet/monitoring/node-exporter",
+                "DaemonSet/monitoring/gpu-node-exporter",
+                "DaemonSet/logging/fluentd",
+            },
+        ),
     ],
 )
 def test_examples_pass(example: str, expected_resources: set[str], tmp_path: Path) -> None:
     proc = dsgate("--format", "junit", "-o", str(tmp_path / "r.xml"), cwd=EXAMPLES / example)
     assert proc.returncode == 0, proc.stderr
-    cases = {case.name.removeprefix("policy ") for suite in JUnitXml.fromfile(str(tmp_path / "r.xml")) for case in suite}
+    cases = {
+        case.name.removeprefix("policy ") for suite in JUnitXml.fromfile(str(tmp_path / "r.xml")) for case in suite
+    }
     assert expected_resources <= cases
 
 
@@ -115,7 +133,9 @@ def test_layouts_through_the_cli(path: str, expected_exit: set[int], expected_er
     assert len(doc["errors"]) == expected_errors, doc["errors"]
     assert all("\n" not in e for e in doc["errors"])
     # no schema error the API server would not raise: every object read is a manifest with apiVersion and kind
-    assert not [e for e in doc["schemaErrors"] if "apiVersion" in e["message"] or "kind" in e["path"]], doc["schemaErrors"]
+    assert not [e for e in doc["schemaErrors"] if "apiVersion" in e["message"] or "kind" in e["path"]], doc[
+        "schemaErrors"
+    ]
     if expected_errors:
         assert doc["errors"][0].startswith("2 charts not found offline: [1] HelmRelease flux-system/logs")
 
@@ -126,12 +146,26 @@ def test_layouts_through_the_cli(path: str, expected_exit: set[int], expected_er
         # the repository's cluster Secrets and Argo CD's own cluster
         ([], {"in-cluster-everywhere", "prod-everywhere", "edge-everywhere"}),
         # --argocd-cluster adds a cluster the repository does not declare
-        (["--argocd-cluster", "lab=https://lab.example.com"], {"in-cluster-everywhere", "prod-everywhere", "edge-everywhere", "lab-everywhere"}),
+        (
+            ["--argocd-cluster", "lab=https://lab.example.com"],
+            {"in-cluster-everywhere", "prod-everywhere", "edge-everywhere", "lab-everywhere"},
+        ),
     ],
 )
 def test_argocd_cluster_flag(flags: list[str], expected_apps: set[str], tmp_path: Path) -> None:
-    proc = dsgate("--no-config", "--no-server-check", *flags, "--format", "json", "-o", str(tmp_path / "r.json"), str(LAYOUTS / "appsets" / "apps"))
+    proc = dsgate(
+        "--no-config",
+        "--no-server-check",
+        *flags,
+        "--format",
+        "json",
+        "-o",
+        str(tmp_path / "r.json"),
+        str(LAYOUTS / "appsets" / "apps"),
+    )
     assert proc.returncode in (0, 1), proc.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     steps = {step for f in doc["findings"] for step in f.get("via", [])}
-    assert {s.split("/")[-1] for s in steps if s.startswith("Application argocd/") and s.endswith("-everywhere")} == expected_apps
+    assert {
+        s.split("/")[-1] for s in steps if s.startswith("Application argocd/") and s.endswith("-everywhere")
+    } == expected_apps

@@ -37,7 +37,9 @@ def _objects(entry: Path, settings: Settings | None = None) -> set[tuple[str, st
     out = set()
     for item in expand(entry, settings or Settings()):
         meta = item.obj.get("metadata") or {}
-        out.add((item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}"))
+        out.add(
+            (item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}")
+        )
     return out
 
 
@@ -80,7 +82,10 @@ def test_missing_charts_named_in_one_error() -> None:
     assert message.startswith(
         "2 charts not found offline: [1] HelmRelease flux-system/logs: chart 'log-shipper' version '2.x' from https://charts.example.com/vendor/log-shipper"
     )
-    assert "[2] HelmRelease flux-system/metrics: chart 'metrics-agent' version '1.4.0' from https://charts.example.com/vendor/metrics-agent" in message
+    assert (
+        "[2] HelmRelease flux-system/metrics: chart 'metrics-agent' version '1.4.0' from https://charts.example.com/vendor/metrics-agent"
+        in message
+    )
     assert message.endswith(
         "searched: no --charts directory given; put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
     )
@@ -102,9 +107,21 @@ def _names(params: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
         # clusters, no selector, no cluster known: Argo CD's own cluster only
         ("clusters: {}", False, [], ("name", "server"), [("in-cluster", IN["server"])]),
         # clusters, no selector: in-cluster first, then every known cluster
-        ("clusters: {}", False, [PROD, EDGE], ("name", "nameNormalized"), [("in-cluster", "in-cluster"), ("prod", "prod"), ("edge", "edge")]),
+        (
+            "clusters: {}",
+            False,
+            [PROD, EDGE],
+            ("name", "nameNormalized"),
+            [("in-cluster", "in-cluster"), ("prod", "prod"), ("edge", "edge")],
+        ),
         # a selector leaves Argo CD's own cluster out (no Secret declares it) and matches labels
-        ("clusters: {selector: {matchLabels: {env: prod}}}", False, [PROD, EDGE], ("name", "metadata.labels.tier"), [("prod", "gold")]),
+        (
+            "clusters: {selector: {matchLabels: {env: prod}}}",
+            False,
+            [PROD, EDGE],
+            ("name", "metadata.labels.tier"),
+            [("prod", "gold")],
+        ),
         # matchExpressions NotIn / Exists
         (
             "clusters: {selector: {matchExpressions: [{key: env, operator: NotIn, values: [prod]}, {key: env, operator: Exists}]}}",
@@ -114,9 +131,21 @@ def _names(params: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
             [("edge",)],
         ),
         # values are templated with the cluster's own parameters (flat without goTemplate)
-        ("clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{name}}'}}", False, [PROD, EDGE], ("values.ns",), [("agents-edge",)]),
+        (
+            "clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{name}}'}}",
+            False,
+            [PROD, EDGE],
+            ("values.ns",),
+            [("agents-edge",)],
+        ),
         # with goTemplate the parameters stay nested
-        ("clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{ .name }}'}}", True, [PROD, EDGE], ("name",), [("edge",)]),
+        (
+            "clusters: {selector: {matchLabels: {env: edge}}, values: {ns: 'agents-{{ .name }}'}}",
+            True,
+            [PROD, EDGE],
+            ("name",),
+            [("edge",)],
+        ),
         # matrix: every pair; the second generator sees the first's parameters
         (
             "matrix: {generators: [{list: {elements: [{a: '1'}, {a: '2'}]}}, {list: {elements: [{b: 'x-{{a}}'}, {b: y}]}}]}",
@@ -151,7 +180,9 @@ def _names(params: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
         ),
     ],
 )
-def test_generators(generator: str, go: bool, clusters: list[ArgoCluster], keys: tuple[str, ...], expected: list[tuple[Any, ...]]) -> None:
+def test_generators(
+    generator: str, go: bool, clusters: list[ArgoCluster], keys: tuple[str, ...], expected: list[tuple[Any, ...]]
+) -> None:
     gens = Generators(Repos(APPSETS), lambda: list(clusters), _template)
     assert _names(gens.params(yaml.safe_load(generator), go, "ApplicationSet t"), *keys) == expected
 
@@ -165,9 +196,15 @@ def test_generators(generator: str, go: bool, clusters: list[ArgoCluster], keys:
             r"generator \['pullRequest'\] is not one dsgate renders \(list, clusters, git directories and files, matrix, merge\)",
         ),  # named, not ignored
         ("matrix: {generators: [{list: {elements: []}}]}", "combines exactly two generators"),  # Argo CD's rule
-        ("matrix: {generators: [{list: {elements: [{a: '1'}]}}, {list: {elements: [{a: '2'}]}}]}", "both generators set a to different values"),
+        (
+            "matrix: {generators: [{list: {elements: [{a: '1'}]}}, {list: {elements: [{a: '2'}]}}]}",
+            "both generators set a to different values",
+        ),
         ("merge: {generators: [{list: {elements: []}}, {list: {elements: []}}]}", "needs mergeKeys"),
-        ("merge: {mergeKeys: [k], generators: [{list: {elements: [{k: '1'}, {k: '1'}]}}, {list: {elements: []}}]}", "share the mergeKeys values"),
+        (
+            "merge: {mergeKeys: [k], generators: [{list: {elements: [{k: '1'}, {k: '1'}]}}, {list: {elements: []}}]}",
+            "share the mergeKeys values",
+        ),
     ],
 )
 def test_generator_errors(generator: str, expected_error: str) -> None:
@@ -185,17 +222,43 @@ EDGE_URL = "https://edge.example.com:6443"
     ("expected_cluster", "expected_chain", "expected_object"),
     [
         # clusters generator over the repository's cluster Secrets (selector env In prod, edge)
-        (PROD_URL, "ApplicationSet argocd/node-agent → Application argocd/prod-node-agent", "DaemonSet agents/node-agent"),
-        (EDGE_URL, "ApplicationSet argocd/node-agent → Application argocd/edge-node-agent", "DaemonSet agents/node-agent"),
+        (
+            PROD_URL,
+            "ApplicationSet argocd/node-agent → Application argocd/prod-node-agent",
+            "DaemonSet agents/node-agent",
+        ),
+        (
+            EDGE_URL,
+            "ApplicationSet argocd/node-agent → Application argocd/edge-node-agent",
+            "DaemonSet agents/node-agent",
+        ),
         # matrix of clusters (prod) x git directories agents/*, destination by name
-        (PROD_URL, "ApplicationSet argocd/agents-matrix → Application argocd/log-agent-prod-matrix", "DaemonSet matrix/log-agent"),
-        (PROD_URL, "ApplicationSet argocd/agents-matrix → Application argocd/node-agent-prod-matrix", "DaemonSet matrix/node-agent"),
+        (
+            PROD_URL,
+            "ApplicationSet argocd/agents-matrix → Application argocd/log-agent-prod-matrix",
+            "DaemonSet matrix/log-agent",
+        ),
+        (
+            PROD_URL,
+            "ApplicationSet argocd/agents-matrix → Application argocd/node-agent-prod-matrix",
+            "DaemonSet matrix/node-agent",
+        ),
         # merge: a chart with values from values/agent/<cluster>.yaml ($values) and the merged log level
-        (PROD_URL, "ApplicationSet argocd/agent-chart → Application argocd/prod-agent-chart", "DaemonSet agent-chart/prod-agent-chart"),
-        (EDGE_URL, "ApplicationSet argocd/agent-chart → Application argocd/edge-agent-chart", "DaemonSet agent-chart/edge-agent-chart"),
+        (
+            PROD_URL,
+            "ApplicationSet argocd/agent-chart → Application argocd/prod-agent-chart",
+            "DaemonSet agent-chart/prod-agent-chart",
+        ),
+        (
+            EDGE_URL,
+            "ApplicationSet argocd/agent-chart → Application argocd/edge-agent-chart",
+            "DaemonSet agent-chart/edge-agent-chart",
+        ),
     ],
 )
-def test_appsets_repository(expected_cluster: str, expected_chain: str, expected_object: str, appsets: dict[tuple[str, str, str], Any]) -> None:
+def test_appsets_repository(
+    expected_cluster: str, expected_chain: str, expected_object: str, appsets: dict[tuple[str, str, str], Any]
+) -> None:
     assert (expected_cluster, expected_chain, expected_object) in appsets
 
 
@@ -204,7 +267,9 @@ def appsets() -> dict[tuple[str, str, str], Any]:
     out = {}
     for item in expand(APPSETS / "apps", Settings()):
         meta = item.obj.get("metadata") or {}
-        out[(item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}")] = item.obj
+        out[
+            (item.cluster, " → ".join(item.via), f"{item.obj['kind']} {meta.get('namespace', '')}/{meta.get('name')}")
+        ] = item.obj
     return out
 
 
@@ -217,7 +282,9 @@ def appsets() -> dict[tuple[str, str, str], Any]:
         ("collector", ["--log-level=warn", "--port=9400"]),  # a value file relative to the chart path
     ],
 )
-def test_merged_values_reach_the_chart(name: str, expected_args: list[str], appsets: dict[tuple[str, str, str], Any]) -> None:
+def test_merged_values_reach_the_chart(
+    name: str, expected_args: list[str], appsets: dict[tuple[str, str, str], Any]
+) -> None:
     (obj,) = [o for (_, _, ref), o in appsets.items() if ref.startswith("DaemonSet ") and ref.endswith(f"/{name}")]
     assert obj["spec"]["template"]["spec"]["containers"][0]["args"] == expected_args
 
@@ -228,7 +295,9 @@ def test_flag_clusters_join_the_secrets() -> None:
     # (everywhere) reaches it; the selector env In (prod, edge) and the secret-type label selector (merge) do not
     objs = _objects(APPSETS / "apps", Settings(clusters=("lab=https://lab.example.com",)))
     lab = {(chain, ref) for cluster, chain, ref in objs if cluster == "https://lab.example.com"}
-    assert lab == {("ApplicationSet argocd/everywhere → Application argocd/lab-everywhere", "DaemonSet everywhere/log-agent")}
+    assert lab == {
+        ("ApplicationSet argocd/everywhere → Application argocd/lab-everywhere", "DaemonSet everywhere/log-agent")
+    }
 
 
 @pytest.mark.unit
@@ -267,7 +336,9 @@ def test_argo_entry_reads_only_its_own_files() -> None:
 @pytest.mark.render
 def test_external_artifact_of_an_artifact_generator() -> None:
     # clusters/split: the Kustomization's source is an ExternalArtifact the ArtifactGenerator cuts from the repository
-    assert ("", "Kustomization flux-system/apps", "DaemonSet agents/node-agent") in _objects(BOOTSTRAP / "clusters" / "split")
+    assert ("", "Kustomization flux-system/apps", "DaemonSet agents/node-agent") in _objects(
+        BOOTSTRAP / "clusters" / "split"
+    )
 
 
 @pytest.mark.unit
@@ -277,12 +348,21 @@ def test_external_artifact_of_an_artifact_generator() -> None:
         # a glob: the files below its fixed prefix, at their paths below it
         ([{"from": "@repo/apps/**", "to": "@artifact/"}], {"kustomization.yaml", "agent.yaml", "NOTES.md"}),
         # exclude leaves files out
-        ([{"from": "@repo/apps/**", "to": "@artifact/base/", "exclude": ["*.md"]}], {"base/kustomization.yaml", "base/agent.yaml"}),
+        (
+            [{"from": "@repo/apps/**", "to": "@artifact/base/", "exclude": ["*.md"]}],
+            {"base/kustomization.yaml", "base/agent.yaml"},
+        ),
         # a directory without a glob is copied with its name into a destination ending in /
-        ([{"from": "@repo/charts/collector", "to": "@artifact/charts/"}], {"charts/collector/Chart.yaml", "charts/collector/templates/daemonset.yaml"}),
+        (
+            [{"from": "@repo/charts/collector", "to": "@artifact/charts/"}],
+            {"charts/collector/Chart.yaml", "charts/collector/templates/daemonset.yaml"},
+        ),
         # a file to a path: renamed; a file to a directory: kept by name
         (
-            [{"from": "@repo/apps/agent.yaml", "to": "@artifact/env.yaml"}, {"from": "@repo/apps/kustomization.yaml", "to": "@artifact/x/"}],
+            [
+                {"from": "@repo/apps/agent.yaml", "to": "@artifact/env.yaml"},
+                {"from": "@repo/apps/kustomization.yaml", "to": "@artifact/x/"},
+            ],
             {"env.yaml", "x/kustomization.yaml"},
         ),
         # a single-level glob does not descend
@@ -290,9 +370,18 @@ def test_external_artifact_of_an_artifact_generator() -> None:
     ],
 )
 def test_artifact_copy(tmp_path: Path, copy: list[dict[str, Any]], expected_files: set[str]) -> None:
-    generator = {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator", "metadata": {"name": "g", "namespace": "flux-system"}}
-    generator["spec"] = {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}], "artifacts": [{"name": "a", "copy": copy}]}
-    dest = artifacts.assemble(generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out")
+    generator = {
+        "apiVersion": "source.extensions.fluxcd.io/v1beta1",
+        "kind": "ArtifactGenerator",
+        "metadata": {"name": "g", "namespace": "flux-system"},
+    }
+    generator["spec"] = {
+        "sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}],
+        "artifacts": [{"name": "a", "copy": copy}],
+    }
+    dest = artifacts.assemble(
+        generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out"
+    )
     assert {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()} == expected_files
 
 
@@ -301,16 +390,28 @@ def test_artifact_copy(tmp_path: Path, copy: list[dict[str, Any]], expected_file
     ("copy", "expected_error"),
     [
         ({"from": "@other/apps/**", "to": "@artifact/"}, "names @other, which spec.sources does not declare"),
-        ({"from": "@repo/apps/**", "to": "@artifact/", "strategy": "Merge"}, "copy strategy 'Merge' is not rendered offline"),
+        (
+            {"from": "@repo/apps/**", "to": "@artifact/", "strategy": "Merge"},
+            "copy strategy 'Merge' is not rendered offline",
+        ),
         ({"from": "@repo/nowhere", "to": "@artifact/"}, "nowhere is not in the source"),
         ({"from": "@repo/../..", "to": "@artifact/"}, "leaves the source"),
     ],
 )
 def test_artifact_copy_errors(tmp_path: Path, copy: dict[str, Any], expected_error: str) -> None:
-    generator = {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator", "metadata": {"name": "g", "namespace": "flux-system"}}
-    generator["spec"] = {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}], "artifacts": [{"name": "a", "copy": [copy]}]}
+    generator = {
+        "apiVersion": "source.extensions.fluxcd.io/v1beta1",
+        "kind": "ArtifactGenerator",
+        "metadata": {"name": "g", "namespace": "flux-system"},
+    }
+    generator["spec"] = {
+        "sources": [{"alias": "repo", "kind": "GitRepository", "name": "flux-system"}],
+        "artifacts": [{"name": "a", "copy": [copy]}],
+    }
     with pytest.raises(GitOpsError, match=expected_error):
-        artifacts.assemble(generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out")
+        artifacts.assemble(
+            generator, generator["spec"]["artifacts"][0], lambda kind, ns, name: BOOTSTRAP, tmp_path / "out"
+        )
 
 
 GAPS = DATA / "gaps"
@@ -331,12 +432,24 @@ GAPS = DATA / "gaps"
             ],
         ),
         # Jsonnet is not evaluated: an error, not an Application that silently renders nothing
-        ("jsonnet", GitOpsError, ["Application argocd/jsonnet-agent: ", "holds Jsonnet (agent.jsonnet), which dsgate does not evaluate"]),
+        (
+            "jsonnet",
+            GitOpsError,
+            ["Application argocd/jsonnet-agent: ", "holds Jsonnet (agent.jsonnet), which dsgate does not evaluate"],
+        ),
         # a config management plugin is not run: an error naming it
-        ("plugin", GitOpsError, ["Application argocd/plugin-agent: source 'jsonnet-app' uses config management plugin 'kasane', which dsgate does not run"]),
+        (
+            "plugin",
+            GitOpsError,
+            [
+                "Application argocd/plugin-agent: source 'jsonnet-app' uses config management plugin 'kasane', which dsgate does not run"
+            ],
+        ),
     ],
 )
-def test_what_cannot_render_offline_is_named(entry: str, expected_type: type[Exception], expected_parts: list[str]) -> None:
+def test_what_cannot_render_offline_is_named(
+    entry: str, expected_type: type[Exception], expected_parts: list[str]
+) -> None:
     with pytest.raises(expected_type) as info:
         expand(GAPS / entry, Settings())
     assert "\n" not in str(info.value)

@@ -48,7 +48,9 @@ def test_substitute_refuses(text: str, expected_error: str) -> None:
         substitute(text, VARS)
 
 
-@pytest.mark.parametrize(("name", "expected_ok"), [("cluster_name", True), ("_x1", True), ("1x", False), ("a-b", False)])
+@pytest.mark.parametrize(
+    ("name", "expected_ok"), [("cluster_name", True), ("_x1", True), ("1x", False), ("a-b", False)]
+)
 def test_variable_names(name: str, expected_ok: bool) -> None:
     if expected_ok:
         check_names({name: "v"})

@@ -27,13 +27,27 @@ def _cm(name: str, data: dict[str, str], kind: str = "ConfigMap") -> dict[str, A
 
 
 def _hr(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "web", "namespace": "apps"}, "spec": spec}
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "apps"},
+        "spec": spec,
+    }
 
 
 CLUSTER = Cluster()
 for obj in (
     _cm("base", {"values.yaml": "a: 1\nnested: {x: 1, y: 2}\nlist: [1, 2]\n"}),
-    _cm("over", {"values.yaml": "nested: {y: 20}\nlist: [3]\n", "custom": "b: from-custom\n", "port": "8080", "quoted": '"8080"', "flag": "true"}),
+    _cm(
+        "over",
+        {
+            "values.yaml": "nested: {y: 20}\nlist: [3]\n",
+            "custom": "b: from-custom\n",
+            "port": "8080",
+            "quoted": '"8080"',
+            "flag": "true",
+        },
+    ),
     _cm("creds", {"values.yaml": "password: s3cret\n"}, kind="Secret"),
 ):
     CLUSTER.add(obj, ())
@@ -52,26 +66,49 @@ for obj in (
         ([{"kind": "ConfigMap", "name": "over", "valuesKey": "custom"}], {}, {"b": "from-custom"}),
         ([{"kind": "Secret", "name": "creds"}], {}, {"password": "s3cret"}),
         # targetPath: set as helm --set does (typed), a quoted value stays a string
-        ([{"kind": "ConfigMap", "name": "over", "valuesKey": "port", "targetPath": "server.port"}], {}, {"server": {"port": 8080}}),
-        ([{"kind": "ConfigMap", "name": "over", "valuesKey": "quoted", "targetPath": "server.port"}], {}, {"server": {"port": "8080"}}),
-        ([{"kind": "ConfigMap", "name": "over", "valuesKey": "flag", "targetPath": "a\\.b.c[1]"}], {}, {"a.b": {"c": [None, True]}}),
+        (
+            [{"kind": "ConfigMap", "name": "over", "valuesKey": "port", "targetPath": "server.port"}],
+            {},
+            {"server": {"port": 8080}},
+        ),
+        (
+            [{"kind": "ConfigMap", "name": "over", "valuesKey": "quoted", "targetPath": "server.port"}],
+            {},
+            {"server": {"port": "8080"}},
+        ),
+        (
+            [{"kind": "ConfigMap", "name": "over", "valuesKey": "flag", "targetPath": "a\\.b.c[1]"}],
+            {},
+            {"a.b": {"c": [None, True]}},
+        ),
         # optional references may be missing, the whole object or the key
         (
-            [{"kind": "ConfigMap", "name": "absent", "optional": True}, {"kind": "ConfigMap", "name": "base", "valuesKey": "nope", "optional": True}],
+            [
+                {"kind": "ConfigMap", "name": "absent", "optional": True},
+                {"kind": "ConfigMap", "name": "base", "valuesKey": "nope", "optional": True},
+            ],
             {"z": 1},
             {"z": 1},
         ),
     ],
 )
-def test_release_values(values_from: list[dict[str, Any]], values: dict[str, Any], expected_values: dict[str, Any]) -> None:
+def test_release_values(
+    values_from: list[dict[str, Any]], values: dict[str, Any], expected_values: dict[str, Any]
+) -> None:
     assert release_values(_hr({"valuesFrom": values_from, "values": values}), CLUSTER) == expected_values
 
 
 @pytest.mark.parametrize(
     ("values_from", "expected_error"),
     [
-        ([{"kind": "ConfigMap", "name": "absent"}], "HelmRelease apps/web: valuesFrom ConfigMap apps/absent is defined nowhere"),
-        ([{"kind": "ConfigMap", "name": "base", "valuesKey": "nope"}], "valuesFrom key 'nope' of ConfigMap apps/base is defined nowhere"),
+        (
+            [{"kind": "ConfigMap", "name": "absent"}],
+            "HelmRelease apps/web: valuesFrom ConfigMap apps/absent is defined nowhere",
+        ),
+        (
+            [{"kind": "ConfigMap", "name": "base", "valuesKey": "nope"}],
+            "valuesFrom key 'nope' of ConfigMap apps/base is defined nowhere",
+        ),
         ([{"kind": "Pod", "name": "base"}], "valuesFrom kind 'Pod' is not ConfigMap or Secret"),
         ([{"kind": "ConfigMap", "name": "over", "valuesKey": "port"}], "is not a map of values"),
     ],
@@ -109,7 +146,10 @@ def test_set_path(path: str, raw: str, expected_values: dict[str, Any]) -> None:
     ("images", "expected_images"),
     [
         (["registry.example.com/agent:2.0.0"], [{"name": "registry.example.com/agent", "newTag": "2.0.0"}]),
-        (["agent=mirror.example.com/agent:2.0.0"], [{"name": "agent", "newName": "mirror.example.com/agent", "newTag": "2.0.0"}]),
+        (
+            ["agent=mirror.example.com/agent:2.0.0"],
+            [{"name": "agent", "newName": "mirror.example.com/agent", "newTag": "2.0.0"}],
+        ),
         (["localhost:5000/agent@sha256:abc"], [{"name": "localhost:5000/agent", "digest": "sha256:abc"}]),
         (["localhost:5000/agent"], [{"name": "localhost:5000/agent"}]),
     ],

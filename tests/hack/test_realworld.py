@@ -21,12 +21,21 @@ pytestmark = pytest.mark.policy
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 def table(stdout: str) -> dict[str, list[str]]:
     """input -> [exit, denies, warns, schema errors, errors, seconds] from the Markdown table."""
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines() if line.startswith("|")]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines() if line.startswith("|")
+    ]
     assert rows[0] == ["input", "exit", "denies", "warns", "schema errors", "errors", "seconds"]
     return {row[0]: row[1:] for row in rows[2:]}
 
@@ -46,11 +55,22 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[str
         ("broken-chart", "2", "0", "0", "1"),  # a chart whose template fails: one render error, exit 2
         ("configmap.yaml", "0", "0", "0", "0"),  # a single YAML file is an input; nothing to report
         ("unknown-kind.yaml", "2", "0", "0", "1"),  # a kind without schema: fail closed, one error
-        ("unknown-kind-allowed.yaml", "0", "0", "0", "0"),  # same file, its .args adds --allow-kind: the args are applied
+        (
+            "unknown-kind-allowed.yaml",
+            "0",
+            "0",
+            "0",
+            "0",
+        ),  # same file, its .args adds --allow-kind: the args are applied
     ],
 )
 def test_row(
-    result: tuple[dict[str, list[str]], Path], name: str, expected_exit: str, expected_denies: str, expected_schema: str, expected_errors: str
+    result: tuple[dict[str, list[str]], Path],
+    name: str,
+    expected_exit: str,
+    expected_denies: str,
+    expected_schema: str,
+    expected_errors: str,
 ) -> None:
     rows, out = result
     exit_code, denies, _warns, schema, errors, seconds = rows[name]

@@ -53,7 +53,9 @@ SLOW_TEMPLATE = "{{- range until 20000 }}{{- range until 20000 }}{{- end }}{{- e
 # Starts a command with SIGINT and SIGTERM at their defaults, whatever this test process was started
 # with (a background job of a non-interactive shell inherits SIGINT ignored): dispositions survive exec.
 DEFAULT_SIGNALS = "import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; os.execv(sys.argv[1], sys.argv[1:])"
-IGNORED_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+IGNORED_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def launched(cmd: Sequence[str], sigint: str = "default") -> list[str]:
@@ -138,10 +140,16 @@ def tagged(env: dict[str, str]) -> dict[int, str]:
 
 def leftovers(tmp: Path) -> list[Path]:
     """What a finished run left in TMP/tmp (its TMPDIR), besides the empty runs directory of dsgate.rundir."""
-    return sorted(p for p in (tmp / "tmp").rglob("*") if not (p.is_dir() and p.name.startswith("dsgate-runs-") and not any(p.iterdir())))
+    return sorted(
+        p
+        for p in (tmp / "tmp").rglob("*")
+        if not (p.is_dir() and p.name.startswith("dsgate-runs-") and not any(p.iterdir()))
+    )
 
 
-def assert_cancelled(proc: subprocess.Popen[str], sig: signal.Signals, expected_code: int, env: dict[str, str], tmp: Path) -> str:
+def assert_cancelled(
+    proc: subprocess.Popen[str], sig: signal.Signals, expected_code: int, env: dict[str, str], tmp: Path
+) -> str:
     """Send SIG to PROC (a tagged run, see tagged_env); it must exit EXPECTED_CODE without a traceback,
     leave no process of its own running and nothing in its TMPDIR. Returns its stderr."""
     proc.send_signal(sig)
@@ -154,7 +162,9 @@ def assert_cancelled(proc: subprocess.Popen[str], sig: signal.Signals, expected_
     return err
 
 
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float, proc: subprocess.Popen[Any] | None = None) -> None:
+def wait_for(
+    what: str, predicate: Callable[[], bool], timeout: float, proc: subprocess.Popen[Any] | None = None
+) -> None:
     """Poll PREDICATE until true; fail naming WHAT after TIMEOUT or when PROC exits first."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.support import SLOW_TEMPLATE, assert_cancelled, descendants, launched, leftovers, still_running, tagged, tagged_env, wait_for
+from tests.hostile.support import (
+    SLOW_TEMPLATE,
+    assert_cancelled,
+    descendants,
+    launched,
+    leftovers,
+    still_running,
+    tagged,
+    tagged_env,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
@@ -31,10 +41,14 @@ def _slow_repo(tmp: Path) -> Path:
     return config
 
 
-def _start(tmp: Path, env: dict[str, str], sigint: str = "default") -> tuple[subprocess.Popen[str], dict[int, tuple[str, int]]]:
+def _start(
+    tmp: Path, env: dict[str, str], sigint: str = "default"
+) -> tuple[subprocess.Popen[str], dict[int, tuple[str, int]]]:
     config = _slow_repo(tmp)
     cmd = [sys.executable, "-m", "dsgate.cli", "check", "--config", str(config), "--no-deploy"]
-    proc = subprocess.Popen(launched(cmd, sigint), cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        launched(cmd, sigint), cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     seen: dict[int, tuple[str, int]] = {}
 
     def all_children_running() -> bool:
@@ -67,7 +81,9 @@ def test_signal_stops_every_child(tmp_path: Path, sig: signal.Signals, launched_
     proc, children = _start(tmp_path, env, launched_with)
     try:
         assert _opa_tmp(children), "OPA's temporary directory not found"
-        err = assert_cancelled(proc, sig, expected_code, env, tmp_path)  # OPA's and the API server's directories included
+        err = assert_cancelled(
+            proc, sig, expected_code, env, tmp_path
+        )  # OPA's and the API server's directories included
         assert err.strip().splitlines()[-1].startswith("dsgate: error: interrupted"), err
         assert still_running(children) == {}
     finally:
@@ -84,6 +100,8 @@ def test_sigkill_leaves_no_child_and_no_file(tmp_path: Path) -> None:
     proc.kill()
     proc.wait()
     # children: PDEATHSIG; files (OPA's, the API server's): the run's reaper (test_rundir)
-    wait_for("the children of a SIGKILLed dsgate to die", lambda: still_running(children) == {} and tagged(env) == {}, 30)
+    wait_for(
+        "the children of a SIGKILLed dsgate to die", lambda: still_running(children) == {} and tagged(env) == {}, 30
+    )
     assert [d for d in opa_dirs if d.exists()] == []
     assert leftovers(tmp_path) == []

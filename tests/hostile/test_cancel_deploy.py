@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.hostile, pytest.mark.cluster, pytest.mark.xdist_group(
 
 
 @pytest.mark.parametrize(
-    ("sig", "expected_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)], ids=["SIGTERM", "SIGINT", "SIGKILL"]
+    ("sig", "expected_code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)],
+    ids=["SIGTERM", "SIGINT", "SIGKILL"],
 )
 def test_signal_in_deploy_stage_stops_its_cluster(tmp_path: Path, sig: signal.Signals, expected_code: int) -> None:
     shutil.copytree(CHARTS / "node-exporter", tmp_path / "ne", ignore=shutil.ignore_patterns("charts"))
@@ -31,7 +33,9 @@ def test_signal_in_deploy_stage_stops_its_cluster(tmp_path: Path, sig: signal.Si
     env = tagged_env(tmp_path, DSGATE_CLUSTER_ROOT=str(root))
     # the server check is not what this test is about: without it the deploy stage comes sooner
     cmd = [sys.executable, "-m", "dsgate.cli", "check", "--config", str(config), "--no-server-check"]
-    proc = subprocess.Popen(launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for("the deploy stage's etcd", lambda: "etcd" in tagged(env).values(), 240, proc)
         err = assert_cancelled(proc, sig, expected_code, env, tmp_path)  # no process, no file left

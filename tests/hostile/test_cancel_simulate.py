@@ -43,11 +43,25 @@ def _installing(proc: subprocess.Popen[str], env: dict[str, str]) -> Callable[[]
     ],
 )
 def test_signal_in_simulate_removes_its_cluster(
-    tmp_path: Path, phase: str, until: Callable[[subprocess.Popen[str], dict[str, str]], Callable[[], bool]], sig: signal.Signals, expected_code: int
+    tmp_path: Path,
+    phase: str,
+    until: Callable[[subprocess.Popen[str], dict[str, str]], Callable[[], bool]],
+    sig: signal.Signals,
+    expected_code: int,
 ) -> None:
     env = tagged_env(tmp_path)
-    cmd = [sys.executable, "-m", "dsgate.cli", "simulate", str(CHARTS / "node-exporter"), "--topology", str(REPO / "cluster" / "small.yaml")]
-    proc = subprocess.Popen(launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dsgate.cli",
+        "simulate",
+        str(CHARTS / "node-exporter"),
+        "--topology",
+        str(REPO / "cluster" / "small.yaml"),
+    ]
+    proc = subprocess.Popen(
+        launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(f"simulate: {phase}", until(proc, env), 300, proc)
         err = assert_cancelled(proc, sig, expected_code, env, tmp_path)

@@ -34,7 +34,9 @@ def test_signal_during_a_go_build_stops_it(tmp_path: Path, sig: signal.Signals, 
     offline = {"GOPROXY": f"file://{modules}/cache/download", "GOSUMDB": "off"}
     env = tagged_env(tmp_path, DSGATE_CACHE=str(cache), GOCACHE=str(tmp_path / "gocache"), **offline)
     cmd = [sys.executable, "-m", "dsgate.cli", "tools", "install", "--no-progress", "opa"]
-    proc = subprocess.Popen(launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        launched(cmd), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for("the Go build's first compile", lambda: "compile" in tagged(env).values(), 300, proc)
         err = assert_cancelled(proc, sig, expected_code, env, tmp_path)

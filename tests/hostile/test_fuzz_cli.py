@@ -41,7 +41,9 @@ FUZZ_SETTINGS = settings(
 )
 WALL_LIMIT = 120.0  # seconds: far above a clean run (~2 s), far below what an unbounded render takes
 REAL_MANIFESTS = [BAD.read_text(), MINIMAL_DS]
-CHART_TEMPLATE = MINIMAL_DS.replace("name: agent,", "name: {{ .Release.Name }},").replace('"registry.example/agent:1.0"', "{{ .Values.image | quote }}")
+CHART_TEMPLATE = MINIMAL_DS.replace("name: agent,", "name: {{ .Release.Name }},").replace(
+    '"registry.example/agent:1.0"', "{{ .Values.image | quote }}"
+)
 
 
 @contextlib.contextmanager
@@ -80,13 +82,20 @@ def _file(directory: Path, data: bytes) -> Path:
 
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
-yaml_values = st.recursive(yaml_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
 yaml_garbage = st.builds(
     lambda docs, junk, at: (lambda text: text[:at] + junk + text[at:])(yaml.safe_dump_all(docs)),
     st.lists(
         yaml_values
         | st.fixed_dictionaries(
-            {"apiVersion": st.sampled_from(["v1", "apps/v1"]), "kind": st.sampled_from(["DaemonSet", "ConfigMap", "List"])},
+            {
+                "apiVersion": st.sampled_from(["v1", "apps/v1"]),
+                "kind": st.sampled_from(["DaemonSet", "ConfigMap", "List"]),
+            },
             optional={"metadata": yaml_values, "spec": yaml_values},
         ),
         min_size=1,

@@ -42,7 +42,8 @@ def random_bytes(tmp: Path) -> tuple[list[str | Path], list[str]]:
 
 def _nested_annotation(opening: str, closing: str, depth: int) -> str:
     return MINIMAL_DS.replace(
-        "metadata: {name: agent, namespace: agents}", f"metadata:\n  name: agent\n  annotations:\n    deep: {opening * depth}1{closing * depth}"
+        "metadata: {name: agent, namespace: agents}",
+        f"metadata:\n  name: agent\n  annotations:\n    deep: {opening * depth}1{closing * depth}",
     )
 
 
@@ -51,7 +52,9 @@ def flow_nested_5000(tmp: Path) -> tuple[list[str | Path], list[str]]:
     return ["--no-config", path.parent], [str(path), "depth=100"]
 
 
-def flow_nested_200000(tmp: Path) -> tuple[list[str | Path], list[str]]:  # libyaml's composer would overflow the C stack
+def flow_nested_200000(
+    tmp: Path,
+) -> tuple[list[str | Path], list[str]]:  # libyaml's composer would overflow the C stack
     path = _write(tmp / "in" / "deep.yaml", _nested_annotation("[", "]", 200_000))
     return ["--no-config", path.parent], [str(path), "depth=100"]
 
@@ -95,7 +98,9 @@ def file_size_limit(tmp: Path) -> tuple[list[str | Path], list[str]]:
 
 
 def documents_limit(tmp: Path) -> tuple[list[str | Path], list[str]]:
-    path = _write(tmp / "in" / "ds.yaml", "---\n".join(MINIMAL_DS.replace("name: agent,", f"name: agent{i},") for i in range(5)))
+    path = _write(
+        tmp / "in" / "ds.yaml", "---\n".join(MINIMAL_DS.replace("name: agent,", f"name: agent{i},") for i in range(5))
+    )
     return _with_config(tmp, "{documents: 3}", "in"), [str(path), "documents=3"]
 
 
@@ -133,7 +138,10 @@ def chart_render_size(tmp: Path) -> tuple[list[str | Path], list[str]]:
 
 
 def chart_nested_output(tmp: Path) -> tuple[list[str | Path], list[str]]:
-    _chart(tmp, 'apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: deep}\nspec:\n  a: {{ repeat 5000 "[" }}{{ repeat 5000 "]" }}\n')
+    _chart(
+        tmp,
+        'apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: deep}\nspec:\n  a: {{ repeat 5000 "[" }}{{ repeat 5000 "]" }}\n',
+    )
     return ["--no-config", tmp / "hog"], [str(tmp / "hog"), "depth=100", "[default]"]
 
 

@@ -18,9 +18,29 @@ pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
 
 def test_three_parallel_checks_agree(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "dsgate.cli", "check", "--no-config", "--kube-version", "1.36.0", "--format", "json", str(BAD), str(CHARTS / "node-exporter")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dsgate.cli",
+        "check",
+        "--no-config",
+        "--kube-version",
+        "1.36.0",
+        "--format",
+        "json",
+        str(BAD),
+        str(CHARTS / "node-exporter"),
+    ]
     procs = [
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path) for _ in range(3)
+        subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,
+        )
+        for _ in range(3)
     ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     codes = [proc.returncode for proc in procs]

@@ -43,7 +43,9 @@ def _chart(tmp: Path, trap: str) -> Path:
         (SLOW, "{renderSeconds: 3}", "renderSeconds=3"),
     ],
 )
-def test_killed_render_is_named_and_the_others_complete(tmp_path: Path, trap: str, limits: str, expected_limit: str) -> None:
+def test_killed_render_is_named_and_the_others_complete(
+    tmp_path: Path, trap: str, limits: str, expected_limit: str
+) -> None:
     _chart(tmp_path, trap)
     config = tmp_path / "dsgate.yaml"
     config.write_text(f"sources: [trap]\nkubeVersions: [1.35.0, 1.36.0]\nhelmVersions: [v4, v3]\nlimits: {limits}\n")
@@ -84,7 +86,9 @@ def _kustomization(tmp: Path, chart: Path) -> Path:
     top = tmp / "kz"
     (top / "charts").mkdir(parents=True)
     chart.rename(top / "charts" / "trap")
-    (top / "kustomization.yaml").write_text("helmGlobals: {chartHome: charts}\nhelmCharts:\n  - {name: trap, releaseName: trap}\n")
+    (top / "kustomization.yaml").write_text(
+        "helmGlobals: {chartHome: charts}\nhelmCharts:\n  - {name: trap, releaseName: trap}\n"
+    )
     return top
 
 
@@ -96,16 +100,34 @@ def _kustomization(tmp: Path, chart: Path) -> Path:
         pytest.param("v4", True, "kustomize build {src}", id="kustomize-helm"),  # kustomize and the helm it starts
     ],
 )
-def test_render_memory_is_enforced_by_the_kernel(tmp_path: Path, helm: str, through_kustomize: bool, expected_what: str) -> None:
+def test_render_memory_is_enforced_by_the_kernel(
+    tmp_path: Path, helm: str, through_kustomize: bool, expected_what: str
+) -> None:
     """The limit is the kernel's (RLIMIT_DATA, see render.os_limits): every process of the run stays
     under renderMemory (1 GiB, the default) at its peak, and the error names the limit and its key."""
     src = _chart(tmp_path, HOG_1E8)
     if through_kustomize:
         src = _kustomization(tmp_path, src)
     report = tmp_path / "report.json"
-    argv = ["--no-config", "--no-server-check", "--no-deploy", "--kube-version", "1.36.0", "--helm", helm, "--format", "json", "-o", report, src]
+    argv = [
+        "--no-config",
+        "--no-server-check",
+        "--no-deploy",
+        "--kube-version",
+        "1.36.0",
+        "--helm",
+        helm,
+        "--format",
+        "json",
+        "-o",
+        report,
+        src,
+    ]
     proc = subprocess.run(
-        [sys.executable, "-c", PEAK, sys.executable, "-m", "dsgate.cli", "check", *map(str, argv)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PEAK, sys.executable, "-m", "dsgate.cli", "check", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     code, peak_kib = map(int, proc.stdout.split())
     assert code == 2

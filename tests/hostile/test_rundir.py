@@ -32,10 +32,14 @@ sys.stdin.read()
 NEXT_RUN = "from dsgate import rundir; rundir.path()"
 
 
-@pytest.mark.parametrize(("killed", "expected_remover"), [(("dsgate",), "the reaper"), (("reaper", "dsgate"), "the next run's sweep")])
+@pytest.mark.parametrize(
+    ("killed", "expected_remover"), [(("dsgate",), "the reaper"), (("reaper", "dsgate"), "the next run's sweep")]
+)
 def test_killed_runs_state_is_removed(tmp_path: Path, killed: tuple[str, ...], expected_remover: str) -> None:
     env = tagged_env(tmp_path)
-    run = subprocess.Popen([sys.executable, "-c", RUN], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     daemon_pid = 0
     try:
         assert run.stdout is not None
@@ -51,7 +55,11 @@ def test_killed_runs_state_is_removed(tmp_path: Path, killed: tuple[str, ...], e
             wait_for("the reaper to die", lambda: not alive(reapers[0]), 30)
             assert Path(directory).is_dir() and alive(daemon_pid), "nothing but the sweep may remove it"
             subprocess.run([sys.executable, "-c", NEXT_RUN], env=env, check=True, timeout=120)
-        wait_for(f"{expected_remover} to kill the daemon and remove the directory", lambda: not alive(daemon_pid) and not Path(directory).exists(), 30)
+        wait_for(
+            f"{expected_remover} to kill the daemon and remove the directory",
+            lambda: not alive(daemon_pid) and not Path(directory).exists(),
+            30,
+        )
         wait_for("every process of the runs to end", lambda: tagged(env) == {}, 30)
         assert leftovers(tmp_path) == []
     finally:

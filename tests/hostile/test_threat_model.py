@@ -84,7 +84,12 @@ def test_kustomize_legacy_plugin_never_runs(tmp_path: Path) -> None:
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "kustomization.yaml").write_text("generators: [gen.yaml]\n")
     (tmp_path / "k" / "gen.yaml").write_text("apiVersion: example.com/v1\nkind: Gen\nmetadata: {name: gen}\n")
-    proc = dsgate_check("--no-config", tmp_path / "k", cwd=tmp_path, env={"KUSTOMIZE_PLUGIN_HOME": str(tmp_path / "plugins"), "XDG_CONFIG_HOME": str(tmp_path)})
+    proc = dsgate_check(
+        "--no-config",
+        tmp_path / "k",
+        cwd=tmp_path,
+        env={"KUSTOMIZE_PLUGIN_HOME": str(tmp_path / "plugins"), "XDG_CONFIG_HOME": str(tmp_path)},
+    )
     assert_no_traceback(proc)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert not marker.exists(), "kustomize ran a legacy exec plugin"
@@ -107,17 +112,29 @@ def test_no_network_call_even_to_loopback(tmp_path: Path, listener: Listener) ->
     (tmp_path / "k" / "kustomization.yaml").write_text(f"resources: [{url}/ds.yaml]\n")
     chart = tmp_path / "c"
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - name: dep\n    version: 1.0.0\n    repository: {url}\n")
+    (chart / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - name: dep\n    version: 1.0.0\n    repository: {url}\n"
+    )
     (chart / "templates" / "ds.yaml").write_text(MINIMAL_DS)
     proc = dsgate_check(
-        "--no-config", tmp_path / "k", chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_REPOSITORY_CONFIG": str(tmp_path / "repos.yaml")}
+        "--no-config",
+        tmp_path / "k",
+        chart,
+        "--helm",
+        "v4",
+        "--helm",
+        "v3",
+        cwd=tmp_path,
+        env={"HELM_REPOSITORY_CONFIG": str(tmp_path / "repos.yaml")},
     )
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert listener.accepted == 0
 
 
-def test_lookup_finds_nothing_even_with_a_kubeconfig(tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookup_finds_nothing_even_with_a_kubeconfig(
+    tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -151,9 +168,20 @@ def test_helm_plugins_never_run(tmp_path: Path) -> None:
     )
     chart = tmp_path / "c"
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - {name: dep, version: 1.0.0, repository: 'evil://x'}\n")
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n  - {name: dep, version: 1.0.0, repository: 'evil://x'}\n"
+    )
     (chart / "templates" / "ds.yaml").write_text(MINIMAL_DS)
-    proc = dsgate_check("--no-config", chart, "--helm", "v4", "--helm", "v3", cwd=tmp_path, env={"HELM_PLUGINS": str(tmp_path / "helm-plugins")})
+    proc = dsgate_check(
+        "--no-config",
+        chart,
+        "--helm",
+        "v4",
+        "--helm",
+        "v3",
+        cwd=tmp_path,
+        env={"HELM_PLUGINS": str(tmp_path / "helm-plugins")},
+    )
     assert_no_traceback(proc)
     assert proc.returncode == 2
     assert not marker.exists()

@@ -71,7 +71,11 @@ class Kustomization:
     def requires_bases(self) -> tuple[str, ...]:
         """Bases a component needs together ((), when it applies to any base on its own)."""
         annotations = (self.doc.get("metadata") or {}).get("annotations") or {}
-        return tuple(re.split(r"[\s,]+", annotations.get(REQUIRES_BASES, "").strip())) if annotations.get(REQUIRES_BASES) else ()
+        return (
+            tuple(re.split(r"[\s,]+", annotations.get(REQUIRES_BASES, "").strip()))
+            if annotations.get(REQUIRES_BASES)
+            else ()
+        )
 
 
 def load_kustomization(directory: Path) -> Kustomization:
@@ -197,8 +201,12 @@ def build(directory: Path) -> Build:
     if directory not in _BUILDS:
         # What dsgate.render.render_kustomization does, keeping the exact bytes for determinism checks.
         text = _build_text(directory)
-        prov = Provenance(source=str(directory), kind="kustomize", overlay=str(directory), helm_version=pinned()["HELM_VERSION"])
-        _BUILDS[directory] = Build(text, Render(provenance=prov, documents=parse_stream(text, f"kustomize build {directory}", prov)))
+        prov = Provenance(
+            source=str(directory), kind="kustomize", overlay=str(directory), helm_version=pinned()["HELM_VERSION"]
+        )
+        _BUILDS[directory] = Build(
+            text, Render(provenance=prov, documents=parse_stream(text, f"kustomize build {directory}", prov))
+        )
     return _BUILDS[directory]
 
 
@@ -278,7 +286,9 @@ def schema_errors(render: Render) -> list[str]:
     return errors
 
 
-CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "CustomResourceDefinition"})
+CLUSTER_SCOPED = frozenset(
+    {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "CustomResourceDefinition"}
+)
 
 
 def completeness_errors(render: Render) -> list[str]:

@@ -77,7 +77,14 @@ BROKEN = [
         # The chart's values.schema.json rejects the value; helm's message comes through kustomize.
         {
             "helmGlobals": {"chartHome": "CHARTS"},
-            "helmCharts": [{"name": "node-exporter", "releaseName": "node-exporter", "namespace": "monitoring", "valuesFile": "values.yaml"}],
+            "helmCharts": [
+                {
+                    "name": "node-exporter",
+                    "releaseName": "node-exporter",
+                    "namespace": "monitoring",
+                    "valuesFile": "values.yaml",
+                }
+            ],
         },
         {"values.yaml": "hostNetwork: sometimes\n"},
         ["hostNetwork"],
@@ -127,13 +134,23 @@ def test_gate_exits_2_on_broken_kustomizations(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "patch",
     [
-        pytest.param({"target": {"kind": "DaemonSet", "name": "no-such-daemonset"}, "patch": SET_MIN_READY}, id="json6902-name-matches-nothing"),
         pytest.param(
-            {"target": {"group": "apps", "kind": "Deployment"}, "patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: 3\n"},
+            {"target": {"kind": "DaemonSet", "name": "no-such-daemonset"}, "patch": SET_MIN_READY},
+            id="json6902-name-matches-nothing",
+        ),
+        pytest.param(
+            {
+                "target": {"group": "apps", "kind": "Deployment"},
+                "patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: 3\n",
+            },
             id="strategic-merge-kind-matches-nothing",
         ),
         pytest.param(
-            {"target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name=fluentd"}, "patch": SET_MIN_READY}, id="label-selector-matches-nothing"
+            {
+                "target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name=fluentd"},
+                "patch": SET_MIN_READY,
+            },
+            id="label-selector-matches-nothing",
         ),
     ],
 )
@@ -143,14 +160,19 @@ def test_patch_target_matching_nothing_is_a_silent_noop_in_kustomize(tmp_path: P
     built = build(directory)
     assert built.text == build(NE_BASE).text
     # ... so dsgate has to detect it itself: the detector names exactly that patch.
-    assert [(t.index, dict(t.target)) for t in unmatched_patch_targets(directory, built.objects)] == [(0, patch["target"])]
+    assert [(t.index, dict(t.target)) for t in unmatched_patch_targets(directory, built.objects)] == [
+        (0, patch["target"])
+    ]
 
 
 def test_json_patch_replace_of_a_missing_key_adds_it_and_validation_catches_it(tmp_path: Path) -> None:
     # kustomize's JSON6902 `replace` on a missing last key behaves like `add` (RFC 6902 says it
     # must fail): the build succeeds with the unknown field, and strict schema validation is what
     # rejects it.
-    patch = {"target": {"kind": "DaemonSet"}, "patch": "- op: replace\n  path: /spec/template/spec/noSuchField\n  value: 1\n"}
+    patch = {
+        "target": {"kind": "DaemonSet"},
+        "patch": "- op: replace\n  path: /spec/template/spec/noSuchField\n  value: 1\n",
+    }
     directory = _write(tmp_path / "overlay", {"resources": [NE_BASE], "patches": [patch]}, {})
     built = build(directory)
     assert [ds["spec"]["template"]["spec"].get("noSuchField") for ds in daemonsets(built.objects).values()] == [1]
@@ -159,7 +181,10 @@ def test_json_patch_replace_of_a_missing_key_adds_it_and_validation_catches_it(t
 
 
 def test_detector_accepts_a_patch_that_matches(tmp_path: Path) -> None:
-    patch = {"target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name in (node-exporter,fluentd)"}, "patch": SET_MIN_READY}
+    patch = {
+        "target": {"kind": "DaemonSet", "labelSelector": "app.kubernetes.io/name in (node-exporter,fluentd)"},
+        "patch": SET_MIN_READY,
+    }
     directory = _write(tmp_path / "overlay", {"resources": [NE_BASE], "patches": [patch]}, {})
     built = build(directory)
     assert [ds["spec"]["minReadySeconds"] for ds in daemonsets(built.objects).values()] == [99]
@@ -171,14 +196,22 @@ def test_pdb_component_repairs_a_broken_budget(tmp_path: Path) -> None:
     # cannot evaluate for DaemonSets (maxUnavailable percentage); the pdb component restores it.
     breaker = write_kustomization(
         tmp_path / "break-pdb",
-        {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component", "patches": [{"target": {"kind": "PodDisruptionBudget"}, "path": "p.yaml"}]},
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+            "kind": "Component",
+            "patches": [{"target": {"kind": "PodDisruptionBudget"}, "path": "p.yaml"}],
+        },
         {"p.yaml": "- op: remove\n  path: /spec/minAvailable\n- op: add\n  path: /spec/maxUnavailable\n  value: 10%\n"},
     )
     broken = _write(tmp_path / "broken", {"resources": [NE_BASE], "components": [breaker]}, {})
     repaired = _write(tmp_path / "repaired", {"resources": [NE_BASE], "components": [breaker, COMPONENTS / "pdb"]}, {})
-    assert [p["spec"].get("maxUnavailable") for p in build(broken).objects if p["kind"] == "PodDisruptionBudget"] == ["10%"]
+    assert [p["spec"].get("maxUnavailable") for p in build(broken).objects if p["kind"] == "PodDisruptionBudget"] == [
+        "10%"
+    ]
     pdbs = [p["spec"] for p in build(repaired).objects if p["kind"] == "PodDisruptionBudget"]
-    assert [(s.get("minAvailable"), "maxUnavailable" in s, s.get("unhealthyPodEvictionPolicy")) for s in pdbs] == [(1, False, "AlwaysAllow")]
+    assert [(s.get("minAvailable"), "maxUnavailable" in s, s.get("unhealthyPodEvictionPolicy")) for s in pdbs] == [
+        (1, False, "AlwaysAllow")
+    ]
 
 
 def test_bases_are_what_the_rows_assume() -> None:

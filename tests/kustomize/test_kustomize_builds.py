@@ -75,7 +75,9 @@ def test_every_patch_target_selects_something(kust: Kustomization) -> None:
 
 
 @pytest.mark.parametrize("item", STACKS, ids=_stack_id)
-def test_component_alone_on_base_is_valid_and_deterministic(item: tuple[Kustomization, tuple[str, ...]], stack_build: StackBuild) -> None:
+def test_component_alone_on_base_is_valid_and_deterministic(
+    item: tuple[Kustomization, tuple[str, ...]], stack_build: StackBuild
+) -> None:
     directory, built = stack_build(*item)
     assert check_render(built.render) == []
     assert rebuild_text(directory) == built.text
@@ -85,6 +87,10 @@ def test_component_alone_on_base_is_valid_and_deterministic(item: tuple[Kustomiz
 def test_component_patch_targets_select_something_on_some_stack(comp: Kustomization, stack_build: StackBuild) -> None:
     # Per-agent patches (e.g. resources-small's fluentd patch) legitimately match nothing on the
     # other agent's base, but each must match on at least one base the component applies to.
-    unmatched_per_stack = [{str(t) for t in unmatched_patch_targets(comp.path, stack_build(c, base_names)[1].objects)} for c, base_names in STACKS if c == comp]
+    unmatched_per_stack = [
+        {str(t) for t in unmatched_patch_targets(comp.path, stack_build(c, base_names)[1].objects)}
+        for c, base_names in STACKS
+        if c == comp
+    ]
     assert unmatched_per_stack, f"{comp.rel} is applied to no stack"
     assert set.intersection(*unmatched_per_stack) == set()

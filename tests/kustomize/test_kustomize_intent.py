@@ -101,7 +101,10 @@ def tolerates_explicitly(key: str, effect: str) -> Check:
 
     def check(ds: Obj, ctx: Ctx) -> bool:
         return any(
-            t.get("key") == key and t.get("operator") == "Exists" and t.get("effect") == effect and "tolerationSeconds" not in t
+            t.get("key") == key
+            and t.get("operator") == "Exists"
+            and t.get("effect") == effect
+            and "tolerationSeconds" not in t
             for t in pod_spec(ds).get("tolerations") or []
         )
 
@@ -159,7 +162,9 @@ def servicemonitors_scraping(ds: Obj, ctx: Ctx) -> int:
     services = [
         s
         for s in by_kind(ctx.objs, "Service")
-        if s["metadata"].get("namespace") == ns and s["spec"].get("selector") and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
+        if s["metadata"].get("namespace") == ns
+        and s["spec"].get("selector")
+        and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
     ]
     count = 0
     for sm in by_kind(ctx.objs, "ServiceMonitor"):
@@ -170,7 +175,9 @@ def servicemonitors_scraping(ds: Obj, ctx: Ctx) -> int:
                 continue
             ports = {p.get("name"): p for p in svc["spec"].get("ports") or []}
             endpoints = sm["spec"].get("endpoints") or []
-            if endpoints and all(e.get("port") in ports and ports[e["port"]].get("targetPort") in container_ports for e in endpoints):
+            if endpoints and all(
+                e.get("port") in ports and ports[e["port"]].get("targetPort") in container_ports for e in endpoints
+            ):
                 count += 1
     return count
 
@@ -196,49 +203,85 @@ INTENT = [
     pytest.param("overlays/dev", images_as_base, True, id="dev-upstream-images"),
     pytest.param("overlays/dev", servicemonitors_scraping, 0, id="dev-no-servicemonitor"),
     pytest.param("overlays/dev", template_label("dsgate.io/environment"), "dev", id="dev-environment-label"),
-    pytest.param("overlays/staging", tolerates_explicitly(CONTROL_PLANE, "NoSchedule"), True, id="staging-control-plane-noschedule"),
-    pytest.param("overlays/staging", tolerates_explicitly(CONTROL_PLANE, "NoExecute"), True, id="staging-control-plane-noexecute"),
+    pytest.param(
+        "overlays/staging",
+        tolerates_explicitly(CONTROL_PLANE, "NoSchedule"),
+        True,
+        id="staging-control-plane-noschedule",
+    ),
+    pytest.param(
+        "overlays/staging", tolerates_explicitly(CONTROL_PLANE, "NoExecute"), True, id="staging-control-plane-noexecute"
+    ),
     pytest.param("overlays/staging", priority, *PRIORITY, id="staging-priority"),
     pytest.param("overlays/staging", pdb_forms, WORKING_PDB, id="staging-pdb"),
     pytest.param("overlays/staging", servicemonitors_scraping, 1, id="staging-servicemonitor"),
     pytest.param("overlays/staging", images_mirrored, True, id="staging-mirror"),
     pytest.param("overlays/staging", resources_profile, "chart-default", id="staging-chart-default-size"),
-    pytest.param("overlays/staging", template_label("dsgate.io/environment"), "staging", id="staging-environment-label"),
+    pytest.param(
+        "overlays/staging", template_label("dsgate.io/environment"), "staging", id="staging-environment-label"
+    ),
     pytest.param("overlays/production", pdb_forms, WORKING_PDB, id="production-pdb"),
     pytest.param("overlays/production", max_unavailable_is_percentage, True, id="production-maxunavailable-percentage"),
     pytest.param("overlays/production", rollout, ("RollingUpdate", "5%", 0), id="production-rollout"),
     pytest.param("overlays/production", priority, *PRIORITY, id="production-priority"),
-    pytest.param("overlays/production", tolerates_explicitly(CONTROL_PLANE, "NoSchedule"), True, id="production-control-plane"),
+    pytest.param(
+        "overlays/production", tolerates_explicitly(CONTROL_PLANE, "NoSchedule"), True, id="production-control-plane"
+    ),
     pytest.param("overlays/production", resources_profile, "large", id="production-large-profile"),
     pytest.param("overlays/production", requests_vs_base, "larger", id="production-requests-above-chart-defaults"),
     pytest.param("overlays/production", memory_request_equals_limit, True, id="production-memory-request-eq-limit"),
     pytest.param("overlays/production", servicemonitors_scraping, 1, id="production-servicemonitor"),
     pytest.param("overlays/production", images_mirrored, True, id="production-mirror"),
-    pytest.param("overlays/production", template_label("dsgate.io/environment"), "production", id="production-environment-label"),
+    pytest.param(
+        "overlays/production", template_label("dsgate.io/environment"), "production", id="production-environment-label"
+    ),
     pytest.param("overlays/production-1000-nodes", rollout, ("RollingUpdate", "10%", 0), id="p1000-rollout-10-percent"),
     pytest.param("overlays/production-1000-nodes", min_ready_seconds, 30, id="p1000-min-ready-seconds"),
     pytest.param("overlays/production-1000-nodes", pdb_forms, WORKING_PDB, id="p1000-pdb"),
     pytest.param("overlays/production-1000-nodes", priority, *PRIORITY, id="p1000-priority"),
-    pytest.param("overlays/production-1000-nodes", tolerates_explicitly(CONTROL_PLANE, "NoSchedule"), True, id="p1000-control-plane"),
+    pytest.param(
+        "overlays/production-1000-nodes",
+        tolerates_explicitly(CONTROL_PLANE, "NoSchedule"),
+        True,
+        id="p1000-control-plane",
+    ),
     pytest.param("overlays/production-1000-nodes", resources_profile, "large", id="p1000-large-profile"),
     pytest.param("overlays/production-1000-nodes", servicemonitors_scraping, 1, id="p1000-servicemonitor"),
-    pytest.param("overlays/production-1000-nodes", template_label("dsgate.io/environment"), "production", id="p1000-is-production"),
-    pytest.param("overlays/production-1000-nodes", template_label("dsgate.io/fleet-size"), "1000", id="p1000-fleet-label"),
+    pytest.param(
+        "overlays/production-1000-nodes",
+        template_label("dsgate.io/environment"),
+        "production",
+        id="p1000-is-production",
+    ),
+    pytest.param(
+        "overlays/production-1000-nodes", template_label("dsgate.io/fleet-size"), "1000", id="p1000-fleet-label"
+    ),
     pytest.param("overlays/gpu-pool", node_selector(GPU_LABEL), "true", id="gpu-pool-gpu-selector"),
     pytest.param("overlays/gpu-pool", node_selector("kubernetes.io/os"), "linux", id="gpu-pool-linux-kept"),
-    pytest.param("overlays/gpu-pool", tolerates_explicitly("nvidia.com/gpu", "NoSchedule"), True, id="gpu-pool-gpu-taint"),
+    pytest.param(
+        "overlays/gpu-pool", tolerates_explicitly("nvidia.com/gpu", "NoSchedule"), True, id="gpu-pool-gpu-taint"
+    ),
     pytest.param("overlays/gpu-pool", affinity_as_base, True, id="gpu-pool-affinity-kept"),
     pytest.param("overlays/gpu-pool", priority, *PRIORITY, id="gpu-pool-priority"),
     pytest.param("overlays/gpu-pool", pdb_forms, WORKING_PDB, id="gpu-pool-pdb"),
     pytest.param("overlays/gpu-pool", template_label("dsgate.io/node-pool"), "gpu", id="gpu-pool-label"),
     # --- components, each alone on every base it applies to
-    pytest.param("components/control-plane", tolerates_explicitly(CONTROL_PLANE, "NoSchedule"), True, id="control-plane-noschedule"),
-    pytest.param("components/control-plane", tolerates_explicitly(CONTROL_PLANE, "NoExecute"), True, id="control-plane-noexecute"),
+    pytest.param(
+        "components/control-plane",
+        tolerates_explicitly(CONTROL_PLANE, "NoSchedule"),
+        True,
+        id="control-plane-noschedule",
+    ),
+    pytest.param(
+        "components/control-plane", tolerates_explicitly(CONTROL_PLANE, "NoExecute"), True, id="control-plane-noexecute"
+    ),
     pytest.param("components/control-plane", base_tolerations_kept, True, id="control-plane-additive"),
     pytest.param("components/node-critical", priority, *PRIORITY, id="node-critical-priority"),
     pytest.param("components/gpu-only", node_selector(GPU_LABEL), "true", id="gpu-only-selector"),
     pytest.param("components/gpu-only", node_selector("kubernetes.io/os"), "linux", id="gpu-only-linux-kept"),
-    pytest.param("components/gpu-only", tolerates_explicitly("nvidia.com/gpu", "NoSchedule"), True, id="gpu-only-gpu-taint"),
+    pytest.param(
+        "components/gpu-only", tolerates_explicitly("nvidia.com/gpu", "NoSchedule"), True, id="gpu-only-gpu-taint"
+    ),
     pytest.param("components/gpu-only", base_tolerations_kept, True, id="gpu-only-tolerations-additive"),
     pytest.param("components/gpu-only", affinity_as_base, True, id="gpu-only-affinity-kept"),
     pytest.param("components/large-cluster", rollout, ("RollingUpdate", "10%", 0), id="large-cluster-rollout"),
@@ -251,7 +294,9 @@ INTENT = [
     pytest.param("components/resources-large", memory_request_equals_limit, True, id="resources-large-memory-eq"),
     pytest.param("components/pdb", pdb_forms, WORKING_PDB, id="pdb-working-form"),
     pytest.param("components/servicemonitor", servicemonitors_scraping, 1, id="servicemonitor-both"),
-    pytest.param("components/servicemonitor/node-exporter", servicemonitors_scraping, 1, id="servicemonitor-node-exporter"),
+    pytest.param(
+        "components/servicemonitor/node-exporter", servicemonitors_scraping, 1, id="servicemonitor-node-exporter"
+    ),
     pytest.param("components/servicemonitor/fluentd", servicemonitors_scraping, 1, id="servicemonitor-fluentd"),
     pytest.param("components/image-mirror", images_mirrored, True, id="image-mirror-rewrite"),
 ]

@@ -36,7 +36,16 @@ SAFE_SYSCTLS = {
     "net.ipv4.tcp_keepalive_probes",
 }  # fmt: skip # several sysctls a line, as the Pod Security Standards page lists them
 # Restricted "Volume Types": the only volume sources allowed.
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def _containers(spec: Obj) -> Iterator[Obj]:
@@ -68,11 +77,18 @@ def baseline_violations(spec: Obj) -> set[str]:  # noqa: C901  # one branch per 
         found.add("HostPath Volumes")
     if any(p.get("hostPort") for c in _containers(spec) for p in c.get("ports") or []):
         found.add("Host Ports")
-    if any((sc.get("appArmorProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost") for sc in contexts):
+    if any(
+        (sc.get("appArmorProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost") for sc in contexts
+    ):
         found.add("AppArmor")
     for sc in contexts:
         se = sc.get("seLinuxOptions") or {}
-        if se.get("user") or se.get("role") or se.get("type") not in (None, "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"):
+        if (
+            se.get("user")
+            or se.get("role")
+            or se.get("type")
+            not in (None, "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t")
+        ):
             found.add("SELinux")
     if any((c.get("securityContext") or {}).get("procMount") not in (None, "Default") for c in _containers(spec)):
         found.add("/proc Mount Type")
@@ -92,12 +108,18 @@ def restricted_violations(spec: Obj) -> set[str]:
         found.add("Volume Types")
     if any((c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False for c in containers):
         found.add("Privilege Escalation")
-    if not all((c.get("securityContext") or {}).get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True for c in containers):
+    if not all(
+        (c.get("securityContext") or {}).get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True for c in containers
+    ):
         found.add("Running as Non-root")
     if any(sc.get("runAsUser") == 0 for sc in _security_contexts(spec)):
         found.add("Running as Non-root user")
     seccomp_ok = ("RuntimeDefault", "Localhost")
-    if not all(((c.get("securityContext") or {}).get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type") in seccomp_ok for c in containers):
+    if not all(
+        ((c.get("securityContext") or {}).get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+        in seccomp_ok
+        for c in containers
+    ):
         found.add("Seccomp")
     for c in containers:
         caps = (c.get("securityContext") or {}).get("capabilities") or {}
@@ -147,7 +169,9 @@ def test_pss_checks_can_tell_levels_apart() -> None:
     # Guards the checker itself: a hardened, host-free pod is restricted; root makes it baseline.
     hardened: Obj = {
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "containers": [
+            {"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+        ],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
     assert strictest_level(hardened) == "restricted"

@@ -114,7 +114,10 @@ def _no_pod_seccomp(objs: Objs) -> None:
 
 
 def _no_run_as_non_root(objs: Objs) -> None:
-    for ctx in [_pod(objs).get("securityContext", {}), *(c.get("securityContext", {}) for c in _pod(objs)["containers"])]:
+    for ctx in [
+        _pod(objs).get("securityContext", {}),
+        *(c.get("securityContext", {}) for c in _pod(objs)["containers"]),
+    ]:
         ctx.pop("runAsNonRoot", None)
         ctx.pop("runAsUser", None)
 
@@ -174,7 +177,10 @@ def _second_heavy_agent(objs: Objs) -> None:
     twin = copy.deepcopy(daemonset(objs))
     twin["metadata"]["name"] = "heavy-agent"
     for c in twin["spec"]["template"]["spec"]["containers"]:
-        c["resources"] = {"requests": {"cpu": "950m", "memory": "2000Mi"}, "limits": {"cpu": "950m", "memory": "2000Mi"}}
+        c["resources"] = {
+            "requests": {"cpu": "950m", "memory": "2000Mi"},
+            "limits": {"cpu": "950m", "memory": "2000Mi"},
+        }
         for port in c.get("ports") or []:
             port.pop("hostPort", None)
     objs.append(twin)
@@ -190,7 +196,11 @@ def _toleration_seconds(objs: Objs) -> None:
 
 def _blanket_for_unlisted_agent(objs: Objs) -> None:
     ds = daemonset(objs)
-    for labels in (ds["metadata"]["labels"], ds["spec"]["template"]["metadata"]["labels"], ds["spec"]["selector"]["matchLabels"]):
+    for labels in (
+        ds["metadata"]["labels"],
+        ds["spec"]["template"]["metadata"]["labels"],
+        ds["spec"]["selector"]["matchLabels"],
+    ):
         labels["app.kubernetes.io/name"] = "custom-agent"
     for container in ds["spec"]["template"]["spec"]["containers"]:  # else the catalogue knows it by its image
         container["image"] = "quay.io/example/custom-agent:v1.0.0"
@@ -211,7 +221,13 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ),
     ("noexecute-with-toleration-seconds", "node-exporter", _toleration_seconds, "DS-TOL-003", "deny"),
     ("blanket-toleration-unlisted-agent", "node-exporter", _blanket_for_unlisted_agent, "DS-TOL-002", "warn"),
-    ("no-schedule-only-tolerations", "fluentd", _set_pod("tolerations", [{"operator": "Exists", "effect": "NoSchedule"}]), "DS-TOL-004", "warn"),
+    (
+        "no-schedule-only-tolerations",
+        "fluentd",
+        _set_pod("tolerations", [{"operator": "Exists", "effect": "NoSchedule"}]),
+        "DS-TOL-004",
+        "warn",
+    ),
     ("delete-pdb", "node-exporter", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "warn"),
     ("delete-pdb-fluentd", "fluentd", _drop_kind("PodDisruptionBudget"), "DS-PDB-001", "warn"),
     ("pdb-if-healthy-budget", "fluentd", _pdb_unhealthy_policy("IfHealthyBudget"), "DS-PDB-003", "warn"),
@@ -221,27 +237,53 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("other-priority", "fluentd", _set_pod("priorityClassName", "high-priority"), "DS-PRI-001", "deny"),
     ("drop-limits", "node-exporter", _resources(lambda r: r.pop("limits", None)), "DS-RES-001", "deny"),
     ("drop-requests-fluentd", "fluentd", _resources(lambda r: r.pop("requests", None)), "DS-RES-001", "deny"),
-    ("memory-limit-ne-request", "node-exporter", _resources(lambda r: r["limits"].__setitem__("memory", "999Mi")), "DS-RES-002", "deny"),
+    (
+        "memory-limit-ne-request",
+        "node-exporter",
+        _resources(lambda r: r["limits"].__setitem__("memory", "999Mi")),
+        "DS-RES-002",
+        "deny",
+    ),
     (
         "limits-over-budget",
         "fluentd",
-        _resources(lambda r: r.update({"limits": {"cpu": "8", "memory": "16Gi"}, "requests": {"cpu": "8", "memory": "16Gi"}})),
+        _resources(
+            lambda r: r.update({"limits": {"cpu": "8", "memory": "16Gi"}, "requests": {"cpu": "8", "memory": "16Gi"}})
+        ),
         "DS-RES-003",
         "deny",
     ),
     ("max-unavailable-100pct", "node-exporter", _strategy(maxUnavailable="100%", maxSurge=0), "DS-ROL-002", "deny"),
     ("no-max-unavailable", "fluentd", _strategy(maxSurge=0), "DS-ROL-001", "warn"),
     ("on-delete", "node-exporter", _on_delete, "DS-ROL-004", "warn"),
-    ("min-ready-seconds-0", "node-exporter", lambda o: daemonset(o)["spec"].__setitem__("minReadySeconds", 0), "DS-ROL-005", "warn"),
+    (
+        "min-ready-seconds-0",
+        "node-exporter",
+        lambda o: daemonset(o)["spec"].__setitem__("minReadySeconds", 0),
+        "DS-ROL-005",
+        "warn",
+    ),
     ("max-surge-with-host-port", "node-exporter", _strategy(maxUnavailable=0, maxSurge=1), "DS-ROL-006", "deny"),
     ("drop-readiness-probe", "node-exporter", _container("readinessProbe", None), "DS-PRB-001", "deny"),
     ("drop-liveness-probe", "fluentd", _container("livenessProbe", None), "DS-PRB-002", "deny"),
     ("liveness-equals-readiness", "node-exporter", _same_probes, "DS-PRB-003", "warn"),
     ("image-latest", "node-exporter", _image("quay.io/prometheus/node-exporter:latest"), "DS-IMG-001", "deny"),
     ("image-no-tag", "fluentd", _image("fluent/fluentd-kubernetes-daemonset"), "DS-IMG-001", "deny"),
-    ("image-registry-not-allowed", "node-exporter", _image("evil.example.com/node-exporter:v1.12.1"), "DS-IMG-004", "warn"),
+    (
+        "image-registry-not-allowed",
+        "node-exporter",
+        _image("evil.example.com/node-exporter:v1.12.1"),
+        "DS-IMG-004",
+        "warn",
+    ),
     ("image-branch-tag", "node-exporter", _image("quay.io/prometheus/node-exporter:master"), "DS-IMG-001", "deny"),
-    ("image-minor-version-tag", "fluentd", _image("docker.io/fluent/fluentd-kubernetes-daemonset:v1.19"), "DS-IMG-001", "deny"),
+    (
+        "image-minor-version-tag",
+        "fluentd",
+        _image("docker.io/fluent/fluentd-kubernetes-daemonset:v1.19"),
+        "DS-IMG-001",
+        "deny",
+    ),
     ("writable-host-path", "node-exporter", _writable_host_path, "DS-HST-001", "deny"),
     ("host-path-without-type", "node-exporter", _untyped_host_path, "DS-HST-002", "warn"),
     ("bidirectional-propagation", "node-exporter", _bidirectional, "DS-HST-003", "deny"),
@@ -251,7 +293,13 @@ MUTANTS: list[tuple[str, str, Callable[[Objs], None], str, str]] = [
     ("run-as-root", "node-exporter", _no_run_as_non_root, "DS-SEC-001", "deny"),
     ("privilege-escalation", "node-exporter", _sec("allowPrivilegeEscalation", True), "DS-SEC-002", "deny"),
     ("no-drop-all", "node-exporter", _sec("capabilities", {}), "DS-SEC-003", "deny"),
-    ("add-net-admin", "node-exporter", _sec("capabilities", {"drop": ["ALL"], "add": ["NET_ADMIN"]}), "DS-SEC-004", "deny"),
+    (
+        "add-net-admin",
+        "node-exporter",
+        _sec("capabilities", {"drop": ["ALL"], "add": ["NET_ADMIN"]}),
+        "DS-SEC-004",
+        "deny",
+    ),
     ("no-seccomp", "node-exporter", _no_pod_seccomp, "DS-SEC-005", "deny"),
     ("writable-root-fs", "fluentd", _sec("readOnlyRootFilesystem", False), "DS-SEC-006", "warn"),
     ("privileged", "node-exporter", _sec("privileged", True), "DS-SEC-007", "deny"),
@@ -314,7 +362,9 @@ def base_renders() -> dict[str, Objs]:
     """Default renders by chart name, and ci scenario renders by "chart/scenario"."""
     renders = {chart: render_chart(CHARTS / chart).objects for chart in ("node-exporter", "fluentd")}
     for _, chart, scenario, *_ in PARAM_MUTANTS:
-        renders[f"{chart}/{scenario}"] = render_chart(CHARTS / chart, values_files=[CHARTS / chart / "ci" / f"{scenario}-values.yaml"]).objects
+        renders[f"{chart}/{scenario}"] = render_chart(
+            CHARTS / chart, values_files=[CHARTS / chart / "ci" / f"{scenario}-values.yaml"]
+        ).objects
     return renders
 
 
@@ -329,20 +379,31 @@ def test_base_render_is_clean(opa: OpaServer, base_renders: dict[str, Objs], cha
     assert [f for f in findings if f.severity == "deny" and not f.exempted] == []
 
 
-@pytest.mark.parametrize(("mutant", "chart", "operator", "expected_rule", "expected_severity"), [pytest.param(*m, id=m[0]) for m in MUTANTS])
+@pytest.mark.parametrize(
+    ("mutant", "chart", "operator", "expected_rule", "expected_severity"), [pytest.param(*m, id=m[0]) for m in MUTANTS]
+)
 def test_mutant_caught(
-    opa: OpaServer, base_renders: dict[str, Objs], mutant: str, chart: str, operator: Callable[[Objs], None], expected_rule: str, expected_severity: str
+    opa: OpaServer,
+    base_renders: dict[str, Objs],
+    mutant: str,
+    chart: str,
+    operator: Callable[[Objs], None],
+    expected_rule: str,
+    expected_severity: str,
 ) -> None:
     objs = copy.deepcopy(base_renders[chart])
     operator(objs)
     assert objs != base_renders[chart], f"operator {mutant} changed nothing"
     findings = evaluate(opa, objs, f"{chart}:{mutant}")
     caught = {(f.rule, f.severity) for f in findings if not f.exempted}
-    assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
+    assert (expected_rule, expected_severity) in caught, (
+        f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
+    )
 
 
 @pytest.mark.parametrize(
-    ("mutant", "chart", "scenario", "operator", "parameters", "expected_rule", "expected_severity"), [pytest.param(*m, id=m[0]) for m in PARAM_MUTANTS]
+    ("mutant", "chart", "scenario", "operator", "parameters", "expected_rule", "expected_severity"),
+    [pytest.param(*m, id=m[0]) for m in PARAM_MUTANTS],
 )
 def test_parameter_mutant_caught(
     opa_with: Callable[[dict[str, Any]], OpaServer],
@@ -357,15 +418,22 @@ def test_parameter_mutant_caught(
 ) -> None:
     server = opa_with(parameters)
     base = base_renders[f"{chart}/{scenario}"]
-    assert [f for f in evaluate(server, base, chart) if f.severity == "deny"] == [], "the base must pass under these parameters"
+    assert [f for f in evaluate(server, base, chart) if f.severity == "deny"] == [], (
+        "the base must pass under these parameters"
+    )
     objs = copy.deepcopy(base)
     operator(objs)
     caught = {(f.rule, f.severity) for f in evaluate(server, objs, f"{chart}:{mutant}") if not f.exempted}
-    assert (expected_rule, expected_severity) in caught, f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
+    assert (expected_rule, expected_severity) in caught, (
+        f"{mutant} not caught by {expected_rule}; findings: {sorted(caught)}"
+    )
 
 
 def test_mutation_score(
-    opa: OpaServer, opa_with: Callable[[dict[str, Any]], OpaServer], base_renders: dict[str, Objs], capsys: pytest.CaptureFixture[str]
+    opa: OpaServer,
+    opa_with: Callable[[dict[str, Any]], OpaServer],
+    base_renders: dict[str, Objs],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     cases = [(m, c, op, {}, r, sev) for m, c, op, r, sev in MUTANTS]
     cases += [(m, f"{c}/{scenario}", op, params, r, sev) for m, c, scenario, op, params, r, sev in PARAM_MUTANTS]

@@ -85,7 +85,9 @@ def rule_samples() -> list[Sample]:
     samples = []
     for path in sample_files():
         verdict = path.name.split("-")[0].removesuffix(".yaml")
-        samples.append(load_sample(path, rule=path.parent.name, category=category_of(path.parents[2].name), verdict=verdict))
+        samples.append(
+            load_sample(path, rule=path.parent.name, category=category_of(path.parents[2].name), verdict=verdict)
+        )
     return samples
 
 
@@ -97,7 +99,9 @@ class Opa:
 
     def request(self, method: str, path: str, body: Any | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
         return json.loads(raw) if raw else None

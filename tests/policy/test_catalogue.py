@@ -25,14 +25,22 @@ def library_copy(tmp_path: Path) -> Path:
 
 
 def test_catalogue_is_current() -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.docs.catalogue", "--check"], cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.docs.catalogue", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_every_rule_is_in_the_catalogue_once() -> None:
     rules, parameters = read_library(POLICIES)
     section = (POLICIES / "README.md").read_text().split(BEGIN)[1].split(END)[0]
-    assert sorted(line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")) == sorted(r.id for r in rules)
+    assert sorted(
+        line.split(" | ")[0].lstrip("| ") for line in section.splitlines() if line.startswith("| DS-")
+    ) == sorted(r.id for r in rules)
     assert {r.category for r in rules} == set(categories(POLICIES))
     assert {p.name for p in parameters} == {n for r in rules for n in r.parameters}, "a parameter no rule uses"
 
@@ -47,7 +55,9 @@ def test_stale_catalogue_detected(library_copy: Path) -> None:
 
 def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
     module = rules_dir(library_copy) / "priority" / "priority.rego"
-    module.write_text(module.read_text().replace("priorityClassName is system-node-critical", "priority class is node-critical"))
+    module.write_text(
+        module.read_text().replace("priorityClassName is system-node-critical", "priority class is node-critical")
+    )
     assert main(["--check", "--policies", str(library_copy)]) == 1
 
 
@@ -61,7 +71,11 @@ def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
         # a profile other than minimal/baseline/strict
         ("#   profile: minimal", "#   profile: paranoid", "has profile 'paranoid'"),
         # a parameter that parameter_docs does not define
-        ("#   parameters: [allowed_priority_classes]", "#   parameters: [priority_classes]", "names parameter 'priority_classes'"),
+        (
+            "#   parameters: [allowed_priority_classes]",
+            "#   parameters: [priority_classes]",
+            "names parameter 'priority_classes'",
+        ),
         # a malformed id
         ("#   id: DS-PRI-001", "#   id: PRI-1", "is not of the form"),
         # an id used twice
@@ -102,7 +116,12 @@ findings contains lib.finding(rego.metadata.rule(), ds, "reported") if {
 	some ds in lib.daemonsets
 }
 """
-DAEMONSET = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "monitoring"}, "spec": {}}
+DAEMONSET = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "agent", "namespace": "monitoring"},
+    "spec": {},
+}
 
 
 def test_new_category_is_one_folder(library_copy: Path, tmp_path: Path) -> None:
@@ -144,7 +163,9 @@ def test_profile_and_rationale_shown(library_copy: Path) -> None:
     assert rule.profile == "strict"
     assert rule.rationale.startswith("The agent stays Pending on a full node. ")
     assert main(["--policies", str(library_copy)]) == 0
-    row = next(line for line in (library_copy / "README.md").read_text().splitlines() if line.startswith("| DS-PRI-001 |"))
+    row = next(
+        line for line in (library_copy / "README.md").read_text().splitlines() if line.startswith("| DS-PRI-001 |")
+    )
     assert "| deny | strict |" in row
     assert "| The agent stays Pending on a full node. " in row
     assert "Sources: [Pod Priority and Preemption" in row

@@ -40,7 +40,18 @@ SLOW = [s for s in SAMPLES if s not in FAST]
 def run_conftest(conftest: Path, sample: Sample, tmp: Path) -> dict[str, Any]:
     """`conftest test --combine` on one sample file; its data (if any) goes in with --data."""
     # conftest reads only the .rego files of --policy: the library's data (its models) goes in with --data
-    cmd = [str(conftest), "test", "--combine", "--no-color", "--output", "json", "--policy", str(POLICIES), "--data", str(MODEL_FILE)]
+    cmd = [
+        str(conftest),
+        "test",
+        "--combine",
+        "--no-color",
+        "--output",
+        "json",
+        "--policy",
+        str(POLICIES),
+        "--data",
+        str(MODEL_FILE),
+    ]
     if sample.data:
         data_file = tmp / (sample.id.replace("/", "_") + ".json")
         data_file.write_text(json.dumps({"dsgate": sample.data}))
@@ -73,13 +84,17 @@ def assert_same_as_opa(opa: Opa, answer: dict[str, Any], sample: Sample) -> None
 
 
 @pytest.mark.parametrize("sample", [pytest.param(s, id=s.id) for s in FAST])
-def test_conftest_gives_the_same_deny_and_warn_sets(opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample) -> None:
+def test_conftest_gives_the_same_deny_and_warn_sets(
+    opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample
+) -> None:
     assert_same_as_opa(opa, run_conftest(conftest_bin, sample, tmp_path), sample)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", [pytest.param(s, id=s.id) for s in SLOW])
-def test_conftest_gives_the_same_deny_and_warn_sets_on_every_sample(opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample) -> None:
+def test_conftest_gives_the_same_deny_and_warn_sets_on_every_sample(
+    opa: Opa, conftest_bin: Path, tmp_path: Path, sample: Sample
+) -> None:
     assert_same_as_opa(opa, run_conftest(conftest_bin, sample, tmp_path), sample)
 
 
@@ -93,7 +108,9 @@ def test_conftest_reports_rule_metadata(conftest_bin: Path, tmp_path: Path) -> N
     """The non-msg keys of a deny object reach conftest's output as metadata."""
     sample = next(s for s in SAMPLES if s.id == "policies/dsgate/rules/priority/samples/DS-PRI-001/denied.yaml")
     answer = run_conftest(conftest_bin, sample, tmp_path)
-    assert [(f["metadata"]["rule"], f["metadata"]["resource"]) for f in answer["failures"]] == [("DS-PRI-001", "DaemonSet/monitoring/node-exporter")]
+    assert [(f["metadata"]["rule"], f["metadata"]["resource"]) for f in answer["failures"]] == [
+        ("DS-PRI-001", "DaemonSet/monitoring/node-exporter")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -113,6 +130,10 @@ def test_combine_input_shape(conftest_bin: Path, tmp_path: Path, text: str, expe
     """The input contract (policies/README.md) matches what the real `conftest parse --combine` produces."""
     manifest = tmp_path / "m.yaml"
     manifest.write_text(text)
-    proc = subprocess.run([str(conftest_bin), "parse", "--combine", str(manifest)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(conftest_bin), "parse", "--combine", str(manifest)], capture_output=True, text=True, check=True
+    )
     entries = json.loads(proc.stdout)
-    assert [(e["path"], e["contents"]["metadata"]["name"]) for e in entries] == [(str(manifest), n) for n in expected_names]
+    assert [(e["path"], e["contents"]["metadata"]["name"]) for e in entries] == [
+        (str(manifest), n) for n in expected_names
+    ]

@@ -13,14 +13,27 @@ pytestmark = pytest.mark.unit
 
 def test_every_runtime_hazard_rule_has_an_experiment() -> None:
     found = collect()
-    assert {e.rule_id for e in found} == {"DS-TOL-001", "DS-TOL-003", "DS-TOL-004", "DS-ROL-004", "DS-ROL-005", "DS-ROL-006", "DS-PDB-002", "DS-PRI-001"}
+    assert {e.rule_id for e in found} == {
+        "DS-TOL-001",
+        "DS-TOL-003",
+        "DS-TOL-004",
+        "DS-ROL-004",
+        "DS-ROL-005",
+        "DS-ROL-006",
+        "DS-PDB-002",
+        "DS-PRI-001",
+    }
     assert all(e.test.startswith("tests/cluster/behaviour/test_") and "::test_" in e.test for e in found)
 
 
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        pytest.param('@pytest.mark.evidence("DS-X-1", "shows it")\ndef test_a(): pass\n', [("DS-X-1", "shows it", "test_a")], id="marker"),
+        pytest.param(
+            '@pytest.mark.evidence("DS-X-1", "shows it")\ndef test_a(): pass\n',
+            [("DS-X-1", "shows it", "test_a")],
+            id="marker",
+        ),
         pytest.param("@pytest.mark.unit\ndef test_a(): pass\n", [], id="other-marker"),
         pytest.param('@pytest.mark.evidence("DS-X-1", "shows it")\ndef helper(): pass\n', [], id="not-a-test"),
     ],

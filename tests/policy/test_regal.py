@@ -45,12 +45,22 @@ def test_library_lints_clean() -> None:
     [
         pytest.param("x.rego", "package x\n\nallow if input.a == 1\n", 0, [], id="v1-syntax-parses"),
         pytest.param("x.rego", "package x\n\ncount := 1\n", 3, ["rule-shadows-builtin"], id="shadowed-builtin"),
-        pytest.param("x.rego", "package x\n\nallow if {\n\tprint(input.a)\n}\n", 3, ["print-or-trace-call"], id="print-call"),
+        pytest.param(
+            "x.rego", "package x\n\nallow if {\n\tprint(input.a)\n}\n", 3, ["print-or-trace-call"], id="print-call"
+        ),
         pytest.param("x.rego", f'package x\n\nmessage := "{LONG_MESSAGE}"\n', 3, ["line-length"], id="long-line"),
-        pytest.param("x_test.rego", f'package x_test\n\ntest_message if input.m != "{LONG_MESSAGE}"\n', 0, [], id="long-line-allowed-in-tests"),
+        pytest.param(
+            "x_test.rego",
+            f'package x_test\n\ntest_message if input.m != "{LONG_MESSAGE}"\n',
+            0,
+            [],
+            id="long-line-allowed-in-tests",
+        ),
     ],
 )
-def test_catches_planted_violations(tmp_path: Path, file_name: str, rego: str, expected_code: int, expected_rules: list[str]) -> None:
+def test_catches_planted_violations(
+    tmp_path: Path, file_name: str, rego: str, expected_code: int, expected_rules: list[str]
+) -> None:
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES / ".regal", policies / ".regal")
     (policies / "x").mkdir()

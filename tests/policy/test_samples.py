@@ -57,7 +57,9 @@ def test_file_and_document_inputs_give_the_same_findings(opa: Opa, sample: Sampl
     """One entry per document (the gate, conftest 0.71) and one per file with an array agree."""
     by_document = opa.findings(sample.gate_input(), sample.data)
     by_file = opa.findings(sample.combined_input(), sample.data)
-    assert {(f["rule"], f["resource"], f["message"]) for f in by_file} == {(f["rule"], f["resource"], f["message"]) for f in by_document}
+    assert {(f["rule"], f["resource"], f["message"]) for f in by_file} == {
+        (f["rule"], f["resource"], f["message"]) for f in by_document
+    }
     assert {f["path"] for f in by_file} == {sample.id}
 
 

@@ -114,7 +114,9 @@ def check_invariants(chart: str, values: dict[str, Any], objs: list[dict[str, An
     if "resources" not in values:
         for container in pod["containers"]:
             resources = container.get("resources") or {}
-            assert resources.get("limits") and resources.get("requests"), f"container {container['name']} lacks requests/limits"
+            assert resources.get("limits") and resources.get("requests"), (
+                f"container {container['name']} lacks requests/limits"
+            )
 
 
 def render_objs(batch: HelmBatch, chart: str, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.render
 
 PROV = Provenance("chart", "chart")
 
-SCENARIOS = [pytest.param(source.path, values, id=f"{source.path.name}-{name}") for source in discover([CHARTS]) for name, values in source.scenarios()]
+SCENARIOS = [
+    pytest.param(source.path, values, id=f"{source.path.name}-{name}")
+    for source in discover([CHARTS])
+    for name, values in source.scenarios()
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,17 @@ def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path,
         # API server would be sent: y/n are booleans (keys become "true"/"false"), 1e3 is a number.
         pytest.param(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: y\n  n: 1e3\n  o: on\n  t: 2024-01-01\n",
-            [(3, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": True, "false": 1000, "o": True, "t": "2024-01-01"}})],
+            [
+                (
+                    3,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "a"},
+                        "data": {"k": True, "false": 1000, "o": True, "t": "2024-01-01"},
+                    },
+                )
+            ],
             id="yaml-1.1-as-kubectl-reads-it",
         ),
         pytest.param(
@@ -64,7 +78,9 @@ def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path,
         ),
     ],
 )
-def test_documents_converted_as_kubectl_does(batch: HelmBatch, tmp_path: Path, template: str, expected_objects: list[tuple[int, object]]) -> None:
+def test_documents_converted_as_kubectl_does(
+    batch: HelmBatch, tmp_path: Path, template: str, expected_objects: list[tuple[int, object]]
+) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: t\nversion: 0.1.0\n")
     (tmp_path / "templates" / "t.yaml").write_text(template)
@@ -72,12 +88,16 @@ def test_documents_converted_as_kubectl_does(batch: HelmBatch, tmp_path: Path, t
     # helm prints "---" and a "# Source:" comment before each document: the object starts on line 3.
     assert rendered.objects == expected_objects
     docs = documents_of(rendered, "helm", PROV)
-    assert [(d.line, d.obj, d.index) for d in docs] == [(line, obj, i) for i, (line, obj) in enumerate(expected_objects)]
+    assert [(d.line, d.obj, d.index) for d in docs] == [
+        (line, obj, i) for i, (line, obj) in enumerate(expected_objects)
+    ]
 
 
 def test_without_conversion_the_text_is_parsed_here() -> None:
     text = "---\n# Source: t\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
-    assert [(d.line, d.obj) for d in documents_of(Template(text), "helm", PROV)] == [(3, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})]
+    assert [(d.line, d.obj) for d in documents_of(Template(text), "helm", PROV)] == [
+        (3, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})
+    ]
 
 
 def test_values_dict_identical(batch: HelmBatch) -> None:
@@ -109,7 +129,9 @@ def test_errors_identical(batch: HelmBatch, tmp_path: Path) -> None:
     ],
 )
 @pytest.mark.parametrize("chart", ["node-exporter", "fluentd"])
-def test_schema_errors_identical_with_cached_schemas(batch: HelmBatch, chart: str, values: dict[str, object], expected_ok: bool) -> None:
+def test_schema_errors_identical_with_cached_schemas(
+    batch: HelmBatch, chart: str, values: dict[str, object], expected_ok: bool
+) -> None:
     """helm-batch reuses each chart's compiled values schema: verdicts and messages stay helm's."""
     outcomes = []
     for runner in (None, batch):
@@ -124,7 +146,9 @@ def test_schema_errors_identical_with_cached_schemas(batch: HelmBatch, chart: st
 def test_changed_schema_is_not_served_from_the_cache(batch: HelmBatch, tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: schemaed\nversion: 0.1.0\n")
-    (tmp_path / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {size: {{ .Values.size | quote }}}\n")
+    (tmp_path / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {size: {{ .Values.size | quote }}}\n"
+    )
     schema = tmp_path / "values.schema.json"
     schema.write_text('{"type": "object", "properties": {"size": {"type": "integer"}}}')
     with pytest.raises(RenderError, match="size"):

@@ -32,7 +32,11 @@ def test_sources_discovered() -> None:
 def test_source_passes_the_gate(source: Source) -> None:
     result = gate.run(
         [source],
-        CheckOptions(policy_data=load(REPO / "dsgate.yaml").policy_data, kube_versions=tuple(kube_target_versions()), helm_versions=("v4", "v3")),
+        CheckOptions(
+            policy_data=load(REPO / "dsgate.yaml").policy_data,
+            kube_versions=tuple(kube_target_versions()),
+            helm_versions=("v4", "v3"),
+        ),
     )
     assert result.errors == []
     assert result.mismatches == []

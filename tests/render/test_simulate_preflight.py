@@ -24,7 +24,17 @@ def test_rollout_longer_than_timeout_stops_at_once(tmp_path: Path, capsys: pytes
     values = tmp_path / "slow.yaml"
     values.write_text("minReadySeconds: 10\nupdateStrategy: {rollingUpdate: {maxUnavailable: 1}}\n")
     code = main(
-        [str(CHARTS / "node-exporter"), "--topology", str(THOUSAND_NODES), "-f", str(values), "--upgrade-set", "podAnnotations.rev=b", "--timeout", "600"]
+        [
+            str(CHARTS / "node-exporter"),
+            "--topology",
+            str(THOUSAND_NODES),
+            "-f",
+            str(values),
+            "--upgrade-set",
+            "podAnnotations.rev=b",
+            "--timeout",
+            "600",
+        ]
     )
     captured = capsys.readouterr()
     assert code == 1, captured

@@ -14,7 +14,12 @@ from dsgate.versions import pinned
 
 REPO = Path(__file__).resolve().parents[2]
 DAEMONSET = REPO / "tests" / "gate" / "data" / "community-daemonset.yaml"
-GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+GIT_ID = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+}
 
 
 def uv() -> str:
@@ -31,13 +36,22 @@ def python_interpreter(version: str) -> Path:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates += sorted(pyenv.glob(f"{version}.*/bin/python{version}"), reverse=True)
     for path in candidates:
-        probe = subprocess.run([str(path), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=False)
+        probe = subprocess.run(
+            [str(path), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return path
-    raise AssertionError(f"no working Python {version} on this machine (tried {[str(c) for c in candidates]}): install it to test the package on it")
+    raise AssertionError(
+        f"no working Python {version} on this machine (tried {[str(c) for c in candidates]}): install it to test the package on it"
+    )
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run CMD; with ok, fail the test (showing its output) unless it exits 0."""
     full_env = {**os.environ, "UV_CACHE_DIR": str(cache_dir() / "uv-cache"), **GIT_ID, **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
@@ -68,5 +82,14 @@ def clean_manifests() -> str:
     """The node-exporter chart's default render, in a namespace at the Pod Security level the chart
     needs (privileged): what dsgate's own gate passes."""
     build_dependencies(REPO / "charts" / "node-exporter")  # the library chart, into charts/ (gitignored)
-    render = run([str(tool_path("helm")), "template", "node-exporter", str(REPO / "charts" / "node-exporter"), "--namespace", "monitoring"]).stdout
+    render = run(
+        [
+            str(tool_path("helm")),
+            "template",
+            "node-exporter",
+            str(REPO / "charts" / "node-exporter"),
+            "--namespace",
+            "monitoring",
+        ]
+    ).stdout
     return PRIVILEGED_NAMESPACE + render

@@ -104,14 +104,18 @@ def evaluate(text: str, context: dict[str, Any]) -> str:
     def lookup(match: re.Match[str]) -> str:
         value: Any = context
         for part in match.group(1).split("."):
-            assert isinstance(value, dict) and part in value, f"expression {match.group(0)!r} is not a plain context reference"
+            assert isinstance(value, dict) and part in value, (
+                f"expression {match.group(0)!r} is not a plain context reference"
+            )
             value = value[part]
         return str(value)
 
     return EXPRESSION.sub(lookup, text)
 
 
-def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> tuple[dict[str, dict[str, str]], list[Any]]:
+def run_action(
+    inputs: dict[str, str], workspace: Path, runner_temp: Path
+) -> tuple[dict[str, dict[str, str]], list[Any]]:
     """Run every shell step of action.yml as a runner would: contexts substituted in env, outputs
     through $GITHUB_OUTPUT, $GITHUB_PATH prepended for later steps. `uses:` steps are recorded, not run."""
     action = yaml.safe_load(ACTION.read_text())
@@ -142,7 +146,9 @@ def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> tu
         for p in files.values():
             p.write_text("")
         assert step["shell"] == "bash"
-        proc = run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=workspace, env=env, ok=False)
+        proc = run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=workspace, env=env, ok=False
+        )
         outputs = dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].read_text().splitlines())
         path_dirs = files["GITHUB_PATH"].read_text().split() + path_dirs
         if "id" in step:
@@ -154,7 +160,9 @@ def run_action(inputs: dict[str, str], workspace: Path, runner_temp: Path) -> tu
 
 
 @pytest.fixture(scope="module")
-def action_run(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]], list[Any]]:
+def action_run(
+    dist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, dict[str, str]], list[Any]]:
     workspace = tmp_path_factory.mktemp("workspace")
     (workspace / "deploy").mkdir()
     shutil.copy(DAEMONSET, workspace / "deploy" / "agent.yaml")
@@ -178,7 +186,12 @@ def test_action_shell_steps_gate_the_workspace(action_run: tuple[Path, dict[str,
         "Verdict",
     ]
     codes = {r[0]: r[1] for r in results if isinstance(r, tuple)}
-    assert codes == {"Install dsgate": 0, "Build the pinned tools (cache miss only builds; a hit checks them)": 0, "dsgate check": 0, "Verdict": 1}
+    assert codes == {
+        "Install dsgate": 0,
+        "Build the pinned tools (cache miss only builds; a hit checks them)": 0,
+        "dsgate check": 0,
+        "Verdict": 1,
+    }
     assert steps["check"]["outputs"] == {"exit-code": "1"}
     assert steps["install"]["outputs"]["cache-dir"] == str(cache_dir())
     key = run([str(BIN / "dsgate"), "tools", "cache-key"]).stdout.strip()

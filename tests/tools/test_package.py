@@ -41,7 +41,9 @@ def venv(request: pytest.FixtureRequest, dist: Path, tmp_path_factory: pytest.Te
     version: str = request.param
     venv = tmp_path_factory.mktemp("venv") / "venv"
     run([uv(), "venv", "--quiet", "--python", str(python_interpreter(version)), str(venv)])
-    reported = run([str(venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+    reported = run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    ).stdout.strip()
     assert reported == version
     run([uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(next(dist.glob("*.whl")))])
     return venv
@@ -56,7 +58,11 @@ def test_wheel_and_sdist_carry_the_data(dist: Path) -> None:
         sdist = tf.getnames()
     for rel in EXPECTED_DATA:
         assert any(name.endswith(f"src/dsgate/{rel}") for name in sdist), rel
-    shipped_rego = sorted(n.split("dsgate/data/policies/", 1)[1] for n in wheel if n.startswith("dsgate/data/policies/") and n.endswith(".rego"))
+    shipped_rego = sorted(
+        n.split("dsgate/data/policies/", 1)[1]
+        for n in wheel
+        if n.startswith("dsgate/data/policies/") and n.endswith(".rego")
+    )
     assert shipped_rego == sorted(str(p.relative_to(REPO / "policies")) for p in (REPO / "policies").rglob("*.rego"))
 
 
@@ -67,10 +73,25 @@ def test_installed_wheel_checks_a_repository_from_anywhere(venv: Path, tmp_path:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"DSGATE_CACHE": str(cache_dir())}
-    where = run([str(venv / "bin" / "python"), "-c", "import dsgate.paths as p; print(p.policies_dir()); print(p.VERSIONS_FILE)"], cwd=elsewhere, env=env)
+    where = run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import dsgate.paths as p; print(p.policies_dir()); print(p.VERSIONS_FILE)",
+        ],
+        cwd=elsewhere,
+        env=env,
+    )
     assert all(line.startswith(str(venv)) for line in where.stdout.split()), where.stdout
-    assert run([str(venv / "bin" / "dsgate"), "tools", "doctor", "--for", "check"], cwd=elsewhere, env=env).returncode == 0
-    proc = run([str(venv / "bin" / "dsgate"), "check", "--no-deploy", "--format", "github", str(repo / "deploy")], cwd=elsewhere, env=env, ok=False)
+    assert (
+        run([str(venv / "bin" / "dsgate"), "tools", "doctor", "--for", "check"], cwd=elsewhere, env=env).returncode == 0
+    )
+    proc = run(
+        [str(venv / "bin" / "dsgate"), "check", "--no-deploy", "--format", "github", str(repo / "deploy")],
+        cwd=elsewhere,
+        env=env,
+        ok=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "::error file=" in proc.stdout and "DS-" in proc.stdout
 

@@ -53,12 +53,25 @@ def test_gitops_helmrelease_points_at_the_chart_and_its_values_pass_the_gate(tmp
     assert source["spec"]["url"] == f"oci://registry.example.com/dsgate/charts/{chart}"
     assert source["spec"]["ref"]["semver"] == chart_version(chart)
     ref = release["spec"]["chartRef"]
-    assert (ref["kind"], ref["name"], ref["namespace"]) == ("OCIRepository", source["metadata"]["name"], source["metadata"]["namespace"])
+    assert (ref["kind"], ref["name"], ref["namespace"]) == (
+        "OCIRepository",
+        source["metadata"]["name"],
+        source["metadata"]["namespace"],
+    )
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump(release["spec"]["values"]))
     build_dependencies(CHARTS / chart)  # the library chart, into charts/ (gitignored)
     rendered = run(
-        [str(tool_path("helm")), "template", release["metadata"]["name"], str(CHARTS / chart), "-n", release["metadata"]["namespace"], "-f", str(values)]
+        [
+            str(tool_path("helm")),
+            "template",
+            release["metadata"]["name"],
+            str(CHARTS / chart),
+            "-n",
+            release["metadata"]["namespace"],
+            "-f",
+            str(values),
+        ]
     ).stdout
     (tmp_path / "deploy").mkdir()
     (tmp_path / "deploy" / "release.yaml").write_text(PRIVILEGED_NAMESPACE + rendered)
@@ -82,10 +95,17 @@ def test_cli_block_runs_as_written(source_repo: Path, tmp_path: Path) -> None:
     proc = run(["bash", "-euo", "pipefail", "-c", readme_block("cli")], cwd=work, env=env)
     assert "[8/8] crds schemas: cached" in proc.stderr
     sarif = json.loads((work / "dsgate.sarif").read_text())
-    assert [r for r in sarif["runs"][0]["results"] if r["level"] == "error"] == [], "the chart's default render has no deny (warnings may be)"
+    assert [r for r in sarif["runs"][0]["results"] if r["level"] == "error"] == [], (
+        "the chart's default render has no deny (warnings may be)"
+    )
     # The same install gates a denied DaemonSet: exit 1.
     (work / "deploy" / "agent.yaml").write_text(DAEMONSET.read_text())
-    denied = run([str(home / ".local" / "dsgate" / "bin" / "dsgate"), "check", "--no-deploy", "deploy/"], cwd=work, env=env, ok=False)
+    denied = run(
+        [str(home / ".local" / "dsgate" / "bin" / "dsgate"), "check", "--no-deploy", "deploy/"],
+        cwd=work,
+        env=env,
+        ok=False,
+    )
     assert denied.returncode == 1, denied.stdout + denied.stderr
 
 

@@ -17,11 +17,21 @@ from dsgate.versions import pinned
 DAEMONSET = Path(__file__).parents[1] / "gate" / "data" / "community-daemonset.yaml"
 
 
-def dsgate(*args: str, cache: Path, path: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def dsgate(
+    *args: str, cache: Path, path: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DSGATE_CACHE": str(cache)}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "dsgate.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=900,
+    )
 
 
 @pytest.mark.unit
@@ -69,11 +79,16 @@ def test_groups(group: str, expected_items: list[str]) -> None:
         ("registry", "dsgate tools install --for all"),
     ],
 )
-def test_missing_tool_names_its_install_command(tool: str, expected_command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_tool_names_its_install_command(
+    tool: str, expected_command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DSGATE_CACHE", str(tmp_path))
     with pytest.raises(ToolMissing) as exc:
         tool_path(tool)
-    assert str(exc.value) == f"{tool} {version_of(tool)} is not installed at {tmp_path}/tools/{tool}/{version_of(tool)}/{tool}; run '{expected_command}'"
+    assert (
+        str(exc.value)
+        == f"{tool} {version_of(tool)} is not installed at {tmp_path}/tools/{tool}/{version_of(tool)}/{tool}; run '{expected_command}'"
+    )
 
 
 @pytest.mark.unit
@@ -101,7 +116,9 @@ def test_doctor_names_the_gaps_and_the_command(tmp_path: Path) -> None:
         (["install", "helm"], "/usr/bin:/bin", "dsgate tools: helm: go is not on PATH; install Go >= 1.26"),
     ],
 )
-def test_install_errors_are_one_line_and_exit_2(args: list[str], path: str | None, expected_error: str, tmp_path: Path) -> None:
+def test_install_errors_are_one_line_and_exit_2(
+    args: list[str], path: str | None, expected_error: str, tmp_path: Path
+) -> None:
     proc = dsgate("tools", *args, cache=tmp_path, path=path)
     assert proc.returncode == 2
     assert expected_error in proc.stderr, proc.stderr
@@ -120,7 +137,9 @@ def test_install_builds_a_wrong_binary_again_and_keeps_a_good_one(tmp_path: Path
     first = dsgate("tools", "install", "--no-progress", "helm", cache=cache)
     assert first.returncode == 0, first.stderr
     assert "[1/1] building helm" in first.stderr
-    assert subprocess.run([binary, "version", "--short"], capture_output=True, text=True, check=True).stdout.startswith(pinned()["HELM_VERSION"])
+    assert subprocess.run([binary, "version", "--short"], capture_output=True, text=True, check=True).stdout.startswith(
+        pinned()["HELM_VERSION"]
+    )
     assert (cache / "bin" / "helm").resolve() == binary
     assert not list((cache / "tmp").iterdir()), "the build's temporary directory is removed"
 

@@ -46,7 +46,13 @@ DEFAULT = CheckOptions()
         # flags win over the file; a named PATH turns the deploy stage off; lists are joined, flags first
         (
             ["--helm", "v4", "--kube-version", "v1.36.0", "--allow-kind", "Gadget", "other"],
-            {"paths": ("other",), "helm_versions": ("v4",), "kube_versions": ("1.36.0",), "allow_kinds": ("Gadget", "Widget"), "deploy": ()},
+            {
+                "paths": ("other",),
+                "helm_versions": ("v4",),
+                "kube_versions": ("1.36.0",),
+                "allow_kinds": ("Gadget", "Widget"),
+                "deploy": (),
+            },
         ),
         # --no-config: the defaults, whatever the file says
         (
@@ -67,7 +73,9 @@ DEFAULT = CheckOptions()
         (["--pod-security", "baseline"], {"server_level": "baseline"}),
     ],
 )
-def test_precedence_cli_over_file_over_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: dict[str, Any]) -> None:
+def test_precedence_cli_over_file_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: dict[str, Any]
+) -> None:
     (tmp_path / "dsgate.yaml").write_text(CONFIG)
     monkeypatch.chdir(tmp_path)
     options = check_options(build_parser().parse_args(["check", *argv]))

@@ -40,12 +40,22 @@ def test_every_exception_class_derives_from_dsgate_error() -> None:
 @pytest.mark.parametrize(
     ("args", "expected_message"),
     [
-        (["check", "no-such-path"], "dsgate: error: no-such-path: no such file or directory\n"),  # SourceError from discovery
-        (["check", "--config", "missing.yaml"], "dsgate: error: missing.yaml: no such config file\n"),  # checked before loading
+        (
+            ["check", "no-such-path"],
+            "dsgate: error: no-such-path: no such file or directory\n",
+        ),  # SourceError from discovery
+        (
+            ["check", "--config", "missing.yaml"],
+            "dsgate: error: missing.yaml: no such config file\n",
+        ),  # checked before loading
     ],
 )
-def test_check_turns_a_dsgate_error_into_exit_2_and_one_line(tmp_path: Path, args: list[str], expected_message: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "dsgate.cli", *args], cwd=tmp_path, capture_output=True, text=True, check=False)
+def test_check_turns_a_dsgate_error_into_exit_2_and_one_line(
+    tmp_path: Path, args: list[str], expected_message: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", *args], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert (proc.returncode, proc.stderr, proc.stdout) == (2, expected_message, "")
 
 

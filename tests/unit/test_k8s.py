@@ -71,9 +71,19 @@ def test_requirement(key: str, operator: str, values: list[str], expected_match:
         pytest.param({}, True, id="empty-selects-everything"),
         pytest.param({"matchLabels": {"app": "agent"}}, True, id="match-labels"),
         pytest.param({"matchLabels": {"app": "agent", "tier": "edge"}}, False, id="match-labels-all-must-match"),
-        pytest.param({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["node"]}]}, True, id="expression"),
-        pytest.param({"matchLabels": {"app": "agent"}, "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, False, id="labels-and-expressions"),
-        pytest.param({"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["1"]}]}, False, id="gt-is-not-a-label-selector-operator"),
+        pytest.param(
+            {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["node"]}]}, True, id="expression"
+        ),
+        pytest.param(
+            {"matchLabels": {"app": "agent"}, "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]},
+            False,
+            id="labels-and-expressions",
+        ),
+        pytest.param(
+            {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["1"]}]},
+            False,
+            id="gt-is-not-a-label-selector-operator",
+        ),
     ],
 )
 def test_label_selector(selector: dict[str, Any] | None, expected_match: bool) -> None:

@@ -59,7 +59,11 @@ def _imports(path: Path) -> list[tuple[str, set[str]]]:
                 base = ".".join([*anchor, *([base] if base else [])])
             names = {alias.name for alias in stmt.names}
             out.append((base, names))
-            out.extend((f"{base}.{name}", set()) for name in names if (SRC.parent / base.replace(".", "/") / f"{name}.py").exists())
+            out.extend(
+                (f"{base}.{name}", set())
+                for name in names
+                if (SRC.parent / base.replace(".", "/") / f"{name}.py").exists()
+            )
     return [(target, names) for target, names in out if target.startswith("dsgate.")]
 
 

@@ -33,7 +33,10 @@ from dsgate.versions import pinned
 
 EXIT_ERROR = 2
 # The report CRDs --install-crds applies: the schema set dsgate tools install fetches (dsgate.tools.CRD_SOURCES).
-REPORT_CRDS = {"policyreport": ("policy-reports", "KYVERNO_VERSION"), "openreports": ("openreports", "OPENREPORTS_VERSION")}
+REPORT_CRDS = {
+    "policyreport": ("policy-reports", "KYVERNO_VERSION"),
+    "openreports": ("openreports", "OPENREPORTS_VERSION"),
+}
 PLURALS = {"PolicyReport": "policyreports", "Report": "reports"}
 
 
@@ -46,8 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="dsgate.yaml with parameters and exemptions (default: the nearest one)")
     p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
     p.add_argument("--policies", type=Path, help="policy library directory (default: dsgate's own)")
-    p.add_argument("--plot", type=Path, metavar="FILE.png", help="write the coverage matrix (DaemonSets by node pool) as a PNG")
-    p.add_argument("--write-reports", choices=("policyreport", "openreports"), help="also write the reports into the cluster")
+    p.add_argument(
+        "--plot", type=Path, metavar="FILE.png", help="write the coverage matrix (DaemonSets by node pool) as a PNG"
+    )
+    p.add_argument(
+        "--write-reports", choices=("policyreport", "openreports"), help="also write the reports into the cluster"
+    )
     p.add_argument("--install-crds", action="store_true", help="install the report CRDs first (with --write-reports)")
     return p
 
@@ -63,7 +70,11 @@ def _policy_data(args: argparse.Namespace) -> dict[str, Any]:
 
 def _send(api: ApiClient, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     m, url, headers, payload, post = api.param_serialize(
-        method=method, resource_path=path, body=body, header_params={"Content-Type": "application/json"}, auth_settings=["BearerToken"]
+        method=method,
+        resource_path=path,
+        body=body,
+        header_params={"Content-Type": "application/json"},
+        auth_settings=["BearerToken"],
     )
     resp = api.call_api(m, url, headers, payload, post, _request_timeout=60)
     resp.read()
@@ -108,7 +119,10 @@ def install_crds(api: ApiClient, kind: str) -> list[str]:
 
 def _established(api: ApiClient, name: str) -> bool:
     crd = _send(api, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in (crd.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in (crd.get("status") or {}).get("conditions") or []
+    )
 
 
 def write_reports(api: ApiClient, objects: Sequence[dict[str, Any]]) -> None:

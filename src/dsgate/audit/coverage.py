@@ -125,7 +125,11 @@ def daemon_tolerations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _live(pods: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINAL_PHASES and not p["metadata"].get("deletionTimestamp")]
+    return [
+        p
+        for p in pods
+        if (p.get("status") or {}).get("phase") not in TERMINAL_PHASES and not p["metadata"].get("deletionTimestamp")
+    ]
 
 
 def owned_by(pod: dict[str, Any], ds: dict[str, Any]) -> bool:
@@ -133,9 +137,9 @@ def owned_by(pod: dict[str, Any], ds: dict[str, Any]) -> bool:
     refs = pod["metadata"].get("ownerReferences") or []
     if uid:
         return any(r.get("uid") == uid for r in refs)
-    return any(r.get("kind") == "DaemonSet" and r.get("name") == ds["metadata"]["name"] for r in refs) and pod["metadata"].get("namespace") == ds[
+    return any(r.get("kind") == "DaemonSet" and r.get("name") == ds["metadata"]["name"] for r in refs) and pod[
         "metadata"
-    ].get("namespace")
+    ].get("namespace") == ds["metadata"].get("namespace")
 
 
 def _kind(reason: str) -> str:
@@ -168,16 +172,24 @@ def fit(node: dict[str, Any], spec: dict[str, Any], others: Sequence[dict[str, A
     # NodeResourcesFit. The kind is that first one; the reason names every problem.
     reasons = []
     if clash:
-        reasons.append("host port " + ", ".join(f"{p}/{proto}" for p, proto in clash) + " already used by another pod on the node")
+        reasons.append(
+            "host port " + ", ".join(f"{p}/{proto}" for p, proto in clash) + " already used by another pod on the node"
+        )
     if short:
         reasons.append("insufficient " + "; ".join(short))
     return Miss(name, "hostPort" if clash else "resources", "; ".join(reasons), True) if reasons else None
 
 
-def coverage(ds: dict[str, Any], nodes: Sequence[dict[str, Any]], pods_by_node: dict[str, list[dict[str, Any]]]) -> Coverage:
+def coverage(
+    ds: dict[str, Any], nodes: Sequence[dict[str, Any]], pods_by_node: dict[str, list[dict[str, Any]]]
+) -> Coverage:
     """DS against NODES, with the live pods on each node (PODS_BY_NODE, every namespace)."""
     spec = pod_spec(ds)
-    cov = Coverage(ds["metadata"].get("namespace", ""), ds["metadata"]["name"], status_desired=int((ds.get("status") or {}).get("desiredNumberScheduled", 0)))
+    cov = Coverage(
+        ds["metadata"].get("namespace", ""),
+        ds["metadata"]["name"],
+        status_desired=int((ds.get("status") or {}).get("desiredNumberScheduled", 0)),
+    )
     for node in nodes:
         name = node["metadata"]["name"]
         here = _live(pods_by_node.get(name, []))
@@ -194,9 +206,13 @@ def coverage(ds: dict[str, Any], nodes: Sequence[dict[str, Any]], pods_by_node: 
             cov.missed.append(Miss(name, _kind(why), why, False))
             continue
         miss = fit(node, spec, [p for p in here if not owned_by(p, ds)])
-        cov.missed.append(miss or Miss(name, "unknown", "meant for the DaemonSet, the pod fits, yet no pod runs there", True))
+        cov.missed.append(
+            miss or Miss(name, "unknown", "meant for the DaemonSet, the pod fits, yet no pod runs there", True)
+        )
     if cov.status_desired != len(cov.meant):
-        cov.differences.append(f"status.desiredNumberScheduled is {cov.status_desired}; the nodes computed as meant for it are {len(cov.meant)}")
+        cov.differences.append(
+            f"status.desiredNumberScheduled is {cov.status_desired}; the nodes computed as meant for it are {len(cov.meant)}"
+        )
     return cov
 
 
@@ -204,7 +220,11 @@ def coverage_from_status(ds: dict[str, Any], nodes: Sequence[dict[str, Any]]) ->
     """DS against NODES when its pods cannot be read: the nodes meant for it, and that nothing is known
     of which run it (a difference, so the audit never reads an unreadable pod list as "no pods")."""
     spec = pod_spec(ds)
-    cov = Coverage(ds["metadata"].get("namespace", ""), ds["metadata"]["name"], status_desired=int((ds.get("status") or {}).get("desiredNumberScheduled", 0)))
+    cov = Coverage(
+        ds["metadata"].get("namespace", ""),
+        ds["metadata"]["name"],
+        status_desired=int((ds.get("status") or {}).get("desiredNumberScheduled", 0)),
+    )
     for node in nodes:
         why = ineligibility(node, spec)
         if why is None:

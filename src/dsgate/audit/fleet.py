@@ -24,7 +24,10 @@ def _slim(node: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": str(meta.get("name", "")),
         "labels": {str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        "taints": [{k: str(t[k]) for k in ("key", "value", "effect") if t.get(k) is not None} for t in (node.get("spec") or {}).get("taints") or []],
+        "taints": [
+            {k: str(t[k]) for k in ("key", "value", "effect") if t.get(k) is not None}
+            for t in (node.get("spec") or {}).get("taints") or []
+        ],
         "allocatable": {str(k): str(v) for k, v in ((node.get("status") or {}).get("allocatable") or {}).items()},
     }
 
@@ -51,5 +54,7 @@ def load_nodes(path: Path) -> list[dict[str, Any]]:
         elif doc.get("kind") == "Node":
             nodes.append(doc)
     if not nodes:
-        raise FleetError(f"--nodes {path}: holds no Node (expected `kubectl get nodes -o yaml` output or a kind: Topology file)")
+        raise FleetError(
+            f"--nodes {path}: holds no Node (expected `kubectl get nodes -o yaml` output or a kind: Topology file)"
+        )
     return [_slim(n) for n in nodes]

@@ -40,7 +40,10 @@ def to_text(result: AuditResult, out: TextIO) -> None:  # noqa: C901  # one bran
             print("  not meant for " + ", ".join(f"{n} nodes ({k})" for k, n in sorted(kinds.items())), file=out)
         for diff in c.differences:
             print(f"  DIFFERS: {diff}", file=out)
-        for effect, consequence in (("NoExecute", "evicted when it lands"), ("NoSchedule", "not placed again while it is on")):
+        for effect, consequence in (
+            ("NoExecute", "evicted when it lands"),
+            ("NoSchedule", "not placed again while it is on"),
+        ):
             taints = [f"{e.taint.key}" for e in entry.exposures if e.taint.effect == effect]
             if taints:
                 nodes = len(entry.exposures[0].nodes)
@@ -48,7 +51,10 @@ def to_text(result: AuditResult, out: TextIO) -> None:  # noqa: C901  # one bran
         r = entry.rollout
         if r.prediction is not None:
             p = r.prediction
-            print(f"  rollout ({r.spec}): {duration(p.seconds)} ({duration(p.low)} to {duration(p.high)}), {p.waves} waves of {p.per_wave}", file=out)
+            print(
+                f"  rollout ({r.spec}): {duration(p.seconds)} ({duration(p.low)} to {duration(p.high)}), {p.waves} waves of {p.per_wave}",
+                file=out,
+            )
         else:
             print(f"  rollout: {r.spec}, nothing rolls out by itself", file=out)
         if r.stall:
@@ -90,7 +96,13 @@ def _ds_json(entry: DaemonSetAudit) -> dict[str, Any]:
         "missed": [{"node": m.node, "kind": m.kind, "reason": m.reason, "meant": m.meant} for m in c.missed],
         "differences": c.differences,
         "exposures": [
-            {"taint": f"{e.taint.key}:{e.taint.effect}", "who": e.taint.who, "source": e.taint.source, "nodes": list(e.nodes)} for e in entry.exposures
+            {
+                "taint": f"{e.taint.key}:{e.taint.effect}",
+                "who": e.taint.who,
+                "source": e.taint.source,
+                "nodes": list(e.nodes),
+            }
+            for e in entry.exposures
         ],
         "rollout": {
             "strategy": entry.rollout.spec,
@@ -101,7 +113,9 @@ def _ds_json(entry: DaemonSetAudit) -> dict[str, Any]:
     }
 
 
-def _result(policy: str, result: str, severity: str, message: str, resource: dict[str, Any], category: str, now: int) -> dict[str, Any]:
+def _result(
+    policy: str, result: str, severity: str, message: str, resource: dict[str, Any], category: str, now: int
+) -> dict[str, Any]:
     return {
         "source": "dsgate",
         "policy": policy,
@@ -118,14 +132,21 @@ def _result(policy: str, result: str, severity: str, message: str, resource: dic
 
 def _results(entry: DaemonSetAudit, now: int) -> Iterator[dict[str, Any]]:
     meta = entry.daemonset["metadata"]
-    ref = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": meta["name"], "namespace": meta.get("namespace", ""), "uid": meta.get("uid", "")}
+    ref = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "name": meta["name"],
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+    }
     c = entry.coverage
     missing = c.missing_meant
     yield _result(
         "dsgate-coverage",
         "fail" if missing else "pass",
         "high",
-        f"misses {len(missing)} of {len(c.meant)} nodes meant for it: " + "; ".join(f"{m.node} ({m.kind}: {m.reason})" for m in missing[:20])
+        f"misses {len(missing)} of {len(c.meant)} nodes meant for it: "
+        + "; ".join(f"{m.node} ({m.kind}: {m.reason})" for m in missing[:20])
         if missing
         else f"runs on every one of the {len(c.meant)} nodes meant for it",
         ref,
@@ -146,7 +167,13 @@ def _results(entry: DaemonSetAudit, now: int) -> Iterator[dict[str, Any]]:
         yield _result("dsgate-rollout", "fail", "high", entry.rollout.stall, ref, "rollout", now)
     for f in entry.findings:
         yield _result(
-            f.rule, "skip" if f.exempted else ("fail" if f.severity == "deny" else "warn"), SEVERITY.get(f.severity, "info"), f.message, ref, f.category, now
+            f.rule,
+            "skip" if f.exempted else ("fail" if f.severity == "deny" else "warn"),
+            SEVERITY.get(f.severity, "info"),
+            f.message,
+            ref,
+            f.category,
+            now,
         )
 
 
@@ -160,7 +187,9 @@ def reports(result: AuditResult, kind: str = "policyreport", now: int | None = N
         by_ns.setdefault(entry.coverage.namespace, []).extend(_results(entry, now))
     out = []
     for ns, results in sorted(by_ns.items()):
-        summary = {key: sum(1 for r in results if r["result"] == key) for key in ("pass", "fail", "warn", "error", "skip")}
+        summary = {
+            key: sum(1 for r in results if r["result"] == key) for key in ("pass", "fail", "warn", "error", "skip")
+        }
         report: dict[str, Any] = {
             "apiVersion": api_version,
             "kind": namespaced,
@@ -197,4 +226,10 @@ def coverage_matrix(result: AuditResult, path: Path) -> Path:
         for pool in columns:
             members = {n for n, p in result.pools.items() if p == pool}
             cells[(c.ref, pool)] = (sizes[pool], len(members & meant), len(members & running & meant))
-    return coverage_png([d.ref for d in result.daemonsets], columns, cells, path, f"{result.nodes} nodes: running / meant, by pool (grey: not meant)")
+    return coverage_png(
+        [d.ref for d in result.daemonsets],
+        columns,
+        cells,
+        path,
+        f"{result.nodes} nodes: running / meant, by pool (grey: not meant)",
+    )

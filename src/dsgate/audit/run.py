@@ -67,7 +67,12 @@ class AuditResult:
     def exit_code(self) -> int:
         if self.errors:
             return 2
-        failed = any(d.coverage.missing_meant or d.rollout.stall or any(f.severity == "deny" and not f.exempted for f in d.findings) for d in self.daemonsets)
+        failed = any(
+            d.coverage.missing_meant
+            or d.rollout.stall
+            or any(f.severity == "deny" and not f.exempted for f in d.findings)
+            for d in self.daemonsets
+        )
         return 1 if failed or self.unreadable else 0
 
 
@@ -92,7 +97,9 @@ def lifecycle_taints() -> list[cov.LifecycleTaint]:
     """The documented lifecycle taints (dsgate/audit/lifecycle-taints.yaml)."""
     text = resources.files("dsgate.audit").joinpath("lifecycle-taints.yaml").read_text()
     return [
-        cov.LifecycleTaint(key=t["key"], effect=t["effect"], value=str(t.get("value", "")), who=t["who"], source=t["source"])
+        cov.LifecycleTaint(
+            key=t["key"], effect=t["effect"], value=str(t.get("value", "")), who=t["who"], source=t["source"]
+        )
         for t in yaml.safe_load(text)["taints"]
     ]
 
@@ -117,7 +124,10 @@ def _unknown_taints(nodes: Sequence[dict[str, Any]], known: Sequence[cov.Lifecyc
     out: dict[str, int] = {}
     for node in nodes:
         for taint in (node.get("spec") or {}).get("taints") or []:
-            if (taint.get("key"), taint.get("effect")) not in keys and taint.get("effect") in ("NoSchedule", "NoExecute"):
+            if (taint.get("key"), taint.get("effect")) not in keys and taint.get("effect") in (
+                "NoSchedule",
+                "NoExecute",
+            ):
                 label = f"{taint.get('key')}{'=' + taint['value'] if taint.get('value') else ''}:{taint.get('effect')}"
                 out[label] = out.get(label, 0) + 1
     return out
@@ -133,7 +143,11 @@ def policy_findings(snap: Snapshot, policy_dir: Path, policy_data: dict[str, Any
     """The library's findings on the live DaemonSets, budgets and priority classes (one evaluation set:
     the cluster), and the parameter rollout_pod_ready_seconds as the library sets it."""
     prov = Provenance(snap.server, "cluster")
-    docs = [Document(_clean(o, av, kind), prov, i) for i, (name, (av, kind)) in enumerate(POLICY_LISTS.items()) for o in snap.items(name)]
+    docs = [
+        Document(_clean(o, av, kind), prov, i)
+        for i, (name, (av, kind)) in enumerate(POLICY_LISTS.items())
+        for o in snap.items(name)
+    ]
     with OpaServer(policy_dir, data=policy_data) as opa:
         findings = opa.evaluate(docs) if docs else []
         parameters = opa.query([], "parameters")
@@ -157,7 +171,9 @@ def audit(snap: Snapshot, policy_dir: Path, policy_data: dict[str, Any]) -> Audi
     pods = cov.pods_by_node(snap.items("pods"))
     pods_readable = "pods" not in snap.unreadable
     if not pods_readable:
-        result.notes.append(f"pods could not be read ({snap.unreadable['pods']}): which nodes run each DaemonSet, resources and host ports are unknown")
+        result.notes.append(
+            f"pods could not be read ({snap.unreadable['pods']}): which nodes run each DaemonSet, resources and host ports are unknown"
+        )
     try:
         findings, ready = policy_findings(snap, policy_dir, policy_data)
     except EvaluationError as exc:
@@ -166,7 +182,9 @@ def audit(snap: Snapshot, policy_dir: Path, policy_data: dict[str, Any]) -> Audi
     by_resource: dict[str, list[Finding]] = {}
     for f in findings:
         by_resource.setdefault(f.resource, []).append(f)
-    for ds in sorted(snap.items("daemonsets"), key=lambda d: (d["metadata"].get("namespace", ""), d["metadata"]["name"])):
+    for ds in sorted(
+        snap.items("daemonsets"), key=lambda d: (d["metadata"].get("namespace", ""), d["metadata"]["name"])
+    ):
         c = cov.coverage(ds, nodes, pods) if pods_readable else cov.coverage_from_status(ds, nodes)
         entry = DaemonSetAudit(
             daemonset=ds,

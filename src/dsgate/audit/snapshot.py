@@ -53,9 +53,13 @@ class Snapshot:
 def connect(kubeconfig: Path | None, context: str | None) -> ApiClient:
     """An API client the way kubectl picks one: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; --context or the current one."""
     try:
-        client: ApiClient = kube_config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context, persist_config=False)
+        client: ApiClient = kube_config.new_client_from_config(
+            config_file=str(kubeconfig) if kubeconfig else None, context=context, persist_config=False
+        )
     except (kube_config.ConfigException, OSError, ValueError, TypeError) as exc:
-        raise AuditError(f"cannot load the kubeconfig{f' {kubeconfig}' if kubeconfig else ''}: {exc}; pass --kubeconfig FILE or --context NAME") from None
+        raise AuditError(
+            f"cannot load the kubeconfig{f' {kubeconfig}' if kubeconfig else ''}: {exc}; pass --kubeconfig FILE or --context NAME"
+        ) from None
     return client
 
 
@@ -67,9 +71,13 @@ def read(api: ApiClient, lists: dict[str, str] | None = None, page: int = PAGE) 
             snap.objects[name] = kube.list_all(api, path, page)
         except ApiException as exc:
             if exc.status == 401:
-                raise AuditError(f"{snap.server}: the credentials were rejected (401 Unauthorized); renew the token or pick another --context") from None
+                raise AuditError(
+                    f"{snap.server}: the credentials were rejected (401 Unauthorized); renew the token or pick another --context"
+                ) from None
             if exc.status in (403, 404):
-                snap.unreadable[name] = f"{exc.status} {'Forbidden' if exc.status == 403 else 'Not Found'}: {_message(exc)}"
+                snap.unreadable[name] = (
+                    f"{exc.status} {'Forbidden' if exc.status == 403 else 'Not Found'}: {_message(exc)}"
+                )
                 continue
             raise AuditError(f"{snap.server}: listing {name} failed: {exc.status} {_message(exc)}") from None
         except (HTTPError, OSError) as exc:

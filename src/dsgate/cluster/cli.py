@@ -56,28 +56,48 @@ def _status(name: str, root: Path | None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dsgate cluster", description="Local Kubernetes control plane with kwok-simulated nodes.")
+    parser = argparse.ArgumentParser(
+        prog="dsgate cluster", description="Local Kubernetes control plane with kwok-simulated nodes."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--name", default=os.environ.get("DSGATE_CLUSTER_NAME", DEFAULT_NAME), help="cluster name (default: dsgate, or $DSGATE_CLUSTER_NAME)")
+        p.add_argument(
+            "--name",
+            default=os.environ.get("DSGATE_CLUSTER_NAME", DEFAULT_NAME),
+            help="cluster name (default: dsgate, or $DSGATE_CLUSTER_NAME)",
+        )
 
     p_up = sub.add_parser("up", help="start the cluster (idempotent)")
     common(p_up)
-    p_up.add_argument("--topology", type=Path, default=None, help=f"topology file (default: {DEFAULT_TOPOLOGY.relative_to(DEFAULT_TOPOLOGY.parents[1])})")
+    p_up.add_argument(
+        "--topology",
+        type=Path,
+        default=None,
+        help=f"topology file (default: {DEFAULT_TOPOLOGY.relative_to(DEFAULT_TOPOLOGY.parents[1])})",
+    )
     p_up.add_argument("--port", type=int, default=0, help="API server port on 127.0.0.1 (default 0: any free port)")
-    p_up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the cluster to be ready")
+    p_up.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the cluster to be ready"
+    )
     for cmd, text in (
         ("down", "stop the cluster and remove its files"),
         ("status", "show whether the cluster runs"),
         ("kubeconfig", "print the kubeconfig path"),
     ):
         common(sub.add_parser(cmd, help=text))
-    p_export = sub.add_parser("export-topology", help="a topology file of a live cluster's nodes (shapes, taints, labels, counts) for simulate")
-    p_export.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster (default: $KUBECONFIG, else ~/.kube/config)")
+    p_export = sub.add_parser(
+        "export-topology",
+        help="a topology file of a live cluster's nodes (shapes, taints, labels, counts) for simulate",
+    )
+    p_export.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig of the cluster (default: $KUBECONFIG, else ~/.kube/config)"
+    )
     p_export.add_argument("--context", help="kubeconfig context (default: the current one)")
     p_export.add_argument("-o", "--output", type=Path, help="write the topology here instead of stdout")
-    p_export.add_argument("--keep-names", action="store_true", help="list each pool's node names in a comment (dropped by default)")
+    p_export.add_argument(
+        "--keep-names", action="store_true", help="list each pool's node names in a comment (dropped by default)"
+    )
     return parser
 
 
@@ -86,7 +106,9 @@ def _export_topology(args: argparse.Namespace) -> int:
     from dsgate.cluster import kube
 
     try:
-        api = kube_config.new_client_from_config(config_file=str(args.kubeconfig) if args.kubeconfig else None, context=args.context, persist_config=False)
+        api = kube_config.new_client_from_config(
+            config_file=str(args.kubeconfig) if args.kubeconfig else None, context=args.context, persist_config=False
+        )
         nodes = kube.list_all(api, "/api/v1/nodes")
         data, names = topology_from_nodes(nodes, args.keep_names)
     except (kube_config.ConfigException, OSError, ValueError) as exc:
@@ -95,7 +117,10 @@ def _export_topology(args: argparse.Namespace) -> int:
     except ApiException as exc:
         print(f"dsgate cluster export-topology: listing nodes failed: {exc.status} {exc.reason}", file=sys.stderr)
         return 2
-    text = f"# Exported from {api.configuration.host}: {len(nodes)} nodes in {len(data['pools'])} pools.\n" + yaml.safe_dump(data, sort_keys=False)
+    text = (
+        f"# Exported from {api.configuration.host}: {len(nodes)} nodes in {len(data['pools'])} pools.\n"
+        + yaml.safe_dump(data, sort_keys=False)
+    )
     for pool, members in names.items():
         text += f"# pool {pool}: {', '.join(members)}\n"
     if args.output:
@@ -135,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return procs.exit_code(exc)
     pools = ", ".join(f"{p.count} {p.name}" for p in cluster.topology.pools if p.count)
     if not cluster.already_running:
-        print(f"cluster {cluster.name!r} is up in {cluster.up_seconds:.1f}s: {cluster.topology.node_count} nodes Ready ({pools}), server {cluster.server}")
+        print(
+            f"cluster {cluster.name!r} is up in {cluster.up_seconds:.1f}s: {cluster.topology.node_count} nodes Ready ({pools}), server {cluster.server}"
+        )
     else:
         print(f"cluster {cluster.name!r} is already running: server {cluster.server}")
     print(f"kubeconfig: {cluster.kubeconfig}")

@@ -75,7 +75,13 @@ def component_pids(paths: ClusterPaths) -> dict[str, int]:
             continue
         pid = int(entry.name)
         argv = process_argv(pid)  # read once: the process may exit at any moment
-        if pid in known or not argv or not argv[0].startswith(prefix) or argv[1:] in (["--version"], ["version"]) or not alive(pid):
+        if (
+            pid in known
+            or not argv
+            or not argv[0].startswith(prefix)
+            or argv[1:] in (["--version"], ["version"])
+            or not alive(pid)
+        ):
             continue
         name = Path(argv[0]).name
         found[name if name not in found else f"{name}[{pid}]"] = pid
@@ -130,7 +136,9 @@ def teardown(paths: ClusterPaths) -> list[str]:
         stop_pids(pids)
     still = component_pids(paths)
     if still:
-        raise ClusterError(f"could not stop {', '.join(f'{c} (pid {p})' for c, p in still.items())}; kill them and run 'dsgate cluster down' again")
+        raise ClusterError(
+            f"could not stop {', '.join(f'{c} (pid {p})' for c, p in still.items())}; kill them and run 'dsgate cluster down' again"
+        )
     if paths.dir.exists():
         shutil.rmtree(paths.dir)
     return sorted(stopped)
@@ -181,7 +189,9 @@ def pick_ports(api_port: int, count: int) -> tuple[int, list[int]]:
     this check and the component's bind; and random draws keep parallel sessions apart.
     """
     if api_port and not port_free(api_port):
-        raise PortInUse(f"port {api_port} on {LOCALHOST} is already in use; stop what listens there or pick another with --port (0 = any free port)")
+        raise PortInUse(
+            f"port {api_port} on {LOCALHOST} is already in use; stop what listens there or pick another with --port (0 = any free port)"
+        )
     low, _ = ephemeral_range()
     rng = random.SystemRandom()
     wanted = count + (0 if api_port else 1)
@@ -227,7 +237,9 @@ def dead_component_detail(paths: ClusterPaths) -> str:
     parts = []
     for component in COMPONENTS:
         if component not in running and paths.log_file(component).exists():
-            parts.append(f"  {component} is not running; last lines of {paths.log_file(component)}:\n{log_tail(paths.log_file(component))}")
+            parts.append(
+                f"  {component} is not running; last lines of {paths.log_file(component)}:\n{log_tail(paths.log_file(component))}"
+            )
     return "\n".join(parts)
 
 

@@ -101,7 +101,9 @@ def _ref(obj: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def _daemonset_report(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]) -> tuple[DaemonSetReport, list[str]]:
+def _daemonset_report(
+    dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]
+) -> tuple[DaemonSetReport, list[str]]:
     """The DaemonSet's rollout against its eligible nodes; the problems found (empty when done)."""
     spec = ds["spec"]["template"]["spec"]
     status = ds.get("status") or {}
@@ -120,7 +122,11 @@ def _daemonset_report(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[s
         problems.append(f"{ref}: status not observed yet (generation {ds['metadata'].get('generation')})")
     if report.desired != want:
         problems.append(f"{ref}: desiredNumberScheduled {report.desired} != {want} eligible nodes")
-    for label, value in (("updatedNumberScheduled", report.updated), ("numberReady", report.ready), ("numberAvailable", report.available)):
+    for label, value in (
+        ("updatedNumberScheduled", report.updated),
+        ("numberReady", report.ready),
+        ("numberAvailable", report.available),
+    ):
         if value != want:
             problems.append(f"{ref}: {label} {value} != {want}")
     if status.get("numberMisscheduled", 0):
@@ -130,7 +136,9 @@ def _daemonset_report(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[s
     uid = ds["metadata"]["uid"]
     owned = [p for p in pods if any(o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])]
     for pod in owned:
-        report.pods_by_node.setdefault(pod["spec"].get("nodeName") or "<unscheduled>", []).append(pod["metadata"]["name"])
+        report.pods_by_node.setdefault(pod["spec"].get("nodeName") or "<unscheduled>", []).append(
+            pod["metadata"]["name"]
+        )
     for node in report.eligible_nodes:
         on_node = [p for p in owned if p["spec"].get("nodeName") == node]
         if len(on_node) != 1:
@@ -219,16 +227,22 @@ def _connect(charts: Sequence[Path | str], values_files: Sequence[Path], kubecon
         dyn = kube.dynamic_client(kubeconfig)
         nodes = kube.list_items(dyn, "v1", "Node")
     except Exception as exc:
-        raise DeployError(f"cannot reach the cluster of {kubeconfig} ({type(exc).__name__}); is it running? 'dsgate cluster status'") from None
+        raise DeployError(
+            f"cannot reach the cluster of {kubeconfig} ({type(exc).__name__}); is it running? 'dsgate cluster status'"
+        ) from None
     return _Target(helm, kubeconfig, dyn, nodes)
 
 
-def _helm_step(target: _Target, args: list[str], result: DeployResult, timeout: float) -> tuple[bool, list[dict[str, Any]]]:
+def _helm_step(
+    target: _Target, args: list[str], result: DeployResult, timeout: float
+) -> tuple[bool, list[dict[str, Any]]]:
     """`helm install` or `helm upgrade` ARGS with `--wait`; whether it succeeded, and the objects of
     the release's manifest afterwards (added to result.objects)."""
     release, namespace, verb = result.release, result.namespace, args[0]
     start = time.monotonic()
-    proc = target.helm_run([*args, "--namespace", namespace, "--wait=watcher", "--timeout", f"{int(timeout)}s"], timeout + 30)
+    proc = target.helm_run(
+        [*args, "--namespace", namespace, "--wait=watcher", "--timeout", f"{int(timeout)}s"], timeout + 30
+    )
     result.timings[verb] = round(time.monotonic() - start, 2)
     manifest = target.helm_run(["get", "manifest", release, "--namespace", namespace], 30)
     objects = _manifest_objects(manifest.stdout) if manifest.returncode == 0 else []
@@ -238,7 +252,14 @@ def _helm_step(target: _Target, args: list[str], result: DeployResult, timeout: 
     return proc.returncode == 0, objects
 
 
-def _check_rollout(target: _Target, objects: list[dict[str, Any]], helm_ok: bool, wait: float, result: DeployResult, upgraded: bool = False) -> None:
+def _check_rollout(
+    target: _Target,
+    objects: list[dict[str, Any]],
+    helm_ok: bool,
+    wait: float,
+    result: DeployResult,
+    upgraded: bool = False,
+) -> None:
     """Step 2 (again after an upgrade): every DaemonSet of OBJECTS runs one Ready pod on each eligible
     node, polled for up to WAIT seconds (once when the helm step failed)."""
     daemonsets = [o for o in objects if o["kind"] == "DaemonSet" and o["apiVersion"] == "apps/v1"]
@@ -266,12 +287,24 @@ def _check_rollout(target: _Target, objects: list[dict[str, Any]], helm_ok: bool
     result.timings["upgrade_rollout_check" if upgraded else "rollout_check"] = round(time.monotonic() - start, 2)
 
 
-def _uninstall(target: _Target, objects: list[dict[str, Any]], created_namespace: bool, result: DeployResult, timeout: float) -> None:
+def _uninstall(
+    target: _Target, objects: list[dict[str, Any]], created_namespace: bool, result: DeployResult, timeout: float
+) -> None:
     """Last step: `helm uninstall --wait`, then nothing of the release is left (and the namespace we made goes)."""
     release, namespace = result.release, result.namespace
     start = time.monotonic()
     un = target.helm_run(
-        ["uninstall", release, "--namespace", namespace, "--wait=watcher", "--cascade", "foreground", "--timeout", f"{int(timeout)}s"],
+        [
+            "uninstall",
+            release,
+            "--namespace",
+            namespace,
+            "--wait=watcher",
+            "--cascade",
+            "foreground",
+            "--timeout",
+            f"{int(timeout)}s",
+        ],
         timeout + 30,
     )
     result.timings["uninstall"] = round(time.monotonic() - start, 2)
@@ -319,7 +352,11 @@ def deploy_chart(
 
     CHART is a chart directory, a `.tgz` package or an `oci://` reference (see ChartOrigin).
     """
-    version, plain_http, upgrade_to = origin.get("version", ""), origin.get("plain_http", False), origin.get("upgrade_to")
+    version, plain_http, upgrade_to = (
+        origin.get("version", ""),
+        origin.get("plain_http", False),
+        origin.get("upgrade_to"),
+    )
     target = _connect([chart, *([upgrade_to] if upgrade_to is not None else [])], values_files, kubeconfig)
     result = DeployResult(chart=chart, release=release, namespace=namespace)
     if target.helm_run(["status", release, "--namespace", namespace], 30).returncode == 0:
@@ -331,13 +368,21 @@ def deploy_chart(
     source_args = [*(["--version", version] if version else []), *(["--plain-http"] if plain_http else [])]
     objects: list[dict[str, Any]] = []
     try:
-        installed, objects = _helm_step(target, ["install", release, str(chart), *source_args, "--create-namespace", *values_args], result, timeout)
+        installed, objects = _helm_step(
+            target, ["install", release, str(chart), *source_args, "--create-namespace", *values_args], result, timeout
+        )
         _check_rollout(target, objects, installed, timeout, result)
         if upgrade_to is not None and result.ok:
-            upgraded, new_objects = _helm_step(target, ["upgrade", release, str(upgrade_to), *values_args], result, timeout)
+            upgraded, new_objects = _helm_step(
+                target, ["upgrade", release, str(upgrade_to), *values_args], result, timeout
+            )
             installed_refs = {_ref(o) for o in objects}
-            objects += [o for o in new_objects if _ref(o) not in installed_refs]  # the uninstall checks both versions' objects
-            _check_rollout(target, new_objects, upgraded, max(0.0, timeout - result.timings["upgrade"]), result, upgraded=True)
+            objects += [
+                o for o in new_objects if _ref(o) not in installed_refs
+            ]  # the uninstall checks both versions' objects
+            _check_rollout(
+                target, new_objects, upgraded, max(0.0, timeout - result.timings["upgrade"]), result, upgraded=True
+            )
     finally:
         _uninstall(target, objects, created_namespace, result, timeout)
     for report in result.daemonsets:

@@ -36,11 +36,16 @@ def run(charts: Sequence[Path], say: Callable[[str], None] = lambda _: None) -> 
             target = cluster.up(name=STAGE_CLUSTER, root=root, quiet=True)
         for i, chart in enumerate(charts):
             try:
-                res = deploy.deploy_chart(chart, kubeconfig=target.kubeconfig, namespace=f"dsgate-deploy-{i}", release=f"gate-{chart.name}")
+                res = deploy.deploy_chart(
+                    chart, kubeconfig=target.kubeconfig, namespace=f"dsgate-deploy-{i}", release=f"gate-{chart.name}"
+                )
             except deploy.DeployError as exc:
                 out.errors.append(f"deploy {chart}: {exc}")
                 continue
-            summary = ", ".join(f"{d.name}: {d.available}/{d.desired} available on {len(d.eligible_nodes)} eligible nodes" for d in res.daemonsets)
+            summary = ", ".join(
+                f"{d.name}: {d.available}/{d.desired} available on {len(d.eligible_nodes)} eligible nodes"
+                for d in res.daemonsets
+            )
             out.lines.append(f"deploy {chart}: {'ok' if res.ok else 'FAILED'} ({summary or 'no DaemonSet'})")
             if not res.ok:
                 out.failures.extend(f"deploy {chart}: {m}" for m in res.messages)

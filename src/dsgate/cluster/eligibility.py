@@ -18,7 +18,11 @@ DAEMONSET_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
 )
-HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"}
+HOST_NETWORK_TOLERATION = {
+    "key": "node.kubernetes.io/network-unavailable",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
 
 
 def _field_expression_matches(expr: dict[str, Any], node: dict[str, Any]) -> bool:
@@ -37,9 +41,9 @@ def _term_matches(term: dict[str, Any], node: dict[str, Any]) -> bool:
     if not exprs and not fields:
         return False  # an empty term selects nothing
     labels = node["metadata"].get("labels") or {}
-    return all(requirement_matches(e.get("key", ""), e.get("operator", ""), e.get("values") or [], labels) for e in exprs) and all(
-        _field_expression_matches(f, node) for f in fields
-    )
+    return all(
+        requirement_matches(e.get("key", ""), e.get("operator", ""), e.get("values") or [], labels) for e in exprs
+    ) and all(_field_expression_matches(f, node) for f in fields)
 
 
 def tolerates(tolerations: Sequence[dict[str, Any]], taint: dict[str, Any]) -> bool:
@@ -64,7 +68,9 @@ def ineligibility(node: dict[str, Any], pod_spec: dict[str, Any]) -> str | None:
     for key, value in (pod_spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return f"nodeSelector {key}={value} does not match"
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
     if required is not None and not any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or []):
         return "required node affinity does not match"
     tolerations = [*(pod_spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]

@@ -33,12 +33,16 @@ def dynamic_client(kubeconfig: Path, client: ApiClient | None = None) -> Dynamic
     """A DynamicClient for KUBECONFIG (or CLIENT made from it). Its discovery cache is written next to
     the kubeconfig, so it goes away with the cluster; the library's default, /tmp/osrcp-<host hash>.json,
     outlives it and would serve a later cluster on the same port a stale API list."""
-    return DynamicClient(client or api_client(kubeconfig), cache_file=str(kubeconfig.with_name(kubeconfig.name + ".discovery.json")))
+    return DynamicClient(
+        client or api_client(kubeconfig), cache_file=str(kubeconfig.with_name(kubeconfig.name + ".discovery.json"))
+    )
 
 
 def raw_get(api: ApiClient, path: str, timeout: float = 5.0) -> tuple[int, str]:
     """GET PATH (e.g. /readyz) with the client's credentials; (status, body). Connection errors raise."""
-    method, url, headers, body, post = api.param_serialize(method="GET", resource_path=path, auth_settings=["BearerToken"])
+    method, url, headers, body, post = api.param_serialize(
+        method="GET", resource_path=path, auth_settings=["BearerToken"]
+    )
     try:
         resp = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
         resp.read()
@@ -71,7 +75,9 @@ def list_all(api: ApiClient, path: str, page: int = 500) -> list[dict[str, Any]]
             return items
 
 
-def create_all(dyn: DynamicClient, objects: Sequence[dict[str, Any]], workers: int = 8, ignore_existing: bool = False) -> None:
+def create_all(
+    dyn: DynamicClient, objects: Sequence[dict[str, Any]], workers: int = 8, ignore_existing: bool = False
+) -> None:
     """Create OBJECTS with WORKERS requests in flight (registering 1,000 nodes one by one is round-trip bound)."""
     from kubernetes.dynamic.exceptions import ConflictError
 
@@ -91,7 +97,9 @@ def resource(dyn: DynamicClient, api_version: str, kind: str) -> Any:
     return dyn.resources.get(api_version=api_version, kind=kind)
 
 
-def get_or_none(dyn: DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+def get_or_none(
+    dyn: DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None
+) -> dict[str, Any] | None:
     """The object as a dict, or None if it (or its kind) does not exist."""
     try:
         res = resource(dyn, api_version, kind)
@@ -105,7 +113,9 @@ def get_or_none(dyn: DynamicClient, api_version: str, kind: str, name: str, name
     return found
 
 
-def list_items(dyn: DynamicClient, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[dict[str, Any]]:
+def list_items(
+    dyn: DynamicClient, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+) -> list[dict[str, Any]]:
     res = resource(dyn, api_version, kind)
     kwargs: dict[str, Any] = {}
     if label_selector:
@@ -142,7 +152,13 @@ def pod_ready(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") == "Running" and condition(pod, "Ready") == "True"
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.25, on_timeout: Callable[[], str] | None = None) -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.25,
+    on_timeout: Callable[[], str] | None = None,
+) -> T:
     """Poll PROBE until it returns something truthy; TimeoutError names WHAT (and on_timeout()'s detail)."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -162,5 +178,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
             detail = on_timeout() if on_timeout else ""
             if not detail and last_error is not None:
                 detail = f"last error: {type(last_error).__name__}: {str(last_error).splitlines()[0] if str(last_error) else ''}"
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({detail})" if detail else ""))
+            raise TimeoutError(
+                f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({detail})" if detail else "")
+            )
         time.sleep(interval)

@@ -57,7 +57,9 @@ def heartbeat_factor(nodes: int) -> int:
     return max(1, math.ceil(nodes / HEARTBEAT_NODES))
 
 
-def kwokctl_config(paths: ClusterPaths, topology: Topology, tools: dict[str, Path], ports: dict[str, int]) -> list[dict[str, Any]]:
+def kwokctl_config(
+    paths: ClusterPaths, topology: Topology, tools: dict[str, Path], ports: dict[str, int]
+) -> list[dict[str, Any]]:
     factor = heartbeat_factor(topology.node_count)
     options = {
         "runtime": "binary",
@@ -90,7 +92,12 @@ def kwokctl_config(paths: ClusterPaths, topology: Topology, tools: dict[str, Pat
         "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 40000 * factor,
         "components": list(COMPONENTS),
     }
-    config = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options, "componentsPatches": SCALE_PATCHES}
+    config = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": options,
+        "componentsPatches": SCALE_PATCHES,
+    }
     return [config, KWOK_CONFIGURATION, *stage_documents(topology)]
 
 
@@ -107,7 +114,11 @@ def kwokctl_env(paths: ClusterPaths, tools: dict[str, Path]) -> dict[str, str]:
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(tools["kubectl"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KWOK_") and k.upper() not in {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KWOK_") and k.upper() not in {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"}
+    }
     env.update(
         KWOK_WORKDIR=str(paths.root),
         PATH=f"{shim}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
@@ -121,7 +132,15 @@ def kwokctl_env(paths: ClusterPaths, tools: dict[str, Path]) -> dict[str, str]:
     return env
 
 
-def run_kwokctl(paths: ClusterPaths, topology: Topology, tools: dict[str, Path], ports: dict[str, int], deadline: float, timeout: float, quiet: bool) -> None:
+def run_kwokctl(
+    paths: ClusterPaths,
+    topology: Topology,
+    tools: dict[str, Path],
+    ports: dict[str, int],
+    deadline: float,
+    timeout: float,
+    quiet: bool,
+) -> None:
     """Step 2: `kwokctl create cluster` starts the components; fails fast when one of them dies."""
     paths.dir.mkdir(parents=True)
     config_path = paths.dir / KWOKCTL_CONFIG
@@ -141,13 +160,17 @@ def run_kwokctl(paths: ClusterPaths, topology: Topology, tools: dict[str, Path],
     )
     log_path = paths.dir / KWOKCTL_LOG
     with log_path.open("w") as log:
-        proc = procs.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=kwokctl_env(paths, tools))
+        proc = procs.popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=kwokctl_env(paths, tools)
+        )
         try:
             # kwokctl waits (up to its timeout) for the API server to serve; a component that
             # dies meanwhile would only show up at the end, so watch the pid files it writes.
             while (rc := proc.poll()) is None:
                 if time.monotonic() >= deadline:
-                    raise ClusterError(f"kwokctl create cluster did not finish within {timeout:.0f}s; see the log below\n{log_tail(log_path)}")
+                    raise ClusterError(
+                        f"kwokctl create cluster did not finish within {timeout:.0f}s; see the log below\n{log_tail(log_path)}"
+                    )
                 dead = started_then_died(paths)
                 if dead:
                     raise ClusterError(
@@ -159,6 +182,8 @@ def run_kwokctl(paths: ClusterPaths, topology: Topology, tools: dict[str, Path],
                 procs.kill(proc)
             procs.forget(proc)
     if rc != 0:
-        raise ClusterError(f"kwokctl create cluster failed (exit {rc}); see the log below\n{log_tail(log_path)}\n{dead_component_detail(paths)}")
+        raise ClusterError(
+            f"kwokctl create cluster failed (exit {rc}); see the log below\n{log_tail(log_path)}\n{dead_component_detail(paths)}"
+        )
     if not paths.kubeconfig.exists():
         raise ClusterError(f"kwokctl did not write {paths.kubeconfig}; see {log_path}\n{log_tail(log_path)}")

@@ -149,7 +149,11 @@ class LocalCluster:
         kube.create(self.dynamic(), manifest)
         name: str = manifest["metadata"]["name"]
         if wait:
-            kube.wait_for(f"node {name} Ready", lambda: kube.node_ready(kube.get_or_none(self.dynamic(), "v1", "Node", name) or {}), wait)
+            kube.wait_for(
+                f"node {name} Ready",
+                lambda: kube.node_ready(kube.get_or_none(self.dynamic(), "v1", "Node", name) or {}),
+                wait,
+            )
         return name
 
     def wait_nodes_ready(self, names: list[str], timeout: float) -> None:
@@ -165,12 +169,24 @@ class LocalCluster:
             for node in self.nodes():
                 name = node["metadata"]["name"]
                 if name in wanted and not kube.node_ready(node):
-                    taints = sorted(str(t.get("key", "")).rpartition("/")[2] for t in (node.get("spec") or {}).get("taints") or [])
-                    why.setdefault(f"Ready={kube.condition(node, 'Ready') or 'absent'} taints={','.join(taints) or 'none'}", []).append(name)
-            kinds = "; ".join(f"{len(names)} {kind} (e.g. {', '.join(sorted(names)[:5])})" for kind, names in sorted(why.items()))
+                    taints = sorted(
+                        str(t.get("key", "")).rpartition("/")[2] for t in (node.get("spec") or {}).get("taints") or []
+                    )
+                    why.setdefault(
+                        f"Ready={kube.condition(node, 'Ready') or 'absent'} taints={','.join(taints) or 'none'}", []
+                    ).append(name)
+            kinds = "; ".join(
+                f"{len(names)} {kind} (e.g. {', '.join(sorted(names)[:5])})" for kind, names in sorted(why.items())
+            )
             return f"{sum(len(v) for v in why.values())} not Ready: {kinds}"
 
-        kube.wait_for(f"{len(wanted)} nodes to be Ready", probe, timeout, interval=1.0 if len(wanted) > 100 else 0.25, on_timeout=detail)
+        kube.wait_for(
+            f"{len(wanted)} nodes to be Ready",
+            probe,
+            timeout,
+            interval=1.0 if len(wanted) > 100 else 0.25,
+            on_timeout=detail,
+        )
 
     def down(self) -> list[str]:
         return down(self.paths.name, self.paths.root, quiet=True)
@@ -180,7 +196,9 @@ def _ports_and_tools(api_port: int) -> tuple[dict[str, int], dict[str, Path]]:
     """Step 1: the ports of every component (the API server's checked free) and the pinned binaries."""
     api, others = pick_ports(api_port, 5)
     tools = required_tools()  # ToolMissing names the command that installs them
-    ports = dict(zip(("etcd", "etcd-peer", "kube-controller-manager", "kube-scheduler", "kwok-controller"), others, strict=True))
+    ports = dict(
+        zip(("etcd", "etcd-peer", "kube-controller-manager", "kube-scheduler", "kwok-controller"), others, strict=True)
+    )
     ports["kube-apiserver"] = api
     return ports, tools
 
@@ -188,7 +206,9 @@ def _ports_and_tools(api_port: int) -> tuple[dict[str, int], dict[str, Path]]:
 def _alive_or_fail(paths: ClusterPaths) -> None:
     dead = [c for c in COMPONENTS if c not in component_pids(paths)]
     if dead:
-        raise ClusterError(f"{', '.join(dead)} exited during start-up (port taken or bad flag?); see the log lines below\n{dead_component_detail(paths)}")
+        raise ClusterError(
+            f"{', '.join(dead)} exited during start-up (port taken or bad flag?); see the log lines below\n{dead_component_detail(paths)}"
+        )
 
 
 def _wait_serving(cluster: LocalCluster, deadline: float, quiet: bool) -> None:
@@ -201,7 +221,9 @@ def _wait_serving(cluster: LocalCluster, deadline: float, quiet: bool) -> None:
         return status == 200 and body.strip() == "ok"
 
     say("waiting for the API server (/readyz)", quiet)
-    kube.wait_for("kube-apiserver /readyz", api_ready, _remaining(deadline), on_timeout=lambda: dead_component_detail(paths))
+    kube.wait_for(
+        "kube-apiserver /readyz", api_ready, _remaining(deadline), on_timeout=lambda: dead_component_detail(paths)
+    )
 
     def controllers_healthy() -> bool:
         _alive_or_fail(paths)
@@ -215,7 +237,10 @@ def _register_nodes(cluster: LocalCluster, deadline: float, quiet: bool) -> None
     paths, topology = cluster.paths, cluster.topology
     dyn = cluster.dynamic()
     nodes = topology.nodes()
-    say(f"registering {len(nodes)} simulated nodes ({', '.join(f'{p.count} {p.name}' for p in topology.pools if p.count)})", quiet)
+    say(
+        f"registering {len(nodes)} simulated nodes ({', '.join(f'{p.count} {p.name}' for p in topology.pools if p.count)})",
+        quiet,
+    )
     kube.create_all(dyn, nodes, ignore_existing=True)
 
     def default_sa() -> bool:
@@ -251,7 +276,9 @@ def _remaining(deadline: float) -> float:
     return max(deadline - time.monotonic(), 1.0)
 
 
-def _start(paths: ClusterPaths, topology: Topology, topology_raw: dict[str, Any], api_port: int, timeout: float, quiet: bool) -> LocalCluster:
+def _start(
+    paths: ClusterPaths, topology: Topology, topology_raw: dict[str, Any], api_port: int, timeout: float, quiet: bool
+) -> LocalCluster:
     """Start the cluster in PATHS, in named steps, within TIMEOUT seconds."""
     started = time.monotonic()
     deadline = started + timeout
@@ -281,8 +308,15 @@ def attach(name: str = DEFAULT_NAME, root: Path | None = None) -> LocalCluster:
     paths = paths_for(name, root)
     st = inspect(paths)
     if st.state != "running":
-        raise ClusterError(f"cluster {name!r} is not running ({st.reason or st.state}); start it with 'dsgate cluster up --name {name}'")
-    return LocalCluster(paths, parse_topology(st.info["topology"], st.info.get("topology_file", "<state>")), dict(st.info["ports"]), already_running=True)
+        raise ClusterError(
+            f"cluster {name!r} is not running ({st.reason or st.state}); start it with 'dsgate cluster up --name {name}'"
+        )
+    return LocalCluster(
+        paths,
+        parse_topology(st.info["topology"], st.info.get("topology_file", "<state>")),
+        dict(st.info["ports"]),
+        already_running=True,
+    )
 
 
 def up(
@@ -313,7 +347,11 @@ def up(
             return LocalCluster(paths, topology, dict(st.info["ports"]), already_running=True)
         if st.state == "stale":
             stopped = teardown(paths)
-            say(f"removed stale cluster directory {paths.dir} ({st.reason}" + (f"; stopped {', '.join(stopped)})" if stopped else ")"), quiet)
+            say(
+                f"removed stale cluster directory {paths.dir} ({st.reason}"
+                + (f"; stopped {', '.join(stopped)})" if stopped else ")"),
+                quiet,
+            )
         try:
             return _start(paths, topology, raw, api_port, timeout, quiet)
         except BaseException as exc:
@@ -323,7 +361,9 @@ def up(
             except ClusterError as cleanup:
                 cleanup_note = f"\n  clean-up also failed: {cleanup}"
             if isinstance(exc, TimeoutError):
-                raise ClusterError(f"cluster {name!r} did not become ready: {exc}; everything started was stopped{cleanup_note}") from None
+                raise ClusterError(
+                    f"cluster {name!r} did not become ready: {exc}; everything started was stopped{cleanup_note}"
+                ) from None
             if isinstance(exc, ClusterError) and cleanup_note:
                 raise ClusterError(f"{exc}{cleanup_note}") from None
             raise

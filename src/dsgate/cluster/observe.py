@@ -179,13 +179,24 @@ def sampler(dyn: DynamicClient, namespace: str, name: str, pods: bool = True) ->
 
 def settled(sample: dict[str, float]) -> bool:
     """The controller has observed the spec and every desired pod is updated and available."""
-    return bool(sample["observed"]) and sample["updated"] == sample["desired"] == sample["available"] and sample["desired"] > 0
+    return (
+        bool(sample["observed"])
+        and sample["updated"] == sample["desired"] == sample["available"]
+        and sample["desired"] > 0
+    )
 
 
-def events(dyn: DynamicClient, namespace: str | None = None, name: str | None = None, reason: str | None = None) -> list[dict[str, Any]]:
+def events(
+    dyn: DynamicClient, namespace: str | None = None, name: str | None = None, reason: str | None = None
+) -> list[dict[str, Any]]:
     """Core events, optionally about the object NAME and/or with REASON, oldest first."""
     items = kube.list_items(dyn, "v1", "Event", namespace)
-    out = [e for e in items if (name is None or (e.get("involvedObject") or {}).get("name") == name) and (reason is None or e.get("reason") == reason)]
+    out = [
+        e
+        for e in items
+        if (name is None or (e.get("involvedObject") or {}).get("name") == name)
+        and (reason is None or e.get("reason") == reason)
+    ]
     return sorted(out, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 
@@ -199,10 +210,17 @@ def unready_detail(dyn: DynamicClient, namespace: str, name: str, limit: int = 1
         node_name = pod["spec"].get("nodeName") or ""
         ready = _condition_text(pod, "Ready")
         node = kube.get_or_none(dyn, "v1", "Node", node_name) if node_name else None
-        where = f"node {node_name}" if node_name else f"unbound ({pod_scheduled_message(pod) or 'not scheduled yet'}, target {_target_node(pod)})"
+        where = (
+            f"node {node_name}"
+            if node_name
+            else f"unbound ({pod_scheduled_message(pod) or 'not scheduled yet'}, target {_target_node(pod)})"
+        )
         node_text = ""
         if node is not None:
-            taints = ",".join(f"{t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []) or "none"
+            taints = (
+                ",".join(f"{t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or [])
+                or "none"
+            )
             node_text = f"; node Ready {_condition_text(node, 'Ready')}, taints {taints}"
         phase = (pod.get("status") or {}).get("phase", "?")
         lines.append(f"  {pod['metadata']['name']} on {where}: phase {phase}, Ready {ready}{node_text}")
@@ -272,7 +290,13 @@ def coverage(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]
         if scheduled:
             continue
         if why is not None:
-            kind = "taint not tolerated" if why.startswith("taint") else "selector" if why.startswith("nodeSelector") else "affinity"
+            kind = (
+                "taint not tolerated"
+                if why.startswith("taint")
+                else "selector"
+                if why.startswith("nodeSelector")
+                else "affinity"
+            )
             missing.append({"node": name, "reason": f"{kind}: {why}", "eligible": "false"})
             continue
         pending = on_node.get(name, [])
@@ -280,7 +304,9 @@ def coverage(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]
         if message:
             missing.append({"node": name, "reason": f"{_reason_kind(message)}: {message}", "eligible": "true"})
         else:
-            missing.append({"node": name, "reason": "no pod yet (the controller has not created one)", "eligible": "true"})
+            missing.append(
+                {"node": name, "reason": "no pod yet (the controller has not created one)", "eligible": "true"}
+            )
     st = status_counts(ds)
     return Coverage(
         nodes=len(nodes),
@@ -293,7 +319,9 @@ def coverage(dyn: DynamicClient, ds: dict[str, Any], nodes: list[dict[str, Any]]
 
 def _target_node(pod: dict[str, Any]) -> str:
     """The node a daemon pod is pinned to by the controller's matchFields affinity ('' if none)."""
-    affinity = ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    affinity = ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     for term in affinity.get("nodeSelectorTerms") or []:
         for expr in term.get("matchFields") or []:
             if expr.get("key") == "metadata.name" and expr.get("values"):

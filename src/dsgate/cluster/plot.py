@@ -35,11 +35,20 @@ def timeline_png(
                 ax.step(times, timeline.series(key), where="post", label=key, linewidth=1.5)
         for label, value in (limits or {}).items():
             ax.axhline(value, linestyle="--", linewidth=1, color="grey")
-            ax.annotate(label, (times[0] if times else 0, value), textcoords="offset points", xytext=(2, 3), fontsize=8, color="dimgrey")
+            ax.annotate(
+                label,
+                (times[0] if times else 0, value),
+                textcoords="offset points",
+                xytext=(2, 3),
+                fontsize=8,
+                color="dimgrey",
+            )
         top = ax.get_ylim()[1]
         for when, label in timeline.marks:
             ax.axvline(when, linestyle=":", linewidth=1, color="black")
-            ax.annotate(label, (when, top), textcoords="offset points", xytext=(2, -10), fontsize=7, rotation=90, va="top")
+            ax.annotate(
+                label, (when, top), textcoords="offset points", xytext=(2, -10), fontsize=7, rotation=90, va="top"
+            )
         ax.set_xlabel("seconds")
         ax.set_ylabel("pods")
         ax.set_title(title or timeline.title, fontsize=10)
@@ -53,7 +62,12 @@ def timeline_png(
 
 
 def coverage_png(
-    rows: Sequence[str], columns: Sequence[str], cells: dict[tuple[str, str], tuple[int, int, int]], path: Path, title: str = "", dpi: int = 80
+    rows: Sequence[str],
+    columns: Sequence[str],
+    cells: dict[tuple[str, str], tuple[int, int, int]],
+    path: Path,
+    title: str = "",
+    dpi: int = 80,
 ) -> Path:
     """A coverage matrix: ROWS (DaemonSets) by COLUMNS (node pools); CELLS[(row, column)] is (nodes in
     the pool, nodes meant for the DaemonSet, nodes running it). A cell is green when every meant node

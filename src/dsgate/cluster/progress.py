@@ -39,7 +39,13 @@ class Talk:
     """Messages and rollout progress on STREAM (stderr): a bar when TTY (default: whether STREAM is a
     terminal), else a line at most every EVERY seconds of the rollout, plus its first and last sample."""
 
-    def __init__(self, prefix: str = "dsgate simulate", stream: TextIO | None = None, tty: bool | None = None, every: float = 10.0) -> None:
+    def __init__(
+        self,
+        prefix: str = "dsgate simulate",
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        every: float = 10.0,
+    ) -> None:
         self.prefix = prefix
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
@@ -61,7 +67,13 @@ class Talk:
         self._label, self._last_line = label, -1.0
         if self.tty:
             console = Console(file=self.stream, force_terminal=True)
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"), console=console, transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[detail]}"),
+                console=console,
+                transient=False,
+            )
             self._task = self._bar.add_task(label, total=None, detail="waiting for the controller")
             self._bar.start()
 

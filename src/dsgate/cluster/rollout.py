@@ -103,7 +103,12 @@ def _calibrated() -> WaveOverhead:
     overhead (an idle machine) to twice it (a loaded one). The figures live in the policy library's
     policies/model.json (data.dsgate.model), which the rollout-time rule DS-ROL-007 reads too."""
     model = json.loads(MODEL_FILE.read_text())["dsgate"]["model"]["rollout"]["wave_overhead"]
-    return WaveOverhead(float(model["base_seconds"]), float(model["per_pod_seconds"]), float(model["low_factor"]), float(model["high_factor"]))
+    return WaveOverhead(
+        float(model["base_seconds"]),
+        float(model["per_pod_seconds"]),
+        float(model["low_factor"]),
+        float(model["high_factor"]),
+    )
 
 
 WAVE_OVERHEAD = _calibrated()
@@ -122,7 +127,13 @@ class Prediction:
     pods: float
 
     def as_json(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "low": self.low, "high": self.high, "waves": self.waves, "perWave": self.per_wave}
+        return {
+            "seconds": self.seconds,
+            "low": self.low,
+            "high": self.high,
+            "waves": self.waves,
+            "perWave": self.per_wave,
+        }
 
     def text(self) -> str:
         return f"{duration(self.seconds)} (range {duration(self.low)} to {duration(self.high)}; {self.waves} waves of {self.per_wave})"
@@ -237,7 +248,9 @@ class WatchOptions:
     on_sample: Callable[[dict[str, float], Prediction], None] | None = None
 
 
-def watch(dyn: DynamicClient, namespace: str, name: str, topology: Topology, timeline: observe.Timeline, options: WatchOptions) -> RolloutResult:
+def watch(
+    dyn: DynamicClient, namespace: str, name: str, topology: Topology, timeline: observe.Timeline, options: WatchOptions
+) -> RolloutResult:
     """Sample DaemonSet NAMESPACE/NAME until its rollout completes, stalls (no change in the updated and
     available counts for stall_window seconds) or the timeout passes; the result compares it with the plan."""
     ds = observe.daemonset(dyn, namespace, name)

@@ -59,7 +59,9 @@ class DaemonSetResult:
         why = [f"misses eligible node {m['node']} ({m['reason']})" for m in self.coverage.missing_eligible]
         if self.rollout is not None:
             if self.rollout.over_budget:
-                why.append(f"rollout had {self.rollout.max_unavailable_observed} pods unavailable, over its budget of {self.rollout.budget}")
+                why.append(
+                    f"rollout had {self.rollout.max_unavailable_observed} pods unavailable, over its budget of {self.rollout.budget}"
+                )
             if not self.rollout.completed:
                 why.append(f"rollout stalled: {self.rollout.stalled_reason}")
         return why
@@ -72,7 +74,10 @@ class DaemonSetResult:
             "coverage": {
                 "scheduled": self.coverage.scheduled,
                 "available": self.coverage.available,
-                "missing": [{"node": m["node"], "reason": m["reason"], "eligible": m["eligible"] == "true"} for m in self.coverage.missing],
+                "missing": [
+                    {"node": m["node"], "reason": m["reason"], "eligible": m["eligible"] == "true"}
+                    for m in self.coverage.missing
+                ],
             },
             "rollout": self.rollout.as_json() if self.rollout else None,
         }
@@ -151,7 +156,9 @@ def render(path: Path, values_files: Sequence[Path], overrides: dict[str, Any] |
 # --------------------------------------------------------------------------- applying
 
 
-def apply(dyn: Any, objects: Sequence[dict[str, Any]], notes: list[str], default_namespace: str = NAMESPACE) -> list[tuple[str, str]]:
+def apply(
+    dyn: Any, objects: Sequence[dict[str, Any]], notes: list[str], default_namespace: str = NAMESPACE
+) -> list[tuple[str, str]]:
     """Create OBJECTS (namespaces first, DEFAULT_NAMESPACE for those that name none); kinds the server
     does not serve are skipped with a note. Returns the (namespace, name) of every DaemonSet."""
     from kubernetes.client.exceptions import ApiException
@@ -161,7 +168,13 @@ def apply(dyn: Any, objects: Sequence[dict[str, Any]], notes: list[str], default
     for ns in sorted(namespaces):
         if kube.get_or_none(dyn, "v1", "Namespace", ns) is None:
             kube.create(dyn, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    ordered = sorted(objects, key=lambda o: (o["kind"] not in ("Namespace", "CustomResourceDefinition", "PriorityClass"), o["kind"] == "DaemonSet"))
+    ordered = sorted(
+        objects,
+        key=lambda o: (
+            o["kind"] not in ("Namespace", "CustomResourceDefinition", "PriorityClass"),
+            o["kind"] == "DaemonSet",
+        ),
+    )
     daemonsets: list[tuple[str, str]] = []
     for obj in ordered:
         hook = ((obj.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")
@@ -170,7 +183,9 @@ def apply(dyn: Any, objects: Sequence[dict[str, Any]], notes: list[str], default
         try:
             res = kube.resource(dyn, obj["apiVersion"], obj["kind"])
         except ResourceNotFoundError:
-            notes.append(f"skipped {obj['kind']} {obj['metadata'].get('name')}: the cluster does not serve {obj['apiVersion']}/{obj['kind']}")
+            notes.append(
+                f"skipped {obj['kind']} {obj['metadata'].get('name')}: the cluster does not serve {obj['apiVersion']}/{obj['kind']}"
+            )
             continue
         ns = (obj.get("metadata") or {}).get("namespace") or default_namespace
         try:
@@ -180,7 +195,9 @@ def apply(dyn: Any, objects: Sequence[dict[str, Any]], notes: list[str], default
                 notes.append(f"{obj['kind']} {obj['metadata'].get('name')} already existed; left as it was")
             continue
         except ApiException as exc:
-            notes.append(f"the API server refused {obj['kind']} {obj['metadata'].get('name')}: {exc.status} {exc.reason}")
+            notes.append(
+                f"the API server refused {obj['kind']} {obj['metadata'].get('name')}: {exc.status} {exc.reason}"
+            )
             continue
         if obj["kind"] == "DaemonSet":
             daemonsets.append((ns, obj["metadata"]["name"]))
@@ -202,13 +219,23 @@ def _stable(sample: dict[str, float]) -> bool:
     """Every desired pod is available, or the rest can't be placed (pending with a scheduler message)."""
     if not sample["observed"] or sample["desired"] <= 0:
         return False
-    return observe.settled(sample) or (sample["available"] + sample.get("unschedulable", 0) >= sample["desired"] and sample["pods"] >= sample["desired"])
+    return observe.settled(sample) or (
+        sample["available"] + sample.get("unschedulable", 0) >= sample["desired"]
+        and sample["pods"] >= sample["desired"]
+    )
 
 
 def wait_stable(dyn: Any, namespace: str, name: str, timeline: observe.Timeline, timeout: float, nodes: int) -> None:
     """Sample until _stable; listing the pods of a big cluster is costly, so sample it less often."""
     interval = 0.25 if nodes <= 200 else 2.0
-    observe.poll(timeline, observe.sampler(dyn, namespace, name), _stable, timeout, f"DaemonSet {namespace}/{name} to place its pods", interval=interval)
+    observe.poll(
+        timeline,
+        observe.sampler(dyn, namespace, name),
+        _stable,
+        timeout,
+        f"DaemonSet {namespace}/{name} to place its pods",
+        interval=interval,
+    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -224,7 +251,9 @@ def preflight(topology: Topology, upgraded: Sequence[dict[str, Any]], timeout: f
         total = len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
         plan = rollout_mod.budget(ds, total)
         prediction = rollout_mod.predict(total, topology, plan)
-        talk.say(f"{ref}: rollout predicted on {total} nodes ({plan.spec}, minReadySeconds {plan.min_ready_seconds}): {prediction.text()}")
+        talk.say(
+            f"{ref}: rollout predicted on {total} nodes ({plan.spec}, minReadySeconds {plan.min_ready_seconds}): {prediction.text()}"
+        )
         if plan.strategy != "RollingUpdate" or prediction.seconds <= timeout:
             continue
         fits = rollout_mod.budget_for(total, topology, plan, timeout)
@@ -233,7 +262,9 @@ def preflight(topology: Topology, upgraded: Sequence[dict[str, Any]], timeout: f
             change.append(f"maxUnavailable {fits} ({-(-fits * 100 // total)}% of {total} nodes) or more")
         if plan.min_ready_seconds:
             change.append(f"a shorter minReadySeconds than {plan.min_ready_seconds}")
-        slow.append(f"{ref}: predicted rollout {prediction.text()} outlasts --timeout {rollout_mod.duration(timeout)}; not started. Set {', or '.join(change)}")
+        slow.append(
+            f"{ref}: predicted rollout {prediction.text()} outlasts --timeout {rollout_mod.duration(timeout)}; not started. Set {', or '.join(change)}"
+        )
     return slow
 
 
@@ -310,13 +341,19 @@ def _run(
             result.notes.append(str(exc))
         cov = observe.coverage(dyn, observe.daemonset(dyn, ns, name), nodes)
         result.daemonsets.append(DaemonSetResult(name=name, namespace=ns, coverage=cov, timeline=timeline))
-    by_name = {(o["metadata"].get("namespace") or NAMESPACE, o["metadata"]["name"]): o for o in upgraded if o["kind"] == "DaemonSet"}
+    by_name = {
+        (o["metadata"].get("namespace") or NAMESPACE, o["metadata"]["name"]): o
+        for o in upgraded
+        if o["kind"] == "DaemonSet"
+    }
     for entry in result.daemonsets:
         new = by_name.get((entry.namespace, entry.name))
         if new is None:
             continue
         if not replace_spec(dyn, new, entry.namespace):
-            result.notes.append(f"DaemonSet {entry.namespace}/{entry.name}: --upgrade-set changed nothing in its spec; no rollout")
+            result.notes.append(
+                f"DaemonSet {entry.namespace}/{entry.name}: --upgrade-set changed nothing in its spec; no rollout"
+            )
             continue
         talk.say(f"upgrading DaemonSet {entry.namespace}/{entry.name}")
         entry.timeline.mark("upgrade applied")
@@ -335,7 +372,9 @@ def write_plots(result: SimulationResult, plot: Path) -> list[Path]:
         limits: dict[str, float] = {}
         if entry.rollout is not None:
             limits[f"budget {entry.rollout.budget} unavailable"] = entry.rollout.budget
-        written.append(timeline_png(entry.timeline, target, limits=limits, title=f"{entry.timeline.title} on {result.nodes} nodes"))
+        written.append(
+            timeline_png(entry.timeline, target, limits=limits, title=f"{entry.timeline.title} on {result.nodes} nodes")
+        )
     return written
 
 
@@ -373,8 +412,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsgate simulate", description=__doc__.split("\n\n")[0])
     p.add_argument("path", type=Path, metavar="PATH", help="chart, kustomization directory or YAML file/directory")
     p.add_argument("--topology", type=Path, required=True, help="topology file (e.g. cluster/small.yaml)")
-    p.add_argument("-f", "--values", action="append", type=Path, default=[], help="values file for a chart (repeatable)")
-    p.add_argument("--upgrade-set", action="append", default=[], metavar="KEY=VALUE", help="after install, upgrade with this value (repeatable)")
+    p.add_argument(
+        "-f", "--values", action="append", type=Path, default=[], help="values file for a chart (repeatable)"
+    )
+    p.add_argument(
+        "--upgrade-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="after install, upgrade with this value (repeatable)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("-o", "--output", type=Path, help="write the report here instead of stdout")
     p.add_argument("--plot", type=Path, help="write the timeline PNG here")

@@ -79,7 +79,9 @@ class ClusterPaths:
 
 def paths_for(name: str = DEFAULT_NAME, root: Path | None = None) -> ClusterPaths:
     if not _NAME.match(name):
-        raise ClusterError(f"invalid cluster name {name!r}: use a DNS-1123 label of at most 40 characters (e.g. dsgate)")
+        raise ClusterError(
+            f"invalid cluster name {name!r}: use a DNS-1123 label of at most 40 characters (e.g. dsgate)"
+        )
     return ClusterPaths(name=name, root=Path(root) if root else cluster_root())
 
 

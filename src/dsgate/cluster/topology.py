@@ -226,7 +226,9 @@ def _pool(raw: Any, where: str) -> Pool:
             raise TopologyError(f"{where}.taints[{i}]: expected a mapping")
         _unknown(set(taint), _TAINT_KEYS, f"{where}.taints[{i}]")
         if not taint.get("key") or taint.get("effect") not in _TAINT_EFFECTS:
-            raise TopologyError(f"{where}.taints[{i}]: needs a key and an effect in {', '.join(sorted(_TAINT_EFFECTS))}")
+            raise TopologyError(
+                f"{where}.taints[{i}]: needs a key and an effect in {', '.join(sorted(_TAINT_EFFECTS))}"
+            )
         taints.append({k: str(v) for k, v in taint.items()})
     capacity = _resources(raw.get("capacity"), f"{where}.capacity", required=True)
     allocatable = _resources(raw.get("allocatable"), f"{where}.allocatable", required=False)
@@ -339,7 +341,9 @@ def _pool_name(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def topology_from_nodes(nodes: list[dict[str, Any]], keep_names: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def topology_from_nodes(
+    nodes: list[dict[str, Any]], keep_names: bool = False
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A topology of the shape of NODES (`kubectl get nodes -o yaml` items, or a live list): one pool per
     distinct (role, instance type, arch, labels, taints, capacity, allocatable), with its count; zones
     from the zone labels. Names and addresses are dropped; with KEEP_NAMES the second value maps each
@@ -356,7 +360,10 @@ def topology_from_nodes(nodes: list[dict[str, Any]], keep_names: bool = False) -
             "instanceType": labels.get("node.kubernetes.io/instance-type", ""),
             "arch": labels.get("kubernetes.io/arch", "amd64"),
             "labels": {k: v for k, v in sorted(labels.items()) if k not in _PER_NODE_LABELS},
-            "taints": [{k: str(t[k]) for k in ("key", "value", "effect") if t.get(k)} for t in (node.get("spec") or {}).get("taints") or []],
+            "taints": [
+                {k: str(t[k]) for k in ("key", "value", "effect") if t.get(k)}
+                for t in (node.get("spec") or {}).get("taints") or []
+            ],
             "capacity": {k: str(v) for k, v in (status.get("capacity") or {}).items()},
             "allocatable": {k: str(v) for k, v in (status.get("allocatable") or {}).items()},
         }
@@ -364,7 +371,9 @@ def topology_from_nodes(nodes: list[dict[str, Any]], keep_names: bool = False) -
         shapes.setdefault(key, (pool, []))[1].append(str(meta.get("name", "")))
     taken: set[str] = set()
     pools, names = [], {}
-    for pool, members in sorted(shapes.values(), key=lambda s: (s[0]["role"] != CONTROL_PLANE_ROLE, s[0]["instanceType"], -len(s[1]))):
+    for pool, members in sorted(
+        shapes.values(), key=lambda s: (s[0]["role"] != CONTROL_PLANE_ROLE, s[0]["instanceType"], -len(s[1]))
+    ):
         name = _pool_name(pool["role"] or pool["instanceType"] or "pool", taken)
         entry = {"name": name, "count": len(members), **{k: v for k, v in pool.items() if v}}
         if entry.get("arch") == "amd64":
@@ -374,6 +383,11 @@ def topology_from_nodes(nodes: list[dict[str, Any]], keep_names: bool = False) -
             names[name] = sorted(members)
     if len(pools) > MAX_POOLS:
         raise TopologyError(f"the nodes have {len(pools)} distinct shapes; a topology holds at most {MAX_POOLS} pools")
-    data = {"apiVersion": "dsgate.dev/v1alpha1", "kind": "Topology", "zones": sorted(zones) or ["zone-a"], "pools": pools}
+    data = {
+        "apiVersion": "dsgate.dev/v1alpha1",
+        "kind": "Topology",
+        "zones": sorted(zones) or ["zone-a"],
+        "pools": pools,
+    }
     parse_topology(data, "exported topology")  # what it writes must load
     return data, names

@@ -117,7 +117,10 @@ def read_library(policy_dir: Path, opa: Path | None = None) -> tuple[list[Rule],
         inspected = json.loads(_run([str(opa_bin), "inspect", "-a", "--format", "json", str(lib)], "opa inspect"))
         docs = _evaluate(opa_bin, lib, "data.dsgate.lib.parameter_docs")
     rules = _rules(inspected.get("annotations") or [], lib)
-    parameters = [Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", ""))) for name, doc in sorted(docs.items())]
+    parameters = [
+        Parameter(name=name, default=doc.get("default"), description=str(doc.get("description", "")))
+        for name, doc in sorted(docs.items())
+    ]
     _validate(rules, parameters)
     _validate_categories(rules, lib)
     return rules, parameters
@@ -168,7 +171,10 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
                 severity=str(custom["severity"]),
                 parameters=tuple(str(p) for p in parameters),
                 remediation=" ".join(str(custom["remediation"]).split()),
-                references=tuple((str(r.get("description") or r.get("ref")), str(r.get("ref"))) for r in meta.get("related_resources") or []),
+                references=tuple(
+                    (str(r.get("description") or r.get("ref")), str(r.get("ref")))
+                    for r in meta.get("related_resources") or []
+                ),
                 location=f"policies/{where}",
                 profile=str(custom.get("profile", DEFAULT_PROFILE)),
                 rationale=" ".join(str(custom.get("rationale", "")).split()),
@@ -190,10 +196,14 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
         if rule.severity not in SEVERITIES:
             problems.append(f"{rule.location}: {rule.id} has severity {rule.severity!r}, not deny or warn")
         if rule.profile not in PROFILES:
-            problems.append(f"{rule.location}: {rule.id} has profile {rule.profile!r}, not one of {', '.join(PROFILES)}")
+            problems.append(
+                f"{rule.location}: {rule.id} has profile {rule.profile!r}, not one of {', '.join(PROFILES)}"
+            )
         for name in rule.parameters:
             if name not in known:
-                problems.append(f"{rule.location}: {rule.id} names parameter {name!r}, which parameter_docs does not define")
+                problems.append(
+                    f"{rule.location}: {rule.id} names parameter {name!r}, which parameter_docs does not define"
+                )
     for parameter in parameters:
         if not parameter.description:
             problems.append(f"parameter {parameter.name} has no description in parameter_docs")
@@ -212,7 +222,9 @@ def _validate_categories(rules: list[Rule], root: Path) -> None:
         if not rule.location.startswith(f"policies/{rules_root}/"):
             problems.append(f"{rule.location}: {rule.id} is outside policies/{rules_root}/<category>/")
         elif rule.category != category_of(folder):
-            problems.append(f"{rule.location}: {rule.id} has category {rule.category!r}, not {category_of(folder)!r}, the category of its folder")
+            problems.append(
+                f"{rule.location}: {rule.id} has category {rule.category!r}, not {category_of(folder)!r}, the category of its folder"
+            )
     if problems:
         raise CatalogueError("invalid policy metadata:\n  " + "\n  ".join(problems))
 
@@ -256,7 +268,9 @@ def render(
     lines += ["", "### Parameters", "", "| Parameter | Default | Description | Used by |", "|---|---|---|---|"]
     for p in parameters:
         default = json.dumps(p.default, separators=(", ", ": "))
-        lines.append(f"| `{p.name}` | `{_cell(default)}` | {_cell(p.description)} | {', '.join(used.get(p.name, [])) or '-'} |")
+        lines.append(
+            f"| `{p.name}` | `{_cell(default)}` | {_cell(p.description)} | {', '.join(used.get(p.name, [])) or '-'} |"
+        )
     if agents:
         lines += [
             "",
@@ -284,7 +298,10 @@ def render(
             )
         lines += ["", "Every agent in the catalogue may tolerate every taint and counts as node-critical."]
     if helpers:
-        lines += ["", f"Helper sidecars, recognised by image, need no probes (DS-PRB-001..003): {', '.join(f'`{h}`' for h in helpers)}."]
+        lines += [
+            "",
+            f"Helper sidecars, recognised by image, need no probes (DS-PRB-001..003): {', '.join(f'`{h}`' for h in helpers)}.",
+        ]
     lines += ["", END]
     return "\n".join(lines)
 
@@ -298,7 +315,9 @@ def splice(text: str, section: str, where: str, begin: str = BEGIN, end_marker: 
     """TEXT with the part between the markers replaced by SECTION."""
     start, end = text.find(begin), text.find(end_marker)
     if start < 0 or end < start:
-        raise CatalogueError(f"{where} has no '{begin}' ... '{end_marker}' markers; add them where the generated section goes")
+        raise CatalogueError(
+            f"{where} has no '{begin}' ... '{end_marker}' markers; add them where the generated section goes"
+        )
     return text[:start] + section + text[end + len(end_marker) :]
 
 
@@ -320,7 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the catalogue is stale instead of rewriting it")
     parser.add_argument("--policies", type=Path, default=policies_dir(), help="policy library (default: %(default)s)")
     parser.add_argument("--readme", type=Path, help="markdown file to update (default: POLICIES/README.md)")
-    parser.add_argument("--evidence-readme", type=Path, default=README, help="markdown file with the rules-with-evidence table (default: %(default)s)")
+    parser.add_argument(
+        "--evidence-readme",
+        type=Path,
+        default=README,
+        help="markdown file with the rules-with-evidence table (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     readme: Path = args.readme or args.policies / "README.md"
     try:
@@ -338,7 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if top_current != top_wanted:
         if args.check:
-            print(f"{args.evidence_readme}: the rules-with-evidence table is stale; run 'python -m dsgate.docs.catalogue'", file=sys.stderr)
+            print(
+                f"{args.evidence_readme}: the rules-with-evidence table is stale; run 'python -m dsgate.docs.catalogue'",
+                file=sys.stderr,
+            )
             return 1
         args.evidence_readme.write_text(top_wanted)
         print(f"{args.evidence_readme}: wrote the rules-with-evidence table ({len(evidence)} experiments)")
@@ -347,7 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{readme}: catalogue of {len(rules)} rules and {len(parameters)} parameters is current")
         return 0
     if args.check:
-        diff = difflib.unified_diff(current.splitlines(), wanted.splitlines(), str(readme), "generated", lineterm="", n=0)
+        diff = difflib.unified_diff(
+            current.splitlines(), wanted.splitlines(), str(readme), "generated", lineterm="", n=0
+        )
         print("\n".join(list(diff)[:40]), file=sys.stderr)
         print(f"{readme}: the rule catalogue is stale; run 'python -m dsgate.docs.catalogue'", file=sys.stderr)
         return 1

@@ -132,7 +132,9 @@ def _walk(
         path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
         line = key_node.start_mark.line
         comment = _comment_above(lines, key_node)
-        nested = isinstance(value_node, yaml.MappingNode) and value_node.value and _has_documented_child(value_node, lines)
+        nested = (
+            isinstance(value_node, yaml.MappingNode) and value_node.value and _has_documented_child(value_node, lines)
+        )
         if nested:
             assert isinstance(value_node, yaml.MappingNode)
             if comment is not None:

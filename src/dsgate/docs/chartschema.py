@@ -134,7 +134,9 @@ def fill(schema: dict[str, Any]) -> dict[str, Any]:
                 raise ChartSchemaError(f"unknown CRD type {name}; known: {', '.join(sorted(crd))}")
             definition = crd[name]
         else:
-            raise ChartSchemaError(f"#/definitions/{name} is neither a Kubernetes {kube_target_versions()[0]} type nor a known CRD type")
+            raise ChartSchemaError(
+                f"#/definitions/{name} is neither a Kubernetes {kube_target_versions()[0]} type nor a known CRD type"
+            )
         definitions[name] = _patched(name, definition)
         wanted.extend(r for r in _refs(definitions[name]) if r not in definitions)
     return {**body, "definitions": dict(sorted(definitions.items()))}
@@ -162,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsgate chartschema: {exc}", file=sys.stderr)
         return 2
     if not ok:
-        print(f"{args.chart}/values.schema.json is stale: run 'python -m dsgate.docs.chartschema {args.chart}'", file=sys.stderr)
+        print(
+            f"{args.chart}/values.schema.json is stale: run 'python -m dsgate.docs.chartschema {args.chart}'",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

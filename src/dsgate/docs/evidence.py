@@ -29,7 +29,11 @@ class Evidence:
 
 def _marker(decorator: ast.expr) -> tuple[str, str] | None:
     """("DS-XXX-000", claim) when DECORATOR is pytest.mark.evidence("DS-XXX-000", "claim")."""
-    if not isinstance(decorator, ast.Call) or not isinstance(decorator.func, ast.Attribute) or decorator.func.attr != "evidence":
+    if (
+        not isinstance(decorator, ast.Call)
+        or not isinstance(decorator.func, ast.Attribute)
+        or decorator.func.attr != "evidence"
+    ):
         return None
     args = [a.value for a in decorator.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     if len(args) != 2:

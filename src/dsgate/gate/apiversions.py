@@ -75,11 +75,23 @@ def deprecation_warnings(documents: Sequence[Document], kube_versions: Sequence[
     for doc in documents:
         entry = deprecated(doc.api_version, doc.kind, kube_versions)
         if entry is not None:
-            use = f"Move to {entry.replacement}." if entry.replacement else "Remove the object; the API has no replacement."
+            use = (
+                f"Move to {entry.replacement}."
+                if entry.replacement
+                else "Remove the object; the API has no replacement."
+            )
             scenarios = doc.provenance.scenarios
             out.append(
                 Finding(
-                    DEPRECATED_API_RULE, "hygiene", "warn", doc.ref, doc.provenance.label, entry.deprecated_message(), use, exempted=False, scenarios=scenarios
+                    DEPRECATED_API_RULE,
+                    "hygiene",
+                    "warn",
+                    doc.ref,
+                    doc.provenance.label,
+                    entry.deprecated_message(),
+                    use,
+                    exempted=False,
+                    scenarios=scenarios,
                 )
             )
     return out

@@ -57,13 +57,19 @@ def fingerprint(rule: str, resource: str, source: str, field: str) -> str:
 def entry_of(f: Finding, root: Path) -> Entry:
     """F's baseline entry; its source relative to ROOT (the baseline file's directory)."""
     source = relative(source_path(f.source), root)
-    return Entry(fingerprint(f.rule, f.resource, source, f.field), f.rule, f.resource, source, f.field, f.severity, f.message)
+    return Entry(
+        fingerprint(f.rule, f.resource, source, f.field), f.rule, f.resource, source, f.field, f.severity, f.message
+    )
 
 
 def write(path: Path, findings: Iterable[Finding]) -> int:
     """Record FINDINGS (the ones not exempted) in PATH; the number of entries written."""
     entries = {e.fingerprint: e for e in (entry_of(f, path.parent) for f in findings if not f.exempted)}
-    doc = {"version": VERSION, "fingerprint": "sha256(rule NUL resource NUL source NUL field)[:16]", "findings": [asdict(entries[k]) for k in sorted(entries)]}
+    doc = {
+        "version": VERSION,
+        "fingerprint": "sha256(rule NUL resource NUL source NUL field)[:16]",
+        "findings": [asdict(entries[k]) for k in sorted(entries)],
+    }
     try:
         path.write_text(json.dumps(doc, indent=2) + "\n")
     except OSError as exc:
@@ -76,7 +82,9 @@ def read(path: Path) -> dict[str, Entry]:
     try:
         doc: Any = json.loads(path.read_text())
     except OSError as exc:
-        raise BaselineError(f"{path}: cannot read the baseline ({exc.strerror}); create it with --write-baseline {path}") from None
+        raise BaselineError(
+            f"{path}: cannot read the baseline ({exc.strerror}); create it with --write-baseline {path}"
+        ) from None
     except ValueError as exc:
         raise BaselineError(f"{path}: not a baseline file ({exc}); recreate it with --write-baseline {path}") from None
     if not isinstance(doc, dict) or doc.get("version") != VERSION or not isinstance(doc.get("findings"), list):
@@ -84,7 +92,9 @@ def read(path: Path) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
     for i, raw in enumerate(doc["findings"]):
         if not isinstance(raw, dict) or any(not isinstance(raw.get(k), str) for k in FIELDS):
-            raise BaselineError(f"{path}: findings[{i}] needs string {', '.join(FIELDS)}; recreate the file with --write-baseline {path}")
+            raise BaselineError(
+                f"{path}: findings[{i}] needs string {', '.join(FIELDS)}; recreate the file with --write-baseline {path}"
+            )
         out[raw["fingerprint"]] = Entry(**{k: raw[k] for k in FIELDS})
     return out
 
@@ -106,7 +116,9 @@ def apply(result: GateResult, path: Path, entries: Mapping[str, Entry]) -> None:
     checked = {relative(str(o.job.source.path), path.parent) for o in result.renders}
     fixed = [e for k, e in sorted(entries.items()) if k not in seen and e.source in checked]
     for e in fixed:
-        result.notices.append(f"baseline {path}: {e.rule} on {e.resource} in {e.source} ({e.fingerprint}) no longer occurs; remove the entry")
+        result.notices.append(
+            f"baseline {path}: {e.rule} on {e.resource} in {e.source} ({e.fingerprint}) no longer occurs; remove the entry"
+        )
 
 
 @dataclass
@@ -131,6 +143,8 @@ class Step:
             except BaselineError as exc:
                 result.errors.append(str(exc))
                 return
-            result.notices.append(f"baseline {self.path}: recorded {count} findings; later runs with --baseline {self.path} fail only on new ones")
+            result.notices.append(
+                f"baseline {self.path}: recorded {count} findings; later runs with --baseline {self.path} fail only on new ones"
+            )
             self.entries = read(self.path)
         apply(result, self.path, self.entries)

@@ -63,7 +63,10 @@ def problems(model: ClusterModel) -> list[str]:
     """What is wrong with MODEL (an unknown level, a plugin the gate cannot run), each with its fix."""
     out = [
         f"Pod Security level {level!r} ({where}) is not one of {', '.join(PSA_LEVELS)}"
-        for where, level in (("default", model.pod_security), *((f"namespace {ns}", lvl) for ns, lvl in model.namespaces.items()))
+        for where, level in (
+            ("default", model.pod_security),
+            *((f"namespace {ns}", lvl) for ns, lvl in model.namespaces.items()),
+        )
         if level not in PSA_LEVELS
     ]
     out += [

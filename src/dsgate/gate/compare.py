@@ -63,7 +63,9 @@ def differences(left: Sequence[Document], right: Sequence[Document], left_name: 
             lines.append(f"{key.split(' ', 1)[1]} only in helm {right_name}")
         elif a[key] != b[key]:
             if len(a[key]) != len(b[key]):
-                lines.append(f"{key.split(' ', 1)[1]}: {len(a[key])} documents in helm {left_name}, {len(b[key])} in helm {right_name}")
+                lines.append(
+                    f"{key.split(' ', 1)[1]}: {len(a[key])} documents in helm {left_name}, {len(b[key])} in helm {right_name}"
+                )
                 continue
             found = [d for x, y in zip(a[key], b[key], strict=True) for d in diff_paths(x, y)][:MAX_PATHS]
             shown = "; ".join(f"{p}: {left_name} {_show(x)} / {right_name} {_show(y)}" for p, x, y in found)

@@ -72,7 +72,9 @@ class Settings:
     exemptions: list[dict[str, Any]] = field(default_factory=list)  # its exemptions, as written
     exemption_lines: list[int] = field(default_factory=list)  # the line of each in CONFIG
     disabled: frozenset[str] = frozenset()  # --disable: off whatever dsgate.yaml says
-    report_unused: bool = True  # the run covers every source of dsgate.yaml, so an exemption that matched nothing is unused
+    report_unused: bool = (
+        True  # the run covers every source of dsgate.yaml, so an exemption that matched nothing is unused
+    )
 
     def with_cli(self, profile: str | None, disable: Iterable[str]) -> Settings:
         """These settings with the command line's --profile (replacing `profile:`) and --disable (off for every source, overrides included)."""
@@ -90,7 +92,9 @@ class Settings:
 def check_rule(rule: str, known: Mapping[str, RuleInfo], key: str) -> None:
     """ControlError unless RULE is one of KNOWN; KEY names where it was written."""
     if rule not in known:
-        raise ControlError(f"{key} names rule {rule!r}, which the policy library does not define; known ids: {', '.join(sorted(known))}")
+        raise ControlError(
+            f"{key} names rule {rule!r}, which the policy library does not define; known ids: {', '.join(sorted(known))}"
+        )
 
 
 def _setting(value: Any, key: str) -> str:
@@ -116,19 +120,26 @@ def _rules(value: Any, key: str) -> dict[str, str]:
 def parse(raw: Mapping[str, Any], where: str) -> Settings:
     """The `profile`, `rules` and `overrides` keys of a dsgate.yaml mapping RAW (WHERE names the file)."""
     try:
-        settings = Settings(profile=_profile(raw.get("profile", DEFAULT_PROFILE), "profile"), rules=_rules(raw.get("rules", {}), "rules"))
+        settings = Settings(
+            profile=_profile(raw.get("profile", DEFAULT_PROFILE), "profile"),
+            rules=_rules(raw.get("rules", {}), "rules"),
+        )
         overrides = raw.get("overrides", [])
         if not isinstance(overrides, list):
             raise ControlError("overrides must be a list of {paths, profile, rules} mappings")
         for i, entry in enumerate(overrides):
             key = f"overrides[{i}]"
             if not isinstance(entry, dict) or set(entry) - {"paths", "profile", "rules"} or "paths" not in entry:
-                raise ControlError(f"{key} must be a mapping with 'paths' (globs of source paths) and 'profile' and/or 'rules'")
+                raise ControlError(
+                    f"{key} must be a mapping with 'paths' (globs of source paths) and 'profile' and/or 'rules'"
+                )
             paths = entry["paths"]
             if isinstance(paths, str):
                 paths = [paths]
             if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
-                raise ControlError(f"{key}.paths must be a non-empty list of globs of source paths, relative to dsgate.yaml")
+                raise ControlError(
+                    f"{key}.paths must be a non-empty list of globs of source paths, relative to dsgate.yaml"
+                )
             profile = _profile(entry["profile"], f"{key}.profile") if "profile" in entry else None
             settings.overrides.append(Override(tuple(paths), profile, _rules(entry.get("rules", {}), f"{key}.rules")))
     except ControlError as exc:
@@ -145,11 +156,15 @@ def check_exemptions(exemptions: Sequence[Mapping[str, Any]], where: str) -> Non
         key = f"{where}: exemptions[{i}]"
         unknown = set(entry) - {"rule", "resource", "selector", "reason", "expires"}
         if unknown:
-            raise ControlError(f"{key} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; use rule, resource or selector, reason, expires")
+            raise ControlError(
+                f"{key} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; use rule, resource or selector, reason, expires"
+            )
         if not isinstance(entry.get("rule"), str) or not entry["rule"]:
             raise ControlError(f"{key} needs 'rule': the id of the rule it exempts from")
         if not entry.get("resource") and not entry.get("selector"):
-            raise ControlError(f"{key} exempts nothing: give 'resource: Kind/namespace/name' or 'selector: {{{', '.join(SELECTOR_KEYS)}}}'")
+            raise ControlError(
+                f"{key} exempts nothing: give 'resource: Kind/namespace/name' or 'selector: {{{', '.join(SELECTOR_KEYS)}}}'"
+            )
         selector = entry.get("selector")
         if selector is None:
             continue
@@ -172,7 +187,9 @@ def _label_selector(value: Any) -> bool:
         return False
     match_labels = value.get("matchLabels", {})
     expressions = value.get("matchExpressions", [])
-    if not isinstance(match_labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
+    if not isinstance(match_labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()
+    ):
         return False
     return isinstance(expressions, list) and all(
         isinstance(e, dict)
@@ -278,11 +295,21 @@ class Controls:
         match = EXEMPTION_PATH.match(f.data_path)
         if not match or self.settings.config is None:
             return f
-        return replace(f, source=self._config_label(), scenarios=(), pinned=(str(self.settings.config), self._line(int(match.group(1)))))
+        return replace(
+            f,
+            source=self._config_label(),
+            scenarios=(),
+            pinned=(str(self.settings.config), self._line(int(match.group(1)))),
+        )
 
     def _unused(self, findings: Sequence[Finding]) -> list[Finding]:
         """One warn finding per exemption of dsgate.yaml that exempted nothing and is not already reported as broken."""
-        used = {int(m.group(1)) for f in findings for ref in (*f.exempted_by, f.data_path) if (m := EXEMPTION_PATH.match(ref))}
+        used = {
+            int(m.group(1))
+            for f in findings
+            for ref in (*f.exempted_by, f.data_path)
+            if (m := EXEMPTION_PATH.match(ref))
+        }
         out = []
         for i, entry in enumerate(self.settings.exemptions):
             if i in used:
@@ -310,7 +337,11 @@ ANNOTATION_PREFIX = "dsgate.io/exempt."  # as documents.rego's annotation_prefix
 def _unused_annotations(result: GateResult, findings: Sequence[Finding]) -> list[Finding]:
     """One warn finding per exemption annotation (with a reason) that exempted no finding of its rule on
     its resource in any render of its source."""
-    used = {(f.origin, f.resource, f.rule) for f in findings if f.exempted and any(not EXEMPTION_PATH.match(ref) for ref in f.exempted_by)}
+    used = {
+        (f.origin, f.resource, f.rule)
+        for f in findings
+        if f.exempted and any(not EXEMPTION_PATH.match(ref) for ref in f.exempted_by)
+    }
     out: dict[tuple[str, str, str], Finding] = {}
     for outcome in result.renders:
         for doc in outcome.documents:
@@ -320,7 +351,11 @@ def _unused_annotations(result: GateResult, findings: Sequence[Finding]) -> list
             source = source_path(doc.provenance.label)
             for key, reason in annotations.items():
                 rule = str(key).removeprefix(ANNOTATION_PREFIX)
-                if not str(key).startswith(ANNOTATION_PREFIX) or not str(reason or "").strip() or (source, doc.ref, rule) in used:
+                if (
+                    not str(key).startswith(ANNOTATION_PREFIX)
+                    or not str(reason or "").strip()
+                    or (source, doc.ref, rule) in used
+                ):
                     continue  # not an exemption, one without a reason (DS-HYG-003 reports it), or used
                 out.setdefault(
                     (source, doc.ref, rule),

@@ -84,7 +84,11 @@ def clashes(found: Iterable[Finding], reported: Collection[Finding], documents: 
     for finding in found:
         if finding.rule != HOST_PORT_RULE or (finding.rule, finding.resource, finding.message) in already:
             continue
-        others = sorted(f"{name} is in {label}" for name, label in where.items() if label != finding.source and name in finding.message)
+        others = sorted(
+            f"{name} is in {label}"
+            for name, label in where.items()
+            if label != finding.source and name in finding.message
+        )
         message = f"{finding.message} (across sources: {'; '.join(others)})"
         if others and (finding.rule, finding.resource, message) not in already:
             out.append(dataclasses.replace(finding, message=message))

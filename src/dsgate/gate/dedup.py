@@ -18,7 +18,19 @@ from dsgate.gate.evaluate import Finding
 
 
 def _key(f: Finding) -> tuple[object, ...]:
-    return (f.origin, f.rule, f.category, f.severity, f.resource, f.message, f.remediation, f.exempted, f.exemption, f.via, f.field)
+    return (
+        f.origin,
+        f.rule,
+        f.category,
+        f.severity,
+        f.resource,
+        f.message,
+        f.remediation,
+        f.exempted,
+        f.exemption,
+        f.via,
+        f.field,
+    )
 
 
 def merge_scenarios(findings: Sequence[Finding]) -> list[Finding]:
@@ -30,5 +42,7 @@ def merge_scenarios(findings: Sequence[Finding]) -> list[Finding]:
         if first is None:
             merged[key] = f
         elif not set(f.scenarios) <= set(first.scenarios):
-            merged[key] = dataclasses.replace(first, scenarios=(*first.scenarios, *(s for s in f.scenarios if s not in first.scenarios)))
+            merged[key] = dataclasses.replace(
+                first, scenarios=(*first.scenarios, *(s for s in f.scenarios if s not in first.scenarios))
+            )
     return list(merged.values())

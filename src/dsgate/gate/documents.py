@@ -120,13 +120,17 @@ class Render:
         return [d.obj for d in self.documents]
 
 
-def to_document(obj: Any, origin: str, line: int, provenance: Provenance, index: int, item: tuple[int, ...] = ()) -> Document:
+def to_document(
+    obj: Any, origin: str, line: int, provenance: Provenance, index: int, item: tuple[int, ...] = ()
+) -> Document:
     """OBJ, a loaded document starting at LINE of ORIGIN (ITEM: the item of a list object there), as a
     Document; raise DocumentError unless it is a Kubernetes object mapping."""
     if not isinstance(obj, dict):
         raise DocumentError(f"{origin}:{line}: document is a {type(obj).__name__}, not a Kubernetes object mapping")
     if not obj.get("apiVersion") or not obj.get("kind"):
-        raise DocumentError(f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object")
+        raise DocumentError(
+            f"{origin}:{line}: document has no apiVersion/kind; every document must be a Kubernetes object"
+        )
     return Document(obj=obj, provenance=provenance, index=index, line=line, item=item)
 
 
@@ -145,7 +149,9 @@ def expand_items(obj: Any, origin: str, line: int) -> list[tuple[tuple[int, ...]
     out: list[tuple[tuple[int, ...], Any]] = []
     for i, item in enumerate(obj["items"]):
         if not isinstance(item, dict):
-            raise DocumentError(f"{origin}:{line}: items[{i}] of the {obj['kind']} is a {type(item).__name__}, not a Kubernetes object mapping")
+            raise DocumentError(
+                f"{origin}:{line}: items[{i}] of the {obj['kind']} is a {type(item).__name__}, not a Kubernetes object mapping"
+            )
         if item_kind and not item.get("kind"):
             item = {**item, "kind": item_kind}
         if item_kind and not item.get("apiVersion"):
@@ -235,7 +241,9 @@ def documents_from(objects: Sequence[tuple[int, Any]], origin: str, provenance: 
     return _documents(objects, origin, provenance)
 
 
-def unconvertible(text: str, origin: str, provenance: Provenance, reason: str, limits: Limits | None = None) -> DocumentError:
+def unconvertible(
+    text: str, origin: str, provenance: Provenance, reason: str, limits: Limits | None = None
+) -> DocumentError:
     """The error for a stream kubectl's reader rejects: PyYAML's, which names the line and column,
     when PyYAML rejects it too; else the reader's own REASON."""
     try:
@@ -245,7 +253,9 @@ def unconvertible(text: str, origin: str, provenance: Provenance, reason: str, l
     return DocumentError(f"{origin}: not YAML that kubectl reads: {reason}")
 
 
-def read_stream(text: str, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
+def read_stream(
+    text: str, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None
+) -> list[Document]:
     """TEXT's documents: read as kubectl reads them through CONVERT (which applies the limits
     itself), else parsed here with PyYAML."""
     if convert is None:
@@ -298,10 +308,15 @@ def read_text(path: Path, limits: Limits | None = None) -> str:
     return decode(data, str(path))
 
 
-def load_file(path: Path, provenance: Provenance | None = None, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
+def load_file(
+    path: Path, provenance: Provenance | None = None, convert: Converter | None = None, limits: Limits | None = None
+) -> list[Document]:
     """Load every document of a YAML file (through CONVERT when given, as read_stream)."""
     prov = provenance or Provenance(source=str(path), kind="file")
-    return [dataclasses.replace(d, file=str(path)) for d in read_stream(read_text(path, limits), str(path), prov, convert, limits)]
+    return [
+        dataclasses.replace(d, file=str(path))
+        for d in read_stream(read_text(path, limits), str(path), prov, convert, limits)
+    ]
 
 
 def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:
@@ -317,9 +332,13 @@ def load_crds(paths: Sequence[Path], charts: Sequence[Path] = ()) -> list[Any]:
     for root in paths:
         if not root.exists():
             raise DocumentError(f"--crd {root}: no such file or directory")
-        files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json")) if root.is_dir() else [root]
+        files = (
+            sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json")) if root.is_dir() else [root]
+        )
         crds = [d.obj for path in files for d in load_file(path) if d.kind == "CustomResourceDefinition"]
         if not crds:
-            raise DocumentError(f"--crd {root}: holds no CustomResourceDefinition; name a CRD file or a directory of them")
+            raise DocumentError(
+                f"--crd {root}: holds no CustomResourceDefinition; name a CRD file or a directory of them"
+            )
         found.extend(crds)
     return found

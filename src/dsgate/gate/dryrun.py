@@ -30,7 +30,17 @@ from dsgate.gate.clustermodel import PSA_LEVELS
 from dsgate.gate.documents import Document
 from dsgate.gate.servercheck import PROBE_NAMESPACE, ApiServer, Rejection
 
-POD_TEMPLATE_KINDS = {"Pod", "DaemonSet", "Deployment", "StatefulSet", "ReplicaSet", "Job", "CronJob", "ReplicationController", "PodTemplate"}
+POD_TEMPLATE_KINDS = {
+    "Pod",
+    "DaemonSet",
+    "Deployment",
+    "StatefulSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "PodTemplate",
+}
 
 
 def target_namespace(doc: Document, default: str) -> str:
@@ -71,7 +81,10 @@ def verdict_document(rejection: Rejection) -> Document:
 
 
 def namespace_levels(
-    documents: Iterable[tuple[Document, str]], configured: dict[str, str], default_level: str, declared: dict[str, str] | None = None
+    documents: Iterable[tuple[Document, str]],
+    configured: dict[str, str],
+    default_level: str,
+    declared: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """namespace -> Pod Security level: the input's own Namespace label, else dsgate.yaml's
     cluster.podSecurity.namespaces, else what the charts rendered into it declare (DECLARED), else the default."""
@@ -85,7 +98,9 @@ def namespace_levels(
         if namespace:
             used.append(namespace)
     declared = declared or {}
-    return {ns: from_input.get(ns) or configured.get(ns) or declared.get(ns) or default_level for ns in dict.fromkeys(used)}
+    return {
+        ns: from_input.get(ns) or configured.get(ns) or declared.get(ns) or default_level for ns in dict.fromkeys(used)
+    }
 
 
 def most_permissive(levels: Iterable[str]) -> str:
@@ -93,7 +108,9 @@ def most_permissive(levels: Iterable[str]) -> str:
     return min(levels, key=PSA_LEVELS.index)
 
 
-def verdicts(doc: Document, namespace: str, level: str, answer: tuple[int, dict[str, Any], list[str]]) -> list[Rejection]:
+def verdicts(
+    doc: Document, namespace: str, level: str, answer: tuple[int, dict[str, Any], list[str]]
+) -> list[Rejection]:
     """The rejections of one dry-run answer. Pod Security's (a Pod refused, a workload warned that its
     pods would be) carry the namespace's LEVEL: they are policy findings, not schema errors."""
     code, status, warnings = answer
@@ -104,7 +121,9 @@ def verdicts(doc: Document, namespace: str, level: str, answer: tuple[int, dict[
         if "violates PodSecurity" in message:
             out.append(Rejection(doc, "spec", _FORBIDDEN_POD.sub("", message), pod_security=level, namespace=namespace))
         elif causes:
-            out.extend(Rejection(doc, str(c.get("field", "")), f"kube-apiserver: {c.get('message', message)}") for c in causes)
+            out.extend(
+                Rejection(doc, str(c.get("field", "")), f"kube-apiserver: {c.get('message', message)}") for c in causes
+            )
         else:
             out.append(Rejection(doc, "", f"kube-apiserver: {message}"))
     if doc.kind in POD_TEMPLATE_KINDS and doc.kind != "Pod":
@@ -119,7 +138,9 @@ class Outcome:
     """What the server check found and did."""
 
     rejections: list[Rejection] = field(default_factory=list)
-    unserved: list[Document] = field(default_factory=list)  # kinds the server does not serve: JSON schemas alone check them
+    unserved: list[Document] = field(
+        default_factory=list
+    )  # kinds the server does not serve: JSON schemas alone check them
     sent: int = 0  # distinct documents sent (created or dry-run)
     prepared: int = 0  # contexts whose prerequisites were created first
 
@@ -143,7 +164,12 @@ def probe_pod(doc: Document) -> tuple[str, dict[str, Any]] | None:
     meta = template.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     pod_meta = {k: v for k, v in meta.items() if k in ("labels", "annotations")} | {"name": "dsgate-probe"}
-    return ".".join((*path, "spec")), {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template["spec"]}
+    return ".".join((*path, "spec")), {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": pod_meta,
+        "spec": template["spec"],
+    }
 
 
 def pod_verdicts(doc: Document, answer: tuple[int, dict[str, Any], list[str]] | None, path: str) -> list[Rejection]:
@@ -156,12 +182,18 @@ def pod_verdicts(doc: Document, answer: tuple[int, dict[str, Any], list[str]] | 
     message = str(status.get("message", ""))
     if status.get("reason") != "Forbidden" or "PodSecurity" in message:
         return []
-    return [Rejection(doc, path, f"kube-apiserver: the pods it would create are refused: {_FORBIDDEN_POD.sub('', message)}")]
+    return [
+        Rejection(doc, path, f"kube-apiserver: the pods it would create are refused: {_FORBIDDEN_POD.sub('', message)}")
+    ]
 
 
-def _send(server: ApiServer, doc: Document, namespace: str, levels: dict[str, str], unserved: list[Document]) -> list[Rejection]:
+def _send(
+    server: ApiServer, doc: Document, namespace: str, levels: dict[str, str], unserved: list[Document]
+) -> list[Rejection]:
     if doc.kind == "Namespace" and doc.api_version == "v1":
-        answer = server.dry_run(doc.obj, namespace)  # validated and admitted; it exists already (created as needed): 409
+        answer = server.dry_run(
+            doc.obj, namespace
+        )  # validated and admitted; it exists already (created as needed): 409
         return [] if answer is None or answer[0] == 409 else verdicts(doc, namespace, "", answer)
     answer = server.dry_run(doc.obj, namespace)
     if answer is None:
@@ -190,7 +222,9 @@ def _barrier(server: ApiServer) -> None:
     server.wait_for(_admitted(server, {"priorityClassName": BARRIER}, False), "admission to catch up")
 
 
-def _create(server: ApiServer, pre: Sequence[tuple[Document, str]], created: list[tuple[Document, str]]) -> list[Rejection]:
+def _create(
+    server: ApiServer, pre: Sequence[tuple[Document, str]], created: list[tuple[Document, str]]
+) -> list[Rejection]:
     """Create the prerequisites PRE for real, in order (a CRD until Established); their refusals."""
     out: list[Rejection] = []
     for doc, namespace in pre:
@@ -227,7 +261,9 @@ def _remove(server: ApiServer, created: Sequence[tuple[Document, str]]) -> None:
         _barrier(server)
 
 
-def check(server: ApiServer, sets: Sequence[Sequence[tuple[Document, str]]], levels: dict[str, str], workers: int = 4) -> Outcome:
+def check(
+    server: ApiServer, sets: Sequence[Sequence[tuple[Document, str]]], levels: dict[str, str], workers: int = 4
+) -> Outcome:
     """Check the evaluation SETS (each a list of (document, namespace)) on SERVER as an apply of each
     set would go: every namespace in LEVELS created at its Pod Security level, then per context (see
     prerequisites) its CRDs, classes, quotas and limits created for real, every other
@@ -247,7 +283,9 @@ def check(server: ApiServer, sets: Sequence[Sequence[tuple[Document, str]]], lev
     return out
 
 
-def unique_documents(batches: Iterable[tuple[Sequence[Document], str]], skip: Callable[[Document], bool]) -> list[tuple[Document, str]]:
+def unique_documents(
+    batches: Iterable[tuple[Sequence[Document], str]], skip: Callable[[Document], bool]
+) -> list[tuple[Document, str]]:
     """Each distinct (document, namespace) once, from (documents, default namespace) batches."""
     seen: set[str] = set()
     out: list[tuple[Document, str]] = []

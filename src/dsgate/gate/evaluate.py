@@ -59,7 +59,9 @@ class Finding:
     via: tuple[str, ...] = ()  # GitOps: the chain of objects that produced the resource
     field: str = ""  # dotted path of the offending field (`[*]`: any list item), "" for the whole resource
     scenarios: tuple[str, ...] = ()  # the chart scenarios it occurs in (see dedup); SOURCE is the first one's label
-    exempted_by: tuple[str, ...] = ()  # the exemptions that matched it (`data.dsgate.exemptions[i]`, or a document path for an annotation)
+    exempted_by: tuple[
+        str, ...
+    ] = ()  # the exemptions that matched it (`data.dsgate.exemptions[i]`, or a document path for an annotation)
     data_path: str = ""  # the policy data it is about, when not a rendered document (`data.dsgate.exemptions[i]`)
     pinned: tuple[str, int] | None = None  # a file and line known without locating (an exemption's line in dsgate.yaml)
 
@@ -114,7 +116,9 @@ class OpaServer:
         self._local = threading.local()  # one HTTP session per thread: requests.Session is not thread-safe
         self._sessions: list[OpaClient] = []
         self._sessions_lock = threading.Lock()
-        self._tmp: Path | None = None  # data file and log, in the run's directory (rundir: removed even after a SIGKILL)
+        self._tmp: Path | None = (
+            None  # data file and log, in the run's directory (rundir: removed even after a SIGKILL)
+        )
         self._log: Any = None
 
     def __enter__(self) -> OpaServer:
@@ -151,7 +155,14 @@ class OpaServer:
             str(data_file),
         ]
         env = {**os.environ, "GOMEMLIMIT": str(self.memory)} if self.memory else None
-        self.process = procs.popen(cmd, procs.OsLimits(memory=self.memory), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self.process = procs.popen(
+            cmd,
+            procs.OsLimits(memory=self.memory),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         self.client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -266,7 +277,9 @@ class OpaServer:
             raise EvaluationError(f"{exc} (evaluating {', '.join(labels)})") from None
         if not isinstance(result, list) or len(result) != len(renders):
             got = f"{len(result)} answers" if isinstance(result, list) else type(result).__name__
-            raise EvaluationError(f"OPA answered {got} for a batch of {len(renders)} renders, expected one list of findings per render")
+            raise EvaluationError(
+                f"OPA answered {got} for a batch of {len(renders)} renders, expected one list of findings per render"
+            )
         return [parse_findings(answer, documents) for answer, documents in zip(result, renders, strict=True)]
 
     def evaluate_all(self, renders: Sequence[Sequence[Document]], pool: Executor) -> Iterator[list[Finding]]:
@@ -291,7 +304,9 @@ def parse_findings(result: Any, documents: Sequence[Document]) -> list[Finding]:
         if not isinstance(raw, dict) or any(k not in raw for k in FINDING_KEYS):
             raise EvaluationError(f"OPA answered a malformed finding {raw!r}; expected keys {', '.join(FINDING_KEYS)}")
         if raw["severity"] not in SEVERITIES:
-            raise EvaluationError(f"OPA answered severity {raw['severity']!r} for rule {raw['rule']}; expected deny or warn")
+            raise EvaluationError(
+                f"OPA answered severity {raw['severity']!r} for rule {raw['rule']}; expected deny or warn"
+            )
         source = by_ref.get(raw["resource"]) or (documents[0].provenance.label if documents else "")
         findings.append(
             Finding(

@@ -178,7 +178,11 @@ def concrete(obj: Any, parts: Sequence[Part], names: Sequence[str], indices: boo
                     out.append(part)
                     continue
                 break
-            index = part if isinstance(part, int) else next((k for k, item in enumerate(node) if isinstance(item, dict) and item.get("name") in names), 0)
+            index = (
+                part
+                if isinstance(part, int)
+                else next((k for k, item in enumerate(node) if isinstance(item, dict) and item.get("name") in names), 0)
+            )
             if index >= len(node):
                 break
             out.append(index if indices else part)
@@ -255,13 +259,20 @@ def _document_block(path: Path, kind: str, name: str) -> templates.Block:
 
     def fit(block: templates.Block) -> int:
         line = next((lines[j] for j in range(block.start, block.end) if re.match(r"^  name:", lines[j])), "")
-        literal = [part for part in re.split(r"\{\{.*?\}\}", line.split(":", 1)[1] if line else "") for part in [part.strip(" \"'")] if part]
+        literal = [
+            part
+            for part in re.split(r"\{\{.*?\}\}", line.split(":", 1)[1] if line else "")
+            for part in [part.strip(" \"'")]
+            if part
+        ]
         return sum(map(len, literal)) if all(part in name for part in literal) else -1
 
     return max(sections, key=fit)
 
 
-def _values_locations(chart: Path, template: Path, values_files: Sequence[Path], claims: Sequence[tuple[str, list[str]]]) -> list[Location]:
+def _values_locations(
+    chart: Path, template: Path, values_files: Sequence[Path], claims: Sequence[tuple[str, list[str]]]
+) -> list[Location]:
     """The values file and line of each claimed key (the deepest part of it, below the key, that a file
     sets; the scenario's files first, last one wins, then values.yaml); a subchart's keys under its name."""
     sub = template.relative_to(chart).parts[1] if template.relative_to(chart).parts[0] == "charts" else ""
@@ -274,7 +285,14 @@ def _values_locations(chart: Path, template: Path, values_files: Sequence[Path],
         found = None
         for depth in range(len(below), -1, -1):
             dotted = ".".join([key, *below[:depth]])
-            found = next(((path, pre, at) for path, pre in candidates if (at := _values_line(path, ".".join([pre, *below[:depth]])))), None)
+            found = next(
+                (
+                    (path, pre, at)
+                    for path, pre in candidates
+                    if (at := _values_line(path, ".".join([pre, *below[:depth]])))
+                ),
+                None,
+            )
             if found is not None:
                 out.append(Location(found[0], found[2], f"set by {dotted}"))
                 break
@@ -301,7 +319,9 @@ def _walk(
     return hit
 
 
-def chart_location(document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str, message: str = "") -> list[Location]:
+def chart_location(
+    document: Document, chart: Path, rendered: str, values_files: Sequence[Path], field: str, message: str = ""
+) -> list[Location]:
     """A chart render's document: where its templates produce the field (see templates), plus the values
     file and line of each values key that certainly sets it."""
     chart = chart.resolve()
@@ -328,7 +348,15 @@ def chart_location(document: Document, chart: Path, rendered: str, values_files:
             walker.names[i] = str(node.get("name", "")) if isinstance(node, dict) else ""
         else:
             node = node.get(part) if isinstance(node, dict) else None
-    hit = _walk(chart, path, (document.kind, document.name), tuple(parts), tuple(item), tuple(walker.names.items()), tuple(walker.sizes.items()))
+    hit = _walk(
+        chart,
+        path,
+        (document.kind, document.name),
+        tuple(parts),
+        tuple(item),
+        tuple(walker.names.items()),
+        tuple(walker.sizes.items()),
+    )
     if hit is None:
         return [Location(path)]
     return [Location(hit.file, hit.line, hit.note), *_values_locations(chart, path, values_files, hit.claims)]
@@ -360,7 +388,9 @@ def _kustomization_lines(directory: Path) -> tuple[Path | None, yaml.Node | None
     return path, (nodes[0] if nodes else None)
 
 
-def kustomize_inputs(directory: Path, seen: frozenset[Path] = frozenset()) -> tuple[list[Path], list[_Patch], list[Location]]:
+def kustomize_inputs(
+    directory: Path, seen: frozenset[Path] = frozenset()
+) -> tuple[list[Path], list[_Patch], list[Location]]:
     """The resource files, the patch files (in the order kustomize applies them) and the helmCharts
     entries (kustomization file and line, note: the chart's name) of a kustomization, recursively."""
     directory = directory.resolve()
@@ -430,7 +460,11 @@ def kustomize_location(document: Document, directory: Path, field: str, message:
     for patch in patches if parts else ():
         for node in _documents(_read(patch.path)):
             if isinstance(node, yaml.SequenceNode):
-                if patch.target and target_matches(patch.target, document.obj) and (line := _json_patch_line(node, parts)):
+                if (
+                    patch.target
+                    and target_matches(patch.target, document.obj)
+                    and (line := _json_patch_line(node, parts))
+                ):
                     found = Location(patch.path, line, "patch")
                 continue
             if patch.target and not target_matches(patch.target, document.obj):

@@ -23,7 +23,11 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 class NameRule(Enum):
     """A name rule: its pattern (None: path segment), its length limit (0: none) and how it is said."""
 
-    SUBDOMAIN = (DNS1123_SUBDOMAIN, 253, "a valid DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters)")
+    SUBDOMAIN = (
+        DNS1123_SUBDOMAIN,
+        253,
+        "a valid DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters)",
+    )
     LABEL = (DNS1123_LABEL, 63, "a valid DNS-1123 label (lowercase alphanumerics and '-', at most 63 characters)")
     PATH_SEGMENT = (None, 0, "a valid path segment name (not '.' or '..', no '/' or '%')")
 
@@ -33,7 +37,10 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 RULES: dict[tuple[str, str], NameRule] = {
     ("", "Namespace"): NameRule.LABEL,
     ("", "Service"): NameRule.LABEL,
-    **{(RBAC_GROUP, kind): NameRule.PATH_SEGMENT for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    **{
+        (RBAC_GROUP, kind): NameRule.PATH_SEGMENT
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    },
 }
 
 
@@ -47,5 +54,9 @@ def name_error(api_version: str, kind: str, name: str) -> str:
     """Why NAME is not a valid metadata.name for API_VERSION/KIND; '' when it is."""
     rule = rule_for(api_version, kind)
     pattern, limit, what = rule.value
-    valid = name not in (".", "..") and "/" not in name and "%" not in name if pattern is None else len(name) <= limit and pattern.match(name) is not None
+    valid = (
+        name not in (".", "..") and "/" not in name and "%" not in name
+        if pattern is None
+        else len(name) <= limit and pattern.match(name) is not None
+    )
     return "" if valid else f"{name!r} is not {what}"

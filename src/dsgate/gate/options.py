@@ -33,10 +33,16 @@ class CheckOptions:
     # what to gate
     paths: tuple[Path, ...] = ()  # PATHs, else dsgate.yaml `sources`
     values: tuple[Path, ...] = ()  # -f: layered under every chart scenario
-    charts: tuple[Path, ...] = ()  # chart packages or unpacked charts, for sources that name charts by repository (GitOps)
+    charts: tuple[
+        Path, ...
+    ] = ()  # chart packages or unpacked charts, for sources that name charts by repository (GitOps)
     repos: tuple[str, ...] = ()  # URL=PATH: local checkouts of the repositories sources refer to (GitOps)
-    releases: Mapping[Path, tuple[str, str]] = field(default_factory=dict)  # dsgate.yaml sources: path -> (release name, namespace) of what is under it
-    argocd_clusters: tuple[str, ...] = ()  # NAME=SERVER: clusters Argo CD knows, for ApplicationSet clusters generators (GitOps)
+    releases: Mapping[Path, tuple[str, str]] = field(
+        default_factory=dict
+    )  # dsgate.yaml sources: path -> (release name, namespace) of what is under it
+    argocd_clusters: tuple[
+        str, ...
+    ] = ()  # NAME=SERVER: clusters Argo CD knows, for ApplicationSet clusters generators (GitOps)
     # render
     helm_versions: tuple[str, ...] = ("v4",)
     kube_versions: tuple[str, ...] = field(default_factory=lambda: tuple(kube_target_versions()))
@@ -46,11 +52,15 @@ class CheckOptions:
     # validate
     crds: tuple[Path, ...] = ()  # CustomResourceDefinition files or directories defining more kinds
     allow_kinds: tuple[str, ...] = ()  # kinds accepted without a schema
-    server_check: ServerCheckSettings | None = None  # None: the stage is not part of this run (a library caller's default)
+    server_check: ServerCheckSettings | None = (
+        None  # None: the stage is not part of this run (a library caller's default)
+    )
     # evaluate
     policy_dir: Path = field(default_factory=policies_dir)
     policy_data: Mapping[str, object] = field(default_factory=dict)  # data.dsgate: parameters, exemptions
-    controls: tuple[Callable[[GateResult], None], ...] = ()  # change the findings, in order: rule selection and severity, the baseline
+    controls: tuple[
+        Callable[[GateResult], None], ...
+    ] = ()  # change the findings, in order: rule selection and severity, the baseline
     # deploy
     deploy: tuple[Path, ...] = ()  # charts the deploy stage installs when the static gate passed
     # report

@@ -30,9 +30,16 @@ def target_matches(target: Mapping[str, Any], obj: Obj) -> bool:
         lambda: "version" not in target or target["version"] == version,
         lambda: "kind" not in target or target["kind"] == obj.get("kind"),
         lambda: "name" not in target or re.fullmatch(target["name"], meta.get("name", "")) is not None,
-        lambda: "namespace" not in target or re.fullmatch(target["namespace"], meta.get("namespace", "") or "") is not None,
-        lambda: "labelSelector" not in target or label_selector_matches(target["labelSelector"], meta.get("labels") or {}),
-        lambda: "annotationSelector" not in target or label_selector_matches(target["annotationSelector"], meta.get("annotations") or {}),
+        lambda: (
+            "namespace" not in target or re.fullmatch(target["namespace"], meta.get("namespace", "") or "") is not None
+        ),
+        lambda: (
+            "labelSelector" not in target or label_selector_matches(target["labelSelector"], meta.get("labels") or {})
+        ),
+        lambda: (
+            "annotationSelector" not in target
+            or label_selector_matches(target["annotationSelector"], meta.get("annotations") or {})
+        ),
     ]
     return all(check() for check in checks)
 

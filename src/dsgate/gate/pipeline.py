@@ -83,7 +83,9 @@ class _Processes:
         self.opa.stop()
 
 
-def run_jobs(jobs: Sequence[Job], options: CheckOptions, progress: Callable[[int, int], None] | None = None) -> GateResult:
+def run_jobs(
+    jobs: Sequence[Job], options: CheckOptions, progress: Callable[[int, int], None] | None = None
+) -> GateResult:
     """Render JOBS, validate and evaluate every distinct output once (PROGRESS gets done and total steps)."""
     result = GateResult(cluster_model=stages.cluster_model(jobs, options))
     validator = stages.prepare(jobs, options, result)
@@ -95,7 +97,10 @@ def run_jobs(jobs: Sequence[Job], options: CheckOptions, progress: Callable[[int
     workers = options.workers or max(2, (os.cpu_count() or 1) * 2)
     batch = stages.helm_batch(jobs, workers, options.limits) if options.use_batch else None
     opa = OpaServer(
-        options.policy_dir, data=dict(options.policy_data), timeout=stages.policy_seconds(jobs, options.limits), memory=options.limits.policy_memory
+        options.policy_dir,
+        data=dict(options.policy_data),
+        timeout=stages.policy_seconds(jobs, options.limits),
+        memory=options.limits.policy_memory,
     )
     with ThreadPoolExecutor(max_workers=workers) as pool:
         run = _Processes(
@@ -118,7 +123,14 @@ def run_jobs(jobs: Sequence[Job], options: CheckOptions, progress: Callable[[int
     return result
 
 
-def _stages(jobs: Sequence[Job], options: CheckOptions, result: GateResult, validator: Validator, run: _Processes, tracker: stages.Tracker) -> None:
+def _stages(
+    jobs: Sequence[Job],
+    options: CheckOptions,
+    result: GateResult,
+    validator: Validator,
+    run: _Processes,
+    tracker: stages.Tracker,
+) -> None:
     """render -> documents -> validate -> server check (beside) evaluate, into RESULT; each stops the run when it fails closed."""
     cluster = options.server_check.cluster if options.server_check is not None else ClusterModel()
     result.renders = stages.render(jobs, run.pool, RenderContext(run.batch, options.limits, cluster), tracker)
@@ -134,7 +146,9 @@ def _stages(jobs: Sequence[Job], options: CheckOptions, result: GateResult, vali
     sets = stages.evaluation_sets(unique)
     server_done = None
     if run.server is not None and run.server_ready is not None and options.server_check is not None:
-        server_done = run.pool.submit(stages.server_check, result, run.server, run.server_ready, sets, options.server_check)
+        server_done = run.pool.submit(
+            stages.server_check, result, run.server, run.server_ready, sets, options.server_check
+        )
     try:
         run.opa_started.result()
         stages.evaluate(result, run.opa, sets, run.pool, tracker, server_done)

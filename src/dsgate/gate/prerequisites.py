@@ -60,7 +60,10 @@ def contexts(sets: Iterable[Sequence[tuple[Document, str]]]) -> list[Context]:
     seen: dict[str, set[str]] = {}
     for docs in sets:
         pre = {_key(d, ns): (d, ns) for d, ns in docs if is_prerequisite(d)}
-        ordered = sorted(pre.values(), key=lambda item: (_RANK[(item[0].api_version, item[0].kind)], item[1], item[0].name, _key(*item)))
+        ordered = sorted(
+            pre.values(),
+            key=lambda item: (_RANK[(item[0].api_version, item[0].kind)], item[1], item[0].name, _key(*item)),
+        )
         fingerprint = "\n".join(_key(d, ns) for d, ns in ordered)
         context = by_prerequisites.setdefault(fingerprint, Context(ordered))
         known = seen.setdefault(fingerprint, set())

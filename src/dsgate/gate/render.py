@@ -86,7 +86,11 @@ def run_tool(cmd: Sequence[str], what: str, limits: Limits, input: str | None = 
     render_size bytes), else RenderError."""
     try:
         proc = procs.run(
-            cmd, input=input.encode() if input is not None else None, timeout=limits.render_seconds, limits=os_limits(limits, cmd[0], *runs), offline=True
+            cmd,
+            input=input.encode() if input is not None else None,
+            timeout=limits.render_seconds,
+            limits=os_limits(limits, cmd[0], *runs),
+            offline=True,
         )
     except procs.Timeout:
         raise killed(what, limits, "render_seconds") from None
@@ -134,7 +138,9 @@ class TemplateOptions(TypedDict, total=False):
     include_crds: bool
 
 
-def helm_template(chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]) -> Template:
+def helm_template(
+    chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]
+) -> Template:
     """Run `helm template` on CHART with OPTIONS; raise RenderError with helm's stderr.
 
     With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process, which also
@@ -144,7 +150,11 @@ def helm_template(chart: Path, *, batch: HelmBatch | None = None, limits: Limits
     values, helm = options.get("values"), options.get("helm", "v4")
     release, namespace = options.get("release", RELEASE_NAME), options.get("namespace", RELEASE_NAMESPACE)
     kube_version, include_crds = options.get("kube_version"), options.get("include_crds", False)
-    values_files, api_versions, show_only = options.get("values_files", ()), options.get("api_versions", ()), options.get("show_only", ())
+    values_files, api_versions, show_only = (
+        options.get("values_files", ()),
+        options.get("api_versions", ()),
+        options.get("show_only", ()),
+    )
     build_dependencies(chart)
     args = ["template", release, str(chart), "--namespace", namespace]
     args += ["--kube-version", kube_version or kubernetes_version()]
@@ -169,7 +179,10 @@ def helm_template(chart: Path, *, batch: HelmBatch | None = None, limits: Limits
     if values is not None:
         args += ["--values", "-"]
     text = run_tool(
-        [str(tool_path(HELM_TOOLS[helm])), *args], f"helm template {chart}", limits or Limits(), values_json(values) if values is not None else None
+        [str(tool_path(HELM_TOOLS[helm])), *args],
+        f"helm template {chart}",
+        limits or Limits(),
+        values_json(values) if values is not None else None,
     )
     return Template(text)
 
@@ -196,15 +209,25 @@ def build_dependencies(chart: Path) -> None:
             raise killed(f"helm dependency build {chart}", limits, "render_seconds") from None
     if proc.returncode != 0:
         stderr = proc.stderr.decode(errors="replace").strip()
-        raise RenderError(f"helm dependency build {chart} failed: {stderr}; fix the dependencies in {chart / 'Chart.yaml'}")
+        raise RenderError(
+            f"helm dependency build {chart} failed: {stderr}; fix the dependencies in {chart / 'Chart.yaml'}"
+        )
 
 
-def helm_template_text(chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]) -> str:
+def helm_template_text(
+    chart: Path, *, batch: HelmBatch | None = None, limits: Limits | None = None, **options: Unpack[TemplateOptions]
+) -> str:
     """Run `helm template` (arguments as helm_template) and return its stdout."""
     return helm_template(chart, batch=batch, limits=limits, **options).text
 
 
-def documents_of(rendered: Template, origin: str, provenance: Provenance, convert: Converter | None = None, limits: Limits | None = None) -> list[Document]:
+def documents_of(
+    rendered: Template,
+    origin: str,
+    provenance: Provenance,
+    convert: Converter | None = None,
+    limits: Limits | None = None,
+) -> list[Document]:
     """RENDERED's documents: helm-batch's conversion when it made one, else the text read as
     read_stream reads it (through CONVERT when given: the helm v3 binary's output too)."""
     if rendered.objects is not None:
@@ -230,7 +253,9 @@ def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
         str(tool_path("helm")),
         str(directory),
     ]
-    return run_tool(cmd, f"kustomize build {directory}", limits or Limits(), runs=[cmd[3]])  # kustomize runs helm for helmCharts
+    return run_tool(
+        cmd, f"kustomize build {directory}", limits or Limits(), runs=[cmd[3]]
+    )  # kustomize runs helm for helmCharts
 
 
 def dump(objs: Sequence[dict[str, Any]]) -> str:
@@ -273,8 +298,14 @@ class HelmBatch:
             self._free.put(self._start())
 
     def _start(self) -> subprocess.Popen[str]:
-        kernel = os_limits(self.limits, self._binary)  # Go's own limit is the kernel's: its collector works to stay under it
-        env = {**os.environ, "HELM_BATCH_MEMORY": str(kernel.memory), "HELM_BATCH_SECONDS": str(self.limits.render_seconds)}
+        kernel = os_limits(
+            self.limits, self._binary
+        )  # Go's own limit is the kernel's: its collector works to stay under it
+        env = {
+            **os.environ,
+            "HELM_BATCH_MEMORY": str(kernel.memory),
+            "HELM_BATCH_SECONDS": str(self.limits.render_seconds),
+        }
         proc: subprocess.Popen[str] = procs.popen(
             [self._binary],
             kernel,
@@ -300,7 +331,11 @@ class HelmBatch:
         return RenderKilled(f"{what} was killed: helm-batch exited with code {code}")
 
     def _ask(self, request: dict[str, Any], what: str) -> dict[str, Any]:
-        request["limits"] = {"bytes": self.limits.render_size, "documents": self.limits.documents, "depth": self.limits.depth}
+        request["limits"] = {
+            "bytes": self.limits.render_size,
+            "documents": self.limits.documents,
+            "depth": self.limits.depth,
+        }
         proc = self._free.get()
         try:
             assert proc.stdin is not None and proc.stdout is not None
@@ -336,7 +371,9 @@ class HelmBatch:
     def run(self, args: Sequence[str]) -> BatchAnswer:
         """Run one helm command; a successful answer carries stdout's documents as kubectl reads them."""
         try:
-            answer = self._ask({"args": list(args), "documents": True}, f"helm {args[0]} {args[2] if len(args) > 2 else ''}".strip())
+            answer = self._ask(
+                {"args": list(args), "documents": True}, f"helm {args[0]} {args[2] if len(args) > 2 else ''}".strip()
+            )
         except LimitError as exc:
             raise RenderKilled(str(exc)) from None
         code, error = int(answer["code"]), str(answer.get("documents_error") or "")

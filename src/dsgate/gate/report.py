@@ -60,7 +60,9 @@ class Places:
             for loc in self._locate(f"{f.origin}[{scenario}]", f.resource, f.field, f.message):
                 found.setdefault(loc, []).append(scenario)
         return [
-            loc if len(names) == len(f.scenarios) else Location(loc.file, loc.line, f"{loc.note + ' ' if loc.note else ''}in {', '.join(names)}")
+            loc
+            if len(names) == len(f.scenarios)
+            else Location(loc.file, loc.line, f"{loc.note + ' ' if loc.note else ''}in {', '.join(names)}")
             for loc, names in found.items()
         ]
 
@@ -68,7 +70,14 @@ class Places:
         return self._locate(e.document.provenance.label, e.document.ref, e.path)
 
     def as_json(self, locations: list[Location]) -> list[dict[str, Any]]:
-        return [{"file": self.relative(loc.file) or str(loc.file), "line": loc.line, **({"note": loc.note} if loc.note else {})} for loc in locations]
+        return [
+            {
+                "file": self.relative(loc.file) or str(loc.file),
+                "line": loc.line,
+                **({"note": loc.note} if loc.note else {}),
+            }
+            for loc in locations
+        ]
 
 
 def scenario_counts(result: GateResult) -> dict[str, int]:
@@ -167,18 +176,25 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
             failing = [f for f in by_source[source][resource] if not f.exempted and (f.severity == "deny" or strict)]
             if failing:
                 fails += 1
-                text = "\n".join(f"[{f.rule}] {f.severity}: {f.message}{note(f)}\n  remediation: {f.remediation}" for f in failing)
+                text = "\n".join(
+                    f"[{f.rule}] {f.severity}: {f.message}{note(f)}\n  remediation: {f.remediation}" for f in failing
+                )
                 fail = ET.SubElement(case, "failure", message=failing[0].message, type=failing[0].rule)
                 fail.text = text
             others = [f for f in by_source[source][resource] if f not in failing]
             if others:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"[{f.rule}] {f.severity}{' (exempted: ' + f.exemption + ')' if f.exempted else ''}: {f.message}{note(f)}" for f in others)
+                out.text = "\n".join(
+                    f"[{f.rule}] {f.severity}{' (exempted: ' + f.exemption + ')' if f.exempted else ''}: {f.message}{note(f)}"
+                    for f in others
+                )
         if schema_by_source[source]:
             tests += 1
             fails += 1
             case = ET.SubElement(suite, "testcase", classname=source, name="schema")
-            fail = ET.SubElement(case, "failure", message=f"{len(schema_by_source[source])} schema error(s)", type="schema")
+            fail = ET.SubElement(
+                case, "failure", message=f"{len(schema_by_source[source])} schema error(s)", type="schema"
+            )
             fail.text = "\n".join(str(e) for e in schema_by_source[source])
         suite.set("tests", str(tests))
         suite.set("failures", str(fails))
@@ -188,14 +204,26 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
     problems = result.mismatches + result.deploy_failures
     if result.errors or problems:
         suite = ET.SubElement(
-            suites, "testsuite", name="dsgate", tests=str(len(result.errors) + len(problems)), failures=str(len(problems)), errors=str(len(result.errors))
+            suites,
+            "testsuite",
+            name="dsgate",
+            tests=str(len(result.errors) + len(problems)),
+            failures=str(len(problems)),
+            errors=str(len(result.errors)),
         )
         for i, msg in enumerate(result.errors):
             case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"error {i + 1}")
             ET.SubElement(case, "error", message=msg.splitlines()[0] if msg else "error").text = msg
         for i, msg in enumerate(problems):
-            case = ET.SubElement(suite, "testcase", classname="dsgate", name=f"{'helm parity' if msg in result.mismatches else 'deploy'} {i + 1}")
-            ET.SubElement(case, "failure", message=msg, type="render-mismatch" if msg in result.mismatches else "deploy").text = msg
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname="dsgate",
+                name=f"{'helm parity' if msg in result.mismatches else 'deploy'} {i + 1}",
+            )
+            ET.SubElement(
+                case, "failure", message=msg, type="render-mismatch" if msg in result.mismatches else "deploy"
+            ).text = msg
         total_tests += len(result.errors) + len(problems)
         total_fail += len(problems)
     if result.notices:  # not tests: what the controls say (baseline entries fixed, baseline written)
@@ -218,11 +246,15 @@ def _sarif_locations(places: Places, locations: list[Location], fallback: str, r
     out: list[dict[str, Any]] = []
     for loc in locations or [Location(Path(fallback.split("[")[0]))]:
         relative = places.relative(loc.file)
-        artifact: dict[str, Any] = {"uri": relative, "uriBaseId": SRCROOT} if relative is not None else {"uri": loc.file.resolve().as_uri()}
+        artifact: dict[str, Any] = (
+            {"uri": relative, "uriBaseId": SRCROOT} if relative is not None else {"uri": loc.file.resolve().as_uri()}
+        )
         physical: dict[str, Any] = {"artifactLocation": artifact}
         if loc.line:
             physical["region"] = {"startLine": loc.line}
-        out.append({"physicalLocation": physical, "message": {"text": f"{resource}: {loc.note}" if loc.note else resource}})
+        out.append(
+            {"physicalLocation": physical, "message": {"text": f"{resource}: {loc.note}" if loc.note else resource}}
+        )
     return out
 
 
@@ -241,7 +273,14 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
             },
         )
     if result.schema_errors:
-        rules.setdefault("schema", {"id": "schema", "shortDescription": {"text": "Kubernetes schema validation"}, "defaultConfiguration": {"level": "error"}})
+        rules.setdefault(
+            "schema",
+            {
+                "id": "schema",
+                "shortDescription": {"text": "Kubernetes schema validation"},
+                "defaultConfiguration": {"level": "error"},
+            },
+        )
     index = {rule_id: i for i, rule_id in enumerate(rules)}
     results: list[dict[str, Any]] = []
     for f in result.findings:
@@ -271,11 +310,16 @@ def to_sarif(result: GateResult, strict: bool = False, root: Path | None = None)
                 "ruleIndex": index["schema"],
                 "level": "error",
                 "message": {"text": str(e)},
-                "locations": _sarif_locations(places, places.of_schema_error(e), e.document.provenance.label, e.document.ref),
+                "locations": _sarif_locations(
+                    places, places.of_schema_error(e), e.document.provenance.label, e.document.ref
+                ),
                 "properties": {"resource": e.document.ref, "source": e.document.provenance.label},
             }
         )
-    notifications = [{"level": "error", "message": {"text": msg}} for msg in result.errors + result.mismatches + result.deploy_failures]
+    notifications = [
+        {"level": "error", "message": {"text": msg}}
+        for msg in result.errors + result.mismatches + result.deploy_failures
+    ]
     notifications += [{"level": "note", "message": {"text": msg}} for msg in result.notices]
     doc = {
         "$schema": SARIF_SCHEMA,
@@ -333,14 +377,21 @@ def to_github(result: GateResult, strict: bool = False, root: Path | None = None
         level = "notice" if f.exempted else "error" if f.severity == "deny" else "warning"
         where = _gh_place(places, places.of_finding(f), f.source)
         scenarios = f" ({w})" if (w := in_scenarios(f, counts)) else ""
-        lines.append(f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + scenarios + ' — ' + f.remediation)}")
+        lines.append(
+            f"::{level} {where}title={_gh_property(f.rule + ' ' + f.resource)}::{_gh_escape(f.message + scenarios + ' — ' + f.remediation)}"
+        )
     lines.extend(f"::notice title=dsgate::{_gh_escape(msg)}" for msg in result.notices)
     s = summary(result, strict)
-    lines.append(f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors")
+    lines.append(
+        f"dsgate: {s['deny']} deny, {s['warn']} warn, {s['exempted']} exempted, {s['schema_errors']} schema errors, {s['errors']} errors"
+    )
     return "\n".join(lines) + "\n"
 
 
-def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:  # noqa: C901  # one branch per section of the text report (schema errors, rule groups, exempted, notices), in the order it prints them
+# one branch per section of the text report (schema errors, rule groups, exempted, notices), in print order
+def to_text(  # noqa: C901
+    result: GateResult, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None
+) -> None:
     """Terminal view: schema errors by source and resource; findings grouped by rule (and severity),
     most frequent first, each group with its count and its remediation shown once, each finding with
     its file:line; exempted findings last, one group per rule with the count of each reason (the
@@ -394,7 +445,9 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
         group = by_rule[(exempted, severity, rule)]
         fixes = list(dict.fromkeys(f.remediation for f in group))
         tag = "[dim]exempted[/]" if exempted else "[bold red]deny[/]" if severity == "deny" else "[yellow]warn[/]"
-        header = f"{tag} [bold]{rule}[/] [dim]{group[0].category}[/] ({len(group)} finding{'s' if len(group) > 1 else ''})"
+        header = (
+            f"{tag} [bold]{rule}[/] [dim]{group[0].category}[/] ({len(group)} finding{'s' if len(group) > 1 else ''})"
+        )
         if not exempted and len(fixes) == 1:
             header += f"\n[dim]fix:[/] {escape(fixes[0])}"
         tree = Tree(header)
@@ -415,7 +468,9 @@ def to_text(result: GateResult, out: TextIO, strict: bool = False, color: bool |
     )
 
 
-def render_report(result: GateResult, fmt: str, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None) -> None:
+def render_report(
+    result: GateResult, fmt: str, out: TextIO, strict: bool = False, color: bool | None = None, root: Path | None = None
+) -> None:
     """Write RESULT in FMT; paths are relative to ROOT (default: the repository around the working directory)."""
     if fmt == "text":
         to_text(result, out, strict, color, root)

@@ -109,7 +109,13 @@ def _inspect(opa: Path, policy_dir: Path, modules: list[Path]) -> dict[str, Rule
             dest = tmp / module.relative_to(policy_dir)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(module, dest)
-        proc = subprocess.run([str(opa), "inspect", "-a", "--format", "json", str(tmp)], capture_output=True, text=True, check=False, timeout=60)
+        proc = subprocess.run(
+            [str(opa), "inspect", "-a", "--format", "json", str(tmp)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if proc.returncode != 0:

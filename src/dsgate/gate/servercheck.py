@@ -143,7 +143,9 @@ class ApiServer:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self._tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it; closed below
         try:
-            self._procs[name] = subprocess.Popen(_die_with_gate(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0)
+            self._procs[name] = subprocess.Popen(
+                _die_with_gate(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0
+            )
         finally:
             log.close()
 
@@ -156,9 +158,13 @@ class ApiServer:
             raise ServerCheckError(f"server check: {exc} (or skip the stage with --no-server-check)") from exc
         openssl = shutil.which("openssl")
         if openssl is None:
-            raise ServerCheckError("server check: openssl is not on PATH (it makes the service-account key); install it or use --no-server-check")
+            raise ServerCheckError(
+                "server check: openssl is not on PATH (it makes the service-account key); install it or use --no-server-check"
+            )
         key = self._tmp / "sa.key"
-        proc = subprocess.run([openssl, "genrsa", "-out", str(key), "2048"], capture_output=True, text=True, check=False, timeout=60)
+        proc = subprocess.run(
+            [openssl, "genrsa", "-out", str(key), "2048"], capture_output=True, text=True, check=False, timeout=60
+        )
         if proc.returncode != 0:
             raise ServerCheckError(f"server check: openssl genrsa failed: {proc.stderr.strip()}")
         (self._tmp / "tokens.csv").write_text(f'{self._token},dsgate,dsgate,"system:masters"\n')
@@ -230,7 +236,9 @@ class ApiServer:
         for name, proc in self._procs.items():
             if proc.poll() is not None:
                 lines = (self._tmp / f"{name}.log").read_text(errors="replace").strip().splitlines()
-                cause = next((line for line in lines if "address already in use" in line), "")  # kube-apiserver logs more after it
+                cause = next(
+                    (line for line in lines if "address already in use" in line), ""
+                )  # kube-apiserver logs more after it
                 tail = lines[-3:] if not cause or cause in lines[-3:] else [cause, *lines[-2:]]
                 return f"{name} exited with code {proc.returncode}: {' | '.join(tail)}"
         return ""
@@ -243,14 +251,18 @@ class ApiServer:
             if dead and self._relaunch_after_bind_race(dead):
                 continue
             if dead:
-                raise ServerCheckError(f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)")
+                raise ServerCheckError(
+                    f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)"
+                )
             try:
                 if self._send("GET", "/readyz", None, None, 2.0).status_code == 200:
                     return
             except (OSError, http.client.HTTPException):
                 pass  # not listening yet
             time.sleep(0.1)
-        raise ServerCheckError(f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)")
+        raise ServerCheckError(
+            f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)"
+        )
 
     def stop(self) -> None:
         with self._lock:
@@ -291,7 +303,9 @@ class ApiServer:
             return self._send(method, path, body, params, REQUEST_TIMEOUT)
         except (OSError, http.client.HTTPException) as exc:
             dead = self._dead()
-            raise ServerCheckError(f"server check: the API server {'died: ' + dead if dead else f'did not answer: {exc}'}") from exc
+            raise ServerCheckError(
+                f"server check: the API server {'died: ' + dead if dead else f'did not answer: {exc}'}"
+            ) from exc
 
     def resource(self, api_version: str, kind: str) -> tuple[str, bool] | None:
         """(plural, namespaced) of apiVersion/kind as the server serves it; None when it does not."""
@@ -318,28 +332,43 @@ class ApiServer:
         (default, kube-system, kube-public) gets the labels by an update."""
         labels = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn")}
         labels |= {f"pod-security.kubernetes.io/{mode}-version": "latest" for mode in ("enforce", "warn")}
-        answer = self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+        answer = self.request(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}},
+        )
         if answer.status_code == 409:
             got = self.request("GET", f"/api/v1/namespaces/{name}")
             if got.status_code == 200:
                 namespace = got.json()
                 namespace["metadata"]["labels"] = {**(namespace["metadata"].get("labels") or {}), **labels}
                 answer = self.request("PUT", f"/api/v1/namespaces/{name}", namespace)
-                if answer.status_code == 200 and level != "privileged":  # admission reads labels from a cache: wait until it enforces them
-                    self.wait_for(lambda: bool(self.pod_refusal({"hostNetwork": True}, name)), f"Pod Security to enforce {level} in namespace {name}")
+                if (
+                    answer.status_code == 200 and level != "privileged"
+                ):  # admission reads labels from a cache: wait until it enforces them
+                    self.wait_for(
+                        lambda: bool(self.pod_refusal({"hostNetwork": True}, name)),
+                        f"Pod Security to enforce {level} in namespace {name}",
+                    )
         if answer.status_code not in (200, 201):
-            raise ServerCheckError(f"server check: creating namespace {name} failed: {answer.status_code} {answer.text[:200]}")
+            raise ServerCheckError(
+                f"server check: creating namespace {name} failed: {answer.status_code} {answer.text[:200]}"
+            )
 
     def apply_crd(self, crd: dict[str, Any]) -> str:
         """Create CRD for real (its kinds must exist for the dry-runs); '' or the server's refusal."""
-        answer = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, {"fieldValidation": "Strict"})
+        answer = self.request(
+            "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, {"fieldValidation": "Strict"}
+        )
         if answer.status_code in (201, 409):
             name = str((crd.get("metadata") or {}).get("name", ""))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # Established: its kinds are served
                 got = self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
                 conditions = (got.json().get("status") or {}).get("conditions") or [] if got.status_code == 200 else []
-                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions) and self._discovered(crd):
+                if any(
+                    c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+                ) and self._discovered(crd):
                     return ""
                 time.sleep(0.05)
             return f"CustomResourceDefinition {name} was not Established within 30s"
@@ -362,7 +391,9 @@ class ApiServer:
                 out.append(self.resource(api_version, kind) is not None)
         return out
 
-    def _post(self, obj: dict[str, Any], namespace: str, params: dict[str, str]) -> tuple[int, dict[str, Any], list[str]] | None:
+    def _post(
+        self, obj: dict[str, Any], namespace: str, params: dict[str, str]
+    ) -> tuple[int, dict[str, Any], list[str]] | None:
         """POST OBJ into NAMESPACE (when its kind is namespaced): (status code, body, warnings), or None
         when the server does not serve its kind."""
         served = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
@@ -372,7 +403,9 @@ class ApiServer:
         body = obj
         if namespaced:
             body = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
-        answer = self.request("POST", self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else ""), body, params)
+        answer = self.request(
+            "POST", self._collection(str(obj["apiVersion"]), plural, namespace if namespaced else ""), body, params
+        )
         try:
             data = answer.json()
         except ValueError:
@@ -398,7 +431,10 @@ class ApiServer:
         if code == 201 and obj.get("kind") == "ResourceQuota" and obj.get("apiVersion") == "v1":
             hard = (body.get("spec") or {}).get("hard") or {}
             quota = {**body, "status": {"hard": hard, "used": dict.fromkeys(hard, "0")}}
-            path = self._collection("v1", "resourcequotas", namespace) + f"/{(body.get('metadata') or {}).get('name')}/status"
+            path = (
+                self._collection("v1", "resourcequotas", namespace)
+                + f"/{(body.get('metadata') or {}).get('name')}/status"
+            )
             status = self.request("PUT", path, quota)
             if status.status_code != 200:
                 raise ServerCheckError(
@@ -418,14 +454,19 @@ class ApiServer:
         if answer.status_code not in (200, 202, 404):
             raise ServerCheckError(f"server check: deleting {obj.get('kind')} {name} failed: {_status_message(answer)}")
         if obj.get("kind") == "CustomResourceDefinition":
-            self.wait_for(lambda: self.request("GET", path).status_code == 404 and not any(self._served(obj)), f"CustomResourceDefinition {name} to go")
+            self.wait_for(
+                lambda: self.request("GET", path).status_code == 404 and not any(self._served(obj)),
+                f"CustomResourceDefinition {name} to go",
+            )
 
     def pod_refusal(self, spec: dict[str, Any], namespace: str = PROBE_NAMESPACE) -> str:
         """The message with which the server refuses a minimal pod with SPEC added (dry-run, by default
         in a namespace of the gate's own), '' when it admits it: whether admission sees a PriorityClass,
         a RuntimeClass or a namespace's Pod Security level."""
         pod_spec = {"containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}], **spec}
-        answer = self.dry_run({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dsgate-probe"}, "spec": pod_spec}, namespace)
+        answer = self.dry_run(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dsgate-probe"}, "spec": pod_spec}, namespace
+        )
         if answer is None or answer[0] < 300:
             return ""
         return str(answer[1].get("message", answer[0]))

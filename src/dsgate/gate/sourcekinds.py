@@ -116,7 +116,9 @@ class ChartSource:
         if not is_library_chart(directory):
             return Found([cls(directory, walk.values)])
         if walk.top:  # a library renders nothing itself: its users render it
-            raise SourceError(f"{directory}: a library chart (type: library) renders nothing itself; check the charts that depend on it")
+            raise SourceError(
+                f"{directory}: a library chart (type: library) renders nothing itself; check the charts that depend on it"
+            )
         return Found([])
 
     @classmethod
@@ -142,13 +144,20 @@ class ChartSource:
         return f"{self.path}[{scenario}]"
 
     def jobs(self, helm_versions: Sequence[str], kube_versions: Sequence[str]) -> list[Job]:
-        return [Job(self, name, values, helm, kube) for name, values in self.scenarios() for helm in helm_versions for kube in kube_versions]
+        return [
+            Job(self, name, values, helm, kube)
+            for name, values in self.scenarios()
+            for helm in helm_versions
+            for kube in kube_versions
+        ]
 
     def prepare(self) -> None:
         build_dependencies(self.path)
 
     def crd_folders(self) -> tuple[Path, ...]:
-        return (self.path,)  # load_crds reads its crds/ and its dependencies' (helm installs them; `helm template` leaves them out)
+        return (
+            self.path,
+        )  # load_crds reads its crds/ and its dependencies' (helm installs them; `helm template` leaves them out)
 
     def render(self, job: Job, ctx: RenderContext) -> Rendered:
         rendered = helm_template(
@@ -169,7 +178,9 @@ class ChartSource:
             helm_version=pinned()["HELM_VERSION" if job.helm == "v4" else "HELM3_VERSION"],
             kube_version=job.kube_version,
         )
-        return Rendered(rendered.text, documents_of(rendered, f"helm template {job.label}", prov, ctx.convert, ctx.limits))
+        return Rendered(
+            rendered.text, documents_of(rendered, f"helm template {job.label}", prov, ctx.convert, ctx.limits)
+        )
 
     def lands_in(self, cluster: ClusterModel) -> str:
         return self.namespace or cluster.namespace  # the release namespace
@@ -205,7 +216,9 @@ class KustomizeSource(SingleRender):
         if kustomization_file(directory) is None:
             return None
         # overlays may live below a base; keep walking, but never into the chart cache kustomize writes
-        return Found([] if is_component(directory) else [cls(directory)], lambda child: child.name not in SKIP_DIRS | {"charts"})
+        return Found(
+            [] if is_component(directory) else [cls(directory)], lambda child: child.name not in SKIP_DIRS | {"charts"}
+        )
 
     @classmethod
     def from_file(cls, path: Path, walk: Walk) -> Source | None:
@@ -216,7 +229,9 @@ class KustomizeSource(SingleRender):
         prov = Provenance(str(self.path), "kustomize", overlay=str(self.path), helm_version=pinned()["HELM_VERSION"])
         documents = read_stream(text, f"kustomize build {self.path}", prov, ctx.convert, ctx.limits)
         unmatched = unmatched_patch_targets(self.path, [d.obj for d in documents])
-        error = "; ".join(f"kustomize build {self.path}: {t} matches no object, so the patch changed nothing" for t in unmatched)
+        error = "; ".join(
+            f"kustomize build {self.path}: {t} matches no object, so the patch changed nothing" for t in unmatched
+        )
         return Rendered(text, documents, error)
 
     def locate(self, outcome: RenderOutcome, document: Document, field: str, message: str) -> list[Location]:
@@ -237,9 +252,16 @@ class FilesSource(SingleRender):
     def find(cls, directory: Path, walk: Walk) -> Found | None:
         # dsgate's own configuration (dsgate.yaml, at a repository's root) is never a manifest
         files = tuple(
-            walk.inside(p for p in directory.iterdir() if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".") and p.name != CONFIG_NAME)
+            walk.inside(
+                p
+                for p in directory.iterdir()
+                if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".") and p.name != CONFIG_NAME
+            )
         )
-        return Found([cls(directory, files)] if files else [], lambda child: child.name not in SKIP_DIRS and not child.name.startswith("."))
+        return Found(
+            [cls(directory, files)] if files else [],
+            lambda child: child.name not in SKIP_DIRS and not child.name.startswith("."),
+        )
 
     @classmethod
     def from_file(cls, path: Path, walk: Walk) -> Source | None:
@@ -252,7 +274,9 @@ class FilesSource(SingleRender):
             docs = load_file(path, Provenance(str(self.path), "file"), ctx.convert, limits)
             base = len(documents)
             if base + len(docs) > limits.documents:
-                raise limits.exceeded(str(self.path), "documents", f"more than {limits.documents} documents in its YAML files")
+                raise limits.exceeded(
+                    str(self.path), "documents", f"more than {limits.documents} documents in its YAML files"
+                )
             documents.extend(dataclasses.replace(d, index=base + d.index) for d in docs)
         return Rendered("\0".join(str(p) for p in self.files), documents)
 
@@ -265,7 +289,10 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (ChartSource, KustomizeSource, FilesSourc
 
 
 def discover(
-    paths: Sequence[Path], extra_values: Sequence[Path] = (), kinds: Sequence[SourceKind] = SOURCE_KINDS, options: CheckOptions | None = None
+    paths: Sequence[Path],
+    extra_values: Sequence[Path] = (),
+    kinds: Sequence[SourceKind] = SOURCE_KINDS,
+    options: CheckOptions | None = None,
 ) -> list[Source]:
     """Every source under PATHS (see sources.walk_paths), found by KINDS (default: the gate's own)."""
     return walk_paths(paths, kinds, extra_values, options)
@@ -277,7 +304,11 @@ def render_source(job: Job, ctx: RenderContext | None = None) -> Render:
     rendered = job.source.render(job, ctx or RenderContext())
     if rendered.error:
         raise RenderError(rendered.error)
-    prov = rendered.documents[0].provenance if rendered.documents else Provenance(str(job.source.path), job.source.kind, scenario=job.scenario)
+    prov = (
+        rendered.documents[0].provenance
+        if rendered.documents
+        else Provenance(str(job.source.path), job.source.kind, scenario=job.scenario)
+    )
     return Render(prov, rendered.documents)
 
 
@@ -293,7 +324,15 @@ def render_chart(
 ) -> Render:
     """Render a chart to documents with provenance, through ChartSource.render."""
     name = scenario or ",".join(p.name for p in values_files) or "default"
-    job = Job(ChartSource(chart), name, tuple(values_files), helm, kube_version or kubernetes_version(), values=values, release=release)
+    job = Job(
+        ChartSource(chart),
+        name,
+        tuple(values_files),
+        helm,
+        kube_version or kubernetes_version(),
+        values=values,
+        release=release,
+    )
     return render_source(job)
 
 

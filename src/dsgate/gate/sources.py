@@ -180,7 +180,9 @@ class Walk:
         out = sorted(entries)
         for entry in out:
             if entry.is_symlink() and not entry.resolve().is_relative_to(self.root):
-                raise SourceError(f"{entry}: symbolic link to {entry.resolve()}, outside the checked directory {self.root}; refusing to follow it")
+                raise SourceError(
+                    f"{entry}: symbolic link to {entry.resolve()}, outside the checked directory {self.root}; refusing to follow it"
+                )
         return out
 
 
@@ -238,7 +240,9 @@ def _walk(directory: Path, kinds: Sequence[SourceKind], walk: Walk, seen: set[Pa
         return
 
 
-def walk_paths(paths: Sequence[Path], kinds: Sequence[SourceKind], values: Sequence[Path] = (), options: CheckOptions | None = None) -> list[Source]:
+def walk_paths(
+    paths: Sequence[Path], kinds: Sequence[SourceKind], values: Sequence[Path] = (), options: CheckOptions | None = None
+) -> list[Source]:
     """Every source under PATHS, each directory given to KINDS in order (the first that finds
     something owns it); SourceError for a missing path or one that yields nothing."""
     sources: list[Source] = []

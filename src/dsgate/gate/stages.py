@@ -45,7 +45,9 @@ class GateResult:
     deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
     server_check: str = ""  # what the server-side dry-run stage did (or that it was skipped)
     cluster_model: str = ""  # the cluster the run modelled, in one line (see clustermodel)
-    notices: list[str] = field(default_factory=list)  # what the controls say beside findings (baseline entries fixed, baseline written)
+    notices: list[str] = field(
+        default_factory=list
+    )  # what the controls say beside findings (baseline entries fixed, baseline written)
 
     @property
     def denies(self) -> list[Finding]:
@@ -128,11 +130,15 @@ def policy_seconds(jobs: Sequence[Job], limits: Limits) -> float:
 # ---------------------------------------------------------------- render
 
 
-def run_job(job: Job, batch: HelmBatch | None = None, limits: Limits | None = None, cluster: ClusterModel | None = None) -> RenderOutcome:
+def run_job(
+    job: Job, batch: HelmBatch | None = None, limits: Limits | None = None, cluster: ClusterModel | None = None
+) -> RenderOutcome:
     """Render one job (a chart as CLUSTER's release); never raises for input problems (they land in outcome.error)."""
     out = RenderOutcome(job)
     try:
-        out.text, out.documents, out.error = job.source.render(job, RenderContext(batch, limits or Limits(), cluster or ClusterModel()))
+        out.text, out.documents, out.error = job.source.render(
+            job, RenderContext(batch, limits or Limits(), cluster or ClusterModel())
+        )
         if not out.documents and not out.error:
             out.error = f"{job.label}: rendered no Kubernetes documents; an empty render cannot pass the gate"
     except RenderKilled as exc:
@@ -207,7 +213,9 @@ def helm_mismatches(renders: Sequence[RenderOutcome]) -> list[str]:
     out: list[str] = []
     for label, diffs in by_label.items():
         for (left, right, *lines), kubes in diffs.items():
-            out.append(f"{label}: helm {left} and {right} render different documents (Kubernetes {', '.join(kubes)}): {' | '.join(lines)}")
+            out.append(
+                f"{label}: helm {left} and {right} render different documents (Kubernetes {', '.join(kubes)}): {' | '.join(lines)}"
+            )
     return out
 
 
@@ -221,7 +229,9 @@ def validate(result: GateResult, validator: Validator, unique: Sequence[Distinct
     seen: set[tuple[str, str, str, str]] = set()
     for outcome, kubes in unique:
         versioned = validator if set(kubes) == set(validator.kube_versions) else validator.for_versions(sorted(kubes))
-        result.findings.extend(f for f in deprecation_warnings(outcome.documents, sorted(kubes)) if f not in result.findings)
+        result.findings.extend(
+            f for f in deprecation_warnings(outcome.documents, sorted(kubes)) if f not in result.findings
+        )
         for err in versioned.validate_all(outcome.documents):
             key = (err.document.provenance.label, err.document.ref, err.path, err.message)
             if key in seen:
@@ -266,7 +276,9 @@ def server_for(options: CheckOptions, result: GateResult) -> servercheck.ApiServ
     if settings is None:
         return None
     if not settings.enabled:
-        result.server_check = "server check: skipped (--no-server-check); documents were checked against JSON schemas only"
+        result.server_check = (
+            "server check: skipped (--no-server-check); documents were checked against JSON schemas only"
+        )
         return None
     if not servercheck.serves_any(options.kube_versions):
         result.server_check = f"server check: not run, no target is Kubernetes {servercheck.server_minor()} (the server's minor); JSON schemas only"
@@ -286,12 +298,22 @@ def cluster_model(jobs: Sequence[Job], options: CheckOptions) -> str:
     if options.server_check is None:
         return ""
     cluster = options.server_check.cluster
-    own = sorted({f"{s.path}: {s.release or cluster.release_name} in {s.lands_in(cluster)}" for s in distinct_sources(jobs) if s.release or s.namespace})
+    own = sorted(
+        {
+            f"{s.path}: {s.release or cluster.release_name} in {s.lands_in(cluster)}"
+            for s in distinct_sources(jobs)
+            if s.release or s.namespace
+        }
+    )
     return cluster.describe() + (f" ({'; '.join(own)})" if own else "")
 
 
 def server_check(
-    result: GateResult, server: servercheck.ApiServer, ready: Future[None], sets: Sequence[EvaluationSet], settings: servercheck.Settings
+    result: GateResult,
+    server: servercheck.ApiServer,
+    ready: Future[None],
+    sets: Sequence[EvaluationSet],
+    settings: servercheck.Settings,
 ) -> list[list[Document]]:
     """Dry-run the distinct documents rendered for the server's minor on SERVER, each evaluation set
     with its own prerequisites (see dryrun.check), in the namespace its source's objects land in;
@@ -326,7 +348,9 @@ def server_check(
         if r.pod_security:
             refused.setdefault(owner[id(r.document)], []).append(dryrun.verdict_document(r))
         else:
-            result.schema_errors.append(SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message))
+            result.schema_errors.append(
+                SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message)
+            )
     unserved = checked.unserved
     result.server_check = (
         f"server check: {checked.sent} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
@@ -334,7 +358,11 @@ def server_check(
         + (f"; {checked.prepared} sets with their own prerequisites created first" if checked.prepared else "")
         + (f"; {server.starts - 1} restarts on new ports after a port was taken" if server.starts > 1 else "")
         + "); "
-        + (f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and " if unserved else "")
+        + (
+            f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and "
+            if unserved
+            else ""
+        )
         + "older targets were checked against JSON schemas only"
     )
     return [[*sets[i].documents, *verdicts] for i, verdicts in sorted(refused.items())]
@@ -344,7 +372,12 @@ def server_check(
 
 
 def evaluate(
-    result: GateResult, opa: OpaServer, sets: Sequence[EvaluationSet], pool: Executor, tracker: Tracker, refused: Future[list[list[Document]]] | None = None
+    result: GateResult,
+    opa: OpaServer,
+    sets: Sequence[EvaluationSet],
+    pool: Executor,
+    tracker: Tracker,
+    refused: Future[list[list[Document]]] | None = None,
 ) -> None:
     """The policy library's findings on every evaluation set, each distinct finding once; then the
     sets whose pods Pod Security refused (REFUSED: the server check's, with its verdicts), and the
@@ -367,7 +400,9 @@ def evaluate(
         for findings in opa.evaluate_all(refused.result() if refused is not None else [], pool):
             add(findings)
         # host-port clashes across inputs: per cluster, one render of every input evaluated together once more
-        for cross in crosssource.evaluation_sets((str(s.outcome.job.source.path), s.outcome.job.scenario, s.documents) for s in sets):
+        for cross in crosssource.evaluation_sets(
+            (str(s.outcome.job.source.path), s.outcome.job.scenario, s.documents) for s in sets
+        ):
             result.findings.extend(crosssource.clashes(opa.evaluate(cross), result.findings, cross))
     except EvaluationError as exc:
         result.errors.append(f"policy evaluation failed: {exc}")
@@ -395,7 +430,9 @@ class DeployStage(Protocol):
 def deploy(result: GateResult, stage: DeployStage | None, charts: Sequence[Path], say: Callable[[str], None]) -> None:
     """Run STAGE on CHARTS; its outcome goes into RESULT. Fail closed: charts to deploy and no stage to do it is an error."""
     if stage is None:
-        result.errors.append("deploy stage: dsgate.yaml names charts to deploy but this run has no deploy stage; run `dsgate check` or drop 'deploy'")
+        result.errors.append(
+            "deploy stage: dsgate.yaml names charts to deploy but this run has no deploy stage; run `dsgate check` or drop 'deploy'"
+        )
         return
     outcome = stage(charts, say)
     result.deploy_failures.extend(outcome.failures)

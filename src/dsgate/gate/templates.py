@@ -68,7 +68,12 @@ def _produces(line: str) -> bool:
         return False
     body = _ACTION.search(line)
     words = body.group(1).split() if body else []
-    return bool(words) and words[0] not in ("if", "else", "with", "range", "end", "define", "block") and ":=" not in words[:3] and "=" not in words[1:2]
+    return (
+        bool(words)
+        and words[0] not in ("if", "else", "with", "range", "end", "define", "block")
+        and ":=" not in words[:3]
+        and "=" not in words[1:2]
+    )
 
 
 @dataclass(frozen=True, eq=False)  # one per file (cached): compared and hashed by identity
@@ -109,7 +114,14 @@ def _text(path: Path) -> Text:
             elif words[0] == "end" and stack:
                 stack.pop()
         dot.append(stack[-1] if stack else "")
-    return Text(path, lines, tuple(dot), tuple(map(_is_content, lines)), tuple(map(_produces, lines)), tuple(map(_column, lines)))
+    return Text(
+        path,
+        lines,
+        tuple(dot),
+        tuple(map(_is_content, lines)),
+        tuple(map(_produces, lines)),
+        tuple(map(_column, lines)),
+    )
 
 
 def references(text: Text, index: int, part: str = "") -> list[str]:
@@ -127,7 +139,11 @@ def references(text: Text, index: int, part: str = "") -> list[str]:
         if text.dot[index]:
             if _DOT.search(body + " "):
                 out.append(text.dot[index])
-            out += [f"{text.dot[index]}.{name}" for name in _DOT_FIELD.findall(body) if name.split(".")[0] not in _ROOT_OBJECTS]
+            out += [
+                f"{text.dot[index]}.{name}"
+                for name in _DOT_FIELD.findall(body)
+                if name.split(".")[0] not in _ROOT_OBJECTS
+            ]
     return list(dict.fromkeys(out))
 
 
@@ -171,7 +187,11 @@ def _children(block: Block) -> tuple[int, list[int], list[int]]:
     """(key column, the key lines, the producing action lines) of BLOCK's own level."""
     text = block.text
     lines = text.lines
-    column = block.column if block.column >= 0 else min((text.columns[j] for j in range(block.start, block.end) if text.content[j]), default=0)
+    column = (
+        block.column
+        if block.column >= 0
+        else min((text.columns[j] for j in range(block.start, block.end) if text.content[j]), default=0)
+    )
     keys: list[int] = []
     producers: list[int] = []
     owner = -1  # the last key without an inline value: what an action writes right under it is its value
@@ -231,8 +251,14 @@ def _pick_item(block: Block, index: int, name: str, rendered: int) -> int:
             if any(named.match(line) and _column(line) == key_column for line in lines):
                 return k
     column = _indent(block.text.lines[items[0]]) if items else 0
-    produced = [j for j in range(block.start, block.end) if block.text.producing[j] and _indent(block.text.lines[j]) <= column]
-    controlled = [j for j in range(block.start, block.end) if _ACTION_LINE.match(block.text.lines[j]) and _indent(block.text.lines[j]) <= column]
+    produced = [
+        j for j in range(block.start, block.end) if block.text.producing[j] and _indent(block.text.lines[j]) <= column
+    ]
+    controlled = [
+        j
+        for j in range(block.start, block.end)
+        if _ACTION_LINE.match(block.text.lines[j]) and _indent(block.text.lines[j]) <= column
+    ]
     if len(items) == rendered and not produced and not controlled and index < len(items):
         return index
     return -1
@@ -300,7 +326,9 @@ class Walk:
             return here
         inner = Block(text, line + 1, _end_of(text, line, block.end))
         if at + 1 < len(parts):
-            deeper = self._list(inner, parts, at + 1) if isinstance(parts[at + 1], int) else self.field(inner, parts, at + 1)
+            deeper = (
+                self._list(inner, parts, at + 1) if isinstance(parts[at + 1], int) else self.field(inner, parts, at + 1)
+            )
             if deeper is not None:
                 return deeper
         here.claims = self._producer_claims(inner, parts[at + 1 :]) or (here.claims if at + 1 == len(parts) else [])

@@ -51,7 +51,9 @@ class SchemaError:
 
     def __str__(self) -> str:
         where = f" at {self.path}" if self.path else ""
-        return f"{self.document.ref} ({self.document.provenance.label}) against {self.kube_version}{where}: {self.message}"
+        return (
+            f"{self.document.ref} ({self.document.provenance.label}) against {self.kube_version}{where}: {self.message}"
+        )
 
 
 class ValidationSetupError(DsgateError):
@@ -70,11 +72,15 @@ def _minor(version: str) -> tuple[int, int]:
 def _schema_dir(kube_version: str) -> Path:
     """The strict schema directory for the newest shipped minor not newer than kube_version."""
     wanted = _minor(kube_version)
-    shipped = sorted((_minor(p.name[1:].split("-")[0]), p.name) for p in SCHEMA_ROOT.iterdir() if p.name.endswith("-local-strict"))
+    shipped = sorted(
+        (_minor(p.name[1:].split("-")[0]), p.name) for p in SCHEMA_ROOT.iterdir() if p.name.endswith("-local-strict")
+    )
     usable = [name for minor, name in shipped if minor <= wanted]
     if not usable or _minor(usable[-1][1:].split("-")[0]) != wanted:
         have = ", ".join(f"{a}.{b}" for (a, b), _ in shipped)
-        raise ValidationSetupError(f"no Kubernetes {kube_version} schemas in kubernetes-validate (has {have}); pick a shipped version or upgrade the package")
+        raise ValidationSetupError(
+            f"no Kubernetes {kube_version} schemas in kubernetes-validate (has {have}); pick a shipped version or upgrade the package"
+        )
     return Path(str(SCHEMA_ROOT / usable[-1]))
 
 
@@ -96,7 +102,9 @@ def reject_null_items(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {
-        k: {name: reject_null_items(s) for name, s in v.items()} if k in SCHEMA_MAPS and isinstance(v, dict) else reject_null_items(v)
+        k: {name: reject_null_items(s) for name, s in v.items()}
+        if k in SCHEMA_MAPS and isinstance(v, dict)
+        else reject_null_items(v)
         for k, v in schema.items()
     }
     items = out.get("items")
@@ -169,7 +177,9 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
     # Only trust the file if it really is this group/version/kind (file names drop the domain).
     gvks = schema.get("x-kubernetes-group-version-kind", [])
     group, _, version = api_version.rpartition("/")
-    if gvks and not any(g.get("group", "") == group and g.get("version") == version and g.get("kind") == kind for g in gvks):
+    if gvks and not any(
+        g.get("group", "") == group and g.get("version") == version and g.get("kind") == kind for g in gvks
+    ):
         return None
     return _Schema(schema, kube_version)
 
@@ -212,7 +222,11 @@ def _structural_to_jsonschema(node: Any) -> Any:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if out.pop("nullable", False) and "type" in out:
         out["type"] = [out["type"], "null"]
-    if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -226,7 +240,9 @@ def _crd_files() -> dict[str, list[Path]]:
         folder = crd_dir() / name / pinned()[key]
         files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
         if not files:
-            raise ValidationSetupError(f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run '{install_command(CRD_TOOL)}'")
+            raise ValidationSetupError(
+                f"CRD schemas for {name} {pinned()[key]} are missing in {folder}; run '{install_command(CRD_TOOL)}'"
+            )
         out[name] = files
     return out
 
@@ -389,7 +405,10 @@ class Validator:
 
     def validate(self, document: Document) -> list[SchemaError]:
         """Every error of DOCUMENT against every target version."""
-        return [SchemaError(document, version, path, message, unknown) for version, path, message, unknown in self._check(document.obj)]
+        return [
+            SchemaError(document, version, path, message, unknown)
+            for version, path, message, unknown in self._check(document.obj)
+        ]
 
     def _check(self, obj: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
@@ -415,7 +434,10 @@ class Validator:
                 continue
             errors.extend((version, path, message, False) for path, message in schema.errors(obj))
             if meta is not None:
-                errors.extend((version, f"metadata.{path}".rstrip("."), message, False) for path, message in meta.errors(obj.get("metadata") or {}))
+                errors.extend(
+                    (version, f"metadata.{path}".rstrip("."), message, False)
+                    for path, message in meta.errors(obj.get("metadata") or {})
+                )
         for path, message in _semantic_errors(obj):
             errors.append((",".join(self.kube_versions), path, message, False))
         return errors

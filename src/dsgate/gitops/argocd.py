@@ -81,7 +81,14 @@ def kustomize_images(images: list[Any]) -> list[dict[str, str]]:
 class ArgoExpander:
     """Renders Applications (and the Applications they render) and ApplicationSets."""
 
-    def __init__(self, repos: Repos, store: ChartStore, read: Reader, batch: HelmBatch | None, clusters: Sequence[ArgoCluster] = ()) -> None:
+    def __init__(
+        self,
+        repos: Repos,
+        store: ChartStore,
+        read: Reader,
+        batch: HelmBatch | None,
+        clusters: Sequence[ArgoCluster] = (),
+    ) -> None:
         self.repos, self.store, self.read, self.batch = repos, store, read, batch
         self.flag_clusters = tuple(clusters)
         self.roots: list[Item] = []
@@ -98,7 +105,9 @@ class ArgoExpander:
         while pending:
             item = pending.pop(0)
             if item.obj.get("kind") == "ApplicationSet":
-                produced = [Item(app, (*item.via, step(item.obj)), item.cluster) for app in self.application_set(item.obj)]
+                produced = [
+                    Item(app, (*item.via, step(item.obj)), item.cluster) for app in self.application_set(item.obj)
+                ]
                 self.items.extend(produced)
                 pending.extend(produced)
                 continue
@@ -128,7 +137,9 @@ class ArgoExpander:
         """The clusters Argo CD would know now: every cluster Secret met so far, then the flag's."""
         out = [
             ArgoCluster(name, server, labels, annotations, project)
-            for name, server, labels, annotations, project in destinations.cluster_secrets(i.obj for i in [*self.roots, *self.items])
+            for name, server, labels, annotations, project in destinations.cluster_secrets(
+                i.obj for i in [*self.roots, *self.items]
+            )
         ]
         return [*out, *(c for c in self.flag_clusters if c.name not in {o.name for o in out})]
 
@@ -165,11 +176,18 @@ class ArgoExpander:
                 continue  # a values-only source
             objs.extend(self._source(app, source, refs, namespace, what))
         for obj in objs:
-            if namespace and obj.get("kind") not in CLUSTER_SCOPED and isinstance(obj.get("metadata"), dict) and not obj["metadata"].get("namespace"):
+            if (
+                namespace
+                and obj.get("kind") not in CLUSTER_SCOPED
+                and isinstance(obj.get("metadata"), dict)
+                and not obj["metadata"].get("namespace")
+            ):
                 obj["metadata"]["namespace"] = namespace
         return objs
 
-    def _source(self, app: dict[str, Any], source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str) -> list[dict[str, Any]]:
+    def _source(
+        self, app: dict[str, Any], source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str
+    ) -> list[dict[str, Any]]:
         if source.get("chart"):
             chart, constraint = str(source["chart"]), str(source.get("targetRevision") or "*")
             path = self.store.require(what, chart, constraint, str(source.get("repoURL")))
@@ -190,7 +208,9 @@ class ArgoExpander:
             return self._kustomize(path, source.get("kustomize") or {}, what)
         return self._directory(path, source.get("directory") or {}, what)
 
-    def _helm(self, app: dict[str, Any], chart: Path, source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str) -> list[dict[str, Any]]:
+    def _helm(
+        self, app: dict[str, Any], chart: Path, source: dict[str, Any], refs: dict[str, Path], namespace: str, what: str
+    ) -> list[dict[str, Any]]:
         helm = source.get("helm") or {}
         files: list[Path] = []
         for name in helm.get("valueFiles") or []:
@@ -198,7 +218,9 @@ class ArgoExpander:
             if text.startswith("$"):
                 ref, _, rest = text[1:].partition("/")
                 if ref not in refs:
-                    raise GitOpsError(f"{what}: valueFiles {text!r} names ${ref}, which no source of this Application declares with ref: {ref}")
+                    raise GitOpsError(
+                        f"{what}: valueFiles {text!r} names ${ref}, which no source of this Application declares with ref: {ref}"
+                    )
                 path = refs[ref] / rest
             else:
                 path = chart / text
@@ -215,7 +237,9 @@ class ArgoExpander:
                 raise GitOpsError(f"{what}: value file {path} is not YAML: {exc}") from exc
             values = merge(values, loaded if isinstance(loaded, dict) else {})
         # valuesObject, when set, is used instead of values (Argo CD's ValuesYAML)
-        inline = helm.get("valuesObject") or (yaml.safe_load(str(helm["values"])) if isinstance(helm.get("values"), str) else helm.get("values"))
+        inline = helm.get("valuesObject") or (
+            yaml.safe_load(str(helm["values"])) if isinstance(helm.get("values"), str) else helm.get("values")
+        )
         if isinstance(inline, dict):
             values = merge(values, inline)
         for param in helm.get("parameters") or []:
@@ -239,7 +263,11 @@ class ArgoExpander:
     def _kustomize(self, path: Path, kust: dict[str, Any], what: str) -> list[dict[str, Any]]:
         existing = kustomization_file(path)
         with tempfile.TemporaryDirectory(prefix="dsgate-argo-", dir=rundir.path()) as tmp:
-            k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": [os.path.relpath(path, tmp)]}
+            k: dict[str, Any] = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(path, tmp)],
+            }
             if existing is None:
                 raise GitOpsError(f"{what}: {path} has no kustomization file")
             for key in ("namePrefix", "nameSuffix", "namespace", "patches"):
@@ -264,7 +292,9 @@ class ArgoExpander:
         files = sorted(path.rglob("*") if directory.get("recurse") else path.iterdir())
         jsonnet = [f for f in files if f.is_file() and f.suffix in (".jsonnet", ".libsonnet")]
         if jsonnet:  # Argo CD evaluates them; leaving them out would gate less than it applies
-            raise GitOpsError(f"{what}: {path} holds Jsonnet ({jsonnet[0].name}), which dsgate does not evaluate; render it to YAML or exclude the Application")
+            raise GitOpsError(
+                f"{what}: {path} holds Jsonnet ({jsonnet[0].name}), which dsgate does not evaluate; render it to YAML or exclude the Application"
+            )
         objs: list[dict[str, Any]] = []
         for file in files:
             rel = str(file.relative_to(path))

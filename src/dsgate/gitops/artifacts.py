@@ -98,7 +98,9 @@ def assemble(generator: dict[str, Any], artifact: dict[str, Any], resolve: Resol
             files = [p for p in sorted(base.rglob("*")) if p.is_file() and _matches(str(p.relative_to(base)), rest)]
             pairs = [(p, dest / target / p.relative_to(base)) for p in files]
         elif base.is_dir():
-            pairs = [(p, dest / target / base.name / p.relative_to(base)) for p in sorted(base.rglob("*")) if p.is_file()]
+            pairs = [
+                (p, dest / target / base.name / p.relative_to(base)) for p in sorted(base.rglob("*")) if p.is_file()
+            ]
         elif base.is_file():
             pairs = [(base, dest / target / base.name if into_dir else dest / target)]
         else:

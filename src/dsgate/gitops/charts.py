@@ -21,9 +21,7 @@ from dsgate.gitops.semver import ConstraintError, highest
 _PACKAGE = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)\.tgz$")
 
 
-CHARTS_HINT = (
-    "put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
-)
+CHARTS_HINT = "put the chart package (helm pull writes <chart>-<version>.tgz) or the unpacked chart in a directory named with --charts DIR (charts: in dsgate.yaml)"
 
 
 class ChartNotFound(DsgateError, LookupError):
@@ -135,7 +133,9 @@ def missing_dependencies(what: str, chart: Path, error: str, dirs: Sequence[Path
     for name in (n.strip() for n in m.group(1).split(",")):
         dep = deps.get(name, {})
         reason = f"a dependency of chart {chart.name}, not in its charts/ directory; helm dependency build {chart} fetches it"
-        out.append(Missing(what, name, str(dep.get("version") or "*"), str(dep.get("repository") or "its repository"), reason))
+        out.append(
+            Missing(what, name, str(dep.get("version") or "*"), str(dep.get("repository") or "its repository"), reason)
+        )
     return MissingCharts(out, dirs) if out else None
 
 

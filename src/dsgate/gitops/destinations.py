@@ -41,7 +41,15 @@ def cluster_secrets(objs: Iterable[dict[str, Any]]) -> list[tuple[str, str, dict
             if data.get("name") and data.get("server"):
                 annotations = meta(obj).get("annotations")
                 notes = {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
-                out.append((data["name"], data["server"], {str(k): str(v) for k, v in labels.items()}, notes, data.get("project", "")))
+                out.append(
+                    (
+                        data["name"],
+                        data["server"],
+                        {str(k): str(v) for k, v in labels.items()},
+                        notes,
+                        data.get("project", ""),
+                    )
+                )
     return out
 
 

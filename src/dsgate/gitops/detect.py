@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
-_MARKER = re.compile(r"^apiVersion:\s*['\"]?(?:kustomize|helm)\.toolkit\.fluxcd\.io/|^apiVersion:\s*['\"]?argoproj\.io/", re.M)
+_MARKER = re.compile(
+    r"^apiVersion:\s*['\"]?(?:kustomize|helm)\.toolkit\.fluxcd\.io/|^apiVersion:\s*['\"]?argoproj\.io/", re.M
+)
 _FLUX = re.compile(r"^apiVersion:\s*['\"]?(?:kustomize|helm)\.toolkit\.fluxcd\.io/", re.M)
 _ARGO = re.compile(r"^\s*apiVersion:\s*['\"]?argoproj\.io/", re.M)
 _TEMPLATE = re.compile(r"\{\{[^}]*\}\}")
@@ -52,7 +54,9 @@ def entries(directory: Path, top: bool) -> list[Path]:
             return found
     if directory.name == "charts":
         return []
-    if holds_gitops(directory, recursive=False) or (top and (directory / "flux-system").is_dir() and holds_gitops(directory / "flux-system")):
+    if holds_gitops(directory, recursive=False) or (
+        top and (directory / "flux-system").is_dir() and holds_gitops(directory / "flux-system")
+    ):
         return [directory]
     return []
 
@@ -136,7 +140,9 @@ def consumed_files(top: Path) -> set[Path]:  # noqa: C901  # one branch per plac
                     if text.startswith("$") and "/" in text:
                         wanted.append(text.split("/", 1)[1])
                     elif isinstance(source.get("path"), str) and not source.get("chart"):
-                        wanted.append(os.path.normpath(f"{source['path']}/{text}"))  # relative to the chart path, maybe ../values/
+                        wanted.append(
+                            os.path.normpath(f"{source['path']}/{text}")
+                        )  # relative to the chart path, maybe ../values/
             if doc.get("kind") == "ApplicationSet":
                 wanted.extend(_generator_files(doc))
             for rel in wanted:

@@ -54,7 +54,9 @@ class Change:
     fleet: str = ""
 
 
-def render_side(sources: Sequence[Source], root: Path, kube_version: str, workers: int = 4) -> dict[Key, dict[str, Any]]:
+def render_side(
+    sources: Sequence[Source], root: Path, kube_version: str, workers: int = 4
+) -> dict[Key, dict[str, Any]]:
     """Every object SOURCES render to, keyed by (chain label relative to ROOT, resource)."""
     jobs = plan(sources, ["v4"], [kube_version])
     batch = helm_batch(jobs, workers)
@@ -110,7 +112,9 @@ def extract(repo: Path, ref: str, dest: Path) -> Path:
 def git(repo: Path, *args: str) -> str:
     proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise DiffError(f"git {' '.join(args)} in {repo} failed: {proc.stderr.strip() or 'not a git repository or unknown revision'}")
+        raise DiffError(
+            f"git {' '.join(args)} in {repo} failed: {proc.stderr.strip() or 'not a git repository or unknown revision'}"
+        )
     return proc.stdout
 
 
@@ -160,7 +164,9 @@ def compare(base: dict[Key, dict[str, Any]], head: dict[Key, dict[str, Any]], no
         if old == new:
             continue
         status = "added" if old is None else "removed" if new is None else "changed"
-        diff = "".join(difflib.unified_diff(_yaml(old) if old else [], _yaml(new) if new else [], f"a/{ref}", f"b/{ref}"))
+        diff = "".join(
+            difflib.unified_diff(_yaml(old) if old else [], _yaml(new) if new else [], f"a/{ref}", f"b/{ref}")
+        )
         change = Change(chain, ref, status, diff)
         if old is not None and new is not None:
             kind = new.get("kind")
@@ -173,7 +179,9 @@ def compare(base: dict[Key, dict[str, Any]], head: dict[Key, dict[str, Any]], no
             if kind == "Service":
                 was, now = (old.get("spec") or {}).get("clusterIP"), (new.get("spec") or {}).get("clusterIP")
                 if was != now and was not in (None, ""):
-                    change.blocking.append(f"spec.clusterIP changes from {was} to {now or 'unset'}: it is immutable, the API server refuses the update")
+                    change.blocking.append(
+                        f"spec.clusterIP changes from {was} to {now or 'unset'}: it is immutable, the API server refuses the update"
+                    )
         changes.append(change)
     # renames and namespace moves: the same kind leaves and arrives under one chain
     removed = [c for c in changes if c.status == "removed"]
@@ -198,7 +206,15 @@ def report(changes: list[Change], fmt: str, base_ref: str) -> str:
                 {
                     "base": base_ref,
                     "changes": [
-                        {"chain": c.chain, "resource": c.ref, "status": c.status, "blocking": c.blocking, "fleet": c.fleet, "diff": c.diff} for c in changes
+                        {
+                            "chain": c.chain,
+                            "resource": c.ref,
+                            "status": c.status,
+                            "blocking": c.blocking,
+                            "fleet": c.fleet,
+                            "diff": c.diff,
+                        }
+                        for c in changes
                     ],
                     "summary": {"changes": len(changes), "blocking": len(blocking), "exit_code": 1 if blocking else 0},
                 },
@@ -229,7 +245,9 @@ def report(changes: list[Change], fmt: str, base_ref: str) -> str:
                 else:
                     lines.extend("    " + line for line in c.diff.rstrip("\n").splitlines())
     if not md:
-        lines.append(f"{'FAIL' if blocking else 'OK'}: {len(changes)} changed object(s), {len(blocking)} blocking, against {base_ref}")
+        lines.append(
+            f"{'FAIL' if blocking else 'OK'}: {len(changes)} changed object(s), {len(blocking)} blocking, against {base_ref}"
+        )
     elif not changes:
         lines.append("No rendered object changes.")
     return "\n".join(lines) + "\n"

@@ -22,14 +22,31 @@ from dsgate.versions import kube_target_versions
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsgate diff", description=__doc__)
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="what to render (default: the sources in dsgate.yaml)")
-    p.add_argument("--base", required=True, metavar="REF", help="git revision to compare the working tree with (e.g. origin/main)")
+    p.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="what to render (default: the sources in dsgate.yaml)"
+    )
+    p.add_argument(
+        "--base", required=True, metavar="REF", help="git revision to compare the working tree with (e.g. origin/main)"
+    )
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("-o", "--output", type=Path, help="write the report to a file instead of stdout")
     p.add_argument("--nodes", type=int, help="node count: how many waves each DaemonSet rollout takes")
     p.add_argument("--kube-version", default=None, help="Kubernetes version to render for (default: the newest target)")
-    p.add_argument("--charts", action="append", type=Path, default=[], metavar="DIR", help="directory of chart packages or unpacked charts (repeatable)")
-    p.add_argument("--repo", action="append", default=[], metavar="URL=PATH", help="a repository URL and its local checkout (repeatable)")
+    p.add_argument(
+        "--charts",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="directory of chart packages or unpacked charts (repeatable)",
+    )
+    p.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="URL=PATH",
+        help="a repository URL and its local checkout (repeatable)",
+    )
     p.add_argument("--config", type=Path, help="dsgate.yaml to use (default: nearest one above the current directory)")
     p.add_argument("--no-config", action="store_true", help="ignore dsgate.yaml")
     return p
@@ -56,7 +73,9 @@ def main(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: render_side stopped its renders, the base tree is gone
         procs.stop_all()
-        print(f"dsgate: error: interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped", file=sys.stderr)
+        print(
+            f"dsgate: error: interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped", file=sys.stderr
+        )
         return procs.exit_code(exc)
 
 

@@ -31,7 +31,9 @@ def reader(convert: Converter | None) -> Reader:
     return read
 
 
-def expand(entry: Path, settings: Settings, convert: Converter | None = None, batch: HelmBatch | None = None) -> list[Item]:
+def expand(
+    entry: Path, settings: Settings, convert: Converter | None = None, batch: HelmBatch | None = None
+) -> list[Item]:
     """Every object ENTRY's cluster would get, with its chain."""
     read = reader(convert)
     repos = Repos(find_root(entry), settings.mapping())

@@ -94,7 +94,9 @@ def variables(ks: dict[str, Any], cluster: Cluster) -> dict[str, str]:
     return out
 
 
-def apply_substitution(objs: list[dict[str, Any]], variables_: dict[str, str], read: Reader, what: str) -> list[dict[str, Any]]:
+def apply_substitution(
+    objs: list[dict[str, Any]], variables_: dict[str, str], read: Reader, what: str
+) -> list[dict[str, Any]]:
     """OBJS with postBuild substitution applied per object, as kustomize-controller does."""
     if not variables_:
         return objs
@@ -106,7 +108,9 @@ def apply_substitution(objs: list[dict[str, Any]], variables_: dict[str, str], r
     texts: list[tuple[str, str]] = []  # (object, its substituted YAML)
     for obj in objs:
         m = meta(obj)
-        if (m.get("labels") or {}).get(subst.DISABLED_KEY) == "disabled" or (m.get("annotations") or {}).get(subst.DISABLED_KEY) == "disabled":
+        if (m.get("labels") or {}).get(subst.DISABLED_KEY) == "disabled" or (m.get("annotations") or {}).get(
+            subst.DISABLED_KEY
+        ) == "disabled":
             out.append(obj)
             continue
         text = yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=1 << 20)
@@ -145,7 +149,9 @@ class FluxExpander:
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
         ns = str(ref.get("namespace") or namespace_of(ks))
         if kind not in ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"):
-            raise GitOpsError(f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository, Bucket or ExternalArtifact")
+            raise GitOpsError(
+                f"{step(ks)}: spec.sourceRef.kind {kind!r} is not GitRepository, OCIRepository, Bucket or ExternalArtifact"
+            )
         return self.resolve(kind, ns, name, step(ks))
 
     def resolve(self, kind: str, ns: str, name: str, what: str) -> Path:
@@ -162,7 +168,9 @@ class FluxExpander:
             return self.repos.git(url).resolve()
         local = self.repos.local(url)
         if local is None:
-            raise GitOpsError(f"{what}: source {kind} {ns}/{name} ({url}) is not on this machine; map it with --repo {url}=PATH (repos: in dsgate.yaml)")
+            raise GitOpsError(
+                f"{what}: source {kind} {ns}/{name} ({url}) is not on this machine; map it with --repo {url}=PATH (repos: in dsgate.yaml)"
+            )
         return local.resolve()
 
     def _artifact(self, ns: str, name: str, what: str) -> Path:
@@ -171,10 +179,14 @@ class FluxExpander:
         if key not in self.artifacts:
             found = artifacts.generator_of([i.obj for i in self.cluster.items], ns, name)
             if found is None:
-                raise Deferred(f"spec.sourceRef ExternalArtifact {key}: no ArtifactGenerator in the repository makes it")
+                raise Deferred(
+                    f"spec.sourceRef ExternalArtifact {key}: no ArtifactGenerator in the repository makes it"
+                )
             generator, artifact = found
             dest = self.builder.scratch() / f"artifact-{len(self.artifacts)}"
-            self.artifacts[key] = artifacts.assemble(generator, artifact, lambda k, n, m: self.resolve(k, n, m, step(generator)), dest).resolve()
+            self.artifacts[key] = artifacts.assemble(
+                generator, artifact, lambda k, n, m: self.resolve(k, n, m, step(generator)), dest
+            ).resolve()
         return self.artifacts[key]
 
     def expand(self) -> None:
@@ -187,7 +199,10 @@ class FluxExpander:
                 for obj in self.read(path.read_text(), str(path))
             ]
         else:
-            objs = self.read(self.builder.build(self.entry if self.entry.is_dir() else self.entry.parent, self.entry, {}, what), f"build {what}")
+            objs = self.read(
+                self.builder.build(self.entry if self.entry.is_dir() else self.entry.parent, self.entry, {}, what),
+                f"build {what}",
+            )
         pending = self._add(objs, ())
         while pending:
             waiting: list[tuple[dict[str, Any], tuple[str, ...], str]] = []
@@ -231,7 +246,9 @@ class FluxExpander:
         self.done.add(me)
         vars_ = variables(ks, self.cluster)
         ref = spec.get("sourceRef") or {}
-        implied = self.cluster.implied(str(ref.get("kind", "")), str(ref.get("namespace") or namespace_of(ks)), str(ref.get("name", "")))
+        implied = self.cluster.implied(
+            str(ref.get("kind", "")), str(ref.get("namespace") or namespace_of(ks)), str(ref.get("name", ""))
+        )
         chain = (*via, f"{me} ({IMPLIED})" if implied else me)
         what = " → ".join(chain)
         objs = self.read(self.builder.build(root, path, spec, what), f"kustomize build {path}")

@@ -54,7 +54,9 @@ def parse_clusters(items: Sequence[str]) -> list[ArgoCluster]:
     for item in items:
         name, sep, server = item.partition("=")
         if not sep or not name or not server:
-            raise GitOpsError(f"--argocd-cluster {item!r}: expected NAME=SERVER (an Argo CD cluster name and its API server URL)")
+            raise GitOpsError(
+                f"--argocd-cluster {item!r}: expected NAME=SERVER (an Argo CD cluster name and its API server URL)"
+            )
         out.append(ArgoCluster(name, server))
     return out
 
@@ -94,7 +96,9 @@ def lookup(params: Mapping[str, Any], key: str) -> Any:
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
+        out[key] = (
+            deep_merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
+        )
     return out
 
 
@@ -104,7 +108,11 @@ def _selected(cluster: ArgoCluster, selector: Mapping[str, Any]) -> bool:
         if labels.get(str(key)) != str(value):
             return False
     for expr in selector.get("matchExpressions") or []:
-        key, op, values = str(expr.get("key", "")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
+        key, op, values = (
+            str(expr.get("key", "")),
+            str(expr.get("operator", "")),
+            [str(v) for v in expr.get("values") or []],
+        )
         present = key in labels
         if op == "In" and not (present and labels[key] in values):
             return False
@@ -161,7 +169,10 @@ class Generators:
                 "project": cluster.project,
                 "metadata": {"labels": dict(cluster.labels), "annotations": dict(cluster.annotations)},
             }
-            values = {str(k): self.template(str(v), params if go else flatten(params), go) for k, v in (spec.get("values") or {}).items()}
+            values = {
+                str(k): self.template(str(v), params if go else flatten(params), go)
+                for k, v in (spec.get("values") or {}).items()
+            }
             params["values"] = values
             out.append(params)
         return out
@@ -186,7 +197,16 @@ class Generators:
         out: list[dict[str, Any]] = []
         for rel in sorted(matching(False) - matching(True)):  # excludes win, wherever they are listed
             parts = rel.split("/")
-            out.append({"path": {"path": rel, "basename": parts[-1], "basenameNormalized": normalized(parts[-1]), "segments": parts}})
+            out.append(
+                {
+                    "path": {
+                        "path": rel,
+                        "basename": parts[-1],
+                        "basenameNormalized": normalized(parts[-1]),
+                        "segments": parts,
+                    }
+                }
+            )
         return out
 
     def _files(self, root: Path, files: Sequence[Mapping[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -198,7 +218,9 @@ class Generators:
                 try:
                     data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
                 except (OSError, ValueError, yaml.YAMLError) as exc:
-                    raise GitOpsError(f"{what}: git files generator: {path} does not read as JSON or YAML: {exc}") from exc
+                    raise GitOpsError(
+                        f"{what}: git files generator: {path} does not read as JSON or YAML: {exc}"
+                    ) from exc
                 rel = path.parent.relative_to(root)
                 parts = [p for p in str(rel).split("/") if p and p != "."]
                 info = {
@@ -229,7 +251,9 @@ class Generators:
                     continue
                 clash = sorted(k for k in first.keys() & other.keys() if first[k] != other[k])
                 if clash:
-                    raise GitOpsError(f"{what}: matrix generator: both generators set {', '.join(clash)} to different values")
+                    raise GitOpsError(
+                        f"{what}: matrix generator: both generators set {', '.join(clash)} to different values"
+                    )
                 out.append({**first, **other})
         return out
 
@@ -244,7 +268,9 @@ class Generators:
             for params in sets:
                 key = json.dumps([lookup(params, k) for k in keys], sort_keys=True, default=str)
                 if key in out:
-                    raise GitOpsError(f"{what}: merge generator: two parameter sets of one generator share the mergeKeys values {key}")
+                    raise GitOpsError(
+                        f"{what}: merge generator: two parameter sets of one generator share the mergeKeys values {key}"
+                    )
                 out[key] = params
             return out
 

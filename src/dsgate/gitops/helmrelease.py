@@ -108,7 +108,9 @@ def release_values(hr: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
             if ref.get("optional"):
                 continue
             missing = f"{kind} {ns}/{name}" if obj is None else f"key {key!r} of {kind} {ns}/{name}"
-            raise GitOpsError(f"{step(hr)}: valuesFrom {missing} is defined nowhere in the repository (mark it optional: true if it may be absent)")
+            raise GitOpsError(
+                f"{step(hr)}: valuesFrom {missing} is defined nowhere in the repository (mark it optional: true if it may be absent)"
+            )
         if ref.get("targetPath"):
             set_path(result, str(ref["targetPath"]), data[key])
             continue
@@ -139,7 +141,12 @@ class ChartResolver:
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
         ns = str(ref.get("namespace") or namespace_of(hr, "default"))
         if self.cluster.implied(kind, ns, name):
-            return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": {"url": ""}}
+            return {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": kind,
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"url": ""},
+            }
         obj = self.cluster.get(kind, ns, name)
         if obj is None:
             raise GitOpsError(f"{step(hr)}: {field} {kind} {ns}/{name} is defined nowhere in the repository")
@@ -163,7 +170,9 @@ class ChartResolver:
                     f"{step(hr)}: chart path {chart!r} has no Chart.yaml in {root} (the checkout of {url}); map the repository with --repo {url}=PATH"
                 )
             return path
-        raise GitOpsError(f"{step(hr)}: chart source kind {source.get('kind')!r} is not supported offline (use HelmRepository, GitRepository or OCIRepository)")
+        raise GitOpsError(
+            f"{step(hr)}: chart source kind {source.get('kind')!r} is not supported offline (use HelmRepository, GitRepository or OCIRepository)"
+        )
 
     def implied(self, hr: dict[str, Any]) -> bool:
         """HR's chart comes from flux bootstrap's GitRepository, absent here (the repository under check)."""
@@ -179,7 +188,9 @@ class ChartResolver:
             if source.get("kind") == "HelmChart":
                 return self._chart_spec(hr, spec_of(source))
             if source.get("kind") != "OCIRepository":
-                raise GitOpsError(f"{step(hr)}: spec.chartRef kind {source.get('kind')!r} is not OCIRepository or HelmChart")
+                raise GitOpsError(
+                    f"{step(hr)}: spec.chartRef kind {source.get('kind')!r} is not OCIRepository or HelmChart"
+                )
             url = str(spec_of(source).get("url", ""))
             local = self.repos.local(url)
             if local is not None and (local / "Chart.yaml").is_file():
@@ -187,8 +198,12 @@ class ChartResolver:
             oci_ref = spec_of(source).get("ref") or {}
             constraint = str(oci_ref.get("semver") or oci_ref.get("tag") or "*")
             if oci_ref.get("digest") and not (oci_ref.get("semver") or oci_ref.get("tag")):
-                raise GitOpsError(f"{step(hr)}: OCIRepository {url} is pinned by digest only; map it to a chart directory with --repo {url}=PATH")
-            return self._from_store(hr, url.rstrip("/").rsplit("/", 1)[-1], "*" if constraint == "latest" else constraint, url)
+                raise GitOpsError(
+                    f"{step(hr)}: OCIRepository {url} is pinned by digest only; map it to a chart directory with --repo {url}=PATH"
+                )
+            return self._from_store(
+                hr, url.rstrip("/").rsplit("/", 1)[-1], "*" if constraint == "latest" else constraint, url
+            )
         if spec.get("chart") and (spec["chart"].get("spec")):
             return self._chart_spec(hr, spec["chart"]["spec"])
         raise GitOpsError(f"{step(hr)}: neither spec.chart.spec nor spec.chartRef names a chart")
@@ -202,7 +217,11 @@ def post_render(text: str, renderers: list[dict[str, Any]], what: str) -> str:
             continue
         with tempfile.TemporaryDirectory(prefix="dsgate-postrender-", dir=rundir.path()) as tmp:
             Path(tmp, "release.yaml").write_text(text)
-            k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["release.yaml"]}
+            k: dict[str, Any] = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["release.yaml"],
+            }
             if kust.get("patches"):
                 k["patches"] = kust["patches"]
             if kust.get("images"):
@@ -210,7 +229,9 @@ def post_render(text: str, renderers: list[dict[str, Any]], what: str) -> str:
             Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(k, sort_keys=False))
             proc = run_render_tool([str(tool_path("kustomize")), "build", tmp])
             if proc.returncode != 0:
-                raise GitOpsError(f"{what}: postRenderers kustomize failed: {proc.stderr.strip().replace(tmp, '<release>')}")
+                raise GitOpsError(
+                    f"{what}: postRenderers kustomize failed: {proc.stderr.strip().replace(tmp, '<release>')}"
+                )
             text = proc.stdout
     return text
 
@@ -232,7 +253,9 @@ def render_release(
     crds = str(((spec.get("install") or {}).get("crds")) or "Create")
     names = ((spec.get("chart") or {}).get("spec") or {}).get("valuesFiles") or []
     if names and not chart.is_dir():
-        raise GitOpsError(f"{what}: spec.chart.spec.valuesFiles reads files inside the chart; dsgate reads them from an unpacked chart, not {chart.name}")
+        raise GitOpsError(
+            f"{what}: spec.chart.spec.valuesFiles reads files inside the chart; dsgate reads them from an unpacked chart, not {chart.name}"
+        )
     values_files = [chart / f for f in names]
     try:
         rendered = helm_template(
@@ -254,7 +277,11 @@ def render_release(
     else:
         objs = [obj for _, obj in rendered.objects if obj is not None]
     for obj in objs:
-        if obj.get("kind") not in CLUSTER_SCOPED and isinstance(obj.get("metadata"), dict) and not obj["metadata"].get("namespace"):
+        if (
+            obj.get("kind") not in CLUSTER_SCOPED
+            and isinstance(obj.get("metadata"), dict)
+            and not obj["metadata"].get("namespace")
+        ):
             obj["metadata"]["namespace"] = namespace
     return objs
 

@@ -95,7 +95,9 @@ class Builder:
     def build(self, root: Path, path: Path, spec: dict[str, Any], what: str) -> str:
         """kustomize build of PATH (inside ROOT) with the Flux Kustomization SPEC applied."""
         if not path.is_dir():
-            raise GitOpsError(f"{what}: spec.path {path.relative_to(root) if path.is_relative_to(root) else path} is not a directory in {root}")
+            raise GitOpsError(
+                f"{what}: spec.path {path.relative_to(root) if path.is_relative_to(root) else path} is not a directory in {root}"
+            )
         existing = kustomization_file(path)
         kus: dict[str, Any] = {}
         if existing is not None:
@@ -104,7 +106,9 @@ class Builder:
             except yaml.YAMLError as exc:
                 raise GitOpsError(f"{existing}: malformed YAML: {exc}") from exc
             if kus.get("helmCharts"):
-                raise GitOpsError(f"{what}: {existing} uses helmCharts, which Flux's kustomize-controller refuses; use a HelmRelease")
+                raise GitOpsError(
+                    f"{what}: {existing} uses helmCharts, which Flux's kustomize-controller refuses; use a HelmRelease"
+                )
         changes = any(spec.get(k) for k in FLUX_FIELDS)
         target = path
         if existing is None or changes:
@@ -121,5 +125,7 @@ class Builder:
             if existing is not None:
                 shutil.copy2(existing, target / existing.name)
         if proc.returncode != 0:
-            raise GitOpsError(f"{what}: kustomize build {path} failed: {proc.stderr.strip().replace(str(target), str(path))}")
+            raise GitOpsError(
+                f"{what}: kustomize build {path} failed: {proc.stderr.strip().replace(str(target), str(path))}"
+            )
         return proc.stdout

@@ -12,7 +12,12 @@ from dsgate.errors import DsgateError
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
 FLUX_HELM = "helm.toolkit.fluxcd.io"
 ARGO = "argoproj.io"
-ENTRY_KINDS = {(FLUX_KUSTOMIZE, "Kustomization"), (FLUX_HELM, "HelmRelease"), (ARGO, "Application"), (ARGO, "ApplicationSet")}
+ENTRY_KINDS = {
+    (FLUX_KUSTOMIZE, "Kustomization"),
+    (FLUX_HELM, "HelmRelease"),
+    (ARGO, "Application"),
+    (ARGO, "ApplicationSet"),
+}
 
 # Kinds that have no namespace (helm installs everything else into the release namespace).
 CLUSTER_SCOPED = frozenset(

@@ -36,7 +36,9 @@ def parse_mapping(items: Iterable[str]) -> dict[str, Path]:
     for item in items:
         url, sep, path = item.rpartition("=")
         if not sep or not url or not path:
-            raise GitOpsError(f"--repo {item!r}: expected URL=PATH (a repository URL and the local checkout that holds it)")
+            raise GitOpsError(
+                f"--repo {item!r}: expected URL=PATH (a repository URL and the local checkout that holds it)"
+            )
         out[url] = Path(path)
     return out
 
@@ -106,26 +108,48 @@ def _flux_paths(entry: Path) -> list[str]:  # noqa: C901  # one branch per Flux 
     """spec.path of every Flux Kustomization, and the chart path of every HelmRelease whose chart is a
     path in a GitRepository, in ENTRY's YAML files (a cheap pre-read)."""
     paths: list[str] = []
-    files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml") and ".git" not in p.parts)
+    files = (
+        [entry]
+        if entry.is_file()
+        else sorted(p for p in entry.rglob("*") if p.suffix in (".yaml", ".yml") and ".git" not in p.parts)
+    )
     for path in files:
         try:
             docs: list[Any] = list(yaml.safe_load_all(path.read_text()))
         except (OSError, yaml.YAMLError, UnicodeDecodeError):
             continue
         for doc in docs:
-            if isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZE + "/") and doc.get("kind") == "Kustomization":
+            if (
+                isinstance(doc, dict)
+                and str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZE + "/")
+                and doc.get("kind") == "Kustomization"
+            ):
                 spec = doc.get("spec") or {}
-                external = isinstance(spec, dict) and isinstance(spec.get("sourceRef"), dict) and spec["sourceRef"].get("kind") == "ExternalArtifact"
-                if isinstance(spec, dict) and isinstance(spec.get("path"), str) and not external:  # an artifact's paths are not the repository's
+                external = (
+                    isinstance(spec, dict)
+                    and isinstance(spec.get("sourceRef"), dict)
+                    and spec["sourceRef"].get("kind") == "ExternalArtifact"
+                )
+                if (
+                    isinstance(spec, dict) and isinstance(spec.get("path"), str) and not external
+                ):  # an artifact's paths are not the repository's
                     paths.append(spec["path"])
-            elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith("source.extensions.fluxcd.io/") and doc.get("kind") == "ArtifactGenerator":
+            elif (
+                isinstance(doc, dict)
+                and str(doc.get("apiVersion", "")).startswith("source.extensions.fluxcd.io/")
+                and doc.get("kind") == "ArtifactGenerator"
+            ):
                 for artifact in (doc.get("spec") or {}).get("artifacts") or []:
                     for op in artifact.get("copy") or [] if isinstance(artifact, dict) else []:
                         source = str(op.get("from", "")) if isinstance(op, dict) else ""
                         fixed = _fixed(source.split("/", 1)[1]) if source.startswith("@") and "/" in source else ""
                         if fixed:
                             paths.append(fixed)
-            elif isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(FLUX_HELM + "/") and doc.get("kind") == "HelmRelease":
+            elif (
+                isinstance(doc, dict)
+                and str(doc.get("apiVersion", "")).startswith(FLUX_HELM + "/")
+                and doc.get("kind") == "HelmRelease"
+            ):
                 chart = ((doc.get("spec") or {}).get("chart") or {}).get("spec") or {}
                 ref = chart.get("sourceRef") if isinstance(chart, dict) else None
                 if isinstance(ref, dict) and ref.get("kind") == "GitRepository" and isinstance(chart.get("chart"), str):

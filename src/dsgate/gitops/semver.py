@@ -37,7 +37,13 @@ class Version:
 
     def key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
         # a release sorts after its pre-releases; numeric identifiers sort before alphanumeric ones
-        return (self.major, self.minor, self.patch, 0 if self.pre else 1, tuple((0, p) if isinstance(p, int) else (1, p) for p in self.pre))
+        return (
+            self.major,
+            self.minor,
+            self.patch,
+            0 if self.pre else 1,
+            tuple((0, p) if isinstance(p, int) else (1, p) for p in self.pre),
+        )
 
     def __lt__(self, other: Version) -> bool:
         return self.key() < other.key()
@@ -116,7 +122,9 @@ def _and_group(text: str) -> tuple[list[Check], bool]:
     text = re.sub(r"\s*-\s+", " - ", text.strip())
     hyphen = re.match(r"^(\S+)\s+-\s+(\S+)$", text)
     if hyphen:
-        return [_comparator(">=" + hyphen.group(1)), _comparator("<=" + hyphen.group(2))], "-" in hyphen.group(1).lstrip("v")[1:]
+        return [_comparator(">=" + hyphen.group(1)), _comparator("<=" + hyphen.group(2))], "-" in hyphen.group(
+            1
+        ).lstrip("v")[1:]
     items = [t for t in re.split(r"[\s,]+", re.sub(r"(>=|<=|!=|=>|=<|==|>|<|=|~>|~|\^)\s+", r"\1", text)) if t]
     if not items:
         raise ConstraintError("empty constraint")

@@ -38,7 +38,9 @@ class GitOpsSource(SingleRender):
         if not found:
             return None
         options = walk.options
-        settings = Settings(options.charts, options.repos, options.argocd_clusters) if options is not None else Settings()
+        settings = (
+            Settings(options.charts, options.repos, options.argocd_clusters) if options is not None else Settings()
+        )
         settings.mapping()  # GitOpsError now for a malformed URL=PATH
         parse_clusters(settings.clusters)  # ... or NAME=SERVER
         return Found([cls(path, settings) for path in found])
@@ -49,11 +51,16 @@ class GitOpsSource(SingleRender):
 
     def render(self, job: Job, ctx: RenderContext) -> Rendered:
         """(a digest text, the documents) of the entry point; raises GitOpsError."""
-        from dsgate.gitops.engine import documents, expand  # the GitOps renderers load only when a GitOps source renders
+        from dsgate.gitops.engine import (
+            documents,
+            expand,
+        )  # the GitOps renderers load only when a GitOps source renders
 
         items = expand(self.path, self.settings, ctx.convert, ctx.batch)
         docs = documents(self.path, items)
-        text = json.dumps([[d.provenance.scenario, d.provenance.cluster, d.obj] for d in docs], sort_keys=True, default=str)
+        text = json.dumps(
+            [[d.provenance.scenario, d.provenance.cluster, d.obj] for d in docs], sort_keys=True, default=str
+        )
         return Rendered(text, docs)
 
     @classmethod
@@ -65,4 +72,7 @@ class GitOpsSource(SingleRender):
         return max(limits.policy_seconds, POLICY_SECONDS)
 
 
-WITH_GITOPS: tuple[SourceKind, ...] = (GitOpsSource, *SOURCE_KINDS)  # GitOps entry points first: a GitOps directory is not walked as plain YAML
+WITH_GITOPS: tuple[SourceKind, ...] = (
+    GitOpsSource,
+    *SOURCE_KINDS,
+)  # GitOps entry points first: a GitOps directory is not walked as plain YAML

@@ -76,6 +76,8 @@ def _expression(text: str, pos: int, variables: Mapping[str, str]) -> tuple[str,
         return value, pos + 1
     op = next((o for o in _DEFAULT_OPS if text.startswith(o, pos)), None)
     if op is None:
-        raise SubstitutionError(f"unsupported substitution '${{{name}{text[pos : pos + 10]}...': dsgate implements ${{var}} and the default forms (:=, :-, =)")
+        raise SubstitutionError(
+            f"unsupported substitution '${{{name}{text[pos : pos + 10]}...': dsgate implements ${{var}} and the default forms (:=, :-, =)"
+        )
     default, pos = _expand(text, pos + len(op), variables, top=False)
     return (value or default), pos + 1

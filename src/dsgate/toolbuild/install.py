@@ -52,7 +52,9 @@ class InstallError(DsgateError):
 
 def items_for(group: str) -> list[str]:
     """Every tool and schema set `install --for GROUP` installs, in build order."""
-    wanted = {"check": {"check"}, "cluster": {"check", "cluster"}, "all": set(GROUPS)}[group]  # the cluster runs the check group's kube-apiserver and etcd
+    wanted = {"check": {"check"}, "cluster": {"check", "cluster"}, "all": set(GROUPS)}[
+        group
+    ]  # the cluster runs the check group's kube-apiserver and etcd
     return [t for t, tool in TOOLS.items() if tool.group in wanted] + [s for s, g in SCHEMA_SETS.items() if g in wanted]
 
 
@@ -61,7 +63,14 @@ def reports_version(tool: str, binary: Path) -> bool:
     want = pinned()[TOOLS[tool].version_key].removeprefix("v")
     request = json.dumps({"args": ["version", "--short"]}) if tool == "helm-batch" else None
     try:
-        done = subprocess.run([str(binary), *TOOLS[tool].version_args], input=request, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [str(binary), *TOOLS[tool].version_args],
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return want in done.stdout + done.stderr
@@ -95,7 +104,9 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path | None
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
-        proc = procs.popen(cmd, tree=True, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+        proc = procs.popen(
+            cmd, tree=True, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, stdin=subprocess.DEVNULL
+        )
         procs.finish(proc)
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
@@ -118,7 +129,9 @@ def _build_tool(tool: str, log: Path) -> None:
         out.mkdir()
         gotmp.mkdir()  # Go's work directory: removed with this one whatever happens to go
         _run_logged(
-            ["bash", str(TOOL_BUILD_SCRIPT), tool, pinned()[TOOLS[tool].version_key], str(out), str(work)], log, {**build_env(), "GOTMPDIR": str(gotmp)}
+            ["bash", str(TOOL_BUILD_SCRIPT), tool, pinned()[TOOLS[tool].version_key], str(out), str(work)],
+            log,
+            {**build_env(), "GOTMPDIR": str(gotmp)},
         )
         binary = out / tool
         if not os.access(binary, os.X_OK):
@@ -134,7 +147,13 @@ def _module_dir(module: str, log: Path) -> Path:
     """MODULE@VERSION's source in the Go module cache, downloaded through the proxy."""
     _require("go", "install Go >= 1.26 and retry (the CRD schemas come from Go modules)")
     proc = procs.popen(
-        ["go", "mod", "download", "-json", module], tree=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=build_env(), cwd=cache_dir()
+        ["go", "mod", "download", "-json", module],
+        tree=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=build_env(),
+        cwd=cache_dir(),
     )
     out, err = procs.finish(proc)
     with log.open("a") as fh:
@@ -154,14 +173,19 @@ def _generate_crds(module_source: Path, out: Path, log: Path) -> None:
     gen = gen_dir / "controller-gen"
     if not os.access(gen, os.X_OK):
         _run_logged(
-            ["go", "install", f"sigs.k8s.io/controller-tools/cmd/controller-gen@{version}"], log, {**build_env(), "GOBIN": str(gen_dir)}, cwd=cache_dir()
+            ["go", "install", f"sigs.k8s.io/controller-tools/cmd/controller-gen@{version}"],
+            log,
+            {**build_env(), "GOBIN": str(gen_dir)},
+            cwd=cache_dir(),
         )
     with tempfile.TemporaryDirectory(prefix="api.", dir=cache_dir() / "tmp") as tmp:
         api = Path(tmp) / "api"
         shutil.copytree(module_source, api)
         for path in [api, *api.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
-        _run_logged([str(gen), "crd", "paths=./v2/...", f"output:crd:artifacts:config={out}"], log, build_env(), cwd=api)
+        _run_logged(
+            [str(gen), "crd", "paths=./v2/...", f"output:crd:artifacts:config={out}"], log, build_env(), cwd=api
+        )
     if not any(out.glob("*.yaml")):
         raise InstallError(f"controller-gen wrote no CRD from {module_source}; see {log}")
 
@@ -239,7 +263,13 @@ class _Display:
 
     def __enter__(self) -> _Display:
         if self.live:
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
             self._progress.start()
             self._task = self._progress.add_task("tools", total=self.total)
         return self
@@ -274,7 +304,9 @@ def install(items: list[str], live: bool | None = None) -> list[str]:
     live = sys.stderr.isatty() if live is None else live
     failures: list[str] = []
     with _Display(len(items), live) as display, _locked(display.say):
-        shutil.rmtree(cache_dir() / "tmp", ignore_errors=True)  # what an install killed mid-build left (the lock is ours)
+        shutil.rmtree(
+            cache_dir() / "tmp", ignore_errors=True
+        )  # what an install killed mid-build left (the lock is ours)
         with ThreadPoolExecutor(max_workers=4) as pool:  # version checks of cached tools, in parallel
             present = dict(zip(items, pool.map(installed, items), strict=True))
         log_dir = cache_dir() / "logs"
@@ -308,7 +340,9 @@ def doctor_rows(items: list[str]) -> list[tuple[str, str, str, str]]:
             if not os.access(path, os.X_OK):
                 rows.append((item, version_of(item), "MISSING", "-"))
             else:
-                rows.append((item, version_of(item), version_of(item) if reports_version(item, path) else "WRONG", str(path)))
+                rows.append(
+                    (item, version_of(item), version_of(item) if reports_version(item, path) else "WRONG", str(path))
+                )
         else:
             for folder in schema_dirs(item):
                 rows.append((item, folder.name, "ok" if folder.is_dir() else "MISSING", str(folder)))
@@ -324,15 +358,31 @@ def cache_key() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dsgate tools", description="Build and check dsgate's pinned tools in the cache (" + str(cache_dir()) + ").")
+    parser = argparse.ArgumentParser(
+        prog="dsgate tools",
+        description="Build and check dsgate's pinned tools in the cache (" + str(cache_dir()) + ").",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_install = sub.add_parser("install", help="build every missing pinned tool (cold: minutes; cached: seconds)")
     p_install.add_argument(
-        "--for", dest="group", choices=GROUPS, default="all", help="check: what 'dsgate check --no-deploy' runs; cluster: the local cluster; all (default)"
+        "--for",
+        dest="group",
+        choices=GROUPS,
+        default="all",
+        help="check: what 'dsgate check --no-deploy' runs; cluster: the local cluster; all (default)",
     )
-    p_install.add_argument("items", nargs="*", metavar="TOOL", help="only these tools (or schema sets: " + ", ".join(SCHEMA_SETS) + ")")
-    p_install.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="live progress display (default: when stderr is a terminal)")
-    p_doctor = sub.add_parser("doctor", help="print every pinned tool with pinned version, found version and path; exit 1 on a gap")
+    p_install.add_argument(
+        "items", nargs="*", metavar="TOOL", help="only these tools (or schema sets: " + ", ".join(SCHEMA_SETS) + ")"
+    )
+    p_install.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live progress display (default: when stderr is a terminal)",
+    )
+    p_doctor = sub.add_parser(
+        "doctor", help="print every pinned tool with pinned version, found version and path; exit 1 on a gap"
+    )
     p_doctor.add_argument("--for", dest="group", choices=GROUPS, default="all")
     p_path = sub.add_parser("path", help="print a tool's cached binary (exit 1 if absent)")
     p_path.add_argument("tool", choices=sorted(TOOLS))
@@ -347,7 +397,10 @@ def main(argv: list[str]) -> int:
     if args.command == "install":
         unknown = [i for i in args.items if i not in TOOLS and i not in SCHEMA_SETS]
         if unknown:
-            print(f"dsgate tools: unknown tool {', '.join(unknown)} (known: {', '.join([*TOOLS, *SCHEMA_SETS])})", file=sys.stderr)
+            print(
+                f"dsgate tools: unknown tool {', '.join(unknown)} (known: {', '.join([*TOOLS, *SCHEMA_SETS])})",
+                file=sys.stderr,
+            )
             return EXIT_SETUP
         procs.install_handlers()
         try:
@@ -355,12 +408,20 @@ def main(argv: list[str]) -> int:
         except (InstallError, OSError) as exc:
             print(f"dsgate tools: {exc}", file=sys.stderr)
             return EXIT_SETUP
-        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the build's process tree was killed, its temporary directories removed
+        except (
+            KeyboardInterrupt
+        ) as exc:  # SIGINT or SIGTERM: the build's process tree was killed, its temporary directories removed
             procs.stop_all()
-            print(f"dsgate tools: interrupted ({exc or 'SIGINT'}); the build was stopped and its temporary files removed", file=sys.stderr)
+            print(
+                f"dsgate tools: interrupted ({exc or 'SIGINT'}); the build was stopped and its temporary files removed",
+                file=sys.stderr,
+            )
             return procs.exit_code(exc)
         if failures:
-            print(f"dsgate tools: not installed: {', '.join(f.split(':', 1)[0] for f in failures)} (see the errors above)", file=sys.stderr)
+            print(
+                f"dsgate tools: not installed: {', '.join(f.split(':', 1)[0] for f in failures)} (see the errors above)",
+                file=sys.stderr,
+            )
             return EXIT_SETUP
         return 0
     if args.command == "doctor":
@@ -369,7 +430,10 @@ def main(argv: list[str]) -> int:
             print(f"{row[0]:<24} {row[1]:<24} {row[2]:<24} {row[3]}")
         gaps = [r[0] for r in rows if r[2] in ("MISSING", "WRONG")]
         if gaps:
-            print(f"dsgate tools: missing or wrong: {', '.join(dict.fromkeys(gaps))}; run 'dsgate tools install --for {args.group}'", file=sys.stderr)
+            print(
+                f"dsgate tools: missing or wrong: {', '.join(dict.fromkeys(gaps))}; run 'dsgate tools install --for {args.group}'",
+                file=sys.stderr,
+            )
         return EXIT_GAP if gaps else 0
     if args.command == "path":
         path = cached_path(args.tool)

@@ -160,7 +160,9 @@ def directory_loader(root: Path) -> Loader:
         full = Path(pattern) if pattern.startswith("/") else base / pattern
         if _GLOB_CHARS.search(str(full)):
             anchor = Path(full.anchor or ".")
-            matches = sorted(anchor.glob(str(full.relative_to(anchor)))) if full.is_absolute() else sorted(base.glob(pattern))
+            matches = (
+                sorted(anchor.glob(str(full.relative_to(anchor)))) if full.is_absolute() else sorted(base.glob(pattern))
+            )
         else:
             matches = [full] if full.is_file() else []
         out = []
@@ -306,7 +308,10 @@ class _Parser:
                 self.include(target, src.name, line, current, root=not params_ok)
                 continue
             if not params_ok:
-                raise src.error(f"parameter {key!r} outside any block: top-level lines must be directives such as <source> or <match>", line=line)
+                raise src.error(
+                    f"parameter {key!r} outside any block: top-level lines must be directives such as <source> or <match>",
+                    line=line,
+                )
             current.params.append(self.param(src, key, line))
 
     def directive(self, src: _Source, parent: Directive, line: int) -> None:
@@ -320,7 +325,9 @@ class _Parser:
         if src.eof() or src.peek() == "\n":
             raise src.error(f"unterminated tag <{name}: expected '>' on the same line", line=line)
         if src.peek() not in (" ", "\t", ">"):
-            raise src.error(f"malformed tag <{name}{src.peek()}...: a directive name is letters, digits and '_'", line=line)
+            raise src.error(
+                f"malformed tag <{name}{src.peek()}...: a directive name is letters, digits and '_'", line=line
+            )
         src.skip_inline_space()
         if src.peek() in ('"', "'"):
             quote = src.peek()
@@ -486,11 +493,57 @@ def parse_files(files: Mapping[str, str], main: str = "fluent.conf", base_dir: s
 
 _CORE: dict[str, frozenset[str]] = {
     "input": frozenset(
-        {"debug_agent", "dummy", "exec", "forward", "gc_stat", "http", "monitor_agent", "object_space", "sample", "syslog", "tail", "tcp", "udp", "unix"}
+        {
+            "debug_agent",
+            "dummy",
+            "exec",
+            "forward",
+            "gc_stat",
+            "http",
+            "monitor_agent",
+            "object_space",
+            "sample",
+            "syslog",
+            "tail",
+            "tcp",
+            "udp",
+            "unix",
+        }
     ),
-    "output": frozenset({"buffer", "copy", "exec", "exec_filter", "file", "forward", "http", "null", "relabel", "roundrobin", "secondary_file", "stdout"}),
+    "output": frozenset(
+        {
+            "buffer",
+            "copy",
+            "exec",
+            "exec_filter",
+            "file",
+            "forward",
+            "http",
+            "null",
+            "relabel",
+            "roundrobin",
+            "secondary_file",
+            "stdout",
+        }
+    ),
     "filter": frozenset({"grep", "parser", "record_transformer", "stdout"}),
-    "parser": frozenset({"apache", "apache2", "apache_error", "csv", "json", "ltsv", "msgpack", "multiline", "nginx", "none", "regexp", "syslog", "tsv"}),
+    "parser": frozenset(
+        {
+            "apache",
+            "apache2",
+            "apache_error",
+            "csv",
+            "json",
+            "ltsv",
+            "msgpack",
+            "multiline",
+            "nginx",
+            "none",
+            "regexp",
+            "syslog",
+            "tsv",
+        }
+    ),
     "formatter": frozenset({"csv", "hash", "json", "ltsv", "msgpack", "out_file", "single_value", "stdout", "tsv"}),
     "buffer": frozenset({"file", "file_single", "memory"}),
     "storage": frozenset({"local"}),
@@ -503,7 +556,9 @@ _COMMON_GEMS: dict[str, dict[str, frozenset[str]]] = {
     "concat": {"filter": frozenset({"concat"})},
     "grok-parser": {"parser": frozenset({"grok", "multiline_grok"})},
     "prometheus": {
-        "input": frozenset({"prometheus", "prometheus_monitor", "prometheus_output_monitor", "prometheus_tail_monitor"}),
+        "input": frozenset(
+            {"prometheus", "prometheus_monitor", "prometheus_output_monitor", "prometheus_tail_monitor"}
+        ),
         "filter": frozenset({"prometheus"}),
         "output": frozenset({"prometheus"}),
     },
@@ -530,7 +585,12 @@ _VARIANT_GEMS: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     "forward": {},
     "elasticsearch7": _ELASTICSEARCH,
     "elasticsearch8": _ELASTICSEARCH,
-    "opensearch": {"opensearch": {"output": frozenset({"opensearch", "opensearch_data_stream"}), "filter": frozenset({"opensearch_genid"})}},
+    "opensearch": {
+        "opensearch": {
+            "output": frozenset({"opensearch", "opensearch_data_stream"}),
+            "filter": frozenset({"opensearch_genid"}),
+        }
+    },
 }
 
 
@@ -594,9 +654,13 @@ _READ_PATH_PARAMS = frozenset(
 )
 
 # Parameters that hold credentials: their value must come from the environment, never inline.
-SECRET_PARAMS = frozenset({"password", "shared_key", "api_key", "token", "bearer_token", "client_secret", "aws_sec_key", "secret_access_key"})
+SECRET_PARAMS = frozenset(
+    {"password", "shared_key", "api_key", "token", "bearer_token", "client_secret", "aws_sec_key", "secret_access_key"}
+)
 
-_ENV_REF = re.compile(r"""^\s*ENV\s*(?:\[\s*(['"])(?P<a>[A-Za-z_][A-Za-z0-9_]*)\1\s*\]|\.fetch\(\s*(['"])(?P<b>[A-Za-z_][A-Za-z0-9_]*)\3.*\))\s*$""")
+_ENV_REF = re.compile(
+    r"""^\s*ENV\s*(?:\[\s*(['"])(?P<a>[A-Za-z_][A-Za-z0-9_]*)\1\s*\]|\.fetch\(\s*(['"])(?P<b>[A-Za-z_][A-Za-z0-9_]*)\3.*\))\s*$"""
+)
 
 
 # ----------------------------------------------------------------------------- mounts
@@ -626,7 +690,15 @@ def mounts_of(pod_spec: Mapping[str, Any], container: str) -> list[Mount]:
         vol = volumes.get(vm["name"], {})
         kind = next((k for k in vol if k != "name"), "missing")
         host = (vol.get("hostPath") or {}).get("path", "") if kind == "hostPath" else ""
-        out.append(Mount(path=vm["mountPath"], read_only=bool(vm.get("readOnly", False)), kind=kind, volume=vm["name"], host_path=host))
+        out.append(
+            Mount(
+                path=vm["mountPath"],
+                read_only=bool(vm.get("readOnly", False)),
+                kind=kind,
+                volume=vm["name"],
+                host_path=host,
+            )
+        )
     return out
 
 
@@ -718,7 +790,10 @@ def check(  # noqa: C901  # one branch per structural rule of a Fluentd config, 
             add(d, f"{d.header} has no @type")
         category = CATEGORY_OF_SECTION.get(d.name)
         if category and ptype is not None and ptype not in plugins[category]:
-            add(d, f"{d.header} uses @type {ptype}, {_article(category)} {category} plugin the {variant!r} image variant does not ship")
+            add(
+                d,
+                f"{d.header} uses @type {ptype}, {_article(category)} {category} plugin the {variant!r} image variant does not ship",
+            )
         label_ref = d.get("@label")
         if label_ref is not None and label_ref not in labels:
             add(d.param("@label") or d, f"@label {label_ref} refers to no <label {label_ref}> block")
@@ -741,7 +816,13 @@ def _check_param(d: Directive, p: Param, env: Collection[str] | None) -> list[Pr
             if name not in env:
                 out.append(Problem(p.file, p.line, f"{p.key} reads ENV[{name!r}], which the container does not define"))
     if p.key in SECRET_PARAMS and p.value and not refs:
-        out.append(Problem(p.file, p.line, f"{p.key} in {d.header} is written inline; take it from a Secret via an env variable: {p.key} \"#{{ENV['NAME']}}\""))
+        out.append(
+            Problem(
+                p.file,
+                p.line,
+                f"{p.key} in {d.header} is written inline; take it from a Secret via an env variable: {p.key} \"#{{ENV['NAME']}}\"",
+            )
+        )
     return out
 
 
@@ -790,20 +871,40 @@ def _paths_of(p: Param) -> list[str]:
 
 def _locate(d: Directive, p: Param, path: str, mounts: Sequence[Mount], verb: str) -> list[Problem]:
     if "#{" in path:
-        return [Problem(p.file, p.line, f"{p.key} {path!r} in {d.header} is computed at run time; the mount check cannot verify it")]
+        return [
+            Problem(
+                p.file,
+                p.line,
+                f"{p.key} {path!r} in {d.header} is computed at run time; the mount check cannot verify it",
+            )
+        ]
     if not path.startswith("/"):
-        return [Problem(p.file, p.line, f"{p.key} {path!r} in {d.header} is relative; use an absolute path on a mounted volume")]
+        return [
+            Problem(
+                p.file, p.line, f"{p.key} {path!r} in {d.header} is relative; use an absolute path on a mounted volume"
+            )
+        ]
     if mount_for(_static_prefix(path), mounts) is None:
-        return [Problem(p.file, p.line, f"{d.header} {verb} {path} ({p.key}), which is on no volume mounted in the container")]
+        return [
+            Problem(
+                p.file, p.line, f"{d.header} {verb} {path} ({p.key}), which is on no volume mounted in the container"
+            )
+        ]
     return []
 
 
-def _writable(d: Directive, p: Param, path: str, mounts: Sequence[Mount], state_prefix: str, *, must_be_host: bool) -> list[Problem]:
+def _writable(
+    d: Directive, p: Param, path: str, mounts: Sequence[Mount], state_prefix: str, *, must_be_host: bool
+) -> list[Problem]:
     m = mount_for(_static_prefix(path), mounts)
     assert m is not None  # _locate passed
     out = []
     if m.read_only:
-        out.append(Problem(p.file, p.line, f"{p.key} {path} in {d.header} is on the read-only mount {m.path} (volume {m.volume})"))
+        out.append(
+            Problem(
+                p.file, p.line, f"{p.key} {path} in {d.header} is on the read-only mount {m.path} (volume {m.volume})"
+            )
+        )
     if must_be_host and m.kind != "hostPath":
         out.append(
             Problem(
@@ -813,7 +914,13 @@ def _writable(d: Directive, p: Param, path: str, mounts: Sequence[Mount], state_
             )
         )
     if m.kind == "hostPath" and not m.read_only and not _under(m.host_path, state_prefix):
-        out.append(Problem(p.file, p.line, f"{p.key} {path} in {d.header} writes to the node at {m.host_path}, outside {state_prefix}"))
+        out.append(
+            Problem(
+                p.file,
+                p.line,
+                f"{p.key} {path} in {d.header} writes to the node at {m.host_path}, outside {state_prefix}",
+            )
+        )
     return out
 
 

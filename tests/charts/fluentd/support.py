@@ -89,7 +89,9 @@ class _Missing:
 
 MISSING: Any = _Missing()
 
-_SEGMENT = re.compile(r'"(?P<q>[^"]+)"|(?P<name>[^.\[\]"]+)|\[(?P<idx>\d+)\]|\[(?P<k>[^=\]]+)=(?P<v>[^\]]*)\]|(?P<dot>\.)')
+_SEGMENT = re.compile(
+    r'"(?P<q>[^"]+)"|(?P<name>[^.\[\]"]+)|\[(?P<idx>\d+)\]|\[(?P<k>[^=\]]+)=(?P<v>[^\]]*)\]|(?P<dot>\.)'
+)
 
 
 def pick(node: Any, path: str) -> Any:
@@ -156,7 +158,11 @@ def conf_lookup(objs: Objects, path: str, *, every: bool = False) -> Any:
         m = re.fullmatch(r"([a-z_]+)(?:\[(.*)\])?", step)
         assert m, f"bad conf path {path!r}"
         name, sel = m.group(1), m.group(2)
-        matches = [d for d in level if d.name == name and (sel is None or sel == d.arg or (sel.startswith("@type=") and d.type == sel[6:]))]
+        matches = [
+            d
+            for d in level
+            if d.name == name and (sel is None or sel == d.arg or (sel.startswith("@type=") and d.type == sel[6:]))
+        ]
         if not matches:
             return MISSING
         if n < len(steps.split("/")) - 1:

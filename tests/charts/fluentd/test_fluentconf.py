@@ -93,13 +93,29 @@ def test_parses_a_complete_config_into_a_tree() -> None:
     ("text", "expected_line", "expected_message"),
     [
         pytest.param("<source>\n  @type tail\n", 1, "unclosed <source>: opened on line 1", id="unclosed-block"),
-        pytest.param("<match **>\n  @type null\n  <buffer>\n  </buffer>\n", 1, "unclosed <match **>", id="unclosed-outer-block"),
-        pytest.param("<source>\n  @type tail\n</source>\n</source>\n", 4, "stray </source>: no block is open", id="stray-close"),
+        pytest.param(
+            "<match **>\n  @type null\n  <buffer>\n  </buffer>\n", 1, "unclosed <match **>", id="unclosed-outer-block"
+        ),
+        pytest.param(
+            "<source>\n  @type tail\n</source>\n</source>\n", 4, "stray </source>: no block is open", id="stray-close"
+        ),
         pytest.param("</match>\n", 1, "stray </match>", id="stray-close-first-line"),
-        pytest.param("<source>\n  @type tail\n</match>\n", 3, "mismatched </match>: the open block is <source> from line 1", id="mismatched-close"),
-        pytest.param("<match **>\n  <buffer>\n  </match>\n</buffer>\n", 3, "mismatched </match>: the open block is <buffer>", id="crossed-blocks"),
+        pytest.param(
+            "<source>\n  @type tail\n</match>\n",
+            3,
+            "mismatched </match>: the open block is <source> from line 1",
+            id="mismatched-close",
+        ),
+        pytest.param(
+            "<match **>\n  <buffer>\n  </match>\n</buffer>\n",
+            3,
+            "mismatched </match>: the open block is <buffer>",
+            id="crossed-blocks",
+        ),
         pytest.param("log_level info\n", 1, "parameter 'log_level' outside any block", id="param-at-top-level"),
-        pytest.param("<source>\n  @type tail\n</source>\ntag x\n", 4, "parameter 'tag' outside any block", id="param-after-block"),
+        pytest.param(
+            "<source>\n  @type tail\n</source>\ntag x\n", 4, "parameter 'tag' outside any block", id="param-after-block"
+        ),
         pytest.param("<source>\n  @type\n</source>\n", 2, "empty @type", id="empty-type"),
         pytest.param('<source>\n  @type ""\n</source>\n', 2, "empty @type", id="empty-quoted-type"),
         pytest.param("<source>\n  @type   # nothing\n</source>\n", 2, "empty @type", id="type-only-comment"),
@@ -109,17 +125,40 @@ def test_parses_a_complete_config_into_a_tree() -> None:
             "unterminated double-quoted string starting on line 3",
             id="unterminated-double-quote",
         ),
-        pytest.param("<match **>\n  key 'abc\n</match>\n", 2, "unterminated single-quoted string", id="unterminated-single-quote"),
-        pytest.param('<match **>\n  key "a" trailing\n</match>\n', 2, "unexpected text 'trailing' after the quoted value of 'key'", id="text-after-quote"),
-        pytest.param("<match **>\n  key [1, 2\n</match>\n", 2, "unterminated or invalid JSON array starting on line 2", id="unterminated-json-array"),
-        pytest.param("<match **>\n  time_format [%d/%b/%Y]\n</match>\n", 2, "invalid JSON array", id="unquoted-bracket-value"),
+        pytest.param(
+            "<match **>\n  key 'abc\n</match>\n", 2, "unterminated single-quoted string", id="unterminated-single-quote"
+        ),
+        pytest.param(
+            '<match **>\n  key "a" trailing\n</match>\n',
+            2,
+            "unexpected text 'trailing' after the quoted value of 'key'",
+            id="text-after-quote",
+        ),
+        pytest.param(
+            "<match **>\n  key [1, 2\n</match>\n",
+            2,
+            "unterminated or invalid JSON array starting on line 2",
+            id="unterminated-json-array",
+        ),
+        pytest.param(
+            "<match **>\n  time_format [%d/%b/%Y]\n</match>\n", 2, "invalid JSON array", id="unquoted-bracket-value"
+        ),
         pytest.param('<match **>\n  key "bad \\q escape"\n</match>\n', 2, "unknown escape '\\q'", id="bad-escape"),
-        pytest.param("<match **>\n  key \"#{ENV['A']\"\n</match>\n", 2, "unterminated embedded code", id="unterminated-embedded-code"),
-        pytest.param("<source\n  @type tail\n</source>\n", 1, "unterminated tag <source: expected '>'", id="tag-without-gt"),
+        pytest.param(
+            "<match **>\n  key \"#{ENV['A']\"\n</match>\n",
+            2,
+            "unterminated embedded code",
+            id="unterminated-embedded-code",
+        ),
+        pytest.param(
+            "<source\n  @type tail\n</source>\n", 1, "unterminated tag <source: expected '>'", id="tag-without-gt"
+        ),
         pytest.param("<source> extra\n</source>\n", 1, "unexpected text 'extra' after <source>", id="text-after-tag"),
         pytest.param("< source>\n</source>\n", 1, "expected a directive name after '<'", id="space-before-name"),
         pytest.param("<sour-ce>\n</sour-ce>\n", 1, "malformed tag <sour-...", id="bad-directive-name"),
-        pytest.param("<source>\n</source extra>\n", 2, "malformed closing tag </source: expected '>'", id="bad-closing-tag"),
+        pytest.param(
+            "<source>\n</source extra>\n", 2, "malformed closing tag </source: expected '>'", id="bad-closing-tag"
+        ),
         pytest.param("<source>\n</source> x\n", 2, "unexpected text 'x' after </source>", id="text-after-close"),
         pytest.param("@include\n", 1, "@include without a path", id="include-without-path"),
     ],
@@ -150,14 +189,22 @@ def test_includes_resolve_through_the_mapping_in_order() -> None:
 
 
 def test_absolute_include_under_the_config_dir() -> None:
-    cfg = parse_files({"fluent.conf": "@include /fluentd/etc/a.conf\n", "a.conf": "<source>\n  @type sample\n</source>\n"})
+    cfg = parse_files(
+        {"fluent.conf": "@include /fluentd/etc/a.conf\n", "a.conf": "<source>\n  @type sample\n</source>\n"}
+    )
     assert cfg.files == ["fluent.conf", "a.conf"]
 
 
 @pytest.mark.parametrize(
     ("files", "expected_file", "expected_line", "expected_message"),
     [
-        pytest.param({"fluent.conf": "@include missing.conf\n"}, "fluent.conf", 1, "@include missing.conf: no such file", id="missing-include"),
+        pytest.param(
+            {"fluent.conf": "@include missing.conf\n"},
+            "fluent.conf",
+            1,
+            "@include missing.conf: no such file",
+            id="missing-include",
+        ),
         pytest.param(
             {"fluent.conf": "@include a.conf\n", "a.conf": "@include fluent.conf\n"},
             "fluent.conf",
@@ -165,9 +212,19 @@ def test_absolute_include_under_the_config_dir() -> None:
             "@include cycle: fluent.conf -> a.conf -> fluent.conf",
             id="include-cycle",
         ),
-        pytest.param({"fluent.conf": "@include a.conf\n", "a.conf": "<source>\n  @type tail\n"}, "a.conf", 1, "unclosed <source>", id="error-inside-include"),
         pytest.param(
-            {"fluent.conf": "@include a.conf\n", "a.conf": "tag x\n"}, "a.conf", 1, "parameter 'tag' outside any block", id="top-level-param-in-include"
+            {"fluent.conf": "@include a.conf\n", "a.conf": "<source>\n  @type tail\n"},
+            "a.conf",
+            1,
+            "unclosed <source>",
+            id="error-inside-include",
+        ),
+        pytest.param(
+            {"fluent.conf": "@include a.conf\n", "a.conf": "tag x\n"},
+            "a.conf",
+            1,
+            "parameter 'tag' outside any block",
+            id="top-level-param-in-include",
         ),
         pytest.param({"other.conf": ""}, "fluent.conf", 0, "no fluent.conf among", id="no-main-file"),
     ],
@@ -236,10 +293,23 @@ def test_a_sound_config_has_no_problems() -> None:
 @pytest.mark.parametrize(
     ("text", "variant", "expected_problem"),
     [
-        pytest.param("<source>\n  tag x\n</source>\n", "forward", "fluent.conf:1: <source> has no @type", id="source-without-type"),
-        pytest.param("<filter **>\n  key v\n</filter>\n", "forward", "fluent.conf:1: <filter **> has no @type", id="filter-without-type"),
         pytest.param(
-            "<match **>\n  @type stdout\n  <format>\n  </format>\n</match>\n", "forward", "fluent.conf:3: <format> has no @type", id="format-without-type"
+            "<source>\n  tag x\n</source>\n",
+            "forward",
+            "fluent.conf:1: <source> has no @type",
+            id="source-without-type",
+        ),
+        pytest.param(
+            "<filter **>\n  key v\n</filter>\n",
+            "forward",
+            "fluent.conf:1: <filter **> has no @type",
+            id="filter-without-type",
+        ),
+        pytest.param(
+            "<match **>\n  @type stdout\n  <format>\n  </format>\n</match>\n",
+            "forward",
+            "fluent.conf:3: <format> has no @type",
+            id="format-without-type",
         ),
         pytest.param(
             "<match **>\n  @type file\n  path /tmp/x\n  <buffer>\n    path /tmp/b\n  </buffer>\n</match>\n",
@@ -271,9 +341,17 @@ def test_a_sound_config_has_no_problems() -> None:
             "uses @type elasticsearch, an output plugin the 'opensearch'",
             id="es-on-opensearch-image",
         ),
-        pytest.param("<source>\n  @type stdout\n</source>\n", "forward", "uses @type stdout, an input plugin", id="output-plugin-as-source"),
         pytest.param(
-            "<filter **>\n  @type kubernetes_metadta\n</filter>\n", "forward", "uses @type kubernetes_metadta, a filter plugin", id="misspelled-filter"
+            "<source>\n  @type stdout\n</source>\n",
+            "forward",
+            "uses @type stdout, an input plugin",
+            id="output-plugin-as-source",
+        ),
+        pytest.param(
+            "<filter **>\n  @type kubernetes_metadta\n</filter>\n",
+            "forward",
+            "uses @type kubernetes_metadta, a filter plugin",
+            id="misspelled-filter",
         ),
         pytest.param(
             "<source>\n  @type tail\n  path /var/log/x\n  pos_file /var/lib/fluentd/pos/x\n  <parse>\n    @type crii\n  </parse>\n</source>\n",
@@ -294,7 +372,10 @@ def test_a_sound_config_has_no_problems() -> None:
             id="unknown-buffer",
         ),
         pytest.param(
-            "<label @X>\n  <source>\n    @type sample\n  </source>\n</label>\n", "forward", "<source> is not allowed inside <label>", id="source-inside-label"
+            "<label @X>\n  <source>\n    @type sample\n  </source>\n</label>\n",
+            "forward",
+            "<source> is not allowed inside <label>",
+            id="source-inside-label",
         ),
         pytest.param(
             "<match **>\n  @type copy\n  <match x>\n    @type null\n  </match>\n</match>\n",
@@ -302,11 +383,21 @@ def test_a_sound_config_has_no_problems() -> None:
             "<match x> is not allowed inside <match>",
             id="nested-match",
         ),
-        pytest.param("<parse>\n  @type json\n</parse>\n", "forward", "<parse> is not a top-level directive", id="parse-at-top-level"),
         pytest.param(
-            "<label OUT>\n  <match **>\n    @type null\n  </match>\n</label>\n", "forward", "label name 'OUT' must start with '@'", id="label-without-at"
+            "<parse>\n  @type json\n</parse>\n",
+            "forward",
+            "<parse> is not a top-level directive",
+            id="parse-at-top-level",
         ),
-        pytest.param("<match>\n  @type null\n</match>\n", "forward", "<match> without a tag pattern", id="match-without-pattern"),
+        pytest.param(
+            "<label OUT>\n  <match **>\n    @type null\n  </match>\n</label>\n",
+            "forward",
+            "label name 'OUT' must start with '@'",
+            id="label-without-at",
+        ),
+        pytest.param(
+            "<match>\n  @type null\n</match>\n", "forward", "<match> without a tag pattern", id="match-without-pattern"
+        ),
         pytest.param(
             "<source>\n  @type sample\n  @label @MISSING\n</source>\n",
             "forward",
@@ -346,7 +437,11 @@ def test_structural_problems(text: str, variant: str, expected_problem: str) -> 
             "<source> reads /data/logs/*.log (path), which is on no volume mounted",
             id="tail-path-unmounted",
         ),
-        pytest.param(OK_TAIL.replace("  tag k.*", '  exclude_path ["/opt/x.log"]\n  tag k.*'), "reads /opt/x.log (exclude_path)", id="exclude-path-unmounted"),
+        pytest.param(
+            OK_TAIL.replace("  tag k.*", '  exclude_path ["/opt/x.log"]\n  tag k.*'),
+            "reads /opt/x.log (exclude_path)",
+            id="exclude-path-unmounted",
+        ),
         pytest.param(
             OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/var/log/c.pos"),
             "pos_file /var/log/c.pos in <source> is on the read-only mount /var/log",
@@ -362,8 +457,16 @@ def test_structural_problems(text: str, variant: str, expected_problem: str) -> 
             "keeps its position in /srv/c.pos (pos_file), which is on no volume",
             id="pos-file-unmounted",
         ),
-        pytest.param(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "c.pos"), "pos_file 'c.pos' in <source> is relative", id="pos-file-relative"),
-        pytest.param(OK_TAIL.replace("/var/log/containers/*.log", "\"#{ENV['K8S_NODE_NAME']}\""), "is computed at run time", id="computed-path"),
+        pytest.param(
+            OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "c.pos"),
+            "pos_file 'c.pos' in <source> is relative",
+            id="pos-file-relative",
+        ),
+        pytest.param(
+            OK_TAIL.replace("/var/log/containers/*.log", "\"#{ENV['K8S_NODE_NAME']}\""),
+            "is computed at run time",
+            id="computed-path",
+        ),
         pytest.param(
             "<match **>\n  @type stdout\n  <buffer>\n    @type file\n    path /var/log/buf\n  </buffer>\n</match>\n",
             "path /var/log/buf in <buffer> is on the read-only mount /var/log",
@@ -374,7 +477,11 @@ def test_structural_problems(text: str, variant: str, expected_problem: str) -> 
             "<buffer> writes /buffers/x (path), which is on no volume",
             id="buffer-unmounted",
         ),
-        pytest.param("<match **>\n  @type file\n  path /opt/out\n</match>\n", "<match **> writes /opt/out (path)", id="file-output-unmounted"),
+        pytest.param(
+            "<match **>\n  @type file\n  path /opt/out\n</match>\n",
+            "<match **> writes /opt/out (path)",
+            id="file-output-unmounted",
+        ),
         pytest.param(
             "<match **>\n  @type forward\n  transport tls\n  tls_cert_path /etc/ssl/ca.crt\n</match>\n",
             "reads /etc/ssl/ca.crt (tls_cert_path)",
@@ -400,7 +507,9 @@ def test_path_problems(text: str, expected_problem: str) -> None:
 def test_writable_hostpath_outside_the_state_prefix() -> None:
     mounts = [*MOUNTS, Mount("/state", False, "hostPath", "state", "/opt/state")]
     found = problems(OK_TAIL.replace("/var/lib/fluentd/pos/c.pos", "/state/c.pos"), mounts=mounts)
-    assert found == ["fluent.conf:4: pos_file /state/c.pos in <source> writes to the node at /opt/state, outside /var/lib/fluentd"]
+    assert found == [
+        "fluent.conf:4: pos_file /state/c.pos in <source> writes to the node at /opt/state, outside /var/lib/fluentd"
+    ]
 
 
 def test_deepest_mount_wins() -> None:
@@ -469,11 +578,20 @@ def test_mounts_and_env_of_a_pod_spec() -> None:
         "containers": [
             {
                 "name": "fluentd",
-                "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
-                "volumeMounts": [{"name": "logs", "mountPath": "/var/log", "readOnly": True}, {"name": "buf", "mountPath": "/buf"}],
+                "env": [
+                    {"name": "A", "value": "1"},
+                    {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                ],
+                "volumeMounts": [
+                    {"name": "logs", "mountPath": "/var/log", "readOnly": True},
+                    {"name": "buf", "mountPath": "/buf"},
+                ],
             }
         ],
-        "volumes": [{"name": "logs", "hostPath": {"path": "/var/log", "type": "Directory"}}, {"name": "buf", "emptyDir": {}}],
+        "volumes": [
+            {"name": "logs", "hostPath": {"path": "/var/log", "type": "Directory"}},
+            {"name": "buf", "emptyDir": {}},
+        ],
     }
     assert fluentconf.mounts_of(spec, "fluentd") == [
         Mount("/var/log", True, "hostPath", "logs", "/var/log"),
@@ -489,11 +607,19 @@ def test_mounts_and_env_of_a_pod_spec() -> None:
     [
         pytest.param(OK_TAIL, [], 0, "2 blocks in 1 file(s), 0 problem(s)", id="clean"),
         pytest.param("<match **>\n  @type elasticsearch\n</match>\n", [], 1, "1 problem(s)", id="problem-on-forward"),
-        pytest.param("<match **>\n  @type elasticsearch\n</match>\n", ["--variant", "elasticsearch8"], 0, "0 problem(s)", id="fine-on-es8"),
+        pytest.param(
+            "<match **>\n  @type elasticsearch\n</match>\n",
+            ["--variant", "elasticsearch8"],
+            0,
+            "0 problem(s)",
+            id="fine-on-es8",
+        ),
         pytest.param("<source>\n", [], 1, "", id="parse-error"),
     ],
 )
-def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, args: list[str], expected_rc: int, expected_out: str) -> None:
+def test_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, args: list[str], expected_rc: int, expected_out: str
+) -> None:
     path = tmp_path / "fluent.conf"
     path.write_text(text)
     assert fluentconf.main([str(path), *args]) == expected_rc
@@ -507,7 +633,11 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, args
 
 _NAMES = st.sampled_from(["source", "match", "filter", "parse", "buffer", "format", "store", "record", "server"])
 _KEY = st.sampled_from(["path", "tag", "@id", "@label", "host", "flush_interval", "key", "format1"])
-_BARE = st.text("abz09./*:_- #", min_size=1, max_size=16).map(lambda v: v.strip().replace(" #", " x")).filter(lambda v: v != "" and v[0] not in "#")
+_BARE = (
+    st.text("abz09./*:_- #", min_size=1, max_size=16)
+    .map(lambda v: v.strip().replace(" #", " x"))
+    .filter(lambda v: v != "" and v[0] not in "#")
+)
 _ANY_TEXT = st.text(st.sampled_from(list("ab #{}[]\"'<>\n\té€")), max_size=16)
 
 
@@ -520,7 +650,11 @@ def _quote(value: str) -> str:
 def _directive(draw: st.DrawFn, depth: int = 0) -> tuple[str, str, list[tuple[str, str, bool]], list]:
     name = draw(_NAMES)
     arg = draw(st.sampled_from(["", "**", "kubernetes.**", "a.** b.**"]))
-    params = draw(st.lists(st.tuples(_KEY, st.one_of(_BARE.map(lambda v: (v, False)), _ANY_TEXT.map(lambda v: (v, True)))), max_size=4))
+    params = draw(
+        st.lists(
+            st.tuples(_KEY, st.one_of(_BARE.map(lambda v: (v, False)), _ANY_TEXT.map(lambda v: (v, True)))), max_size=4
+        )
+    )
     children = draw(st.lists(_directive(depth + 1), max_size=2)) if depth < 2 else []
     return name, arg, [(k, v, q) for k, (v, q) in params], children
 
@@ -545,7 +679,9 @@ def test_dump_then_parse_round_trips(tree: list[tuple]) -> None:
     """Any tree of blocks and parameters, written out in Fluentd syntax, parses back to the same tree."""
     text = "\n".join(_dump(d) for d in tree) + "\n"
     parsed = parse(text)
-    assert [_shape(d) for d in parsed.directives] == [(n, a, [(k, v) for k, v, _ in p], [_shape_raw(c) for c in ch]) for n, a, p, ch in tree]
+    assert [_shape(d) for d in parsed.directives] == [
+        (n, a, [(k, v) for k, v, _ in p], [_shape_raw(c) for c in ch]) for n, a, p, ch in tree
+    ]
 
 
 def _shape_raw(d: tuple) -> tuple:

@@ -201,14 +201,24 @@ def test_policy_library_has_no_denies(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "expected_lines", "unexpected_lines"),
     [
-        pytest.param({}, ["runs as the DaemonSet dsgate-system/dsgate-fluentd", "The output is stdout", "helm test dsgate"], ["ConfigMap mine"], id="default"),
+        pytest.param(
+            {},
+            ["runs as the DaemonSet dsgate-system/dsgate-fluentd", "The output is stdout", "helm test dsgate"],
+            ["ConfigMap mine"],
+            id="default",
+        ),
         pytest.param(
             {"existingConfigMap": "mine", "service": {"enabled": False}},
             ["The configuration comes from the ConfigMap mine"],
             ["helm test"],
             id="existing-configmap",
         ),
-        pytest.param({"buffer": {"type": "hostPath"}}, ["buffers on the node in /var/lib/fluentd/buffer"], ["emptyDir"], id="hostpath-buffer"),
+        pytest.param(
+            {"buffer": {"type": "hostPath"}},
+            ["buffers on the node in /var/lib/fluentd/buffer"],
+            ["emptyDir"],
+            id="hostpath-buffer",
+        ),
     ],
 )
 def test_notes(values: dict, expected_lines: list[str], unexpected_lines: list[str], tmp_path: Path) -> None:

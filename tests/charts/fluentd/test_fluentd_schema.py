@@ -31,7 +31,12 @@ LONG_KEY_REF = {"secretKeyRef": {"name": "ok", "key": LONG}}
 
 def outputs(ref: dict[str, Any]) -> dict[str, Any]:
     """The same secret reference on every output (different keys, so one render reports all four)."""
-    return {"forward": {"sharedKey": ref}, "elasticsearch": {"password": ref}, "opensearch": {"password": ref}, "http": {"password": ref}}
+    return {
+        "forward": {"sharedKey": ref},
+        "elasticsearch": {"password": ref},
+        "opensearch": {"password": ref},
+        "http": {"password": ref},
+    }
 
 
 def ref_rules(suffix: str, rule: str, fragment: str) -> list[tuple[str, str, str]]:
@@ -77,7 +82,14 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         "image",
         {
             "global": {"imageRegistry": "Bad Registry", "imagePullSecrets": [1]},
-            "image": {"registry": "UPPER", "repository": "Bad Repo", "variant": "alpine", "tag": "bad tag!", "digest": "md5:00", "pullPolicy": "Sometimes"},
+            "image": {
+                "registry": "UPPER",
+                "repository": "Bad Repo",
+                "variant": "alpine",
+                "tag": "bad tag!",
+                "digest": "md5:00",
+                "pullPolicy": "Sometimes",
+            },
             "imagePullSecrets": [{}],
         },
         [
@@ -85,7 +97,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             ("/global/imagePullSecrets/0", "oneOf", "'oneOf' failed"),
             ("/image/registry", "pattern", "does not match pattern"),
             ("/image/repository", "pattern", "does not match pattern"),
-            ("/image/variant", "enum", "value must be one of '', 'forward', 'elasticsearch7', 'elasticsearch8', 'opensearch'"),
+            (
+                "/image/variant",
+                "enum",
+                "value must be one of '', 'forward', 'elasticsearch7', 'elasticsearch8', 'opensearch'",
+            ),
             ("/image/tag", "pattern", "does not match pattern"),
             ("/image/digest", "pattern", "does not match pattern"),
             ("/image/pullPolicy", "enum", "value must be one of 'IfNotPresent', 'Always', 'Never'"),
@@ -102,7 +118,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         {
             "runtime": "podman",
             "logs": {
-                "containers": {"tag": "kubernetes", "excludePaths": ["relative/*.log"], "dockerDataRoot": "data/docker"},
+                "containers": {
+                    "tag": "kubernetes",
+                    "excludePaths": ["relative/*.log"],
+                    "dockerDataRoot": "data/docker",
+                },
                 "journal": {"path": "journal", "units": ["kubelet"], "tag": "a b"},
             },
         },
@@ -145,7 +165,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             ("/buffer/overflowAction", "enum", "value must be one of 'block', 'drop_oldest_chunk', 'throw_exception'"),
         ],
     ),
-    ("buffer-threads-max", {"buffer": {"flushThreadCount": 65}}, [("/buffer/flushThreadCount", "maximum", "maximum: got 65, want 64")]),
+    (
+        "buffer-threads-max",
+        {"buffer": {"flushThreadCount": 65}},
+        [("/buffer/flushThreadCount", "maximum", "maximum: got 65, want 64")],
+    ),
     (
         "config",
         {"config": {"logLevel": "verbose", "extraFiles": {"my file.conf": "x"}}},
@@ -160,10 +184,26 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         {"output": {"type": "kafka"}},
         [("/output/type", "enum", "value must be one of 'stdout', 'forward', 'elasticsearch', 'opensearch', 'http'")],
     ),
-    ("forward-needs-servers", {"output": {"type": "forward"}}, [("/output/forward/servers", "then:minItems", "minItems: got 0, want 1")]),
-    ("elasticsearch-needs-host", {"output": {"type": "elasticsearch"}}, [("/output/elasticsearch/host", "then:minLength", "minLength: got 0, want 1")]),
-    ("opensearch-needs-host", {"output": {"type": "opensearch"}}, [("/output/opensearch/host", "then:minLength", "minLength: got 0, want 1")]),
-    ("http-needs-endpoint", {"output": {"type": "http"}}, [("/output/http/endpoint", "then:minLength", "minLength: got 0, want 1")]),
+    (
+        "forward-needs-servers",
+        {"output": {"type": "forward"}},
+        [("/output/forward/servers", "then:minItems", "minItems: got 0, want 1")],
+    ),
+    (
+        "elasticsearch-needs-host",
+        {"output": {"type": "elasticsearch"}},
+        [("/output/elasticsearch/host", "then:minLength", "minLength: got 0, want 1")],
+    ),
+    (
+        "opensearch-needs-host",
+        {"output": {"type": "opensearch"}},
+        [("/output/opensearch/host", "then:minLength", "minLength: got 0, want 1")],
+    ),
+    (
+        "http-needs-endpoint",
+        {"output": {"type": "http"}},
+        [("/output/http/endpoint", "then:minLength", "minLength: got 0, want 1")],
+    ),
     (
         "password-needs-user",
         {
@@ -182,14 +222,20 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "secret-ref-without-key",
         {"output": outputs(BAD_REF)},
-        ref_rules("", "required", "missing property 'key'") + ref_rules("/name", "maxLength", "maxLength: got 254, want 253"),
+        ref_rules("", "required", "missing property 'key'")
+        + ref_rules("/name", "maxLength", "maxLength: got 254, want 253"),
     ),
     (
         "secret-ref-bad-chars",
         {"output": outputs(BAD_REF_CHARS)},
-        ref_rules("/name", "pattern", "does not match pattern") + ref_rules("/key", "pattern", "does not match pattern"),
+        ref_rules("/name", "pattern", "does not match pattern")
+        + ref_rules("/key", "pattern", "does not match pattern"),
     ),
-    ("secret-ref-long-key", {"output": outputs(LONG_KEY_REF)}, ref_rules("/key", "maxLength", "maxLength: got 254, want 253")),
+    (
+        "secret-ref-long-key",
+        {"output": outputs(LONG_KEY_REF)},
+        ref_rules("/key", "maxLength", "maxLength: got 254, want 253"),
+    ),
     (
         "output-settings",
         {
@@ -223,7 +269,13 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ),
     (
         "output-ranges",
-        {"output": {"forward": {"servers": [{"host": "-bad", "port": 70000}]}, "elasticsearch": {"port": 70000}, "opensearch": {"port": 0}}},
+        {
+            "output": {
+                "forward": {"servers": [{"host": "-bad", "port": 70000}]},
+                "elasticsearch": {"port": 70000},
+                "opensearch": {"port": 0},
+            }
+        },
         [
             ("/output/forward/servers/0/host", "pattern", "does not match pattern"),
             ("/output/forward/servers/0/port", "maximum", "maximum: got 70,000, want 65,535"),
@@ -274,7 +326,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             "tolerations": [{"operator": "Maybe", "effect": "Sometimes", "tolerationSeconds": -1}],
         },
         [
-            ("/excludeVirtualNodes/matchExpressions/0/operator", "enum", "value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'"),
+            (
+                "/excludeVirtualNodes/matchExpressions/0/operator",
+                "enum",
+                "value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'",
+            ),
             ("/excludeVirtualNodes/matchExpressions/1", "required", "missing properties 'key', 'operator'"),
             ("/tolerationPreset", "enum", "value must be one of 'all', 'controlPlane', 'none'"),
             ("/tolerations/0/operator", "enum", "value must be one of 'Exists', 'Equal'"),
@@ -301,7 +357,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             ("/preStop/sleepSeconds", "minimum", "minimum: got -1, want 0"),
         ],
     ),
-    ("prestop-max", {"preStop": {"sleepSeconds": 3601}}, [("/preStop/sleepSeconds", "maximum", "maximum: got 3,601, want 3,600")]),
+    (
+        "prestop-max",
+        {"preStop": {"sleepSeconds": 3601}},
+        [("/preStop/sleepSeconds", "maximum", "maximum: got 3,601, want 3,600")],
+    ),
     (
         "resources",
         {
@@ -310,29 +370,53 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
                 "limits": {"cpu": "1 core", "memory": "12XB", "ephemeral-storage": "big"},
             }
         },
-        [(f"/resources/{side}/{r}", "pattern", "does not match pattern") for side in ("requests", "limits") for r in ("cpu", "memory", "ephemeral-storage")],
+        [
+            (f"/resources/{side}/{r}", "pattern", "does not match pattern")
+            for side in ("requests", "limits")
+            for r in ("cpu", "memory", "ephemeral-storage")
+        ],
     ),
     (
         "resources-required",
         {"resources": {"requests": {"cpu": None}, "limits": None}},
-        [("/resources", "required", "missing property 'limits'"), ("/resources/requests", "required", "missing property 'cpu'")],
+        [
+            ("/resources", "required", "missing property 'limits'"),
+            ("/resources/requests", "required", "missing property 'cpu'"),
+        ],
     ),
     (
         "resources-required-limits",
         {"resources": {"requests": None, "limits": {"memory": None}}},
-        [("/resources", "required", "missing property 'requests'"), ("/resources/limits", "required", "missing property 'memory'")],
+        [
+            ("/resources", "required", "missing property 'requests'"),
+            ("/resources/limits", "required", "missing property 'memory'"),
+        ],
     ),
     (
         "probes",
         {
-            "readinessProbe": {"initialDelaySeconds": -1, "periodSeconds": 0, "timeoutSeconds": 0, "failureThreshold": 0, "successThreshold": 0},
-            "livenessProbe": {"initialDelaySeconds": -1, "periodSeconds": 0, "timeoutSeconds": 0, "failureThreshold": 0},
+            "readinessProbe": {
+                "initialDelaySeconds": -1,
+                "periodSeconds": 0,
+                "timeoutSeconds": 0,
+                "failureThreshold": 0,
+                "successThreshold": 0,
+            },
+            "livenessProbe": {
+                "initialDelaySeconds": -1,
+                "periodSeconds": 0,
+                "timeoutSeconds": 0,
+                "failureThreshold": 0,
+            },
             "startupProbe": {"periodSeconds": 0, "timeoutSeconds": 0, "failureThreshold": 0},
         },
         [
             (f"/{probe}/{field}", "minimum", "minimum: got")
             for probe, fields in (
-                ("readinessProbe", ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold")),
+                (
+                    "readinessProbe",
+                    ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"),
+                ),
                 ("livenessProbe", ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")),
                 ("startupProbe", ("periodSeconds", "timeoutSeconds", "failureThreshold")),
             )
@@ -344,7 +428,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         {"podDisruptionBudget": {"minAvailable": "one", "unhealthyPodEvictionPolicy": "Never"}},
         [
             ("/podDisruptionBudget/minAvailable", "oneOf", "'oneOf' failed"),
-            ("/podDisruptionBudget/unhealthyPodEvictionPolicy", "enum", "value must be one of 'IfHealthyBudget', 'AlwaysAllow'"),
+            (
+                "/podDisruptionBudget/unhealthyPodEvictionPolicy",
+                "enum",
+                "value must be one of 'IfHealthyBudget', 'AlwaysAllow'",
+            ),
         ],
     ),
     (
@@ -376,13 +464,20 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ),
     (
         "seccomp-required",
-        {"podSecurityContext": {"seccompProfile": {"type": None}}, "securityContext": {"seccompProfile": {"type": None}}},
+        {
+            "podSecurityContext": {"seccompProfile": {"type": None}},
+            "securityContext": {"seccompProfile": {"type": None}},
+        },
         [
             ("/podSecurityContext/seccompProfile", "required", "missing property 'type'"),
             ("/securityContext/seccompProfile", "required", "missing property 'type'"),
         ],
     ),
-    ("root-must-say-so", {"securityContext": {"runAsNonRoot": True}}, [("/securityContext/runAsNonRoot", "then:const", "value must be false")]),
+    (
+        "root-must-say-so",
+        {"securityContext": {"runAsNonRoot": True}},
+        [("/securityContext/runAsNonRoot", "then:const", "value must be false")],
+    ),
     (
         "vpa",
         {
@@ -395,9 +490,17 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             }
         },
         [
-            ("/verticalPodAutoscaler/updateMode", "enum", "value must be one of 'Off', 'Initial', 'Recreate', 'InPlaceOrRecreate', 'Auto'"),
+            (
+                "/verticalPodAutoscaler/updateMode",
+                "enum",
+                "value must be one of 'Off', 'Initial', 'Recreate', 'InPlaceOrRecreate', 'Auto'",
+            ),
             ("/verticalPodAutoscaler/controlledResources/1", "enum", "value must be one of 'cpu', 'memory'"),
-            ("/verticalPodAutoscaler/controlledValues", "enum", "value must be one of 'RequestsAndLimits', 'RequestsOnly'"),
+            (
+                "/verticalPodAutoscaler/controlledValues",
+                "enum",
+                "value must be one of 'RequestsAndLimits', 'RequestsOnly'",
+            ),
             ("/verticalPodAutoscaler/minAllowed/cpu", "pattern", "does not match pattern"),
             ("/verticalPodAutoscaler/minAllowed/memory", "pattern", "does not match pattern"),
             ("/verticalPodAutoscaler/maxAllowed/cpu", "pattern", "does not match pattern"),
@@ -417,11 +520,23 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     # Output sections and their required settings: helm merges the defaults first, so only a null (which
     # deletes the default) leaves a section or setting missing; the schema still requires them so a value
     # set checked on its own (without the defaults) reads the same.
-    ("output-section-missing", {"output": {"type": "forward", "forward": None}}, [("/output", "then:required", "missing property 'forward'")]),
+    (
+        "output-section-missing",
+        {"output": {"type": "forward", "forward": None}},
+        [("/output", "then:required", "missing property 'forward'")],
+    ),
     (
         "output-settings-missing",
-        {"output": {"type": "elasticsearch", "elasticsearch": {"host": None, "user": None, "password": {"secretKeyRef": {"name": "s", "key": "k"}}}}},
-        [("/output/elasticsearch", "then:required", "missing property 'user'"), ("/output/elasticsearch", "then:required", "missing property 'host'")],
+        {
+            "output": {
+                "type": "elasticsearch",
+                "elasticsearch": {"host": None, "user": None, "password": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            }
+        },
+        [
+            ("/output/elasticsearch", "then:required", "missing property 'user'"),
+            ("/output/elasticsearch", "then:required", "missing property 'host'"),
+        ],
     ),
     (
         "forward-servers-missing",
@@ -433,7 +548,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         {"output": {"type": "opensearch", "opensearch": {"host": None}}},
         [("/output/opensearch", "then:required", "missing property 'host'")],
     ),
-    ("http-settings-missing", {"output": {"type": "http", "http": {"endpoint": None}}}, [("/output/http", "then:required", "missing property 'endpoint'")]),
+    (
+        "http-settings-missing",
+        {"output": {"type": "http", "http": {"endpoint": None}}},
+        [("/output/http", "then:required", "missing property 'endpoint'")],
+    ),
     # label and annotation maps: keys are qualified names, label values Kubernetes label values
     (
         "label-and-annotation-keys",
@@ -502,7 +621,11 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             ("/output/tlsCA/key", "maxLength", "maxLength: got 254, want 253"),
         ],
     ),
-    ("priority-length", {"priorityClassName": LONG}, [("/priorityClassName", "maxLength", "maxLength: got 254, want 253")]),
+    (
+        "priority-length",
+        {"priorityClassName": LONG},
+        [("/priorityClassName", "maxLength", "maxLength: got 254, want 253")],
+    ),
     # integers stay within int32, so helm renders them as integers (not floats) and the API takes them;
     # helm prints the bound in its own scientific notation (2.147483648 times ten to the ninth)
     (
@@ -511,8 +634,13 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
             "minReadySeconds": 2**31,
             "revisionHistoryLimit": 2**31,
             "terminationGracePeriodSeconds": 2**31,
-            "readinessProbe": dict.fromkeys(("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"), 2**31),
-            "livenessProbe": dict.fromkeys(("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"), 2**31),
+            "readinessProbe": dict.fromkeys(
+                ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"),
+                2**31,
+            ),
+            "livenessProbe": dict.fromkeys(
+                ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"), 2**31
+            ),
             "startupProbe": dict.fromkeys(("periodSeconds", "timeoutSeconds", "failureThreshold"), 2**31),
             "podSecurityContext": {"fsGroup": 2**31, "supplementalGroups": [2**31]},
             "securityContext": {"runAsUser": 2**31, "runAsGroup": 2**31},
@@ -580,14 +708,25 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ),
     (
         "seccomp-profile-only-localhost",
-        {"podSecurityContext": {"seccompProfile": {"localhostProfile": "p"}}, "securityContext": {"seccompProfile": {"localhostProfile": "p"}}},
-        [("/podSecurityContext/seccompProfile", "not", "'not' failed"), ("/securityContext/seccompProfile", "not", "'not' failed")],
+        {
+            "podSecurityContext": {"seccompProfile": {"localhostProfile": "p"}},
+            "securityContext": {"seccompProfile": {"localhostProfile": "p"}},
+        },
+        [
+            ("/podSecurityContext/seccompProfile", "not", "'not' failed"),
+            ("/securityContext/seccompProfile", "not", "'not' failed"),
+        ],
     ),
     # tolerations: the API server's rules (key syntax; empty key needs Exists; Exists takes no value;
     # tolerationSeconds only with NoExecute)
     (
         "toleration-syntax",
-        {"tolerations": [{"key": "bad key", "value": "-v", "operator": "Equal"}, {"key": "k" * 318, "operator": "Exists"}]},
+        {
+            "tolerations": [
+                {"key": "bad key", "value": "-v", "operator": "Equal"},
+                {"key": "k" * 318, "operator": "Exists"},
+            ]
+        },
         [
             ("/tolerations/0/key", "pattern", "does not match pattern"),
             ("/tolerations/0/value", "pattern", "does not match pattern"),
@@ -597,12 +736,23 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "toleration-empty-key",
         {"tolerations": [{"key": "", "operator": "Equal"}, {"value": "v"}]},
-        [("/tolerations/0/operator", "then:const", "value must be 'Exists'"), ("/tolerations/1", "then:required", "missing property 'operator'")],
+        [
+            ("/tolerations/0/operator", "then:const", "value must be 'Exists'"),
+            ("/tolerations/1", "then:required", "missing property 'operator'"),
+        ],
     ),
     (
         "toleration-exists-value",
-        {"tolerations": [{"operator": "Exists", "value": "v"}, {"operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 10}]},
-        [("/tolerations/0/value", "then:const", "value must be ''"), ("/tolerations/1/effect", "then:const", "value must be 'NoExecute'")],
+        {
+            "tolerations": [
+                {"operator": "Exists", "value": "v"},
+                {"operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 10},
+            ]
+        },
+        [
+            ("/tolerations/0/value", "then:const", "value must be ''"),
+            ("/tolerations/1/effect", "then:const", "value must be 'NoExecute'"),
+        ],
     ),
     (
         "toleration-seconds-effect",
@@ -612,7 +762,14 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     # node-selector requirements: key syntax, values per operator
     (
         "virtual-node-requirements",
-        {"excludeVirtualNodes": {"matchExpressions": [{"key": "bad key", "operator": "In"}, {"key": "k" * 318, "operator": "NotIn", "values": []}]}},
+        {
+            "excludeVirtualNodes": {
+                "matchExpressions": [
+                    {"key": "bad key", "operator": "In"},
+                    {"key": "k" * 318, "operator": "NotIn", "values": []},
+                ]
+            }
+        },
         [
             ("/excludeVirtualNodes/matchExpressions/0/key", "pattern", "does not match pattern"),
             ("/excludeVirtualNodes/matchExpressions/0", "then:required", "missing property 'values'"),
@@ -622,7 +779,14 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ),
     (
         "virtual-node-values",
-        {"excludeVirtualNodes": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["-x"]}, {"key": "a", "operator": "Gt", "values": ["x"]}]}},
+        {
+            "excludeVirtualNodes": {
+                "matchExpressions": [
+                    {"key": "a", "operator": "In", "values": ["-x"]},
+                    {"key": "a", "operator": "Gt", "values": ["x"]},
+                ]
+            }
+        },
         [
             ("/excludeVirtualNodes/matchExpressions/0/values/0", "pattern", "does not match pattern"),
             ("/excludeVirtualNodes/matchExpressions/1/values/0", "then:pattern", "does not match pattern '^-?[0-9]+$'"),
@@ -636,7 +800,12 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     # extra containers carry cpu and memory requests and limits, like Fluentd's own
     (
         "extra-container-resources",
-        {"extraContainers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x", "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1"}}}]},
+        {
+            "extraContainers": [
+                {"name": "a", "image": "x"},
+                {"name": "b", "image": "x", "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1"}}},
+            ]
+        },
         [
             ("/extraContainers/0", "required", "missing property 'resources'"),
             ("/extraContainers/1/resources/requests", "required", "missing property 'memory'"),
@@ -665,25 +834,57 @@ SCHEMA_ROWS: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "extras-empty-names",
         {"extraContainers": [{"name": "", "image": "x"}], "extraInitContainers": [{"name": "Bad_Name", "image": "x"}]},
-        [("/extraContainers/0/name", "pattern", "does not match pattern"), ("/extraInitContainers/0/name", "pattern", "does not match pattern")],
+        [
+            ("/extraContainers/0/name", "pattern", "does not match pattern"),
+            ("/extraInitContainers/0/name", "pattern", "does not match pattern"),
+        ],
     ),
 ]
 
 # The bad input the issue names, each on its own: helm names the key.
 ISSUE_ROWS = [
-    pytest.param({"runtime": "rkt"}, "/runtime", "value must be one of 'containerd', 'cri-o', 'docker'", id="unknown-runtime"),
-    pytest.param({"output": {"type": "kafka"}}, "/output/type", "value must be one of", id="unknown-output"),
-    pytest.param({"output": {"type": "elasticsearch"}}, "/output/elasticsearch/host", "minLength: got 0, want 1", id="elasticsearch-without-host"),
     pytest.param(
-        {"output": {"type": "http", "http": {"endpoint": "https://x", "username": "u", "password": {"secretKeyRef": {"name": "s"}}}}},
+        {"runtime": "rkt"}, "/runtime", "value must be one of 'containerd', 'cri-o', 'docker'", id="unknown-runtime"
+    ),
+    pytest.param({"output": {"type": "kafka"}}, "/output/type", "value must be one of", id="unknown-output"),
+    pytest.param(
+        {"output": {"type": "elasticsearch"}},
+        "/output/elasticsearch/host",
+        "minLength: got 0, want 1",
+        id="elasticsearch-without-host",
+    ),
+    pytest.param(
+        {
+            "output": {
+                "type": "http",
+                "http": {"endpoint": "https://x", "username": "u", "password": {"secretKeyRef": {"name": "s"}}},
+            }
+        },
         "/output/http/password/secretKeyRef",
         "missing property 'key'",
         id="secret-ref-without-key",
     ),
-    pytest.param({"buffer": {"flushThreadCount": "two"}}, "/buffer/flushThreadCount", "got string, want integer", id="wrong-type"),
-    pytest.param({"output": {"elasticsearch": {"hots": "es"}}}, "/output/elasticsearch", "additional properties 'hots' not allowed", id="unknown-key"),
-    pytest.param({"updateStrategy": {"type": "Foo"}}, "/updateStrategy/type", "value must be one of 'RollingUpdate', 'OnDelete'", id="strategy-foo"),
-    pytest.param({"resources": {"limits": {"memory": "lots"}}}, "/resources/limits/memory", "does not match pattern", id="invalid-quantity"),
+    pytest.param(
+        {"buffer": {"flushThreadCount": "two"}}, "/buffer/flushThreadCount", "got string, want integer", id="wrong-type"
+    ),
+    pytest.param(
+        {"output": {"elasticsearch": {"hots": "es"}}},
+        "/output/elasticsearch",
+        "additional properties 'hots' not allowed",
+        id="unknown-key",
+    ),
+    pytest.param(
+        {"updateStrategy": {"type": "Foo"}},
+        "/updateStrategy/type",
+        "value must be one of 'RollingUpdate', 'OnDelete'",
+        id="strategy-foo",
+    ),
+    pytest.param(
+        {"resources": {"limits": {"memory": "lots"}}},
+        "/resources/limits/memory",
+        "does not match pattern",
+        id="invalid-quantity",
+    ),
     pytest.param(
         {"updateStrategy": {"rollingUpdate": {"maxUnavailable": "150%"}}},
         "/updateStrategy/rollingUpdate/maxUnavailable",
@@ -692,7 +893,10 @@ ISSUE_ROWS = [
     ),
     # a null list entry renders as `- null`, which the API server turns into an empty object
     pytest.param(
-        {"extraInitContainers": [{"name": "x", "image": "y", "ports": [None]}]}, "/extraInitContainers/0/ports/0", "'not' failed", id="null-container-port"
+        {"extraInitContainers": [{"name": "x", "image": "y", "ports": [None]}]},
+        "/extraInitContainers/0/ports/0",
+        "'not' failed",
+        id="null-container-port",
     ),
 ]
 
@@ -703,7 +907,11 @@ TEMPLATE_ROWS = [
         "updateStrategy.rollingUpdate.maxSurge is 1: it must be 0. A surge pod would run beside the old one on the same node, tail the same files with the same position database (/var/lib/fluentd/pos) and ship every line twice",
         id="max-surge",
     ),
-    pytest.param({"updateStrategy": {"rollingUpdate": {"maxSurge": "25%"}}}, "maxSurge is 25%: it must be 0", id="max-surge-percent"),
+    pytest.param(
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": "25%"}}},
+        "maxSurge is 25%: it must be 0",
+        id="max-surge-percent",
+    ),
     pytest.param(
         {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0}}},
         "updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0: the rollout could never replace a pod",
@@ -719,14 +927,20 @@ TEMPLATE_ROWS = [
         'podDisruptionBudget.minAvailable is "50%": it must be an integer; a percentage does not work for DaemonSet pods',
         id="pdb-percentage",
     ),
-    pytest.param({"preStop": {"sleepSeconds": 60}}, "preStop.sleepSeconds (60) must be less than terminationGracePeriodSeconds (60)", id="prestop-too-long"),
+    pytest.param(
+        {"preStop": {"sleepSeconds": 60}},
+        "preStop.sleepSeconds (60) must be less than terminationGracePeriodSeconds (60)",
+        id="prestop-too-long",
+    ),
     pytest.param(
         {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}},
         "serviceMonitor.enabled requires service.enabled",
         id="servicemonitor-without-service",
     ),
     pytest.param(
-        {"config": {"extraFiles": {"outputs.conf": "x"}}}, "config.extraFiles.outputs.conf would replace the generated outputs.conf", id="extra-file-shadows"
+        {"config": {"extraFiles": {"outputs.conf": "x"}}},
+        "config.extraFiles.outputs.conf would replace the generated outputs.conf",
+        id="extra-file-shadows",
     ),
     pytest.param(
         {"resources": {"limits": {"memory": "512Mi"}}},
@@ -774,14 +988,19 @@ def _rule_set(node: dict[str, Any], ptr: str = "", prefix: str = "") -> set[tupl
 
 def _line_for(error: str, pointer: str, fragment: str) -> bool:
     """Some line of helm's error names POINTER and carries FRAGMENT (propertyNames: the fragment alone)."""
-    return any(fragment in line and (f"at '{pointer}'" in line or "invalid propertyName" in error) for line in error.splitlines())
+    return any(
+        fragment in line and (f"at '{pointer}'" in line or "invalid propertyName" in error)
+        for line in error.splitlines()
+    )
 
 
 def test_every_schema_rule_has_a_rejection_row() -> None:
     covered = {(ptr, rule) for _, _, expected in SCHEMA_ROWS for ptr, rule, _ in expected}
     covered |= {(p.values[1], "required") for p in ISSUE_ROWS if "missing property" in p.values[2]}
     # list items: a row may target any index of the array (rules are recorded at index 0)
-    normalised = {(ptr.replace("/1", "/0") if ptr.endswith("/1") or "/1/" in ptr else ptr, rule) for ptr, rule in covered}
+    normalised = {
+        (ptr.replace("/1", "/0") if ptr.endswith("/1") or "/1/" in ptr else ptr, rule) for ptr, rule in covered
+    }
     missing = sorted(_rule_set(SCHEMA) - normalised)
     assert missing == [], "schema rules without a rejection row"
 
@@ -796,7 +1015,9 @@ def test_schema_rules_reject(values: dict[str, Any], expected: list[tuple[str, s
 
 @pytest.mark.parametrize("helm", ["v4", "v3"])  # helm v3 validates the same schema with the same messages
 @pytest.mark.parametrize(("values", "expected_at", "expected_fragment"), ISSUE_ROWS)
-def test_issue_bad_input_names_the_key(values: dict[str, Any], expected_at: str, expected_fragment: str, helm: str) -> None:
+def test_issue_bad_input_names_the_key(
+    values: dict[str, Any], expected_at: str, expected_fragment: str, helm: str
+) -> None:
     error = render_error(values, helm=helm)
     assert _line_for(error, expected_at, expected_fragment), error
 
@@ -810,7 +1031,9 @@ def test_template_rules_fail_with_the_fix(values: dict[str, Any], expected_messa
 
 
 def test_template_rules_are_reported_together() -> None:
-    error = render_error({"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}, "podDisruptionBudget": {"minAvailable": "50%"}})
+    error = render_error(
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": 1}}, "podDisruptionBudget": {"minAvailable": "50%"}}
+    )
     assert "maxSurge is 1" in error and 'minAvailable is "50%"' in error
 
 
@@ -825,7 +1048,9 @@ def test_template_rules_are_reported_together() -> None:
                 "affinity": {
                     "nodeAffinity": {
                         "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n\u009f"]}]}]
+                            "nodeSelectorTerms": [
+                                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n\u009f"]}]}
+                            ]
                         }
                     }
                 }
@@ -834,13 +1059,20 @@ def test_template_rules_are_reported_together() -> None:
             id="affinity",
         ),
         pytest.param(
-            {"serviceMonitor": {"enabled": True, "relabelings": [{"action": "replace", "targetLabel": "x", "replacement": "\ufffe"}]}},
+            {
+                "serviceMonitor": {
+                    "enabled": True,
+                    "relabelings": [{"action": "replace", "targetLabel": "x", "replacement": "\ufffe"}],
+                }
+            },
             "serviceMonitor",
             id="relabelings",
         ),
     ],
 )
-def test_unyamlable_character_fails_instead_of_dropping_the_value(values: dict[str, Any], expected_key: str, helm: str) -> None:
+def test_unyamlable_character_fails_instead_of_dropping_the_value(
+    values: dict[str, Any], expected_key: str, helm: str
+) -> None:
     error = render_error(values, helm=helm)
     assert "execution error at" in error
     assert f"{expected_key} holds a character YAML cannot carry" in error
@@ -849,7 +1081,12 @@ def test_unyamlable_character_fails_instead_of_dropping_the_value(values: dict[s
 @pytest.mark.parametrize("tool", ["helm", "helm3"])
 def test_secret_ref_without_key_fails_even_without_the_schema(tool: str) -> None:
     """With --skip-schema-validation the template's own guard still names the key and the fix."""
-    values = {"output": {"type": "http", "http": {"endpoint": "https://x", "username": "u", "password": {"secretKeyRef": {"name": "s"}}}}}
+    values = {
+        "output": {
+            "type": "http",
+            "http": {"endpoint": "https://x", "username": "u", "password": {"secretKeyRef": {"name": "s"}}},
+        }
+    }
     proc = subprocess.run(
         [str(tool_path(tool)), "template", "t", str(CHART), "--skip-schema-validation", "--values", "-"],
         input=json.dumps(values),
@@ -858,7 +1095,10 @@ def test_secret_ref_without_key_fails_even_without_the_schema(tool: str) -> None
         check=False,
     )
     assert proc.returncode != 0
-    assert 'output.http.password.secretKeyRef needs both name and key (got name "s", key ""): name the Secret and the key inside it' in proc.stderr
+    assert (
+        'output.http.password.secretKeyRef needs both name and key (got name "s", key ""): name the Secret and the key inside it'
+        in proc.stderr
+    )
 
 
 # ----------------------------------------------------------------------------- generated: types and unknown keys
@@ -921,7 +1161,11 @@ def test_every_closed_object_rejects_an_unknown_key() -> None:
     for ptr in objects[1:]:
         _set(values, ".".join((*ptr, "bogus")), 1)
     error = render_error(values)
-    unnamed = ["/" + "/".join(p) for p in objects if f"at '{'/' + '/'.join(p) if p else ''}': additional properties 'bogus' not allowed" not in error]
+    unnamed = [
+        "/" + "/".join(p)
+        for p in objects
+        if f"at '{'/' + '/'.join(p) if p else ''}': additional properties 'bogus' not allowed" not in error
+    ]
     assert len(objects) > 40
     assert unnamed == [], error
 

@@ -73,13 +73,19 @@ ROWS = [
         "pull-secrets",
         "global.imagePullSecrets imagePullSecrets",
         {"global": {"imagePullSecrets": ["a", {"name": "b"}]}, "imagePullSecrets": [{"name": "c"}]},
-        {f"{SPEC}.imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}], "Pod:spec.imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
+        {
+            f"{SPEC}.imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+            "Pod:spec.imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        },
     ),
     row(
         "name-override",
         "nameOverride",
         {"nameOverride": "logs"},
-        {"DaemonSet:metadata.name": "dsgate-logs", 'DaemonSet:spec.selector.matchLabels."app.kubernetes.io/name"': "logs"},
+        {
+            "DaemonSet:metadata.name": "dsgate-logs",
+            'DaemonSet:spec.selector.matchLabels."app.kubernetes.io/name"': "logs",
+        },
     ),
     row(
         "fullname-override",
@@ -88,7 +94,9 @@ ROWS = [
         {
             "DaemonSet:metadata.name": "collector",
             "ConfigMap:metadata.name": "collector",
-            "conf:source[@type=tail]:exclude_path": Json(["/var/log/containers/collector-*_dsgate-system_fluentd-*.log"]),
+            "conf:source[@type=tail]:exclude_path": Json(
+                ["/var/log/containers/collector-*_dsgate-system_fluentd-*.log"]
+            ),
         },
     ),
     row(
@@ -98,23 +106,64 @@ ROWS = [
         {
             "DaemonSet:metadata.namespace": "logging",
             "ClusterRoleBinding:subjects[0].namespace": "logging",
-            "conf:source[@type=tail]:exclude_path": Json(["/var/log/containers/dsgate-fluentd-*_logging_fluentd-*.log"]),
+            "conf:source[@type=tail]:exclude_path": Json(
+                ["/var/log/containers/dsgate-fluentd-*_logging_fluentd-*.log"]
+            ),
         },
     ),
     row(
         "common-labels",
         "commonLabels",
         {"commonLabels": {"team": "obs"}},
-        {"DaemonSet:metadata.labels.team": "obs", "ClusterRole:metadata.labels.team": "obs", "DaemonSet:spec.selector.matchLabels.team": MISSING},
+        {
+            "DaemonSet:metadata.labels.team": "obs",
+            "ClusterRole:metadata.labels.team": "obs",
+            "DaemonSet:spec.selector.matchLabels.team": MISSING,
+        },
     ),
-    row("image-registry", "image.registry", {"image": {"registry": "quay.io"}}, {"container:image": f"quay.io/fluent/fluentd-kubernetes-daemonset:{TAG}"}),
-    row("image-repository", "image.repository", {"image": {"repository": "acme/fluentd"}}, {"container:image": f"docker.io/acme/fluentd:{TAG}"}),
-    row("image-variant", "image.variant", {"image": {"variant": "elasticsearch8"}}, {"container:image": f"{IMAGE}:v1.19.2-debian-elasticsearch8-1.0"}),
-    row("image-tag", "image.tag", {"image": {"tag": "v1.19.2-debian-forward-1.1"}}, {"container:image": f"{IMAGE}:v1.19.2-debian-forward-1.1"}),
-    row("image-digest", "image.digest", {"image": {"digest": "sha256:" + "a" * 64}}, {"container:image": f"{IMAGE}:{TAG}@sha256:{'a' * 64}"}),
-    row("image-pull-policy", "image.pullPolicy", {"image": {"pullPolicy": "Always"}}, {"container:imagePullPolicy": "Always"}),
+    row(
+        "image-registry",
+        "image.registry",
+        {"image": {"registry": "quay.io"}},
+        {"container:image": f"quay.io/fluent/fluentd-kubernetes-daemonset:{TAG}"},
+    ),
+    row(
+        "image-repository",
+        "image.repository",
+        {"image": {"repository": "acme/fluentd"}},
+        {"container:image": f"docker.io/acme/fluentd:{TAG}"},
+    ),
+    row(
+        "image-variant",
+        "image.variant",
+        {"image": {"variant": "elasticsearch8"}},
+        {"container:image": f"{IMAGE}:v1.19.2-debian-elasticsearch8-1.0"},
+    ),
+    row(
+        "image-tag",
+        "image.tag",
+        {"image": {"tag": "v1.19.2-debian-forward-1.1"}},
+        {"container:image": f"{IMAGE}:v1.19.2-debian-forward-1.1"},
+    ),
+    row(
+        "image-digest",
+        "image.digest",
+        {"image": {"digest": "sha256:" + "a" * 64}},
+        {"container:image": f"{IMAGE}:{TAG}@sha256:{'a' * 64}"},
+    ),
+    row(
+        "image-pull-policy",
+        "image.pullPolicy",
+        {"image": {"pullPolicy": "Always"}},
+        {"container:imagePullPolicy": "Always"},
+    ),
     # --- runtime and log sources
-    row("runtime-containerd", "runtime", {}, {"conf:source[@type=tail]/parse:@type": "cri", f"{SPEC}.volumes[name=dockercontainers]": MISSING}),
+    row(
+        "runtime-containerd",
+        "runtime",
+        {},
+        {"conf:source[@type=tail]/parse:@type": "cri", f"{SPEC}.volumes[name=dockercontainers]": MISSING},
+    ),
     row(
         "runtime-docker",
         "runtime",
@@ -122,8 +171,15 @@ ROWS = [
         {
             "conf:source[@type=tail]/parse:@type": "json",
             "conf:source[@type=tail]/parse:time_format": "%Y-%m-%dT%H:%M:%S.%NZ",
-            f"{SPEC}.volumes[name=dockercontainers].hostPath": {"path": "/var/lib/docker/containers", "type": "Directory"},
-            "container:volumeMounts[name=dockercontainers]": {"name": "dockercontainers", "mountPath": "/var/lib/docker/containers", "readOnly": True},
+            f"{SPEC}.volumes[name=dockercontainers].hostPath": {
+                "path": "/var/lib/docker/containers",
+                "type": "Directory",
+            },
+            "container:volumeMounts[name=dockercontainers]": {
+                "name": "dockercontainers",
+                "mountPath": "/var/lib/docker/containers",
+                "readOnly": True,
+            },
             "conf:filter[@type=concat]": MISSING,
         },
     ),
@@ -133,26 +189,40 @@ ROWS = [
         {"runtime": "cri-o", "logs": {"journal": {"enabled": True}}},
         {
             "conf:source[@type=tail]/parse:@type": "cri",
-            "conf:source[@type=systemd]:matches": Json([{"_SYSTEMD_UNIT": "kubelet.service"}, {"_SYSTEMD_UNIT": "crio.service"}]),
+            "conf:source[@type=systemd]:matches": Json(
+                [{"_SYSTEMD_UNIT": "kubelet.service"}, {"_SYSTEMD_UNIT": "crio.service"}]
+            ),
         },
     ),
     row(
         "containers-disabled",
         "logs.containers.enabled",
         {"logs": {"containers": {"enabled": False}}},
-        {"conf:source[@type=tail]": MISSING, "conf:filter[@type=kubernetes_metadata]": MISSING, "conf:filter[@type=concat]": MISSING},
+        {
+            "conf:source[@type=tail]": MISSING,
+            "conf:filter[@type=kubernetes_metadata]": MISSING,
+            "conf:filter[@type=concat]": MISSING,
+        },
     ),
     row(
         "containers-tag",
         "logs.containers.tag",
         {"logs": {"containers": {"tag": "k8s.*"}}},
-        {"conf:source[@type=tail]:tag": "k8s.*", "conf:filter[k8s.**]": "<filter k8s.**>", "conf:filter[kubernetes.**]": MISSING},
+        {
+            "conf:source[@type=tail]:tag": "k8s.*",
+            "conf:filter[k8s.**]": "<filter k8s.**>",
+            "conf:filter[kubernetes.**]": MISSING,
+        },
     ),
     row(
         "containers-exclude",
         "logs.containers.excludePaths",
         {"logs": {"containers": {"excludePaths": ["/var/log/containers/noisy-*.log"]}}},
-        {"conf:source[@type=tail]:exclude_path": Json(["/var/log/containers/dsgate-fluentd-*_dsgate-system_fluentd-*.log", "/var/log/containers/noisy-*.log"])},
+        {
+            "conf:source[@type=tail]:exclude_path": Json(
+                ["/var/log/containers/dsgate-fluentd-*_dsgate-system_fluentd-*.log", "/var/log/containers/noisy-*.log"]
+            )
+        },
     ),
     row(
         "containers-read-from-head",
@@ -199,16 +269,28 @@ ROWS = [
         "journal-units",
         "logs.journal.units",
         {"logs": {"journal": {"enabled": True, "units": ["kubelet.service", "sshd.service"]}}},
-        {"conf:source[@type=systemd]:matches": Json([{"_SYSTEMD_UNIT": u} for u in ("kubelet.service", "sshd.service", "containerd.service")])},
+        {
+            "conf:source[@type=systemd]:matches": Json(
+                [{"_SYSTEMD_UNIT": u} for u in ("kubelet.service", "sshd.service", "containerd.service")]
+            )
+        },
     ),
-    row("journal-tag", "logs.journal.tag", {"logs": {"journal": {"enabled": True, "tag": "node"}}}, {"conf:source[@type=systemd]:tag": "node"}),
+    row(
+        "journal-tag",
+        "logs.journal.tag",
+        {"logs": {"journal": {"enabled": True, "tag": "node"}}},
+        {"conf:source[@type=systemd]:tag": "node"},
+    ),
     # --- positions and buffers
     row(
         "position-hostpath",
         "positionDb.hostPath",
         {"positionDb": {"hostPath": "/var/lib/fluentd/positions"}},
         {
-            f"{SPEC}.volumes[name=positions].hostPath": {"path": "/var/lib/fluentd/positions", "type": "DirectoryOrCreate"},
+            f"{SPEC}.volumes[name=positions].hostPath": {
+                "path": "/var/lib/fluentd/positions",
+                "type": "DirectoryOrCreate",
+            },
             "container:volumeMounts[name=positions].mountPath": "/var/lib/fluentd/pos",
             "conf:source[@type=tail]:pos_file": "/var/lib/fluentd/pos/containers.log.pos",
         },
@@ -217,7 +299,12 @@ ROWS = [
         "buffer-hostpath-type",
         "buffer.type",
         {"buffer": {"type": "hostPath"}},
-        {f"{SPEC}.volumes[name=buffer]": {"name": "buffer", "hostPath": {"path": "/var/lib/fluentd/buffer", "type": "DirectoryOrCreate"}}},
+        {
+            f"{SPEC}.volumes[name=buffer]": {
+                "name": "buffer",
+                "hostPath": {"path": "/var/lib/fluentd/buffer", "type": "DirectoryOrCreate"},
+            }
+        },
     ),
     row(
         "buffer-hostpath",
@@ -225,17 +312,33 @@ ROWS = [
         {"buffer": {"type": "hostPath", "hostPath": "/var/lib/fluentd/buf2"}},
         {f"{SPEC}.volumes[name=buffer].hostPath.path": "/var/lib/fluentd/buf2"},
     ),
-    row("buffer-size-limit", "buffer.sizeLimit", {"buffer": {"sizeLimit": "2Gi"}}, {f"{SPEC}.volumes[name=buffer].emptyDir": {"sizeLimit": "2Gi"}}),
+    row(
+        "buffer-size-limit",
+        "buffer.sizeLimit",
+        {"buffer": {"sizeLimit": "2Gi"}},
+        {f"{SPEC}.volumes[name=buffer].emptyDir": {"sizeLimit": "2Gi"}},
+    ),
     row(
         "buffer-chunk-limit",
         "buffer.chunkLimitSize",
         {"output": HTTP, "buffer": {"chunkLimitSize": "16MB"}},
-        {"conf:match[**]/buffer:chunk_limit_size": "16MB", "conf:match[**]/buffer:path": "/var/lib/fluentd/buffer/out_http"},
+        {
+            "conf:match[**]/buffer:chunk_limit_size": "16MB",
+            "conf:match[**]/buffer:path": "/var/lib/fluentd/buffer/out_http",
+        },
     ),
     row(
-        "buffer-total-limit", "buffer.totalLimitSize", {"output": HTTP, "buffer": {"totalLimitSize": "2GB"}}, {"conf:match[**]/buffer:total_limit_size": "2GB"}
+        "buffer-total-limit",
+        "buffer.totalLimitSize",
+        {"output": HTTP, "buffer": {"totalLimitSize": "2GB"}},
+        {"conf:match[**]/buffer:total_limit_size": "2GB"},
     ),
-    row("buffer-flush-interval", "buffer.flushInterval", {"output": HTTP, "buffer": {"flushInterval": "1s"}}, {"conf:match[**]/buffer:flush_interval": "1s"}),
+    row(
+        "buffer-flush-interval",
+        "buffer.flushInterval",
+        {"output": HTTP, "buffer": {"flushInterval": "1s"}},
+        {"conf:match[**]/buffer:flush_interval": "1s"},
+    ),
     row(
         "buffer-flush-threads",
         "buffer.flushThreadCount",
@@ -246,7 +349,11 @@ ROWS = [
         "buffer-retry-max",
         "buffer.retryMaxInterval",
         {"output": HTTP, "buffer": {"retryMaxInterval": "5m"}},
-        {"conf:match[**]/buffer:retry_max_interval": "5m", "conf:match[**]/buffer:retry_forever": "true", "conf:match[**]/buffer:flush_at_shutdown": "true"},
+        {
+            "conf:match[**]/buffer:retry_max_interval": "5m",
+            "conf:match[**]/buffer:retry_forever": "true",
+            "conf:match[**]/buffer:flush_at_shutdown": "true",
+        },
     ),
     row(
         "buffer-overflow",
@@ -273,7 +380,9 @@ ROWS = [
         {},
         {
             "conf:filter[@type=kubernetes_metadata]:watch": "true",
-            "ClusterRole:rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}],
+            "ClusterRole:rules": [
+                {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}
+            ],
             f"{SPEC}.automountServiceAccountToken": True,
             "ServiceAccount:automountServiceAccountToken": False,
             "container:env[name=K8S_NODE_NAME].valueFrom.fieldRef.fieldPath": "spec.nodeName",
@@ -306,21 +415,47 @@ ROWS = [
     row(
         "extra-filters",
         "config.extraFilters",
-        {"config": {"extraFilters": "<filter kubernetes.**>\n  @type grep\n  <exclude>\n    key message\n    pattern /healthz/\n  </exclude>\n</filter>\n"}},
+        {
+            "config": {
+                "extraFilters": "<filter kubernetes.**>\n  @type grep\n  <exclude>\n    key message\n    pattern /healthz/\n  </exclude>\n</filter>\n"
+            }
+        },
         {"conf:filter[@type=grep]/exclude:pattern": "/healthz/"},
     ),
     row(
         "extra-files",
         "config.extraFiles",
-        {"config": {"extraFiles": {"enrich.conf": "<filter **>\n  @type record_transformer\n  <record>\n    cluster prod\n  </record>\n</filter>\n"}}},
-        {"conf:filter[@type=record_transformer]/record:cluster": "prod", 'ConfigMap:data."fluent.conf"': Has("@include enrich.conf\n@include outputs.conf")},
+        {
+            "config": {
+                "extraFiles": {
+                    "enrich.conf": "<filter **>\n  @type record_transformer\n  <record>\n    cluster prod\n  </record>\n</filter>\n"
+                }
+            }
+        },
+        {
+            "conf:filter[@type=record_transformer]/record:cluster": "prod",
+            'ConfigMap:data."fluent.conf"': Has("@include enrich.conf\n@include outputs.conf"),
+        },
     ),
     row(
-        "existing-configmap", "existingConfigMap", {"existingConfigMap": "mine"}, {"ConfigMap": MISSING, f"{SPEC}.volumes[name=config].configMap.name": "mine"}
+        "existing-configmap",
+        "existingConfigMap",
+        {"existingConfigMap": "mine"},
+        {"ConfigMap": MISSING, f"{SPEC}.volumes[name=config].configMap.name": "mine"},
     ),
     # --- outputs
-    row("output-stdout", "output.type", {}, {"conf:match[**]:@type": "stdout", "conf:match[**]/buffer": MISSING, "image": Variant("forward")}),
-    row("output-type-http", "output.type", {"output": HTTP}, {"conf:match[**]:@type": "http", "image": Variant("forward")}),
+    row(
+        "output-stdout",
+        "output.type",
+        {},
+        {"conf:match[**]:@type": "stdout", "conf:match[**]/buffer": MISSING, "image": Variant("forward")},
+    ),
+    row(
+        "output-type-http",
+        "output.type",
+        {"output": HTTP},
+        {"conf:match[**]:@type": "http", "image": Variant("forward")},
+    ),
     row(
         "tls-ca-secret",
         "output.tlsCA.secretName",
@@ -335,12 +470,20 @@ ROWS = [
         "tls-ca-key",
         "output.tlsCA.key",
         {"output": {**ES, "tlsCA": {"secretName": "ca", "key": "root.pem"}}},
-        {f"{SPEC}.volumes[name=tls-ca].secret.items": [{"key": "root.pem", "path": "root.pem"}], "conf:match[**]:ca_file": "/fluentd/tls/root.pem"},
+        {
+            f"{SPEC}.volumes[name=tls-ca].secret.items": [{"key": "root.pem", "path": "root.pem"}],
+            "conf:match[**]:ca_file": "/fluentd/tls/root.pem",
+        },
     ),
     row(
         "forward-servers",
         "output.forward.servers",
-        {"output": {"type": "forward", "forward": {"servers": [{"host": "a.local", "port": 24225}, {"host": "b.local"}]}}},
+        {
+            "output": {
+                "type": "forward",
+                "forward": {"servers": [{"host": "a.local", "port": 24225}, {"host": "b.local"}]},
+            }
+        },
         {
             "conf:match[**]:@type": "forward",
             "confall:match[**]/server:host": ["a.local", "b.local"],
@@ -382,8 +525,18 @@ ROWS = [
             "image": Variant("elasticsearch8"),
         },
     ),
-    row("es-port", "output.elasticsearch.port", {"output": deep_merge(ES, {"elasticsearch": {"port": 9243}})}, {"conf:match[**]:port": "9243"}),
-    row("es-scheme", "output.elasticsearch.scheme", {"output": deep_merge(ES, {"elasticsearch": {"scheme": "http"}})}, {"conf:match[**]:scheme": "http"}),
+    row(
+        "es-port",
+        "output.elasticsearch.port",
+        {"output": deep_merge(ES, {"elasticsearch": {"port": 9243}})},
+        {"conf:match[**]:port": "9243"},
+    ),
+    row(
+        "es-scheme",
+        "output.elasticsearch.scheme",
+        {"output": deep_merge(ES, {"elasticsearch": {"scheme": "http"}})},
+        {"conf:match[**]:scheme": "http"},
+    ),
     row(
         "es-ssl-verify",
         "output.elasticsearch.sslVerify",
@@ -417,12 +570,30 @@ ROWS = [
         {"output": OS},
         {"conf:match[**]:@type": "opensearch", "conf:match[**]:host": "os.local", "image": Variant("opensearch")},
     ),
-    row("os-port", "output.opensearch.port", {"output": deep_merge(OS, {"opensearch": {"port": 443}})}, {"conf:match[**]:port": "443"}),
-    row("os-scheme", "output.opensearch.scheme", {"output": deep_merge(OS, {"opensearch": {"scheme": "http"}})}, {"conf:match[**]:scheme": "http"}),
     row(
-        "os-ssl-verify", "output.opensearch.sslVerify", {"output": deep_merge(OS, {"opensearch": {"sslVerify": False}})}, {"conf:match[**]:ssl_verify": "false"}
+        "os-port",
+        "output.opensearch.port",
+        {"output": deep_merge(OS, {"opensearch": {"port": 443}})},
+        {"conf:match[**]:port": "443"},
     ),
-    row("os-user", "output.opensearch.user", {"output": deep_merge(OS, {"opensearch": {"user": "admin"}})}, {"conf:match[**]:user": "admin"}),
+    row(
+        "os-scheme",
+        "output.opensearch.scheme",
+        {"output": deep_merge(OS, {"opensearch": {"scheme": "http"}})},
+        {"conf:match[**]:scheme": "http"},
+    ),
+    row(
+        "os-ssl-verify",
+        "output.opensearch.sslVerify",
+        {"output": deep_merge(OS, {"opensearch": {"sslVerify": False}})},
+        {"conf:match[**]:ssl_verify": "false"},
+    ),
+    row(
+        "os-user",
+        "output.opensearch.user",
+        {"output": deep_merge(OS, {"opensearch": {"user": "admin"}})},
+        {"conf:match[**]:user": "admin"},
+    ),
     row(
         "os-password",
         "output.opensearch.password",
@@ -449,7 +620,12 @@ ROWS = [
             "conf:match[**]/auth": MISSING,
         },
     ),
-    row("http-tls-verify", "output.http.tlsVerify", {"output": deep_merge(HTTP, {"http": {"tlsVerify": False}})}, {"conf:match[**]:tls_verify_mode": "none"}),
+    row(
+        "http-tls-verify",
+        "output.http.tlsVerify",
+        {"output": deep_merge(HTTP, {"http": {"tlsVerify": False}})},
+        {"conf:match[**]:tls_verify_mode": "none"},
+    ),
     row(
         "http-headers",
         "output.http.headers",
@@ -493,8 +669,18 @@ ROWS = [
             "Pod:spec.containers[0].command[4]": "http://dsgate-fluentd.dsgate-system.svc:8080/metrics",
         },
     ),
-    row("service-annotations", "service.annotations", {"service": {"annotations": {"a": "b"}}}, {"Service:metadata.annotations": {"a": "b"}}),
-    row("service-labels", "service.labels", {"service": {"labels": {"x": "y"}}}, {"Service:metadata.labels.x": "y", "Service:spec.selector.x": MISSING}),
+    row(
+        "service-annotations",
+        "service.annotations",
+        {"service": {"annotations": {"a": "b"}}},
+        {"Service:metadata.annotations": {"a": "b"}},
+    ),
+    row(
+        "service-labels",
+        "service.labels",
+        {"service": {"labels": {"x": "y"}}},
+        {"Service:metadata.labels.x": "y", "Service:spec.selector.x": MISSING},
+    ),
     row(
         "servicemonitor",
         "serviceMonitor.enabled",
@@ -542,7 +728,12 @@ ROWS = [
         {"ServiceMonitor:spec.endpoints[0].metricRelabelings": [{"action": "drop", "regex": "x"}]},
     ),
     # --- scheduling
-    row("node-selector", "nodeSelector", {"nodeSelector": {"role": "logs"}}, {f"{SPEC}.nodeSelector": {"kubernetes.io/os": "linux", "role": "logs"}}),
+    row(
+        "node-selector",
+        "nodeSelector",
+        {"nodeSelector": {"role": "logs"}},
+        {f"{SPEC}.nodeSelector": {"kubernetes.io/os": "linux", "role": "logs"}},
+    ),
     row(
         "affinity-merged",
         "affinity",
@@ -550,7 +741,9 @@ ROWS = [
             "affinity": {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {
-                        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                        ]
                     }
                 }
             }
@@ -564,7 +757,12 @@ ROWS = [
             f"{SPEC}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[1].key": "eks.amazonaws.com/compute-type",
         },
     ),
-    row("virtual-nodes-off", "excludeVirtualNodes.enabled", {"excludeVirtualNodes": {"enabled": False}}, {f"{SPEC}.affinity": MISSING}),
+    row(
+        "virtual-nodes-off",
+        "excludeVirtualNodes.enabled",
+        {"excludeVirtualNodes": {"enabled": False}},
+        {f"{SPEC}.affinity": MISSING},
+    ),
     row(
         "virtual-nodes-exprs",
         "excludeVirtualNodes.matchExpressions",
@@ -580,7 +778,11 @@ ROWS = [
         "tolerations-control-plane",
         "tolerationPreset",
         {"tolerationPreset": "controlPlane"},
-        {f"{SPEC}.tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]},
+        {
+            f"{SPEC}.tolerations": [
+                {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+            ]
+        },
     ),
     row("tolerations-none", "tolerationPreset", {"tolerationPreset": "none"}, {f"{SPEC}.tolerations": MISSING}),
     row(
@@ -598,16 +800,29 @@ ROWS = [
         "updateStrategy.rollingUpdate.maxUnavailable",
         {},
         {
-            "DaemonSet:spec.updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0}},
+            "DaemonSet:spec.updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "10%", "maxSurge": 0},
+            },
             "DaemonSet:spec.minReadySeconds": 10,
         },
     ),
-    row("on-delete", "updateStrategy.type", {"updateStrategy": {"type": "OnDelete"}}, {"DaemonSet:spec.updateStrategy": {"type": "OnDelete"}}),
+    row(
+        "on-delete",
+        "updateStrategy.type",
+        {"updateStrategy": {"type": "OnDelete"}},
+        {"DaemonSet:spec.updateStrategy": {"type": "OnDelete"}},
+    ),
     row(
         "max-unavailable",
         "updateStrategy.rollingUpdate.maxUnavailable",
         {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 1}}},
-        {"DaemonSet:spec.updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
+        {
+            "DaemonSet:spec.updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+            }
+        },
     ),
     row(
         "max-surge-zero-percent",
@@ -616,8 +831,18 @@ ROWS = [
         {"DaemonSet:spec.updateStrategy.rollingUpdate.maxSurge": "0%"},
     ),
     row("min-ready", "minReadySeconds", {"minReadySeconds": 30}, {"DaemonSet:spec.minReadySeconds": 30}),
-    row("revision-history", "revisionHistoryLimit", {"revisionHistoryLimit": 3}, {"DaemonSet:spec.revisionHistoryLimit": 3}),
-    row("grace-period", "terminationGracePeriodSeconds", {"terminationGracePeriodSeconds": 120}, {f"{SPEC}.terminationGracePeriodSeconds": 120}),
+    row(
+        "revision-history",
+        "revisionHistoryLimit",
+        {"revisionHistoryLimit": 3},
+        {"DaemonSet:spec.revisionHistoryLimit": 3},
+    ),
+    row(
+        "grace-period",
+        "terminationGracePeriodSeconds",
+        {"terminationGracePeriodSeconds": 120},
+        {f"{SPEC}.terminationGracePeriodSeconds": 120},
+    ),
     row("prestop-off", "preStop.enabled", {"preStop": {"enabled": False}}, {"container:lifecycle": MISSING}),
     row(
         "prestop-sleep",
@@ -626,18 +851,36 @@ ROWS = [
         {"container:lifecycle.preStop.exec.command": ["/bin/sh", "-c", "kill -USR1 1; sleep 20"]},
     ),
     # --- resources and probes
-    row("cpu-request", "resources.requests.cpu", {"resources": {"requests": {"cpu": "250m"}}}, {"container:resources.requests.cpu": "250m"}),
+    row(
+        "cpu-request",
+        "resources.requests.cpu",
+        {"resources": {"requests": {"cpu": "250m"}}},
+        {"container:resources.requests.cpu": "250m"},
+    ),
     row(
         "memory-request",
         "resources.requests.memory resources.limits.memory",
         {"resources": {"requests": {"memory": "512Mi"}, "limits": {"memory": "512Mi"}}},
         {"container:resources.requests.memory": "512Mi", "container:resources.limits.memory": "512Mi"},
     ),
-    row("cpu-limit", "resources.limits.cpu", {"resources": {"limits": {"cpu": "2"}}}, {"container:resources.limits.cpu": "2"}),
+    row(
+        "cpu-limit",
+        "resources.limits.cpu",
+        {"resources": {"limits": {"cpu": "2"}}},
+        {"container:resources.limits.cpu": "2"},
+    ),
     row(
         "readiness",
         "readinessProbe.initialDelaySeconds readinessProbe.periodSeconds readinessProbe.timeoutSeconds readinessProbe.failureThreshold readinessProbe.successThreshold",
-        {"readinessProbe": {"initialDelaySeconds": 1, "periodSeconds": 7, "timeoutSeconds": 3, "failureThreshold": 4, "successThreshold": 2}},
+        {
+            "readinessProbe": {
+                "initialDelaySeconds": 1,
+                "periodSeconds": 7,
+                "timeoutSeconds": 3,
+                "failureThreshold": 4,
+                "successThreshold": 2,
+            }
+        },
         {
             "container:readinessProbe": {
                 "httpGet": {"path": "/metrics", "port": "metrics"},
@@ -668,10 +911,22 @@ ROWS = [
         "startup",
         "startupProbe.enabled startupProbe.periodSeconds startupProbe.timeoutSeconds startupProbe.failureThreshold",
         {"startupProbe": {"enabled": True, "periodSeconds": 3, "timeoutSeconds": 1, "failureThreshold": 100}},
-        {"container:startupProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 3, "timeoutSeconds": 1, "failureThreshold": 100}},
+        {
+            "container:startupProbe": {
+                "httpGet": {"path": "/metrics", "port": "metrics"},
+                "periodSeconds": 3,
+                "timeoutSeconds": 1,
+                "failureThreshold": 100,
+            }
+        },
     ),
     # --- PDB
-    row("pdb-off", "podDisruptionBudget.enabled", {"podDisruptionBudget": {"enabled": False}}, {"PodDisruptionBudget": MISSING}),
+    row(
+        "pdb-off",
+        "podDisruptionBudget.enabled",
+        {"podDisruptionBudget": {"enabled": False}},
+        {"PodDisruptionBudget": MISSING},
+    ),
     row(
         "pdb-min-available",
         "podDisruptionBudget.minAvailable",
@@ -711,7 +966,11 @@ ROWS = [
         "non-root",
         "securityContext.runAsUser securityContext.runAsGroup securityContext.runAsNonRoot",
         {"securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True}},
-        {"container:securityContext.runAsUser": 1000, "container:securityContext.runAsGroup": 1000, "container:securityContext.runAsNonRoot": True},
+        {
+            "container:securityContext.runAsUser": 1000,
+            "container:securityContext.runAsGroup": 1000,
+            "container:securityContext.runAsNonRoot": True,
+        },
     ),
     row(
         "capabilities",
@@ -729,13 +988,21 @@ ROWS = [
         "sa-not-created",
         "serviceAccount.create",
         {"serviceAccount": {"create": False}},
-        {"ServiceAccount": MISSING, f"{SPEC}.serviceAccountName": "default", "ClusterRoleBinding:subjects[0].name": "default"},
+        {
+            "ServiceAccount": MISSING,
+            f"{SPEC}.serviceAccountName": "default",
+            "ClusterRoleBinding:subjects[0].name": "default",
+        },
     ),
     row(
         "sa-name",
         "serviceAccount.name",
         {"serviceAccount": {"name": "logs-sa"}},
-        {"ServiceAccount:metadata.name": "logs-sa", f"{SPEC}.serviceAccountName": "logs-sa", "ClusterRoleBinding:subjects[0].name": "logs-sa"},
+        {
+            "ServiceAccount:metadata.name": "logs-sa",
+            f"{SPEC}.serviceAccountName": "logs-sa",
+            "ClusterRoleBinding:subjects[0].name": "logs-sa",
+        },
     ),
     row(
         "sa-annotations",
@@ -759,7 +1026,13 @@ ROWS = [
                 "targetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "dsgate-fluentd"},
                 "updatePolicy": {"updateMode": "Off"},
                 "resourcePolicy": {
-                    "containerPolicies": [{"containerName": "fluentd", "controlledResources": ["cpu", "memory"], "controlledValues": "RequestsAndLimits"}]
+                    "containerPolicies": [
+                        {
+                            "containerName": "fluentd",
+                            "controlledResources": ["cpu", "memory"],
+                            "controlledValues": "RequestsAndLimits",
+                        }
+                    ]
                 },
             }
         },
@@ -809,14 +1082,28 @@ ROWS = [
         "netpol-egress",
         "networkPolicy.egress",
         {"networkPolicy": {"enabled": True, "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]}},
-        {"NetworkPolicy:spec.policyTypes": ["Ingress", "Egress"], "NetworkPolicy:spec.egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]},
+        {
+            "NetworkPolicy:spec.policyTypes": ["Ingress", "Egress"],
+            "NetworkPolicy:spec.egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}],
+        },
     ),
     row(
-        "helm-test", "helmTest.enabled", {}, {'Pod:metadata.annotations."helm.sh/hook"': "test", 'Pod:metadata.labels."app.kubernetes.io/name"': "fluentd-test"}
+        "helm-test",
+        "helmTest.enabled",
+        {},
+        {
+            'Pod:metadata.annotations."helm.sh/hook"': "test",
+            'Pod:metadata.labels."app.kubernetes.io/name"': "fluentd-test",
+        },
     ),
     row("helm-test-off", "helmTest.enabled", {"helmTest": {"enabled": False}}, {"Pod": MISSING}),
     row("ds-annotations", "annotations", {"annotations": {"a": "b"}}, {"DaemonSet:metadata.annotations": {"a": "b"}}),
-    row("pod-annotations", "podAnnotations", {"podAnnotations": {"a": "b"}}, {"DaemonSet:spec.template.metadata.annotations.a": "b"}),
+    row(
+        "pod-annotations",
+        "podAnnotations",
+        {"podAnnotations": {"a": "b"}},
+        {"DaemonSet:spec.template.metadata.annotations.a": "b"},
+    ),
     row(
         "pod-labels",
         "podLabels",
@@ -831,8 +1118,14 @@ ROWS = [
     row(
         "extra-volumes",
         "extraVolumes extraVolumeMounts",
-        {"extraVolumes": [{"name": "extra", "emptyDir": {}}], "extraVolumeMounts": [{"name": "extra", "mountPath": "/extra"}]},
-        {f"{SPEC}.volumes[name=extra]": {"name": "extra", "emptyDir": {}}, "container:volumeMounts[name=extra].mountPath": "/extra"},
+        {
+            "extraVolumes": [{"name": "extra", "emptyDir": {}}],
+            "extraVolumeMounts": [{"name": "extra", "mountPath": "/extra"}],
+        },
+        {
+            f"{SPEC}.volumes[name=extra]": {"name": "extra", "emptyDir": {}},
+            "container:volumeMounts[name=extra].mountPath": "/extra",
+        },
     ),
     # every container carries cpu and memory requests and limits (the schema requires them of sidecars too)
     row(
@@ -843,11 +1136,17 @@ ROWS = [
                 {
                     "name": "sidecar",
                     "image": "busybox:1.37",
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "50m", "memory": "16Mi"}},
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "50m", "memory": "16Mi"},
+                    },
                 }
             ]
         },
-        {f"{SPEC}.containers[name=sidecar].image": "busybox:1.37", f"{SPEC}.containers[name=sidecar].resources.limits.memory": "16Mi"},
+        {
+            f"{SPEC}.containers[name=sidecar].image": "busybox:1.37",
+            f"{SPEC}.containers[name=sidecar].resources.limits.memory": "16Mi",
+        },
     ),
     row(
         "extra-init-containers",
@@ -861,7 +1160,11 @@ ROWS = [
         "numeric-looking-strings",
         "priorityClassName nameOverride",
         {"priorityClassName": "0", "nameOverride": "1e3"},
-        {f"{SPEC}.priorityClassName": "0", 'DaemonSet:spec.selector.matchLabels."app.kubernetes.io/name"': "1e3", "Service:metadata.name": "dsgate-1e3"},
+        {
+            f"{SPEC}.priorityClassName": "0",
+            'DaemonSet:spec.selector.matchLabels."app.kubernetes.io/name"': "1e3",
+            "Service:metadata.name": "dsgate-1e3",
+        },
     ),
     row(
         "affinity-null",
@@ -871,7 +1174,12 @@ ROWS = [
             f"{SPEC}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key": "eks.amazonaws.com/compute-type"
         },
     ),
-    row("no-virtual-node-rules", "excludeVirtualNodes.matchExpressions", {"excludeVirtualNodes": {"matchExpressions": []}}, {f"{SPEC}.affinity": MISSING}),
+    row(
+        "no-virtual-node-rules",
+        "excludeVirtualNodes.matchExpressions",
+        {"excludeVirtualNodes": {"matchExpressions": []}},
+        {f"{SPEC}.affinity": MISSING},
+    ),
     row(
         "extra-file-verbatim",
         "config.extraFiles",
@@ -909,7 +1217,10 @@ def test_value_effect(covers: tuple[str, ...], values: dict[str, Any], checks: d
     for target, expected in checks.items():
         actual = None if isinstance(expected, Variant) else lookup(objs, target)
         if not _matches(actual, expected, objs):
-            wrong[target] = {"expected": expected, "actual": actual if not isinstance(expected, Variant) else image_variant(objs)}
+            wrong[target] = {
+                "expected": expected,
+                "actual": actual if not isinstance(expected, Variant) else image_variant(objs),
+            }
     assert wrong == {}
 
 
@@ -924,7 +1235,9 @@ def test_every_value_has_a_row() -> None:
 
 def test_readme_values_table_is_current() -> None:
     """The README table is what `python -m dsgate.docs.chartdocs charts/fluentd` generates (every key documented)."""
-    assert update_readme(CHART, check=True) is False, "README is stale: run 'python -m dsgate.docs.chartdocs charts/fluentd'"
+    assert update_readme(CHART, check=True) is False, (
+        "README is stale: run 'python -m dsgate.docs.chartdocs charts/fluentd'"
+    )
     readme = (CHART / "README.md").read_text()
     rows = parse_values(CHART / "values.yaml")
     assert all(f"| {r.key} |" in readme for r in rows)

@@ -36,13 +36,18 @@ def test_binary_is_the_charts_app_version() -> None:
         pytest.param("hardened", None, "node_memory_MemTotal_bytes", id="hardened-extra-args"),
         pytest.param(
             "default",
-            {"collectors": {"enabled": ["processes"], "disabled": ["wifi"]}, "extraArgs": ["--web.telemetry-path=/metrics"]},
+            {
+                "collectors": {"enabled": ["processes"], "disabled": ["wifi"]},
+                "extraArgs": ["--web.telemetry-path=/metrics"],
+            },
             "node_processes_threads",
             id="collectors-and-extraArgs",
         ),
     ],
 )
-def test_rendered_args_run_and_serve_metrics(render: Any, scenario: str, values: dict[str, Any] | None, expected_metric: str) -> None:
+def test_rendered_args_run_and_serve_metrics(
+    render: Any, scenario: str, values: dict[str, Any] | None, expected_metric: str
+) -> None:
     args = container(render(CHART, values, values_files=[scenario_file(scenario)]))["args"]
     port = free_port()
     with node_exporter(local_args(args, port), port) as url:
@@ -63,8 +68,14 @@ def test_proxy_mode_args_bind_loopback(render: Any) -> None:
 @pytest.mark.parametrize(
     ("values", "expected_error"),
     [
-        pytest.param({"extraArgs": ["--colector.systemd"]}, "unknown long flag '--colector.systemd'", id="misspelled-flag"),
-        pytest.param({"collectors": {"enabled": ["no_such_collector"]}}, "unknown long flag '--collector.no_such_collector'", id="unknown-collector"),
+        pytest.param(
+            {"extraArgs": ["--colector.systemd"]}, "unknown long flag '--colector.systemd'", id="misspelled-flag"
+        ),
+        pytest.param(
+            {"collectors": {"enabled": ["no_such_collector"]}},
+            "unknown long flag '--collector.no_such_collector'",
+            id="unknown-collector",
+        ),
     ],
 )
 def test_bad_flags_make_the_binary_fail(render: Any, values: dict[str, Any], expected_error: str) -> None:

@@ -21,7 +21,11 @@ def _findings(objs: list[dict[str, Any]], tmp_path: Any) -> list[dict[str, Any]]
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_zero_denies(render: Any, scenario: str, tmp_path: Any) -> None:
     findings = _findings(render(CHART, values_files=[scenario_file(scenario)]), tmp_path)
-    denies = [f"{f['rule']} {f['resource']}: {f['message']}" for f in findings if f["severity"] == "deny" and not f["exempted"]]
+    denies = [
+        f"{f['rule']} {f['resource']}: {f['message']}"
+        for f in findings
+        if f["severity"] == "deny" and not f["exempted"]
+    ]
     assert denies == []
 
 

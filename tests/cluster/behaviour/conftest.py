@@ -43,7 +43,9 @@ def scale_cluster(cluster_root: Path) -> Iterator[LocalCluster]:
         yield cluster
     finally:
         down(cluster.name, cluster_root, quiet=True)
-    assert not component_pids(cluster.paths) and not cluster.paths.dir.exists(), f"cluster {cluster.name} left processes or files behind"
+    assert not component_pids(cluster.paths) and not cluster.paths.dir.exists(), (
+        f"cluster {cluster.name} left processes or files behind"
+    )
 
 
 def _namespace(dyn: DynamicClient, labels: dict[str, str] | None = None) -> Iterator[str]:

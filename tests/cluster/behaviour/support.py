@@ -16,7 +16,11 @@ from dsgate.cluster import kube
 from dsgate.cluster.observe import Timeline
 from dsgate.cluster.plot import timeline_png
 
-CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+CONTROL_PLANE_TOLERATION = {
+    "key": "node-role.kubernetes.io/control-plane",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
 
 
 def agent(
@@ -71,16 +75,22 @@ def create(dyn: DynamicClient, obj: dict[str, Any], namespace: str) -> dict[str,
     return kube.create(dyn, copy.deepcopy(obj), namespace=namespace)
 
 
-def patch(dyn: DynamicClient, api_version: str, kind: str, name: str, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+def patch(
+    dyn: DynamicClient, api_version: str, kind: str, name: str, body: dict[str, Any], namespace: str | None = None
+) -> dict[str, Any]:
     res = kube.resource(dyn, api_version, kind)
     if res.namespaced:
         return dict(res.patch(body=body, name=name, namespace=namespace).to_dict())
     return dict(res.patch(body=body, name=name).to_dict())
 
 
-def new_version(dyn: DynamicClient, namespace: str, name: str, tag: str = "v2", annotations: dict[str, str] | None = None) -> None:
+def new_version(
+    dyn: DynamicClient, namespace: str, name: str, tag: str = "v2", annotations: dict[str, str] | None = None
+) -> None:
     """Roll the DaemonSet to another image tag (and pod annotations): a new revision."""
-    template: dict[str, Any] = {"spec": {"containers": [{"name": "agent", "image": f"registry.example/dsgate/{name}:{tag}"}]}}
+    template: dict[str, Any] = {
+        "spec": {"containers": [{"name": "agent", "image": f"registry.example/dsgate/{name}:{tag}"}]}
+    }
     if annotations:
         template["metadata"] = {"annotations": annotations}
     patch(dyn, "apps/v1", "DaemonSet", name, {"spec": {"template": template}}, namespace)
@@ -92,7 +102,9 @@ def pods_by_node(dyn: DynamicClient, namespace: str, name: str) -> dict[str, dic
     return {p["spec"].get("nodeName") or "": p for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
-def plot(timeline: Timeline, out: Path, name: str, series: tuple[str, ...], limits: dict[str, float] | None = None) -> Path:
+def plot(
+    timeline: Timeline, out: Path, name: str, series: tuple[str, ...], limits: dict[str, float] | None = None
+) -> Path:
     """Write the experiment's timeline PNG under OUT and check it is a real PNG."""
     path = timeline_png(timeline, out / f"{name}.png", series=series, limits=limits)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, f"{path} is not a drawn PNG"

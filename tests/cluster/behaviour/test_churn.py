@@ -26,7 +26,9 @@ def _taint(dyn: DynamicClient, node: str, taints: list[dict[str, str]]) -> None:
     patch(dyn, "v1", "Node", node, {"spec": {"taints": taints or None}})
 
 
-def test_join_gets_a_pod_and_leave_collects_it(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespace: str, out: Path) -> None:
+def test_join_gets_a_pod_and_leave_collects_it(
+    behaviour_cluster: LocalCluster, dyn: DynamicClient, namespace: str, out: Path
+) -> None:
     timeline = observe.Timeline(title="node churn: join and leave")
     create(dyn, agent("churn"), namespace)
     sample = observe.sampler(dyn, namespace, "churn")
@@ -34,7 +36,13 @@ def test_join_gets_a_pod_and_leave_collects_it(behaviour_cluster: LocalCluster, 
     timeline.mark("node joins")
     node = behaviour_cluster.add_node("worker", wait=60)
     try:
-        observe.poll(timeline, sample, lambda s: observe.settled(s) and s["desired"] == before["desired"] + 1, 60, f"a pod on the new node {node}")
+        observe.poll(
+            timeline,
+            sample,
+            lambda s: observe.settled(s) and s["desired"] == before["desired"] + 1,
+            60,
+            f"a pod on the new node {node}",
+        )
         pod = pods_by_node(dyn, namespace, "churn")[node]
         assert kube.pod_ready(pod)
     finally:
@@ -56,7 +64,9 @@ def test_join_gets_a_pod_and_leave_collects_it(behaviour_cluster: LocalCluster, 
     ("toleration", "expected_evicted", "expected_min_seconds"),
     [
         pytest.param(None, True, 0, id="not-tolerated-evicted"),
-        pytest.param({"key": TAINT["key"], "operator": "Exists", "effect": "NoExecute"}, False, 0, id="tolerated-stays"),
+        pytest.param(
+            {"key": TAINT["key"], "operator": "Exists", "effect": "NoExecute"}, False, 0, id="tolerated-stays"
+        ),
         pytest.param(
             {"key": TAINT["key"], "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": TOLERATION_SECONDS},
             True,
@@ -65,9 +75,16 @@ def test_join_gets_a_pod_and_leave_collects_it(behaviour_cluster: LocalCluster, 
         ),
     ],
 )
-@pytest.mark.evidence("DS-TOL-003", "a NoExecute toleration with tolerationSeconds evicts the agent from the tainted node after that time")
+@pytest.mark.evidence(
+    "DS-TOL-003", "a NoExecute toleration with tolerationSeconds evicts the agent from the tainted node after that time"
+)
 def test_no_execute_taint(
-    dyn: DynamicClient, namespace: str, out: Path, toleration: dict[str, object] | None, expected_evicted: bool, expected_min_seconds: int
+    dyn: DynamicClient,
+    namespace: str,
+    out: Path,
+    toleration: dict[str, object] | None,
+    expected_evicted: bool,
+    expected_min_seconds: int,
 ) -> None:
     name = "noexec"
     node = "worker-1"
@@ -88,34 +105,59 @@ def test_no_execute_taint(
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "probe"},
-        "spec": {"nodeName": node, "containers": [{"name": "probe", "image": "registry.example/dsgate/probe:v1"}], "terminationGracePeriodSeconds": 0},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "probe", "image": "registry.example/dsgate/probe:v1"}],
+            "terminationGracePeriodSeconds": 0,
+        },
     }
     create(dyn, probe, namespace)
-    kube.wait_for("the probe pod Ready", lambda: kube.pod_ready(kube.get_or_none(dyn, "v1", "Pod", "probe", namespace) or {}), 60)
+    kube.wait_for(
+        "the probe pod Ready", lambda: kube.pod_ready(kube.get_or_none(dyn, "v1", "Pod", "probe", namespace) or {}), 60
+    )
 
     def counts() -> dict[str, object]:
         probe_pod = kube.get_or_none(dyn, "v1", "Pod", "probe", namespace)
-        return {**sample(), "on_node": int(present()), "probe": int(probe_pod is not None and not probe_pod["metadata"].get("deletionTimestamp"))}
+        return {
+            **sample(),
+            "on_node": int(present()),
+            "probe": int(probe_pod is not None and not probe_pod["metadata"].get("deletionTimestamp")),
+        }
 
     tainted_at = time.monotonic()
     timeline.mark("taint")
     _taint(dyn, node, [TAINT])
     try:
-        observe.poll(timeline, counts, lambda s: not s["probe"], 60, f"the taint-eviction controller to evict the probe pod on {node}")
+        observe.poll(
+            timeline,
+            counts,
+            lambda s: not s["probe"],
+            60,
+            f"the taint-eviction controller to evict the probe pod on {node}",
+        )
         if expected_evicted:
             observe.poll(timeline, counts, lambda s: not s["on_node"], 60, f"the agent pod on {node} to be evicted")
             waited = time.monotonic() - tainted_at
-            assert waited >= expected_min_seconds, f"evicted after {waited:.1f}s, before tolerationSeconds {expected_min_seconds}"
+            assert waited >= expected_min_seconds, (
+                f"evicted after {waited:.1f}s, before tolerationSeconds {expected_min_seconds}"
+            )
             timeline.mark("agent evicted")
             if expected_min_seconds:
-                assert observe.events(dyn, namespace, first["metadata"]["name"], "TaintManagerEviction"), "no TaintManagerEviction event for the agent pod"
+                assert observe.events(dyn, namespace, first["metadata"]["name"], "TaintManagerEviction"), (
+                    "no TaintManagerEviction event for the agent pod"
+                )
         else:
             assert present(), "the tolerated agent pod was evicted"
     finally:
         _taint(dyn, node, [])
         timeline.mark("untaint")
     observe.poll(timeline, sample, observe.settled, 60, "the agent back on every worker")
-    plot(timeline, out, f"noexecute-{'tolerated' if not expected_evicted else 'evicted'}", ("desired", "pods", "available", "on_node", "probe"))
+    plot(
+        timeline,
+        out,
+        f"noexecute-{'tolerated' if not expected_evicted else 'evicted'}",
+        ("desired", "pods", "available", "on_node", "probe"),
+    )
 
 
 def test_pod_marked_not_ready_turns_ready_again(dyn: DynamicClient, namespace: str, out: Path) -> None:
@@ -132,7 +174,17 @@ def test_pod_marked_not_ready_turns_ready_again(dyn: DynamicClient, namespace: s
     timeline.mark("marked NotReady")
     # What MarkPodsNotReady (kube-controller-manager's node lifecycle controller) writes.
     marked = kube.resource(dyn, "v1", "Pod").status.patch(
-        body={"status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}},
+        body={
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    }
+                ]
+            }
+        },
         name=pod["metadata"]["name"],
         namespace=namespace,
         content_type="application/strategic-merge-patch+json",
@@ -146,7 +198,13 @@ def test_pod_marked_not_ready_turns_ready_again(dyn: DynamicClient, namespace: s
         f"the pod on {node} Ready again",
         on_timeout=lambda: observe.unready_detail(dyn, namespace, name),
     )
-    assert pods_by_node(dyn, namespace, name)[node]["metadata"]["uid"] == pod["metadata"]["uid"], "the pod was replaced, not reported Ready again"
+    assert pods_by_node(dyn, namespace, name)[node]["metadata"]["uid"] == pod["metadata"]["uid"], (
+        "the pod was replaced, not reported Ready again"
+    )
     # The stage's event (recorded asynchronously by kwok) says who reported it Ready again.
-    kube.wait_for("the pod-ready-again stage's event", lambda: observe.events(dyn, namespace, pod["metadata"]["name"], "Ready"), 30)
+    kube.wait_for(
+        "the pod-ready-again stage's event",
+        lambda: observe.events(dyn, namespace, pod["metadata"]["name"], "Ready"),
+        30,
+    )
     plot(timeline, out, "ready-again", ("desired", "available", "pods_ready"))

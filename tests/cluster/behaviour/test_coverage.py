@@ -24,8 +24,20 @@ GPUS = {"gpu-0", "gpu-1"}
 @pytest.mark.parametrize(
     ("name", "settings", "expected_nodes", "expected_missing_reason"),
     [
-        pytest.param("no-cp-toleration", {}, WORKERS | GPUS, {"control-plane-0": "taint not tolerated"}, id="control-plane-not-tolerated"),
-        pytest.param("cp-toleration", {"tolerations": [CONTROL_PLANE_TOLERATION]}, WORKERS | GPUS | {"control-plane-0"}, {}, id="control-plane-tolerated"),
+        pytest.param(
+            "no-cp-toleration",
+            {},
+            WORKERS | GPUS,
+            {"control-plane-0": "taint not tolerated"},
+            id="control-plane-not-tolerated",
+        ),
+        pytest.param(
+            "cp-toleration",
+            {"tolerations": [CONTROL_PLANE_TOLERATION]},
+            WORKERS | GPUS | {"control-plane-0"},
+            {},
+            id="control-plane-tolerated",
+        ),
         pytest.param(
             "gpu-agent",
             {"node_selector": {"nvidia.com/gpu.present": "true"}},
@@ -48,7 +60,9 @@ def test_coverage(
     timeline = observe.Timeline(title=f"coverage: {name}")
     create(dyn, agent(name, **settings), namespace)
     timeline.mark("created")
-    last = observe.poll(timeline, observe.sampler(dyn, namespace, name), observe.settled, 60, f"DaemonSet {name} to settle")
+    last = observe.poll(
+        timeline, observe.sampler(dyn, namespace, name), observe.settled, 60, f"DaemonSet {name} to settle"
+    )
     assert (last["desired"], last["available"], last["pods"]) == (len(expected_nodes),) * 3
     assert set(pods_by_node(dyn, namespace, name)) == expected_nodes
     coverage = observe.coverage(dyn, observe.daemonset(dyn, namespace, name))

@@ -41,7 +41,8 @@ def _pdb(dyn: DynamicClient, namespace: str, name: str) -> dict[str, Any]:
 
 
 @pytest.mark.evidence(
-    "DS-PDB-002", "a percentage minAvailable or a maxUnavailable PDB over DaemonSet pods fails in the disruption controller and refuses every eviction"
+    "DS-PDB-002",
+    "a percentage minAvailable or a maxUnavailable PDB over DaemonSet pods fails in the disruption controller and refuses every eviction",
 )
 @pytest.mark.parametrize(
     ("budget", "expected_drained"),
@@ -51,7 +52,14 @@ def _pdb(dyn: DynamicClient, namespace: str, name: str) -> dict[str, Any]:
         pytest.param({"maxUnavailable": 1}, False, id="max-unavailable-refuses"),
     ],
 )
-def test_pdb_drain(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespace: str, out: Path, budget: dict[str, Any], expected_drained: bool) -> None:
+def test_pdb_drain(
+    behaviour_cluster: LocalCluster,
+    dyn: DynamicClient,
+    namespace: str,
+    out: Path,
+    budget: dict[str, Any],
+    expected_drained: bool,
+) -> None:
     name = "guarded"
     core = CoreV1Api(behaviour_cluster.api())
     create(dyn, agent(name), namespace)
@@ -70,10 +78,14 @@ def test_pdb_drain(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
     def with_pdb() -> dict[str, Any]:
         st = _pdb(dyn, namespace, name).get("status") or {}
         # A failed sync sets the DisruptionAllowed condition but not observedGeneration (failSafe).
-        processed = st.get("observedGeneration", 0) >= 1 or any(c.get("type") == "DisruptionAllowed" for c in st.get("conditions") or [])
+        processed = st.get("observedGeneration", 0) >= 1 or any(
+            c.get("type") == "DisruptionAllowed" for c in st.get("conditions") or []
+        )
         return {**sample(), "disruptionsAllowed": st.get("disruptionsAllowed", -1), "pdb_processed": int(processed)}
 
-    observe.poll(timeline, with_pdb, lambda s: bool(s["pdb_processed"]), 60, "the disruption controller to process the PDB")
+    observe.poll(
+        timeline, with_pdb, lambda s: bool(s["pdb_processed"]), 60, "the disruption controller to process the PDB"
+    )
     timeline.mark("drain starts")
     drain_start = timeline.now()
     accepted = refused = 0
@@ -108,7 +120,10 @@ def test_pdb_drain(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
     plot(timeline, out, "pdb-drain", ("desired", "available", "disruptionsAllowed"))
 
 
-@pytest.mark.evidence("DS-PRI-001", "on a full node an agent without priority stays Pending; system-node-critical preempts a lower-priority pod")
+@pytest.mark.evidence(
+    "DS-PRI-001",
+    "on a full node an agent without priority stays Pending; system-node-critical preempts a lower-priority pod",
+)
 @pytest.mark.parametrize(
     ("priority_class", "expected_covered"),
     [
@@ -116,7 +131,9 @@ def test_pdb_drain(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
         pytest.param("system-node-critical", True, id="node-critical-preempts"),
     ],
 )
-def test_priority_on_full_node(dyn: DynamicClient, namespace: str, out: Path, priority_class: str | None, expected_covered: bool) -> None:
+def test_priority_on_full_node(
+    dyn: DynamicClient, namespace: str, out: Path, priority_class: str | None, expected_covered: bool
+) -> None:
     node = "worker-3"
     filler = {
         "apiVersion": "v1",
@@ -124,15 +141,25 @@ def test_priority_on_full_node(dyn: DynamicClient, namespace: str, out: Path, pr
         "metadata": {"name": "filler"},
         "spec": {
             "nodeSelector": {"kubernetes.io/hostname": node},
-            "containers": [{"name": "app", "image": "registry.example/dsgate/app:v1", "resources": {"requests": {"cpu": "3750m"}}}],
+            "containers": [
+                {"name": "app", "image": "registry.example/dsgate/app:v1", "resources": {"requests": {"cpu": "3750m"}}}
+            ],
             "terminationGracePeriodSeconds": 0,
         },
     }
     create(dyn, filler, namespace)
-    kube.wait_for("the filler pod Ready", lambda: kube.pod_ready(kube.get_or_none(dyn, "v1", "Pod", "filler", namespace) or {}), 60)
+    kube.wait_for(
+        "the filler pod Ready",
+        lambda: kube.pod_ready(kube.get_or_none(dyn, "v1", "Pod", "filler", namespace) or {}),
+        60,
+    )
     name = "critical" if priority_class else "plain"
     timeline = observe.Timeline(title=f"agent on a full node, priorityClassName {priority_class or '(none)'}")
-    create(dyn, agent(name, node_selector={"kubernetes.io/hostname": node}, priority_class=priority_class, cpu="100m"), namespace)
+    create(
+        dyn,
+        agent(name, node_selector={"kubernetes.io/hostname": node}, priority_class=priority_class, cpu="100m"),
+        namespace,
+    )
     base = observe.sampler(dyn, namespace, name)
 
     def sample() -> dict[str, Any]:
@@ -140,11 +167,15 @@ def test_priority_on_full_node(dyn: DynamicClient, namespace: str, out: Path, pr
         return {**base(), "filler": int(pod is not None and not pod["metadata"].get("deletionTimestamp"))}
 
     if expected_covered:
-        observe.poll(timeline, sample, lambda s: observe.settled(s) and not s["filler"], 60, "the agent to preempt the filler")
+        observe.poll(
+            timeline, sample, lambda s: observe.settled(s) and not s["filler"], 60, "the agent to preempt the filler"
+        )
         preempted = observe.events(dyn, namespace, "filler", "Preempted")
         assert preempted and "Preempted by" in preempted[-1]["message"], preempted
     else:
-        last = observe.poll(timeline, sample, lambda s: s["unschedulable"] == 1, 60, "the scheduler to refuse the agent")
+        last = observe.poll(
+            timeline, sample, lambda s: s["unschedulable"] == 1, 60, "the scheduler to refuse the agent"
+        )
         assert last["filler"] == 1 and last["available"] == 0
         cov = observe.coverage(dyn, observe.daemonset(dyn, namespace, name))
         assert [(m["node"], m["reason"].split(":")[0]) for m in cov.missing_eligible] == [(node, "resources")]
@@ -164,16 +195,33 @@ def test_pod_security_levels(dyn: DynamicClient, out: Path, chart: str) -> None:
     timeline = observe.Timeline(title=f"{chart} under Pod Security levels")
     for level in levels:
         ns = f"psa-{chart}-{level}"
-        kube.create(dyn, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": level}}})
+        kube.create(
+            dyn,
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": level}},
+            },
+        )
         try:
-            objects = [d for d in yaml.safe_load_all(helm_template(CHARTS / chart, release=f"psa-{level}", namespace=ns).text) if d]
+            objects = [
+                d
+                for d in yaml.safe_load_all(helm_template(CHARTS / chart, release=f"psa-{level}", namespace=ns).text)
+                if d
+            ]
             (name,) = [ns_name for _ns, ns_name in apply(dyn, objects, [], default_namespace=ns)]
             timeline.mark(level)
             sample = observe.sampler(dyn, ns, name)
             admitted = levels.index(level) >= levels.index(stated.group(1))
             if admitted:
                 # Admitted: a Ready pod on every node (availability would only add the chart's minReadySeconds).
-                observe.poll(timeline, sample, lambda s: s["current"] == s["desired"] == s["pods_ready"] > 0, 90, f"{chart} pods admitted under {level}")
+                observe.poll(
+                    timeline,
+                    sample,
+                    lambda s: s["current"] == s["desired"] == s["pods_ready"] > 0,
+                    90,
+                    f"{chart} pods admitted under {level}",
+                )
             else:
                 observe.poll(
                     timeline,

@@ -44,37 +44,64 @@ def _observe_for(timeline: observe.Timeline, sample: Any, seconds: float, what: 
         pytest.param({"host_network": True}, True, id="host-network-stalls"),
     ],
 )
-@pytest.mark.evidence("DS-ROL-006", "with maxSurge and a host port (or hostNetwork) the surge pod cannot be scheduled and the rollout stalls")
-def test_max_surge(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespace: str, out: Path, settings: dict[str, Any], expected_stall: bool) -> None:
+@pytest.mark.evidence(
+    "DS-ROL-006",
+    "with maxSurge and a host port (or hostNetwork) the surge pod cannot be scheduled and the rollout stalls",
+)
+def test_max_surge(
+    behaviour_cluster: LocalCluster,
+    dyn: DynamicClient,
+    namespace: str,
+    out: Path,
+    settings: dict[str, Any],
+    expected_stall: bool,
+) -> None:
     name = "surge"
-    timeline = observe.Timeline(title=f"maxSurge 1 {'with ' + next(iter(settings)) if settings else 'without host ports'}")
+    timeline = observe.Timeline(
+        title=f"maxSurge 1 {'with ' + next(iter(settings)) if settings else 'without host ports'}"
+    )
     create(dyn, agent(name, strategy=SURGE, **settings), namespace)
     sample = observe.sampler(dyn, namespace, name)
     installed = observe.poll(timeline, sample, observe.settled, 60, "the agent on every node")
     timeline.mark("new version")
     new_version(dyn, namespace, name)
     if not expected_stall:
-        result = rollout.watch(dyn, namespace, name, behaviour_cluster.topology, timeline, rollout.WatchOptions(120, stall_floor=10))
+        result = rollout.watch(
+            dyn, namespace, name, behaviour_cluster.topology, timeline, rollout.WatchOptions(120, stall_floor=10)
+        )
         assert result.completed, result.stalled_reason
         assert timeline.max("doubled_nodes") >= 1, "no sample showed the old and the surge pod on one node"
         assert result.max_unavailable_observed == 0
         plot(timeline, out, "surge-overlap", ("desired", "updated", "available", "unavailable", "doubled_nodes"))
         return
     # The surge pod is created and stays Pending: the scheduler finds the port taken by the old pod.
-    observe.poll(timeline, sample, lambda s: s["unschedulable"] >= 1, 60, "the surge pod to be refused by the scheduler")
+    observe.poll(
+        timeline, sample, lambda s: s["unschedulable"] >= 1, 60, "the surge pod to be refused by the scheduler"
+    )
     pending = [p for p in kube.list_items(dyn, "v1", "Pod", namespace) if observe.pod_scheduled_message(p)]
-    assert pending and "free ports" in observe.pod_scheduled_message(pending[0]), observe.pod_scheduled_message(pending[0]) if pending else ""
+    assert pending and "free ports" in observe.pod_scheduled_message(pending[0]), (
+        observe.pod_scheduled_message(pending[0]) if pending else ""
+    )
     assert observe.events(dyn, namespace, pending[0]["metadata"]["name"], "FailedScheduling")
     timeline.mark("surge pod unschedulable")
 
     def stalled(s: dict[str, float]) -> None:
         assert s["new_ready"] == 0 and s["old"] == installed["desired"], f"the rollout moved: {s}"
 
-    _observe_for(timeline, sample, _window(behaviour_cluster, observe.daemonset(dyn, namespace, name)), "the stall", stalled)
-    plot(timeline, out, f"surge-stall-{next(iter(settings))}", ("desired", "updated", "available", "new", "unschedulable"))
+    _observe_for(
+        timeline, sample, _window(behaviour_cluster, observe.daemonset(dyn, namespace, name)), "the stall", stalled
+    )
+    plot(
+        timeline,
+        out,
+        f"surge-stall-{next(iter(settings))}",
+        ("desired", "updated", "available", "new", "unschedulable"),
+    )
 
 
-@pytest.mark.evidence("DS-ROL-005", "with minReadySeconds a crashing version halts at the budget; without it the whole fleet gets it")
+@pytest.mark.evidence(
+    "DS-ROL-005", "with minReadySeconds a crashing version halts at the budget; without it the whole fleet gets it"
+)
 @pytest.mark.parametrize(
     ("min_ready_seconds", "expected_fleet_replaced"),
     [
@@ -83,12 +110,19 @@ def test_max_surge(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
     ],
 )
 def test_bad_version(
-    behaviour_cluster: LocalCluster, dyn: DynamicClient, namespace: str, out: Path, min_ready_seconds: int, expected_fleet_replaced: bool
+    behaviour_cluster: LocalCluster,
+    dyn: DynamicClient,
+    namespace: str,
+    out: Path,
+    min_ready_seconds: int,
+    expected_fleet_replaced: bool,
 ) -> None:
     name = "crashing"
     budget = 2
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": budget}}
-    timeline = observe.Timeline(title=f"a crashing version, minReadySeconds {min_ready_seconds}, maxUnavailable {budget}")
+    timeline = observe.Timeline(
+        title=f"a crashing version, minReadySeconds {min_ready_seconds}, maxUnavailable {budget}"
+    )
     # minReadySeconds from the start: set later, it would make every pod Ready for less than that
     # unavailable at once, and the controller replaces unavailable old pods without counting the budget.
     create(dyn, agent(name, strategy=strategy, min_ready_seconds=min_ready_seconds), namespace)
@@ -115,7 +149,13 @@ def test_bad_version(
         assert (last["new"], last["old"], last["available"]) == (budget, desired - budget, desired - budget)
         assert observe.events(dyn, namespace, None, "BackOff"), "no BackOff event from the crashing pods"
         timeline.mark("halted")
-    plot(timeline, out, f"bad-version-min-ready-{min_ready_seconds}", ("desired", "new", "old", "available", "unavailable"), {"budget": budget})
+    plot(
+        timeline,
+        out,
+        f"bad-version-min-ready-{min_ready_seconds}",
+        ("desired", "new", "old", "available", "unavailable"),
+        {"budget": budget},
+    )
 
 
 @pytest.mark.evidence("DS-ROL-004", "with OnDelete nothing changes until a pod is deleted, and then only on that node")
@@ -131,14 +171,28 @@ def test_on_delete(behaviour_cluster: LocalCluster, dyn: DynamicClient, namespac
     observe.poll(timeline, sample, lambda s: bool(s["observed"]), 30, "the controller to observe the new spec")
 
     def untouched(s: dict[str, float]) -> None:
-        assert s["new"] == 0 and s["terminating"] == 0 and s["available"] == installed["desired"], f"a pod was replaced without a delete: {s}"
+        assert s["new"] == 0 and s["terminating"] == 0 and s["available"] == installed["desired"], (
+            f"a pod was replaced without a delete: {s}"
+        )
 
-    _observe_for(timeline, sample, _window(behaviour_cluster, observe.daemonset(dyn, namespace, name)), "nothing to happen", untouched)
+    _observe_for(
+        timeline,
+        sample,
+        _window(behaviour_cluster, observe.daemonset(dyn, namespace, name)),
+        "nothing to happen",
+        untouched,
+    )
     assert {node: pod["metadata"]["uid"] for node, pod in pods_by_node(dyn, namespace, name).items()} == before
     timeline.mark("delete pod on worker-2")
-    kube.resource(dyn, "v1", "Pod").delete(name=pods_by_node(dyn, namespace, name)["worker-2"]["metadata"]["name"], namespace=namespace)
+    kube.resource(dyn, "v1", "Pod").delete(
+        name=pods_by_node(dyn, namespace, name)["worker-2"]["metadata"]["name"], namespace=namespace
+    )
     last = observe.poll(
-        timeline, sample, lambda s: s["new_ready"] == 1 and s["terminating"] == 0 and s["available"] == s["desired"], 60, "the new pod on worker-2"
+        timeline,
+        sample,
+        lambda s: s["new_ready"] == 1 and s["terminating"] == 0 and s["available"] == s["desired"],
+        60,
+        "the new pod on worker-2",
     )
     after = pods_by_node(dyn, namespace, name)
     assert [n for n in after if after[n]["metadata"]["uid"] != before[n]] == ["worker-2"]

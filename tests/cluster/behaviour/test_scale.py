@@ -30,12 +30,18 @@ MAX_UP_SECONDS = 150
 
 
 @pytest.fixture(scope="module")
-def fleet(scale_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DynamicClient, str, observe.Timeline]]:
+def fleet(
+    scale_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DynamicClient, str, observe.Timeline]]:
     """The agent on all 1,000 nodes, maxUnavailable 10%; its install timeline."""
     dyn = scale_cluster.dynamic()
     for namespace in _namespace(dyn):
         timeline = observe.Timeline(title="agent install on 1,000 nodes")
-        create(dyn, agent("fleet", strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}}), namespace)
+        create(
+            dyn,
+            agent("fleet", strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}}),
+            namespace,
+        )
         timeline.mark("created")
         observe.poll(
             timeline,
@@ -76,11 +82,26 @@ def test_rolling_update_budget(
 ) -> None:
     dyn, namespace, installed = fleet
     record_property("install_seconds", installed.samples[-1]["t"])
-    patch(dyn, "apps/v1", "DaemonSet", "fleet", {"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": budget}}}}, namespace)
-    observe.poll(installed, observe.sampler(dyn, namespace, "fleet", pods=False), observe.settled, 60, "the strategy change to be observed")
+    patch(
+        dyn,
+        "apps/v1",
+        "DaemonSet",
+        "fleet",
+        {"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": budget}}}},
+        namespace,
+    )
+    observe.poll(
+        installed,
+        observe.sampler(dyn, namespace, "fleet", pods=False),
+        observe.settled,
+        60,
+        "the strategy change to be observed",
+    )
     timeline = observe.Timeline(title=f"RollingUpdate of 1,000 pods, maxUnavailable {budget}")
     new_version(dyn, namespace, "fleet", tag=f"b{expected_budget}")
-    result = rollout.watch(dyn, namespace, "fleet", scale_cluster.topology, timeline, rollout.WatchOptions(600, pods=False, interval=0.5))
+    result = rollout.watch(
+        dyn, namespace, "fleet", scale_cluster.topology, timeline, rollout.WatchOptions(600, pods=False, interval=0.5)
+    )
     # Pods the node lifecycle controller marked NotReady (their node missed its heartbeats) and the
     # pod-ready-again stage reported Ready again: how loaded the machine was, and that they recovered.
     flaps = {reason: len(observe.events(dyn, namespace, reason=reason)) for reason in ("NodeNotReady", "Ready")}
@@ -93,4 +114,10 @@ def test_rolling_update_budget(
     assert not over, f"{len(over)} samples over the budget, first {over[0]}"
     assert result.max_unavailable_observed >= expected_budget // 2, "the rollout never used its budget: did it run?"
     assert result.seconds >= 0.7 * result.prediction.pods, "faster than the simulated pod timings allow"
-    plot(timeline, out, f"rollout-1000-{expected_budget}", ("desired", "updated", "available", "unavailable"), {f"budget {expected_budget}": expected_budget})
+    plot(
+        timeline,
+        out,
+        f"rollout-1000-{expected_budget}",
+        ("desired", "updated", "available", "unavailable"),
+        {f"budget {expected_budget}": expected_budget},
+    )

@@ -41,7 +41,14 @@ def _no_execute(pod: dict[str, Any]) -> list[tuple[str, str, int | None]]:
         pytest.param([], [NOT_READY, UNREACHABLE], id="none-given"),
         # the same key, operator and effect: replaced, tolerationSeconds gone
         pytest.param(
-            [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}],
+            [
+                {
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                }
+            ],
             [NOT_READY, UNREACHABLE],
             id="not-ready-with-seconds-replaced",
         ),
@@ -53,9 +60,15 @@ def _no_execute(pod: dict[str, Any]) -> list[tuple[str, str, int | None]]:
         ),
     ],
 )
-@pytest.mark.evidence("DS-TOL-004", "a DaemonSet pod gets NoExecute tolerations for not-ready and unreachable only, from the DaemonSet controller")
+@pytest.mark.evidence(
+    "DS-TOL-004",
+    "a DaemonSet pod gets NoExecute tolerations for not-ready and unreachable only, from the DaemonSet controller",
+)
 def test_daemon_pod_no_execute_tolerations(
-    dyn: DynamicClient, namespace: str, given: list[dict[str, Any]], expected_no_execute: list[tuple[str, str, int | None]]
+    dyn: DynamicClient,
+    namespace: str,
+    given: list[dict[str, Any]],
+    expected_no_execute: list[tuple[str, str, int | None]],
 ) -> None:
     name = "tolerations"
     create(dyn, agent(name, tolerations=[CONTROL_PLANE_TOLERATION, *given]), namespace)
