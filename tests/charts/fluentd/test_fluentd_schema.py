@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -1124,6 +1125,8 @@ def _wrong(value: Any) -> Any:
         return "yes"
     if isinstance(value, (int, float)):
         return "1x"
+    if isinstance(value, str) and re.fullmatch(r"\d+%", value):
+        return ["a", "list"]  # an int-or-percent (maxUnavailable: 10%) takes a number as well
     if isinstance(value, str):
         return 12
     if isinstance(value, list):
