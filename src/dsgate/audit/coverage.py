@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dsgate.cluster.eligibility import DAEMONSET_TOLERATIONS, HOST_NETWORK_TOLERATION, ineligibility, tolerates
+from dsgate.cluster.eligibility import daemon_tolerations, ineligibility, tolerates
 from dsgate.k8s import parse_quantity
 
 RESOURCES = ("cpu", "memory", "ephemeral-storage")
@@ -113,14 +113,6 @@ def host_ports(spec: dict[str, Any]) -> set[tuple[int, str]]:
             port = p.get("hostPort") or (p.get("containerPort") if spec.get("hostNetwork") else None)
             if port:
                 out.add((int(port), str(p.get("protocol") or "TCP")))
-    return out
-
-
-def daemon_tolerations(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pod's tolerations plus the ones the DaemonSet controller adds to every daemon pod."""
-    out = [*(spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
-    if spec.get("hostNetwork"):
-        out.append(HOST_NETWORK_TOLERATION)
     return out
 
 

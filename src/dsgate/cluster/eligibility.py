@@ -62,6 +62,14 @@ def tolerates(tolerations: Sequence[dict[str, Any]], taint: dict[str, Any]) -> b
     return False
 
 
+def daemon_tolerations(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's tolerations plus the ones the DaemonSet controller adds to every daemon pod."""
+    out = [*(pod_spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
+    if pod_spec.get("hostNetwork"):
+        out.append(HOST_NETWORK_TOLERATION)
+    return out
+
+
 def ineligibility(node: dict[str, Any], pod_spec: dict[str, Any]) -> str | None:
     """Why a daemon pod with POD_SPEC does not belong on NODE, or None if it does."""
     labels = node["metadata"].get("labels") or {}
@@ -73,9 +81,7 @@ def ineligibility(node: dict[str, Any], pod_spec: dict[str, Any]) -> str | None:
     )
     if required is not None and not any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or []):
         return "required node affinity does not match"
-    tolerations = [*(pod_spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
-    if pod_spec.get("hostNetwork"):
-        tolerations.append(HOST_NETWORK_TOLERATION)
+    tolerations = daemon_tolerations(pod_spec)
     for taint in (node.get("spec") or {}).get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
             return f"taint {taint.get('key')}{'=' + taint['value'] if taint.get('value') else ''}:{taint.get('effect')} is not tolerated"

@@ -27,10 +27,10 @@ def eta(sample: dict[str, float], prediction: Prediction) -> float:
     return max(prediction.seconds - elapsed, 0.0)
 
 
-def line(label: str, sample: dict[str, float], prediction: Prediction) -> str:
-    """One progress line for a rollout sample."""
+def figures(sample: dict[str, float], prediction: Prediction) -> str:
+    """A rollout sample for a person: updated/desired, unavailable, elapsed, ETA."""
     return (
-        f"{label}: {int(sample['updated'])}/{int(sample['desired'])} updated, {int(sample['unavailable'])} unavailable, "
+        f"{int(sample['updated'])}/{int(sample['desired'])} updated, {int(sample['unavailable'])} unavailable, "
         f"{duration(sample['t'])} elapsed, ETA {duration(eta(sample, prediction))}"
     )
 
@@ -81,15 +81,13 @@ class Talk:
         """One sample of the current rollout (rollout.WatchOptions.on_sample)."""
         done = sample["updated"] >= sample["desired"] > 0 and sample["available"] >= sample["desired"]
         if self._bar is not None and self._task is not None:
-            detail = (
-                f"{int(sample['updated'])}/{int(sample['desired'])} updated, {int(sample['unavailable'])} unavailable, "
-                f"{duration(sample['t'])} elapsed, ETA {duration(eta(sample, prediction))}"
+            self._bar.update(
+                self._task, total=sample["desired"], completed=sample["updated"], detail=figures(sample, prediction)
             )
-            self._bar.update(self._task, total=sample["desired"], completed=sample["updated"], detail=detail)
             return
         if self._last_line < 0 or sample["t"] - self._last_line >= self.every or done:
             self._last_line = sample["t"]
-            print(f"{self.prefix}: {line(self._label, sample, prediction)}", file=self.stream, flush=True)
+            print(f"{self.prefix}: {self._label}: {figures(sample, prediction)}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
