@@ -44,8 +44,10 @@ test: setup lint ## Run lint, then the whole test suite (unit, render, policy, c
 test-fast: setup ## Run the tests without the cluster ones
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
 
-fuzz: setup ## Property tests and the CLI fuzzer with fresh random examples (CI draws a fixed set); FUZZ_ROUNDS=N rounds
-	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 DSGATE_FUZZ_EXAMPLES=$${DSGATE_FUZZ_EXAMPLES:-50} $(BIN)/pytest -n $(PYTEST_WORKERS) tests/properties tests/hostile/test_fuzz_cli.py $(PYTEST_ARGS); done
+# `make test` draws a small fixed set of examples (100 valid + 50 broken value sets per chart, 4 per
+# fuzzer, the differential test's CI seed); `make fuzz` draws fresh ones with the large budgets.
+fuzz: setup ## Property tests, the CLI fuzzer and the scheduler differential with fresh random examples and large budgets (CI draws a fixed small set); FUZZ_ROUNDS=N rounds
+	for round in $$(seq $(or $(FUZZ_ROUNDS),1)); do DSGATE_PROPERTY_RANDOM=1 DSGATE_PROPERTY_EXAMPLES=$${DSGATE_PROPERTY_EXAMPLES:-500} DSGATE_PROPERTY_INVALID_EXAMPLES=$${DSGATE_PROPERTY_INVALID_EXAMPLES:-200} DSGATE_FUZZ_EXAMPLES=$${DSGATE_FUZZ_EXAMPLES:-50} $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests/properties tests/hostile/test_fuzz_cli.py tests/cluster/test_audit_scheduler.py $(PYTEST_ARGS); done
 
 # Shell scripts shellcheck reads (.shellcheckrc: sourced files relative to each script).
 SHELL_SCRIPTS := hack/*.sh src/dsgate/toolbuild/build.sh src/dsgate/data/helm-batch/*.sh policies/check.sh .ci/run
@@ -88,13 +90,17 @@ cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topo
 cluster-down: ## Stop the local cluster and remove everything it wrote
 	$(BIN)/dsgate cluster down
 
-bench: setup ## Benchmarks (slow): gate on this repo, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree), audit at 2,000 nodes
+bench: setup ## Benchmarks (slow): one file and the gate on this repo vs kubeconform + conftest, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree), audit at 2,000 nodes; then issue 26's table
+	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_policies.py
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_gitops.py
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_admission.py
+	$(BIN)/python bench/summary.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
 	rm -rf $(VENV) .pytest_cache .hypothesis out dist

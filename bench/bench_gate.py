@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+import results  # bench/ is on sys.path: scripts run as python bench/NAME.py
 from dsgate.gate import pipeline as gate
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.gate.options import CheckOptions
@@ -38,8 +39,9 @@ def static_gate(runs: int) -> list[float]:
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(
-            [str(REPO / ".venv/bin/dsgate"), "check", "--no-deploy", "--format", "json"],
+            [sys.executable, "-m", "dsgate.cli", "check", "--no-deploy", "--cold", "--format", "json"],
             cwd=REPO,
+            env=results.child_env(),
             capture_output=True,
             text=True,
             check=False,
@@ -123,8 +125,15 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     report: dict[str, object] = {"cores": cores}
+    load_before = results.load()
     gate_times = static_gate(args.gate_runs)
-    report["static_gate_s"] = {"median": statistics.median(gate_times), "runs": gate_times}
+    report["static_gate_s"] = {
+        "median": statistics.median(gate_times),
+        "runs": gate_times,
+        "load_before": load_before,
+        "load_after": results.load(),
+    }
+    load_before = results.load()
     with tempfile.TemporaryDirectory(prefix="dsgate-bench-") as tmp:
         work = Path(tmp)
         pairs = synthetic_values(args.renders, work)
@@ -148,7 +157,9 @@ def main() -> None:
         "naive_ms_per_render": naive_ms,
         "speedup": naive_ms / per_render_ms,
         "documents": sum(len(r.documents) for r in result.renders),
+        "load_before": load_before,
     }
+    results.write("gate", report)
     if args.json:
         print(json.dumps(report, indent=2))
         return

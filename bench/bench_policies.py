@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+import results  # bench/ is on sys.path: scripts run as python bench/NAME.py
 from dsgate.gate.evaluate import EvaluationError, OpaServer
 from dsgate.paths import policies_dir, rules_dir
 
@@ -145,6 +146,7 @@ def main() -> int:
         "load_average_1m": os.getloadavg()[0],
         "goal_median_ms": GOAL_MS,
     }
+    results.write("policies", figures)
     if args.json:
         print(json.dumps(figures))
     else:

@@ -34,10 +34,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+import results  # noqa: E402  (bench/ is on sys.path: scripts run as python bench/NAME.py)
 from dsgate.gate.documents import Document, Provenance  # noqa: E402
 from dsgate.gate.evaluate import OpaServer, policy_input  # noqa: E402
 from dsgate.paths import policies_dir  # noqa: E402
-from proctree import tree_rss  # noqa: E402  (bench/ is on sys.path: scripts run as python bench/NAME.py)
+from proctree import tree_rss  # noqa: E402
 
 SAMPLE = next(policies_dir().rglob("DS-RES-004/allowed.yaml"))  # wherever the rules folder is
 
@@ -144,6 +145,7 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
                 "-m",
                 "dsgate.cli",
                 "check",
+                "--cold",
                 "--no-config",
                 "--kube-version",
                 "1.36.0",
@@ -153,8 +155,11 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
                 f"{tmp}/report.json",
                 tmp,
             ]
+            load = results.load()
             start = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=results.child_env()
+            )
             peak = 0
             done = threading.Event()
 
@@ -182,6 +187,8 @@ def gate_scaling(counts: list[int]) -> list[dict[str, Any]]:
                     "wall_s": round(wall, 1),
                     "peak_mib": peak >> 20,
                     "exit": proc.returncode,
+                    "load_before": load,
+                    "load_after": results.load(),
                 }
             )
             print(
@@ -211,6 +218,7 @@ def main() -> int:
     args = parser.parse_args()
     policies = policy_scaling([int(n) for n in args.daemonsets.split(",") if n])
     gate = gate_scaling([int(n) for n in args.documents.split(",") if n])
+    results.write("scale", {"policies": policies, "gate": gate})
     if args.json:
         print(json.dumps({"policies": policies, "gate": gate}, indent=2))
     return 0

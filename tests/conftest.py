@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from _pytest.nodeid import NodeId  # noqa: PLC2701  # pytest exports no public type for a node id
 
 from tests.support import REPO
+
+# A warm server the developer started (`dsgate server start`) must not run the suite's checks: every
+# test process gets a runtime directory of its own (dsgate.serverd.wire), where no warm server runs.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="dsgate-tests-run-")
+atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)
 
 
 @pytest.fixture(scope="session")

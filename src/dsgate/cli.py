@@ -1,8 +1,10 @@
-"""dsgate command line: `dsgate check`, `dsgate tools`, `dsgate cluster`, `dsgate simulate`, `dsgate version`."""
+"""dsgate command line: `dsgate check`, `dsgate server`, `dsgate tools`, `dsgate cluster`, `dsgate simulate`,
+`dsgate version`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -10,17 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from dsgate import config as config_mod
 from dsgate import procs
 from dsgate.errors import DsgateError
-from dsgate.gate.ruleset import PROFILES
 from dsgate.versions import pinned
 
 if TYPE_CHECKING:
     from dsgate.gate import pipeline as gate
 
 # The gate's modules (OPA client, schema engines, ...) take seconds to import on a loaded machine:
-# they are imported by the `check` command only, so `dsgate tools` and `dsgate cluster` start fast.
+# they are imported by the `check` command only, so `dsgate tools` and `dsgate cluster` start fast,
+# and not before `check` knows whether a warm server (dsgate.serverd) runs it instead.
 
 EXIT_USAGE = 2
 
@@ -33,6 +34,7 @@ def _fail(message: str) -> int:
 def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from dsgate.gate import report
     from dsgate.gate.render import HELM_TOOLS
+    from dsgate.gate.ruleset import PROFILES
 
     p = sub.add_parser(
         "check",
@@ -116,7 +118,19 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     model.add_argument("--release-name", help="helm release name charts are rendered with (default: dsgate)")
     model.add_argument("--namespace", help="release namespace charts are rendered into (default: dsgate-system)")
     p.add_argument("--no-deploy", action="store_true", help="skip the deploy stage configured in dsgate.yaml")
+    warm = p.add_mutually_exclusive_group()
+    warm.add_argument(
+        "--warm",
+        action="store_true",
+        help="run on this user's warm server, starting one when none runs (`dsgate server`; also DSGATE_WARM=1)",
+    )
+    warm.add_argument("--cold", action="store_true", help="do not use a running warm server")
     p.add_argument("--workers", type=int, default=None, help="parallel renders (default: 2 x cores)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="gate only the Ith of N parts of the sources (a CI job matrix); `dsgate report merge` joins the parts' --format json reports",
+    )
     p.add_argument(
         "--charts",
         action="append",
@@ -175,11 +189,13 @@ def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
-def _run_check(args: argparse.Namespace, out: TextIO) -> int:
+def _run_check(args: argparse.Namespace, out: TextIO, servers: gate.Servers | None = None) -> int:
+    from dsgate import config as config_mod
     from dsgate import plugins
     from dsgate.gate import pipeline as gate
-    from dsgate.gate import report
+    from dsgate.gate import report, shard
 
+    part = shard.parse(args.shard) if args.shard else None
     options = config_mod.check_options(args)
     if args.nodes:  # the fleet's nodes, read as dsgate audit reads them: coverage rules and the fleet size
         from dsgate.audit.fleet import load_nodes
@@ -189,14 +205,26 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
         parameters = {**dict(data.get("parameters", {})), "cluster_nodes": len(nodes)}  # type: ignore[call-overload]
         options = dataclasses.replace(options, policy_data={**data, "nodes": nodes, "parameters": parameters})
     sources = config_mod.with_releases(plugins.discover(options.paths, options), options.releases)
+    mine = sources
+    if part is not None:
+        shard.refuse(options, bool(args.baseline or args.write_baseline))
+        mine = shard.select(sources, part)
+        if not mine:
+            print(
+                f"dsgate: shard {part} holds none of the {len(sources)} sources (the other shards gate them)",
+                file=sys.stderr,
+            )
 
     def run(progress: Callable[[int, int], None] | None) -> gate.GateResult:
+        if not mine:
+            return gate.GateResult()
         return gate.run(
-            sources,
+            mine,
             options,
             progress=progress,
             say=lambda msg: print(msg, file=sys.stderr),
             deploy=plugins.deploy_stage,
+            servers=servers,
         )
 
     if options.progress:
@@ -208,7 +236,15 @@ def _run_check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         result = run(None)
 
-    if options.output:
+    if part is not None and options.format == "json":  # the shard's record, for `dsgate report merge`
+        text = report.to_json(result, options.strict)
+        text = shard.with_record(text, shard.record(result, part, sources, mine, options))
+        if options.output:
+            options.output.write_text(text)
+            report.to_text(result, sys.stderr, options.strict)
+        else:
+            out.write(text)
+    elif options.output:
         with options.output.open("w") as fh:
             report.render_report(result, options.format, fh, options.strict, color=False)
         if options.format != "text":
@@ -242,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a live cluster's DaemonSets against its real nodes: coverage, exposure, rollout, findings",
         add_help=False,
     )
+    sub.add_parser(
+        "admission",
+        help="the rules as ValidatingAdmissionPolicies: render, install into a cluster, uninstall",
+        add_help=False,
+    )
+    sub.add_parser("report", help="merge the JSON reports of dsgate check --shard I/N (report merge)", add_help=False)
+    sub.add_parser("server", help="this user's warm server for `dsgate check` (start, stop, status)", add_help=False)
     sub.add_parser("version", help="print dsgate and pinned tool versions")
     return parser
 
@@ -271,6 +314,24 @@ def _audit(argv: list[str]) -> int:
     return audit_cli.main(argv)
 
 
+def _admission(argv: list[str]) -> int:
+    from dsgate.admission import cli as admission_cli
+
+    return admission_cli.main(argv)
+
+
+def _report(argv: list[str]) -> int:
+    from dsgate.gate import merge
+
+    return merge.main(argv)
+
+
+def _server(argv: list[str]) -> int:
+    from dsgate.serverd import cli as server_cli
+
+    return server_cli.main(argv, _warm_check)
+
+
 def _tools(argv: list[str]) -> int:
     from dsgate.toolbuild import install
 
@@ -278,19 +339,26 @@ def _tools(argv: list[str]) -> int:
 
 
 OWN_PARSER: dict[str, Callable[[list[str]], int]] = {
+    "admission": _admission,
     "audit": _audit,
     "cluster": _cluster,
     "diff": _diff,
+    "report": _report,
+    "server": _server,
     "simulate": _simulate,
     "tools": _tools,
 }
 
 
-def _check(args: argparse.Namespace) -> int:
-    """`dsgate check`: the one place its errors become exit codes and one line on stderr."""
-    procs.install_handlers()
+def _check(
+    args: argparse.Namespace, out: TextIO | None = None, servers: gate.Servers | None = None, handlers: bool = True
+) -> int:
+    """`dsgate check`: the one place its errors become exit codes and one line on stderr. The warm
+    server passes its OUT, SERVERS, and handles the signals itself (HANDLERS false)."""
+    if handlers:
+        procs.install_handlers()
     try:
-        return _run_check(args, sys.stdout)
+        return _run_check(args, out or sys.stdout, servers)
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the stages stopped their children
         procs.stop_all()
         _fail(f"interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped")
@@ -308,8 +376,44 @@ def _check(args: argparse.Namespace) -> int:
         )
 
 
+def _warm_check(argv: list[str], out: TextIO, err: TextIO, servers: gate.Servers) -> int:
+    """`dsgate check ARGV` inside the warm server: OUT and ERR are the client's, SERVERS the warm ones."""
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            args = build_parser().parse_args(["check", *argv])
+        except SystemExit as exc:  # a usage error: argparse printed it
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return _check(args, out, servers, handlers=False)
+
+
+def _on_warm_server(argv: list[str]) -> int | None:
+    """`dsgate check ARGV` on this user's warm server when one runs (or --warm starts one): its exit
+    code, its output written here; None: run it cold in this process."""
+    if "--cold" in argv or "-h" in argv or "--help" in argv:
+        return None
+    from dsgate.serverd import client
+
+    answer = client.check(argv)
+    if answer is None and ("--warm" in argv or os.environ.get("DSGATE_WARM") == "1"):
+        from dsgate.serverd import cli as server_cli
+
+        try:
+            client.start(server_cli.idle_timeout(None))
+        except (RuntimeError, OSError) as exc:
+            print(f"dsgate: warm server not started ({exc}); cold start", file=sys.stderr)
+            return None
+        answer = client.check(argv)
+    if answer is None:
+        return None
+    sys.stdout.write(str(answer.get("stdout", "")))
+    sys.stderr.write(str(answer.get("stderr", "")))
+    return int(answer["code"])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"] and (code := _on_warm_server(argv[1:])) is not None:
+        return code
     if argv[:1] and argv[0] in OWN_PARSER:
         return OWN_PARSER[argv[0]](argv[1:])
     args = build_parser().parse_args(argv)

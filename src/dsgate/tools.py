@@ -57,6 +57,7 @@ TOOLS: dict[str, Tool] = {
         Tool("opa", "OPA_VERSION", "check", ("version",)),
         Tool("kustomize", "KUSTOMIZE_VERSION", "check", ("version",)),
         Tool("conftest", "CONFTEST_VERSION", "all", ("--version",)),
+        Tool("kubeconform", "KUBECONFORM_VERSION", "all", ("-v",)),  # the peer `make bench` measures against
         Tool("regal", "REGAL_VERSION", "all", ("version",)),
         Tool(
             "kube-apiserver", "KUBERNETES_VERSION", "check", ("--version",)

@@ -80,6 +80,12 @@ def test_changed_metadata_makes_catalogue_stale(library_copy: Path) -> None:
         ("#   id: DS-PRI-001", "#   id: PRI-1", "is not of the form"),
         # an id used twice
         ("#   id: DS-PRI-001", "#   id: DS-TOL-001", "is also used at"),
+        # no admission classification
+        ("#   admission: vap\n", "", "has admission 'missing'"),
+        # a classification other than vap/ci-only
+        ("#   admission: vap\n", "#   admission: webhook\n", "has admission 'webhook'"),
+        # ci-only without its reason
+        ("#   admission: vap\n", "#   admission: ci-only\n", "ci-only without custom.admission_reason"),
     ],
 )
 def test_invalid_metadata_rejected(library_copy: Path, old: str, new: str, expected_error: str) -> None:
@@ -112,6 +118,8 @@ import data.dsgate.lib
 #   severity: warn
 #   parameters: []
 #   remediation: Nothing to do.
+#   admission: ci-only
+#   admission_reason: It only exists in this test.
 findings contains lib.finding(rego.metadata.rule(), ds, "reported") if {
 	some ds in lib.daemonsets
 }
@@ -166,6 +174,6 @@ def test_profile_and_rationale_shown(library_copy: Path) -> None:
     row = next(
         line for line in (library_copy / "README.md").read_text().splitlines() if line.startswith("| DS-PRI-001 |")
     )
-    assert "| deny | strict |" in row
+    assert "| deny | strict | vap |" in row
     assert "| The agent stays Pending on a full node. " in row
     assert "Sources: [Pod Priority and Preemption" in row

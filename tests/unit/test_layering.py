@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("gate", "toolbuild")),
     ("configuration", ("config",)),
     ("plugins and consumers", ("gitops", "cluster", "docs", "chartrepo")),
-    ("applications", ("audit",)),
+    ("applications", ("audit", "admission", "serverd")),
     ("wiring", ("plugins",)),
     ("command line", ("cli",)),
 ]

@@ -25,6 +25,7 @@ values.yaml is used: its default scenario.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from dsgate.gate.render import RenderError, build_dependencies
 from dsgate.tools import ToolMissing, tool_path
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
-LEFTOVER_GRACE = 10.0  # seconds
+LEFTOVER_GRACE = 30.0  # seconds: the garbage collector of a loaded 2-core machine
 
 
 class DeployError(DsgateError):
@@ -149,6 +150,19 @@ def _daemonset_report(
     if stray:
         problems.append(f"{ref}: pods on nodes it should not run on: {', '.join(stray)}")
     return report, problems
+
+
+def _kept_by_policy(stdout: str, namespace: str) -> set[str] | None:
+    """The objects `helm uninstall` says it kept due to the resource policy (its `[Kind] name` lines),
+    as _ref names them (namespaced ones in NAMESPACE); None when it says it kept some without naming
+    them in that form."""
+    _, sep, tail = stdout.partition("kept due to the resource policy")
+    if not sep:
+        return set()
+    kept: set[str] = set()
+    for kind, name in re.findall(r"^\s*\[(\w+)\]\s+(\S+)\s*$", tail, re.M):
+        kept |= {f"{kind} {namespace}/{name}", f"{kind} {name}"}
+    return kept or None
 
 
 def _leftovers(dyn: DynamicClient, objects: list[dict[str, Any]], release: str, namespace: str) -> list[str]:
@@ -312,10 +326,15 @@ def _uninstall(
         result.fail(f"helm uninstall {release} failed: {un.stderr.strip()}")
     start = time.monotonic()
     left = _leftovers(target.dyn, objects, release, namespace)
-    # helm waited for the foreground deletion: give the garbage collector a short grace only,
-    # and none when helm itself says it kept resources (helm.sh/resource-policy: keep).
-    kept = "kept due to the resource policy" in un.stdout
-    while left and not kept and time.monotonic() - start < min(timeout, LEFTOVER_GRACE):
+    # helm waited for the foreground deletion: give the garbage collector a short grace only, and
+    # none for what helm itself says it kept (helm.sh/resource-policy: keep), which stays reported.
+    kept = _kept_by_policy(un.stdout, namespace)
+    while (
+        left
+        and kept is not None
+        and any(ref not in kept for ref in left)
+        and time.monotonic() - start < min(timeout, LEFTOVER_GRACE)
+    ):
         time.sleep(0.5)
         left = _leftovers(target.dyn, objects, release, namespace)
     result.timings["cleanup_check"] = round(time.monotonic() - start, 2)

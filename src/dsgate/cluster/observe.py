@@ -161,6 +161,9 @@ def pod_counts(pods: list[dict[str, Any]], revision: str) -> dict[str, int]:
         "unschedulable": sum(1 for p in live if pod_scheduled_message(p)),
         "terminating": len(pods) - len(live),
         "doubled_nodes": sum(1 for n in by_node.values() if n > 1),
+        "ready_nodes": len(
+            {p["spec"].get("nodeName") for p in live if p["spec"].get("nodeName") and kube.pod_ready(p)}
+        ),
     }
 
 

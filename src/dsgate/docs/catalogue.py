@@ -34,6 +34,9 @@ from dsgate.tools import ToolMissing, tool_path
 
 SEVERITIES = ("deny", "warn")
 ID_PATTERN = re.compile(r"^DS-[A-Z]{3}-[0-9]{3}$")
+# custom.admission: vap (a ValidatingAdmissionPolicy enforces it, dsgate admission render) or ci-only
+# (custom.admission_reason says why: another object, a clock, the raw manifest, data admission lacks)
+ADMISSION = ("vap", "ci-only")
 BEGIN = "<!-- BEGIN GENERATED CATALOGUE (python -m dsgate.docs.catalogue) -->"
 END = "<!-- END GENERATED CATALOGUE -->"
 
@@ -65,6 +68,8 @@ class Rule:
     location: str
     profile: str = DEFAULT_PROFILE
     rationale: str = ""  # custom.rationale: what goes wrong in production if the rule is ignored
+    admission: str = ""  # custom.admission: vap (enforced by a ValidatingAdmissionPolicy) or ci-only
+    admission_reason: str = ""  # custom.admission_reason: why a ci-only rule cannot be enforced at admission
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,8 @@ def _rules(annotations: list[dict[str, Any]], root: Path) -> list[Rule]:
                 location=f"policies/{where}",
                 profile=str(custom.get("profile", DEFAULT_PROFILE)),
                 rationale=" ".join(str(custom.get("rationale", "")).split()),
+                admission=str(custom.get("admission", "")),
+                admission_reason=" ".join(str(custom.get("admission_reason", "")).split()),
             )
         )
     return sorted(rules, key=lambda r: (r.category, r.id))
@@ -199,6 +206,7 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
             problems.append(
                 f"{rule.location}: {rule.id} has profile {rule.profile!r}, not one of {', '.join(PROFILES)}"
             )
+        problems += _admission_problems(rule)
         for name in rule.parameters:
             if name not in known:
                 problems.append(
@@ -211,6 +219,18 @@ def _validate(rules: list[Rule], parameters: list[Parameter]) -> None:
         problems.append("no rule carries a METADATA custom.id")
     if problems:
         raise CatalogueError("invalid policy metadata:\n  " + "\n  ".join(problems))
+
+
+def _admission_problems(rule: Rule) -> list[str]:
+    """custom.admission is vap or ci-only, and a ci-only rule says why in custom.admission_reason."""
+    if rule.admission not in ADMISSION:
+        return [
+            f"{rule.location}: {rule.id} has admission {rule.admission or 'missing'!r}; set custom.admission to "
+            f"{' or '.join(ADMISSION)}"
+        ]
+    if rule.admission == "ci-only" and not rule.admission_reason:
+        return [f"{rule.location}: {rule.id} is admission: ci-only without custom.admission_reason; say why"]
+    return []
 
 
 def _validate_categories(rules: list[Rule], root: Path) -> None:
@@ -248,8 +268,8 @@ def render(
         "",
         "### Rules",
         "",
-        "| ID | Title | Category | Severity | Profile | Parameters | Rationale | Remediation | Evidence |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ID | Title | Category | Severity | Profile | Admission | Parameters | Rationale | Remediation | Evidence |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rule in rules:
         params = ", ".join(f"`{p}`" for p in rule.parameters) or "-"
@@ -258,7 +278,8 @@ def render(
             rationale += " Sources: " + "; ".join(f"[{_cell(d)}]({u})" for d, u in rule.references) + "."
         proof = evidence_mod.cell(shown.get(rule.id, []), "../")
         lines.append(
-            f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {rule.profile} | {params} | {rationale} | "
+            f"| {rule.id} | {_cell(rule.title)} | {rule.category} | {rule.severity} | {rule.profile} | {_admission(rule)} | "
+            f"{params} | {rationale} | "
             f"{_cell(rule.remediation)} | {_cell(proof)} |"
         )
     used: dict[str, list[str]] = {}
@@ -304,6 +325,11 @@ def render(
         ]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _admission(rule: Rule) -> str:
+    """The Admission cell: `vap` (a ValidatingAdmissionPolicy, dsgate admission render) or ci-only with its reason."""
+    return "vap" if rule.admission == "vap" else f"ci-only: {_cell(rule.admission_reason)}"
 
 
 def _codes(items: Sequence[str]) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,17 +24,27 @@ FILE_SCHEME = "file://"
 
 def local_dependencies(chart: Path) -> list[tuple[str, Path]]:
     """(name, directory) of each of CHART's `file://` dependencies; [] for a chart without any, or
-    one whose Chart.yaml does not read (helm reports it when it renders)."""
+    one whose Chart.yaml does not read (helm reports it when it renders). Every render asks (see
+    render.build_dependencies): Chart.yaml is parsed once per content, known by its size and mtime."""
+    try:
+        st = (chart / "Chart.yaml").stat()
+    except OSError:
+        return []
+    return list(_dependencies(chart, st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _dependencies(chart: Path, mtime_ns: int, size: int) -> tuple[tuple[str, Path], ...]:
     try:
         meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
-        return []
+        return ()
     deps = meta.get("dependencies") if isinstance(meta, dict) else None
     out = []
     for dep in deps or ():
         if isinstance(dep, dict) and str(dep.get("repository", "")).startswith(FILE_SCHEME):
             out.append((str(dep.get("name")), chart / str(dep["repository"])[len(FILE_SCHEME) :]))
-    return out
+    return tuple(out)
 
 
 def _newest(paths: Iterator[Path]) -> float:
@@ -66,6 +78,12 @@ def locked(chart: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+@functools.lru_cache(maxsize=256)
+def _yaml_file(path: Path, mtime_ns: int, size: int) -> Any:
+    """PATH parsed, once per content (size and mtime): every build of an overlay reads its bases again."""
+    return yaml.safe_load(path.read_text()) or {}
+
+
 def kustomize_charts(directory: Path, seen: set[Path] | None = None) -> list[Path]:
     """The local chart directories the kustomization in DIRECTORY, and every local kustomization it
     includes (resources, components), inflate with helmCharts (chartHome/name)."""
@@ -77,7 +95,8 @@ def kustomize_charts(directory: Path, seen: set[Path] | None = None) -> list[Pat
     for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
         if (directory / name).is_file():
             try:
-                doc = yaml.safe_load((directory / name).read_text()) or {}
+                st = (directory / name).stat()
+                doc = _yaml_file(directory / name, st.st_mtime_ns, st.st_size)
             except (OSError, yaml.YAMLError):
                 return []  # kustomize reports it
             break

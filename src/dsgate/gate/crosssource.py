@@ -24,6 +24,10 @@ from dsgate.gate.evaluate import Finding
 # The library's cross-object host-port rule (policies/dsgate/rules/host_access); tests/gate/test_crosssource.py
 # checks that the library has it.
 HOST_PORT_RULE = "DS-HST-006"
+# Its METADATA `field`: where a clash is located. A shard records each DaemonSet's location at it, for
+# `dsgate report merge` to place clashes across shards (tests/gate/test_shard.py compares with the whole run).
+HOST_PORT_FIELD = "spec.template.spec.containers[*].ports"
+ACROSS = " (across sources: "  # how a clash across sources ends its message (clashes)
 DEFAULT_SCENARIO = "default"  # a chart's values.yaml scenario (gate/sources.py)
 OS_LABELS = ("kubernetes.io/os", "beta.kubernetes.io/os")
 
@@ -89,7 +93,12 @@ def clashes(found: Iterable[Finding], reported: Collection[Finding], documents: 
             for name, label in where.items()
             if label != finding.source and name in finding.message
         )
-        message = f"{finding.message} (across sources: {'; '.join(others)})"
+        message = f"{finding.message}{ACROSS}{'; '.join(others)})"
         if others and (finding.rule, finding.resource, message) not in already:
             out.append(dataclasses.replace(finding, message=message))
     return out
+
+
+def across(finding: Finding) -> bool:
+    """Whether FINDING is a clash across sources that clashes() added (not one inside a single source)."""
+    return finding.rule == HOST_PORT_RULE and ACROSS in finding.message

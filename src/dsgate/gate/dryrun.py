@@ -15,6 +15,7 @@ first and deleted after (see prerequisites): one set's PriorityClass or CRD neve
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -51,7 +52,17 @@ CHART_LEVEL_ANNOTATION = "dsgate.io/pod-security"  # Chart.yaml annotation: the 
 
 
 def chart_level(chart: Path) -> str | None:
-    """The Pod Security level CHART says its pods need (Chart.yaml annotation dsgate.io/pod-security)."""
+    """The Pod Security level CHART says its pods need (Chart.yaml annotation dsgate.io/pod-security);
+    asked once per render of the chart, so Chart.yaml is parsed once per content (size and mtime)."""
+    try:
+        st = (chart / "Chart.yaml").stat()
+    except OSError:
+        return None
+    return _chart_level(chart, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _chart_level(chart: Path, mtime_ns: int, size: int) -> str | None:
     try:
         meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):

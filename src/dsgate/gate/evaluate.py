@@ -1,14 +1,16 @@
 """Evaluate rendered documents against the Rego library in a real OPA server.
 
 dsgate starts `opa run --server` on 127.0.0.1 at a free port with the policies (and parameter
-data) loaded, talks to it through opa-python-client, sends one request per render or per batch of
-renders (never one per document), and stops it.
+data) loaded, talks to it over one keep-alive HTTP connection per thread (http.client: the OPA
+client package imported requests and aiohttp, a third of a second of every `dsgate check`'s start-up),
+sends one request per render or per batch of renders (never one per document), and stops it.
 Every way this can go wrong (no binary, no start, crash, timeout, an answer that is not the
 contract) raises EvaluationError: the gate fails closed.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -20,9 +22,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import requests
-from opa_client.opa import OpaClient
 
 from dsgate import procs, rundir
 from dsgate.errors import DsgateError
@@ -93,6 +92,39 @@ def policy_input(documents: Sequence[Document]) -> list[dict[str, Any]]:
     return [{"path": f"{d.provenance.label}#{d.index}", "contents": d.obj} for d in documents]
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection to OPA on 127.0.0.1:PORT (not thread-safe: one per thread)."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.used = False  # a request went through: OPA may since have closed the idle connection
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """(status, body) of METHOD PATH; OSError or http.client.HTTPException when it fails. A stale
+        keep-alive connection (closed by OPA between requests) is reopened once: queries have no
+        side effects."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        for retry in (self.used, False):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                answer = response.status, response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()
+                if not retry:
+                    raise
+                continue
+            except BaseException:
+                self.conn.close()  # a half-read answer must not be read by the next request
+                raise
+            self.used = True
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class OpaServer:
     """A managed `opa run --server` process. Use as a context manager."""
 
@@ -102,7 +134,7 @@ class OpaServer:
         *,
         data: Mapping[str, Any] | None = None,
         timeout: float = 30.0,
-        start_timeout: float = 20.0,
+        start_timeout: float = 60.0,  # a loaded 2-core machine; a dead process fails at once
         memory: int = 0,
     ) -> None:
         self.policy_dir = policy_dir
@@ -112,9 +144,9 @@ class OpaServer:
         self.memory = memory  # address-space limit of the server (0: none)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-        self.client: OpaClient | None = None
-        self._local = threading.local()  # one HTTP session per thread: requests.Session is not thread-safe
-        self._sessions: list[OpaClient] = []
+        self.client: _Connection | None = None
+        self._local = threading.local()  # one HTTP connection per thread: http.client is not thread-safe
+        self._sessions: list[_Connection] = []
         self._sessions_lock = threading.Lock()
         self._tmp: Path | None = (
             None  # data file and log, in the run's directory (rundir: removed even after a SIGKILL)
@@ -163,18 +195,26 @@ class OpaServer:
             stdin=subprocess.DEVNULL,
             env=env,
         )
-        self.client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
+        self.client = _Connection(self.port, self.timeout)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 msg = self._log_tail()
                 self.stop()
                 raise EvaluationError(f"OPA exited with code {self.process.returncode} at start: {msg}")
-            if self.client.check_health({"bundles": True}):
+            if self._healthy():
                 return
             time.sleep(0.05)
         self.stop()
         raise EvaluationError(f"OPA did not become healthy on 127.0.0.1:{self.port} within {self.start_timeout:.0f}s")
+
+    def _healthy(self) -> bool:
+        assert self.client is not None
+        try:
+            status, _ = self.client.request("GET", "/health?bundles=true")
+        except (OSError, http.client.HTTPException):
+            return False
+        return status == 200
 
     def _log_tail(self) -> str:
         if self._log is None:
@@ -184,10 +224,10 @@ class OpaServer:
         text = self._log.read().decode(errors="replace").strip()
         return text[-2000:] or "(no output)"
 
-    def _thread_client(self) -> OpaClient:
-        client: OpaClient | None = getattr(self._local, "client", None)
+    def _thread_client(self) -> _Connection:
+        client: _Connection | None = getattr(self._local, "client", None)
         if client is None:
-            client = OpaClient(host="127.0.0.1", port=self.port, timeout=self.timeout, retries=0)
+            client = _Connection(self.port, self.timeout)
             with self._sessions_lock:
                 self._sessions.append(client)
             self._local.client = client
@@ -201,11 +241,11 @@ class OpaServer:
     def stop(self) -> None:
         with self._sessions_lock:
             for session in self._sessions:
-                session.close_connection()
+                session.close()
             self._sessions.clear()
         self._local = threading.local()
         if self.client is not None:
-            self.client.close_connection()
+            self.client.close()
             self.client = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -222,6 +262,15 @@ class OpaServer:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
+    def release_clients(self) -> None:
+        """Close the connections of the threads that used this server (a server kept across runs: the
+        next run's threads open their own)."""
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
@@ -233,18 +282,26 @@ class OpaServer:
         if self.process.poll() is not None:
             raise EvaluationError(f"OPA server died (exit code {self.process.returncode}): {self._log_tail()}")
         try:
-            answer = self._thread_client().query_rule(input_data, ENTRYPOINT_PACKAGE, rule)
-        except requests.Timeout as exc:
+            body = json.dumps({"input": input_data}, allow_nan=False, separators=(",", ":")).encode()
+        except ValueError as exc:
+            raise EvaluationError(f"the input holds a value JSON cannot carry: {exc}") from None
+        try:
+            status, raw = self._thread_client().request("POST", f"/v1/data/{ENTRYPOINT_PACKAGE}/{rule}", body)
+        except TimeoutError as exc:
             raise EvaluationError(
                 f"OPA did not answer within the limit policySeconds={self.timeout:.0f}; raise 'limits: {{policySeconds: N}}' in dsgate.yaml if the input is legitimate"
             ) from exc
-        except requests.RequestException as exc:
+        except (OSError, http.client.HTTPException) as exc:
             if self._died_soon():
                 raise EvaluationError(
                     f"OPA died during the request (exit {self.process.returncode}; its memory limit is policyMemory={self.memory}, "
                     "raise 'limits: {policyMemory: N}' in dsgate.yaml if the input is legitimate)"
                 ) from exc
             raise EvaluationError(f"OPA request failed: {exc}") from exc
+        if status != 200:
+            raise EvaluationError(f"OPA request failed: HTTP {status}: {raw[:1000].decode(errors='replace').strip()}")
+        try:
+            answer = json.loads(raw)
         except ValueError as exc:  # body that is not JSON
             raise EvaluationError(f"OPA answered malformed JSON: {exc}") from exc
         if not isinstance(answer, dict) or "result" not in answer:

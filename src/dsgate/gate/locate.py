@@ -41,6 +41,7 @@ _PART = re.compile(r"\[(\*|\d+)\]|([^.\[\]]+)")
 _SOURCE = re.compile(r"^# Source: (\S+)")
 _VALUES_REF = re.compile(r"\.Values\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
 _NAMED = re.compile(r"<([^<>]+)>")
+_BOUNDARY = re.compile(r"^(---|\.\.\.)(\s|$)")  # a line that ends a YAML document
 _CONTAINER = re.compile(r"\bcontainer <([^<>]+)>")
 
 
@@ -201,12 +202,26 @@ def concrete(obj: Any, parts: Sequence[Part], names: Sequence[str], indices: boo
 def file_location(document: Document, field: str, message: str = "") -> list[Location]:
     """A document read from a plain YAML file: the field's line there (in its item of a `kind: List`)."""
     path = Path(document.file).resolve()
-    node = _node_of(_documents(_read(path)), document)
+    node, offset = _file_node(_read(path), document)
     if node is None:
         return [Location(path, document.line)]
     node = _item_node(node, document.item)
     line, _ = walk(node, concrete(document.obj, field_parts(field), _named(message)), _named(message))
-    return [Location(path, line)]
+    return [Location(path, line + offset)]
+
+
+def _file_node(text: str, document: Document) -> tuple[yaml.Node | None, int]:
+    """DOCUMENT's node in TEXT and the number of lines before the text it was composed from: only
+    its own document when one starts at its line (a file of thousands of documents is not composed
+    whole for each finding), else the whole file as _node_of finds it."""
+    if document.line > 0:
+        lines = text.splitlines(keepends=True)
+        start = document.line - 1
+        end = next((i for i in range(start + 1, len(lines)) if _BOUNDARY.match(lines[i])), len(lines))
+        own = _documents("".join(lines[start:end]))
+        if len(own) == 1 and own[0].start_mark.line == 0:
+            return own[0], start
+    return _node_of(_documents(text), document), 0
 
 
 # ---------------------------------------------------------------------------------------------- charts

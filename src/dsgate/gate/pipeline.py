@@ -13,9 +13,11 @@ and every process is killed before the exception goes on. What the deploy stage 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 from dsgate import procs
 from dsgate.gate import stages
@@ -29,7 +31,17 @@ from dsgate.gate.sources import Job, RenderContext, RenderOutcome, Source
 from dsgate.gate.stages import DeployStage, GateResult
 from dsgate.gate.validate import ValidationSetupError, Validator
 
-__all__ = ["CheckOptions", "DeployStage", "GateResult", "Job", "RenderOutcome", "run", "run_jobs"]
+__all__ = ["CheckOptions", "DeployStage", "GateResult", "Job", "RenderOutcome", "Servers", "run", "run_jobs"]
+
+
+class Servers(Protocol):
+    """OPA and the API server kept by the caller across runs (dsgate.serverd's warm server): a run
+    borrows them, started, instead of starting its own, and does not stop them. Called from the
+    thread that runs the gate."""
+
+    def opa(self, policy_dir: Path, data: Mapping[str, Any], timeout: float, memory: int) -> OpaServer: ...
+
+    def api_server(self, cluster: ClusterModel) -> ApiServer: ...
 
 
 def run(
@@ -39,11 +51,13 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     say: Callable[[str], None] = lambda _: None,
     deploy: DeployStage | None = None,
+    servers: Servers | None = None,
 ) -> GateResult:
     """Run the gate over SOURCES with OPTIONS: every stage up to evaluate; OPTIONS.controls change the
     findings, in order (rule selection, baseline); then, when OPTIONS.deploy names charts and the
-    static gate passed (warnings fail it when strict), the DEPLOY stage (SAY reports its progress)."""
-    result = run_jobs(stages.plan(sources, options.helm_versions, options.kube_versions), options, progress)
+    static gate passed (warnings fail it when strict), the DEPLOY stage (SAY reports its progress).
+    SERVERS: borrow OPA and the API server instead of starting them."""
+    result = run_jobs(stages.plan(sources, options.helm_versions, options.kube_versions), options, progress, servers)
     for control in options.controls:  # rule selection and severity, then the baseline (dsgate.gate.controls, .baseline)
         control(result)
     if options.deploy and result.exit_code(options.strict) == 0:
@@ -61,6 +75,7 @@ class _Processes:
     batch: HelmBatch | None
     server: ApiServer | None
     server_ready: Future[None] | None
+    borrowed: bool = False  # OPA and the API server belong to the caller (Servers): not stopped here
 
     def close_batch(self) -> None:
         if self.batch is not None:
@@ -77,39 +92,60 @@ class _Processes:
 
     def stop(self) -> None:
         self.close_batch()
-        if self.server is not None:
+        if self.server is not None and not self.borrowed:
             self.server.stop()  # first: a start still in progress then ends at once
         wait([self.opa_started, *([self.server_ready] if self.server_ready else [])])
-        self.opa.stop()
+        if not self.borrowed:
+            self.opa.stop()
 
 
 def run_jobs(
-    jobs: Sequence[Job], options: CheckOptions, progress: Callable[[int, int], None] | None = None
+    jobs: Sequence[Job],
+    options: CheckOptions,
+    progress: Callable[[int, int], None] | None = None,
+    servers: Servers | None = None,
 ) -> GateResult:
-    """Render JOBS, validate and evaluate every distinct output once (PROGRESS gets done and total steps)."""
+    """Render JOBS, validate and evaluate every distinct output once (PROGRESS gets done and total
+    steps); SERVERS: OPA and the API server borrowed from the caller."""
     result = GateResult(cluster_model=stages.cluster_model(jobs, options))
     validator = stages.prepare(jobs, options, result)
     if validator is None:
         return result
-    server = stages.server_for(options, result)
+    server = stages.server_for(options, result, servers.api_server if servers is not None else None)
     if result.errors:
         return result
     workers = options.workers or max(2, (os.cpu_count() or 1) * 2)
     batch = stages.helm_batch(jobs, workers, options.limits) if options.use_batch else None
-    opa = OpaServer(
-        options.policy_dir,
-        data=dict(options.policy_data),
-        timeout=stages.policy_seconds(jobs, options.limits),
-        memory=options.limits.policy_memory,
-    )
+    timeout = stages.policy_seconds(jobs, options.limits)
+    if servers is not None:
+        try:
+            opa = servers.opa(options.policy_dir, options.policy_data, timeout, options.limits.policy_memory)
+        except EvaluationError as exc:
+            result.errors.append(f"policy evaluation failed: {exc}")
+            if batch is not None:
+                batch.close()
+            return result
+    else:
+        opa = OpaServer(
+            options.policy_dir,
+            data=dict(options.policy_data),
+            timeout=timeout,
+            memory=options.limits.policy_memory,
+        )
     with ThreadPoolExecutor(max_workers=workers) as pool:
+        started: Future[None] = Future()
+        if servers is not None:
+            started.set_result(None)
         run = _Processes(
             pool,
             opa,
-            pool.submit(opa.start),  # OPA loads the library while the sources render
+            started
+            if servers is not None
+            else pool.submit(opa.start),  # OPA loads the library while the sources render
             batch,
             server,
             pool.submit(server.wait_ready) if server is not None else None,  # the API server starts meanwhile too
+            borrowed=servers is not None,
         )
         try:
             _stages(jobs, options, result, validator, run, stages.Tracker(len(jobs), progress))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree as ET
@@ -30,12 +31,56 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the formats read from a result's renders besides its problems: how many renders and
+    documents, each chart's number of scenarios, and each source's resources (JUnit's test cases)."""
+
+    renders: int = 0
+    documents: int = 0
+    scenarios: dict[str, int] = field(default_factory=dict)  # chart (a finding's origin) -> scenarios rendered
+    resources: dict[str, set[str]] = field(default_factory=dict)  # source (without scenario) -> resource refs
+
+
+@dataclass
+class Recorded(GateResult):
+    """A result read back from JSON reports (dsgate.gate.merge): no renders, but their FACTS, and each
+    problem's locations as the reports gave them (LOCATED: by finding, and by schema_key)."""
+
+    facts: Facts = field(default_factory=Facts)
+    located: dict[object, list[Location]] = field(default_factory=dict)
+
+
+def schema_key(e: SchemaError) -> tuple[str, ...]:
+    return (e.document.provenance.label, e.document.ref, e.kube_version, e.path, e.message)
+
+
+def facts(result: GateResult) -> Facts:
+    """RESULT's Facts: recorded, or from its renders."""
+    if isinstance(result, Recorded):
+        return result.facts
+    seen: dict[str, set[str]] = defaultdict(set)
+    resources: dict[str, set[str]] = defaultdict(set)
+    for r in result.renders:
+        if r.job.scenario:
+            seen[str(r.job.source.path)].add(r.job.scenario)
+        for d in r.documents:
+            resources[_origin(d.provenance.label, d.provenance.scenario)].add(d.ref)
+    return Facts(
+        len(result.renders),
+        sum(len(r.documents) for r in result.renders),
+        {chart: len(names) for chart, names in seen.items()},
+        dict(resources),
+    )
+
+
 class Places:
     """Where each problem of RESULT is, as paths relative to ROOT (absolute outside it)."""
 
     def __init__(self, result: GateResult, root: Path | None = None) -> None:
         self.root = (root or repo_root()).resolve()
-        self._locate = Locator(result.renders)
+        self._known = result.located if isinstance(result, Recorded) else None
+        self._locate = Locator([] if self._known is not None else result.renders)
 
     def relative(self, path: Path) -> str | None:
         """PATH relative to the root, None when it is outside."""
@@ -51,6 +96,8 @@ class Places:
     def of_finding(self, f: Finding) -> list[Location]:
         """F's locations; for a finding of several scenarios, those of each, a location that only some of
         them share (a values file one scenario sets the field in) naming those scenarios."""
+        if self._known is not None:
+            return self._known.get(f, [])
         if f.pinned:  # about dsgate.yaml, not a rendered document (an exemption's line)
             return [Location(Path(f.pinned[0]).resolve(), f.pinned[1])]
         if len(f.scenarios) <= 1:
@@ -67,6 +114,8 @@ class Places:
         ]
 
     def of_schema_error(self, e: SchemaError) -> list[Location]:
+        if self._known is not None:
+            return self._known.get(schema_key(e), [])
         return self._locate(e.document.provenance.label, e.document.ref, e.path)
 
     def as_json(self, locations: list[Location]) -> list[dict[str, Any]]:
@@ -82,11 +131,7 @@ class Places:
 
 def scenario_counts(result: GateResult) -> dict[str, int]:
     """How many scenarios each chart was rendered in, by chart (a finding's `origin`)."""
-    seen: dict[str, set[str]] = defaultdict(set)
-    for r in result.renders:
-        if r.job.scenario:
-            seen[str(r.job.source.path)].add(r.job.scenario)
-    return {chart: len(names) for chart, names in seen.items()}
+    return facts(result).scenarios
 
 
 def in_scenarios(f: Finding, counts: dict[str, int]) -> str:
@@ -104,9 +149,10 @@ def _origin(label: str, scenario: str) -> str:
 
 
 def summary(result: GateResult, strict: bool = False) -> dict[str, Any]:
+    known = facts(result)
     return {
-        "renders": len(result.renders),
-        "documents": sum(len(r.documents) for r in result.renders),
+        "renders": known.renders,
+        "documents": known.documents,
         "deny": len(result.denies),
         "warn": len(result.warns),
         "exempted": len(result.exempted),
@@ -151,10 +197,7 @@ def to_junit(result: GateResult, strict: bool = False, root: Path | None = None)
     """One testsuite per source; one testcase per resource (plus one per schema/render error)."""
     suites = ET.Element("testsuites", name="dsgate")
     by_source: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
-    resources_by_source: dict[str, set[str]] = defaultdict(set)
-    for r in result.renders:
-        for d in r.documents:
-            resources_by_source[_origin(d.provenance.label, d.provenance.scenario)].add(d.ref)
+    resources_by_source: dict[str, set[str]] = defaultdict(set, facts(result).resources)
     for f in result.findings:
         by_source[f.origin][f.resource].append(f)
     counts = scenario_counts(result)

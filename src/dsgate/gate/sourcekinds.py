@@ -9,7 +9,9 @@ render stage calls, for tests and tools that want one render's documents.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+import json
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,8 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 
 from dsgate.gate import dryrun
+from dsgate.gate.chartdeps import local_dependencies
 from dsgate.gate.clustermodel import ClusterModel
 from dsgate.gate.documents import Document, Provenance, Render, load_file, read_stream
+from dsgate.gate.kubeusage import ChartUsage
 from dsgate.gate.locate import Location, chart_location, file_location, kustomize_location
 from dsgate.gate.patchtargets import unmatched_patch_targets
 from dsgate.gate.render import RenderError, build_dependencies, documents_of, helm_template, kustomize_build_text
@@ -73,6 +77,9 @@ class SingleRender:
 
     def prepare(self) -> None:
         return None
+
+    def render_key(self, job: Job) -> Hashable:
+        return job  # one job per source
 
     def crd_folders(self) -> tuple[Path, ...]:
         return ()
@@ -153,6 +160,27 @@ class ChartSource:
 
     def prepare(self) -> None:
         build_dependencies(self.path)
+
+    @functools.cached_property
+    def _kube_usage(self) -> ChartUsage:
+        """What the chart and its dependencies read of the Kubernetes version (scanned once per source)."""
+        return ChartUsage([self.path, *(folder for _, folder in local_dependencies(self.path))])
+
+    def render_key(self, job: Job) -> Hashable:
+        """Renders at every target Kubernetes version are one render when nothing the chart or its
+        values hold can read the version (kubeusage; a value set directly that holds a template counts
+        as reading it)."""
+        values = json.dumps(job.values, sort_keys=True, default=repr) if job.values is not None else None
+        alike = "{{" not in (values or "") and self._kube_usage.renders_alike(job.kube_version, job.values_files)
+        return (
+            job.scenario,
+            job.values_files,
+            job.helm,
+            job.release,
+            job.namespace,
+            values,
+            "" if alike else job.kube_version,
+        )
 
     def crd_folders(self) -> tuple[Path, ...]:
         return (

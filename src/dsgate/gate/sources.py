@@ -15,7 +15,7 @@ kustomization, kustomize's load restrictor does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
@@ -133,6 +133,12 @@ class Source(Protocol):
 
     def render(self, job: Job, ctx: RenderContext) -> Rendered:
         """JOB's documents; DsgateError (RenderError, DocumentError, LimitError, ...) when it cannot render."""
+        ...
+
+    def render_key(self, job: Job) -> Hashable:
+        """Jobs with equal keys render to the same output: the render stage renders one of them and
+        gives its output to the others (a chart that reads nothing of the Kubernetes version renders
+        once for every target version; see kubeusage)."""
         ...
 
     def lands_in(self, cluster: ClusterModel) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -44,6 +44,7 @@ class GateResult:
     deploy_failures: list[str] = field(default_factory=list)  # the deploy stage failed a chart: exit 1
     deploy_lines: list[str] = field(default_factory=list)  # what the deploy stage checked
     server_check: str = ""  # what the server-side dry-run stage did (or that it was skipped)
+    server_facts: ServerCheckFacts | None = None  # what server_check says, as numbers (report merge adds shards')
     cluster_model: str = ""  # the cluster the run modelled, in one line (see clustermodel)
     notices: list[str] = field(
         default_factory=list
@@ -149,12 +150,32 @@ def run_job(
 
 
 def render(jobs: Sequence[Job], pool: Executor, ctx: RenderContext, tracker: Tracker) -> list[RenderOutcome]:
-    """Every job rendered, in order, on POOL."""
-    outcomes: list[RenderOutcome] = []
-    for outcome in pool.map(lambda job: run_job(job, ctx.batch, ctx.limits, ctx.cluster), jobs):
-        outcomes.append(outcome)
-        tracker.step()
-    return outcomes
+    """Every job rendered, in order, on POOL; jobs whose source gives them the same render key (a
+    chart that reads nothing of the Kubernetes version, under each target version) share one render."""
+    versions = Counter((job.source, replace(job, kube_version="")) for job in jobs)
+    first: dict[tuple[Source, Hashable], Job] = {}
+    keys = []
+    for job in jobs:
+        # only jobs that differ in nothing but the Kubernetes version can share a render: the source
+        # is asked (a chart's templates analysed) only for those
+        key = (
+            job.source,
+            job.source.render_key(job) if versions[job.source, replace(job, kube_version="")] > 1 else job,
+        )
+        first.setdefault(key, job)
+        keys.append(key)
+    sharing = Counter(keys)
+    rendered: dict[tuple[Source, Hashable], RenderOutcome] = {}
+    for key, outcome in zip(
+        first, pool.map(lambda job: run_job(job, ctx.batch, ctx.limits, ctx.cluster), first.values()), strict=True
+    ):
+        rendered[key] = outcome
+        tracker.step(sharing[key])
+    return [
+        rendered[key] if rendered[key].job is job else RenderOutcome(job, o.text, o.documents, o.error)
+        for job, key in zip(jobs, keys, strict=True)
+        for o in [rendered[key]]
+    ]
 
 
 # ---------------------------------------------------------------- documents
@@ -269,9 +290,14 @@ def evaluation_sets(unique: Sequence[Distinct]) -> list[EvaluationSet]:
 # ---------------------------------------------------------------- server check
 
 
-def server_for(options: CheckOptions, result: GateResult) -> servercheck.ApiServer | None:
-    """The API server of the server check, started (ready later: wait_ready); None when the stage
-    does not run (RESULT.server_check says why) or could not start (RESULT.errors says why)."""
+def server_for(
+    options: CheckOptions,
+    result: GateResult,
+    borrow: Callable[[ClusterModel], servercheck.ApiServer] | None = None,
+) -> servercheck.ApiServer | None:
+    """The API server of the server check, started (ready later: wait_ready), or BORROWed started from
+    the caller (pipeline.Servers); None when the stage does not run (RESULT.server_check says why) or
+    could not start (RESULT.errors says why)."""
     settings = options.server_check
     if settings is None:
         return None
@@ -283,6 +309,12 @@ def server_for(options: CheckOptions, result: GateResult) -> servercheck.ApiServ
     if not servercheck.serves_any(options.kube_versions):
         result.server_check = f"server check: not run, no target is Kubernetes {servercheck.server_minor()} (the server's minor); JSON schemas only"
         return None
+    if borrow is not None:
+        try:
+            return borrow(settings.cluster)
+        except servercheck.ServerCheckError as exc:
+            result.errors.append(str(exc))
+            return None
     server = servercheck.ApiServer(settings.cluster)
     try:
         server.start()  # in this thread: the processes die with the thread that started them
@@ -298,14 +330,50 @@ def cluster_model(jobs: Sequence[Job], options: CheckOptions) -> str:
     if options.server_check is None:
         return ""
     cluster = options.server_check.cluster
-    own = sorted(
+    return cluster_line(cluster.describe(), own_releases(distinct_sources(jobs), cluster))
+
+
+def own_releases(sources: Iterable[Source], cluster: ClusterModel) -> list[str]:
+    """The SOURCES that set their own release or namespace: `path: release in namespace`, sorted."""
+    return sorted(
         {
             f"{s.path}: {s.release or cluster.release_name} in {s.lands_in(cluster)}"
-            for s in distinct_sources(jobs)
+            for s in sources
             if s.release or s.namespace
         }
     )
-    return cluster.describe() + (f" ({'; '.join(own)})" if own else "")
+
+
+def cluster_line(described: str, own: Sequence[str]) -> str:
+    return described + (f" ({'; '.join(own)})" if own else "")
+
+
+class ServerCheckFacts(NamedTuple):
+    """What one server check did; server_check_line words it (report merge adds the shards' together)."""
+
+    sent: int  # distinct documents dry-run
+    version: str  # the kube-apiserver's
+    minor: str  # the Kubernetes minor it serves
+    levels: dict[str, str]  # namespace -> Pod Security level
+    prepared: int  # evaluation sets with their own prerequisites
+    restarts: int  # new ports after a port was taken
+    unserved: list[str]  # apiVersion/kind of documents of kinds it does not serve
+
+
+def server_check_line(f: ServerCheckFacts) -> str:
+    return (
+        f"server check: {f.sent} distinct documents dry-run on kube-apiserver {f.version} (Kubernetes {f.minor} renders; "
+        f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(f.levels.items()))}"
+        + (f"; {f.prepared} sets with their own prerequisites created first" if f.prepared else "")
+        + (f"; {f.restarts} restarts on new ports after a port was taken" if f.restarts else "")
+        + "); "
+        + (
+            f"{len(f.unserved)} of kinds it does not serve ({', '.join(sorted(set(f.unserved)))}) and "
+            if f.unserved
+            else ""
+        )
+        + "older targets were checked against JSON schemas only"
+    )
 
 
 def server_check(
@@ -351,20 +419,16 @@ def server_check(
             result.schema_errors.append(
                 SchemaError(r.document, f"{minor} (kube-apiserver {server.version} dry-run)", r.path, r.message)
             )
-    unserved = checked.unserved
-    result.server_check = (
-        f"server check: {checked.sent} distinct documents dry-run on kube-apiserver {server.version} (Kubernetes {minor} renders; "
-        f"Pod Security {', '.join(f'{ns}={lvl}' for ns, lvl in sorted(levels.items()))}"
-        + (f"; {checked.prepared} sets with their own prerequisites created first" if checked.prepared else "")
-        + (f"; {server.starts - 1} restarts on new ports after a port was taken" if server.starts > 1 else "")
-        + "); "
-        + (
-            f"{len(unserved)} of kinds it does not serve ({', '.join(sorted({d.api_version + '/' + d.kind for d in unserved}))}) and "
-            if unserved
-            else ""
-        )
-        + "older targets were checked against JSON schemas only"
+    result.server_facts = ServerCheckFacts(
+        checked.sent,
+        server.version,
+        minor,
+        dict(levels),
+        checked.prepared,
+        server.starts - 1,
+        [d.api_version + "/" + d.kind for d in checked.unserved],
     )
+    result.server_check = server_check_line(result.server_facts)
     return [[*sets[i].documents, *verdicts] for i, verdicts in sorted(refused.items())]
 
 

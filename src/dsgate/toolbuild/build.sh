@@ -95,6 +95,8 @@ case "$tool" in
   conftest)
     GOBIN="$out" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/conftest/internal/version.Version=${v#v}" \
       "github.com/open-policy-agent/conftest@$v" ;;
+  kubeconform)
+    GOBIN="$out" go install -trimpath -ldflags "-s -w -X main.version=$v" "github.com/yannh/kubeconform/cmd/kubeconform@$v" ;;
   regal)
     # Regal v0.29.2 parses the files it lints with OPA v0.70's default, Rego v0, and has no option
     # for v1 (later versions do, but the proxy does not serve them). The one change: its parser

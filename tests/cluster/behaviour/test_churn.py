@@ -56,7 +56,12 @@ def test_join_gets_a_pod_and_leave_collects_it(
         120,
         "the orphaned pod to be collected",
     )
-    assert timeline.last()["desired"] == before["desired"]
+    # The controller counts the node out when it next syncs the DaemonSet, which may come after the
+    # pod is gone: wait for its count, then check it is the count before the node joined.
+    last = observe.poll(
+        timeline, sample, lambda s: s["desired"] <= before["desired"], 60, "the controller to count the node out"
+    )
+    assert last["desired"] == before["desired"]
     plot(timeline, out, "join-leave", ("desired", "pods", "available"))
 
 

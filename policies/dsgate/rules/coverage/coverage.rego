@@ -24,6 +24,11 @@ import data.dsgate.lib
 #   category: coverage
 #   severity: deny
 #   profile: minimal
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs data admission does not have: the fleet's nodes (data.dsgate.nodes, from dsgate check
+#     --nodes): their labels, taints and allocatable. Admission sees the DaemonSet alone; without nodes
+#     the rule says nothing.
 #   field: spec.template.spec.tolerations
 #   parameters: []
 #   rationale: >-
@@ -54,6 +59,11 @@ findings contains finding if {
 #   category: coverage
 #   severity: warn
 #   profile: minimal
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs data admission does not have: the fleet's nodes (data.dsgate.nodes, from dsgate check
+#     --nodes): their labels, taints and allocatable. Admission sees the DaemonSet alone; without nodes
+#     the rule says nothing.
 #   field: spec.template.spec.nodeSelector
 #   parameters: []
 #   rationale: >-
@@ -81,6 +91,11 @@ findings contains finding if {
 #   category: coverage
 #   severity: deny
 #   profile: minimal
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs data admission does not have: the fleet's nodes (data.dsgate.nodes, from dsgate check
+#     --nodes): their labels, taints and allocatable. Admission sees the DaemonSet alone; without nodes
+#     the rule says nothing.
 #   field: spec.template.spec.containers[*].resources.requests
 #   parameters: []
 #   rationale: >-

@@ -25,6 +25,11 @@ import data.dsgate.lib
 #   category: disruption
 #   severity: warn
 #   profile: strict
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs another object: whether a PodDisruptionBudget in the DaemonSet's namespace selects its pod
+#     template labels. Admission sees one object at a time, and a budget may be applied after its
+#     DaemonSet.
 #   parameters: [node_critical_agents, well_known_agents]
 #   rationale: >-
 #     A PodDisruptionBudget only gates the eviction API. For DaemonSet pods hardly anything uses it:
@@ -68,6 +73,10 @@ findings contains finding if {
 #   category: disruption
 #   severity: deny
 #   profile: minimal
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs another object: the finding is on a PodDisruptionBudget only when it selects a DaemonSet's
+#     pods, which admission of the budget does not see (either may be applied first).
 #   field: spec.minAvailable
 #   parameters: []
 #   rationale: >-
@@ -113,6 +122,10 @@ findings contains finding if {
 #   category: disruption
 #   severity: warn
 #   profile: baseline
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs another object: the finding is on a PodDisruptionBudget only when it selects a DaemonSet's
+#     pods, which admission of the budget does not see (either may be applied first).
 #   field: spec.unhealthyPodEvictionPolicy
 #   parameters: []
 #   rationale: >-

@@ -28,6 +28,7 @@ import data.dsgate.lib
 #     The Kubernetes documentation asks for read-only hostPath mounts for this reason.
 #   field: spec.template.spec.containers[*].volumeMounts
 #   parameters: [writable_host_paths, well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Set `readOnly: true` on the volumeMount, or add the host directory to writable_host_paths if the
 #     agent must write there.
@@ -66,6 +67,7 @@ findings contains finding if {
 #     instead of failing to start where someone would notice.
 #   field: spec.template.spec.volumes
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set hostPath.type on the volume, e.g. Directory or File (DirectoryOrCreate only where the agent owns the path).
 findings contains finding if {
@@ -97,6 +99,7 @@ findings contains finding if {
 #     privileged, so the DaemonSet creates no pod on any node.
 #   field: spec.template.spec.containers[*].volumeMounts
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Use `mountPropagation: HostToContainer` (enough to see host mounts), or justify a privileged container.
 findings contains finding if {
@@ -139,6 +142,7 @@ findings contains finding if {
 #     depends on CoreDNS cannot start before CoreDNS, which cannot start before the network.
 #   field: spec.template.spec.dnsPolicy
 #   parameters: [well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Set spec.template.spec.dnsPolicy to ClusterFirstWithHostNet if the agent resolves Service
 #     names, or to Default if it only needs the node's resolver (always for CNI plugins and other
@@ -180,6 +184,7 @@ findings contains finding if {
 #     shares the node's shared memory. A compromise of the agent is then a compromise of the node.
 #   field: spec.template.spec.hostNetwork
 #   parameters: [host_namespace_agents, well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Remove hostNetwork, hostPID and hostIPC, or add the agent's app.kubernetes.io/name to
 #     host_namespace_agents.
@@ -212,6 +217,10 @@ findings contains finding if {
 #     DaemonSet comes second stays Pending on every node: that agent runs nowhere.
 #   field: spec.template.spec.containers[*].ports
 #   parameters: []
+#   admission: ci-only
+#   admission_reason: >-
+#     Cross-object: a host port conflicts only with another DaemonSet that binds it; a
+#     ValidatingAdmissionPolicy sees only the DaemonSet being admitted, not the others.
 #   remediation: >-
 #     Give each agent its own host port (or drop the hostPort and use a Service).
 findings contains finding if {

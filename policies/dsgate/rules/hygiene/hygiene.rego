@@ -28,6 +28,7 @@ import data.dsgate.lib
 #     all, or a delete-and-recreate of the agent on every node to fix it.
 #   field: spec.selector
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Select the pods with a minimal, stable subset of the template labels (app.kubernetes.io/name and
 #     app.kubernetes.io/instance), and never change it after the first install.
@@ -56,6 +57,7 @@ findings contains finding if {
 #     allowlisted and dashboards and tools that group by it miss the agent. A warning.
 #   field: spec.template.metadata.labels
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Label both metadata.labels and spec.template.metadata.labels with app.kubernetes.io/name.
 findings contains finding if {
@@ -87,6 +89,7 @@ findings contains finding if {
 #     exempts nothing and is itself reported, so the gate never passes on an unexplained exemption.
 #   field: metadata.annotations
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Write why the rule does not apply as the exemption's reason (the annotation value, or `reason:`).
 findings contains finding if {
@@ -116,6 +119,11 @@ findings contains finding if {
 #     An exemption is a temporary acceptance of a risk; once it has expired the finding it hid is
 #     reported again, and the stale exemption is reported so that it is fixed or renewed on purpose.
 #   parameters: []
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs a clock and data the cluster does not have: it checks the expiry date of the
+#     exemptions in dsgate.yaml (data.dsgate.exemptions) against today; admission only has
+#     annotation exemptions, which do not expire.
 #   remediation: >-
 #     Fix the finding and remove the exemption, or renew it with a new reason and date.
 findings contains finding if {
@@ -143,6 +151,10 @@ findings contains finding if {
 #     An exemption whose expiry cannot be read would never expire; it exempts nothing and is
 #     reported instead of silently hiding a finding for ever.
 #   parameters: []
+#   admission: ci-only
+#   admission_reason: >-
+#     Data admission does not have: it checks the exemptions of dsgate.yaml
+#     (data.dsgate.exemptions); annotation exemptions, the only kind at admission, have no expiry.
 #   remediation: >-
 #     Set `expires:` to a date in the form YYYY-MM-DD (quoted in YAML).
 findings contains finding if {
@@ -176,6 +188,11 @@ findings contains finding if {
 #     an agent allowlist allowlists every unlabelled DaemonSet, "/" in writable_host_paths makes
 #     every host path writable, a misspelt key is ignored. The gate must say so instead of passing.
 #   parameters: []
+#   admission: ci-only
+#   admission_reason: >-
+#     About dsgate's configuration, not a DaemonSet: it checks the parameters of dsgate.yaml. At
+#     admission they are the DsgateParameters object, typed by its CRD's schema and written by
+#     `dsgate admission render`, which refuses malformed parameters before anything is installed.
 #   remediation: >-
 #     Fix the parameter in data.dsgate.parameters (dsgate.yaml `parameters:`) as the message says;
 #     the catalogue in policies/README.md lists every parameter with its default.

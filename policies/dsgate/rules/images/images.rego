@@ -24,6 +24,7 @@ import data.dsgate.lib
 #   category: images
 #   severity: deny
 #   profile: baseline
+#   admission: vap
 #   field: spec.template.spec.containers[*].image
 #   parameters: []
 #   rationale: >-
@@ -57,6 +58,7 @@ findings contains finding if {
 #   category: images
 #   severity: warn
 #   profile: strict
+#   admission: vap
 #   rationale: >-
 #     Even a full release tag can be pushed again (a rebuilt image, a compromised registry account):
 #     nodes that pull after the push run different bytes than the ones before. A digest rules that out.
@@ -89,6 +91,7 @@ findings contains finding if {
 #   category: images
 #   severity: deny
 #   profile: baseline
+#   admission: vap
 #   rationale: >-
 #     As DS-IMG-002, for installations that decided (require_digest) that every node must run the same
 #     bytes; it reports nothing unless that parameter is set.
@@ -122,6 +125,7 @@ findings contains finding if {
 #   category: images
 #   severity: warn
 #   profile: strict
+#   admission: vap
 #   rationale: >-
 #     Every new node pulls the agent's image. From a registry the installation does not mirror or
 #     control, a rate limit or an outage leaves new nodes in ImagePullBackOff without their agent (CNI

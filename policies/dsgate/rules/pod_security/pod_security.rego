@@ -24,6 +24,12 @@ import data.dsgate.lib
 #   category: pod-security
 #   severity: deny
 #   profile: minimal
+#   admission: ci-only
+#   admission_reason: >-
+#     Reads the verdict of the gate's server check (a ServerCheckVerdict document: the real Pod Security
+#     admission at the namespace's level from the input or the cluster model), not the DaemonSet itself.
+#     In the cluster the built-in PodSecurity admission applies the namespace's level to the pods (and
+#     warns on the DaemonSet).
 #   field: spec.template.spec
 #   remediation: >-
 #     Give the pods only what the namespace's level admits, or run the agent in a namespace labelled

@@ -23,6 +23,7 @@ import data.dsgate.lib
 #   category: priority
 #   severity: deny
 #   profile: minimal
+#   admission: vap
 #   field: spec.template.spec.priorityClassName
 #   parameters: [allowed_priority_classes]
 #   rationale: >-

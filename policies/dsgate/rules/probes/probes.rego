@@ -34,6 +34,7 @@ import data.dsgate.lib
 #     rolls out to every node before anyone notices.
 #   field: spec.template.spec.containers[*].readinessProbe
 #   parameters: [well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Add a readinessProbe (e.g. an httpGet on the agent's metrics or health endpoint) to every
 #     container and native sidecar.
@@ -65,6 +66,7 @@ findings contains finding if {
 #     hand.
 #   field: spec.template.spec.containers[*].livenessProbe
 #   parameters: [well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Add a livenessProbe to every container and native sidecar.
 findings contains finding if {
@@ -96,6 +98,7 @@ findings contains finding if {
 #     probe and the kubelet restarts it, which adds load and turns a slow node into a crash loop.
 #   field: spec.template.spec.containers[*].livenessProbe
 #   parameters: [well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Make the livenessProbe more tolerant than the readinessProbe (a higher failureThreshold or
 #     periodSeconds), or probe a different endpoint.

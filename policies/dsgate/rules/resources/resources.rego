@@ -34,6 +34,7 @@ import data.dsgate.lib
 #     from the workloads on every node at once.
 #   field: spec.template.spec.containers[*].resources
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set resources.requests.cpu, resources.requests.memory, resources.limits.cpu and
 #     resources.limits.memory on every container and init container (or on the pod, spec.resources).
@@ -73,6 +74,7 @@ findings contains finding if {
 #     the node is in trouble.
 #   field: spec.template.spec.containers[*].resources.limits.memory
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set resources.requests.memory to the same quantity as resources.limits.memory.
 findings contains finding if {
@@ -102,6 +104,7 @@ findings contains finding if {
 #     OOM-kills workloads on overcommitted nodes.
 #   field: spec.template.spec.containers[*].resources.limits
 #   parameters: [agent_limit_budget]
+#   admission: vap
 #   remediation: >-
 #     Lower the containers' limits, or raise agent_limit_budget for this installation if the agent
 #     really needs more on every node.
@@ -138,6 +141,10 @@ findings contains finding if {
 #     shrinks on every node.
 #   field: spec.template.spec.containers[*].resources.requests
 #   parameters: [node_request_budget]
+#   admission: ci-only
+#   admission_reason: >-
+#     Cross-object: the budget is for the sum of every DaemonSet's requests on a node; a
+#     ValidatingAdmissionPolicy sees only the DaemonSet being admitted, not the others.
 #   remediation: >-
 #     Lower the requests of the node agents in this set, or raise node_request_budget if the nodes
 #     are sized for it.

@@ -17,6 +17,11 @@ import data.dsgate.lib
 #   category: rollout
 #   severity: warn
 #   profile: strict
+#   admission: ci-only
+#   admission_reason: >-
+#     Needs the raw manifest before defaulting: the API server sets
+#     updateStrategy.rollingUpdate.maxUnavailable to 1 when it is absent, before admission runs, so the
+#     absence this rule reports never reaches admission.
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: []
 #   rationale: >-
@@ -50,6 +55,10 @@ findings contains finding if {
 #   category: rollout
 #   severity: deny
 #   profile: baseline
+#   admission: vap
+#   admission_reason: >-
+#     Decided on the defaulted object: an absent maxUnavailable arrives as 1, which exceeds only an
+#     integer ceiling of 0 or a percentage ceiling that scales to 0.
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [max_unavailable_ceiling, cluster_nodes]
 #   rationale: >-
@@ -84,6 +93,10 @@ findings contains finding if {
 #   category: rollout
 #   severity: warn
 #   profile: strict
+#   admission: vap
+#   admission_reason: >-
+#     Decided on the defaulted object: an absent maxUnavailable arrives as 1, a fixed number, so admission
+#     also reports it on a large cluster where the gate on the raw manifest says nothing.
 #   rationale: >-
 #     With maxUnavailable 1 on 1,000 nodes a rollout takes 1,000 sequential steps, each waiting for a
 #     pod to become available (and minReadySeconds): a security fix takes hours or days to reach the
@@ -116,6 +129,7 @@ findings contains finding if {
 #   category: rollout
 #   severity: warn
 #   profile: strict
+#   admission: vap
 #   rationale: >-
 #     With OnDelete a changed template (a security fix, a new configuration) reaches a node only when
 #     its pod is deleted by hand or the node is replaced: the fleet runs mixed versions indefinitely.
@@ -145,6 +159,7 @@ findings contains finding if {
 #   category: rollout
 #   severity: warn
 #   profile: baseline
+#   admission: vap
 #   rationale: >-
 #     Without minReadySeconds a new pod counts as available the moment it is ready, so a release that
 #     crashes a few seconds after start (a bad config read late, a panic on the first scrape) keeps
@@ -181,6 +196,7 @@ findings contains finding if {
 #   category: rollout
 #   severity: deny
 #   profile: minimal
+#   admission: vap
 #   rationale: >-
 #     With maxSurge the new pod is created next to the old one on the same node. A declared hostPort
 #     is already taken there, so the scheduler never places the surge pod and the rollout stalls on the
@@ -220,6 +236,7 @@ findings contains finding if {
 #   category: rollout
 #   severity: warn
 #   profile: minimal
+#   admission: vap
 #   field: spec.updateStrategy.rollingUpdate.maxUnavailable
 #   parameters: [cluster_nodes, rollout_time_budget, rollout_pod_ready_seconds]
 #   rationale: >-

@@ -38,6 +38,7 @@ import data.dsgate.lib
 #     which is why the rule skips such pods.
 #   field: spec.template.spec.containers[*].securityContext.runAsNonRoot
 #   parameters: [root_agents, well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Set securityContext.runAsNonRoot: true with a non-zero runAsUser, set spec.hostUsers: false
 #     (a user namespace), or add the agent's app.kubernetes.io/name to root_agents if it must read
@@ -78,6 +79,7 @@ findings contains finding if {
 #     root-only path out of it.
 #   field: spec.template.spec.containers[*].securityContext.allowPrivilegeEscalation
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set securityContext.allowPrivilegeEscalation to false on every container that is not privileged.
 findings contains finding if {
@@ -116,6 +118,7 @@ findings contains finding if {
 #     agent that does not drop ALL keeps that set on every node.
 #   field: spec.template.spec.containers[*].securityContext.capabilities.drop
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set securityContext.capabilities.drop to ["ALL"] (upper case) on every container that is not privileged.
 findings contains finding if {
@@ -156,6 +159,7 @@ findings contains finding if {
 #     known to need should be granted.
 #   field: spec.template.spec.containers[*].securityContext.capabilities.add
 #   parameters: [allowed_capabilities, well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Remove the capability from securityContext.capabilities.add, or add it to allowed_capabilities.
 findings contains finding if {
@@ -194,6 +198,7 @@ findings contains finding if {
 #     blocks; an unconfined agent leaves that path open on every node.
 #   field: spec.template.spec.securityContext.seccompProfile
 #   parameters: [well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Set spec.template.spec.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with a profile).
 findings contains finding if {
@@ -234,6 +239,7 @@ findings contains finding if {
 #     it does not by itself break the node, so it is a warning.
 #   field: spec.template.spec.containers[*].securityContext.readOnlyRootFilesystem
 #   parameters: []
+#   admission: vap
 #   remediation: >-
 #     Set securityContext.readOnlyRootFilesystem to true; mount an emptyDir where the agent needs to write.
 findings contains finding if {
@@ -269,6 +275,7 @@ findings contains finding if {
 #     confinement: code execution in it is root on the node, on every node of the DaemonSet.
 #   field: spec.template.spec.containers[*].securityContext.privileged
 #   parameters: [privileged_agents, well_known_agents]
+#   admission: vap
 #   remediation: >-
 #     Remove securityContext.privileged (add only the capabilities needed), or add the agent to privileged_agents.
 findings contains finding if {
@@ -304,6 +311,11 @@ findings contains finding if {
 #     does not break anything by itself, so it is a warning.
 #   field: spec.template.spec.automountServiceAccountToken
 #   parameters: []
+#   admission: ci-only
+#   admission_reason: >-
+#     Cross-object: whether the token is mounted depends on the ServiceAccount's
+#     automountServiceAccountToken, and whether it is justified on the RoleBindings and
+#     ClusterRoleBindings that bind it; a ValidatingAdmissionPolicy sees only the DaemonSet.
 #   remediation: >-
 #     Set spec.template.spec.automountServiceAccountToken: false, or bind the ServiceAccount to the
 #     Role or ClusterRole the agent needs (in the same chart or overlay).

@@ -32,6 +32,7 @@ import data.dsgate.lib
 #   category: tolerations
 #   severity: deny
 #   profile: minimal
+#   admission: vap
 #   field: spec.template.spec.tolerations
 #   parameters: []
 #   rationale: >-
@@ -77,6 +78,7 @@ findings contains finding if {
 #   category: tolerations
 #   severity: warn
 #   profile: strict
+#   admission: vap
 #   field: spec.template.spec.tolerations
 #   parameters: [blanket_toleration_agents, well_known_agents]
 #   rationale: >-
@@ -118,6 +120,7 @@ findings contains finding if {
 #   category: tolerations
 #   severity: deny
 #   profile: minimal
+#   admission: vap
 #   field: spec.template.spec.tolerations
 #   parameters: []
 #   rationale: >-
@@ -162,6 +165,7 @@ findings contains finding if {
 #   category: tolerations
 #   severity: warn
 #   profile: minimal
+#   admission: vap
 #   field: spec.template.spec.tolerations
 #   parameters: []
 #   rationale: >-

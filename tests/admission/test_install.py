@@ -1,0 +1,302 @@
+"""`dsgate admission install/uninstall` on a real kube-apiserver (v1.36.3, with the policy status
+controller): the set type-checks and enforces, install is all-or-nothing (each broken set leaves the
+previous one exactly in place), a missing params object refuses, uninstall removes only dsgate's.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dsgate.admission import install, library, params, policies, render
+from dsgate.admission.install import InstallError, Kubectl
+from dsgate.admission.library import AdmissionError
+from dsgate.admission.localserver import LocalServer
+from dsgate.gate import controls
+from dsgate.paths import rules_dir
+from tests.support import POLICIES
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("admission-server")]
+
+JSON = dict[str, Any]
+VAPS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+
+
+@pytest.fixture(scope="module")
+def full_set() -> list[JSON]:
+    """Every rule with CEL, strict profile, each binding Warn (so every rule that fires is named)."""
+    loaded = library.load(POLICIES)
+    loaded = dataclasses.replace(loaded, rules=[r for r in loaded.rules if r.admission != "vap" or r.id in loaded.cel])
+    return render.render(loaded, render.Options(settings=controls.Settings(profile="strict"), action="warn"))
+
+
+@pytest.fixture
+def kubectl(server: LocalServer) -> Iterator[Kubectl]:
+    k = Kubectl(server.kubeconfig)
+    yield k
+    install.uninstall(k)
+
+
+def _small(objects: list[JSON], rules: tuple[str, ...] = ("DS-HST-001", "DS-SEC-004", "DS-RES-001")) -> list[JSON]:
+    """The CRD, the params object and RULES' policies and bindings of OBJECTS."""
+    names = {policies.policy_name(r) for r in rules}
+    return [
+        o for o in objects if o["kind"] in ("CustomResourceDefinition", params.KIND) or o["metadata"]["name"] in names
+    ]
+
+
+def _state(k: Kubectl) -> list[tuple[str, str, str]]:
+    """What dsgate has installed: (kind, name, spec as JSON)."""
+    return sorted(
+        (o["kind"], o["metadata"]["name"], json.dumps(o.get("spec"), sort_keys=True)) for o in install.installed(k)
+    )
+
+
+def _namespace(server: LocalServer) -> str:
+    name = f"adm-{uuid.uuid4().hex[:6]}"
+    answer = server.api.request(
+        "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    )
+    assert answer.status_code == 201, answer.text
+    return name
+
+
+def _dry_run(server: LocalServer, ds: JSON, namespace: str) -> tuple[int, str, str]:
+    """(status, message, warnings) of a dry-run create of DS in NAMESPACE."""
+    body = {**ds, "metadata": {**ds["metadata"], "namespace": namespace}}
+    answer = server.api.request("POST", f"/apis/apps/v1/namespaces/{namespace}/daemonsets", body, {"dryRun": "All"})
+    message = answer.json().get("message", "") if answer.status_code >= 400 else ""
+    return answer.status_code, message, answer.warning
+
+
+def _settled(server: LocalServer, rule: str) -> None:
+    """Wait until admission enforces RULE's installed policy (the API server picks up new policies and
+    bindings a moment after they are created): its denied sample gets the rule's warning or refusal."""
+    namespace, ds = _namespace(server), _sample(rule, "denied")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, message, warnings = _dry_run(server, ds, namespace)
+        if f"{rule}: " in message + warnings:
+            return
+        time.sleep(0.2)  # a condition wait: the policy becomes active, no fixed delay
+    raise AssertionError(f"{rule}'s policy was not enforced within 60 s")
+
+
+def _sample(rule: str, verdict: str) -> JSON:
+    folder = rules_dir(POLICIES) / library.load.__module__.split(".")[0]  # placeholder, replaced below
+    del folder
+    for path in sorted(rules_dir(POLICIES).glob(f"*/samples/{rule}/{verdict}*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "DaemonSet":
+                return dict(doc)
+    raise AssertionError(f"no {verdict} DaemonSet sample for {rule}")
+
+
+def test_full_set_type_checks(server: LocalServer, kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """Every policy of the set installs, and its status.typeChecking is empty."""
+    install.install(kubectl, full_set, progress=lambda _: None)
+    vaps = server.api.request("GET", VAPS).json()["items"]
+    ours = [v for v in vaps if v["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "dsgate"]
+    assert len(ours) == len([o for o in full_set if o["kind"] == policies.VAP])
+    assert [v["metadata"]["name"] for v in ours if v["status"].get("typeChecking")] == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "verdict", "expected_named"),
+    [
+        # a denied sample: admission names the rule, with the gate's wording after the id
+        ("DS-HST-001", "denied", True),
+        ("DS-SEC-004", "denied", True),
+        ("DS-RES-001", "denied", True),
+        # an allowed sample: the rule stays silent
+        ("DS-HST-001", "allowed", False),
+        ("DS-RES-001", "allowed", False),
+    ],
+)
+def test_set_enforces_the_rule(
+    server: LocalServer, kubectl: Kubectl, full_set: list[JSON], rule: str, verdict: str, expected_named: bool
+) -> None:
+    install.install(kubectl, _small(full_set), progress=lambda _: None)
+    _settled(server, "DS-HST-001")
+    status, _, warnings = _dry_run(server, _sample(rule, verdict), _namespace(server))
+    assert status == 201
+    assert (f"{rule}: DaemonSet <" in warnings) == expected_named, warnings
+
+
+def test_deny_binding_refuses_and_exemption_annotation_admits(
+    server: LocalServer, kubectl: Kubectl, full_set: list[JSON]
+) -> None:
+    loaded = library.load(POLICIES)
+    loaded = dataclasses.replace(loaded, rules=[r for r in loaded.rules if r.admission != "vap" or r.id in loaded.cel])
+    deny = render.render(loaded, render.Options(settings=controls.Settings(profile="strict")))
+    install.install(kubectl, _small(deny, ("DS-HST-001",)), progress=lambda _: None)
+    _settled(server, "DS-HST-001")
+    namespace, ds = _namespace(server), _sample("DS-HST-001", "denied")
+    status, message, _ = _dry_run(server, ds, namespace)
+    assert status == 422 and "DS-HST-001: DaemonSet <" in message, message
+    exempt = copy.deepcopy(ds)
+    exempt["metadata"].setdefault("annotations", {})["dsgate.io/exempt.DS-HST-001"] = "reviewed: the agent needs it"
+    assert _dry_run(server, exempt, namespace)[0] == 201
+
+
+def test_missing_params_object_refuses(server: LocalServer, kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """parameterNotFoundAction: Deny: without the object dsgate every DaemonSet a params-reading policy matches is refused."""
+    small = _small(full_set, ("DS-HST-001",))
+    assert "paramKind" in next(o for o in small if o["kind"] == policies.VAP)["spec"]
+    install.install(kubectl, small, progress=lambda _: None)
+    _settled(server, "DS-HST-001")
+    kubectl.delete(install.RESOURCES[params.KIND], [params.NAME])
+    status, message, _ = _dry_run(server, _sample("DS-HST-001", "allowed"), _namespace(server))
+    assert status >= 400 and "no params found" in message.lower(), message
+
+
+def _broken_cel(objects: list[JSON]) -> list[JSON]:
+    out = copy.deepcopy(objects)
+    vap = next(o for o in out if o["kind"] == policies.VAP)
+    vap["spec"]["validations"][0]["expression"] = "object.spec.template.spec.hostNetwork =="  # a syntax error
+    return out
+
+
+def _type_error(objects: list[JSON]) -> list[JSON]:
+    out = copy.deepcopy(objects)
+    vap = next(o for o in out if o["kind"] == policies.VAP)
+    vap["spec"]["validations"][0]["expression"] = "object.spec.templat.spec.hostNetwork != true"  # no such field
+    return out
+
+
+def _orphan_binding(objects: list[JSON]) -> list[JSON]:
+    vap = next(o for o in objects if o["kind"] == policies.VAP)
+    return [o for o in objects if o is not vap]
+
+
+def _no_params(objects: list[JSON]) -> list[JSON]:
+    return [o for o in objects if o["kind"] != params.KIND]
+
+
+@pytest.mark.parametrize(
+    ("break_set", "expected_error"),
+    [
+        # CEL that does not compile: the API refuses it at the dry-run, nothing changes
+        (_broken_cel, "dry-run refused: .*ValidatingAdmissionPolicy"),
+        # CEL that compiles but does not type-check: applied, found by the status controller, rolled back
+        (_type_error, "does not type-check: .*undefined field 'templat'.*; the previous set was restored"),
+        # a binding without its policy
+        (_orphan_binding, "which the set does not contain"),
+        # a policy reading params without the params object
+        (_no_params, "reads params but the set has no DsgateParameters"),
+    ],
+)
+def test_install_is_all_or_nothing(kubectl: Kubectl, full_set: list[JSON], break_set: Any, expected_error: str) -> None:
+    previous = _small(full_set, ("DS-HST-001",))
+    install.install(kubectl, previous, progress=lambda _: None)
+    before = _state(kubectl)
+    with pytest.raises(AdmissionError, match=expected_error) as err:
+        install.install(kubectl, break_set(_small(full_set)), progress=lambda _: None)
+    assert "\n" not in err.value.message
+    assert _state(kubectl) == before
+
+
+def test_first_install_failure_leaves_nothing(kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """No previous set: a failure after the apply removes all it created, the CRD included."""
+    with pytest.raises(InstallError, match="does not type-check"):
+        install.install(kubectl, _type_error(_small(full_set)), progress=lambda _: None)
+    assert _state(kubectl) == []
+
+
+def test_install_replaces_and_prunes(kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """A new set replaces the previous one: policies it no longer has are deleted."""
+    install.install(kubectl, _small(full_set, ("DS-HST-001", "DS-SEC-004")), progress=lambda _: None)
+    install.install(kubectl, _small(full_set, ("DS-SEC-004", "DS-RES-001")), progress=lambda _: None)
+    names = {name for kind, name, _ in _state(kubectl) if kind == policies.VAP}
+    assert names == {"ds-sec-004.dsgate.io", "ds-res-001.dsgate.io"}
+
+
+def test_uninstall_removes_only_dsgates(server: LocalServer, kubectl: Kubectl, full_set: list[JSON]) -> None:
+    install.install(kubectl, _small(full_set), progress=lambda _: None)
+    other = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": f"other-{uuid.uuid4().hex[:6]}.example.com"},
+        "spec": {
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": ["apps"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["daemonsets"],
+                    }
+                ]
+            },
+            "validations": [{"expression": "true"}],
+        },
+    }
+    assert server.api.request("POST", VAPS, other).status_code == 201
+    removed = install.uninstall(kubectl)
+    assert len(removed) == len(_small(full_set))
+    assert _state(kubectl) == []
+    assert server.api.request("GET", f"{VAPS}/{other['metadata']['name']}").status_code == 200
+    server.api.request("DELETE", f"{VAPS}/{other['metadata']['name']}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected_rc", "expected_err"),
+    [
+        # a set whose CEL does not compile, from a file: exit 2, one line naming the cause
+        (["install", "-f", "{broken}"], 2, "dsgate admission install: error: dry-run refused"),
+        # a rendered set with a binding whose policy is missing
+        (["install", "-f", "{orphan}"], 2, "which the set does not contain; render the set again"),
+        # uninstall of an empty cluster: nothing to do
+        (["uninstall"], 0, ""),
+    ],
+)
+def test_cli(
+    server: LocalServer, full_set: list[JSON], tmp_path: Path, argv: list[str], expected_rc: int, expected_err: str
+) -> None:
+    files = {"broken": _broken_cel(_small(full_set)), "orphan": _orphan_binding(_small(full_set))}
+    for name, objects in files.items():
+        (tmp_path / f"{name}.yaml").write_text(render.dump(objects))
+    args = [a.format(**{n: str(tmp_path / f"{n}.yaml") for n in files}) for a in argv]
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsgate.cli", "admission", *args, "--kubeconfig", str(server.kubeconfig)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == expected_rc, proc.stderr
+    assert expected_err in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == (1 if expected_err else 0), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected_error"),
+    [
+        # RBAC refuses: the error names what install needs
+        (
+            'Error from server (Forbidden): ... "alice" cannot list resource',
+            "forbidden .*; dsgate admission needs get, list",
+        ),
+        # no cluster
+        (
+            "Unable to connect to the server: dial tcp 127.0.0.1:1: connect: connection refused",
+            "cannot reach the cluster",
+        ),
+        # anything else: the server's first error line
+        ("Error from server (Invalid): spec.validations[0]: bad", "refused: Error from server \\(Invalid\\)"),
+    ],
+)
+def test_kubectl_errors_name_the_cause(stderr: str, expected_error: str) -> None:
+    with pytest.raises(InstallError, match=expected_error):
+        raise install._error(stderr, "apply")
