@@ -157,7 +157,7 @@ def assert_cancelled(
     assert proc.returncode == expected_code, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     # killed before dsgate exited; the kernel may need a moment to finish a SIGKILLed process tree
-    wait_for(f"every process of the run to be gone (left: {tagged(env)})", lambda: tagged(env) == {}, 15)
+    wait_for(f"every process of the run to be gone (left: {tagged(env)})", lambda: tagged(env) == {}, 60)
     assert leftovers(tmp) == []
     return err
 
