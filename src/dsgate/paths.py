@@ -16,6 +16,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 VERSIONS_FILE = DATA_DIR / "versions.env"
 HELM_BATCH_DIR = DATA_DIR / "helm-batch"
+CELCOST_DIR = DATA_DIR / "celcost"  # the CEL cost report of the admission policies (issue 25)
 # The per-tool Go build recipes `dsgate tools install` runs.
 TOOL_BUILD_SCRIPT = PACKAGE_DIR / "toolbuild" / "build.sh"
 DEFAULT_TOPOLOGY = DATA_DIR / "cluster" / "topology.yaml"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsgate.errors import DsgateError
-from dsgate.paths import HELM_BATCH_DIR, cache_dir
+from dsgate.paths import CELCOST_DIR, HELM_BATCH_DIR, cache_dir
 from dsgate.versions import pinned
 
 __all__ = [
@@ -72,6 +72,9 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "registry", "DISTRIBUTION_VERSION", "all", ("--version",)
         ),  # CNCF distribution: the chart tests' OCI registry
+        # dsgate's own: the CEL cost of the admission policies with kube-apiserver's CEL packages (after
+        # kube-apiserver in this order, so Go's build cache already holds them)
+        Tool("celcost", "KUBERNETES_VERSION", "all", ("-version",)),
     )
 }
 
@@ -129,11 +132,23 @@ def helm_batch_sources() -> list[Path]:
     return [folder / "main.go", folder / "patch-helm.sh", *sorted((folder / "helm-patch").glob("*.go"))]
 
 
-def version_of(tool: str) -> str:
-    """TOOL's pinned version, the name of its cache directory (helm-batch: helm's version and a source hash)."""
-    version = pinned()[TOOLS[tool].version_key]
+def own_sources(tool: str) -> list[Path]:
+    """The sources of dsgate's own programs (helm-batch, celcost): part of their version key, so an edit
+    rebuilds them; [] for every other tool."""
     if tool == "helm-batch":
-        version += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in helm_batch_sources())).hexdigest()[:12]
+        return helm_batch_sources()
+    if tool == "celcost":
+        return [CELCOST_DIR / "main.go"]
+    return []
+
+
+def version_of(tool: str) -> str:
+    """TOOL's pinned version, the name of its cache directory (dsgate's own programs: the pinned
+    version of what they are built from and a hash of their sources)."""
+    version = pinned()[TOOLS[tool].version_key]
+    sources = own_sources(tool)
+    if sources:
+        version += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     return version
 
 

@@ -161,6 +161,29 @@ def test_missing_params_object_refuses(server: LocalServer, kubectl: Kubectl, fu
     assert status >= 400 and "no params found" in message.lower(), message
 
 
+def test_worst_case_daemonset_is_admitted(server: LocalServer, kubectl: Kubectl) -> None:
+    """Issue 25: the strict set at its severities (Deny for deny rules) admits the worst-case DaemonSet
+    (tests/admission/data, 30 containers with long lists) on the real kube-apiserver, with no rule
+    warning: within its CEL cost limits, which the API server enforces only when it evaluates (it
+    accepts every policy although celcost's static estimates exceed PerCallLimit: test_celcost.py)."""
+    loaded = library.load(POLICIES)
+    loaded = dataclasses.replace(loaded, rules=[r for r in loaded.rules if r.admission != "vap" or r.id in loaded.cel])
+    strict = render.render(loaded, render.Options(settings=controls.Settings(profile="strict")))
+    install.install(kubectl, strict, progress=lambda _: None)
+    worst = yaml.safe_load((Path(__file__).parent / "data" / "worst-case-daemonset.yaml").read_text())
+    namespace = _namespace(server)
+    # Enforcing once the worst case made to break one deny rule (DS-ROL-002: maxUnavailable above 25%) is refused.
+    broken = copy.deepcopy(worst)
+    broken["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = "100%"
+    deadline = time.monotonic() + 60
+    while _dry_run(server, broken, namespace)[0] != 422:
+        assert time.monotonic() < deadline, "the strict set was not enforced within 60 s"
+        time.sleep(0.2)  # a condition wait: the policies become active, no fixed delay
+    status, message, warnings = _dry_run(server, worst, namespace)
+    assert (status, message) == (201, "")
+    assert "DS-" not in warnings, warnings
+
+
 def _broken_cel(objects: list[JSON]) -> list[JSON]:
     out = copy.deepcopy(objects)
     vap = next(o for o in out if o["kind"] == policies.VAP)

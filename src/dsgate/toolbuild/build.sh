@@ -4,8 +4,8 @@
 # Run by `dsgate tools install` (dsgate/toolbuild/install.py), which owns everything else: the tool
 # table and versions (dsgate/tools.py, dsgate/data/versions.env), the cache, the version check of the
 # result and its move into place. This file holds only the Go build recipes. It gets every pin of
-# versions.env as an environment variable, HELM_BATCH_DIR (helm-batch's sources) and a scratch
-# directory WORK for builds that need a module of their own.
+# versions.env as an environment variable, HELM_BATCH_DIR and CELCOST_DIR (the sources of dsgate's own
+# programs) and a scratch directory WORK for builds that need a module of their own.
 set -euo pipefail
 tool=$1 v=$2 out=$3 work=$4
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
@@ -129,6 +129,19 @@ case "$tool" in
     # `go get` of the command package (not just the module) records every go.sum entry it needs.
     (cd "$work" && go get "k8s.io/kubernetes/cmd/$tool@$v" &&
      go build -trimpath -ldflags "$ldflags" -o "$out/" "k8s.io/kubernetes/cmd/$tool") ;;
+  celcost)
+    # dsgate's own program (celcost/main.go beside helm-batch) over the API server's CEL packages at
+    # this Kubernetes version: the same module graph as kube-apiserver's build (k8s_replaces), so after
+    # that build Go's cache already holds almost every package it compiles.
+    minor=${v#v1.}; minor=${minor%%.*}
+    make_module "$work" "k8s.io/kubernetes $v" "$(k8s_replaces "$v")"
+    rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/celcost/' "$work/go.mod"
+    cp "$CELCOST_DIR/main.go" "$work/main.go"
+    ldflags="-s -w -X main.version=$v"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags="$ldflags -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
+    (cd "$work" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "$ldflags" -o "$out/celcost" .) ;;
   etcd)
     make_module "$work" "go.etcd.io/etcd/server/v3 $v" "$(etcd_replaces "$v")"
     (cd "$work" && go get "go.etcd.io/etcd/server/v3@$v" &&

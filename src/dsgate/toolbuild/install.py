@@ -37,8 +37,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from dsgate import procs
 from dsgate.errors import DsgateError
-from dsgate.paths import HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
-from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, helm_batch_sources, version_of
+from dsgate.paths import CELCOST_DIR, HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
+from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, own_sources, version_of
 from dsgate.versions import pinned
 
 EXIT_GAP = 1
@@ -114,8 +114,8 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path | None
 
 
 def build_env() -> dict[str, str]:
-    """The environment of a Go build: every pin, the Go toolchain pinned in versions.env, helm-batch's sources."""
-    env = {**os.environ, **pinned(), "HELM_BATCH_DIR": str(HELM_BATCH_DIR)}
+    """The environment of a Go build: every pin, the Go toolchain pinned in versions.env, the sources of dsgate's own programs."""
+    env = {**os.environ, **pinned(), "HELM_BATCH_DIR": str(HELM_BATCH_DIR), "CELCOST_DIR": str(CELCOST_DIR)}
     env.setdefault("GOTOOLCHAIN", pinned()["GO_TOOLCHAIN"])
     return env
 
@@ -350,9 +350,9 @@ def doctor_rows(items: list[str]) -> list[tuple[str, str, str, str]]:
 
 
 def cache_key() -> str:
-    """A key that changes whenever a pinned tool would: versions.env and helm-batch's sources."""
+    """A key that changes whenever a pinned tool would: versions.env and the sources of dsgate's own programs."""
     digest = hashlib.sha256(VERSIONS_FILE.read_bytes())
-    for path in helm_batch_sources():
+    for path in [*own_sources("helm-batch"), *own_sources("celcost")]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
