@@ -47,9 +47,11 @@ import (
 	"math"
 	"os"
 	"regexp"
+	goruntime "runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
@@ -221,11 +223,24 @@ func run(args []string, objectFile string, out io.Writer) error {
 		},
 		Object: objectFile,
 	}
+	// The policies are independent: analysed in parallel (compiling the inlined estimates dominates).
+	reports := make([]policyReport, len(s.policies))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, goruntime.GOMAXPROCS(0))
+	for i, p := range s.policies {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			reports[i] = a.policy(p, object, objectGVK)
+		}()
+	}
+	wg.Wait()
 	var estTotal uint64
 	var actTotal, actMax int64
 	over, matched, withinAll, admittedAll := 0, 0, true, true
-	for _, p := range s.policies {
-		pr := a.policy(p, object, objectGVK)
+	for _, pr := range reports {
 		estTotal = addSat(estTotal, pr.EstimatedMax)
 		over += pr.OverLimit
 		if pr.Actual != nil && pr.Actual.Matched {
@@ -409,6 +424,7 @@ func readObject(path string) (runtime.Object, schema.GroupVersionKind, error) {
 }
 
 type analyser struct {
+	mu       sync.Mutex // guards types and envs
 	s        *stream
 	resolver resolver.SchemaResolver
 	mapper   *meta.DefaultRESTMapper
@@ -434,6 +450,8 @@ func newAnalyser(s *stream) *analyser {
 }
 
 func (a *analyser) resolve(gvk schema.GroupVersionKind) *apiservercel.DeclType {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if t, ok := a.types[gvk]; ok {
 		return t
 	}
@@ -455,6 +473,20 @@ func (a *analyser) resolveOnce(gvk schema.GroupVersionKind) *apiservercel.DeclTy
 		return nil
 	}
 	return dt.MaybeAssignTypeName(strings.ReplaceAll(gvk.Group+"."+gvk.Version+"."+gvk.Kind, ".", "_"))
+}
+
+// env: the estimate's environment, built once per hasParams (a cel.Env is safe for concurrent use).
+func (a *analyser) env(hasParams bool) (*cel.Env, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if env, ok := a.envs[hasParams]; ok {
+		return env, nil
+	}
+	env, err := compileEnv(nil, nil, hasParams)
+	if err == nil {
+		a.envs[hasParams] = env
+	}
+	return env, err
 }
 
 // kinds: the types a policy's matchConstraints select (as the type checker finds them).
@@ -659,14 +691,10 @@ func (a *analyser) policy(p *admissionregistrationv1.ValidatingAdmissionPolicy, 
 		// object and params stay dyn, as the API server compiles them: typed, the shared variables do
 		// not compile (initContainers + containers are two distinct object types to the checker).
 		// The schema's types give the estimator its sizes only, by path.
-		env, ok := a.envs[hasParams]
-		if !ok {
-			var err error
-			if env, err = compileEnv(nil, nil, hasParams); err != nil {
-				pr.CompileError = err.Error()
-				return pr
-			}
-			a.envs[hasParams] = env
+		env, err := a.env(hasParams)
+		if err != nil {
+			pr.CompileError = err.Error()
+			return pr
 		}
 		roots := map[string]*apiservercel.DeclType{
 			plugincel.ObjectVarName:    objectType,
