@@ -30,6 +30,7 @@ EXPECTED_DATA = [
     "data/versions.env",
     "data/helm-batch/main.go",
     "data/helm-batch/patch-helm.sh",
+    "data/celcost/main.go",
     "data/cluster/topology.yaml",
     "data/policies/main/main.rego",
     "toolbuild/build.sh",
