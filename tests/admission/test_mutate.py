@@ -152,7 +152,7 @@ CASES = [
         id="tol-gpu-selector-unchanged",
     ),
     pytest.param(
-        # exempt by annotation: the matchCondition keeps both policies off it
+        # exempt by annotation: a matchCondition keeps the mutating policy off it, the exempt variable passes the validating one
         lambda: _exempt(_sample(TOL, "denied"), TOL),
         set(),
         [],

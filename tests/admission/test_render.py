@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate.admission import library, params, policies, render
+from dsgate.admission import exemptions, library, params, policies, render
 from dsgate.admission.library import AdmissionError, Library
 from dsgate.gate import controls
 from dsgate.paths import rules_dir
@@ -72,7 +72,11 @@ def test_set_shape(lib: Library) -> None:
         spec = vap["spec"]
         assert spec["failurePolicy"] == "Fail"
         assert spec["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE", "UPDATE"]
-        assert spec["matchConditions"][0]["expression"].count(f"dsgate.io/exempt.{rule}") == 2
+        # the annotation exemption: the last variable, which every validation asks first
+        assert "matchConditions" not in spec
+        assert spec["variables"][-1]["name"] == policies.EXEMPT
+        assert spec["variables"][-1]["expression"].count(f"dsgate.io/exempt.{rule}") == 2
+        assert all(v["expression"].startswith("variables.exempt || (") for v in spec["validations"]), name
         assert all(v["messageExpression"].startswith(f"'{rule}: '") for v in spec["validations"]), name
         action = {"deny": ["Deny"], "warn": ["Warn"]}[enforced[rule].severity]
         assert bindings[name]["spec"]["validationActions"] == action
@@ -162,16 +166,35 @@ def test_severity_override_changes_the_action(lib: Library) -> None:
         ({"rule": "DS-SEC-001", "resource": "DaemonSet/m/a", "reason": "r", "expires": "2099-01-01"}, [], ""),
     ],
 )
-def test_exemptions_become_match_conditions(
+def test_exemptions_become_the_exempt_variable(
     lib: Library, exemption: JSON, expected_conditions: list[str], expected_expiry: str
 ) -> None:
     settings = controls.Settings(profile="strict", exemptions=[exemption])
     options = {"settings": settings, "today": datetime.date(2026, 12, 6)}
     vap = _by(_render(lib, **options), policies.VAP)["ds-hst-001.dsgate.io"]
-    conditions = vap["spec"]["matchConditions"]
-    assert conditions[0]["name"] == "not-exempt-by-annotation"
-    assert [c["expression"] for c in conditions[1:]] == expected_conditions
+    annotation = exemptions.annotation_condition("DS-HST-001")["expression"]
+    expected = "!(" + " && ".join(f"({c})" for c in [annotation, *expected_conditions]) + ")"
+    assert vap["spec"]["variables"][-1] == {"name": policies.EXEMPT, "expression": expected}
+    assert [v["expression"][: len("variables.exempt || (")] for v in vap["spec"]["validations"]] == [
+        "variables.exempt || ("
+    ]
     assert vap["metadata"]["annotations"].get("dsgate.io/exemptions-expire", "") == expected_expiry
+    # the mutating policy keeps them as matchConditions
+    settings = controls.Settings(profile="strict", exemptions=[exemption])
+    mutating = _by(_render(lib, settings=settings, today=datetime.date(2026, 12, 6), mutate=True), policies.MAP)
+    for policy in mutating.values():
+        assert policy["spec"]["matchConditions"][0]["name"] == "not-exempt-by-annotation"
+    if "ds-hst-001.dsgate.io" in mutating:
+        conditions = mutating["ds-hst-001.dsgate.io"]["spec"]["matchConditions"]
+        assert [c["expression"] for c in conditions[1:]] == expected_conditions
+
+
+def test_a_rule_variable_named_exempt_is_refused(lib: Library) -> None:
+    cel = lib.cel["DS-HST-002"]
+    renamed = dataclasses.replace(cel, variables=(*cel.variables, {"name": "exempt", "expression": "true"}))
+    broken = dataclasses.replace(lib, cel={**lib.cel, "DS-HST-002": renamed})
+    with pytest.raises(AdmissionError, match="variable 'exempt' is dsgate's own"):
+        _render(broken, settings=controls.Settings(profile="strict"))
 
 
 def test_crd_is_typed_from_the_defaults(lib: Library) -> None:

@@ -1,10 +1,14 @@
-"""Exemptions at admission: each one a matchCondition, so an exempt object is not even evaluated.
+"""Exemptions at admission: each one a CEL condition, true when the object is NOT exempt.
+
+The validating policy joins them in its variable `exempt`, which each validation asks first
+(dsgate.admission.policies says why not matchConditions); the mutating policy takes them as its
+matchConditions, so an exempt object is not mutated.
 
 The gate's exemptions (policies/dsgate/lib/documents.rego) are of two sources. The annotation
 `dsgate.io/exempt.<rule-id>: "<reason>"` (with a reason) exempts the annotated object; dsgate.yaml's
 `exemptions:` entries exempt a resource `Kind/namespace/name` and/or every object a selector matches
 (`namespace` and `name` globs, a `labels` selector of the object's labels, an `image` glob one of its
-containers' images matches). A matchCondition is true when the object is NOT exempt. CEL has no
+containers' images matches). CEL has no
 clock: an entry without a reason, with an invalid date or already expired is left out, as the gate
 ignores it, and a policy that renders an entry with an expiry carries it in the annotation
 `dsgate.io/exemptions-expire` (the earliest date): render and install again after that day. A

@@ -6,8 +6,17 @@ The policy fails closed (`failurePolicy: Fail`), matches its rule's resources on
 declares the shared variables its CEL uses before the rule's own, and takes `paramKind`
 DsgateParameters when its CEL reads `params`; the binding then names the object `dsgate` with
 `parameterNotFoundAction: Deny`, so a missing params object refuses instead of admitting.
+
 The binding's action is the rule's effective severity (deny: Deny, warn: Warn), or the one
 `--action` forces for every rule (warn, or audit for a dry-run rollout).
+
+Exemptions (dsgate.admission.exemptions) are the variable `exempt`, last, and every validation is
+`variables.exempt || (<the rule's expression>)`, not matchConditions: kube-apiserver v1.36 converts
+the whole object to unstructured once per CEL stage of each policy (matchConditions, validations,
+messages, auditAnnotations), so a matchCondition on every policy cost a quarter of admission's time
+(bench/README.md, Admission, the CPU profile of 2026-12-06). The verdicts are the same: an exempt
+object passes every validation (`true || error` is true in CEL), whatever its other fields hold.
+The mutating policies keep them as matchConditions (dsgate.admission.mutations).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsgate.admission import params
-from dsgate.admission.library import Cel, Library
+from dsgate.admission.library import AdmissionError, Cel, Library
 
 API_VERSION = "admissionregistration.k8s.io/v1"
 VAP = "ValidatingAdmissionPolicy"
@@ -26,6 +35,7 @@ MAP_BINDING = "MutatingAdmissionPolicyBinding"
 BINDING_OF = {VAP: VAP_BINDING, MAP: MAP_BINDING}  # a policy kind -> its binding kind
 ACTIONS = {"deny": ["Deny"], "warn": ["Warn"], "audit": ["Audit"]}
 RULE_ANNOTATION = "dsgate.io/rule"
+EXEMPT = "exempt"  # the validating policy's variable: the object is exempt from the rule
 
 
 def policy_name(rule_id: str) -> str:
@@ -76,18 +86,28 @@ def param_ref() -> dict[str, str]:
     return {"name": params.NAME, "parameterNotFoundAction": "Deny"}
 
 
+def exempt_expression(conditions: list[dict[str, str]]) -> str:
+    """CEL true when one of CONDITIONS (each true when the object is NOT exempt) is false."""
+    return "!(" + " && ".join(f"({c['expression']})" for c in conditions) + ")"
+
+
 def validating(library: Library, cel: Cel, selection: Selection) -> dict[str, Any]:
     """RULE's ValidatingAdmissionPolicy."""
     spec: dict[str, Any] = {"failurePolicy": "Fail"}
     if library.reads_params(cel.expressions()):
         spec["paramKind"] = param_kind()
     spec["matchConstraints"] = match_constraints(cel)
-    if selection.conditions:
-        spec["matchConditions"] = selection.conditions
     variables = [*library.shared_for(cel.expressions()), *cel.variables]
+    validations = [dict(v) for v in cel.validations]
+    if selection.conditions:
+        if any(v["name"] == EXEMPT for v in variables):
+            raise AdmissionError(f"{cel.where}: variable {EXEMPT!r} is dsgate's own (exemptions); rename it")
+        variables.append({"name": EXEMPT, "expression": exempt_expression(selection.conditions)})
+        for validation in validations:
+            validation["expression"] = f"variables.{EXEMPT} || ({validation['expression']})"
     if variables:
         spec["variables"] = variables
-    spec["validations"] = [dict(v) for v in cel.validations]
+    spec["validations"] = validations
     return {
         "apiVersion": API_VERSION,
         "kind": VAP,
