@@ -4,11 +4,14 @@ the API server refuses, Pod Security per namespace, and failing closed."""
 from __future__ import annotations
 
 import copy
+import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +137,37 @@ def test_crd_in_the_input_applied_first(server: servercheck.ApiServer) -> None:
     docs = [(_doc(crd), ""), (_doc(widget), "monitoring"), (_doc(bad), "monitoring")]
     rejections = dryrun.check(server, [docs], {"monitoring": "baseline"}).rejections
     assert [(r.document.obj["spec"]["size"], r.path) for r in rejections] == [(0, "spec.size")]
+
+
+def _closed_by_the_server(conn: http.client.HTTPSConnection) -> None:
+    assert conn.sock is not None
+    conn.sock.shutdown(socket.SHUT_RDWR)  # the next request on it fails as on one the server closed
+
+
+def _idle_too_long(conn: http.client.HTTPSConnection) -> None:
+    del conn
+
+
+@pytest.mark.parametrize(
+    ("what", "expected_last_use_shift"),
+    [
+        pytest.param(_closed_by_the_server, 0.0, id="closed-by-the-server"),
+        pytest.param(_idle_too_long, servercheck.IDLE_REUSE + 1, id="idle-too-long"),
+    ],
+)
+def test_a_stale_keep_alive_connection_is_replaced(
+    server: servercheck.ApiServer,
+    what: Callable[[http.client.HTTPSConnection], None],
+    expected_last_use_shift: float,
+) -> None:
+    """Under load a long pause between requests let the server close the thread's keep-alive
+    connection, and the next request failed with an SSL EOF (tests/admission, at load 12-19)."""
+    assert server.request("GET", "/version").status_code == 200
+    before = server._local.conn
+    what(before)
+    server._local.used -= expected_last_use_shift
+    assert server.request("GET", "/version").status_code == 200
+    assert server._local.conn is not before
 
 
 def _gate_dir(tmp_path: Path, *objs: dict[str, Any]) -> Path:

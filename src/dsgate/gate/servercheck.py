@@ -49,6 +49,10 @@ PROBE_NAMESPACE = "dsgate-probes"  # the gate's own namespace (privileged, no qu
 START_TIMEOUT = 120.0  # seconds for etcd + kube-apiserver to become ready on a loaded machine
 BIND_ATTEMPTS = 5  # starts on fresh ports when another process took a port between free_port and the bind
 REQUEST_TIMEOUT = 30.0
+# seconds a keep-alive connection may sit idle and still be reused (kube-apiserver closes idle ones)
+IDLE_REUSE = 20.0
+# how a keep-alive connection the server closed fails on the next request: sent again on a new one
+_CLOSED_BY_SERVER = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 # seconds for the server's own controllers to settle (a CRD Established or gone, admission's caches):
 # usually well under a second, but the CRD finalizer and discovery lag by tens of seconds on a loaded machine
 SETTLE_TIMEOUT = 120.0
@@ -317,26 +321,40 @@ class ApiServer:
 
     def _send(self, method: str, path: str, body: Any, params: dict[str, str] | None, timeout: float) -> Answer:
         """One request on this thread's keep-alive connection (http.client: a quarter of the
-        client CPU per request that requests costs, which matters at thousands of dry-runs)."""
-        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.timeout != timeout:
-            conn = http.client.HTTPSConnection(LOCALHOST, self.port, timeout=timeout, context=_tls_context())
-            self._local.conn = conn
+        client CPU per request that requests costs, which matters at thousands of dry-runs).
+
+        A connection idle for IDLE_REUSE seconds is not reused: the server may have closed it. One the
+        server closed all the same (a reset, an EOF before any answer) is replaced and the request sent
+        once more on a new connection; any other failure is the caller's."""
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         url = quote(path) + ("?" + urlencode(params) if params else "")
-        try:
-            conn.request(method, url, data, headers)
-            response = conn.getresponse()
-            text = response.read().decode("utf-8", errors="replace")
-        except (OSError, http.client.HTTPException):
+        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
+        if conn is not None and (
+            conn.timeout != timeout or time.monotonic() - getattr(self._local, "used", 0.0) > IDLE_REUSE
+        ):
             conn.close()
-            self._local.conn = None
-            raise
-        return Answer(response.status, text, ", ".join(response.msg.get_all("Warning") or []))
+            conn = None
+        while True:
+            reused = conn is not None
+            if conn is None:
+                conn = http.client.HTTPSConnection(LOCALHOST, self.port, timeout=timeout, context=_tls_context())
+            self._local.conn = conn
+            try:
+                conn.request(method, url, data, headers)
+                response = conn.getresponse()
+                text = response.read().decode("utf-8", errors="replace")
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._local.conn = conn = None
+                if reused and isinstance(exc, _CLOSED_BY_SERVER):
+                    continue  # a fresh connection: not reused, so this happens at most once
+                raise
+            self._local.used = time.monotonic()
+            return Answer(response.status, text, ", ".join(response.msg.get_all("Warning") or []))
 
     def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Answer:
         try:
