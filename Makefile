@@ -90,7 +90,7 @@ cluster-up: setup ## Start the local control plane with kwok nodes (cluster/topo
 cluster-down: ## Stop the local cluster and remove everything it wrote
 	$(BIN)/dsgate cluster down
 
-bench: setup ## Benchmarks (slow): one file and the gate on this repo vs kubeconform + conftest, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree), audit at 2,000 nodes, admission latency and CEL cost; then issue 26's table
+bench: setup ## Benchmarks (slow): one file and the gate on this repo vs kubeconform + conftest, 400-render matrix vs naive, policy latency, cluster start, scale (DaemonSets per input, 20,000-document tree), audit at 2,000 nodes, admission latency and CEL cost, the rollout model at 100/500/1,000 nodes; then issue 26's table
 	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_peers.py
@@ -101,6 +101,7 @@ bench: setup ## Benchmarks (slow): one file and the gate on this repo vs kubecon
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_admission.py
 	$(BIN)/python bench/bench_celcost.py
+	$(BIN)/python bench/bench_rollout.py
 	$(BIN)/python bench/summary.py
 
 clean: ## Remove .venv and build leftovers in the repo (the tool cache in $(DSGATE_CACHE) stays)
