@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -124,6 +125,13 @@ def _fake_component(spawn: Spawn, paths: ClusterPaths, component: str) -> subpro
     exe = paths.bin_dir / component
     shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
     proc = spawn([str(exe), "300"])
+    # Popen returns when execve closes the close-on-exec pipe, which is before the kernel has
+    # set up the new argv: /proc/PID/cmdline can read empty for a moment. A running component
+    # has finished exec, so wait for that (a condition, not a sleep).
+    deadline = time.monotonic() + 10
+    while components.process_argv(proc.pid)[:1] != [str(exe)]:
+        assert time.monotonic() < deadline, f"{exe} (pid {proc.pid}) never showed its argv in /proc"
+        time.sleep(0.001)
     (paths.dir / "pids").mkdir(exist_ok=True)
     paths.pid_file(component).write_text(str(proc.pid))
     return proc
