@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dsgate import procs
-from dsgate.errors import DsgateError
 from dsgate.versions import pinned
 
 if TYPE_CHECKING:
@@ -353,27 +352,10 @@ OWN_PARSER: dict[str, Callable[[list[str]], int]] = {
 def _check(
     args: argparse.Namespace, out: TextIO | None = None, servers: gate.Servers | None = None, handlers: bool = True
 ) -> int:
-    """`dsgate check`: the one place its errors become exit codes and one line on stderr. The warm
-    server passes its OUT, SERVERS, and handles the signals itself (HANDLERS false)."""
+    """`dsgate check`. The warm server passes its OUT, SERVERS, and handles the signals itself (HANDLERS false)."""
     if handlers:
         procs.install_handlers()
-    try:
-        return _run_check(args, out or sys.stdout, servers)
-    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the stages stopped their children
-        procs.stop_all()
-        _fail(f"interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped")
-        return procs.exit_code(exc)
-    except DsgateError as exc:  # every input, tool and set-up problem: its one line, exit 2
-        _fail(exc.message)
-        return exc.exit_code
-    except OSError as exc:  # a file that cannot be read or written: one line, exit 2
-        return _fail(str(exc))
-    except Exception as exc:  # fail closed: never a traceback and never exit 1 for a crash
-        if os.environ.get("DSGATE_DEBUG"):
-            raise
-        return _fail(
-            f"internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it"
-        )
+    return procs.guarded("dsgate", lambda: _run_check(args, out or sys.stdout, servers))
 
 
 def _warm_check(argv: list[str], out: TextIO, err: TextIO, servers: gate.Servers) -> int:
@@ -415,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["check"] and (code := _on_warm_server(argv[1:])) is not None:
         return code
     if argv[:1] and argv[0] in OWN_PARSER:
-        return OWN_PARSER[argv[0]](argv[1:])
+        command = argv[0]
+        return procs.guarded(f"dsgate {command}", lambda: OWN_PARSER[command](argv[1:]))
     args = build_parser().parse_args(argv)
     if args.command == "check":
         return _check(args)

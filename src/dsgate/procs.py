@@ -17,6 +17,7 @@
   Where neither is allowed they get proxies that point at a closed port, and no `git` on PATH.
 - Every live child is registered; `stop_all()` kills each one's process group. The CLI calls it
   when a command is cancelled, after the stages' own clean-up ran.
+- `guarded()`: the one place a command's errors become an exit code and one line on stderr.
 - `install_handlers()`: dsgate's commands handle SIGINT and SIGTERM whatever disposition they
   inherited. A background job of a non-interactive shell starts with SIGINT ignored; dsgate still
   answers an explicit SIGINT (exit 130) as it answers SIGTERM (exit 143): a CI gate that can't be
@@ -31,8 +32,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,3 +262,35 @@ def run_text(
     return subprocess.CompletedProcess(
         proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     )
+
+
+EXIT_ERROR = 2  # an error, not a verdict: input, tools, set-up, a crash
+
+
+def guarded(prog: str, run: Callable[[], int]) -> int:
+    """RUN's exit code, with every error it raises made one line on stderr, prefixed PROG: the one
+    place a command's errors become exit codes. SIGINT and SIGTERM stop every child (130, 143);
+    input, tool and set-up problems exit with their code (2); an unreadable file exits 2; a crash
+    exits 2 too, never 1 and never with a traceback (DSGATE_DEBUG=1 shows it)."""
+    try:
+        return run()
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: the stages stopped their children
+        stop_all()
+        print(
+            f"{prog}: error: interrupted ({exc or 'SIGINT'}); every process dsgate started was stopped", file=sys.stderr
+        )
+        return exit_code(exc)
+    except DsgateError as exc:
+        print(f"{prog}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        if os.environ.get("DSGATE_DEBUG"):
+            raise
+        print(
+            f"{prog}: error: internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

@@ -24,7 +24,6 @@ from dsgate import config as config_mod
 from dsgate import procs
 from dsgate.admission import install, library, render, verify
 from dsgate.admission.localserver import LocalServer
-from dsgate.errors import DsgateError
 from dsgate.gate import controls
 from dsgate.gate.ruleset import PROFILES
 from dsgate.paths import policies_dir
@@ -170,15 +169,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     procs.install_handlers()
-    try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt as exc:
-        procs.stop_all()
-        print(f"{PROG}: error: interrupted; every process dsgate started was stopped", file=sys.stderr)
-        return procs.exit_code(exc)
-    except DsgateError as exc:
-        print(f"{PROG} {args.command}: error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return procs.guarded(f"{PROG} {args.command}", lambda: COMMANDS[args.command](args))

@@ -288,19 +288,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--format", choices=report.FORMATS, default="text")
     p.add_argument("-o", "--output", type=Path, help="write the report to a file instead of stdout")
     args = parser.parse_args(argv)
-    try:
-        result, strict = merge([(path, read(path)) for path in args.reports])
-        if args.output:
-            with args.output.open("w") as fh:
-                report.render_report(result, args.format, fh, strict, color=False)
-            if args.format != "text":
-                report.to_text(result, sys.stderr, strict)
-        else:
-            report.render_report(result, args.format, sys.stdout, strict)
-    except DsgateError as exc:
-        print(f"dsgate: error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:
-        print(f"dsgate: error: {exc}", file=sys.stderr)
-        return 2
+    result, strict = merge([(path, read(path)) for path in args.reports])
+    if args.output:
+        with args.output.open("w") as fh:
+            report.render_report(result, args.format, fh, strict, color=False)
+        if args.format != "text":
+            report.to_text(result, sys.stderr, strict)
+    else:
+        report.render_report(result, args.format, sys.stdout, strict)
     return result.exit_code(strict)
