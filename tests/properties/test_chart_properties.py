@@ -8,9 +8,11 @@ Hypothesis shrinks a failure to a minimal value set and prints it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,44 @@ def _memoise_subschema_strategies() -> None:
     hjs_internals.__dict__["__from_schema"] = memoised
 
 
+def _memoise_canonicalisation() -> None:
+    """Canonicalise, merge and check each distinct sub-schema once per run.
+
+    Building the strategies above still spent ~90% of fluentd's time in hypothesis-jsonschema
+    canonicalising and merging the same Kubernetes sub-schemas again and again, and re-checking
+    each against its metaschema (cProfile: 5,380 `check_schema` calls; its validator-class cache
+    holds 128 schemas, far fewer than the charts' Kubernetes types). `canonicalish` and `merged` are
+    pure functions of JSON: each distinct input is computed once and every call gets a fresh copy of
+    the answer (callers mutate it), so the strategies, and the examples drawn, are the same.
+    """
+    canon = sys.modules["hypothesis_jsonschema._canonicalise"]
+    uncached = getattr(canon.__dict__.get("__get_validator_class"), "__wrapped__", None)
+    assert callable(uncached), "hypothesis_jsonschema internals changed: update _memoise_canonicalisation"
+    if getattr(canon.canonicalish, "dsgate_memoised", False):
+        return
+    canon.__dict__["__get_validator_class"] = functools.cache(uncached)
+
+    def pure(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        memo: dict[str, str] = {}
+
+        def call(arg: Any) -> Any:
+            key = json.dumps(arg, sort_keys=True)
+            if key not in memo:
+                memo[key] = json.dumps(fn(arg))
+            return json.loads(memo[key])
+
+        call.__dict__["dsgate_memoised"] = True
+        return call
+
+    for name in ("canonicalish", "merged"):
+        memoised = pure(getattr(canon, name))
+        for module in (canon, hjs_internals):
+            assert callable(module.__dict__.get(name)), f"hypothesis_jsonschema internals changed: {name}"
+            module.__dict__[name] = memoised
+
+
 _memoise_subschema_strategies()
+_memoise_canonicalisation()
 
 
 @pytest.fixture(scope="module")
