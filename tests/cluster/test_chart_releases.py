@@ -178,12 +178,12 @@ def previous_version(chart: str) -> tuple[str, str]:
     raise AssertionError(f"git history has no other version of {chart} than {current}")
 
 
-def _rollout_plan(local_cluster: LocalCluster, chart: str) -> tuple[rollout.Budget, float]:
-    """The working tree's DaemonSet of CHART on the cluster's nodes: its rollout budget, and the
-    seconds dsgate's rollout model predicts for a rollout of every pod."""
+def _rollout_plan(local_cluster: LocalCluster, chart: str, values: Path) -> tuple[rollout.Budget, float]:
+    """The working tree's DaemonSet of CHART with VALUES on the cluster's nodes: its rollout budget,
+    and the seconds dsgate's rollout model predicts for a rollout of every pod."""
     build_dependencies(REPO / "charts" / chart)  # the library chart, into charts/ (gitignored)
     rendered = subprocess.run(
-        [str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart)],
+        [str(tool_path("helm")), "template", f"up-{chart}", str(REPO / "charts" / chart), "--values", str(values)],
         capture_output=True,
         text=True,
         check=True,
@@ -205,9 +205,18 @@ def _sample_unavailable(dyn: DynamicClient, namespace: str, name: str, stop: thr
         stop.wait(0.2)
 
 
+# The upgrades run with minReadySeconds 2, not the charts' 10, in both versions: the same waves under
+# the same maxUnavailable, in a third of the time (each wave waits minReadySeconds; 108 s a chart with
+# 10). The default only sets how long each wave waits; what minReadySeconds does to a rollout is
+# behaviour/test_rollout's.
+UPGRADE_VALUES = "minReadySeconds: 2\n"
+
+
 @pytest.mark.parametrize("chart", NAMES)
 def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path: Path, chart: str) -> None:
     commit, old = previous_version(chart)
+    values = tmp_path / "values.yaml"
+    values.write_text(UPGRADE_VALUES)
     assert old != _version(chart)
     # every chart of that commit: the chart and the library chart it may depend on (file://../dsgate-common)
     archive = subprocess.run(["git", "archive", commit, "charts"], cwd=REPO, capture_output=True, check=True).stdout
@@ -215,7 +224,7 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
     (old_package,) = package([tmp_path / "charts" / chart], tmp_path / "dist")
     assert old_package.name == f"{chart}-{old}.tgz"
 
-    plan, predicted = _rollout_plan(local_cluster, chart)
+    plan, predicted = _rollout_plan(local_cluster, chart, values)
     allowed = max(BUDGET, 2 * predicted)  # twice the model's time: the machine is shared
     namespace = f"upgrade-{uuid.uuid4().hex[:6]}"
     stop, seen = threading.Event(), list[int]()
@@ -227,7 +236,7 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
     try:
         result = deploy_chart(
             old_package,
-            [],
+            [values],
             local_cluster.kubeconfig,
             namespace,
             f"up-{chart}",
