@@ -33,9 +33,9 @@ pytestmark = [pytest.mark.render, pytest.mark.slow]
 
 CHART_NAMES = ["node-exporter", "fluentd"]
 # CI draws the same examples every run (a red CI means a change broke something, not that the dice
-# found an old bug): 100 valid and 50 broken value sets per chart. Most of fluentd's time (~3 min) is
-# not the examples but hypothesis-jsonschema canonicalising the Kubernetes-typed schema (cProfile: 370 s
-# of 380 s in _canonicalise/merged for 20 examples on a loaded machine). The large budget is `make fuzz`'s:
+# found an old bug): 100 valid and 50 broken value sets per chart. Most of fluentd's time is not the
+# examples but hypothesis-jsonschema canonicalising the Kubernetes-typed schema; the two memoisations
+# below cut it (20 examples: 88 s of CPU before them, 21 s after). The large budget is `make fuzz`'s:
 # DSGATE_PROPERTY_RANDOM=1 explores fresh examples, DSGATE_PROPERTY_EXAMPLES and
 # DSGATE_PROPERTY_INVALID_EXAMPLES set how many (500 and 200 there).
 EXAMPLES = int(os.environ.get("DSGATE_PROPERTY_EXAMPLES", "100"))
