@@ -243,10 +243,12 @@ class ApiServer:
         ports (at most BIND_ATTEMPTS starts in all); whether it did."""
         if "address already in use" not in dead or self.starts >= BIND_ATTEMPTS:
             return False
+        # SIGKILL, as stop() does: the server is throwaway, and a kube-apiserver whose etcd never
+        # started spent SIGTERM's whole 10 s grace retrying it.
         for name in ("kube-apiserver", "etcd"):
             proc = self._procs.get(name)
             if proc is not None:
-                procs.terminate(proc)
+                procs.kill(proc)
         self._launch()
         return True
 
