@@ -169,13 +169,19 @@ class ShadowAdmission:
     def sync(self, objects: Iterable[JSON]) -> None:
         """Install what `dsgate admission render` gives (the params CRD and object, the policies, their
         bindings as Warn), writing only what changed since the last sync, then wait until admission
-        judges with it (the probe, rewritten last)."""
+        judges with it (the probe, rewritten last).
+
+        kube-apiserver recompiles its policies once a second (policyRefreshIntervalDefault), so a
+        sync that writes a policy, a binding or the CRD rewrites the probe and waits for a refresh;
+        one that changes only the params object waits only for the params informer: the probe
+        echoes the new resourceVersion at once, as the other policies then read it."""
         objects = list(objects)
         unknown = sorted({str(o.get("kind")) for o in objects} - set(KINDS) - set(SKIPPED))
         if unknown:
             raise AdmissionTestError(
                 f"admission test: the rendered policies hold kinds it cannot install: {', '.join(unknown)}"
             )
+        refresh = self._generation == 0  # a policy, binding or the CRD written
         for kind in KINDS:
             for obj in (o for o in objects if o.get("kind") == kind):
                 wanted = _shadow(obj) if kind == "ValidatingAdmissionPolicyBinding" else obj
@@ -190,14 +196,16 @@ class ShadowAdmission:
                 else:
                     stored = self._put(wanted)
                 self._written[key] = wanted
+                refresh = refresh or kind != "DsgateParameters"
                 if kind == "ValidatingAdmissionPolicy":
                     self.rules[obj["metadata"]["name"]] = rule_of(obj)
                 elif kind == "DsgateParameters":
                     self.params = stored
         if not self.params:
             raise AdmissionTestError("admission test: the rendered policies hold no DsgateParameters object")
-        self._generation += 1
-        self._install_probe()
+        if refresh:
+            self._generation += 1
+            self._install_probe()
         self.wait_until_current()
 
     def _install_probe(self) -> None:
