@@ -128,13 +128,11 @@ def _crd_served(k: Kubectl) -> bool:
 
 def installed(k: Kubectl) -> list[JSON]:
     """Every object dsgate installed on K's cluster (the label), in install order."""
-    out: list[JSON] = []
-    crd = _crd_served(k)
-    for kind, resource in RESOURCES.items():
-        if kind == params.KIND and not crd:
-            continue
-        out += [{**o, "kind": kind} for o in k.get(resource)]
-    return out
+    crd = _crd_served(k)  # without it the params resource is unknown and kubectl get refuses it
+    kinds = [kind for kind in RESOURCES if crd or kind != params.KIND]
+    # one kubectl get for every kind (a process each cost ~0.45 s); each kind's items in name order, as listed
+    found = k.get(",".join(RESOURCES[kind] for kind in kinds))
+    return sorted(found, key=lambda o: kinds.index(str(o.get("kind"))))
 
 
 def _clean(obj: JSON) -> JSON:
