@@ -264,9 +264,6 @@ def run_text(
     )
 
 
-EXIT_ERROR = 2  # an error, not a verdict: input, tools, set-up, a crash
-
-
 def guarded(prog: str, run: Callable[[], int]) -> int:
     """RUN's exit code, with every error it raises made one line on stderr, prefixed PROG: the one
     place a command's errors become exit codes. SIGINT and SIGTERM stop every child (130, 143);
@@ -285,7 +282,7 @@ def guarded(prog: str, run: Callable[[], int]) -> int:
         return exc.exit_code
     except OSError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return DsgateError.exit_code  # an error, not a verdict
     except Exception as exc:
         if os.environ.get("DSGATE_DEBUG"):
             raise
@@ -293,4 +290,4 @@ def guarded(prog: str, run: Callable[[], int]) -> int:
             f"{prog}: error: internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it",
             file=sys.stderr,
         )
-        return EXIT_ERROR
+        return DsgateError.exit_code  # an error, not a verdict
