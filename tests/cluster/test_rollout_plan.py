@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dsgate.cluster.rollout import budget, budget_for, duration, predict, scaled, waves
+from dsgate.cluster.rollout import RolloutResult, budget, budget_for, duration, predict, scaled, waves
 from dsgate.cluster.topology import parse_topology
 
 pytestmark = pytest.mark.unit
@@ -132,6 +132,33 @@ def test_plan(
         expected_pods,
         expected_prediction,
         expected_spec,
+    )
+
+
+# The DaemonSet controller can leave a few pods over the budget for a moment (rollout.CONTROLLER_SLACK):
+# 10% of the budget, rounded down, is not a fault; one more pod is.
+@pytest.mark.parametrize(
+    ("max_unavailable", "observed", "expected_slack", "expected_over"),
+    [
+        pytest.param(100, 100, 10, False, id="at-budget"),
+        pytest.param(100, 105, 10, False, id="controller-overshoot-seen-in-ci"),
+        pytest.param(100, 110, 10, False, id="at-slack"),
+        pytest.param(100, 111, 10, True, id="past-slack"),
+        pytest.param(250, 275, 25, False, id="integer-budget-slack"),
+        pytest.param(9, 10, 0, True, id="no-slack-below-ten"),
+        pytest.param(1, 2, 0, True, id="budget-one"),
+        pytest.param(5, 0, 0, False, id="nothing-unavailable"),
+    ],
+)
+def test_over_budget(max_unavailable: int, observed: int, expected_slack: int, expected_over: bool) -> None:
+    plan = budget(_ds({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}}), 1000)
+    result = RolloutResult(
+        plan.strategy, plan.max_unavailable, plan.spec, observed, 1.0, predict(1000, TOPOLOGY, plan), completed=True
+    )
+    assert (result.slack, result.over_budget, result.as_json()["controllerSlack"]) == (
+        expected_slack,
+        expected_over,
+        expected_slack,
     )
 
 

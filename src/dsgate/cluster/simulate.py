@@ -6,8 +6,9 @@ without a pod, with the reason (a taint it does not tolerate, its node selector,
 affinity, or the scheduler's reason on an eligible node: resources, host ports). With
 --upgrade-set KEY=VALUE (charts: a values override, dotted keys) it re-renders, applies the
 changed DaemonSets one at a time and reports each rollout from the DaemonSet's status: the most
-pods unavailable at any sample against the budget, the duration, the predicted duration and the
-waves. --plot writes the timeline as a PNG. The cluster is removed in every case.
+pods unavailable at any sample against the budget (plus the DaemonSet controller's own slack of
+10%, rollout.slack), the duration, the predicted duration and the waves. --plot writes the
+timeline as a PNG. The cluster is removed in every case.
 
 Exit 0: every eligible node covered and every rollout within budget; 1: a DaemonSet misses an
 eligible node, or a rollout exceeds its budget or stalls; 2: bad input or infrastructure error.
@@ -61,6 +62,7 @@ class DaemonSetResult:
             if self.rollout.over_budget:
                 why.append(
                     f"rollout had {self.rollout.max_unavailable_observed} pods unavailable, over its budget of {self.rollout.budget}"
+                    + (f" and the controller's slack of {self.rollout.slack}" if self.rollout.slack else "")
                 )
             if not self.rollout.completed:
                 why.append(f"rollout stalled: {self.rollout.stalled_reason}")
@@ -394,8 +396,10 @@ def to_text(result: SimulationResult, out: TextIO) -> None:
             print(f"  {flag} {miss['node']}: {miss['reason']}", file=out)
         if entry.rollout is not None:
             r = entry.rollout
+            over = r.max_unavailable_observed - r.budget
+            within_slack = f", {over} over: within the controller's slack of {r.slack}" if 0 < over <= r.slack else ""
             print(
-                f"  rollout ({r.strategy}, {r.budget_spec}): max {r.max_unavailable_observed} unavailable (budget {r.budget}), "
+                f"  rollout ({r.strategy}, {r.budget_spec}): max {r.max_unavailable_observed} unavailable (budget {r.budget}{within_slack}), "
                 f"{r.seconds:.1f}s observed vs {r.predicted_seconds:.1f}s predicted ({r.prediction.low:.0f}-{r.prediction.high:.0f}s), {r.waves} waves"
                 + ("" if r.completed else f"; STALLED: {r.stalled_reason}"),
                 file=out,
