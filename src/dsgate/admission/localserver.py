@@ -25,8 +25,8 @@ STATUS_CONTROLLER = "validatingadmissionpolicy-status-controller"
 class LocalServer:
     """`with LocalServer() as server:` server.kubeconfig reaches a private API server that type-checks policies."""
 
-    def __init__(self, authorization: str = "AlwaysAllow") -> None:
-        self.api = ApiServer(authorization=authorization)  # RBAC: to test the rights install needs
+    def __init__(self, authorization: str = "AlwaysAllow", profiling: bool = False) -> None:
+        self.api = ApiServer(authorization=authorization, profiling=profiling)  # RBAC: to test the rights install needs
         self._tmp = rundir.mkdtemp("dsgate-admission-")
         self.kubeconfig = self._tmp / "kubeconfig"
         self._controller: subprocess.Popen[bytes] | None = None

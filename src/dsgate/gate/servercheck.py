@@ -137,9 +137,12 @@ def _tls_context() -> ssl.SSLContext:
 class ApiServer:
     """etcd + kube-apiserver of the pinned version, private to one gate run."""
 
-    def __init__(self, cluster: ClusterModel | None = None, authorization: str = "AlwaysAllow") -> None:
+    def __init__(
+        self, cluster: ClusterModel | None = None, authorization: str = "AlwaysAllow", profiling: bool = False
+    ) -> None:
         self.cluster = cluster or ClusterModel()
         self.authorization = authorization  # --authorization-mode; RBAC for tests of the rights a command needs
+        self.profiling = profiling  # serve /debug/pprof (bench/bench_admission.py --pprof)
         self.version = kubernetes_version()
         self._tmp = rundir.mkdtemp("dsgate-apiserver-")  # removed by stop(), or by the next run after a SIGKILL
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -233,7 +236,7 @@ class ApiServer:
                     # off: no controllers run, so a pod's ServiceAccount is never created)
                     *self.cluster.apiserver_flags(),
                     "--enable-priority-and-fairness=false",
-                    "--profiling=false",
+                    f"--profiling={str(self.profiling).lower()}",
                     "--v=0",
                 ],
             )
