@@ -323,3 +323,38 @@ def test_cli(
 def test_kubectl_errors_name_the_cause(stderr: str, expected_error: str) -> None:
     with pytest.raises(InstallError, match=expected_error):
         raise install._error(stderr, "apply")
+
+
+@pytest.mark.parametrize(
+    ("names", "expected_processes"),
+    [
+        pytest.param(["p0"], 1, id="one-chunk"),
+        pytest.param([f"p{i}" for i in range(install.DELETE_CHUNK * 3 + 1)], 4, id="four-chunks-in-parallel"),
+    ],
+)
+def test_delete_error_of_any_chunk_is_raised(tmp_path: Path, names: list[str], expected_processes: int) -> None:
+    """Kubectl.delete sends DELETE_CHUNK names per kubectl process, concurrently: every process runs, and
+    a failure (here: no cluster at the address) is the caller's InstallError, not lost in a thread."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "current-context": "gone",
+    }
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps(config))
+    argvs: list[list[str]] = []
+    k = Kubectl(kubeconfig)
+    original = k.run
+
+    def counted(args: list[str], stdin: str | None = None, what: str = "") -> str:
+        argvs.append(list(args))
+        return original(args, stdin, what)
+
+    object.__setattr__(k, "run", counted)  # Kubectl is frozen: count the real kubectl runs
+    with pytest.raises(InstallError, match="cannot reach the cluster"):
+        k.delete(install.RESOURCES[policies.VAP], names)
+    assert len(argvs) == expected_processes
+    assert sorted(n for argv in argvs for n in argv[2 : argv.index("--ignore-not-found")]) == sorted(names)

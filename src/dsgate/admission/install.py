@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,12 @@ RBAC = (
 BINDING_POLICY = {binding: policy for policy, binding in policies.BINDING_OF.items()}
 TYPE_CHECK_TIMEOUT = 60.0
 KUBECTL_TIMEOUT = 120.0
+# kubectl's client allows bursts of 10 requests, then 5 a second (client-go's defaults; kubectl has no
+# flag for them), and a delete by name costs it two (a GET, then the DELETE). Names go to concurrent
+# kubectl processes DELETE_CHUNK at a time, each within its burst: deleting the full set's 36 bindings
+# and 36 policies took 11.5 s of waits in one process per kind.
+DELETE_CHUNK = 5
+DELETE_PROCESSES = 8
 _POLL = 0.2
 _SERVER_FIELDS = ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "selfLink")
 
@@ -104,8 +111,19 @@ class Kubectl:
         return list(got["items"]) if "items" in got else [got]  # one name: the object itself
 
     def delete(self, resource: str, names: Sequence[str]) -> None:
-        if names:
-            self.run(["delete", resource, *names, "--ignore-not-found", "--wait=false"])
+        """Delete NAMES of RESOURCE (absent ones are no error), DELETE_CHUNK per kubectl process, concurrently."""
+        chunks = [list(names[i : i + DELETE_CHUNK]) for i in range(0, len(names), DELETE_CHUNK)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self.run(["delete", resource, *chunk, "--ignore-not-found", "--wait=false"])
+            return
+        with ThreadPoolExecutor(min(len(chunks), DELETE_PROCESSES)) as pool:
+            runs = [
+                pool.submit(self.run, ["delete", resource, *chunk, "--ignore-not-found", "--wait=false"])
+                for chunk in chunks
+            ]
+        for run in runs:
+            run.result()  # the first chunk's error, after every chunk ran
 
 
 def _error(stderr: str, what: str) -> InstallError:
