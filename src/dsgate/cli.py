@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dsgate import procs
+from dsgate.errors import EXIT_ERROR
 from dsgate.versions import pinned
 
 if TYPE_CHECKING:
@@ -22,12 +23,10 @@ if TYPE_CHECKING:
 # they are imported by the `check` command only, so `dsgate tools` and `dsgate cluster` start fast,
 # and not before `check` knows whether a warm server (dsgate.serverd) runs it instead.
 
-EXIT_USAGE = 2
-
 
 def _fail(message: str) -> int:
     print(f"dsgate: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return EXIT_ERROR
 
 
 def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -364,7 +363,7 @@ def _warm_check(argv: list[str], out: TextIO, err: TextIO, servers: gate.Servers
         try:
             args = build_parser().parse_args(["check", *argv])
         except SystemExit as exc:  # a usage error: argparse printed it
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            return exc.code if isinstance(exc.code, int) else EXIT_ERROR
         return _check(args, out, servers, handlers=False)
 
 

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+# dsgate's exit codes, every command: 0 nothing to report, 1 a verdict (findings, an uncovered node, a
+# rollout over its budget, a tool gap), 2 an error (usage, input, infrastructure), never a verdict.
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
 
 class DsgateError(RuntimeError):
     """A failure with a one-line message (cause and fix) and the exit code that ends the command."""
 
-    exit_code: ClassVar[int] = 2
+    exit_code: ClassVar[int] = EXIT_ERROR
 
     @property
     def message(self) -> str:

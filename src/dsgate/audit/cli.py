@@ -27,11 +27,11 @@ from dsgate.audit import reports
 from dsgate.audit.run import audit
 from dsgate.audit.snapshot import AuditError, connect, read
 from dsgate.cluster import kube
+from dsgate.errors import EXIT_ERROR
 from dsgate.gate.evaluate import default_policy_dir
 from dsgate.tools import ToolMissing, cache_dir
 from dsgate.versions import pinned
 
-EXIT_ERROR = 2
 # The report CRDs --install-crds applies: the schema set dsgate tools install fetches (dsgate.tools.CRD_SOURCES).
 REPORT_CRDS = {
     "policyreport": ("policy-reports", "KYVERNO_VERSION"),

@@ -35,12 +35,11 @@ from dsgate.cluster import rollout as rollout_mod
 from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.cluster.progress import Talk
 from dsgate.cluster.topology import Topology, TopologyError, load_topology
-from dsgate.errors import DsgateError
+from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, DsgateError
 from dsgate.tools import ToolMissing
 
 NAMESPACE = "dsgate-sim"
 RELEASE = "sim"
-EXIT_OK, EXIT_FINDING, EXIT_ERROR = 0, 1, 2
 
 
 class SimulateError(DsgateError):
@@ -95,7 +94,7 @@ class SimulationResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDING if self.too_slow or any(d.failed for d in self.daemonsets) else EXIT_OK
+        return EXIT_FINDINGS if self.too_slow or any(d.failed for d in self.daemonsets) else EXIT_OK
 
     def as_json(self) -> dict[str, Any]:
         return {

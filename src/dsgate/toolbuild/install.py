@@ -36,13 +36,11 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from dsgate import procs
-from dsgate.errors import DsgateError
+from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, DsgateError
 from dsgate.paths import CELCOST_DIR, HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
 from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, own_sources, version_of
 from dsgate.versions import pinned
 
-EXIT_GAP = 1
-EXIT_SETUP = 2
 LOG_TAIL = 25
 
 
@@ -401,13 +399,13 @@ def main(argv: list[str]) -> int:
                 f"dsgate tools: unknown tool {', '.join(unknown)} (known: {', '.join([*TOOLS, *SCHEMA_SETS])})",
                 file=sys.stderr,
             )
-            return EXIT_SETUP
+            return EXIT_ERROR
         procs.install_handlers()
         try:
             failures = install(args.items or items_for(args.group), args.progress)
         except (InstallError, OSError) as exc:
             print(f"dsgate tools: {exc}", file=sys.stderr)
-            return EXIT_SETUP
+            return EXIT_ERROR
         except (
             KeyboardInterrupt
         ) as exc:  # SIGINT or SIGTERM: the build's process tree was killed, its temporary directories removed
@@ -422,7 +420,7 @@ def main(argv: list[str]) -> int:
                 f"dsgate tools: not installed: {', '.join(f.split(':', 1)[0] for f in failures)} (see the errors above)",
                 file=sys.stderr,
             )
-            return EXIT_SETUP
+            return EXIT_ERROR
         return 0
     if args.command == "doctor":
         rows = doctor_rows(items_for(args.group))
@@ -434,7 +432,7 @@ def main(argv: list[str]) -> int:
                 f"dsgate tools: missing or wrong: {', '.join(dict.fromkeys(gaps))}; run 'dsgate tools install --for {args.group}'",
                 file=sys.stderr,
             )
-        return EXIT_GAP if gaps else 0
+        return EXIT_FINDINGS if gaps else 0
     if args.command == "path":
         path = cached_path(args.tool)
         if not os.access(path, os.X_OK):
@@ -442,7 +440,7 @@ def main(argv: list[str]) -> int:
                 f"dsgate tools: {args.tool} {version_of(args.tool)} is not installed; run 'dsgate tools install --for {TOOLS[args.tool].group}'",
                 file=sys.stderr,
             )
-            return EXIT_GAP
+            return EXIT_FINDINGS
         print(path)
         return 0
     print({"bindir": cache_dir() / "bin", "cache-dir": cache_dir(), "cache-key": cache_key()}[args.command])
