@@ -53,7 +53,7 @@ from typing import Any
 import yaml
 
 import results  # bench/ is on sys.path: scripts run as python bench/NAME.py
-from dsgate.admission import install, library, render
+from dsgate.admission import install, library, policies, render
 from dsgate.admission.localserver import LocalServer
 from dsgate.gate import controls
 from dsgate.gate.servercheck import ApiServer
@@ -110,7 +110,7 @@ def phase(api: ApiServer, ds: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 _VARIABLE = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)")
-VAP, BINDING = "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"
+VAP, BINDING = policies.VAP, policies.VAP_BINDING
 
 
 def merged_by_action(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dsgate.errors import DsgateError
+from dsgate.errors import EXIT_ERROR, DsgateError
 
 
 class Cancelled(KeyboardInterrupt):
@@ -282,7 +282,7 @@ def guarded(prog: str, run: Callable[[], int]) -> int:
         return exc.exit_code
     except OSError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return DsgateError.exit_code  # an error, not a verdict
+        return EXIT_ERROR
     except Exception as exc:
         if os.environ.get("DSGATE_DEBUG"):
             raise
@@ -290,4 +290,4 @@ def guarded(prog: str, run: Callable[[], int]) -> int:
             f"{prog}: error: internal error ({type(exc).__name__}: {exc}); rerun with DSGATE_DEBUG=1 for the traceback and report it",
             file=sys.stderr,
         )
-        return DsgateError.exit_code  # an error, not a verdict
+        return EXIT_ERROR

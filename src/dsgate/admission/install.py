@@ -112,16 +112,16 @@ class Kubectl:
 
     def delete(self, resource: str, names: Sequence[str]) -> None:
         """Delete NAMES of RESOURCE (absent ones are no error), DELETE_CHUNK per kubectl process, concurrently."""
-        chunks = [list(names[i : i + DELETE_CHUNK]) for i in range(0, len(names), DELETE_CHUNK)]
-        if len(chunks) <= 1:
-            for chunk in chunks:
-                self.run(["delete", resource, *chunk, "--ignore-not-found", "--wait=false"])
+        argvs = [
+            ["delete", resource, *names[i : i + DELETE_CHUNK], "--ignore-not-found", "--wait=false"]
+            for i in range(0, len(names), DELETE_CHUNK)
+        ]
+        if len(argvs) < 2:  # none or one: no thread
+            for argv in argvs:
+                self.run(argv)
             return
-        with ThreadPoolExecutor(min(len(chunks), DELETE_PROCESSES)) as pool:
-            runs = [
-                pool.submit(self.run, ["delete", resource, *chunk, "--ignore-not-found", "--wait=false"])
-                for chunk in chunks
-            ]
+        with ThreadPoolExecutor(min(len(argvs), DELETE_PROCESSES)) as pool:
+            runs = [pool.submit(self.run, argv) for argv in argvs]
         for run in runs:
             run.result()  # the first chunk's error, after every chunk ran
 
