@@ -26,6 +26,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -48,6 +49,12 @@ LOCALHOST = "127.0.0.1"
 PROBE_NAMESPACE = "dsgate-probes"  # the gate's own namespace (privileged, no quota) for its probe pods
 START_TIMEOUT = 120.0  # seconds for etcd + kube-apiserver to become ready on a loaded machine
 BIND_ATTEMPTS = 5  # starts on fresh ports when another process took a port between free_port and the bind
+ETCD_LISTEN_TIMEOUT = 10.0  # seconds kube-apiserver's start waits for etcd to listen (usually tens of ms)
+# kube-apiserver's system PriorityClasses (scheduling's SystemCriticalPriority + 1000, and + 0) and the
+# post-start hook that creates them a second late (see ApiServer._add_system_priority_classes)
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluster-critical": 2_000_000_000}
+PRIORITY_CLASS_HOOK = "poststarthook/scheduling/bootstrap-system-priority-classes"
+KEY, CERT = "server.key", "server.crt"  # the server's ECDSA key (TLS, service-account tokens) and certificate
 REQUEST_TIMEOUT = 30.0
 # seconds a keep-alive connection may sit idle and still be reused (kube-apiserver closes idle ones)
 IDLE_REUSE = 20.0
@@ -176,27 +183,33 @@ class ApiServer:
         openssl = shutil.which("openssl")
         if openssl is None:
             raise ServerCheckError(
-                "server check: openssl is not on PATH (it makes the service-account key); install it or use --no-server-check"
+                "server check: openssl is not on PATH (it makes the server's key); install it or use --no-server-check"
             )
-        key = self._tmp / "sa.key"
-        proc = subprocess.run(  # an ECDSA P-256 key: milliseconds, where RSA 2048 took a third of a second
-            [openssl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        if proc.returncode != 0:
-            raise ServerCheckError(f"server check: openssl ecparam -genkey failed: {proc.stderr.strip()}")
+        # One ECDSA P-256 key (SEC1: kube-apiserver reads no PKCS#8 key as a service-account key) and a
+        # self-signed certificate for 127.0.0.1, in milliseconds: the key signs service-account tokens
+        # and serves TLS (kube-apiserver's own self-signed pair is RSA 2048, a tenth of its start).
+        key, cert = str(self._tmp / KEY), str(self._tmp / CERT)
+        for argv in (
+            [openssl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+            [openssl, "req", "-x509", "-key", key, "-out", cert, "-days", "2", "-subj", f"/CN={LOCALHOST}",
+             "-addext", f"subjectAltName=IP:{LOCALHOST}"],
+        ):  # fmt: skip
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+            if proc.returncode != 0:
+                raise ServerCheckError(f"server check: openssl {argv[1]} failed: {proc.stderr.strip()}")
         (self._tmp / "tokens.csv").write_text(f'{self._token},dsgate,dsgate,"system:masters"\n')
         self._argv = {"etcd": [str(etcd)], "kube-apiserver": [str(apiserver)]}
         self._launch()
 
     def _launch(self) -> None:
-        """Spawn etcd and kube-apiserver on ports free a moment ago (another process may take one
-        before they bind: wait_ready then launches them again on fresh ports)."""
+        """Spawn etcd, then kube-apiserver once etcd listens, on ports free a moment ago (another process
+        may take one before they bind: wait_ready then launches them again on fresh ports).
+
+        kube-apiserver started next to etcd dials it before it listens, and its gRPC client then backs
+        off for most of a second; etcd listens within tens of milliseconds. One member elects itself
+        after an election timeout: 100 ms instead of etcd's 1 s default (no peers, so no vote is lost)."""
         client, peer, self.port = free_port(), free_port(), free_port()
-        key = self._tmp / "sa.key"
+        key = self._tmp / KEY
         shutil.rmtree(self._tmp / "etcd", ignore_errors=True)
         with self._lock:
             if self._stopped:
@@ -213,10 +226,16 @@ class ApiServer:
                     f"--listen-peer-urls=http://{LOCALHOST}:{peer}",
                     f"--initial-advertise-peer-urls=http://{LOCALHOST}:{peer}",
                     f"--initial-cluster=dsgate=http://{LOCALHOST}:{peer}",
+                    "--heartbeat-interval=10",
+                    "--election-timeout=100",
                     "--unsafe-no-fsync",
                     "--log-level=error",
                 ],
             )
+        self._await_listening("etcd", client)
+        with self._lock:
+            if self._stopped:
+                return
             self._spawn(
                 "kube-apiserver",
                 [
@@ -225,7 +244,8 @@ class ApiServer:
                     f"--bind-address={LOCALHOST}",
                     f"--advertise-address={LOCALHOST}",
                     f"--secure-port={self.port}",
-                    f"--cert-dir={self._tmp / 'certs'}",
+                    f"--tls-cert-file={self._tmp / CERT}",
+                    f"--tls-private-key-file={key}",
                     f"--token-auth-file={self._tmp / 'tokens.csv'}",
                     f"--authorization-mode={self.authorization}",
                     f"--service-account-key-file={key}",
@@ -240,6 +260,18 @@ class ApiServer:
                     "--v=0",
                 ],
             )
+
+    def _await_listening(self, name: str, port: int) -> None:
+        """Return once NAME accepts connections on PORT, has exited (wait_ready reports or relaunches
+        it), or ETCD_LISTEN_TIMEOUT seconds have passed (then kube-apiserver's own retries take over)."""
+        deadline = time.monotonic() + ETCD_LISTEN_TIMEOUT
+        proc = self._procs[name]
+        while time.monotonic() < deadline and proc.poll() is None and not self._stopped:
+            try:
+                socket.create_connection((LOCALHOST, port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.005)
 
     def _relaunch_after_bind_race(self, dead: str) -> bool:
         """When a process died because its port was taken, stop both and launch them again on fresh
@@ -278,14 +310,32 @@ class ApiServer:
                     f"server check: the API server could not start: {dead} (or skip the stage with --no-server-check)"
                 )
             try:
-                if self._send("GET", "/readyz", None, None, 2.0).status_code == 200:
+                if self._send("GET", "/readyz", None, {"exclude": PRIORITY_CLASS_HOOK}, 2.0).status_code == 200:
+                    self._add_system_priority_classes()
                     return
             except (OSError, http.client.HTTPException):
                 pass  # not listening yet
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise ServerCheckError(
             f"server check: kube-apiserver did not become ready within {timeout:.0f}s (see --no-server-check)"
         )
+
+    def _add_system_priority_classes(self) -> None:
+        """Create the system PriorityClasses now. kube-apiserver's own post-start hook creates them
+        too, but only after a fixed second's wait (it polls, interval first); readiness excludes it."""
+        for name, value in SYSTEM_PRIORITY_CLASSES.items():
+            body = {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": "A system priority class, as kube-apiserver bootstraps it.",
+            }
+            answer = self._send("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", body, None, REQUEST_TIMEOUT)
+            if answer.status_code not in {201, 409}:  # 409: the hook was first
+                raise ServerCheckError(
+                    f"server check: creating PriorityClass {name} failed ({answer.status_code}): {answer.text[:300]}"
+                )
 
     def stop(self) -> None:
         """Kill both processes (SIGKILL: the server is throwaway, its graceful shutdown took a second)
