@@ -14,6 +14,7 @@ from dsgate.versions import pinned
 
 REPO = Path(__file__).resolve().parents[2]
 DAEMONSET = REPO / "tests" / "gate" / "data" / "community-daemonset.yaml"
+SYSTEM_PATH = "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin"  # a runner's PATH: no venv of this checkout on it
 GIT_ID = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@example.invalid",

@@ -28,13 +28,16 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def consumer(source_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def consumer(
+    source_repo: Path, pip_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
     """A repository using the dsgate-check hook, with `pre-commit install` done."""
     repo = tmp_path_factory.mktemp("consumer")
     env = {
         "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
         "DSGATE_CACHE": str(cache_dir()),
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        **pip_env,
     }
     sha = run(["git", "rev-parse", "HEAD"], cwd=source_repo).stdout.strip()
     config = yaml.safe_load(readme_block("pre-commit"))  # the README's quick start, pointed at the tree under test
@@ -114,10 +117,11 @@ def evaluate(text: str, context: dict[str, Any]) -> str:
 
 
 def run_action(
-    inputs: dict[str, str], workspace: Path, runner_temp: Path
+    inputs: dict[str, str], workspace: Path, runner_temp: Path, pip_env: dict[str, str]
 ) -> tuple[dict[str, dict[str, str]], list[Any]]:
     """Run every shell step of action.yml as a runner would: contexts substituted in env, outputs
-    through $GITHUB_OUTPUT, $GITHUB_PATH prepended for later steps. `uses:` steps are recorded, not run."""
+    through $GITHUB_OUTPUT, $GITHUB_PATH prepended for later steps. `uses:` steps are recorded, not run.
+    PIP_ENV: where pip finds the dependencies (conftest.pip_env)."""
     action = yaml.safe_load(ACTION.read_text())
     context: dict[str, Any] = {
         "inputs": {name: spec.get("default", "") for name, spec in action["inputs"].items()} | inputs,
@@ -141,6 +145,7 @@ def run_action(
             "GITHUB_WORKSPACE": str(workspace),
             "DSGATE_CACHE": str(cache_dir()),
             "PATH": os.pathsep.join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin", "/usr/local/go/bin"]),
+            **pip_env,
         }
         env.update({k: evaluate(str(v), context) for k, v in step.get("env", {}).items()})
         for p in files.values():
@@ -161,13 +166,15 @@ def run_action(
 
 @pytest.fixture(scope="module")
 def action_run(
-    dist: Path, tmp_path_factory: pytest.TempPathFactory
+    dist: Path, pip_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, dict[str, dict[str, str]], list[Any]]:
     workspace = tmp_path_factory.mktemp("workspace")
     (workspace / "deploy").mkdir()
     shutil.copy(DAEMONSET, workspace / "deploy" / "agent.yaml")
     wheel = str(next(dist.glob("dsgate-*.whl")))
-    steps, results = run_action({"args": "deploy", "package": wheel}, workspace, tmp_path_factory.mktemp("runner-temp"))
+    steps, results = run_action(
+        {"args": "deploy", "package": wheel}, workspace, tmp_path_factory.mktemp("runner-temp"), pip_env
+    )
     return workspace, steps, results
 
 

@@ -19,7 +19,15 @@ import yaml
 
 from dsgate.gate.render import build_dependencies
 from dsgate.tools import cache_dir, tool_path
-from tests.tools.support import DAEMONSET, PRIVILEGED_NAMESPACE, REPO, clean_manifests, readme_block, run
+from tests.tools.support import (
+    DAEMONSET,
+    PRIVILEGED_NAMESPACE,
+    REPO,
+    SYSTEM_PATH,
+    clean_manifests,
+    readme_block,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +87,7 @@ def test_gitops_helmrelease_points_at_the_chart_and_its_values_pass_the_gate(tmp
     assert gate.returncode == 0, gate.stdout + gate.stderr
 
 
-def test_cli_block_runs_as_written(source_repo: Path, tmp_path: Path) -> None:
+def test_cli_block_runs_as_written(source_repo: Path, pip_env: dict[str, str], tmp_path: Path) -> None:
     home = tmp_path / "home"
     work = tmp_path / "work"
     (work / "deploy").mkdir(parents=True)
@@ -90,7 +98,8 @@ def test_cli_block_runs_as_written(source_repo: Path, tmp_path: Path) -> None:
         "HOME": str(home),
         "DSGATE_CACHE": str(cache_dir()),  # the tools are already built: the install line checks them
         "PIP_CACHE_DIR": str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pip"),
-        "PATH": "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
+        "PATH": SYSTEM_PATH,
+        **pip_env,
     }
     proc = run(["bash", "-euo", "pipefail", "-c", readme_block("cli")], cwd=work, env=env)
     assert "[8/8] crds schemas: cached" in proc.stderr
