@@ -91,8 +91,8 @@ def test_port_in_use_is_one_line_naming_the_port_and_leaves_nothing(
 @pytest.mark.parametrize(
     ("argv", "expected_exit", "expected_message"),
     [
-        pytest.param(["up", "--name", "Bad_Name"], 1, "invalid cluster name 'Bad_Name'", id="bad-name"),
-        pytest.param(["up", "--name", "x", "--port", "70000"], 1, "--port 70000 is not a TCP port", id="bad-port"),
+        pytest.param(["up", "--name", "Bad_Name"], 2, "invalid cluster name 'Bad_Name'", id="bad-name"),
+        pytest.param(["up", "--name", "x", "--port", "70000"], 2, "--port 70000 is not a TCP port", id="bad-port"),
         pytest.param(
             ["up", "--name", "x", "--topology", "/nonexistent/topo.yaml"],
             2,

@@ -67,7 +67,7 @@ def test_up_twice_stale_and_down_twice(
         assert component_pids(paths) == first
 
         # Up again with another topology: refused, nothing restarted.
-        assert main(["up", "--name", name, "--topology", str(_small_topology(tmp_path, workers=2, gpus=1))]) == 1
+        assert main(["up", "--name", name, "--topology", str(_small_topology(tmp_path, workers=2, gpus=1))]) == 2
         assert "already running with a different topology" in capsys.readouterr().err
         assert component_pids(paths) == first
 
@@ -130,7 +130,7 @@ def test_a_component_that_dies_during_up_leaves_nothing_behind(
     name = f"dies-{uuid.uuid4().hex[:6]}"
     paths = paths_for(name, cluster_root)
     start = time.monotonic()
-    assert main(["up", "--name", name, "--topology", str(_small_topology(tmp_path, workers=1))]) == 1
+    assert main(["up", "--name", name, "--topology", str(_small_topology(tmp_path, workers=1))]) == 2
     elapsed = time.monotonic() - start
     err = capsys.readouterr().err
     # Progress lines, then the error: one line with cause and hint, then the component's log tail.

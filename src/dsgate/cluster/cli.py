@@ -18,8 +18,9 @@ from kubernetes.client.exceptions import ApiException
 from dsgate import procs
 from dsgate.cluster.components import inspect
 from dsgate.cluster.lifecycle import DEFAULT_TIMEOUT, attach, down, up
-from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, PortInUse, locked, paths_for
+from dsgate.cluster.state import COMPONENTS, DEFAULT_NAME, ClusterError, locked, paths_for
 from dsgate.cluster.topology import TopologyError, topology_from_nodes
+from dsgate.errors import EXIT_ERROR
 from dsgate.paths import DEFAULT_TOPOLOGY
 from dsgate.tools import ToolMissing
 
@@ -148,12 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 <= args.port <= 65535:
             raise ClusterError(f"--port {args.port} is not a TCP port (1-65535, or 0 for any free port)")
         cluster = up(args.topology, args.name, api_port=args.port, timeout=args.timeout)
-    except (ToolMissing, TopologyError, PortInUse) as exc:
+    except (ToolMissing, TopologyError, ClusterError) as exc:  # PortInUse is a ClusterError
         print(f"dsgate cluster: {exc}", file=sys.stderr)
-        return 2
-    except ClusterError as exc:
-        print(f"dsgate cluster: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt as exc:
         procs.stop_all()
         print(f"dsgate cluster: interrupted ({exc or 'SIGINT'}); everything started was stopped", file=sys.stderr)
