@@ -10,6 +10,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,8 +95,6 @@ def _settled(server: LocalServer, rule: str) -> None:
 
 
 def _sample(rule: str, verdict: str) -> JSON:
-    folder = rules_dir(POLICIES) / library.load.__module__.split(".")[0]  # placeholder, replaced below
-    del folder
     for path in sorted(rules_dir(POLICIES).glob(f"*/samples/{rule}/{verdict}*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "DaemonSet":
@@ -271,6 +270,91 @@ def test_uninstall_removes_only_dsgates(server: LocalServer, kubectl: Kubectl, f
     assert _state(kubectl) == []
     assert server.api.request("GET", f"{VAPS}/{other['metadata']['name']}").status_code == 200
     server.api.request("DELETE", f"{VAPS}/{other['metadata']['name']}")
+
+
+HOLD = "test.dsgate.io/hold"  # a finalizer of the test's own: keeps the params CRD terminating until removed
+CRD = f"{install.RESOURCES[install.CRD_KIND]}/{install.CRD_NAME}"
+SMALL_SET_KINDS = {install.CRD_KIND, params.KIND, policies.VAP, policies.VAP_BINDING}
+
+
+def _finalizers(k: Kubectl) -> list[str]:
+    return list(k.get(install.RESOURCES[install.CRD_KIND], [install.CRD_NAME])[0]["metadata"].get("finalizers") or [])
+
+
+def _crd_left(k: Kubectl) -> str:
+    """The params CRD as kubectl names it, "" once it is gone."""
+    return k.run(["get", CRD, "--ignore-not-found", "-o", "name"]).strip()
+
+
+def _hold(k: Kubectl) -> None:
+    """Add HOLD to the params CRD: deleted, it terminates (its custom resources go) and stays."""
+    patch = [{"op": "add", "path": "/metadata/finalizers", "value": [*_finalizers(k), HOLD]}]
+    k.run(["patch", CRD, "--type=json", "-p", json.dumps(patch)])
+
+
+def _release(k: Kubectl, thread: threading.Thread) -> None:
+    """Once the CRD's own finalizer is done, remove HOLD, and wait for THREAD."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _finalizers(k) != [HOLD]:
+        time.sleep(0.1)  # a condition wait on the API server's cleanup of the custom resources
+    if _finalizers(k) == [HOLD]:
+        k.run(["patch", CRD, "--type=json", "-p", json.dumps([{"op": "remove", "path": "/metadata/finalizers/0"}])])
+    thread.join(120)
+
+
+def test_uninstall_returns_once_the_crd_is_gone(kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """An uninstall that returned while the CRD still terminated made the next install fail (CI:
+    `the server doesn't have a resource type "dsgateparameters"`): uninstall waits for the CRD's
+    deletion, here held by a finalizer until uninstall says it waits (or has returned)."""
+    install.install(kubectl, _small(full_set), progress=lambda _: None)
+    _hold(kubectl)
+    waiting, left = threading.Event(), []  # left: what was there when uninstall returned
+
+    def run() -> None:
+        try:
+            install.uninstall(kubectl, progress=lambda line: waiting.set() if "waiting until" in line else None)
+            left.append(_crd_left(kubectl))
+        finally:
+            waiting.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert waiting.wait(120)
+    _release(kubectl, thread)
+    assert left == [""]
+    install.install(kubectl, _small(full_set), progress=lambda _: None)
+    assert {kind for kind, _, _ in _state(kubectl)} == SMALL_SET_KINDS
+
+
+def test_install_waits_out_a_crd_being_deleted(kubectl: Kubectl, full_set: list[JSON]) -> None:
+    """A CRD left terminating (by `kubectl delete --wait=false`, or an older dsgate's uninstall) is
+    waited out, then the set is installed afresh: applying a terminating CRD does not stop its
+    deletion (before, install said it had installed a set whose CRD and params object then vanished)."""
+    install.install(kubectl, _small(full_set), progress=lambda _: None)
+    _hold(kubectl)
+    kubectl.run(["delete", CRD, "--wait=false"])
+    waiting, outcome = threading.Event(), []
+
+    def progress(line: str) -> None:
+        if "being deleted" in line:
+            waiting.set()
+
+    def run() -> None:
+        try:
+            install.install(kubectl, _small(full_set), progress=progress)
+            outcome.append("installed")
+        except AdmissionError as exc:
+            outcome.append(exc.message)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert waiting.wait(60) or outcome, "install did not start waiting for the CRD"
+        assert not outcome, outcome  # it waits: it has neither installed nor failed
+    finally:
+        _release(kubectl, thread)
+    assert outcome == ["installed"]
+    assert {kind for kind, _, _ in _state(kubectl)} == SMALL_SET_KINDS
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ RBAC = (
 BINDING_POLICY = {binding: policy for policy, binding in policies.BINDING_OF.items()}
 TYPE_CHECK_TIMEOUT = 60.0
 KUBECTL_TIMEOUT = 120.0
+DELETE_WAIT = 60.0  # seconds a delete waits for the CRD to be gone (its custom resources deleted first)
 # kubectl's client allows bursts of 10 requests, then 5 a second (client-go's defaults; kubectl has no
 # flag for them), and a delete by name costs it two (a GET, then the DELETE). Names go to concurrent
 # kubectl processes DELETE_CHUNK at a time, each within its burst: deleting the full set's 36 bindings
@@ -110,10 +111,12 @@ class Kubectl:
         got: JSON = json.loads(self.run(["get", resource, *which, "-o", "json"]))
         return list(got["items"]) if "items" in got else [got]  # one name: the object itself
 
-    def delete(self, resource: str, names: Sequence[str]) -> None:
-        """Delete NAMES of RESOURCE (absent ones are no error), DELETE_CHUNK per kubectl process, concurrently."""
+    def delete(self, resource: str, names: Sequence[str], wait: bool = False) -> None:
+        """Delete NAMES of RESOURCE (absent ones are no error), DELETE_CHUNK per kubectl process, concurrently;
+        with WAIT, return once they are gone (their finalizers ran), as kubectl delete does by default."""
+        until = ["--wait=true", f"--timeout={DELETE_WAIT:g}s"] if wait else ["--wait=false"]
         argvs = [
-            ["delete", resource, *names[i : i + DELETE_CHUNK], "--ignore-not-found", "--wait=false"]
+            ["delete", resource, *names[i : i + DELETE_CHUNK], "--ignore-not-found", *until]
             for i in range(0, len(names), DELETE_CHUNK)
         ]
         if len(argvs) < 2:  # none or one: no thread
@@ -140,13 +143,27 @@ def _key(obj: JSON) -> tuple[str, str]:
     return (str(obj.get("kind")), str((obj.get("metadata") or {}).get("name")))
 
 
-def _crd_served(k: Kubectl) -> bool:
-    return any(_key(o) == (CRD_KIND, CRD_NAME) for o in k.get(RESOURCES[CRD_KIND]))
+def _crd_served(k: Kubectl, progress: Callable[[str], None] = print) -> bool:
+    """Whether the params CRD is installed and serves its resource. One being deleted (its custom
+    resources go first) no longer serves it, and applying it again would not stop the deletion: its
+    deletion is waited out (an uninstall by an older dsgate, or a `kubectl delete --wait=false`)."""
+    crd = next((o for o in k.get(RESOURCES[CRD_KIND]) if _key(o) == (CRD_KIND, CRD_NAME)), None)
+    if crd is None:
+        return False
+    if crd["metadata"].get("deletionTimestamp"):
+        progress(f"waiting for {CRD_NAME}, being deleted, to be gone")
+        k.run(["wait", "--for=delete", f"{RESOURCES[CRD_KIND]}/{CRD_NAME}", f"--timeout={DELETE_WAIT:g}s"],
+              what=f"the CRD {CRD_NAME} being deleted")  # fmt: skip
+        return False
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+        _wait_crd(k)  # just created (by another install): its resource is served once it is Established
+    return True
 
 
-def installed(k: Kubectl) -> list[JSON]:
+def installed(k: Kubectl, progress: Callable[[str], None] = print) -> list[JSON]:
     """Every object dsgate installed on K's cluster (the label), in install order."""
-    crd = _crd_served(k)  # without it the params resource is unknown and kubectl get refuses it
+    crd = _crd_served(k, progress)  # without it the params resource is unknown and kubectl get refuses it
     kinds = [kind for kind in RESOURCES if crd or kind != params.KIND]
     # one kubectl get for every kind (a process each cost ~0.45 s); each kind's items in name order, as listed
     found = k.get(",".join(RESOURCES[kind] for kind in kinds))
@@ -230,10 +247,16 @@ def _apply(k: Kubectl, objects: Sequence[JSON], previous: Sequence[JSON], timeou
     _delete(k, previous, keep={_key(o) for o in objects})
 
 
-def _delete(k: Kubectl, objects: Sequence[JSON], keep: set[tuple[str, str]]) -> None:
-    """Delete OBJECTS not in KEEP, in reverse install order (bindings first, the CRD last)."""
+def _delete(
+    k: Kubectl, objects: Sequence[JSON], keep: set[tuple[str, str]], progress: Callable[[str], None] = lambda _: None
+) -> None:
+    """Delete OBJECTS not in KEEP, in reverse install order (bindings first, the CRD last, waited for:
+    an install right after must not find it half deleted)."""
     for kind in reversed(RESOURCES):
-        k.delete(RESOURCES[kind], [_key(o)[1] for o in _of(objects, kind) if _key(o) not in keep])
+        names = [_key(o)[1] for o in _of(objects, kind) if _key(o) not in keep]
+        if kind == CRD_KIND and names:
+            progress(f"deleting {CRD_NAME}: waiting until it is gone (its custom resources first)")
+        k.delete(RESOURCES[kind], names, wait=kind == CRD_KIND)
 
 
 def install(
@@ -246,7 +269,7 @@ def install(
         raise InstallError(
             f"the set holds kinds dsgate does not install: {', '.join(unknown)}; use dsgate admission render"
         )
-    previous = [_clean(o) for o in installed(k)]
+    previous = [_clean(o) for o in installed(k, progress)]
     _dry_run(k, objects, previous)
     try:
         _apply(k, objects, previous, timeout)
@@ -277,8 +300,9 @@ def rollback(k: Kubectl, objects: Sequence[JSON], previous: Sequence[JSON]) -> N
         k.apply(_of(previous, *kinds))
 
 
-def uninstall(k: Kubectl) -> list[JSON]:
-    """Delete every object dsgate installed (the label), bindings first; the objects deleted."""
-    found = installed(k)
-    _delete(k, found, keep=set())
+def uninstall(k: Kubectl, progress: Callable[[str], None] = lambda _: None) -> list[JSON]:
+    """Delete every object dsgate installed (the label), bindings first, and wait until the CRD is
+    gone; the objects deleted. PROGRESS hears of the waits."""
+    found = installed(k, progress)
+    _delete(k, found, set(), progress)
     return found
