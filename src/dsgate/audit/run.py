@@ -20,6 +20,7 @@ import yaml
 from dsgate.audit import coverage as cov
 from dsgate.audit.snapshot import Snapshot
 from dsgate.cluster import rollout
+from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.evaluate import EvaluationError, Finding, OpaServer
 
@@ -66,14 +67,14 @@ class AuditResult:
 
     def exit_code(self) -> int:
         if self.errors:
-            return 2
+            return EXIT_ERROR
         failed = any(
             d.coverage.missing_meant
             or d.rollout.stall
             or any(f.severity == "deny" and not f.exempted for f in d.findings)
             for d in self.daemonsets
         )
-        return 1 if failed or self.unreadable else 0
+        return EXIT_FINDINGS if failed or self.unreadable else EXIT_OK
 
 
 # Where a node's pool is read, first label found: managed node pools (GKE, EKS, AKS, Karpenter), then the instance type.

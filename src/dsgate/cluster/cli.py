@@ -114,10 +114,10 @@ def _export_topology(args: argparse.Namespace) -> int:
         data, names = topology_from_nodes(nodes, args.keep_names)
     except (kube_config.ConfigException, OSError, ValueError) as exc:
         print(f"dsgate cluster export-topology: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except ApiException as exc:
         print(f"dsgate cluster export-topology: listing nodes failed: {exc.status} {exc.reason}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     text = (
         f"# Exported from {api.configuration.host}: {len(nodes)} nodes in {len(data['pools'])} pools.\n"
         + yaml.safe_dump(data, sort_keys=False)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from dsgate.errors import DsgateError
+from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, DsgateError
 from dsgate.gate import crosssource, dryrun, servercheck
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.clustermodel import ClusterModel
@@ -64,10 +64,10 @@ class GateResult:
 
     def exit_code(self, strict: bool = False) -> int:
         if self.errors:
-            return 2
+            return EXIT_ERROR
         if self.denies or self.schema_errors or self.mismatches or self.deploy_failures or (strict and self.warns):
-            return 1
-        return 0
+            return EXIT_FINDINGS
+        return EXIT_OK
 
 
 class Tracker:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dsgate import config as config_mod
 from dsgate import procs, rundir
+from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from dsgate.gate.options import CheckOptions
 from dsgate.gate.sourcekinds import discover
 from dsgate.gate.sources import Source, SourceError
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
         return _run(args)
     except (DiffError, SourceError, GitOpsError, config_mod.ConfigError) as exc:
         print(f"dsgate: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: render_side stopped its renders, the base tree is gone
         procs.stop_all()
         print(
@@ -107,4 +108,4 @@ def _run(args: argparse.Namespace) -> int:
         args.output.write_text(text)
     else:
         sys.stdout.write(text)
-    return 1 if any(c.blocking for c in changes) else 0
+    return EXIT_FINDINGS if any(c.blocking for c in changes) else EXIT_OK

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 
+from dsgate.errors import EXIT_ERROR
 from dsgate.serverd import client, wire
 from dsgate.serverd.daemon import DaemonError, Runner
 from dsgate.serverd.daemon import run as run_daemon
@@ -73,4 +74,4 @@ def main(argv: list[str], runner: Runner) -> int:
         return 0
     except (DaemonError, RuntimeError, OSError) as exc:
         print(f"dsgate: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
