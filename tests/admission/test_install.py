@@ -273,7 +273,6 @@ def test_uninstall_removes_only_dsgates(server: LocalServer, kubectl: Kubectl, f
 
 
 HOLD = "test.dsgate.io/hold"  # a finalizer of the test's own: keeps the params CRD terminating until removed
-CRD = f"{install.RESOURCES[install.CRD_KIND]}/{install.CRD_NAME}"
 SMALL_SET_KINDS = {install.CRD_KIND, params.KIND, policies.VAP, policies.VAP_BINDING}
 
 
@@ -283,13 +282,13 @@ def _finalizers(k: Kubectl) -> list[str]:
 
 def _crd_left(k: Kubectl) -> str:
     """The params CRD as kubectl names it, "" once it is gone."""
-    return k.run(["get", CRD, "--ignore-not-found", "-o", "name"]).strip()
+    return k.run(["get", install.CRD_REF, "--ignore-not-found", "-o", "name"]).strip()
 
 
 def _hold(k: Kubectl) -> None:
     """Add HOLD to the params CRD: deleted, it terminates (its custom resources go) and stays."""
     patch = [{"op": "add", "path": "/metadata/finalizers", "value": [*_finalizers(k), HOLD]}]
-    k.run(["patch", CRD, "--type=json", "-p", json.dumps(patch)])
+    k.run(["patch", install.CRD_REF, "--type=json", "-p", json.dumps(patch)])
 
 
 def _release(k: Kubectl, thread: threading.Thread) -> None:
@@ -298,7 +297,15 @@ def _release(k: Kubectl, thread: threading.Thread) -> None:
     while time.monotonic() < deadline and _finalizers(k) != [HOLD]:
         time.sleep(0.1)  # a condition wait on the API server's cleanup of the custom resources
     if _finalizers(k) == [HOLD]:
-        k.run(["patch", CRD, "--type=json", "-p", json.dumps([{"op": "remove", "path": "/metadata/finalizers/0"}])])
+        k.run(
+            [
+                "patch",
+                install.CRD_REF,
+                "--type=json",
+                "-p",
+                json.dumps([{"op": "remove", "path": "/metadata/finalizers/0"}]),
+            ]
+        )
     thread.join(120)
 
 
@@ -332,7 +339,7 @@ def test_install_waits_out_a_crd_being_deleted(kubectl: Kubectl, full_set: list[
     deletion (before, install said it had installed a set whose CRD and params object then vanished)."""
     install.install(kubectl, _small(full_set), progress=lambda _: None)
     _hold(kubectl)
-    kubectl.run(["delete", CRD, "--wait=false"])
+    kubectl.run(["delete", install.CRD_REF, "--wait=false"])
     waiting, outcome = threading.Event(), []
 
     def progress(line: str) -> None:

@@ -47,6 +47,7 @@ RESOURCES = {
     policies.VAP_BINDING: f"validatingadmissionpolicybindings.{ADMISSION}",
     policies.MAP_BINDING: f"mutatingadmissionpolicybindings.{ADMISSION}",
 }
+CRD_REF = f"{RESOURCES[CRD_KIND]}/{CRD_NAME}"  # the params CRD as kubectl names one object
 RBAC = (
     "get, list, create, patch and delete on customresourcedefinitions (apiextensions.k8s.io), "
     "dsgateparameters (dsgate.io), and validatingadmissionpolicies, validatingadmissionpolicybindings, "
@@ -56,7 +57,7 @@ RBAC = (
 BINDING_POLICY = {binding: policy for policy, binding in policies.BINDING_OF.items()}
 TYPE_CHECK_TIMEOUT = 60.0
 KUBECTL_TIMEOUT = 120.0
-DELETE_WAIT = 60.0  # seconds a delete waits for the CRD to be gone (its custom resources deleted first)
+CRD_WAIT = 60.0  # seconds to wait for the CRD to be Established, or to be gone (its custom resources deleted first)
 # kubectl's client allows bursts of 10 requests, then 5 a second (client-go's defaults; kubectl has no
 # flag for them), and a delete by name costs it two (a GET, then the DELETE). Names go to concurrent
 # kubectl processes DELETE_CHUNK at a time, each within its burst: deleting the full set's 36 bindings
@@ -114,7 +115,7 @@ class Kubectl:
     def delete(self, resource: str, names: Sequence[str], wait: bool = False) -> None:
         """Delete NAMES of RESOURCE (absent ones are no error), DELETE_CHUNK per kubectl process, concurrently;
         with WAIT, return once they are gone (their finalizers ran), as kubectl delete does by default."""
-        until = ["--wait=true", f"--timeout={DELETE_WAIT:g}s"] if wait else ["--wait=false"]
+        until = ["--wait=true", f"--timeout={CRD_WAIT:g}s"] if wait else ["--wait=false"]
         argvs = [
             ["delete", resource, *names[i : i + DELETE_CHUNK], "--ignore-not-found", *until]
             for i in range(0, len(names), DELETE_CHUNK)
@@ -143,7 +144,7 @@ def _key(obj: JSON) -> tuple[str, str]:
     return (str(obj.get("kind")), str((obj.get("metadata") or {}).get("name")))
 
 
-def _crd_served(k: Kubectl, progress: Callable[[str], None] = print) -> bool:
+def _crd_served(k: Kubectl, progress: Callable[[str], None]) -> bool:
     """Whether the params CRD is installed and serves its resource. One being deleted (its custom
     resources go first) no longer serves it, and applying it again would not stop the deletion: its
     deletion is waited out (an uninstall by an older dsgate, or a `kubectl delete --wait=false`)."""
@@ -152,8 +153,7 @@ def _crd_served(k: Kubectl, progress: Callable[[str], None] = print) -> bool:
         return False
     if crd["metadata"].get("deletionTimestamp"):
         progress(f"waiting for {CRD_NAME}, being deleted, to be gone")
-        k.run(["wait", "--for=delete", f"{RESOURCES[CRD_KIND]}/{CRD_NAME}", f"--timeout={DELETE_WAIT:g}s"],
-              what=f"the CRD {CRD_NAME} being deleted")  # fmt: skip
+        _wait_crd(k, "delete", f"the CRD {CRD_NAME} being deleted")
         return False
     conditions = (crd.get("status") or {}).get("conditions") or []
     if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
@@ -161,7 +161,7 @@ def _crd_served(k: Kubectl, progress: Callable[[str], None] = print) -> bool:
     return True
 
 
-def installed(k: Kubectl, progress: Callable[[str], None] = print) -> list[JSON]:
+def installed(k: Kubectl, progress: Callable[[str], None] = lambda _: None) -> list[JSON]:
     """Every object dsgate installed on K's cluster (the label), in install order."""
     crd = _crd_served(k, progress)  # without it the params resource is unknown and kubectl get refuses it
     kinds = [kind for kind in RESOURCES if crd or kind != params.KIND]
@@ -211,8 +211,9 @@ def wait_type_checked(k: Kubectl, objects: Sequence[JSON], timeout: float = TYPE
         time.sleep(_POLL)
 
 
-def _wait_crd(k: Kubectl) -> None:
-    k.run(["wait", "--for=condition=Established", f"{RESOURCES[CRD_KIND]}/{CRD_NAME}", "--timeout=60s"], what="the CRD")
+def _wait_crd(k: Kubectl, until: str = "condition=Established", what: str = "the CRD") -> None:
+    """Wait until the params CRD is Established (or, UNTIL "delete", gone)."""
+    k.run(["wait", f"--for={until}", CRD_REF, f"--timeout={CRD_WAIT:g}s"], what=what)
 
 
 def _dry_run(k: Kubectl, objects: Sequence[JSON], previous: Sequence[JSON]) -> None:
@@ -220,7 +221,7 @@ def _dry_run(k: Kubectl, objects: Sequence[JSON], previous: Sequence[JSON]) -> N
     cluster does not have yet: the API server authorizes a binding by its policy's paramKind, and
     without the policy it asks for get on every resource of every group (RBAC no installer should
     need). Such a binding is checked when it is applied, after its policy; a refusal then rolls back."""
-    served = _crd_served(k)
+    served = (CRD_KIND, CRD_NAME) in {_key(o) for o in previous}  # installed() listed it once it was served
     policies_there = {_key(o) for o in _of(previous, policies.VAP, policies.MAP)}
     k.apply(
         [
