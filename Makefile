@@ -18,9 +18,11 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Two workers: the machine has two cores. --dist loadgroup keeps the cluster tests (xdist_group
-# "cluster") on one worker, so a test session starts one control plane, not one per worker.
-PYTEST_WORKERS ?= 2
+# Three workers on this 2-core machine: with two, the cores were busy 88% of the run (tests wait on
+# clusters, servers and children); with three, 96% (bench/README.md, 2026-12-07 15:17-16:35).
+# --dist loadgroup keeps the cluster tests (xdist_group "cluster") on one worker, so a test session
+# starts one control plane, not one per worker.
+PYTEST_WORKERS ?= 3
 
 .PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean package
 
