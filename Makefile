@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 # Two workers: the machine has two cores. --dist loadgroup keeps the cluster tests (xdist_group
 # "cluster") on one worker, so a test session starts one control plane, not one per worker. Three
 # kept the cores busier (96% against 88%) but ran the three cluster-holding groups at once, and a
-# run failed on a 60 s server-side timeout (bench/README.md, 2026-12-07 15:17-17:32).
+# run failed on a 60 s server-side timeout (bench/README.md, 2026-12-07 15:17-18:00).
 PYTEST_WORKERS ?= 2
 
 .PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean package

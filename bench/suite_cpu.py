@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RECORD = 64  # sizeof(struct acct_v3)
+COUNTED = "kube-apiserver"  # the program whose starts are counted per module
 HZ = 100  # AHZ: acct_v3 times are in 1/100 s
 
 
@@ -76,7 +77,7 @@ class Profile:
     by_program: collections.Counter[str]
     by_module: collections.Counter[str]
     by_test: collections.Counter[str]
-    starts: collections.Counter[str]  # module -> processes of the program counted (see attribute)
+    starts: collections.Counter[str]  # module -> COUNTED processes its tests started
     unattributed: collections.Counter[str]
 
     @property
@@ -84,7 +85,7 @@ class Profile:
         return sum(self.by_program.values())
 
 
-def attribute(processes: list[Process], timeline: Timeline, counted: str = "kube-apiserver") -> Profile:
+def attribute(processes: list[Process], timeline: Timeline) -> Profile:
     parent = {p.pid: p.ppid for p in processes}
     profile = Profile(*(collections.Counter() for _ in range(5)))
     for proc in processes:
@@ -102,7 +103,7 @@ def attribute(processes: list[Process], timeline: Timeline, counted: str = "kube
         module = test.split("::")[0]
         profile.by_test[test] += proc.cpu
         profile.by_module[module] += proc.cpu
-        if proc.program == counted:
+        if proc.program == COUNTED:
             profile.starts[module] += 1
     return profile
 
@@ -113,7 +114,7 @@ def report(profile: Profile, top: int = 25) -> str:
     lines += [
         f"  {cpu / 60:6.2f} min {100 * cpu / total:5.1f}%  {name}" for name, cpu in profile.by_program.most_common(top)
     ]
-    lines += ["", "by test module (processes a worker started; kube-apiserver starts):"]
+    lines += ["", f"by test module (processes a worker started; {COUNTED} starts):"]
     lines += [f"  {cpu:7.1f} s  {profile.starts[name]:3d}  {name}" for name, cpu in profile.by_module.most_common(top)]
     lines += ["", "by test:"]
     lines += [f"  {cpu:7.1f} s  {name}" for name, cpu in profile.by_test.most_common(top)]
