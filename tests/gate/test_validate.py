@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dsgate.gate import validate
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.validate import ValidationSetupError, Validator
 from tests.support import KUBE_TARGETS, NEWEST_KUBE
@@ -191,3 +194,55 @@ def test_allow_kinds() -> None:
 def test_unsupported_version() -> None:
     with pytest.raises(ValidationSetupError, match=r"no Kubernetes 1\.12\.0 schemas"):
         Validator(["1.12.0"])
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v)]
+    return [r for v in node for r in _refs(v)] if isinstance(node, list) else []
+
+
+def test_every_ref_names_a_definition_the_prepared_schemas_keep() -> None:
+    """A prepared schema carries only the definitions it reaches (validate._reachable): every $ref of
+    every shipped kind and definition is one it can follow, and what it keeps holds every name reached."""
+    document = validate._definitions(NEWEST_KUBE)
+    definitions = document[validate.DEFS]
+    folder = validate._schema_dir(NEWEST_KUBE)
+    kinds = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.name != "_definitions.json"]
+    assert len(kinds) > 500
+    unknown = {
+        r for node in [*kinds, document] for r in _refs(node) if r.split(validate._DEF_REF)[-1] not in definitions
+    }
+    assert unknown == set()
+    for schema in kinds:
+        kept = validate._reachable(schema, document)[validate.DEFS]
+        reached = {r.split(validate._DEF_REF)[-1] for node in [schema, *kept.values()] for r in _refs(node)}
+        assert reached == set(kept), schema.get("$id")
+
+
+BROKEN_DS = _with(_with(_with(DS, f"{C0}.ports.0.containerPort", "x"), "metadata.labels", {"a": 1}), "spec.bogus", 1)
+BROKEN_META = {"name": "m", "labels": {"a": 1}, "finalizers": "x"}
+META_REF = {"$ref": f"{validate.DEFINITIONS_URI}{validate._DEF_REF}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+
+
+def test_cached_schemas_answer_as_the_whole_definitions_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prepared schemas (a kind's, and ObjectMeta's for CRD kinds), first built and then read back
+    from dsgate's cache, report exactly what they report against the whole definitions file."""
+    monkeypatch.setenv("DSGATE_CACHE", str(tmp_path))
+    answers = []
+    for _ in range(2):  # built, then read from the cache
+        for cached in (validate._builtin_schema, validate._object_meta_schema, validate._inputs_digest):
+            cached.cache_clear()
+        daemonset = validate._builtin_schema(NEWEST_KUBE, "apps/v1", "DaemonSet")
+        assert daemonset is not None
+        answers.append((daemonset.errors(BROKEN_DS), validate._object_meta_schema(NEWEST_KUBE).errors(BROKEN_META)))
+    assert len(list((tmp_path / "kind-schemas").iterdir())) == 2
+    definitions = validate._definitions(NEWEST_KUBE)
+    kind = json.loads((validate._schema_dir(NEWEST_KUBE) / "daemonset-apps-v1.json").read_text())
+    whole = (
+        validate._Schema(validate.reject_null_items(kind), definitions).errors(BROKEN_DS),
+        validate._Schema(META_REF, definitions).errors(BROKEN_META),
+    )
+    assert answers[0] == answers[1] == whole
+    assert all(len(errors) >= 2 for errors in whole), whole

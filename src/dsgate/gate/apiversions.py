@@ -45,7 +45,7 @@ def _minor(version: str) -> tuple[int, int]:
 @functools.cache
 def table() -> dict[tuple[str, str], ApiVersion]:
     """(apiVersion, kind) -> its entry."""
-    raw = yaml.safe_load(API_VERSIONS_FILE.read_text())
+    raw = yaml.load(API_VERSIONS_FILE.read_text(), Loader=yaml.CSafeLoader)
     out: dict[tuple[str, str], ApiVersion] = {}
     for api_version, kinds, deprecated_in, removed_in, replacement in raw["apis"]:
         for kind in kinds:

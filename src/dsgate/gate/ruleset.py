@@ -13,9 +13,7 @@ Profiles nest: minimal ⊂ baseline ⊂ strict. A rule's profile is the smallest
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -23,10 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dsgate import rundir
+from dsgate import jsoncache, rundir
 from dsgate.errors import DsgateError
 from dsgate.gate.evaluate import SEVERITIES
-from dsgate.paths import cache_dir
 from dsgate.tools import ToolMissing, tool_path
 
 PROFILES = ("minimal", "baseline", "strict")  # each includes the ones before it
@@ -81,22 +78,18 @@ def read(policy_dir: Path, extra: Mapping[str, RuleInfo] | None = None) -> dict[
     except ToolMissing as exc:
         raise RulesetError(f"OPA is not available: {exc}") from exc
     # `opa inspect` takes 0.1 s idle and over 0.5 s on a loaded machine: its answer is kept per library content.
-    digest = hashlib.sha256(str(opa).encode())
-    for module in sorted(modules):
-        digest.update(module.relative_to(policy_dir).as_posix().encode() + b"\0" + module.read_bytes() + b"\0")
-    cached = cache_dir() / "rules" / f"{digest.hexdigest()[:32]}.json"
+    digest = jsoncache.key(
+        [str(opa).encode()]
+        + [part for m in sorted(modules) for part in (m.relative_to(policy_dir).as_posix().encode(), m.read_bytes())]
+    )
+
+    def inspect() -> list[dict[str, Any]]:
+        return [asdict(r) for r in _inspect(opa, policy_dir, modules).values()]
+
     try:
-        return {**{r["id"]: RuleInfo(**r) for r in json.loads(cached.read_text())}, **(extra or {})}
-    except (OSError, ValueError, TypeError, KeyError):
-        pass  # not cached yet (or unreadable): inspect
-    rules = _inspect(opa, policy_dir, modules)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp_file = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp_file.write_text(json.dumps([asdict(r) for r in rules.values()]))
-        tmp_file.replace(cached)  # atomic: a concurrent run reads the old file or the new one
-    except OSError:
-        pass  # a read-only cache only costs the next run the inspection
+        rules = {r["id"]: RuleInfo(**r) for r in jsoncache.load_or_build("rules", digest, inspect)}
+    except (TypeError, KeyError):  # a cached file of another shape: inspect again
+        rules = _inspect(opa, policy_dir, modules)
     return {**rules, **(extra or {})}
 
 

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
 import yaml
-from referencing import Registry, Resource
 
+from dsgate import jsoncache
 from dsgate.errors import DsgateError
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
@@ -36,7 +35,8 @@ from dsgate.k8s import is_quantity
 from dsgate.tools import CRD_SOURCES, cache_dir, install_command
 from dsgate.versions import pinned
 
-SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+if TYPE_CHECKING:  # python-jsonschema is imported when a document is invalid (0.1-0.2 s of a clean run's start)
+    import jsonschema
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,18 @@ class SchemaError:
 
 class ValidationSetupError(DsgateError):
     """Schemas are missing (a set-up problem, not a document problem)."""
+
+
+def _package_dir(name: str) -> Path:
+    """The folder of the installed package NAME, found without importing it (kubernetes_validate's
+    __init__ imports python-jsonschema, which a clean run never needs)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValidationSetupError(f"the Python package {name} is not installed; reinstall dsgate")
+    return Path(spec.submodule_search_locations[0])
+
+
+SCHEMA_ROOT = _package_dir("kubernetes_validate") / "kubernetes-json-schema"
 
 
 # ---------------------------------------------------------------- built-in kinds
@@ -125,22 +137,79 @@ def _definitions(kube_version: str) -> dict[str, Any]:
 
 
 DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
+DEFS = "$defs"
+_DEF_REF = f"#/{DEFS}/"
+
+
+def _referenced(node: Any) -> Iterator[str]:
+    """The names of the definitions that NODE's own $refs point at."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and _DEF_REF in ref:
+            yield ref.split(_DEF_REF, 1)[1]
+        for value in node.values():
+            yield from _referenced(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _referenced(value)
+
+
+def _reachable(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """DOCUMENT (a definitions document) with only the definitions SCHEMA reaches, however indirectly."""
+    definitions, kept = document[DEFS], dict[str, Any]()
+    todo = list(_referenced(schema))
+    while todo:
+        name = todo.pop()
+        if name not in kept and name in definitions:
+            kept[name] = definitions[name]
+            todo.extend(_referenced(kept[name]))
+    return {**{k: v for k, v in document.items() if k != DEFS}, DEFS: kept}
+
+
+@functools.cache
+def _inputs_digest(kube_version: str) -> bytes:
+    """What every prepared schema of KUBE_VERSION is computed from: its definitions file and this module."""
+    return jsoncache.key([(_schema_dir(kube_version) / "_definitions.json").read_bytes(), _THIS.read_bytes()]).encode()
+
+
+_THIS = Path(__file__)
+
+
+def _prepared(
+    kube_version: str, name: bytes, build: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(schema, the definitions it reaches) of the schema BUILD makes, kept in dsgate's cache under NAME
+    (the schema's own file, or its text): a DaemonSet reaches 60 of 700 definitions, and reading the
+    1.6 MB definitions file, refusing nulls in it and registering it cost 50 ms per version and process."""
+
+    def prepare() -> dict[str, Any]:
+        schema = build()
+        return {"schema": schema, "definitions": _reachable(schema, _definitions(kube_version))}
+
+    entry = jsoncache.load_or_build("kind-schemas", jsoncache.key([_inputs_digest(kube_version), name]), prepare)
+    return entry["schema"], entry["definitions"]
 
 
 class _Schema:
     """One schema behind two engines: jsonschema-rs answers "valid?" in microseconds; only an invalid
     instance goes to the reference implementation (python-jsonschema), for every error with its path.
-    Almost every rendered document is valid, so the gate pays the Rust price."""
+    Almost every rendered document is valid, so the gate pays the Rust price. DEFINITIONS is the
+    definitions document its $refs resolve in (DEFINITIONS_URI), None for a self-contained schema."""
 
-    def __init__(self, schema: dict[str, Any], kube_version: str | None = None) -> None:
+    def __init__(self, schema: dict[str, Any], definitions: dict[str, Any] | None = None) -> None:
         self.schema = schema
-        self.kube_version = kube_version
-        self.fast = jsonschema_rs.validator_for(schema, registry=_rs_registry(kube_version) if kube_version else None)
+        self.definitions = definitions
+        registry = jsonschema_rs.Registry([(DEFINITIONS_URI, definitions)]) if definitions is not None else None
+        self.fast = jsonschema_rs.validator_for(schema, registry=registry)
 
     @functools.cached_property
     def full(self) -> jsonschema.protocols.Validator:
-        if self.kube_version:
-            return jsonschema.Draft202012Validator(self.schema, registry=_registry(self.kube_version))
+        import jsonschema
+        from referencing import Registry, Resource
+
+        if self.definitions is not None:
+            registry = Registry().with_resource(DEFINITIONS_URI, Resource.from_contents(self.definitions))
+            return jsonschema.Draft202012Validator(self.schema, registry=registry)
         return jsonschema.Draft202012Validator(self.schema)
 
     def errors(self, instance: Any) -> list[tuple[str, str]]:
@@ -153,16 +222,6 @@ class _Schema:
         return sorted(found, key=lambda pm: pm[0].split("."))
 
 
-@functools.cache
-def _registry(kube_version: str) -> Registry:
-    return Resource.from_contents(_definitions(kube_version)) @ Registry()
-
-
-@functools.cache
-def _rs_registry(kube_version: str) -> jsonschema_rs.Registry:
-    return jsonschema_rs.Registry([(DEFINITIONS_URI, _definitions(kube_version))])
-
-
 def _group_file_part(api_version: str) -> str:
     """apps/v1 -> apps-v1, rbac.authorization.k8s.io/v1 -> rbac-v1, v1 -> v1."""
     return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -173,7 +232,8 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
     path = _schema_dir(kube_version) / f"{kind.lower()}-{_group_file_part(api_version)}.json"
     if not path.exists():
         return None
-    schema = reject_null_items(json.loads(path.read_text()))
+    text = path.read_bytes()
+    schema, definitions = _prepared(kube_version, text, lambda: reject_null_items(json.loads(text)))
     # Only trust the file if it really is this group/version/kind (file names drop the domain).
     gvks = schema.get("x-kubernetes-group-version-kind", [])
     group, _, version = api_version.rpartition("/")
@@ -181,7 +241,7 @@ def _builtin_schema(kube_version: str, api_version: str, kind: str) -> _Schema |
         g.get("group", "") == group and g.get("version") == version and g.get("kind") == kind for g in gvks
     ):
         return None
-    return _Schema(schema, kube_version)
+    return _Schema(schema, definitions)
 
 
 # ---------------------------------------------------------------- CRD kinds
@@ -302,7 +362,8 @@ def _crd_schema(api_version: str, kind: str) -> _Schema | None:
 
 @functools.cache
 def _object_meta_schema(kube_version: str) -> _Schema:
-    return _Schema({"$ref": f"{DEFINITIONS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}, kube_version)
+    ref = {"$ref": f"{DEFINITIONS_URI}{_DEF_REF}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+    return _Schema(*_prepared(kube_version, json.dumps(ref).encode(), lambda: ref))
 
 
 # ---------------------------------------------------------------- checks the schemas miss

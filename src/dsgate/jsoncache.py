@@ -1,0 +1,50 @@
+"""Answers worth keeping between runs, as JSON files in dsgate's cache, keyed by what they are computed from.
+
+A key is a digest of every input of the answer (file contents, tool paths, the computing code), so a
+changed input is a new key and an old file is never read for it: no invalidation, no staleness. The
+cache only saves time: an unreadable or unwritable cache directory costs the next run the computation,
+never the answer, and a concurrent run reads a whole file or none (written aside, then renamed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from dsgate.paths import cache_dir
+
+
+def key(parts: Iterable[bytes]) -> str:
+    """The cache key of PARTS (each part's length goes in too, so no two part lists collide)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()[:32]
+
+
+def load_or_build(folder: str, name: str, build: Callable[[], Any]) -> Any:
+    """The JSON value cached as FOLDER/NAME.json under dsgate's cache, else BUILD()'s, which is then kept."""
+    path = cache_dir() / folder / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass  # not cached yet, or unreadable: build it
+    value = build()
+    _write(path, value)
+    return value
+
+
+def _write(path: Path, value: Any) -> None:
+    aside = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(json.dumps(value, separators=(",", ":")))
+        aside.replace(path)  # atomic: a concurrent run reads the old file or the new one
+    except OSError:  # a read-only cache only costs the next run the computation
+        with contextlib.suppress(OSError):
+            aside.unlink(missing_ok=True)
