@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def load_or_build(folder: str, name: str, build: Callable[[], Any]) -> Any:
 
 
 def _write(path: Path, value: Any) -> None:
-    aside = path.with_suffix(f".{os.getpid()}.tmp")
+    aside = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         aside.write_text(json.dumps(value, separators=(",", ":")))

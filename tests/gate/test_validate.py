@@ -227,11 +227,14 @@ META_REF = {"$ref": f"{validate.DEFINITIONS_URI}{validate._DEF_REF}io.k8s.apimac
 
 
 def test_cached_schemas_answer_as_the_whole_definitions_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The prepared schemas (a kind's, and ObjectMeta's for CRD kinds), first built and then read back
-    from dsgate's cache, report exactly what they report against the whole definitions file."""
+    """The prepared schemas (a kind's, and ObjectMeta's for CRD kinds), first built, then read back
+    from dsgate's cache, then built again over a cached file of the wrong shape, report exactly what
+    they report against the whole definitions file."""
     monkeypatch.setenv("DSGATE_CACHE", str(tmp_path))
     answers = []
-    for _ in range(2):  # built, then read from the cache
+    for damaged in (False, False, True):  # built, read from the cache, then a cache file of another shape
+        for path in (tmp_path / "kind-schemas").glob("*.json") if damaged else ():
+            path.write_text('{"schema": []}')
         for cached in (validate._builtin_schema, validate._object_meta_schema, validate._inputs_digest):
             cached.cache_clear()
         daemonset = validate._builtin_schema(NEWEST_KUBE, "apps/v1", "DaemonSet")
@@ -244,5 +247,5 @@ def test_cached_schemas_answer_as_the_whole_definitions_do(tmp_path: Path, monke
         validate._Schema(validate.reject_null_items(kind), definitions).errors(BROKEN_DS),
         validate._Schema(META_REF, definitions).errors(BROKEN_META),
     )
-    assert answers[0] == answers[1] == whole
+    assert answers[0] == answers[1] == answers[2] == whole
     assert all(len(errors) >= 2 for errors in whole), whole

@@ -187,6 +187,10 @@ def _prepared(
         return {"schema": schema, "definitions": _reachable(schema, _definitions(kube_version))}
 
     entry = jsoncache.load_or_build("kind-schemas", jsoncache.key([_inputs_digest(kube_version), name]), prepare)
+    if not (
+        isinstance(entry, dict) and isinstance(entry.get("schema"), dict) and isinstance(entry.get("definitions"), dict)
+    ):
+        entry = prepare()  # a cached file of another shape (written by hand?): never trusted
     return entry["schema"], entry["definitions"]
 
 
