@@ -54,6 +54,7 @@ TOOLS: dict[str, Tool] = {
         Tool("helm", "HELM_VERSION", "check", ("version", "--short")),
         Tool("helm-batch", "HELM_VERSION", "check", ()),  # answers a JSON request on stdin
         Tool("helm3", "HELM3_VERSION", "check", ("version", "--short")),
+        Tool("helm3-batch", "HELM3_VERSION", "check", ()),  # helm-batch over helm v3's command tree
         Tool("opa", "OPA_VERSION", "check", ("version",)),
         Tool("kustomize", "KUSTOMIZE_VERSION", "check", ("version",)),
         Tool("conftest", "CONFTEST_VERSION", "all", ("--version",)),
@@ -126,17 +127,15 @@ def install_command(tool: str) -> str:
     return f"dsgate tools install --for {group}"
 
 
-def helm_batch_sources() -> list[Path]:
-    """The files helm-batch is built from: part of its version key, so an edit rebuilds it."""
-    folder = HELM_BATCH_DIR
-    return [folder / "main.go", folder / "patch-helm.sh", *sorted((folder / "helm-patch").glob("*.go"))]
+BATCHES = {"helm-batch": "helm4.go", "helm3-batch": "helm3.go"}  # helm-batch builds -> their helm major's half
 
 
 def own_sources(tool: str) -> list[Path]:
-    """The sources of dsgate's own programs (helm-batch, celcost): part of their version key, so an edit
-    rebuilds them; [] for every other tool."""
-    if tool == "helm-batch":
-        return helm_batch_sources()
+    """The sources of dsgate's own programs (helm-batch, helm3-batch, celcost): part of their version
+    key, so an edit rebuilds them; [] for every other tool."""
+    if tool in BATCHES:
+        patch = [HELM_BATCH_DIR / "patch-helm.sh", *sorted((HELM_BATCH_DIR / "helm-patch").glob("*.go"))]
+        return [HELM_BATCH_DIR / "main.go", HELM_BATCH_DIR / BATCHES[tool], *(patch if tool == "helm-batch" else [])]
     if tool == "celcost":
         return [CELCOST_DIR / "main.go"]
     return []

@@ -50,7 +50,7 @@ CASES = [
     ),
     pytest.param(
         ["--helm", "v3", "charts/node-exporter"],
-        _tool_missing("helm3"),
+        {**_tool_missing("helm3"), **_tool_missing("helm3-batch")},
         "helm3: DSGATE_HELM3=/nonexistent/helm3 is not an executable",
         id="helm3",
     ),

@@ -28,7 +28,7 @@ from tests.hostile.support import (
 
 pytestmark = [pytest.mark.hostile, pytest.mark.render]
 
-CHILDREN = {"helm-batch", "opa", "helm3", "etcd", "kube-apiserver"}
+CHILDREN = {"helm-batch", "opa", "helm3-batch", "etcd", "kube-apiserver"}
 
 
 def _slow_repo(tmp: Path) -> Path:

@@ -96,7 +96,7 @@ def _kustomization(tmp: Path, chart: Path) -> Path:
     ("helm", "through_kustomize", "expected_what"),
     [
         pytest.param("v4", False, "helm template {src}", id="helm-batch"),  # helm v4 renders in helm-batch
-        pytest.param("v3", False, "helm template {src}", id="helm3-binary"),
+        pytest.param("v3", False, "helm template {src}", id="helm3-batch"),  # helm v3's in helm3-batch
         pytest.param("v4", True, "kustomize build {src}", id="kustomize-helm"),  # kustomize and the helm it starts
     ],
 )

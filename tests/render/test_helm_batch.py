@@ -1,5 +1,5 @@
-"""helm-batch (helm v4's command tree in one process) is byte-identical to the helm binary, and
-converts its output's documents as kubectl does."""
+"""helm-batch (helm v4's command tree in one process) and helm3-batch (helm v3's) are byte-identical
+to the helm binary of their major, and convert their output's documents as kubectl does."""
 
 from __future__ import annotations
 
@@ -24,17 +24,28 @@ SCENARIOS = [
 ]
 
 
+HELMS = ("v4", "v3")
+
+
 @pytest.fixture(scope="module")
 def batch() -> Iterator[HelmBatch]:
     with HelmBatch(size=1) as pool:
         yield pool
 
 
+def test_both_majors_are_served(batch: HelmBatch) -> None:
+    """`dsgate tools install` built helm3-batch beside helm-batch: no v3 render falls back to the binary here."""
+    assert [batch.serves(helm) for helm in HELMS] == [True, True]
+
+
 @pytest.mark.parametrize(("chart", "values_files"), SCENARIOS)
 @pytest.mark.parametrize("kube_version", [KUBE_TARGETS[0], NEWEST_KUBE])
-def test_byte_identical(batch: HelmBatch, chart: Path, values_files: tuple[Path, ...], kube_version: str) -> None:
-    binary = helm_template_text(chart, values_files=values_files, kube_version=kube_version)
-    batched = helm_template(chart, values_files=values_files, kube_version=kube_version, batch=batch)
+@pytest.mark.parametrize("helm", HELMS)
+def test_byte_identical(
+    batch: HelmBatch, chart: Path, values_files: tuple[Path, ...], kube_version: str, helm: str
+) -> None:
+    binary = helm_template_text(chart, values_files=values_files, kube_version=kube_version, helm=helm)
+    batched = helm_template(chart, values_files=values_files, kube_version=kube_version, helm=helm, batch=batch)
     assert batched.text == binary
     # Our charts avoid every YAML 1.1 reading where sigs.k8s.io/yaml and PyYAML differ.
     parsed = parse_stream(binary, "helm", PROV)
@@ -100,20 +111,24 @@ def test_without_conversion_the_text_is_parsed_here() -> None:
     ]
 
 
-def test_values_dict_identical(batch: HelmBatch) -> None:
+@pytest.mark.parametrize("helm", HELMS)
+def test_values_dict_identical(batch: HelmBatch, helm: str) -> None:
     values = {"podAnnotations": {"example.com/a": "b"}}
     chart = CHARTS / "node-exporter"
-    assert helm_template_text(chart, values=values, batch=batch) == helm_template_text(chart, values=values)
+    assert helm_template_text(chart, values=values, helm=helm, batch=batch) == helm_template_text(
+        chart, values=values, helm=helm
+    )
 
 
-def test_errors_identical(batch: HelmBatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("helm", HELMS)
+def test_errors_identical(batch: HelmBatch, tmp_path: Path, helm: str) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
     (tmp_path / "templates" / "x.yaml").write_text('{{ fail "values.x is required" }}\n')
     messages = []
     for runner in (None, batch):
         with pytest.raises(RenderError) as err:
-            helm_template_text(tmp_path, batch=runner)
+            helm_template_text(tmp_path, helm=helm, batch=runner)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
     assert "values.x is required" in messages[0]
@@ -129,14 +144,15 @@ def test_errors_identical(batch: HelmBatch, tmp_path: Path) -> None:
     ],
 )
 @pytest.mark.parametrize("chart", ["node-exporter", "fluentd"])
+@pytest.mark.parametrize("helm", HELMS)
 def test_schema_errors_identical_with_cached_schemas(
-    batch: HelmBatch, chart: str, values: dict[str, object], expected_ok: bool
+    batch: HelmBatch, chart: str, values: dict[str, object], expected_ok: bool, helm: str
 ) -> None:
     """helm-batch reuses each chart's compiled values schema: verdicts and messages stay helm's."""
     outcomes = []
     for runner in (None, batch):
         try:
-            outcomes.append(("ok", helm_template_text(CHARTS / chart, values=values, batch=runner)))
+            outcomes.append(("ok", helm_template_text(CHARTS / chart, values=values, helm=helm, batch=runner)))
         except RenderError as exc:
             outcomes.append(("error", str(exc)))
     assert outcomes[0] == outcomes[1]

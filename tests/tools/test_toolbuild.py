@@ -39,7 +39,7 @@ def dsgate(
     ("group", "expected_items"),
     [
         # the server check needs kube-apiserver and etcd
-        ("check", ["helm", "helm-batch", "helm3", "opa", "kustomize", "kube-apiserver", "etcd", "crds"]),
+        ("check", ["helm", "helm-batch", "helm3", "helm3-batch", "opa", "kustomize", "kube-apiserver", "etcd", "crds"]),
         # the cluster is the check group plus the rest of the control plane and kwok
         (
             "cluster",
@@ -47,6 +47,7 @@ def dsgate(
                 "helm",
                 "helm-batch",
                 "helm3",
+                "helm3-batch",
                 "opa",
                 "kustomize",
                 "kube-apiserver",

@@ -27,11 +27,13 @@ from dsgate.errors import DsgateError
 from dsgate.gate import chartdeps
 from dsgate.gate.documents import Converter, Document, Provenance, decode, documents_from, read_stream, unconvertible
 from dsgate.limits import LimitError, Limits
-from dsgate.tools import tool_path
+from dsgate.tools import ToolMissing, tool_path
 from dsgate.versions import kubernetes_version
 
 # helm binary name per helm major: "helm" is v4 (default), "helm3" the compatibility build.
 HELM_TOOLS = {"v4": "helm", "v3": "helm3"}
+# and the helm-batch build of each (helm's command tree in one long-lived process; HelmBatch)
+BATCH_TOOLS = {"v4": "helm-batch", "v3": "helm3-batch"}
 RELEASE_NAME = "dsgate"  # the release name charts are rendered with (the cluster model's default, see clustermodel)
 RELEASE_NAMESPACE = "dsgate-system"  # the namespace charts are rendered into (idem)
 
@@ -143,8 +145,8 @@ def helm_template(
 ) -> Template:
     """Run `helm template` on CHART with OPTIONS; raise RenderError with helm's stderr.
 
-    With BATCH (helm v4 only) the same command runs in a long-lived helm-batch process, which also
-    converts the output's documents. A chart directory's local dependencies are built first when
+    With BATCH (when it serves the helm major) the same command runs in a long-lived helm-batch
+    process, which also converts the output's documents. A chart directory's local dependencies are built first when
     they are missing or stale (build_dependencies).
     """
     values, helm = options.get("values"), options.get("helm", "v4")
@@ -166,13 +168,13 @@ def helm_template(
         args += ["--show-only", tmpl]
     if include_crds:
         args.append("--include-crds")
-    if batch is not None and helm == "v4":
+    if batch is not None and batch.serves(helm):
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="dsgate-values-", dir=rundir.path()) as fh:
             if values is not None:
                 fh.write(values_json(values))
                 fh.flush()
                 args += ["--values", fh.name]
-            answer = batch.run(args)
+            answer = batch.run(args, helm)
         if answer.code != 0:
             raise RenderError(f"helm template {chart} failed: {answer.stderr.strip()}")
         return Template(answer.stdout, answer.objects, answer.conversion_error)
@@ -274,7 +276,8 @@ class BatchAnswer:
 
 class HelmBatch:
     """A pool of long-lived helm-batch processes (helm v4's own command tree, one process start),
-    which also read YAML streams as kubectl reads them (`convert`).
+    which also read YAML streams as kubectl reads them (`convert`), and of helm3-batch processes
+    (helm v3's) when that is built.
 
     `run(args)` is thread-safe; each call borrows one process. Output is helm's: tests prove it
     byte-identical to the helm binary on every scenario. A process that exits during a request
@@ -289,25 +292,44 @@ class HelmBatch:
         import queue
 
         self.limits = limits or Limits()
-        self._binary = str(tool_path("helm-batch"))
+        self._size = size
+        # helm v4's renders and every YAML conversion; helm v3's renders too when helm3-batch is built
+        # (else they run the helm3 binary), its processes started by the first v3 render
+        self._binaries = {"v4": str(tool_path(BATCH_TOOLS["v4"]))}
+        with contextlib.suppress(ToolMissing):
+            self._binaries["v3"] = str(tool_path(BATCH_TOOLS["v3"]))
         self._closing = threading.Event()
         self._procs: list[subprocess.Popen[str]] = []
         self._lock = threading.Lock()
-        self._free: queue.SimpleQueue[subprocess.Popen[str]] = queue.SimpleQueue()
+        self._free: dict[str, queue.SimpleQueue[subprocess.Popen[str]]] = {
+            m: queue.SimpleQueue() for m in self._binaries
+        }
+        self._started = {m: 0 for m in self._binaries}
+        self._started["v4"] = size
         for _ in range(size):
-            self._free.put(self._start())
+            self._free["v4"].put(self._start("v4"))
 
-    def _start(self) -> subprocess.Popen[str]:
-        kernel = os_limits(
-            self.limits, self._binary
-        )  # Go's own limit is the kernel's: its collector works to stay under it
+    def serves(self, helm: str) -> bool:
+        """Whether HELM's renders (v4, v3) run in this pool."""
+        return helm in self._binaries
+
+    def _borrow(self, helm: str) -> subprocess.Popen[str]:
+        """A free process of HELM's pool: a new one while the pool is below its size, else the next one freed."""
+        with self._lock:
+            grow = self._free[helm].empty() and self._started[helm] < self._size
+            self._started[helm] += grow
+        return self._start(helm) if grow else self._free[helm].get()
+
+    def _start(self, helm: str) -> subprocess.Popen[str]:
+        binary = self._binaries[helm]
+        kernel = os_limits(self.limits, binary)  # Go's own limit is the kernel's: its collector works to stay under it
         env = {
             **os.environ,
             "HELM_BATCH_MEMORY": str(kernel.memory),
             "HELM_BATCH_SECONDS": str(self.limits.render_seconds),
         }
         proc: subprocess.Popen[str] = procs.popen(
-            [self._binary],
+            [binary],
             kernel,
             offline=True,
             stdin=subprocess.PIPE,
@@ -330,13 +352,13 @@ class HelmBatch:
             return killed(what, self.limits, "render_memory")
         return RenderKilled(f"{what} was killed: helm-batch exited with code {code}")
 
-    def _ask(self, request: dict[str, Any], what: str) -> dict[str, Any]:
+    def _ask(self, request: dict[str, Any], what: str, helm: str = "v4") -> dict[str, Any]:
         request["limits"] = {
             "bytes": self.limits.render_size,
             "documents": self.limits.documents,
             "depth": self.limits.depth,
         }
-        proc = self._free.get()
+        proc = self._borrow(helm)
         try:
             assert proc.stdin is not None and proc.stdout is not None
             try:
@@ -348,14 +370,14 @@ class HelmBatch:
             if not line:
                 error = self._died(proc, what)
                 if not self._closing.is_set():
-                    proc = self._start()  # the run goes on with a fresh process
+                    proc = self._start(helm)  # the run goes on with a fresh process
                 raise error
             answer: dict[str, Any] = json.loads(line)
             if answer.get("code") == 3 and str(answer.get("stderr", "")).startswith("limit "):
                 raise self._limit(str(answer["stderr"]), what)
             return answer
         finally:
-            self._free.put(proc)
+            self._free[helm].put(proc)
 
     def _limit(self, stderr: str, what: str) -> LimitError:
         """helm-batch's refusal 'limit NAME: detail' as the gate's limit message (WHAT empty: the
@@ -368,11 +390,13 @@ class HelmBatch:
     def _objects(answer: dict[str, Any]) -> list[tuple[int, Any]]:
         return [(int(d["line"]), d["object"]) for d in answer.get("documents") or ()]
 
-    def run(self, args: Sequence[str]) -> BatchAnswer:
-        """Run one helm command; a successful answer carries stdout's documents as kubectl reads them."""
+    def run(self, args: Sequence[str], helm: str = "v4") -> BatchAnswer:
+        """Run one command of helm major HELM; a successful answer carries stdout's documents as kubectl reads them."""
         try:
             answer = self._ask(
-                {"args": list(args), "documents": True}, f"helm {args[0]} {args[2] if len(args) > 2 else ''}".strip()
+                {"args": list(args), "documents": True},
+                f"helm {args[0]} {args[2] if len(args) > 2 else ''}".strip(),
+                helm,
             )
         except LimitError as exc:
             raise RenderKilled(str(exc)) from None

@@ -67,6 +67,15 @@ replace_line_once() {
   OLD=$old NEW=$new perl -0pi -e 's/\Q$ENV{OLD}\E/$ENV{NEW}/' "$file"
 }
 
+# helm v3's link flags: its version, and the default .Capabilities.KubeVersion (chartutil.k8sVersion*)
+# set as helm's own Makefile does.
+helm3_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  echo "-s -w -X helm.sh/helm/v3/internal/version.version=$1 \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+}
+
 case "$tool" in
   helm)
     GOBIN="$out" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$v -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
@@ -75,20 +84,22 @@ case "$tool" in
     # helm v4's own module with three lines changed (patch-helm.sh beside helm-batch's main.go).
     make_module "$work" "helm.sh/helm/v4 $HELM_VERSION" "helm.sh/helm/v4 => ./helm"
     rm -f "$work/doc.go"; sed -i 's/^module .*/module dsgate.local\/helmbatch/' "$work/go.mod"
-    cp "$HELM_BATCH_DIR/main.go" "$work/main.go"
+    cp "$HELM_BATCH_DIR/main.go" "$HELM_BATCH_DIR/helm4.go" "$work/"
     # shellcheck source=src/dsgate/data/helm-batch/patch-helm.sh
     source "$HELM_BATCH_DIR/patch-helm.sh"
     patch_helm "$work/helm"
     (cd "$work" && go mod tidy &&
      go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$out/helm-batch" .) ;;
   helm3)
-    # chartutil.k8sVersion* set the default .Capabilities.KubeVersion as helm's own Makefile does.
-    minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-    GOBIN="$out" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v \
-      -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
-      -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
-      "helm.sh/helm/v3/cmd/helm@$v"
+    GOBIN="$out" go install -trimpath -ldflags "$(helm3_ldflags "$v")" "helm.sh/helm/v3/cmd/helm@$v"
     mv "$out/helm" "$out/$tool" ;;
+  helm3-batch)
+    # helm v3's command tree is package main of its cmd/helm: helm-batch's request loop (main.go,
+    # helm3.go) goes into that package, whose own main is renamed; built in helm's own module.
+    mkdir -p "$work" && copy_module_source "helm.sh/helm/v3@$v" "$work/helm"
+    replace_line_once "$work/helm/cmd/helm/helm.go" 'func main() {' 'func helmMain() {'
+    cp "$HELM_BATCH_DIR/main.go" "$HELM_BATCH_DIR/helm3.go" "$work/helm/cmd/helm/"
+    (cd "$work/helm" && go build -trimpath -ldflags "$(helm3_ldflags "$v")" -o "$out/$tool" ./cmd/helm) ;;
   opa)
     GOBIN="$out" go install -trimpath -ldflags "-s -w -X github.com/open-policy-agent/opa/v1/version.Version=${v#v}" \
       "github.com/open-policy-agent/opa@$v" ;;

@@ -38,7 +38,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from dsgate import procs
 from dsgate.errors import EXIT_ERROR, EXIT_FINDINGS, DsgateError
 from dsgate.paths import CELCOST_DIR, HELM_BATCH_DIR, TOOL_BUILD_SCRIPT, VERSIONS_FILE, cache_dir
-from dsgate.tools import CRD_FILES, CRD_SOURCES, GROUPS, SCHEMA_SETS, TOOLS, cached_path, own_sources, version_of
+from dsgate.tools import (
+    BATCHES,
+    CRD_FILES,
+    CRD_SOURCES,
+    GROUPS,
+    SCHEMA_SETS,
+    TOOLS,
+    cached_path,
+    own_sources,
+    version_of,
+)
 from dsgate.versions import pinned
 
 LOG_TAIL = 25
@@ -59,7 +69,7 @@ def items_for(group: str) -> list[str]:
 def reports_version(tool: str, binary: Path) -> bool:
     """True when BINARY runs and prints TOOL's pinned version."""
     want = pinned()[TOOLS[tool].version_key].removeprefix("v")
-    request = json.dumps({"args": ["version", "--short"]}) if tool == "helm-batch" else None
+    request = json.dumps({"args": ["version", "--short"]}) if tool in BATCHES else None
     try:
         done = subprocess.run(
             [str(binary), *TOOLS[tool].version_args],
@@ -350,7 +360,7 @@ def doctor_rows(items: list[str]) -> list[tuple[str, str, str, str]]:
 def cache_key() -> str:
     """A key that changes whenever a pinned tool would: versions.env and the sources of dsgate's own programs."""
     digest = hashlib.sha256(VERSIONS_FILE.read_bytes())
-    for path in [*own_sources("helm-batch"), *own_sources("celcost")]:
+    for path in sorted({p for tool in [*BATCHES, "celcost"] for p in own_sources(tool)}):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -1,4 +1,5 @@
-// helm-batch runs the official helm v4 command tree in one long-lived process.
+// helm-batch runs the official helm command tree in one long-lived process: helm v4's with
+// helm4.go beside this file (helm-batch), helm v3's with helm3.go (helm3-batch).
 //
 // Each line on stdin is a JSON request {"args": ["template", ...]}; each answer is one JSON line
 // {"stdout": "...", "stderr": "...", "code": N}. With "documents": true in the request, a
@@ -18,21 +19,21 @@
 // stderr and exits with code 124 (time) or 125 (memory). The caller restarts helm-batch and goes on
 // with the other renders. helm-batch also asks the kernel for SIGKILL when its parent thread dies.
 //
-// The commands are helm's own (helm.sh/helm/v4/pkg/cmd, the code the helm binary's main runs), so
-// the output is helm's. Shared between requests are the process start-up and, through the three
-// lines patch-helm.sh changes in helm's module, each chart's decoded and compiled values.schema.json;
-// --namespace is also answered without loading the kubeconfig. dsgate's tests compare the output and
-// the errors byte for byte with the helm binary on every scenario.
+// The commands are helm's own (helm.sh/helm/v4/pkg/cmd, or helm v3's cmd/helm: the code the helm
+// binary's main runs), so the output is helm's. Shared between requests are the process start-up and,
+// in helm-batch, through the three lines patch-helm.sh changes in helm's module, each chart's decoded
+// and compiled values.schema.json; --namespace is also answered without loading the kubeconfig.
+// dsgate's tests compare the output and the errors byte for byte with the helm binary of the same
+// major on every scenario.
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
+	runtimedebug "runtime/debug" // helm v3's package main has a debug of its own
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -41,8 +42,6 @@ import (
 	"syscall"
 	"time"
 
-	helmcmd "helm.sh/helm/v4/pkg/cmd"
-	"helm.sh/helm/v4/pkg/kube"
 	"sigs.k8s.io/yaml"
 )
 
@@ -164,28 +163,6 @@ func documents(stream string) ([]document, error) {
 	return docs, flush()
 }
 
-func run(args []string) response {
-	var out, errOut bytes.Buffer
-	cmd, err := helmcmd.NewRootCmd(&out, args, helmcmd.SetupLogging)
-	if err != nil {
-		return response{Stderr: err.Error(), Code: 1}
-	}
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
-		code := 1
-		if cerr, ok := errors.AsType[helmcmd.CommandError](err); ok {
-			code = cerr.ExitCode
-		}
-		if errOut.Len() == 0 {
-			fmt.Fprintf(&errOut, "Error: %s\n", err)
-		}
-		return response{Stdout: out.String(), Stderr: errOut.String(), Code: code}
-	}
-	return response{Stdout: out.String(), Stderr: errOut.String()}
-}
-
 // gcPercent trades memory for CPU: a render allocates a lot of short-lived garbage, and at Go's
 // default (100) the collector took a fifth of helm-batch's CPU on the 400-render benchmark. At 800
 // a process peaks near 270 MB instead of 120 MB. GOGC in the environment still wins.
@@ -222,13 +199,13 @@ func main() {
 	if os.Getppid() == 1 {
 		os.Exit(1) // the parent died before the prctl
 	}
-	kube.ManagedFieldsManager = "helm"
+	setup()
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
+		runtimedebug.SetGCPercent(gcPercent)
 	}
 	memory, seconds := envInt("HELM_BATCH_MEMORY"), envInt("HELM_BATCH_SECONDS")
 	if memory > 0 {
-		debug.SetMemoryLimit(memory)
+		runtimedebug.SetMemoryLimit(memory)
 	}
 	var started atomic.Int64
 	go watchdog(&started, seconds, memory)
