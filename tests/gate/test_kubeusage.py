@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dsgate.gate import stages
-from dsgate.gate.capabilityreads import reads_capabilities
+from dsgate.gate.capabilityreads import reads_capabilities, reads_capabilities_cached
 from dsgate.gate.kubeusage import ChartUsage, satisfies
 from dsgate.gate.sourcekinds import ChartSource
 from dsgate.gate.sources import RenderContext
@@ -91,6 +91,25 @@ FIXTURES = Path(__file__).parent / "data" / "kubeusage"
 )
 def test_reads_capabilities(template: str, expected_reads: bool) -> None:
     assert reads_capabilities([template.encode()]) is expected_reads
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected_reads"),
+    [
+        ([b"{{ .Capabilities.KubeVersion.Version }}"], True),
+        ([b'{{ define "x" }}{{ .Values.a }}{{ end }}', b'{{ include "x" . }}'], False),
+    ],
+)
+def test_cached_answer_is_the_analysis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, texts: list[bytes], expected_reads: bool
+) -> None:
+    """Built, then read from dsgate's cache, then built again over a cached file of another shape."""
+    monkeypatch.setenv("DSGATE_CACHE", str(tmp_path))
+    answers = [reads_capabilities_cached(texts) for _ in range(2)]
+    (cached,) = (tmp_path / "capability-reads").iterdir()
+    cached.write_text('"yes"')
+    answers.append(reads_capabilities_cached(texts))
+    assert answers == [expected_reads] * 3 == [reads_capabilities(texts)] * 3
 
 
 @pytest.mark.unit

@@ -23,11 +23,14 @@ makes the chart count as reading it.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
+from dsgate import jsoncache
 from dsgate.errors import DsgateError
 
 _ACTION = re.compile(rb"\{\{(.*?)\}\}", re.S)
@@ -301,3 +304,17 @@ def reads_capabilities(texts: Iterable[bytes]) -> bool:
     except _Unsure:
         return True
     return False
+
+
+@functools.cache
+def _analysis_digest() -> bytes:
+    return Path(__file__).read_bytes()
+
+
+def reads_capabilities_cached(texts: Sequence[bytes]) -> bool:
+    """reads_capabilities(TEXTS), kept in dsgate's cache by the texts and this module's source: the
+    analysis of a chart tree takes a few tenths of a second, and the same chart is checked again and again."""
+    answer = jsoncache.load_or_build(
+        "capability-reads", jsoncache.key([_analysis_digest(), *texts]), lambda: reads_capabilities(texts)
+    )
+    return answer if isinstance(answer, bool) else reads_capabilities(texts)

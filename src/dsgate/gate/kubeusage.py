@@ -169,5 +169,5 @@ class ChartUsage:
         except OSError:
             return True
         if extra not in self._reads:
-            self._reads[extra] = capabilityreads.reads_capabilities([*self.texts, *extra])
+            self._reads[extra] = capabilityreads.reads_capabilities_cached([*self.texts, *extra])
         return self._reads[extra]
