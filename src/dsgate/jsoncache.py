@@ -46,6 +46,6 @@ def _write(path: Path, value: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         aside.write_text(json.dumps(value, separators=(",", ":")))
         aside.replace(path)  # atomic: a concurrent run reads the old file or the new one
-    except OSError:  # a read-only cache only costs the next run the computation
+    except (OSError, TypeError, ValueError):  # a read-only cache, or a value JSON cannot hold: not kept
         with contextlib.suppress(OSError):
             aside.unlink(missing_ok=True)

@@ -249,3 +249,28 @@ def test_cached_schemas_answer_as_the_whole_definitions_do(tmp_path: Path, monke
     )
     assert answers[0] == answers[1] == answers[2] == whole
     assert all(len(errors) >= 2 for errors in whole), whole
+
+
+def test_cached_crd_schemas_are_the_parsed_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CRD set's schemas, parsed, then read back from dsgate's cache, then parsed again over a cached
+    file of another shape, are the same; and a ServiceMonitor is judged alike each time."""
+    (tmp_path / "crds").symlink_to(validate.crd_dir())
+    monkeypatch.setenv("DSGATE_CACHE", str(tmp_path))
+    caches = (validate._crd_files, validate._crd_folder_schemas, validate._crd_schema)
+    answers = []
+    try:
+        for damaged in (False, False, True):
+            for path in (tmp_path / "crd-schemas").glob("*.json") if damaged else ():
+                path.write_text('[["only", "two"]]')
+            for cached in caches:
+                cached.cache_clear()
+            broken = _with(SM, "spec.endpoints.0.interval", 30)
+            folder = validate._crd_folder_schemas("prometheus-operator")
+            answers.append((folder, Validator([NEWEST_KUBE]).validate(_doc(broken))))
+    finally:
+        for cached in caches:  # the next test reads the CRDs where DSGATE_CACHE says again
+            cached.cache_clear()
+    assert len(list((tmp_path / "crd-schemas").iterdir())) == 1
+    assert answers[0] == answers[1] == answers[2]
+    assert ("monitoring.coreos.com/v1", "ServiceMonitor") in answers[0][0]
+    assert [e.path for e in answers[0][1]] == ["spec.endpoints.0.interval"]

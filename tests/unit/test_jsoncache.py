@@ -68,3 +68,10 @@ def test_damaged_cache_costs_the_computation(cache: Path, damage: str, expected_
     assert jsoncache.load_or_build("t", "k", build) == [1, 2, 3]
     assert build.calls == expected_calls
     assert sorted(p.name for p in path.parent.iterdir()) == ["k.json"]  # nothing left aside
+
+
+def test_a_value_json_cannot_hold_is_answered_not_kept(cache: Path) -> None:
+    build = Builder({"when": {1, 2}})  # a set: json.dumps refuses it
+    assert [jsoncache.load_or_build("t", "k", build) for _ in range(2)] == [{"when": {1, 2}}] * 2
+    assert build.calls == 2
+    assert list((cache / "t").iterdir()) == []

@@ -313,12 +313,23 @@ def _crd_files() -> dict[str, list[Path]]:
 
 @functools.cache
 def _crd_folder_schemas(name: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> JSON schema for every served version of the CRDs of CRD set NAME."""
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in _crd_files()[name]:
-        for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
-            schemas.update(crd_version_schemas(crd))
-    return schemas
+    """(apiVersion, kind) -> JSON schema for every served version of the CRDs of CRD set NAME, kept in
+    dsgate's cache by the files' contents and this module (parsing them is most of a CRD kind's cost)."""
+    files = _crd_files()[name]
+
+    def parse() -> list[list[Any]]:
+        return [
+            [api_version, kind, schema]
+            for path in files
+            for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader)
+            for (api_version, kind), schema in crd_version_schemas(crd).items()
+        ]
+
+    key = jsoncache.key([_THIS.read_bytes(), *(p.name.encode() + b"\0" + p.read_bytes() for p in files)])
+    entries = jsoncache.load_or_build("crd-schemas", key, parse)
+    if not (isinstance(entries, list) and all(isinstance(e, list) and len(e) == 3 for e in entries)):
+        entries = parse()  # a cached file of another shape: never trusted
+    return {(api_version, kind): schema for api_version, kind, schema in entries}
 
 
 def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
