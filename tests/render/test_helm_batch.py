@@ -3,13 +3,22 @@ to the helm binary of their major, and convert their output's documents as kubec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dsgate.gate.documents import Provenance, parse_stream
-from dsgate.gate.render import HelmBatch, RenderError, Template, documents_of, helm_template, helm_template_text
+from dsgate.gate.render import (
+    HelmBatch,
+    RenderError,
+    RenderKilled,
+    Template,
+    documents_of,
+    helm_template,
+    helm_template_text,
+)
 from dsgate.gate.sourcekinds import discover
 from tests.support import CHARTS, KUBE_TARGETS, NEWEST_KUBE
 
@@ -31,6 +40,24 @@ HELMS = ("v4", "v3")
 def batch() -> Iterator[HelmBatch]:
     with HelmBatch(size=1) as pool:
         yield pool
+
+
+def test_a_stopped_pool_refuses_rather_than_waits() -> None:
+    """No helm3-batch was started before the pool stopped: a v3 render is refused, it does not wait for ever."""
+    pool = HelmBatch(size=1)
+    pool.close()
+    with pytest.raises(RenderKilled, match=r"^helm3-batch was stopped with the run$"):
+        pool.run(["version", "--short"], "v3")
+
+
+def test_a_dying_batch_fails_its_render_and_the_next_one_gets_a_new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSGATE_HELM3_BATCH", "/bin/false")
+    chart = CHARTS / "node-exporter"
+    expected = f"helm template {chart} was killed: helm3-batch exited with code 1"
+    with HelmBatch(size=1) as pool:
+        for _ in range(2):
+            with pytest.raises(RenderKilled, match=f"^{re.escape(expected)}$"):
+                pool.run(["template", "x", str(chart)], "v3")
 
 
 def test_both_majors_are_served(batch: HelmBatch) -> None:

@@ -314,11 +314,22 @@ class HelmBatch:
         return helm in self._binaries
 
     def _borrow(self, helm: str) -> subprocess.Popen[str]:
-        """A free process of HELM's pool: a new one while the pool is below its size, else the next one freed."""
+        """A free process of HELM's pool: a new one while the pool is below its size, else the next one
+        freed. None is started once the pool is stopping; a pool that never started one refuses then
+        (waiting would be for ever)."""
         with self._lock:
-            grow = self._free[helm].empty() and self._started[helm] < self._size
+            if self._closing.is_set() and self._started[helm] == 0:
+                raise RenderKilled(f"{BATCH_TOOLS[helm]} was stopped with the run")
+            grow = not self._closing.is_set() and self._free[helm].empty() and self._started[helm] < self._size
             self._started[helm] += grow
-        return self._start(helm) if grow else self._free[helm].get()
+        if not grow:
+            return self._free[helm].get()
+        try:
+            return self._start(helm)
+        except BaseException:  # not started: the pool may start one again, or nobody would ever free one
+            with self._lock:
+                self._started[helm] -= 1
+            raise
 
     def _start(self, helm: str) -> subprocess.Popen[str]:
         binary = self._binaries[helm]
@@ -343,14 +354,14 @@ class HelmBatch:
             self._procs.append(proc)
         return proc
 
-    def _died(self, proc: subprocess.Popen[str], what: str) -> RenderKilled:
+    def _died(self, proc: subprocess.Popen[str], what: str, helm: str) -> RenderKilled:
         code = proc.wait()
         procs.forget(proc)
         if code == self.EXIT_TIME:
             return killed(what, self.limits, "render_seconds")
         if code == self.EXIT_MEMORY or code == 2:  # 2: the Go runtime's own "out of memory" under the kernel's limit
             return killed(what, self.limits, "render_memory")
-        return RenderKilled(f"{what} was killed: helm-batch exited with code {code}")
+        return RenderKilled(f"{what} was killed: {BATCH_TOOLS[helm]} exited with code {code}")
 
     def _ask(self, request: dict[str, Any], what: str, helm: str = "v4") -> dict[str, Any]:
         request["limits"] = {
@@ -368,7 +379,7 @@ class HelmBatch:
             except (BrokenPipeError, OSError):
                 line = ""
             if not line:
-                error = self._died(proc, what)
+                error = self._died(proc, what, helm)
                 if not self._closing.is_set():
                     proc = self._start(helm)  # the run goes on with a fresh process
                 raise error
