@@ -9,15 +9,22 @@ never the answer, and a concurrent run reads a whole file or none (written aside
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dsgate.paths import cache_dir
+
+T = TypeVar("T")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def key(parts: Iterable[bytes]) -> str:
@@ -28,16 +35,25 @@ def key(parts: Iterable[bytes]) -> str:
     return digest.hexdigest()[:32]
 
 
-def load_or_build(folder: str, name: str, build: Callable[[], Any]) -> Any:
-    """The JSON value cached as FOLDER/NAME.json under dsgate's cache, else BUILD()'s, which is then kept."""
+def load_or_build(folder: str, name: str, build: Callable[[], Any], decode: Callable[[Any], T] = _same) -> T:
+    """DECODE of the JSON value cached as FOLDER/NAME.json under dsgate's cache, else of BUILD()'s, which
+    is then kept. DECODE raises TypeError, KeyError or ValueError on a value of another shape: a cached
+    file of that shape is never trusted, but built again and replaced."""
     path = cache_dir() / folder / f"{name}.json"
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        pass  # not cached yet, or unreadable: build it
+        return decode(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # not cached yet, unreadable or of another shape: build it
     value = build()
     _write(path, value)
-    return value
+    return decode(value)
+
+
+@functools.cache
+def source(path: str) -> bytes:
+    """The text of the module at PATH (its __file__): part of the key of what its code computes, so an
+    edit of the code is a new key."""
+    return Path(path).read_bytes()
 
 
 def _write(path: Path, value: Any) -> None:

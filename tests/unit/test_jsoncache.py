@@ -75,3 +75,19 @@ def test_a_value_json_cannot_hold_is_answered_not_kept(cache: Path) -> None:
     assert [jsoncache.load_or_build("t", "k", build) for _ in range(2)] == [{"when": {1, 2}}] * 2
     assert build.calls == 2
     assert list((cache / "t").iterdir()) == []
+
+
+def _pair(value: list[int]) -> tuple[int, int]:
+    first, second = value  # ValueError for another length
+    return first, second
+
+
+def test_a_cached_value_of_another_shape_is_built_again_and_replaced(cache: Path) -> None:
+    build = Builder([1, 2])
+    path = cache / "t" / "k.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("[1, 2, 3]")
+    answers = [jsoncache.load_or_build("t", "k", build, _pair) for _ in range(2)]
+    assert answers == [(1, 2), (1, 2)]
+    assert build.calls == 1  # the second read the replaced file
+    assert path.read_text() == "[1,2]"

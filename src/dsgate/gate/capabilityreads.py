@@ -23,11 +23,9 @@ makes the chart count as reading it.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 from dsgate import jsoncache
@@ -306,15 +304,14 @@ def reads_capabilities(texts: Iterable[bytes]) -> bool:
     return False
 
 
-@functools.cache
-def _analysis_digest() -> bytes:
-    return Path(__file__).read_bytes()
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"not a boolean: {value!r}")
+    return value
 
 
 def reads_capabilities_cached(texts: Sequence[bytes]) -> bool:
     """reads_capabilities(TEXTS), kept in dsgate's cache by the texts and this module's source: the
     analysis of a chart tree takes a few tenths of a second, and the same chart is checked again and again."""
-    answer = jsoncache.load_or_build(
-        "capability-reads", jsoncache.key([_analysis_digest(), *texts]), lambda: reads_capabilities(texts)
-    )
-    return answer if isinstance(answer, bool) else reads_capabilities(texts)
+    name = jsoncache.key([jsoncache.source(__file__), *texts])
+    return jsoncache.load_or_build("capability-reads", name, lambda: reads_capabilities(texts), _boolean)

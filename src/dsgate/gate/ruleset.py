@@ -86,11 +86,10 @@ def read(policy_dir: Path, extra: Mapping[str, RuleInfo] | None = None) -> dict[
     def inspect() -> list[dict[str, Any]]:
         return [asdict(r) for r in _inspect(opa, policy_dir, modules).values()]
 
-    try:
-        rules = {r["id"]: RuleInfo(**r) for r in jsoncache.load_or_build("rules", digest, inspect)}
-    except (TypeError, KeyError):  # a cached file of another shape: inspect again
-        rules = _inspect(opa, policy_dir, modules)
-    return {**rules, **(extra or {})}
+    def decode(raw: Any) -> dict[str, RuleInfo]:
+        return {r["id"]: RuleInfo(**r) for r in raw}
+
+    return {**jsoncache.load_or_build("rules", digest, inspect, decode), **(extra or {})}
 
 
 def _inspect(opa: Path, policy_dir: Path, modules: list[Path]) -> dict[str, RuleInfo]:

@@ -166,13 +166,19 @@ def _reachable(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, An
     return {**{k: v for k, v in document.items() if k != DEFS}, DEFS: kept}
 
 
-_THIS = Path(__file__)
-
-
 @functools.cache
 def _inputs_digest(kube_version: str) -> bytes:
     """What every prepared schema of KUBE_VERSION is computed from: its definitions file and this module."""
-    return jsoncache.key([(_schema_dir(kube_version) / "_definitions.json").read_bytes(), _THIS.read_bytes()]).encode()
+    definitions = (_schema_dir(kube_version) / "_definitions.json").read_bytes()
+    return jsoncache.key([definitions, jsoncache.source(__file__)]).encode()
+
+
+def _prepared_pair(entry: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A prepared (schema, definitions) entry as _prepared keeps it; TypeError for any other shape."""
+    schema, definitions = entry["schema"], entry["definitions"]
+    if not (isinstance(schema, dict) and isinstance(definitions, dict)):
+        raise TypeError("a prepared schema entry of another shape")
+    return schema, definitions
 
 
 def _prepared(
@@ -186,12 +192,8 @@ def _prepared(
         schema = build()
         return {"schema": schema, "definitions": _reachable(schema, _definitions(kube_version))}
 
-    entry = jsoncache.load_or_build("kind-schemas", jsoncache.key([_inputs_digest(kube_version), name]), prepare)
-    if not (
-        isinstance(entry, dict) and isinstance(entry.get("schema"), dict) and isinstance(entry.get("definitions"), dict)
-    ):
-        entry = prepare()  # a cached file of another shape (written by hand?): never trusted
-    return entry["schema"], entry["definitions"]
+    key = jsoncache.key([_inputs_digest(kube_version), name])
+    return jsoncache.load_or_build("kind-schemas", key, prepare, _prepared_pair)
 
 
 class _Schema:
@@ -325,11 +327,13 @@ def _crd_folder_schemas(name: str) -> dict[tuple[str, str], dict[str, Any]]:
             for (api_version, kind), schema in crd_version_schemas(crd).items()
         ]
 
-    key = jsoncache.key([_THIS.read_bytes(), *(p.name.encode() + b"\0" + p.read_bytes() for p in files)])
-    entries = jsoncache.load_or_build("crd-schemas", key, parse)
-    if not (isinstance(entries, list) and all(isinstance(e, list) and len(e) == 3 for e in entries)):
-        entries = parse()  # a cached file of another shape: never trusted
-    return {(api_version, kind): schema for api_version, kind, schema in entries}
+    def decode(entries: Any) -> dict[tuple[str, str], dict[str, Any]]:  # ValueError, TypeError: another shape
+        return {(api_version, kind): schema for api_version, kind, schema in entries}
+
+    key = jsoncache.key(
+        [jsoncache.source(__file__), *(part for p in files for part in (p.name.encode(), p.read_bytes()))]
+    )
+    return jsoncache.load_or_build("crd-schemas", key, parse, decode)
 
 
 def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
