@@ -135,7 +135,7 @@ def own_sources(tool: str) -> list[Path]:
     key, so an edit rebuilds them; [] for every other tool."""
     if tool in BATCHES:
         patch = [HELM_BATCH_DIR / "patch-helm.sh", *sorted((HELM_BATCH_DIR / "helm-patch").glob("*.go"))]
-        return [HELM_BATCH_DIR / "main.go", HELM_BATCH_DIR / BATCHES[tool], *(patch if tool == "helm-batch" else [])]
+        return [HELM_BATCH_DIR / "main.go", HELM_BATCH_DIR / BATCHES[tool], *patch]
     if tool == "celcost":
         return [CELCOST_DIR / "main.go"]
     return []

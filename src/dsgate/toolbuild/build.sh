@@ -87,7 +87,7 @@ case "$tool" in
     cp "$HELM_BATCH_DIR/main.go" "$HELM_BATCH_DIR/helm4.go" "$work/"
     # shellcheck source=src/dsgate/data/helm-batch/patch-helm.sh
     source "$HELM_BATCH_DIR/patch-helm.sh"
-    patch_helm "$work/helm"
+    patch_helm "$work/helm" 4
     (cd "$work" && go mod tidy &&
      go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o "$out/helm-batch" .) ;;
   helm3)
@@ -95,8 +95,12 @@ case "$tool" in
     mv "$out/helm" "$out/$tool" ;;
   helm3-batch)
     # helm v3's command tree is package main of its cmd/helm: helm-batch's request loop (main.go,
-    # helm3.go) goes into that package, whose own main is renamed; built in helm's own module.
-    mkdir -p "$work" && copy_module_source "helm.sh/helm/v3@$v" "$work/helm"
+    # helm3.go) goes into that package, whose own main is renamed; built in helm's own module, with
+    # helm-batch's three lines changed (patch-helm.sh).
+    mkdir -p "$work"
+    # shellcheck source=src/dsgate/data/helm-batch/patch-helm.sh
+    source "$HELM_BATCH_DIR/patch-helm.sh"
+    patch_helm "$work/helm" 3
     replace_line_once "$work/helm/cmd/helm/helm.go" 'func main() {' 'func helmMain() {'
     cp "$HELM_BATCH_DIR/main.go" "$HELM_BATCH_DIR/helm3.go" "$work/helm/cmd/helm/"
     (cd "$work/helm" && go build -trimpath -ldflags "$(helm3_ldflags "$v")" -o "$out/$tool" ./cmd/helm) ;;

@@ -21,7 +21,7 @@
 //
 // The commands are helm's own (helm.sh/helm/v4/pkg/cmd, or helm v3's cmd/helm: the code the helm
 // binary's main runs), so the output is helm's. Shared between requests are the process start-up and,
-// in helm-batch, through the three lines patch-helm.sh changes in helm's module, each chart's decoded
+// through the three lines patch-helm.sh changes in helm's module (both majors), each chart's decoded
 // and compiled values.schema.json; --namespace is also answered without loading the kubeconfig.
 // dsgate's tests compare the output and the errors byte for byte with the helm binary of the same
 // major on every scenario.
