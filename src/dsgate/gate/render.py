@@ -24,7 +24,7 @@ import yaml
 
 from dsgate import procs, rundir
 from dsgate.errors import DsgateError
-from dsgate.gate import chartdeps
+from dsgate.gate import chartdeps, helmshim
 from dsgate.gate.documents import Converter, Document, Provenance, decode, documents_from, read_stream, unconvertible
 from dsgate.limits import LimitError, Limits
 from dsgate.tools import ToolMissing, tool_path
@@ -244,20 +244,20 @@ def kustomize_build_text(directory: Path, limits: Limits | None = None) -> str:
 
     Only what kustomize does by default: no --enable-exec, no --enable-alpha-plugins, and the load
     restrictor stays LoadRestrictionsRootOnly (files outside the kustomization's root are refused).
-    Local charts it inflates (helmCharts) get their local dependencies built first: kustomize does not."""
+    Local charts it inflates (helmCharts) get their local dependencies built first: kustomize does not.
+    Its helm command answers kustomize's `helm version --short` without a helm process (helmshim)."""
     for chart in chartdeps.kustomize_charts(directory):
         build_dependencies(chart)
+    helm = tool_path("helm")
     cmd = [
         str(tool_path("kustomize")),
         "build",
         "--enable-helm",
         "--helm-command",
-        str(tool_path("helm")),
+        str(helmshim.helm_command(helm)),
         str(directory),
     ]
-    return run_tool(
-        cmd, f"kustomize build {directory}", limits or Limits(), runs=[cmd[3]]
-    )  # kustomize runs helm for helmCharts
+    return run_tool(cmd, f"kustomize build {directory}", limits or Limits(), runs=[str(helm)])  # kustomize runs helm
 
 
 def dump(objs: Sequence[dict[str, Any]]) -> str:
