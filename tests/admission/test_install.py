@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,32 @@ def _dry_run(server: LocalServer, ds: JSON, namespace: str) -> tuple[int, str, s
     return answer.status_code, message, answer.warning
 
 
-def _settled(server: LocalServer, rule: str) -> None:
-    """Wait until admission enforces RULE's installed policy (the API server picks up new policies and
-    bindings a moment after they are created): its denied sample gets the rule's warning or refusal."""
-    namespace, ds = _namespace(server), _sample(rule, "denied")
+def _until(
+    server: LocalServer, ds: JSON, namespace: str, done: Callable[[int, str, str], bool], what: str
+) -> tuple[int, str, str]:
+    """The first dry-run outcome of DS in NAMESPACE that DONE accepts: the API server picks up created,
+    changed and deleted policies, bindings and parameters a moment after the change."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, message, warnings = _dry_run(server, ds, namespace)
-        if f"{rule}: " in message + warnings:
-            return
-        time.sleep(0.2)  # a condition wait: the policy becomes active, no fixed delay
-    raise AssertionError(f"{rule}'s policy was not enforced within 60 s")
+    while True:
+        outcome = _dry_run(server, ds, namespace)
+        if done(*outcome):
+            return outcome
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # a condition wait: the change takes effect, no fixed delay
+    raise AssertionError(f"{what} within 60 s; the last answer: {outcome}")
+
+
+def _settled(server: LocalServer, rule: str) -> None:
+    """Wait until admission enforces RULE's installed policy: its denied sample gets the rule's
+    warning or refusal."""
+    _until(
+        server,
+        _sample(rule, "denied"),
+        _namespace(server),
+        lambda _status, message, warnings: f"{rule}: " in message + warnings,
+        f"{rule}'s policy was not enforced",
+    )
 
 
 def _sample(rule: str, verdict: str) -> JSON:
@@ -127,7 +142,7 @@ def test_set_enforces_the_rule(
     server: LocalServer, kubectl: Kubectl, full_set: list[JSON], rule: str, verdict: str, expected_named: bool
 ) -> None:
     install.install(kubectl, _small(full_set), progress=lambda _: None)
-    _settled(server, "DS-HST-001")
+    _settled(server, rule)  # its policy is in effect, so an allowed sample's silence means something
     status, _, warnings = _dry_run(server, _sample(rule, verdict), _namespace(server))
     assert status == 201
     assert (f"{rule}: DaemonSet <" in warnings) == expected_named, warnings
@@ -140,9 +155,9 @@ def test_deny_binding_refuses_and_exemption_annotation_admits(
     loaded = dataclasses.replace(loaded, rules=[r for r in loaded.rules if r.admission != "vap" or r.id in loaded.cel])
     deny = render.render(loaded, render.Options(settings=controls.Settings(profile="strict")))
     install.install(kubectl, _small(deny, ("DS-HST-001",)), progress=lambda _: None)
-    _settled(server, "DS-HST-001")
     namespace, ds = _namespace(server), _sample("DS-HST-001", "denied")
-    status, message, _ = _dry_run(server, ds, namespace)
+    # the Warn binding of an earlier install may still be in effect for a moment: wait for the refusal
+    status, message, _ = _until(server, ds, namespace, lambda s, _m, _w: s != 201, "the Deny binding did not refuse")
     assert status == 422 and "DS-HST-001: DaemonSet <" in message, message
     exempt = copy.deepcopy(ds)
     exempt["metadata"].setdefault("annotations", {})["dsgate.io/exempt.DS-HST-001"] = "reviewed: the agent needs it"
@@ -156,7 +171,13 @@ def test_missing_params_object_refuses(server: LocalServer, kubectl: Kubectl, fu
     install.install(kubectl, small, progress=lambda _: None)
     _settled(server, "DS-HST-001")
     kubectl.delete(install.RESOURCES[params.KIND], [params.NAME])
-    status, message, _ = _dry_run(server, _sample("DS-HST-001", "allowed"), _namespace(server))
+    status, message, _ = _until(
+        server,
+        _sample("DS-HST-001", "allowed"),
+        _namespace(server),
+        lambda s, _m, _w: s != 201,
+        "the policy admitted without its parameters",
+    )
     assert status >= 400 and "no params found" in message.lower(), message
 
 
