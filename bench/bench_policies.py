@@ -8,7 +8,7 @@ dsgate tools install), then POSTs /v1/data/main/findings N times with one render
 PodDisruptionBudgets) over one keep-alive connection. Prints the median and p95 of the client
 round trip and of OPA's own evaluation time (`?metrics=true`: timer_rego_query_eval_ns), and the
 OPA server's CPU time per request (from /proc; it stays meaningful when other processes compete
-for the CPU, where wall-clock times do not). The goal is a median round trip of at most 5 ms. This
+for the CPU, where wall-clock times do not). The goal is a median round trip of at most 2 ms (issue 26). This
 is a benchmark, not a test: it does not fail on a slow machine, it reports.
 """
 
@@ -33,7 +33,7 @@ from dsgate.paths import policies_dir, rules_dir
 POLICIES = policies_dir()
 # A compliant node-exporter + fluentd render (8 documents), padded with the other kinds a chart renders.
 RENDER = rules_dir() / "resources" / "samples" / "DS-RES-004" / "allowed.yaml"
-GOAL_MS = 5.0
+GOAL_MS = 2.0  # issue 26's goal, the one place it is written (summary.py reads it from the results)
 
 
 def render_documents() -> list[dict[str, Any]]:
