@@ -15,216 +15,376 @@
 package dsgate.agents
 
 # METADATA
-# title: The well-known node agents, in matching order
-catalogue := [
+# title: The well-known node agents with every need filled in, in matching order
+# description: >-
+#   What the docs and the admission parameters read. Matching a DaemonSet reads `entries` and
+#   completes only the entry it matches: `entries` is a constant, which OPA does not rebuild for each
+#   query, where this list is built anew by every query that reads it.
+catalogue := [complete(entry) | some entry in entries]
+
+# METADATA
+# title: The well-known node agents as written, in matching order (`complete` fills in the needs)
+entries := [
 	# --- CNI plugins and the node's network datapath -----------------------------------------
-	_agent("cilium", "network", ["cilium", "cilium-agent"], ["cilium/cilium"], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"capabilities": [
-			"CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_MODULE", "SYS_ADMIN",
-			"SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT", "SYS_PTRACE",
-			"PERFMON", "BPF", "SYSLOG",
-		],
-		"seccomp_unconfined": true,
-		"writable_host_paths": [
-			"/var/run/cilium", "/run/cilium", "/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d",
-			"/run/xtables.lock", "/proc", "/var/run/netns", "/run/netns",
-		],
-	}),
-	_agent("cilium-envoy", "network", ["cilium-envoy"], ["cilium/cilium-envoy"], {
-		"host_namespaces": ["hostNetwork"], "root": true,
-		"capabilities": ["NET_ADMIN", "SYS_ADMIN", "BPF", "PERFMON"],
-		"seccomp_unconfined": true,
-		"writable_host_paths": ["/sys/fs/bpf", "/var/run/cilium/envoy"],
-	}),
-	_agent("calico-node", "network", ["calico-node"], ["calico/node", "calico/cni", "calico/pod2daemon-flexvol"], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"writable_host_paths": [
-			"/var/run/calico", "/var/lib/calico", "/var/log/calico", "/sys/fs", "/opt/cni/bin",
-			"/etc/cni/net.d", "/run/xtables.lock", "/var/run/nodeagent", "/var/lib/cni/networks",
-			"/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
-		],
-	}),
-	_agent("flannel", "network", ["flannel", "kube-flannel"], [
+	{
+		"name": "cilium", "kind": "network",
+		"labels": ["cilium", "cilium-agent"],
+		"images": ["cilium/cilium"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"capabilities": [
+				"CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_MODULE", "SYS_ADMIN",
+				"SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT", "SYS_PTRACE",
+				"PERFMON", "BPF", "SYSLOG",
+			],
+			"seccomp_unconfined": true,
+			"writable_host_paths": [
+				"/var/run/cilium", "/run/cilium", "/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d",
+				"/run/xtables.lock", "/proc", "/var/run/netns", "/run/netns",
+			],
+		},
+	},
+	{
+		"name": "cilium-envoy", "kind": "network",
+		"labels": ["cilium-envoy"],
+		"images": ["cilium/cilium-envoy"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true,
+			"capabilities": ["NET_ADMIN", "SYS_ADMIN", "BPF", "PERFMON"],
+			"seccomp_unconfined": true,
+			"writable_host_paths": ["/sys/fs/bpf", "/var/run/cilium/envoy"],
+		},
+	},
+	{
+		"name": "calico-node", "kind": "network",
+		"labels": ["calico-node"],
+		"images": ["calico/node", "calico/cni", "calico/pod2daemon-flexvol"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"writable_host_paths": [
+				"/var/run/calico", "/var/lib/calico", "/var/log/calico", "/sys/fs", "/opt/cni/bin",
+				"/etc/cni/net.d", "/run/xtables.lock", "/var/run/nodeagent", "/var/lib/cni/networks",
+				"/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
+			],
+		},
+	},
+	{
+		"name": "flannel", "kind": "network",
+		"labels": ["flannel", "kube-flannel"],
+		"images": [
 		"flannel/flannel", "flannel-io/flannel", "flannel/flannel-cni-plugin",
 		"flannel-io/flannel-cni-plugin", "coreos/flannel",
-	], {
-		"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN", "NET_RAW"],
-		"writable_host_paths": ["/run/flannel", "/etc/cni/net.d", "/opt/cni/bin", "/run/xtables.lock"],
-	}),
-	_agent("weave-net", "network", ["weave-net"], ["weaveworks/weave-kube", "weaveworks/weave-npc"], {
-		"host_namespaces": ["hostNetwork", "hostPID"], "root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/weave", "/opt/cni/bin", "/etc/cni/net.d", "/run/xtables.lock"],
-	}),
-	_agent("kube-router", "network", ["kube-router"], ["cloudnativelabs/kube-router"], {
-		"host_namespaces": ["hostNetwork", "hostPID"], "root": true, "privileged": true,
-		# Its install-cni init container writes the CNI binaries through a mount of the host's /opt.
-		"writable_host_paths": ["/var/lib/kube-router", "/etc/cni/net.d", "/opt", "/run/xtables.lock"],
-	}),
-	_agent("antrea-agent", "network", ["antrea", "antrea-agent"], [
+	],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN", "NET_RAW"],
+			"writable_host_paths": ["/run/flannel", "/etc/cni/net.d", "/opt/cni/bin", "/run/xtables.lock"],
+		},
+	},
+	{
+		"name": "weave-net", "kind": "network",
+		"labels": ["weave-net"],
+		"images": ["weaveworks/weave-kube", "weaveworks/weave-npc"],
+		"needs": {
+			"host_namespaces": ["hostNetwork", "hostPID"], "root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/weave", "/opt/cni/bin", "/etc/cni/net.d", "/run/xtables.lock"],
+		},
+	},
+	{
+		"name": "kube-router", "kind": "network",
+		"labels": ["kube-router"],
+		"images": ["cloudnativelabs/kube-router"],
+		"needs": {
+			"host_namespaces": ["hostNetwork", "hostPID"], "root": true, "privileged": true,
+			# Its install-cni init container writes the CNI binaries through a mount of the host's /opt.
+			"writable_host_paths": ["/var/lib/kube-router", "/etc/cni/net.d", "/opt", "/run/xtables.lock"],
+		},
+	},
+	{
+		"name": "antrea-agent", "kind": "network",
+		"labels": ["antrea", "antrea-agent"],
+		"images": [
 		"antrea/antrea-agent-ubuntu", "antrea/antrea-ubuntu", "antrea/antrea-agent-ubi",
-	], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"capabilities": ["NET_ADMIN", "SYS_ADMIN", "SYS_MODULE", "SYS_NICE"],
-		"writable_host_paths": [
-			"/var/run/antrea", "/var/run/openvswitch", "/var/log/antrea", "/var/lib/cni",
-			"/etc/cni/net.d", "/opt/cni/bin", "/run/xtables.lock",
-		],
-	}),
-	_agent("aws-node", "network", ["aws-node", "aws-vpc-cni"], [
+	],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"capabilities": ["NET_ADMIN", "SYS_ADMIN", "SYS_MODULE", "SYS_NICE"],
+			"writable_host_paths": [
+				"/var/run/antrea", "/var/run/openvswitch", "/var/log/antrea", "/var/lib/cni",
+				"/etc/cni/net.d", "/opt/cni/bin", "/run/xtables.lock",
+			],
+		},
+	},
+	{
+		"name": "aws-node", "kind": "network",
+		"labels": ["aws-node", "aws-vpc-cni"],
+		"images": [
 		"amazon-k8s-cni", "amazon/amazon-k8s-cni", "amazon-k8s-cni-init", "amazon/amazon-k8s-cni-init",
 		"amazon/aws-network-policy-agent",
-	], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"capabilities": ["NET_ADMIN", "NET_RAW"],
-		"writable_host_paths": [
-			"/opt/cni/bin", "/etc/cni/net.d", "/var/log/aws-routed-eni", "/var/run/aws-node",
-			"/run/xtables.lock", "/sys/fs/bpf",
-		],
-	}),
-	_agent("azure-cns", "network", ["azure-cns"], ["containernetworking/azure-cns", "containernetworking/azure-cni"], {
-		"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN"],
-		"writable_host_paths": [
-			"/var/run/azure-cns", "/var/run/azure-vnet", "/var/log", "/etc/cni/net.d", "/opt/cni/bin",
-			"/run/xtables.lock",
-		],
-	}),
-	_agent("kube-proxy", "network", ["kube-proxy"], ["kube-proxy", "eks/kube-proxy"], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"writable_host_paths": ["/run/xtables.lock"],
-	}),
+	],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"capabilities": ["NET_ADMIN", "NET_RAW"],
+			"writable_host_paths": [
+				"/opt/cni/bin", "/etc/cni/net.d", "/var/log/aws-routed-eni", "/var/run/aws-node",
+				"/run/xtables.lock", "/sys/fs/bpf",
+			],
+		},
+	},
+	{
+		"name": "azure-cns", "kind": "network",
+		"labels": ["azure-cns"],
+		"images": ["containernetworking/azure-cns", "containernetworking/azure-cni"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN"],
+			"writable_host_paths": [
+				"/var/run/azure-cns", "/var/run/azure-vnet", "/var/log", "/etc/cni/net.d", "/opt/cni/bin",
+				"/run/xtables.lock",
+			],
+		},
+	},
+	{
+		"name": "kube-proxy", "kind": "network",
+		"labels": ["kube-proxy"],
+		"images": ["kube-proxy", "eks/kube-proxy"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"writable_host_paths": ["/run/xtables.lock"],
+		},
+	},
 	# --- Load balancers ----------------------------------------------------------------------
-	_agent("metallb speaker", "network", ["metallb", "metallb-speaker"], ["metallb/speaker", "frrouting/frr"], {
-		"host_namespaces": ["hostNetwork"], "root": true,
-		"capabilities": ["NET_RAW", "NET_ADMIN", "NET_BIND_SERVICE", "SYS_ADMIN"],
-	}),
-	_agent("kube-vip", "network", ["kube-vip", "kube-vip-ds"], ["kube-vip/kube-vip", "plndr/kube-vip"], {
-		"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN", "NET_RAW"],
-	}),
+	{
+		"name": "metallb speaker", "kind": "network",
+		"labels": ["metallb", "metallb-speaker"],
+		"images": ["metallb/speaker", "frrouting/frr"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true,
+			"capabilities": ["NET_RAW", "NET_ADMIN", "NET_BIND_SERVICE", "SYS_ADMIN"],
+		},
+	},
+	{
+		"name": "kube-vip", "kind": "network",
+		"labels": ["kube-vip", "kube-vip-ds"],
+		"images": ["kube-vip/kube-vip", "plndr/kube-vip"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "capabilities": ["NET_ADMIN", "NET_RAW"],
+		},
+	},
 	# --- CSI node plugins (the driver's own image; the registrar alone identifies nothing) ----
-	_agent("aws-ebs-csi-driver node", "storage", ["ebs-csi-node", "ebs-csi-node-windows", "aws-ebs-csi-driver"],
-		["ebs-csi-driver/aws-ebs-csi-driver"],
 	{
-		"root": true, "privileged": true,
-		# The Windows node plugin writes the kubelet directory and talks to csi-proxy's named pipes.
-		"writable_host_paths": [
-			"/var/lib/kubelet", "/dev", "C:/var/lib/kubelet", "//./pipe/csi-proxy-disk-v1",
-			"//./pipe/csi-proxy-filesystem-v1", "//./pipe/csi-proxy-volume-v1",
-		],
-	}),
-	_agent("aws-efs-csi-driver node", "storage", ["efs-csi-node", "aws-efs-csi-driver"], [
+		"name": "aws-ebs-csi-driver node", "kind": "storage",
+		"labels": ["ebs-csi-node", "ebs-csi-node-windows", "aws-ebs-csi-driver"],
+		"images": ["ebs-csi-driver/aws-ebs-csi-driver"],
+		"needs": {
+			"root": true, "privileged": true,
+			# The Windows node plugin writes the kubelet directory and talks to csi-proxy's named pipes.
+			"writable_host_paths": [
+				"/var/lib/kubelet", "/dev", "C:/var/lib/kubelet", "//./pipe/csi-proxy-disk-v1",
+				"//./pipe/csi-proxy-filesystem-v1", "//./pipe/csi-proxy-volume-v1",
+			],
+		},
+	},
+	{
+		"name": "aws-efs-csi-driver node", "kind": "storage",
+		"labels": ["efs-csi-node", "aws-efs-csi-driver"],
+		"images": [
 		"eks/aws-efs-csi-driver", "amazon/aws-efs-csi-driver",
-	], {
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/kubelet", "/var/run/efs", "/var/amazon/efs"],
-	}),
-	_agent("gce-pd-csi-driver node", "storage", ["gcp-compute-persistent-disk-csi-driver", "gce-pd-node"], [
+	],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/kubelet", "/var/run/efs", "/var/amazon/efs"],
+		},
+	},
+	{
+		"name": "gce-pd-csi-driver node", "kind": "storage",
+		"labels": ["gcp-compute-persistent-disk-csi-driver", "gce-pd-node"],
+		"images": [
 		"cloud-provider-gcp/gcp-compute-persistent-disk-csi-driver",
-	], {
-		"root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/kubelet", "/dev", "/run/udev"],
-	}),
-	_agent("azuredisk-csi-driver node", "storage", ["csi-azuredisk-node", "azuredisk-csi-driver"],
-		["kubernetes-csi/azuredisk-csi", "k8s/csi/azuredisk-csi"],
+	],
+		"needs": {
+			"root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/kubelet", "/dev", "/run/udev"],
+		},
+	},
 	{
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/kubelet", "/dev", "/sys/bus/scsi/devices", "/sys/class"],
-	}),
-	_agent("azurefile-csi-driver node", "storage", ["csi-azurefile-node", "azurefile-csi-driver"],
-		["kubernetes-csi/azurefile-csi", "k8s/csi/azurefile-csi"],
+		"name": "azuredisk-csi-driver node", "kind": "storage",
+		"labels": ["csi-azuredisk-node", "azuredisk-csi-driver"],
+		"images": ["kubernetes-csi/azuredisk-csi", "k8s/csi/azuredisk-csi"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/kubelet", "/dev", "/sys/bus/scsi/devices", "/sys/class"],
+		},
+	},
 	{
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/kubelet"],
-	}),
-	_agent("csi-driver-nfs node", "storage", ["csi-nfs-node", "csi-driver-nfs"],
-		["sig-storage/nfsplugin", "k8s-staging-sig-storage/nfsplugin"],
+		"name": "azurefile-csi-driver node", "kind": "storage",
+		"labels": ["csi-azurefile-node", "azurefile-csi-driver"],
+		"images": ["kubernetes-csi/azurefile-csi", "k8s/csi/azurefile-csi"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/kubelet"],
+		},
+	},
 	{
-		"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
-		"capabilities": ["SYS_ADMIN"], "writable_host_paths": ["/var/lib/kubelet"],
-	}),
-	_agent("secrets-store-csi-driver", "storage", ["secrets-store-csi-driver"], ["csi-secrets-store/driver"], {
-		"root": true, "privileged": true,
-		"writable_host_paths": [
-			"/var/lib/kubelet", "/etc/kubernetes/secrets-store-csi-providers",
-			"/var/run/secrets-store-csi-providers",
-		],
-	}),
+		"name": "csi-driver-nfs node", "kind": "storage",
+		"labels": ["csi-nfs-node", "csi-driver-nfs"],
+		"images": ["sig-storage/nfsplugin", "k8s-staging-sig-storage/nfsplugin"],
+		"needs": {
+			"host_namespaces": ["hostNetwork"], "root": true, "privileged": true,
+			"capabilities": ["SYS_ADMIN"], "writable_host_paths": ["/var/lib/kubelet"],
+		},
+	},
+	{
+		"name": "secrets-store-csi-driver", "kind": "storage",
+		"labels": ["secrets-store-csi-driver"],
+		"images": ["csi-secrets-store/driver"],
+		"needs": {
+			"root": true, "privileged": true,
+			"writable_host_paths": [
+				"/var/lib/kubelet", "/etc/kubernetes/secrets-store-csi-providers",
+				"/var/run/secrets-store-csi-providers",
+			],
+		},
+	},
 	# --- Node maintenance ----------------------------------------------------------------------
-	_agent("kured", "maintenance", ["kured"], ["kubereboot/kured", "weaveworks/kured"], {
-		"host_namespaces": ["hostPID"], "root": true, "privileged": true,
-	}),
-	_agent("node-problem-detector", "maintenance", ["node-problem-detector"],
-		["node-problem-detector/node-problem-detector"],
 	{
-		"root": true, "privileged": true,
-	}),
-	_agent("node-feature-discovery worker", "maintenance", ["node-feature-discovery", "nfd-worker"],
-		["nfd/node-feature-discovery"],
+		"name": "kured", "kind": "maintenance",
+		"labels": ["kured"],
+		"images": ["kubereboot/kured", "weaveworks/kured"],
+		"needs": {
+			"host_namespaces": ["hostPID"], "root": true, "privileged": true,
+		},
+	},
 	{
-		"writable_host_paths": ["/etc/kubernetes/node-feature-discovery/features.d"],
-	}),
-	_agent("NVIDIA device plugin", "maintenance", ["nvidia-device-plugin", "nvidia-device-plugin-ds"],
-		["nvidia/k8s-device-plugin"],
+		"name": "node-problem-detector", "kind": "maintenance",
+		"labels": ["node-problem-detector"],
+		"images": ["node-problem-detector/node-problem-detector"],
+		"needs": {
+			"root": true, "privileged": true,
+		},
+	},
 	{
-		# hostPID and privileged: the chart's MPS control daemon, labelled like the plugin.
-		"host_namespaces": ["hostPID"], "root": true, "privileged": true,
-		"writable_host_paths": ["/var/lib/kubelet/device-plugins", "/run/nvidia/mps", "/var/run/cdi"],
-	}),
-	_agent("Intel GPU device plugin", "maintenance", ["intel-gpu-plugin"], ["intel/intel-gpu-plugin"], {
-		"root": true, "writable_host_paths": ["/var/lib/kubelet/device-plugins", "/var/run/cdi"],
-	}),
+		"name": "node-feature-discovery worker", "kind": "maintenance",
+		"labels": ["node-feature-discovery", "nfd-worker"],
+		"images": ["nfd/node-feature-discovery"],
+		"needs": {
+			"writable_host_paths": ["/etc/kubernetes/node-feature-discovery/features.d"],
+		},
+	},
+	{
+		"name": "NVIDIA device plugin", "kind": "maintenance",
+		"labels": ["nvidia-device-plugin", "nvidia-device-plugin-ds"],
+		"images": ["nvidia/k8s-device-plugin"],
+		"needs": {
+			# hostPID and privileged: the chart's MPS control daemon, labelled like the plugin.
+			"host_namespaces": ["hostPID"], "root": true, "privileged": true,
+			"writable_host_paths": ["/var/lib/kubelet/device-plugins", "/run/nvidia/mps", "/var/run/cdi"],
+		},
+	},
+	{
+		"name": "Intel GPU device plugin", "kind": "maintenance",
+		"labels": ["intel-gpu-plugin"],
+		"images": ["intel/intel-gpu-plugin"],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/kubelet/device-plugins", "/var/run/cdi"],
+		},
+	},
 	# --- Metrics agents --------------------------------------------------------------------------
-	_agent("node-exporter", "metrics", ["node-exporter", "prometheus-node-exporter"],
-		["prometheus/node-exporter", "prom/node-exporter"],
 	{
-		"host_namespaces": ["hostNetwork", "hostPID"],
-	}),
-	_agent("cadvisor", "metrics", ["cadvisor"], ["cadvisor/cadvisor", "google/cadvisor"], {
-		"root": true, "privileged": true,
-	}),
-	_agent("windows-exporter", "metrics", ["windows-exporter", "prometheus-windows-exporter"],
-		["prometheus-community/windows-exporter"],
+		"name": "node-exporter", "kind": "metrics",
+		"labels": ["node-exporter", "prometheus-node-exporter"],
+		"images": ["prometheus/node-exporter", "prom/node-exporter"],
+		"needs": {
+			"host_namespaces": ["hostNetwork", "hostPID"],
+		},
+	},
 	{
-		# A Windows HostProcess container: it must use hostNetwork and is privileged on the node.
-		"host_namespaces": ["hostNetwork"], "privileged": true,
-	}),
-	_agent("datadog agent", "metrics", ["datadog", "datadog-agent"], ["datadoghq/agent", "datadog/agent"], {
-		"host_namespaces": ["hostNetwork", "hostPID"], "root": true,
-		"capabilities": [
-			"SYS_ADMIN", "SYS_RESOURCE", "SYS_PTRACE", "NET_ADMIN", "NET_BROADCAST", "NET_RAW",
-			"IPC_LOCK", "CHOWN", "DAC_READ_SEARCH",
-		],
-		"writable_host_paths": ["/var/run/datadog", "/var/lib/datadog-agent/logs"],
-	}),
+		"name": "cadvisor", "kind": "metrics",
+		"labels": ["cadvisor"],
+		"images": ["cadvisor/cadvisor", "google/cadvisor"],
+		"needs": {
+			"root": true, "privileged": true,
+		},
+	},
+	{
+		"name": "windows-exporter", "kind": "metrics",
+		"labels": ["windows-exporter", "prometheus-windows-exporter"],
+		"images": ["prometheus-community/windows-exporter"],
+		"needs": {
+			# A Windows HostProcess container: it must use hostNetwork and is privileged on the node.
+			"host_namespaces": ["hostNetwork"], "privileged": true,
+		},
+	},
+	{
+		"name": "datadog agent", "kind": "metrics",
+		"labels": ["datadog", "datadog-agent"],
+		"images": ["datadoghq/agent", "datadog/agent"],
+		"needs": {
+			"host_namespaces": ["hostNetwork", "hostPID"], "root": true,
+			"capabilities": [
+				"SYS_ADMIN", "SYS_RESOURCE", "SYS_PTRACE", "NET_ADMIN", "NET_BROADCAST", "NET_RAW",
+				"IPC_LOCK", "CHOWN", "DAC_READ_SEARCH",
+			],
+			"writable_host_paths": ["/var/run/datadog", "/var/lib/datadog-agent/logs"],
+		},
+	},
 	# --- Log agents ------------------------------------------------------------------------------
 	# Log agents keep their read positions next to the logs by default (fluentd's pos_file,
 	# fluent-bit's DB under /var/log), so they write /var/log.
-	_agent("fluentd", "logs", ["fluentd", "fluentd-elasticsearch"], [
+	{
+		"name": "fluentd", "kind": "logs",
+		"labels": ["fluentd", "fluentd-elasticsearch"],
+		"images": [
 		"fluent/fluentd", "fluent/fluentd-kubernetes-daemonset", "kokuwaio/fluentd-elasticsearch",
-	], {
-		"root": true, "writable_host_paths": ["/var/lib/fluentd", "/var/log"],
-	}),
-	_agent("fluent-bit", "logs", ["fluent-bit"], ["fluent/fluent-bit"], {
-		"root": true, "writable_host_paths": ["/var/lib/fluent-bit", "/var/log"],
-	}),
-	_agent("promtail", "logs", ["promtail"], ["grafana/promtail"], {
-		"root": true, "writable_host_paths": ["/run/promtail"],
-	}),
-	_agent("grafana alloy", "logs", ["alloy"], ["grafana/alloy"], {
-		"root": true, "writable_host_paths": ["/var/lib/alloy"],
-	}),
-	_agent("vector", "logs", ["vector"], ["timberio/vector"], {
-		"root": true, "writable_host_paths": ["/var/lib/vector"],
-	}),
-	_agent("opentelemetry-collector", "logs", ["opentelemetry-collector", "opentelemetry-collector-agent"], [
+	],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/fluentd", "/var/log"],
+		},
+	},
+	{
+		"name": "fluent-bit", "kind": "logs",
+		"labels": ["fluent-bit"],
+		"images": ["fluent/fluent-bit"],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/fluent-bit", "/var/log"],
+		},
+	},
+	{
+		"name": "promtail", "kind": "logs",
+		"labels": ["promtail"],
+		"images": ["grafana/promtail"],
+		"needs": {
+			"root": true, "writable_host_paths": ["/run/promtail"],
+		},
+	},
+	{
+		"name": "grafana alloy", "kind": "logs",
+		"labels": ["alloy"],
+		"images": ["grafana/alloy"],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/alloy"],
+		},
+	},
+	{
+		"name": "vector", "kind": "logs",
+		"labels": ["vector"],
+		"images": ["timberio/vector"],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/vector"],
+		},
+	},
+	{
+		"name": "opentelemetry-collector", "kind": "logs",
+		"labels": ["opentelemetry-collector", "opentelemetry-collector-agent"],
+		"images": [
 		"otel/opentelemetry-collector",
 		"otel/opentelemetry-collector-contrib",
 		"otel/opentelemetry-collector-k8s",
 		"open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-contrib",
 		"open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-k8s",
-	], {
-		"root": true, "writable_host_paths": ["/var/lib/otelcol"],
-	}),
+	],
+		"needs": {
+			"root": true, "writable_host_paths": ["/var/lib/otelcol"],
+		},
+	},
 ]
 
 # METADATA
@@ -252,25 +412,22 @@ helpers := {
 	"prometheus-operator/kube-rbac-proxy",
 }
 
-# An entry with every need filled in: what `needs` leaves out is not needed. Every agent in the
-# catalogue runs on every node (blanket tolerations) and is node-critical.
-_agent(name, kind, labels, images, needs) := {
-	"name": name,
-	"kind": kind,
-	"labels": labels,
-	"images": images,
-	"needs": object.union(
-		{
-			"host_namespaces": [],
-			"root": false,
-			"privileged": false,
-			"capabilities": [],
-			"seccomp_unconfined": false,
-			"writable_host_paths": [],
-			"network": kind == "network",
-			"blanket_tolerations": true,
-			"node_critical": true,
-		},
-		needs,
-	),
-}
+# METADATA
+# title: ENTRY with every need filled in
+# description: >-
+#   What `needs` leaves out is not needed; every agent in the catalogue runs on every node (blanket
+#   tolerations) and is node-critical.
+complete(entry) := object.union(entry, {"needs": object.union(
+	{
+		"host_namespaces": [],
+		"root": false,
+		"privileged": false,
+		"capabilities": [],
+		"seccomp_unconfined": false,
+		"writable_host_paths": [],
+		"network": entry.kind == "network",
+		"blanket_tolerations": true,
+		"node_critical": true,
+	},
+	entry.needs,
+)})

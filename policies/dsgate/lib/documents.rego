@@ -207,8 +207,9 @@ _name_values(labels, keys) := {value |
 
 # METADATA
 # title: The CATALOGUE entry of a well-known agent, matched on a name label AND an image; {} if none
+# description: The entry is returned with every need filled in (data.dsgate.agents.complete).
 well_known_agent(names, pod_containers, catalogue) := array.concat(
-	[entry |
+	[data.dsgate.agents.complete(entry) |
 		some entry in catalogue
 		some name in entry.labels
 		name in names
@@ -241,7 +242,8 @@ helper_images := data.dsgate.agents.helpers if parameters.well_known_agents == t
 
 default _catalogue := []
 
-_catalogue := data.dsgate.agents.catalogue if parameters.well_known_agents == true
+# The entries as written (a constant): well_known_agent completes the one it matches.
+_catalogue := data.dsgate.agents.entries if parameters.well_known_agents == true
 
 # METADATA
 # title: What an agent may do, by parameter or, unless that parameter is GIVEN, by the catalogue
