@@ -86,14 +86,15 @@ def test_another_helm_binary_gets_its_own_script(cache: Path, tmp_path: Path) ->
     [
         pytest.param("#!/bin/sh\necho 'v4.0.0'\n", True, id="answers"),
         pytest.param("#!/bin/sh\necho broken >&2\nexit 1\n", False, id="version-fails"),
+        pytest.param(None, False, id="not-executable"),
     ],
 )
 def test_a_helm_whose_version_fails_is_given_to_kustomize_itself(
-    cache: Path, tmp_path: Path, fake_helm: str, expected_script: bool
+    cache: Path, tmp_path: Path, fake_helm: str | None, expected_script: bool
 ) -> None:
     helm = tmp_path / "helm"
-    helm.write_text(fake_helm)
-    helm.chmod(0o755)
+    helm.write_text(fake_helm or "not a program")
+    helm.chmod(0o755 if fake_helm else 0o644)
     command = helmshim.helm_command(helm)
     assert (command != helm) == expected_script
     if expected_script:

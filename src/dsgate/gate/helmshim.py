@@ -55,7 +55,10 @@ def helm_command(helm: Path) -> Path:
     with _lock:
         if os.access(path, os.X_OK):
             return path
-        answer = procs.run_text([str(helm), *VERSION_ARGS], timeout=60)
+        try:
+            answer = procs.run_text([str(helm), *VERSION_ARGS], timeout=60)
+        except OSError:  # not executable: kustomize reports it as it would
+            return helm
         if answer.returncode != 0:
             return helm
         aside = path.with_name(f"helm.{os.getpid()}.tmp")
