@@ -1,7 +1,8 @@
 # METADATA
 # title: dsgate library - the catalogue of well-known node agents
 # description: >-
-#   Data only: the node agents the policies recognise without configuration. An entry matches a
+#   Data (lib.complete_agent fills in each entry's needs): the node agents the policies recognise
+#   without configuration. An entry matches a
 #   DaemonSet only when BOTH one of its name labels (the value of app.kubernetes.io/name, k8s-app,
 #   app or name on the pod template or the DaemonSet) is in `labels` AND one of the pod's images has
 #   a repository path (without the registry host, so a mirror is still recognised; a mirror's extra
@@ -14,16 +15,18 @@
 #   project's own upstream manifests or Helm chart.
 package dsgate.agents
 
+import data.dsgate.lib
+
 # METADATA
 # title: The well-known node agents with every need filled in, in matching order
 # description: >-
 #   What the docs and the admission parameters read. Matching a DaemonSet reads `entries` and
 #   completes only the entry it matches: `entries` is a constant, which OPA does not rebuild for each
 #   query, where this list is built anew by every query that reads it.
-catalogue := [complete(entry) | some entry in entries]
+catalogue := [lib.complete_agent(entry) | some entry in entries]
 
 # METADATA
-# title: The well-known node agents as written, in matching order (`complete` fills in the needs)
+# title: The well-known node agents as written, in matching order (lib.complete_agent fills in the needs)
 entries := [
 	# --- CNI plugins and the node's network datapath -----------------------------------------
 	{
@@ -411,23 +414,3 @@ helpers := {
 	"kubebuilder/kube-rbac-proxy",
 	"prometheus-operator/kube-rbac-proxy",
 }
-
-# METADATA
-# title: ENTRY with every need filled in
-# description: >-
-#   What `needs` leaves out is not needed; every agent in the catalogue runs on every node (blanket
-#   tolerations) and is node-critical.
-complete(entry) := object.union(entry, {"needs": object.union(
-	{
-		"host_namespaces": [],
-		"root": false,
-		"privileged": false,
-		"capabilities": [],
-		"seccomp_unconfined": false,
-		"writable_host_paths": [],
-		"network": entry.kind == "network",
-		"blanket_tolerations": true,
-		"node_critical": true,
-	},
-	entry.needs,
-)})

@@ -207,9 +207,9 @@ _name_values(labels, keys) := {value |
 
 # METADATA
 # title: The CATALOGUE entry of a well-known agent, matched on a name label AND an image; {} if none
-# description: The entry is returned with every need filled in (data.dsgate.agents.complete).
+# description: The entry is returned with every need filled in (complete_agent).
 well_known_agent(names, pod_containers, catalogue) := array.concat(
-	[data.dsgate.agents.complete(entry) |
+	[complete_agent(entry) |
 		some entry in catalogue
 		some name in entry.labels
 		name in names
@@ -218,6 +218,26 @@ well_known_agent(names, pod_containers, catalogue) := array.concat(
 	],
 	[{}],
 )[0]
+
+# METADATA
+# title: A catalogue ENTRY (data.dsgate.agents.entries) with every need filled in
+# description: >-
+#   What `needs` leaves out is not needed; every agent in the catalogue runs on every node (blanket
+#   tolerations) and is node-critical.
+complete_agent(entry) := object.union(entry, {"needs": object.union(
+	{
+		"host_namespaces": [],
+		"root": false,
+		"privileged": false,
+		"capabilities": [],
+		"seccomp_unconfined": false,
+		"writable_host_paths": [],
+		"network": entry.kind == "network",
+		"blanket_tolerations": true,
+		"node_critical": true,
+	},
+	entry.needs,
+)})
 
 # An image repository path is the catalogue's, or a mirror's path that ends with it.
 _image_matches(path, images) if path in images
