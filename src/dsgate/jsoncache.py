@@ -57,11 +57,23 @@ def source(path: str) -> bytes:
 
 
 def _write(path: Path, value: Any) -> None:
+    write_aside(path, lambda: json.dumps(value, separators=(",", ":")))
+
+
+def write_aside(path: Path, content: Callable[[], str], mode: int | None = None) -> bool:
+    """Keep CONTENT() as the file PATH in the cache (with MODE when given): written aside, then renamed,
+    so a concurrent run reads the old file or the new one, never part of one. False, and nothing left
+    behind, when it is not kept: a read-only cache, or CONTENT raising TypeError or ValueError (a value
+    JSON cannot hold)."""
     aside = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside.write_text(json.dumps(value, separators=(",", ":")))
-        aside.replace(path)  # atomic: a concurrent run reads the old file or the new one
-    except (OSError, TypeError, ValueError):  # a read-only cache, or a value JSON cannot hold: not kept
+        aside.write_text(content())
+        if mode is not None:
+            aside.chmod(mode)
+        aside.replace(path)
+    except (OSError, TypeError, ValueError):
         with contextlib.suppress(OSError):
             aside.unlink(missing_ok=True)
+        return False
+    return True

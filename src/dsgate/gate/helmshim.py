@@ -10,7 +10,6 @@ modification time are the script's key), so kustomize sees exactly what the bina
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import threading
@@ -61,14 +60,6 @@ def helm_command(helm: Path) -> Path:
             return helm
         if answer.returncode != 0:
             return helm
-        aside = path.with_name(f"helm.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            aside.write_text(script(helm, answer.stdout))
-            aside.chmod(0o755)
-            aside.replace(path)  # atomic: a concurrent run finds the whole script or none
-        except OSError:  # a read-only cache: kustomize runs helm itself
-            with contextlib.suppress(OSError):
-                aside.unlink(missing_ok=True)
-            return helm
+        if not jsoncache.write_aside(path, lambda: script(helm, answer.stdout), 0o755):
+            return helm  # a read-only cache: kustomize runs helm itself
     return path
