@@ -10,7 +10,8 @@ out/bench/make-test.json. Not part of `make bench`: it takes about as long as CI
 
 --cpu also says where the CPU went (bench/suite_cpu.py): by program, by test module and by test. It
 needs root and `accton` (Debian package acct): process accounting is on for the run, into a file in
-the clone's parent directory, and off after it. --workers sets PYTEST_WORKERS.
+the clone's parent directory, and off after it. --workers sets PYTEST_WORKERS; PYTEST_ARGS from the
+environment is passed on (after --cpu's own plugin).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ def main() -> int:
     if args.cpu:
         traces.mkdir()
         accounting.touch()
-        env |= {"PYTHONPATH": str(BENCH), "TESTTRACE_DIR": str(traces), "PYTEST_ARGS": "-p testtrace"}
+        env |= {
+            "PYTHONPATH": str(BENCH),
+            "TESTTRACE_DIR": str(traces),
+            "PYTEST_ARGS": " ".join(("-p testtrace", env.get("PYTEST_ARGS", ""))).strip(),
+        }
         subprocess.run([accton, str(accounting)], check=True, capture_output=True)
     load = results.load()
     start = time.perf_counter()
