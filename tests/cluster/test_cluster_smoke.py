@@ -6,11 +6,14 @@ import json
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dsgate import procs
 from dsgate.cluster import kube
+from dsgate.cluster.components import component_pids
 from dsgate.cluster.lifecycle import LocalCluster
 from dsgate.cluster.topology import CONTROL_PLANE_LABEL
 from dsgate.versions import kubernetes_version
@@ -57,6 +60,15 @@ def _ready_pods_by_node(cluster: LocalCluster, namespace: str, name: str) -> dic
 
 def _ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_components_run_with_the_go_servers_collector_target(local_cluster: LocalCluster) -> None:
+    """Every component kwokctl started inherited procs.go_server_env's GOGC (the suite sets none)."""
+    pids = component_pids(local_cluster.paths)
+    assert {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} <= set(pids), pids
+    for name, pid in pids.items():
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert f"GOGC={procs.GO_SERVER_GC_PERCENT}".encode() in environ, name
 
 
 def test_nodes_are_ordinary_and_only_the_control_plane_is_tainted(local_cluster: LocalCluster) -> None:

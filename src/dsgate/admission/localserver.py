@@ -52,7 +52,9 @@ class LocalServer:
             "--v=0",
         ]
         with (self._tmp / "kube-controller-manager.log").open("wb") as log:
-            self._controller = procs.popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self._controller = procs.popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=procs.go_server_env()
+            )
 
     def log(self) -> Path:
         return self._tmp / "kube-controller-manager.log"

@@ -102,7 +102,8 @@ def kwokctl_config(
 
 
 def kwokctl_env(paths: ClusterPaths, tools: dict[str, Path]) -> dict[str, str]:
-    """kwokctl's environment: our kubectl first on PATH, no stray KWOK_* overrides, no network.
+    """kwokctl's environment: our kubectl first on PATH, no stray KWOK_* overrides, no network, and
+    the Go servers' GC target (procs.go_server_env), which the components kwokctl starts inherit.
 
     HTTP(S)_PROXY points at a closed local port, so any download kwokctl might attempt fails
     at once instead of reaching the internet (Go never proxies 127.0.0.1, so the cluster's
@@ -116,7 +117,7 @@ def kwokctl_env(paths: ClusterPaths, tools: dict[str, Path]) -> dict[str, str]:
     link.symlink_to(tools["kubectl"])
     env = {
         k: v
-        for k, v in os.environ.items()
+        for k, v in procs.go_server_env().items()
         if not k.startswith("KWOK_") and k.upper() not in {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"}
     }
     env.update(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -186,7 +185,7 @@ class OpaServer:
             str(self.policy_dir),
             str(data_file),
         ]
-        env = {**os.environ, "GOMEMLIMIT": str(self.memory)} if self.memory else None
+        env = procs.go_server_env() | ({"GOMEMLIMIT": str(self.memory)} if self.memory else {})
         self.process = procs.popen(
             cmd,
             procs.OsLimits(memory=self.memory),
