@@ -122,6 +122,22 @@ def pushed(registry: str, packages: dict[str, Path], tmp_path_factory: pytest.Te
     return f"oci://{registry}/dsgate/charts"
 
 
+# The installs and upgrades here run with minReadySeconds 2, not the charts' 10 (in both versions of
+# an upgrade): the same waves under the same maxUnavailable, in a third of the time (each wave waits
+# minReadySeconds; 108 s a chart with 10). The default only sets how long each wave waits; what
+# minReadySeconds does to a rollout is behaviour/test_rollout's. The README's quick start and
+# test_cluster_deploy's default scenarios keep the charts' defaults.
+QUICK_ROLLOUT = "minReadySeconds: 2\n"
+
+
+@pytest.fixture
+def quick_rollout(tmp_path: Path) -> Path:
+    """A values file with QUICK_ROLLOUT."""
+    values = tmp_path / "quick-rollout.yaml"
+    values.write_text(QUICK_ROLLOUT)
+    return values
+
+
 def _tags(registry: str, chart: str) -> list[str]:
     tags: list[str] = requests.get(f"http://{registry}/v2/dsgate/charts/{chart}/tags/list", timeout=5).json()["tags"]
     return tags
@@ -129,13 +145,13 @@ def _tags(registry: str, chart: str) -> list[str]:
 
 @pytest.mark.parametrize("chart", NAMES)
 def test_chart_installs_from_the_oci_registry_by_version(
-    local_cluster: LocalCluster, registry: str, pushed: str, chart: str
+    local_cluster: LocalCluster, registry: str, pushed: str, chart: str, quick_rollout: Path
 ) -> None:
     assert _tags(registry, chart) == [_version(chart)]
     namespace = f"oci-{uuid.uuid4().hex[:6]}"
     result = deploy_chart(
         f"{pushed}/{chart}",
-        [],
+        [quick_rollout],
         local_cluster.kubeconfig,
         namespace,
         f"oci-{chart}",
@@ -205,18 +221,12 @@ def _sample_unavailable(dyn: DynamicClient, namespace: str, name: str, stop: thr
         stop.wait(0.2)
 
 
-# The upgrades run with minReadySeconds 2, not the charts' 10, in both versions: the same waves under
-# the same maxUnavailable, in a third of the time (each wave waits minReadySeconds; 108 s a chart with
-# 10). The default only sets how long each wave waits; what minReadySeconds does to a rollout is
-# behaviour/test_rollout's.
-UPGRADE_VALUES = "minReadySeconds: 2\n"
-
-
 @pytest.mark.parametrize("chart", NAMES)
-def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path: Path, chart: str) -> None:
+def test_upgrade_from_the_previous_version(
+    local_cluster: LocalCluster, tmp_path: Path, chart: str, quick_rollout: Path
+) -> None:
     commit, old = previous_version(chart)
-    values = tmp_path / "values.yaml"
-    values.write_text(UPGRADE_VALUES)
+    values = quick_rollout
     assert old != _version(chart)
     # every chart of that commit: the chart and the library chart it may depend on (file://../dsgate-common)
     archive = subprocess.run(["git", "archive", commit, "charts"], cwd=REPO, capture_output=True, check=True).stdout
@@ -255,7 +265,9 @@ def test_upgrade_from_the_previous_version(local_cluster: LocalCluster, tmp_path
     assert result.daemonsets and all(d.updated == d.available == len(d.eligible_nodes) > 0 for d in result.daemonsets)
 
 
-def test_upgrade_that_changes_the_selector_fails(local_cluster: LocalCluster, tmp_path: Path) -> None:
+def test_upgrade_that_changes_the_selector_fails(
+    local_cluster: LocalCluster, tmp_path: Path, quick_rollout: Path
+) -> None:
     """The check can fail: a version whose selector gains a label is refused by the API server (immutable field)."""
     changed = tmp_path / "fluentd"
     for name in ("fluentd", "dsgate-common"):  # the chart and the library its selector comes from
@@ -272,7 +284,13 @@ def test_upgrade_that_changes_the_selector_fails(local_cluster: LocalCluster, tm
     )
     namespace = f"upgrade-{uuid.uuid4().hex[:6]}"
     result = deploy_chart(
-        REPO / "charts" / "fluentd", [], local_cluster.kubeconfig, namespace, "up-selector", BUDGET, upgrade_to=changed
+        REPO / "charts" / "fluentd",
+        [quick_rollout],
+        local_cluster.kubeconfig,
+        namespace,
+        "up-selector",
+        BUDGET,
+        upgrade_to=changed,
     )
     assert not result.ok
     assert any("helm upgrade up-selector" in m and "field is immutable" in m for m in result.messages), result.messages
