@@ -22,8 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 from dsgate.gate.chartdeps import local_dependencies
 from dsgate.gate.render import RenderError, build_dependencies
@@ -47,7 +46,7 @@ def _run(cmd: Sequence[str], cwd: Path | None = None) -> str:
 
 
 def chart_version(chart_yaml: str) -> str:
-    doc = yaml.safe_load(chart_yaml) or {}
+    doc = yamlc.safe_load(chart_yaml) or {}
     return str(doc.get("version", "")) if isinstance(doc, dict) else ""
 
 
@@ -71,7 +70,7 @@ def package(charts: Sequence[Path], out: Path, url: str = "", key: str = "", key
             raise ChartRepoError(str(exc)) from None
         sign = ["--sign", "--key", key, "--keyring", keyring] if key else []
         _run([helm, "package", str(chart), "--destination", str(out), *sign])
-        name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
+        name = yamlc.safe_load((chart / "Chart.yaml").read_text())["name"]
         packages.append(out / f"{name}-{chart_version((chart / 'Chart.yaml').read_text())}.tgz")
     _run([helm, "repo", "index", str(out), *(["--url", url] if url else [])])
     return packages

@@ -23,7 +23,7 @@ ARCHITECTURE = SRC.parents[1] / "docs" / "ARCHITECTURE.md"
 # (without a cycle): they are small single-purpose modules with no package of their own.
 BASE = "base"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    (BASE, ("errors", "paths", "versions", "limits", "procs", "net", "rundir", "tools", "k8s", "jsoncache")),
+    (BASE, ("errors", "paths", "versions", "limits", "procs", "net", "rundir", "tools", "k8s", "jsoncache", "yamlc")),
     ("engine", ("gate", "toolbuild")),
     ("configuration", ("config",)),
     ("plugins and consumers", ("gitops", "cluster", "docs", "chartrepo")),

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.paths import rules_dir
 
 NAMESPACE = "dsgate-diff"  # where a case without a namespace is created
@@ -82,7 +81,7 @@ def sample_cases(policies: Path | None = None) -> list[Case]:
     for path in sample_files(policies):
         text = path.read_text()
         data = _header_data(text)
-        documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        documents = [d for d in yamlc.safe_load_all(text) if isinstance(d, dict)]
         parameters = data.get("parameters") or {}
         rest = {k: v for k, v in data.items() if k != "parameters"}
         for index, doc in enumerate(documents):

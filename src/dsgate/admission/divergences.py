@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 
 PAIRS = ("raw-defaulted", "defaulted-admission", "raw-admission", "context-raw")
@@ -150,7 +151,7 @@ def load(path: Path) -> list[Entry]:
     if not path.is_file():
         return []
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yamlc.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise AllowlistError(f"{path}: not YAML: {exc}") from None
     entries = data.get("divergences") if isinstance(data, dict) else None

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.docs.catalogue import CatalogueError, Parameter, Rule, category_of, read_agents, read_helpers, read_library
 from dsgate.errors import DsgateError
 from dsgate.paths import MODEL_FILE, rules_dir
@@ -143,7 +144,7 @@ def _shown(path: Path, policy_dir: Path) -> str:
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yamlc.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise AdmissionError(f"{path}: cannot read it: {' '.join(str(exc).split())}") from None
     if not isinstance(raw, dict):

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.admission import exemptions, mutations, params, policies
 from dsgate.admission.library import AdmissionError, Library
 from dsgate.docs.catalogue import Rule
@@ -121,7 +122,7 @@ def dump(objects: Iterable[dict[str, Any]]) -> str:
 def read(path: Path) -> list[dict[str, Any]]:
     """A rendered set from a file (install -f)."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        docs = [d for d in yamlc.safe_load_all(path.read_text()) if d]
     except (OSError, yaml.YAMLError) as exc:
         raise AdmissionError(f"{path}: cannot read it: {' '.join(str(exc).split())}") from None
     if not all(isinstance(d, dict) and d.get("kind") for d in docs):

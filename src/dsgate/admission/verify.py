@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.admission import install, params, policies
 from dsgate.admission.library import AdmissionError
 from dsgate.admission.localserver import LocalServer
@@ -51,7 +52,7 @@ def samples(policy_dir: Path) -> list[tuple[str, JSON]]:
     out: list[tuple[str, JSON]] = []
     for path in sorted(rules_dir(policy_dir).glob("*/samples/**/*.yaml")):
         try:
-            docs = list(yaml.safe_load_all(path.read_text()))
+            docs = list(yamlc.safe_load_all(path.read_text()))
         except (OSError, yaml.YAMLError):
             continue
         where = path.relative_to(policy_dir).as_posix()

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from dsgate import config as config_mod
+from dsgate import yamlc
 from dsgate.audit import reports
 from dsgate.audit.run import audit
 from dsgate.audit.snapshot import AuditError, connect, read
@@ -108,7 +108,7 @@ def install_crds(api: ApiClient, kind: str) -> list[str]:
         raise ToolMissing(f"the {kind} CRDs are not in {folder}; run 'dsgate tools install --for check'")
     applied = []
     for path in files:
-        for crd in yaml.safe_load_all(path.read_text()):
+        for crd in yamlc.safe_load_all(path.read_text()):
             if crd and crd.get("kind") == "CustomResourceDefinition":
                 _apply(api, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
                 applied.append(crd["metadata"]["name"])

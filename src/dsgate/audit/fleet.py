@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.cluster.topology import TopologyError, parse_topology
 from dsgate.errors import DsgateError
 
@@ -35,7 +36,7 @@ def _slim(node: dict[str, Any]) -> dict[str, Any]:
 def load_nodes(path: Path) -> list[dict[str, Any]]:
     """The nodes in PATH (see the module docstring); FleetError when it holds none or is not YAML."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        docs = [d for d in yamlc.safe_load_all(path.read_text()) if d]
     except OSError as exc:
         raise FleetError(f"--nodes {path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.audit import coverage as cov
 from dsgate.audit.snapshot import Snapshot
 from dsgate.cluster import rollout
@@ -101,7 +100,7 @@ def lifecycle_taints() -> list[cov.LifecycleTaint]:
         cov.LifecycleTaint(
             key=t["key"], effect=t["effect"], value=str(t.get("value", "")), who=t["who"], source=t["source"]
         )
-        for t in yaml.safe_load(text)["taints"]
+        for t in yamlc.safe_load(text)["taints"]
     ]
 
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-import yaml
 from kubernetes.dynamic import DynamicClient
 
+from dsgate import yamlc
 from dsgate.cluster import kube
 from dsgate.cluster.eligibility import eligible_nodes
 from dsgate.errors import DsgateError
@@ -90,7 +90,7 @@ def _helm(helm: Path, args: Sequence[str], kubeconfig: Path, timeout: float) -> 
 
 
 def _manifest_objects(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+    return [d for d in yamlc.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
 
 
 def _ref(obj: dict[str, Any]) -> str:

@@ -40,8 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.cluster.components import (
     component_pids,
     dead_component_detail,
@@ -299,7 +298,7 @@ def topology_digest(raw: dict[str, Any]) -> str:
 def _read_topology(topology_file: Path | None) -> tuple[Topology, dict[str, Any]]:
     path = Path(topology_file) if topology_file else DEFAULT_TOPOLOGY
     topology = load_topology(path)
-    raw = yaml.safe_load(path.read_text())
+    raw = yamlc.safe_load(path.read_text())
     return topology, raw
 
 

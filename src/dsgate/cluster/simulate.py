@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from dsgate import procs, rundir
+from dsgate import procs, rundir, yamlc
 from dsgate.cluster import kube, observe
 from dsgate.cluster import rollout as rollout_mod
 from dsgate.cluster.eligibility import eligible_nodes
@@ -123,7 +123,7 @@ def set_values(pairs: Sequence[str]) -> dict[str, Any]:
             if not isinstance(node, dict):
                 raise SimulateError(f"--upgrade-set {pair!r}: {part} is set to a scalar by an earlier --upgrade-set")
         try:
-            node[last] = yaml.safe_load(raw) if raw else ""
+            node[last] = yamlc.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             node[last] = raw
     return values

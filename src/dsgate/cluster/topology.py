@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 from dsgate.k8s import parse_quantity
 from dsgate.paths import CLUSTER_STAGES_DIR, DEFAULT_TOPOLOGY
@@ -288,7 +289,7 @@ def load_topology(path: Path | None = None) -> Topology:
     except OSError as exc:
         raise TopologyError(f"cannot read topology file {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlc.safe_load(text)
     except yaml.YAMLError as exc:
         raise TopologyError(f"{path}: not valid YAML: {exc}") from None
     return parse_topology(data, str(path))
@@ -298,7 +299,7 @@ def stage_documents(topology: Topology) -> list[dict[str, Any]]:
     """The kwok Stage objects from cluster/stages/, with the topology's pod delays applied."""
     docs: list[dict[str, Any]] = []
     for path in sorted(STAGES_DIR.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yamlc.safe_load_all(path.read_text()):
             if doc:
                 docs.append(doc)
     by_name = {d["metadata"]["name"]: d for d in docs}

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 
 START_MARKER = "<!-- values-table:start -->"
@@ -146,7 +147,7 @@ def _walk(
             continue
         if not comment.description:
             errors.append(f"{origin}:{line + 1}: key '{path}' has an empty '# --' description")
-        value = yaml.safe_load(yaml.serialize(value_node))
+        value = yamlc.safe_load(yaml.serialize(value_node))
         docs.append(
             ValueDoc(
                 key=path,

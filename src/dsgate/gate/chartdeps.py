@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
+
 FILE_SCHEME = "file://"
 
 
@@ -36,7 +38,7 @@ def local_dependencies(chart: Path) -> list[tuple[str, Path]]:
 @functools.lru_cache(maxsize=256)
 def _dependencies(chart: Path, mtime_ns: int, size: int) -> tuple[tuple[str, Path], ...]:
     try:
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+        meta = yamlc.safe_load((chart / "Chart.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return ()
     deps = meta.get("dependencies") if isinstance(meta, dict) else None
@@ -81,7 +83,7 @@ def locked(chart: Path) -> Iterator[None]:
 @functools.lru_cache(maxsize=256)
 def _yaml_file(path: Path, mtime_ns: int, size: int) -> Any:
     """PATH parsed, once per content (size and mtime): every build of an overlay reads its bases again."""
-    return yaml.safe_load(path.read_text()) or {}
+    return yamlc.safe_load(path.read_text()) or {}
 
 
 def kustomize_charts(directory: Path, seen: set[Path] | None = None) -> list[Path]:

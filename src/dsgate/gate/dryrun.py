@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import prerequisites
 from dsgate.gate.clustermodel import PSA_LEVELS
 from dsgate.gate.documents import Document
@@ -64,7 +65,7 @@ def chart_level(chart: Path) -> str | None:
 @functools.lru_cache(maxsize=256)
 def _chart_level(chart: Path, mtime_ns: int, size: int) -> str | None:
     try:
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+        meta = yamlc.safe_load((chart / "Chart.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
     level = ((meta.get("annotations") or {}) if isinstance(meta, dict) else {}).get(CHART_LEVEL_ANNOTATION)

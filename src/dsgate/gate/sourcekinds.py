@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import dryrun
 from dsgate.gate.chartdeps import local_dependencies
 from dsgate.gate.clustermodel import ClusterModel
@@ -56,7 +57,7 @@ DEFAULT_NAMESPACE = "default"  # where a kustomization's or a file's objects lan
 def is_library_chart(chart: Path) -> bool:
     """Whether CHART's Chart.yaml says `type: library` (helm refuses to render or install one)."""
     try:
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+        meta = yamlc.safe_load((chart / "Chart.yaml").read_text())
     except (OSError, yaml.YAMLError):
         return False  # helm reports the broken Chart.yaml when it renders
     return isinstance(meta, dict) and meta.get("type") == "library"

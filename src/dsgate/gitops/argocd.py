@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from dsgate import rundir
+from dsgate import rundir, yamlc
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gate.sources import kustomization_file
 from dsgate.gitops import destinations
@@ -232,13 +232,13 @@ class ArgoExpander:
         values: dict[str, Any] = {}
         for path in files:
             try:
-                loaded = yaml.safe_load(path.read_text()) or {}
+                loaded = yamlc.safe_load(path.read_text()) or {}
             except yaml.YAMLError as exc:
                 raise GitOpsError(f"{what}: value file {path} is not YAML: {exc}") from exc
             values = merge(values, loaded if isinstance(loaded, dict) else {})
         # valuesObject, when set, is used instead of values (Argo CD's ValuesYAML)
         inline = helm.get("valuesObject") or (
-            yaml.safe_load(str(helm["values"])) if isinstance(helm.get("values"), str) else helm.get("values")
+            yamlc.safe_load(str(helm["values"])) if isinstance(helm.get("values"), str) else helm.get("values")
         )
         if isinstance(inline, dict):
             values = merge(values, inline)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.semver import ConstraintError, highest
@@ -124,7 +125,7 @@ def missing_dependencies(what: str, chart: Path, error: str, dirs: Sequence[Path
     deps: dict[str, dict[str, object]] = {}
     for name in ("requirements.yaml", "Chart.yaml"):  # apiVersion v1 charts list them in requirements.yaml
         try:
-            meta = yaml.safe_load((chart / name).read_text()) if chart.is_dir() else {}
+            meta = yamlc.safe_load((chart / name).read_text()) if chart.is_dir() else {}
         except (OSError, yaml.YAMLError):
             meta = {}
         listed = meta.get("dependencies") if isinstance(meta, dict) else None
@@ -142,7 +143,7 @@ def missing_dependencies(what: str, chart: Path, error: str, dirs: Sequence[Path
 def chart_metadata(directory: Path) -> tuple[str, str] | None:
     """(name, version) from DIRECTORY's Chart.yaml, or None when it has none."""
     try:
-        meta = yaml.safe_load((directory / "Chart.yaml").read_text()) or {}
+        meta = yamlc.safe_load((directory / "Chart.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(meta, dict) or not meta.get("name"):

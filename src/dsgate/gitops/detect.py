@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
+
 _MARKER = re.compile(
     r"^apiVersion:\s*['\"]?(?:kustomize|helm)\.toolkit\.fluxcd\.io/|^apiVersion:\s*['\"]?argoproj\.io/", re.M
 )
@@ -80,7 +82,7 @@ def argo_entry(directory: Path) -> bool:
 
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        for doc in yaml.safe_load_all(path.read_text(errors="replace")):
+        for doc in yamlc.safe_load_all(path.read_text(errors="replace")):
             if isinstance(doc, dict):
                 yield doc
     except (OSError, yaml.YAMLError):

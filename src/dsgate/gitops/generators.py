@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.gitops.objects import GitOpsError
 from dsgate.gitops.repos import Repos
 
@@ -216,7 +217,7 @@ class Generators:
                 if not path.is_file():
                     continue
                 try:
-                    data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+                    data = json.loads(path.read_text()) if path.suffix == ".json" else yamlc.safe_load(path.read_text())
                 except (OSError, ValueError, yaml.YAMLError) as exc:
                     raise GitOpsError(
                         f"{what}: git files generator: {path} does not read as JSON or YAML: {exc}"

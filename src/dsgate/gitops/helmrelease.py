@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from dsgate import rundir
+from dsgate import rundir, yamlc
 from dsgate.gate.render import HelmBatch, RenderError, helm_template, run_render_tool
 from dsgate.gitops.charts import ChartStore, missing_dependencies
 from dsgate.gitops.flux import Cluster, Reader
@@ -115,7 +115,7 @@ def release_values(hr: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
             set_path(result, str(ref["targetPath"]), data[key])
             continue
         try:
-            parsed = yaml.safe_load(data[key]) or {}
+            parsed = yamlc.safe_load(data[key]) or {}
         except yaml.YAMLError as exc:
             raise GitOpsError(f"{step(hr)}: valuesFrom {kind} {ns}/{name} key {key!r} is not YAML: {exc}") from exc
         if not isinstance(parsed, dict):

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dsgate import rundir
+from dsgate import rundir, yamlc
 from dsgate.gate.render import run_render_tool
 from dsgate.gate.sources import KUSTOMIZATION_FILES, SKIP_DIRS, kustomization_file
 from dsgate.gitops.objects import GitOpsError
@@ -40,7 +40,7 @@ def _generated(directory: Path) -> dict[str, Any]:
                     walk(path)
             elif path.suffix in (".yaml", ".yml") and path.name not in KUSTOMIZATION_FILES:
                 try:
-                    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+                    docs = [d for d in yamlc.safe_load_all(path.read_text()) if d is not None]
                 except yaml.YAMLError as exc:
                     raise GitOpsError(f"{path}: failed to decode Kubernetes YAML: {exc}") from exc
                 if docs and all(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in docs):
@@ -102,7 +102,7 @@ class Builder:
         kus: dict[str, Any] = {}
         if existing is not None:
             try:
-                kus = yaml.safe_load(existing.read_text()) or {}
+                kus = yamlc.safe_load(existing.read_text()) or {}
             except yaml.YAMLError as exc:
                 raise GitOpsError(f"{existing}: malformed YAML: {exc}") from exc
             if kus.get("helmCharts"):

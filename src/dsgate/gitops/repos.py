@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.gitops.objects import FLUX_HELM, FLUX_KUSTOMIZE, GitOpsError
 
 _SCP = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
@@ -115,7 +116,7 @@ def _flux_paths(entry: Path) -> list[str]:  # noqa: C901  # one branch per Flux 
     )
     for path in files:
         try:
-            docs: list[Any] = list(yaml.safe_load_all(path.read_text()))
+            docs: list[Any] = list(yamlc.safe_load_all(path.read_text()))
         except (OSError, yaml.YAMLError, UnicodeDecodeError):
             continue
         for doc in docs:
