@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.admission import celcost, library, render
 from dsgate.gate import controls
 from tests.support import POLICIES
@@ -48,7 +48,7 @@ def worst(strict_set: list[JSON]) -> JSON:
 
 
 def _pod_spec() -> JSON:
-    ds = yaml.safe_load(WORST_CASE.read_text())
+    ds = yamlc.safe_load(WORST_CASE.read_text())
     return dict(ds["spec"]["template"]["spec"])
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.admission import install, library, params, policies, render
 from dsgate.admission.install import InstallError, Kubectl
 from dsgate.admission.library import AdmissionError
@@ -111,7 +111,7 @@ def _settled(server: LocalServer, rule: str) -> None:
 
 def _sample(rule: str, verdict: str) -> JSON:
     for path in sorted(rules_dir(POLICIES).glob(f"*/samples/{rule}/{verdict}*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yamlc.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "DaemonSet":
                 return dict(doc)
     raise AssertionError(f"no {verdict} DaemonSet sample for {rule}")
@@ -190,7 +190,7 @@ def test_worst_case_daemonset_is_admitted(server: LocalServer, kubectl: Kubectl)
     loaded = dataclasses.replace(loaded, rules=[r for r in loaded.rules if r.admission != "vap" or r.id in loaded.cel])
     strict = render.render(loaded, render.Options(settings=controls.Settings(profile="strict")))
     install.install(kubectl, strict, progress=lambda _: None)
-    worst = yaml.safe_load((Path(__file__).parent / "data" / "worst-case-daemonset.yaml").read_text())
+    worst = yamlc.safe_load((Path(__file__).parent / "data" / "worst-case-daemonset.yaml").read_text())
     namespace = _namespace(server)
     # Enforcing once the worst case made to break one deny rule (DS-ROL-002: maxUnavailable above 25%) is refused.
     broken = copy.deepcopy(worst)

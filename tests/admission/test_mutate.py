@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.admission import install, library, params, policies, render, verify
 from dsgate.admission.install import Kubectl
 from dsgate.admission.localserver import LocalServer
@@ -48,7 +48,7 @@ _NAMED = re.compile(r"ValidatingAdmissionPolicy '([a-z0-9-]+)\.dsgate\.io'")
 def _sample(rule: str, name: str) -> JSON:
     """The DaemonSet of policies/dsgate/rules/*/samples/RULE/NAME.yaml."""
     (path,) = rules_dir(POLICIES).glob(f"*/samples/{rule}/{name}.yaml")
-    return next(d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "DaemonSet")
+    return next(d for d in yamlc.safe_load_all(path.read_text()) if d and d.get("kind") == "DaemonSet")
 
 
 def _pod(ds: JSON) -> JSON:

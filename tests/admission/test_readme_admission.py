@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.admission import cli, install, library, policies, render
 from dsgate.admission.install import Kubectl
 from dsgate.admission.localserver import LocalServer
@@ -104,7 +104,7 @@ def _sample(rule: str, known: bool = False) -> JSON:
     """RULE's denied sample DaemonSet; unless KNOWN, as an agent the catalogue does not know (so no
     mutation applies to it)."""
     (path,) = rules_dir(POLICIES).glob(f"*/samples/{rule}/denied.yaml")
-    ds = copy.deepcopy(next(d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "DaemonSet"))
+    ds = copy.deepcopy(next(d for d in yamlc.safe_load_all(path.read_text()) if d and d.get("kind") == "DaemonSet"))
     if known:
         return ds
     for labels in (
@@ -184,7 +184,7 @@ def test_section_runs_as_written(server: LocalServer, kubectl: Kubectl, shell: t
     # exemption (on the enforcing set without mutations): the block's annotation admits what its rule refuses
     language, text = blocks()["exemption"]
     assert language == "yaml"
-    annotations = yaml.safe_load(text)["metadata"]["annotations"]
+    annotations = yamlc.safe_load(text)["metadata"]["annotations"]
     ((key, reason),) = annotations.items()
     rule = key.removeprefix("dsgate.io/exempt.")
     refused = _sample(rule, known=True)  # refused by RULE alone

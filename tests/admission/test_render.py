@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.admission import exemptions, library, params, policies, render
 from dsgate.admission.library import AdmissionError, Library
 from dsgate.gate import controls
@@ -337,7 +338,7 @@ def test_check_set_refuses(objects: list[JSON], expected_error: str) -> None:
 )
 def test_bad_cel_files_refused(library_copy: Path, folder: str, text: JSON, expected_error: str) -> None:
     path = rules_dir(library_copy) / folder / "admission.yaml"
-    existing = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    existing = yamlc.safe_load(path.read_text()) if path.is_file() else {}
     path.write_text(yaml.safe_dump({**(existing or {}), **text}))
     with pytest.raises(AdmissionError, match=expected_error):
         render.render(library.load(library_copy), render.Options(settings=controls.Settings(profile="strict")))
@@ -345,7 +346,7 @@ def test_bad_cel_files_refused(library_copy: Path, folder: str, text: JSON, expe
 
 def test_vap_rule_without_cel_refused(library_copy: Path) -> None:
     path = rules_dir(library_copy) / "security" / "admission.yaml"
-    entries = yaml.safe_load(path.read_text())
+    entries = yamlc.safe_load(path.read_text())
     del entries["DS-SEC-002"]
     path.write_text(yaml.safe_dump(entries))
     loaded = library.load(library_copy)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.chartrepo import chart_version, unbumped
 from dsgate.gate.render import helm_template
 from dsgate.paths import CHARTS
@@ -78,7 +78,7 @@ def test_package_writes_both_charts_and_an_index(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     expected = {f"{name}-{version}.tgz" for name, version in _versions().items()}
     assert {p.name for p in out.iterdir()} == expected | {"index.yaml"}  # no .prov without a key
-    index = yaml.safe_load((out / "index.yaml").read_text())
+    index = yamlc.safe_load((out / "index.yaml").read_text())
     assert {name: [e["version"] for e in entries] for name, entries in index["entries"].items()} == {
         n: [v] for n, v in _versions().items()
     }
@@ -148,11 +148,11 @@ def test_signing_misconfiguration_is_one_line_exit_2(
 @pytest.mark.render
 @pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
 def test_artifacthub_images_are_the_rendered_images(chart: Path) -> None:
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    listed = {i["image"] for i in yaml.safe_load(meta["annotations"]["artifacthub.io/images"])}
+    meta = yamlc.safe_load((chart / "Chart.yaml").read_text())
+    listed = {i["image"] for i in yamlc.safe_load(meta["annotations"]["artifacthub.io/images"])}
     rendered: dict[str, set[str]] = {}
     for values in [None, *sorted((chart / "ci").glob("*-values.yaml"))]:
-        docs = yaml.safe_load_all(helm_template(chart, values_files=[values] if values else []).text)
+        docs = yamlc.safe_load_all(helm_template(chart, values_files=[values] if values else []).text)
         rendered[values.name if values else "default"] = {
             c["image"]
             for d in docs
@@ -167,16 +167,16 @@ def test_artifacthub_images_are_the_rendered_images(chart: Path) -> None:
 @pytest.mark.unit
 @pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.name)
 def test_artifacthub_metadata_and_changelog(chart: Path) -> None:
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta = yamlc.safe_load((chart / "Chart.yaml").read_text())
     annotations = meta["annotations"]
     # the repository's own licence, as its LICENSE file states it
     assert annotations["artifacthub.io/license"] == "Apache-2.0"
     assert "Apache License\n                           Version 2.0" in (REPO / "LICENSE").read_text()
     assert all(
         link["name"] and link["url"].startswith("https://")
-        for link in yaml.safe_load(annotations["artifacthub.io/links"])
+        for link in yamlc.safe_load(annotations["artifacthub.io/links"])
     )
-    changes = yaml.safe_load(annotations["artifacthub.io/changes"])
+    changes = yamlc.safe_load(annotations["artifacthub.io/changes"])
     assert changes and all(c["kind"] in CHANGE_KINDS and c["description"] for c in changes)
     changelog = (chart / "CHANGELOG.md").read_text()
     assert f"\n## {meta['version']}\n" in changelog, "the CHANGELOG has an entry for the chart's version"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from tests.support import CHARTS, daemonset
 
+from dsgate import yamlc
 from dsgate.gate import chartdeps
 from dsgate.gate.render import RenderError
 from dsgate.gate.sourcekinds import render_chart
@@ -280,7 +280,7 @@ def test_guards_fail_the_same_way(values: dict[str, Any], expected_message: str)
 def test_library_chart_is_a_dependency_of_both_charts() -> None:
     """Both charts declare the library as a file:// dependency, and neither keeps a copy of its helpers."""
     library = CHARTS / "dsgate-common"
-    assert yaml.safe_load((library / "Chart.yaml").read_text())["type"] == "library"
+    assert yamlc.safe_load((library / "Chart.yaml").read_text())["type"] == "library"
     defined = {
         line.split('"')[1]
         for path in (library / "templates").glob("_*.tpl")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.audit.cli import main
 from dsgate.cluster import kube
 from dsgate.cluster.lifecycle import LocalCluster
@@ -110,7 +111,7 @@ def test_reports_written_and_valid(
     results = {(r["policy"], r["resources"][0]["name"], r["result"]) for r in live["results"]}
     assert {("dsgate-coverage", "everywhere", "pass"), ("dsgate-coverage", "too-big", "fail")} <= results
     assert live["summary"]["fail"] >= 1
-    printed = [d for d in yaml.safe_load_all(out.out) if d and d["metadata"]["namespace"] == NAMESPACE]
+    printed = [d for d in yamlc.safe_load_all(out.out) if d and d["metadata"]["namespace"] == NAMESPACE]
     assert [d["kind"] for d in printed] == ["PolicyReport" if kind == "policyreport" else "Report"]
 
 
@@ -136,7 +137,7 @@ def _token_kubeconfig(local_cluster: LocalCluster, tmp_path: Path, rules: list[d
     ):
         kube.create_all(dyn, [obj], ignore_existing=True)
     token = _request_token(local_cluster, name)
-    config = yaml.safe_load(local_cluster.kubeconfig.read_text())
+    config = yamlc.safe_load(local_cluster.kubeconfig.read_text())
     cluster = config["clusters"][0]["cluster"]
     limited = {
         "apiVersion": "v1",
@@ -236,7 +237,7 @@ def test_readme_audit_block(local_cluster: LocalCluster, agents: dict[str, int],
         d["name"] for d in report["daemonsets"] if d["namespace"] == NAMESPACE
     }
     assert (tmp_path / "coverage.png").read_bytes()[:4] == b"\x89PNG"
-    fleet = yaml.safe_load((tmp_path / "fleet.yaml").read_text())
+    fleet = yamlc.safe_load((tmp_path / "fleet.yaml").read_text())
     assert {p["name"]: p["count"] for p in fleet["pools"]}["control-plane"] == 1
     assert "worker-0" not in (tmp_path / "fleet.yaml").read_text()  # names dropped
     live = kube.get_json(

@@ -29,7 +29,7 @@ import requests
 import yaml
 from kubernetes.dynamic import DynamicClient
 
-from dsgate import procs
+from dsgate import procs, yamlc
 from dsgate.chartrepo import chart_version, package
 from dsgate.cluster import kube, rollout
 from dsgate.cluster.deploy import deploy_chart
@@ -204,7 +204,7 @@ def _rollout_plan(local_cluster: LocalCluster, chart: str, values: Path) -> tupl
         text=True,
         check=True,
     )
-    (ds,) = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
+    (ds,) = [d for d in yamlc.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
     nodes = kube.list_items(kube.dynamic_client(local_cluster.kubeconfig), "v1", "Node")
     total = len(eligible_nodes(nodes, ds["spec"]["template"]["spec"]))
     plan = rollout.budget(ds, total)
@@ -334,7 +334,7 @@ def test_readme_chart_consumer_installs_from_the_registry(
             check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        (release,) = yaml.safe_load(
+        (release,) = yamlc.safe_load(
             subprocess.run(
                 [*helm, "list", "-n", "monitoring", "-o", "yaml"], capture_output=True, text=True, check=True
             ).stdout

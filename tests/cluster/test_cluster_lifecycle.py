@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.cluster import lifecycle as cluster
 from dsgate.cluster.cli import main
 from dsgate.cluster.components import component_pids, inspect
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
 
 def _small_topology(tmp_path: Path, workers: int, gpus: int = 0) -> Path:
-    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data = yamlc.safe_load(DEFAULT_TOPOLOGY.read_text())
     data["podReadyDelay"] = "500ms"
     for pool in data["pools"]:
         pool["count"] = {"control-plane": 1, "worker": workers, "gpu": gpus}[pool["name"]]

@@ -7,8 +7,8 @@ import ipaddress
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.cluster.topology import (
     CONTROL_PLANE_LABEL,
     DEFAULT_TOPOLOGY,
@@ -25,7 +25,7 @@ from dsgate.versions import kubernetes_version
 
 pytestmark = pytest.mark.unit
 
-BASE: dict[str, Any] = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+BASE: dict[str, Any] = yamlc.safe_load(DEFAULT_TOPOLOGY.read_text())
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:

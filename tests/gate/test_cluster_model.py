@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate import config
+from dsgate import config, yamlc
 from dsgate.gate import pipeline as gate
 from dsgate.gate import servercheck
 from dsgate.gate.clustermodel import ClusterModel
@@ -338,7 +338,7 @@ def test_readme_example(tmp_path: Path) -> None:
     (tmp_path / "dsgate.yaml").write_text(readme_block("cluster-model"))
     deploy = tmp_path / "deploy"
     deploy.mkdir()
-    agent = yaml.safe_load((DATA / "net-agent.yaml").read_text())
+    agent = yamlc.safe_load((DATA / "net-agent.yaml").read_text())
     shutil.copy(DATA / "net-agent.yaml", deploy / "kube-system.yaml")
     agent["metadata"]["namespace"] = "apps"
     (deploy / "apps.yaml").write_text(yaml.safe_dump(agent))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import ruleset
 from dsgate.gate.baseline import entry_of
 from dsgate.gate.controls import matches
@@ -488,7 +489,7 @@ def test_ruleset_follows_the_library_content(library: Path, tmp_path: Path) -> N
     ],
 )
 def test_unused_annotation_exemptions(tmp_path: Path, annotations: dict[str, str], expected_unused: list[str]) -> None:
-    doc = yaml.safe_load(BAD.read_text())
+    doc = yamlc.safe_load(BAD.read_text())
     doc["metadata"]["annotations"] = annotations
     (tmp_path / "ds.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     proc = dsgate_check("--no-config", "--no-server-check", "--format", "json", "ds.yaml", cwd=tmp_path)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
@@ -23,8 +24,8 @@ from .test_servercheck import CONTAINER, DAEMONSET
 pytestmark = [pytest.mark.policy, pytest.mark.server]
 
 DATA = Path(__file__).parent / "data" / "inputs"
-(CRD,) = yaml.safe_load_all((DATA / "crd-widget.yaml").read_text())
-(WIDGET,) = yaml.safe_load_all((DATA / "widget.yaml").read_text())
+(CRD,) = yamlc.safe_load_all((DATA / "crd-widget.yaml").read_text())
+(WIDGET,) = yamlc.safe_load_all((DATA / "widget.yaml").read_text())
 LEVELS = {"agents": "privileged", "monitoring": "baseline", "team": "privileged"}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import pipeline as gate
 from dsgate.gate.apiversions import deprecation_warnings
 from dsgate.gate.documents import DocumentError, Provenance, parse_stream
@@ -130,7 +131,7 @@ def test_deprecated_api_warns(
 
 
 def _crd() -> dict[str, Any]:
-    (crd,) = yaml.safe_load_all((DATA / "inputs" / "crd-widget.yaml").read_text())
+    (crd,) = yamlc.safe_load_all((DATA / "inputs" / "crd-widget.yaml").read_text())
     return dict(crd)
 
 

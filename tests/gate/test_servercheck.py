@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate import procs
+from dsgate import procs, yamlc
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
@@ -132,8 +132,8 @@ def test_pod_security_per_namespace(
 
 def test_crd_in_the_input_applied_first(server: servercheck.ApiServer) -> None:
     data = Path(__file__).parent / "data" / "inputs"
-    (crd,) = yaml.safe_load_all((data / "crd-widget.yaml").read_text())
-    (widget,) = yaml.safe_load_all((data / "widget.yaml").read_text())
+    (crd,) = yamlc.safe_load_all((data / "crd-widget.yaml").read_text())
+    (widget,) = yamlc.safe_load_all((data / "widget.yaml").read_text())
     bad = _with(widget, "spec.size", 0)
     docs = [(_doc(crd), ""), (_doc(widget), "monitoring"), (_doc(bad), "monitoring")]
     rejections = dryrun.check(server, [docs], {"monitoring": "baseline"}).rejections

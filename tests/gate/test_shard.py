@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgate import config, plugins
+from dsgate import config, plugins, yamlc
 from dsgate.cli import build_parser
 from dsgate.gate import merge, report
 from dsgate.gate import pipeline as gate
@@ -294,11 +294,9 @@ def test_readme_example() -> None:
     --no-deploy` (REPO_ARGS) plus _shard_argv, the merge job `dsgate report merge` on every shard's file."""
     import shlex
 
-    import yaml
-
     text = (REPO / "README.md").read_text()
     block = text.split("<!-- example: shard-matrix -->\n```yaml\n", 1)[1].split("```", 1)[0]
-    jobs = yaml.safe_load(block)["jobs"]
+    jobs = yamlc.safe_load(block)["jobs"]
     shards = jobs["shard"]["strategy"]["matrix"]["shard"]
     count = len(shards)
     (check,) = [s["run"] for s in jobs["shard"]["steps"] if "run" in s]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.gate.sourcekinds import FilesSource
 from dsgate.gitops import artifacts
 from dsgate.gitops.argocd import _template  # noqa: PLC2701  # the ApplicationSet template step, driven directly by the generator tests
@@ -184,7 +184,7 @@ def test_generators(
     generator: str, go: bool, clusters: list[ArgoCluster], keys: tuple[str, ...], expected: list[tuple[Any, ...]]
 ) -> None:
     gens = Generators(Repos(APPSETS), lambda: list(clusters), _template)
-    assert _names(gens.params(yaml.safe_load(generator), go, "ApplicationSet t"), *keys) == expected
+    assert _names(gens.params(yamlc.safe_load(generator), go, "ApplicationSet t"), *keys) == expected
 
 
 @pytest.mark.unit
@@ -210,7 +210,7 @@ def test_generators(
 def test_generator_errors(generator: str, expected_error: str) -> None:
     gens = Generators(Repos(APPSETS), list, _template)
     with pytest.raises(GitOpsError, match=expected_error):
-        gens.params(yaml.safe_load(generator), False, "ApplicationSet t")
+        gens.params(yamlc.safe_load(generator), False, "ApplicationSet t")
 
 
 PROD_URL = "https://prod.example.com:6443"

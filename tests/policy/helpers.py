@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.docs.catalogue import category_of
 from dsgate.paths import rules_dir
 from tests.support import POLICIES, REPO
@@ -62,7 +61,7 @@ def _ids(value: str) -> frozenset[str]:
 def load_sample(path: Path, rule: str = "", category: str = "", verdict: str = "community") -> Sample:
     text = path.read_text()
     header = _header(text)
-    documents = tuple(d for d in yaml.safe_load_all(text) if d is not None)
+    documents = tuple(d for d in yamlc.safe_load_all(text) if d is not None)
     return Sample(
         path=path,
         rule=rule,

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from dsgate import yamlc
 from dsgate.gate.documents import Provenance, parse_stream
 from dsgate.gate.render import HelmBatch, RenderError, helm_template_text
 from dsgate.gate.validate import Validator
@@ -211,9 +212,8 @@ def _wrong_type(value: Any) -> Any:
 @st.composite
 def invalid_values(draw: st.DrawFn, chart: str) -> tuple[dict[str, Any], str]:
     """Chart defaults with one key broken: a wrong type, or an unknown key. Returns (values, key)."""
-    import yaml
 
-    defaults = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+    defaults = yamlc.safe_load((CHARTS / chart / "values.yaml").read_text())
     paths = _leaf_paths(defaults)
     path = draw(st.sampled_from(paths))
     values: dict[str, Any] = {}
@@ -234,9 +234,8 @@ def invalid_values(draw: st.DrawFn, chart: str) -> tuple[dict[str, Any], str]:
 def test_schema_invalid_values_rejected_naming_the_key(batch: HelmBatch, chart: str) -> None:
     schema = schema_of(chart)
     validator = jsonschema.validators.validator_for(schema)(schema)
-    import yaml
 
-    defaults = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
+    defaults = yamlc.safe_load((CHARTS / chart / "values.yaml").read_text())
 
     @settings(
         max_examples=INVALID_EXAMPLES,

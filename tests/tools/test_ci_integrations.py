@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.tools import cache_dir
 from tests.tools.support import DAEMONSET, REPO, clean_manifests, readme_block, run
 
@@ -40,7 +41,7 @@ def consumer(
         **pip_env,
     }
     sha = run(["git", "rev-parse", "HEAD"], cwd=source_repo).stdout.strip()
-    config = yaml.safe_load(readme_block("pre-commit"))  # the README's quick start, pointed at the tree under test
+    config = yamlc.safe_load(readme_block("pre-commit"))  # the README's quick start, pointed at the tree under test
     config["repos"][0] |= {"repo": str(source_repo), "rev": sha}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     (repo / "dsgate.yaml").write_text("sources: [deploy]\n")
@@ -75,7 +76,7 @@ def test_pre_commit_hook_passes_clean_and_refuses_denied(consumer: tuple[Path, d
 def test_hook_manifest_is_valid() -> None:
     proc = run([str(BIN / "pre-commit"), "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")], ok=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    hooks = {h["id"]: h for h in yamlc.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     assert hooks["dsgate-check"]["entry"] == "dsgate check --no-deploy"
     assert hooks["dsgate-tools"]["entry"] == "dsgate tools install --for check"
 
@@ -96,7 +97,7 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 )
 def test_action_metadata_schema(mutation: Any, expected_valid: bool, tmp_path: Path) -> None:
     path = tmp_path / "action.yml"
-    path.write_text(yaml.safe_dump(mutation(yaml.safe_load(ACTION.read_text()))))
+    path.write_text(yaml.safe_dump(mutation(yamlc.safe_load(ACTION.read_text()))))
     proc = run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(path)], ok=False)
     assert (proc.returncode == 0) == expected_valid, proc.stdout + proc.stderr
 
@@ -122,7 +123,7 @@ def run_action(
     """Run every shell step of action.yml as a runner would: contexts substituted in env, outputs
     through $GITHUB_OUTPUT, $GITHUB_PATH prepended for later steps. `uses:` steps are recorded, not run.
     PIP_ENV: where pip finds the dependencies (conftest.pip_env)."""
-    action = yaml.safe_load(ACTION.read_text())
+    action = yamlc.safe_load(ACTION.read_text())
     context: dict[str, Any] = {
         "inputs": {name: spec.get("default", "") for name, spec in action["inputs"].items()} | inputs,
         "steps": {},

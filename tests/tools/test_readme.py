@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate.render import build_dependencies
 from dsgate.toolbuild.install import items_for
 from dsgate.tools import cache_dir, tool_path
@@ -37,7 +38,7 @@ CHARTS = REPO / "charts"
 
 
 def chart_version(name: str) -> str:
-    return str(yaml.safe_load((CHARTS / name / "Chart.yaml").read_text())["version"])
+    return str(yamlc.safe_load((CHARTS / name / "Chart.yaml").read_text())["version"])
 
 
 def test_chart_consumer_installs_the_current_version(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_chart_consumer_installs_the_current_version(tmp_path: Path) -> None:
 
 
 def test_gitops_helmrelease_points_at_the_chart_and_its_values_pass_the_gate(tmp_path: Path) -> None:
-    docs = {d["kind"]: d for d in yaml.safe_load_all(readme_block("gitops"))}
+    docs = {d["kind"]: d for d in yamlc.safe_load_all(readme_block("gitops"))}
     source, release = docs["OCIRepository"], docs["HelmRelease"]
     chart = source["spec"]["url"].rsplit("/", 1)[1]
     assert source["spec"]["url"] == f"oci://registry.example.com/dsgate/charts/{chart}"
@@ -125,8 +126,8 @@ def test_action_workflow_is_valid_and_uses_the_action(tmp_path: Path) -> None:
     workflow.write_text(readme_block("action"))
     proc = run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)], ok=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    steps: list[dict[str, Any]] = yaml.safe_load(workflow.read_text())["jobs"]["gate"]["steps"]
+    steps: list[dict[str, Any]] = yamlc.safe_load(workflow.read_text())["jobs"]["gate"]["steps"]
     ours = [s for s in steps if s["uses"].split("@")[0].endswith("/dsgate")]
     assert len(ours) == 1
-    inputs = yaml.safe_load((REPO / "action.yml").read_text())["inputs"]
+    inputs = yamlc.safe_load((REPO / "action.yml").read_text())["inputs"]
     assert set(ours[0].get("with", {})) <= set(inputs)

@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from tests.charts.fluentd import fluentconf
 from tests.support import KUBE_TARGETS, opa_findings
 
+from dsgate import yamlc
 from dsgate.gate.documents import Document, Provenance
 from dsgate.gate.render import helm_template_text
 from dsgate.gate.validate import Validator
@@ -145,7 +145,7 @@ def test_node_agent_invariants(name: str) -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_credentials_never_in_configmap(name: str) -> None:
     """Every secretKeyRef in the values becomes env; the ConfigMap only names the env variable."""
-    values = yaml.safe_load(scenario_file(name).read_text()) or {}
+    values = yamlc.safe_load(scenario_file(name).read_text()) or {}
     objs = scenario(name)
     env = {e["name"]: e for e in container(objs).get("env", [])}
     refs = [e["valueFrom"]["secretKeyRef"] for e in env.values() if "secretKeyRef" in e.get("valueFrom", {})]

@@ -14,8 +14,8 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.docs.chartdocs import parse_values
 from dsgate.tools import tool_path
 
@@ -1107,7 +1107,7 @@ def test_secret_ref_without_key_fails_even_without_the_schema(tool: str) -> None
 
 def _leaves() -> dict[str, Any]:
     """Every documented leaf value of values.yaml with its default."""
-    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    defaults = yamlc.safe_load((CHART / "values.yaml").read_text())
     keys = [r.key for r in parse_values(CHART / "values.yaml")]
     out = {}
     for key in keys:

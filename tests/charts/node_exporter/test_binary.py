@@ -10,9 +10,9 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml
 from tests.support import free_port
 
+from dsgate import yamlc
 from dsgate.tools import tool_path
 from dsgate.versions import pinned
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.render
 
 
 def test_binary_is_the_charts_app_version() -> None:
-    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    app_version = yamlc.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     assert "v" + app_version == pinned()["NODE_EXPORTER_VERSION"]
     out = subprocess.run([str(tool_path("node_exporter")), "--version"], capture_output=True, text=True, check=True)
     assert f"version {app_version}" in out.stdout + out.stderr

@@ -8,8 +8,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
+from dsgate import yamlc
 from dsgate.gate.render import RenderError
 
 from .support import CHART
@@ -533,7 +533,7 @@ def test_bad_values_rejected(render: Any, values: dict[str, Any], expected_fragm
 def test_schema_is_draft07_and_values_yaml_conforms() -> None:
     assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
     jsonschema.Draft7Validator.check_schema(SCHEMA)
-    jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load((CHART / "values.yaml").read_text()))
+    jsonschema.Draft7Validator(SCHEMA).validate(yamlc.safe_load((CHART / "values.yaml").read_text()))
 
 
 def _schema_paths(schema: dict[str, Any], prefix: str = "", depth: int = 0) -> set[str]:
@@ -563,7 +563,7 @@ DATA_MAPS = ("nodeSelector.",)
 
 
 def test_schema_covers_every_value() -> None:
-    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    values = yamlc.safe_load((CHART / "values.yaml").read_text())
     missing = {p for p in _value_paths(values) if not p.startswith(DATA_MAPS)} - _schema_paths(SCHEMA)
     assert sorted(missing) == []
 

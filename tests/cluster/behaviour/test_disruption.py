@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes.client import CoreV1Api, V1Eviction, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
+from dsgate import yamlc
 from dsgate.cluster import kube, observe
 from dsgate.cluster.lifecycle import LocalCluster
 from dsgate.cluster.simulate import apply
@@ -206,7 +206,7 @@ def test_pod_security_levels(dyn: DynamicClient, out: Path, chart: str) -> None:
         try:
             objects = [
                 d
-                for d in yaml.safe_load_all(helm_template(CHARTS / chart, release=f"psa-{level}", namespace=ns).text)
+                for d in yamlc.safe_load_all(helm_template(CHARTS / chart, release=f"psa-{level}", namespace=ns).text)
                 if d
             ]
             (name,) = [ns_name for _ns, ns_name in apply(dyn, objects, [], default_namespace=ns)]
