@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 # run failed on a 60 s server-side timeout (bench/README.md, 2026-12-07 15:17-18:00).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup tools venv gate test test-fast fuzz lint doctor env cluster-up cluster-down bench docs clean package
+.PHONY: help setup tools venv gate test test-fast fuzz lint lint-python lint-policies lint-docs doctor env cluster-up cluster-down bench docs clean package
 
 help: ## Print every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,12 +54,21 @@ fuzz: setup ## Property tests, the CLI fuzzer and the scheduler differential wit
 # Shell scripts shellcheck reads (.shellcheckrc: sourced files relative to each script).
 SHELL_SCRIPTS := hack/*.sh src/dsgate/toolbuild/build.sh src/dsgate/data/helm-batch/*.sh policies/check.sh .ci/run
 
+# The three parts run at once (mypy and the policy checks are the slow ones), each one's output kept
+# together; the first that fails fails lint.
 lint: setup ## Python (ruff lint + format check, mypy strict on src/dsgate), shellcheck, policies (opa fmt/check/test 100% coverage, regal), generated docs are current, chart versions bumped
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint-python lint-policies lint-docs
+
+lint-python:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/shellcheck $(SHELL_SCRIPTS)
+
+lint-policies:
 	bash policies/check.sh
+
+lint-docs:
 	$(BIN)/python -m dsgate.docs.catalogue --check
 	$(BIN)/python -m dsgate.docs.chartdocs charts/node-exporter --check
 	$(BIN)/python -m dsgate.docs.chartdocs charts/fluentd --check
