@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from dsgate import procs
 from dsgate.gate.documents import Document, Provenance, load_file
 from dsgate.gate.evaluate import EvaluationError, OpaServer, default_policy_dir, policy_input
 from tests.policy.helpers import sample_files
@@ -141,23 +140,6 @@ def test_server_binds_loopback_and_stops(tmp_path: Path) -> None:
     assert f"127.0.0.1:{opa.port}".encode() in cmdline
     opa.stop()
     assert proc.poll() is not None
-
-
-@pytest.mark.parametrize(
-    ("memory", "expected_memlimit"),
-    [pytest.param(0, None, id="no-limit"), pytest.param(1 << 30, str(1 << 30), id="policy-memory-limit")],
-)
-def test_server_runs_with_the_go_servers_collector_target(
-    tmp_path: Path, memory: int, expected_memlimit: str | None
-) -> None:
-    """OPA gets procs.go_server_env's GOGC; with policyMemory, Go's own limit too (the suite sets no GOGC)."""
-    assert "GOGC" not in os.environ
-    with OpaServer(_library(tmp_path, "findings := set()"), memory=memory) as opa:
-        assert opa.pid is not None
-        environ = dict(
-            entry.split("=", 1) for entry in Path(f"/proc/{opa.pid}/environ").read_text().split("\0") if "=" in entry
-        )
-    assert (environ["GOGC"], environ.get("GOMEMLIMIT")) == (procs.GO_SERVER_GC_PERCENT, expected_memlimit)
 
 
 def test_input_shape_is_conftest_combine() -> None:

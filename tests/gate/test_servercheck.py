@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsgate import procs, yamlc
+from dsgate import yamlc
 from dsgate.gate import dryrun, servercheck
 from dsgate.gate import pipeline as gate
 from dsgate.gate.documents import Document, Provenance
@@ -169,14 +169,6 @@ def test_a_stale_keep_alive_connection_is_replaced(
     server._local.used -= expected_last_use_shift
     assert server.request("GET", "/version").status_code == 200
     assert server._local.conn is not before
-
-
-def test_servers_run_with_the_go_servers_collector_target(server: servercheck.ApiServer) -> None:
-    """etcd and kube-apiserver get procs.go_server_env's GOGC (the suite sets no GOGC of its own)."""
-    assert "GOGC" not in os.environ
-    for name, pid in server.pids().items():
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        assert f"GOGC={procs.GO_SERVER_GC_PERCENT}".encode() in environ, name
 
 
 def _gate_dir(tmp_path: Path, *objs: dict[str, Any]) -> Path:

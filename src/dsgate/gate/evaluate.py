@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -185,7 +186,7 @@ class OpaServer:
             str(self.policy_dir),
             str(data_file),
         ]
-        env = procs.go_server_env() | ({"GOMEMLIMIT": str(self.memory)} if self.memory else {})
+        env = {**os.environ, "GOMEMLIMIT": str(self.memory)} if self.memory else None
         self.process = procs.popen(
             cmd,
             procs.OsLimits(memory=self.memory),

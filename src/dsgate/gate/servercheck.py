@@ -168,12 +168,7 @@ class ApiServer:
         log = open(self._tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it; closed below
         try:
             self._procs[name] = subprocess.Popen(
-                _die_with_gate(argv),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                process_group=0,
-                env=procs.go_server_env(),
+                _die_with_gate(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0
             )
         finally:
             log.close()
