@@ -24,6 +24,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate.documents import Document, Provenance, Render, parse_stream
 from dsgate.gate.render import kustomize_build_text
 from dsgate.gate.sources import kustomization_file
@@ -82,7 +83,7 @@ def load_kustomization(directory: Path) -> Kustomization:
     path = kustomization_file(directory)
     if path is None:
         raise FileNotFoundError(f"{directory}: no kustomization file")
-    doc = yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or {}
+    doc = yamlc.safe_load(path.read_text()) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a mapping")
     return Kustomization(directory, doc)

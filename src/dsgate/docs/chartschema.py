@@ -25,8 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.errors import DsgateError
 from dsgate.gate import names, validate
 from dsgate.k8s import QUANTITY_PATTERN
@@ -65,7 +64,7 @@ def _crd_definitions() -> dict[str, Any]:
     path = folder / "monitoring.coreos.com_servicemonitors.yaml"
     if not path.is_file():
         raise ChartSchemaError(f"{path} is missing; run 'make setup'")
-    crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    crd = yamlc.safe_load(path.read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     endpoint = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["endpoints"]["items"]
     out = {}

@@ -11,8 +11,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
+from dsgate import yamlc
 from dsgate.gate.documents import Document
 from dsgate.gate.evaluate import Finding
 from dsgate.paths import API_VERSIONS_FILE
@@ -45,7 +44,7 @@ def _minor(version: str) -> tuple[int, int]:
 @functools.cache
 def table() -> dict[tuple[str, str], ApiVersion]:
     """(apiVersion, kind) -> its entry."""
-    raw = yaml.load(API_VERSIONS_FILE.read_text(), Loader=yaml.CSafeLoader)
+    raw = yamlc.safe_load(API_VERSIONS_FILE.read_text())
     out: dict[tuple[str, str], ApiVersion] = {}
     for api_version, kinds, deprecated_in, removed_in, replacement in raw["apis"]:
         for kind in kinds:

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from dsgate import yamlc
 from dsgate.gate import templates
 from dsgate.gate.documents import Document
 from dsgate.gate.patchtargets import target_matches
@@ -391,7 +392,7 @@ def _kustomization(directory: Path) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        doc = yaml.load(_read(path), Loader=yaml.CSafeLoader)
+        doc = yamlc.safe_load(_read(path))
     except yaml.YAMLError:
         return {}
     return doc if isinstance(doc, dict) else {}

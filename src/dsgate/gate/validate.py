@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import yaml
 
-from dsgate import jsoncache
+from dsgate import jsoncache, yamlc
 from dsgate.errors import DsgateError
 from dsgate.gate.apiversions import removed
 from dsgate.gate.documents import Document
@@ -323,7 +322,7 @@ def _crd_folder_schemas(name: str) -> dict[tuple[str, str], dict[str, Any]]:
         return [
             [api_version, kind, schema]
             for path in files
-            for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader)
+            for crd in yamlc.safe_load_all(path.read_text())
             for (api_version, kind), schema in crd_version_schemas(crd).items()
         ]
 
