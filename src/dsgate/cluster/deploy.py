@@ -174,9 +174,9 @@ def delete_wait_ended_early(stderr: str) -> bool:
     the release whatever its wait says).
 
     helm v4's watcher ends that wait as soon as every object it has had news of is gone, counting
-    those it has had no news of yet as deleted (pkg/kube/statuswait.go, statusObserver), so a
-    DaemonSet whose foreground deletion is still running can be reported a moment later, or not at
-    all. Neither is the timeout (that adds "context deadline exceeded"): dsgate's own check of what
+    those it has had no news of yet as deleted (pkg/kube/statuswait.go, statusObserver; helm/helm
+    #31651, whose fix #32081 was reverted by #32230), so a DaemonSet whose foreground deletion is still
+    running can be reported a moment later, or not at all. Neither is the timeout (that adds "context deadline exceeded"): dsgate's own check of what
     is left, with its grace for the garbage collector, decides then.
     """
     _, sep, errors = stderr.strip().partition("uninstallation completed with 1 error(s): ")
