@@ -175,9 +175,10 @@ def delete_wait_ended_early(stderr: str) -> bool:
 
     helm v4's watcher ends that wait as soon as every object it has had news of is gone, counting
     those it has had no news of yet as deleted (pkg/kube/statuswait.go, statusObserver; helm/helm
-    #31651, whose fix #32081 was reverted by #32230), so a DaemonSet whose foreground deletion is still
-    running can be reported a moment later, or not at all. Neither is the timeout (that adds "context deadline exceeded"): dsgate's own check of what
-    is left, with its grace for the garbage collector, decides then.
+    #31651, whose fix #32081 was reverted by #32230), so a DaemonSet whose foreground deletion is
+    still running can be reported a moment later, or not at all. Neither is the timeout (that adds
+    "context deadline exceeded"): dsgate's own check of what is left, with its grace for the garbage
+    collector, decides then.
     """
     _, sep, errors = stderr.strip().partition("uninstallation completed with 1 error(s): ")
     lines = errors.splitlines()
